@@ -1,0 +1,67 @@
+/**
+ * The contract between activities and whatever runs tools. Activities only see
+ * these types; the Docker driver is one implementation.
+ */
+
+/** A content block a tool returns; the model sees it inside a `tool_result`. */
+export type ToolResultBlock = { type: 'text'; text: string };
+
+/** What a built-in tool produced. A failing tool is a result with `is_error`, not a throw. */
+export type ToolOutcome = {
+  content: ToolResultBlock[];
+  is_error: boolean;
+};
+
+/** Networking policy of an environment, as the Managed Agents API spells it. */
+export type SandboxNetworking =
+  | { type: 'unrestricted' }
+  | { type: 'limited'; allowed_hosts?: string[] | undefined; allow_package_managers?: boolean | undefined; allow_mcp_servers?: boolean | undefined };
+
+export type SandboxSpec = {
+  /** Session the sandbox belongs to; containers and volumes are labelled with it. */
+  sessionId: string;
+  /** Image to start; defaults to `longhaul-sandbox:latest`. */
+  image?: string | undefined;
+  networking: SandboxNetworking;
+  /** Memory limit in MiB. Default 2048. */
+  memoryMb?: number | undefined;
+  /** CPU limit in cores. Default 1. */
+  cpus?: number | undefined;
+  /** Max processes. Default 512. */
+  pidsLimit?: number | undefined;
+};
+
+export type RunToolRequest = {
+  /** The model's `tool_use` id: the executor runs each id at most once and re-attaches on repeat. */
+  toolUseId: string;
+  /** One of the `agent_toolset_20260401` sandbox tools: bash, read, write, edit, glob, grep. */
+  name: string;
+  input: Record<string, unknown>;
+  /** Wall-clock limit for the call when the tool input has none. */
+  defaultTimeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+};
+
+/** A started sandbox. */
+export interface Sandbox {
+  readonly sessionId: string;
+  readonly containerId: string;
+  runTool(request: RunToolRequest): Promise<ToolOutcome>;
+  /** Kills a running tool call (its processes die with it). No-op when it is not running. */
+  cancelTool(toolUseId: string): Promise<void>;
+}
+
+export interface SandboxDriver {
+  /** Returns the session's running sandbox, or starts one on the session's volume. */
+  ensure(spec: SandboxSpec): Promise<Sandbox>;
+  /** Removes the session's container; with `removeVolume` also its `/workspace`. */
+  destroy(sessionId: string, options?: { removeVolume?: boolean }): Promise<void>;
+}
+
+/**
+ * Thrown when the container went away under a call (killed, OOM, daemon restart).
+ * Activities turn it into a `SandboxLost` failure; the workflow then reschedules.
+ */
+export class SandboxLostError extends Error {
+  override readonly name = 'SandboxLostError';
+}
