@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs setup, the typecheck, then the tests (test/**/*.test.ts) one file at a time.
+#
+#   scripts/test.sh                       everything
+#   scripts/test.sh test/unit             only files under these folders or these files
+#   scripts/test.sh test/unit --test-name-pattern=retry    options go to node --test
+#
+# LONGHAUL_SKIP_TYPECHECK=1 skips tsc (for a quick loop on one file).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$LONGHAUL_ROOT"
+LONGHAUL_LOG_PREFIX="[test]"
+
+bash scripts/setup.sh
+# shellcheck source=/dev/null
+source .cache/env.sh
+
+started=$(now_ms)
+if [[ "${LONGHAUL_SKIP_TYPECHECK:-0}" != 1 ]]; then
+  log "typecheck (tsc -p tsconfig.json)"
+  npx --no-install tsc -p tsconfig.json || die "typecheck failed" "fix the errors above"
+  log "typecheck passed in $(elapsed_since "$started")"
+fi
+
+options=()
+targets=()
+for arg in "$@"; do
+  case "$arg" in
+    -*) options+=("$arg") ;;
+    *) targets+=("$arg") ;;
+  esac
+done
+if ((${#targets[@]} == 0)); then targets=(test); fi
+
+files=()
+for target in "${targets[@]}"; do
+  if [[ -d "$target" ]]; then
+    while IFS= read -r -d '' f; do files+=("$f"); done \
+      < <(find "$target" -name node_modules -prune -o -type f -name '*.test.ts' -print0 | LC_ALL=C sort -z)
+  elif [[ -f "$target" ]]; then
+    files+=("$target")
+  else
+    die "no such test file or folder: $target" "pass paths under test/, e.g. npm test -- test/unit"
+  fi
+done
+# An empty selection is a mistake (a typo'd folder, tests moved), never a pass.
+((${#files[@]} > 0)) || die "no *.test.ts files under: ${targets[*]}" "add tests, or pass the folder or file that holds them"
+
+log "running ${#files[@]} test file(s)"
+started=$(now_ms)
+status=0
+node --test --test-concurrency=1 --test-timeout=600000 ${options[@]+"${options[@]}"} "${files[@]}" || status=$?
+if ((status != 0)); then die "tests failed after $(elapsed_since "$started")" "see the failures above"; fi
+log "tests passed in $(elapsed_since "$started")"
