@@ -242,6 +242,11 @@ ensure_docker() {
     log "installing docker.io with apt-get"
     apt_install docker.io || die "apt-get install docker.io failed" "install Docker Engine yourself and start it, then rerun"
     log "installed docker.io in $(elapsed_since "$started")"
+    # Where init scripts may run, the package starts the daemon itself.
+    if v=$(docker info --format '{{.ServerVersion}}' 2>/dev/null) && [[ -n "$v" ]]; then
+      DOCKER_VERSION="$v"
+      return
+    fi
   fi
   is_root || die "the Docker engine is installed but not running" "start it (sudo systemctl start docker, or sudo dockerd &), then rerun"
   start_dockerd
