@@ -12,6 +12,7 @@
 #                                 auto (Dockerfile if a registry answers, else rootfs),
 #                                 dockerfile, or rootfs (debootstrap + docker import; needs root)
 #   LONGHAUL_SETUP_POSTGRES=1     also make sure Debian's postgresql binaries are installed
+#   LONGHAUL_SANDBOX_IMAGE        tag of the sandbox image (default longhaul-sandbox:latest)
 #   TEMPORAL_CLI_PATH             a Temporal CLI binary to use instead of looking for one
 set -euo pipefail
 
@@ -22,7 +23,7 @@ cd "$LONGHAUL_ROOT"
 readonly NODE_MIN=22.22
 readonly NODE_PINNED=24.21.0
 readonly TEMPORAL_CLI_VERSION=1.9.1
-readonly SANDBOX_IMAGE=longhaul-sandbox:latest
+readonly SANDBOX_IMAGE="${LONGHAUL_SANDBOX_IMAGE:-longhaul-sandbox:latest}"
 readonly SANDBOX_BASE_IMAGE=debian:bookworm-slim
 readonly DOCKERD_WAIT_S=30
 
@@ -371,6 +372,7 @@ write_env() {
     done
     printf 'export TEMPORAL_CLI_PATH=%q\n' "$TEMPORAL_BIN"
     if [[ -n "$PG_BIN_DIR" ]]; then printf 'export LONGHAUL_PG_BIN_DIR=%q\n' "$PG_BIN_DIR"; fi
+    if [[ -n "${LONGHAUL_SANDBOX_IMAGE:-}" ]]; then printf 'export LONGHAUL_SANDBOX_IMAGE=%q\n' "$SANDBOX_IMAGE"; fi
     echo "# The Ryuk reaper image cannot be pulled offline; Longhaul removes its containers by label."
     echo "export TESTCONTAINERS_RYUK_DISABLED=true"
     echo "export TESTCONTAINERS_HOST_OVERRIDE=localhost"

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
-const image = 'longhaul-sandbox:latest';
+const image = process.env['LONGHAUL_SANDBOX_IMAGE'] ?? 'longhaul-sandbox:latest';
 
 /** Same value as `sandbox_image_hash` in scripts/lib.sh (sha256sum lines of ./paths in C order). */
 async function sandboxImageHash(): Promise<string> {
