@@ -1,0 +1,90 @@
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
+import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
+import type { SessionStore } from '../src/store/session-store.ts';
+import { SandboxLostError, type SandboxDriver, type SandboxSpec, type ToolOutcome } from '../sandbox/types.ts';
+import { runWebTool, type WebSearchProvider } from './web-tools.ts';
+
+export type RunToolInput = {
+  sessionId: string;
+  environment: EnvironmentDefinition;
+  /** The model's `toolu_…` id: the executor runs each at most once. */
+  toolUseId: string;
+  /** Id of the `agent.tool_use` event; `agent.tool_result.tool_use_id` refers to it. */
+  eventId: string;
+  name: string;
+  defaultTimeoutMs: number;
+};
+
+export type RunToolResult = { isError: boolean };
+
+export type RunToolDeps = {
+  store: SessionStore;
+  sandboxes: SandboxDriver;
+  webSearch?: WebSearchProvider | undefined;
+  heartbeatEveryMs: number;
+};
+
+/**
+ * Runs one tool call and records its result (event + transcript) in one
+ * transaction. Safe to retry: a recorded result is returned as is, and the
+ * in-sandbox executor re-attaches to a call it already started.
+ */
+export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<RunToolResult> {
+  const { store } = deps;
+  const { sessionId, toolUseId } = input;
+  const ctx = Context.current();
+  const attempt = ctx.info.attempt;
+  const resultKey = `tool:${toolUseId}:result`;
+
+  const recorded = await store.findEventByKey(sessionId, resultKey);
+  if (recorded?.event.type === 'agent.tool_result') return { isError: recorded.event.is_error === true };
+
+  const toolUse = await store.findEventById(sessionId, input.eventId);
+  if (toolUse?.event.type !== 'agent.tool_use') throw ApplicationFailure.nonRetryable(`agent.tool_use event ${input.eventId} not found`, 'ToolUseMissing');
+  const toolInput = toolUse.event.input;
+
+  if (attempt > 1 && (await store.findEventByKey(sessionId, `tool:${toolUseId}:lost:${attempt - 1}`))) {
+    await store.append(sessionId, [{ key: `tool:${toolUseId}:resumed:${attempt}`, event: { type: 'session.status_running' } }]);
+  }
+
+  const heartbeat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
+  let outcome: ToolOutcome;
+  try {
+    if (SANDBOX_TOOLS.has(input.name)) {
+      const sandbox = await deps.sandboxes.ensure(sandboxSpec(sessionId, input.environment));
+      outcome = await sandbox.runTool({ toolUseId, name: input.name, input: toolInput, defaultTimeoutMs: input.defaultTimeoutMs, signal: ctx.cancellationSignal });
+    } else {
+      outcome = await runWebTool({ name: input.name, input: toolInput, networking: input.environment.networking, webSearch: deps.webSearch, signal: ctx.cancellationSignal });
+    }
+  } catch (err) {
+    if (err instanceof SandboxLostError) {
+      // The container died under the call: say so, and let Temporal retry on a new one.
+      await store.append(sessionId, [{ key: `tool:${toolUseId}:lost:${attempt}`, event: { type: 'session.status_rescheduled' } }]);
+      throw ApplicationFailure.retryable(`sandbox lost during ${input.name}: ${err.message}`, 'SandboxLost');
+    }
+    if (ctx.cancellationSignal.aborted) outcome = { is_error: true, content: [{ type: 'text', text: 'Interrupted by the user.' }] };
+    else throw err;
+  } finally {
+    clearInterval(heartbeat);
+  }
+
+  await store.append(
+    sessionId,
+    [{ key: resultKey, event: { type: 'agent.tool_result', tool_use_id: input.eventId, content: outcome.content, is_error: outcome.is_error } }],
+    [{ key: resultKey, item: { kind: 'tool_result', tool_use_id: toolUseId, content: outcome.content, is_error: outcome.is_error } }],
+  );
+  if (ctx.cancellationSignal.aborted) throw new CancelledFailure('tool call interrupted');
+  return { isError: outcome.is_error };
+}
+
+export function sandboxSpec(sessionId: string, environment: EnvironmentDefinition): SandboxSpec {
+  return {
+    sessionId,
+    image: environment.image,
+    networking: environment.networking,
+    memoryMb: environment.memory_mb,
+    cpus: environment.cpus,
+    pidsLimit: environment.pids_limit,
+  };
+}

@@ -1,0 +1,48 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
+import type { SessionStore } from '../src/store/session-store.ts';
+import type { SandboxDriver } from '../sandbox/types.ts';
+import type { WorkflowEvent } from '../workflows/session-types.ts';
+import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
+import { runTool, sandboxSpec, type RunToolInput, type RunToolResult } from './run-tool.ts';
+import type { WebSearchProvider } from './web-tools.ts';
+import { toNewEvents, toTranscriptItems } from './workflow-events.ts';
+
+export type SessionActivityDeps = {
+  store: SessionStore;
+  sandboxes: SandboxDriver;
+  /** Anthropic client with `maxRetries: 0`: Temporal is the only retry authority. */
+  anthropic: Anthropic;
+  /** `max_tokens` of each model request. Default 16000. */
+  maxTokens?: number;
+  webSearch?: WebSearchProvider | undefined;
+  /** How often long activities heartbeat. Default 1000 ms. */
+  heartbeatEveryMs?: number;
+};
+
+/**
+ * The session's side effects. Built from explicit dependencies so nothing is
+ * constructed at import time and tests can hand in their own store or driver.
+ */
+export function createSessionActivities({ store, sandboxes, anthropic, maxTokens = 16_000, webSearch, heartbeatEveryMs = 1000 }: SessionActivityDeps) {
+  return {
+    callModel: (input: CallModelInput): Promise<CallModelResult> => callModel({ store, anthropic, maxTokens, heartbeatEveryMs }, input),
+
+    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs }, input),
+
+    /** Persists workflow-made events; idempotent by key. */
+    async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {
+      if (events.length > 0) await store.append(sessionId, toNewEvents(events), toTranscriptItems(events));
+    },
+
+    async ensureSandbox({ sessionId, environment }: { sessionId: string; environment: EnvironmentDefinition }): Promise<void> {
+      await sandboxes.ensure(sandboxSpec(sessionId, environment));
+    },
+
+    async destroySandbox({ sessionId, removeVolume }: { sessionId: string; removeVolume: boolean }): Promise<void> {
+      await sandboxes.destroy(sessionId, { removeVolume });
+    },
+  };
+}
+
+export type SessionActivities = ReturnType<typeof createSessionActivities>;

@@ -1,0 +1,154 @@
+import { WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { AgentDefinition, type AgentDefinitionInput } from '../schemas/agent.ts';
+import { EnvironmentDefinition, type EnvironmentDefinitionInput } from '../schemas/environment.ts';
+import { UserEventParams, type SessionEvent } from '../schemas/events.ts';
+import { newId } from '../store/ids.ts';
+import type { SessionStore } from '../store/session-store.ts';
+import { DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
+import { sessionWorkflow, statusQuery, terminateSignal, userEventsSignal } from '../../workflows/session.ts';
+import type { SessionStatus, SessionTuning } from '../../workflows/session-types.ts';
+import { NotFoundError } from '../errors.ts';
+
+export type CreateSessionOptions = {
+  agent: AgentDefinitionInput;
+  environment?: EnvironmentDefinitionInput;
+  /** Events to start with, usually the first `user.message`. */
+  events?: unknown[];
+  /** Session id; a new `sesn_…` when omitted. */
+  id?: string;
+  tuning?: SessionTuning;
+};
+
+export type SessionInfo = {
+  id: string;
+  agent: AgentDefinition;
+  environment: EnvironmentDefinition;
+  created_at: string;
+  status: SessionStatus['phase'];
+  stop_reason: SessionStatus['stopReason'];
+  usage: SessionStatus['usage'];
+};
+
+export type ListEventsOptions = {
+  /** Return events after this event id. */
+  after?: string | undefined;
+  limit?: number | undefined;
+  order?: 'asc' | 'desc' | undefined;
+  types?: string[] | undefined;
+};
+
+/**
+ * The library client: starts sessions on Temporal, sends them events and reads
+ * their event log.
+ *
+ * @example
+ * const longhaul = new Longhaul({ client, store });
+ * const session = await longhaul.sessions.create({ agent: { model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401' }] } });
+ * await longhaul.events.send(session.id, [{ type: 'user.message', content: [{ type: 'text', text: 'Hello' }] }]);
+ * for await (const event of longhaul.events.stream(session.id)) console.log(event.type);
+ */
+export class Longhaul {
+  readonly #client: Client;
+  readonly #store: SessionStore;
+  readonly #taskQueue: string;
+
+  constructor({ client, store, taskQueue = DEFAULT_TASK_QUEUE }: { client: Client; store: SessionStore; taskQueue?: string }) {
+    this.#client = client;
+    this.#store = store;
+    this.#taskQueue = taskQueue;
+  }
+
+  readonly sessions = {
+    create: async ({ agent, environment = {}, events = [], id = newId('sesn'), tuning }: CreateSessionOptions): Promise<SessionInfo> => {
+      const parsedAgent = AgentDefinition.parse(agent);
+      const parsedEnvironment = EnvironmentDefinition.parse(environment);
+      const initialEvents = z.array(UserEventParams).parse(events);
+      const createdAt = new Date().toISOString();
+      await this.#store.putSession(id, { id, agent: parsedAgent, environment: parsedEnvironment, created_at: createdAt });
+      await this.#client.workflow.start(sessionWorkflow, {
+        taskQueue: this.#taskQueue,
+        workflowId: id,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        args: [{ sessionId: id, agent: parsedAgent, environment: parsedEnvironment, initialEvents, tuning }],
+      });
+      return {
+        id,
+        agent: parsedAgent,
+        environment: parsedEnvironment,
+        created_at: createdAt,
+        status: initialEvents.length > 0 ? 'running' : 'idle',
+        stop_reason: null,
+        usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      };
+    },
+
+    retrieve: async (sessionId: string): Promise<SessionInfo> => {
+      const record = await this.#store.getSession(sessionId);
+      if (!record) throw new NotFoundError(`session ${sessionId} not found`);
+      const status = await this.#status(sessionId);
+      return {
+        ...(record as Pick<SessionInfo, 'id' | 'agent' | 'environment' | 'created_at'>),
+        status: status?.phase ?? 'terminated',
+        stop_reason: status?.stopReason ?? null,
+        usage: status?.usage ?? { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      };
+    },
+
+    /** Ends the session: it records `session.status_terminated` and releases its sandbox. */
+    terminate: async (sessionId: string): Promise<void> => {
+      await this.#client.workflow.getHandle(sessionId).signal(terminateSignal);
+    },
+  };
+
+  readonly events = {
+    /** Sends user events (validated) to the session. */
+    send: async (sessionId: string, events: unknown[]): Promise<void> => {
+      const parsed = z.array(UserEventParams).min(1).parse(events);
+      await this.#client.workflow.getHandle(sessionId).signal(userEventsSignal, parsed);
+    },
+
+    list: async (sessionId: string, { after, limit = 100, order = 'asc', types }: ListEventsOptions = {}): Promise<SessionEvent[]> => {
+      const afterSeq = after === undefined ? 0 : await this.#seqOf(sessionId, after);
+      const rows = await this.#store.listEvents(sessionId, order === 'asc' ? { afterSeq, limit, order, types } : { limit, order, types });
+      return rows.map((row) => row.event);
+    },
+
+    /**
+     * The session's events from the start (or after event id `after`), then
+     * live as they happen, until `signal` aborts or the loop breaks.
+     */
+    stream: (sessionId: string, { after, signal }: { after?: string; signal?: AbortSignal } = {}): AsyncIterable<SessionEvent> => {
+      const store = this.#store;
+      const seqOf = (id: string) => this.#seqOf(sessionId, id);
+      return {
+        async *[Symbol.asyncIterator]() {
+          const afterSeq = after === undefined ? 0 : await seqOf(after);
+          for await (const row of store.tail(sessionId, { afterSeq, ...(signal ? { signal } : {}) })) yield row.event;
+        },
+      };
+    },
+  };
+
+  /** Stops what the agent is doing; the session goes idle and takes the next message. */
+  async interrupt(sessionId: string): Promise<void> {
+    await this.events.send(sessionId, [{ type: 'user.interrupt' }]);
+  }
+
+  async #status(sessionId: string): Promise<SessionStatus | undefined> {
+    try {
+      return await this.#client.workflow.getHandle(sessionId).query(statusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      // A completed workflow cannot answer queries on some servers; it is terminated.
+      if (err instanceof Error && /completed|closed/i.test(err.message)) return undefined;
+      throw err;
+    }
+  }
+
+  async #seqOf(sessionId: string, eventId: string): Promise<number> {
+    const seq = await this.#store.seqOfEventId(sessionId, eventId);
+    if (seq === undefined) throw new NotFoundError(`event ${eventId} not found in session ${sessionId}`);
+    return seq;
+  }
+}

@@ -1,0 +1,83 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { UserContentBlock } from '../schemas/content.ts';
+
+type MessageParam = Anthropic.Messages.MessageParam;
+type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
+type ToolResultBlockParam = Anthropic.Messages.ToolResultBlockParam;
+
+/**
+ * One entry of what the model sees, stored in order. Items are small documents
+ * in the store; the workflow only ever handles their keys.
+ */
+export type TranscriptItem =
+  | { kind: 'user'; content: UserContentBlock[] }
+  | { kind: 'assistant'; content: Anthropic.Messages.ContentBlock[]; stop_reason: string | null }
+  | {
+      kind: 'tool_result';
+      /** The model's `toolu_…` id. */
+      tool_use_id: string;
+      content: { type: 'text'; text: string }[];
+      is_error: boolean;
+    };
+
+export const INTERRUPTED_TOOL_RESULT = 'The tool call was interrupted before it finished; it produced no result.';
+
+/**
+ * Builds the Messages API `messages` from transcript items: user-side items
+ * between two assistant turns merge into one user message with tool results
+ * first (the API requires them to answer the preceding tool_use blocks), and a
+ * tool_use left without a result (an interrupt) gets an error result.
+ */
+export function assembleMessages(items: readonly TranscriptItem[]): MessageParam[] {
+  const messages: MessageParam[] = [];
+  let pendingToolUseIds: string[] = [];
+  let results: ToolResultBlockParam[] = [];
+  let userBlocks: ContentBlockParam[] = [];
+
+  const flushUser = () => {
+    for (const id of pendingToolUseIds) {
+      if (!results.some((r) => r.tool_use_id === id)) {
+        results.push({ type: 'tool_result', tool_use_id: id, is_error: true, content: INTERRUPTED_TOOL_RESULT });
+      }
+    }
+    const content = [...results, ...userBlocks];
+    if (content.length > 0) messages.push({ role: 'user', content });
+    pendingToolUseIds = [];
+    results = [];
+    userBlocks = [];
+  };
+
+  for (const item of items) {
+    switch (item.kind) {
+      case 'assistant': {
+        flushUser();
+        messages.push({ role: 'assistant', content: item.content as ContentBlockParam[] });
+        pendingToolUseIds = item.content.filter((b) => b.type === 'tool_use').map((b) => b.id);
+        break;
+      }
+      case 'tool_result':
+        results.push({ type: 'tool_result', tool_use_id: item.tool_use_id, is_error: item.is_error, content: item.content });
+        break;
+      case 'user':
+        userBlocks.push(...item.content.flatMap(toModelBlock));
+        break;
+    }
+  }
+  flushUser();
+  return messages;
+}
+
+function toModelBlock(block: UserContentBlock): ContentBlockParam[] {
+  switch (block.type) {
+    case 'text':
+      return [{ type: 'text', text: block.text }];
+    case 'redacted':
+      return [];
+    case 'image':
+      if (block.source.type === 'file') return [{ type: 'text', text: `[image file ${block.source.file_id} is not available]` }];
+      return [{ type: 'image', source: block.source as Anthropic.Messages.ImageBlockParam['source'] }];
+    case 'document':
+      if (block.source.type === 'file') return [{ type: 'text', text: `[document file ${block.source.file_id} is not available]` }];
+      return [{ type: 'document', source: block.source as Anthropic.Messages.DocumentBlockParam['source'], ...(block.title ? { title: block.title } : {}), ...(block.context ? { context: block.context } : {}) }];
+  }
+}

@@ -1,0 +1,262 @@
+import { deterministicId } from './ids.ts';
+import { migrations } from './migrations.ts';
+import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
+import type { SessionEvent } from '../schemas/events.ts';
+import type { TranscriptItem } from '../core/transcript.ts';
+
+/** An event to append: `key` names its cause and makes the append idempotent. */
+export type NewEvent = {
+  key: string;
+  /** The event without `id` and `processed_at`; the store adds both. */
+  event: { type: SessionEvent['type'] } & Record<string, unknown>;
+};
+
+export type StoredEvent = { seq: number; event: SessionEvent };
+
+export type NewTranscriptItem = { key: string; item: TranscriptItem };
+
+export type ListEventsOptions = {
+  /** Only events with `seq` greater than this. Default 0. */
+  afterSeq?: number | undefined;
+  /** Only events with `seq` less than this (for descending pages). */
+  beforeSeq?: number | undefined;
+  /** Default 100. */
+  limit?: number | undefined;
+  order?: 'asc' | 'desc' | undefined;
+  types?: readonly string[] | undefined;
+};
+
+const EVENTS_CHANNEL = 'longhaul_session_events';
+
+/**
+ * The session store: session records, the event log and the transcript.
+ * One instance per process; it owns the driver.
+ */
+export class SessionStore {
+  readonly #db: SqlDriver;
+  readonly #tails = new Map<string, Set<() => void>>();
+  #unlisten: (() => Promise<void>) | undefined;
+
+  private constructor(db: SqlDriver) {
+    this.#db = db;
+  }
+
+  /** Opens the store on `driver` and brings its schema up to date. */
+  static async open(driver: SqlDriver): Promise<SessionStore> {
+    const store = new SessionStore(driver);
+    await store.#migrate();
+    store.#unlisten = await driver.listen(EVENTS_CHANNEL, (payload) => store.#wake(payload));
+    return store;
+  }
+
+  async close(): Promise<void> {
+    await this.#unlisten?.();
+    for (const wakers of this.#tails.values()) for (const wake of wakers) wake();
+    await this.#db.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #migrate(): Promise<void> {
+    await this.#db.exec(`CREATE TABLE IF NOT EXISTS longhaul_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)`);
+    const applied = new Set((await this.#db.query<{ id: number }>('SELECT id FROM longhaul_migrations')).map((r) => Number(r.id)));
+    for (const migration of migrations) {
+      if (applied.has(migration.id)) continue;
+      await this.#db.transaction(async (tx) => {
+        for (const statement of migration.sql.split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+        await tx.query('INSERT INTO longhaul_migrations (id, name, applied_at) VALUES ($1, $2, $3)', [migration.id, migration.name, new Date().toISOString()]);
+      });
+    }
+  }
+
+  // ---- sessions -------------------------------------------------------------
+
+  async putSession(id: string, record: Record<string, unknown>): Promise<void> {
+    const now = new Date().toISOString();
+    await this.#db.query(
+      `INSERT INTO sessions (id, record, created_at, updated_at) VALUES ($1, $2::jsonb, $3, $3)
+       ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, updated_at = EXCLUDED.updated_at`,
+      [id, JSON.stringify(record), now],
+    );
+  }
+
+  async getSession(id: string): Promise<Record<string, unknown> | undefined> {
+    const rows = await this.#db.query<{ record: Record<string, unknown> }>('SELECT record FROM sessions WHERE id = $1', [id]);
+    return rows[0]?.record;
+  }
+
+  // ---- events ---------------------------------------------------------------
+
+  /**
+   * Appends events (and transcript items) in one transaction. Events whose key
+   * is already stored are skipped, so a retried writer never duplicates one; the
+   * rest get the next gapless sequence numbers. Returns the stored form of every
+   * requested event, old or new, in request order.
+   */
+  async append(sessionId: string, events: readonly NewEvent[], transcript: readonly NewTranscriptItem[] = []): Promise<StoredEvent[]> {
+    const stored = await this.#db.transaction(async (tx) => {
+      const lastSeq = await lockSession(tx, sessionId);
+      if (transcript.length > 0) await appendTranscript(tx, sessionId, transcript);
+      if (events.length === 0) return [];
+      const keys = events.map((e) => e.key);
+      const existing = await tx.query<{ key: string; seq: number; event: SessionEvent }>(
+        'SELECT key, seq, event FROM session_events WHERE session_id = $1 AND key = ANY($2::text[])',
+        [sessionId, keys],
+      );
+      const byKey = new Map(existing.map((row) => [row.key, { seq: Number(row.seq), event: row.event }]));
+      let seq = Number(lastSeq);
+      const processedAt = new Date().toISOString();
+      const result: StoredEvent[] = [];
+      for (const { key, event } of events) {
+        const known = byKey.get(key);
+        if (known) {
+          result.push(known);
+          continue;
+        }
+        seq += 1;
+        const full = { id: deterministicId('sevt', sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
+        await tx.query(
+          'INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)',
+          [sessionId, seq, full.id, key, full.type, processedAt, JSON.stringify(full)],
+        );
+        const entry = { seq, event: full };
+        byKey.set(key, entry);
+        result.push(entry);
+      }
+      if (seq !== Number(lastSeq)) await tx.query('UPDATE session_event_seq SET last_seq = $2 WHERE session_id = $1', [sessionId, seq]);
+      return result;
+    });
+    if (events.length > 0) await this.#db.notify(EVENTS_CHANNEL, sessionId);
+    return stored;
+  }
+
+  /** Whether an event with this key exists (an activity's "did I already do this?"). */
+  async findEventByKey(sessionId: string, key: string): Promise<StoredEvent | undefined> {
+    const rows = await this.#db.query<{ seq: number; event: SessionEvent }>('SELECT seq, event FROM session_events WHERE session_id = $1 AND key = $2', [sessionId, key]);
+    const row = rows[0];
+    return row && { seq: Number(row.seq), event: row.event };
+  }
+
+  async listEvents(sessionId: string, { afterSeq = 0, beforeSeq, limit = 100, order = 'asc', types }: ListEventsOptions = {}): Promise<StoredEvent[]> {
+    const params: unknown[] = [sessionId, afterSeq];
+    let where = 'session_id = $1 AND seq > $2';
+    if (beforeSeq !== undefined) {
+      params.push(beforeSeq);
+      where += ` AND seq < $${params.length}`;
+    }
+    if (types && types.length > 0) {
+      params.push(types);
+      where += ` AND type = ANY($${params.length}::text[])`;
+    }
+    params.push(limit);
+    const rows = await this.#db.query<{ seq: number; event: SessionEvent }>(
+      `SELECT seq, event FROM session_events WHERE ${where} ORDER BY seq ${order === 'asc' ? 'ASC' : 'DESC'} LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map((row) => ({ seq: Number(row.seq), event: row.event }));
+  }
+
+  async findEventById(sessionId: string, eventId: string): Promise<StoredEvent | undefined> {
+    const rows = await this.#db.query<{ seq: number; event: SessionEvent }>('SELECT seq, event FROM session_events WHERE session_id = $1 AND id = $2', [sessionId, eventId]);
+    const row = rows[0];
+    return row && { seq: Number(row.seq), event: row.event };
+  }
+
+  async lastSeq(sessionId: string): Promise<number> {
+    const rows = await this.#db.query<{ last_seq: number }>('SELECT last_seq FROM session_event_seq WHERE session_id = $1', [sessionId]);
+    return Number(rows[0]?.last_seq ?? 0);
+  }
+
+  async seqOfEventId(sessionId: string, eventId: string): Promise<number | undefined> {
+    const rows = await this.#db.query<{ seq: number }>('SELECT seq FROM session_events WHERE session_id = $1 AND id = $2', [sessionId, eventId]);
+    return rows[0] === undefined ? undefined : Number(rows[0].seq);
+  }
+
+  /**
+   * Every event after `afterSeq`, then live ones as they are appended, until
+   * `signal` aborts. Wakes on NOTIFY, and polls every `pollMs` as a safety net
+   * for notifications lost across a reconnect.
+   */
+  async *tail(sessionId: string, { afterSeq = 0, signal, pollMs = 1000 }: { afterSeq?: number; signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<StoredEvent> {
+    let cursor = afterSeq;
+    let wake: () => void = () => {};
+    let woken = false;
+    const waker = () => {
+      woken = true;
+      wake();
+    };
+    const wakers = this.#tails.get(sessionId) ?? new Set();
+    wakers.add(waker);
+    this.#tails.set(sessionId, wakers);
+    signal?.addEventListener('abort', waker);
+    try {
+      while (!signal?.aborted) {
+        woken = false;
+        const batch = await this.listEvents(sessionId, { afterSeq: cursor, limit: 500 });
+        for (const entry of batch) {
+          cursor = entry.seq;
+          yield entry;
+        }
+        if (batch.length === 500 || woken) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      wakers.delete(waker);
+      signal?.removeEventListener('abort', waker);
+    }
+  }
+
+  #wake(sessionId: string): void {
+    for (const wake of this.#tails.get(sessionId) ?? []) wake();
+  }
+
+  // ---- transcript -------------------------------------------------------------
+
+  async appendTranscript(sessionId: string, items: readonly NewTranscriptItem[]): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      await lockSession(tx, sessionId);
+      await appendTranscript(tx, sessionId, items);
+    });
+  }
+
+  async readTranscript(sessionId: string): Promise<{ key: string; item: TranscriptItem }[]> {
+    const rows = await this.#db.query<{ key: string; item: TranscriptItem }>('SELECT key, item FROM session_transcript WHERE session_id = $1 ORDER BY pos', [sessionId]);
+    return rows;
+  }
+
+  async getTranscriptItem(sessionId: string, key: string): Promise<TranscriptItem | undefined> {
+    const rows = await this.#db.query<{ item: TranscriptItem }>('SELECT item FROM session_transcript WHERE session_id = $1 AND key = $2', [sessionId, key]);
+    return rows[0]?.item;
+  }
+}
+
+/**
+ * Locks the session's sequence row for the rest of the transaction and returns
+ * the last sequence number. Every writer of a session goes through here, so
+ * writes to one session serialise and sequence numbers commit in order.
+ */
+async function lockSession(tx: SqlExecutor, sessionId: string): Promise<number> {
+  await tx.query('INSERT INTO session_event_seq (session_id, last_seq) VALUES ($1, 0) ON CONFLICT (session_id) DO NOTHING', [sessionId]);
+  const rows = await tx.query<{ last_seq: number }>('SELECT last_seq FROM session_event_seq WHERE session_id = $1 FOR UPDATE', [sessionId]);
+  return Number(rows[0]?.last_seq ?? 0);
+}
+
+async function appendTranscript(tx: SqlExecutor, sessionId: string, items: readonly NewTranscriptItem[]): Promise<void> {
+  for (const { key, item } of items) {
+    // pos = max + 1 is safe: the caller holds the session lock.
+    await tx.query(
+      `INSERT INTO session_transcript (session_id, pos, key, item)
+       SELECT $1, COALESCE(MAX(pos), 0) + 1, $2, $3::jsonb FROM session_transcript WHERE session_id = $1
+       ON CONFLICT (session_id, key) DO NOTHING`,
+      [sessionId, key, JSON.stringify(item)],
+    );
+  }
+}

@@ -1,0 +1,83 @@
+import { fileURLToPath } from 'node:url';
+import Anthropic from '@anthropic-ai/sdk';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { createSessionActivities } from '../../activities/session-activities.ts';
+import type { WebSearchProvider } from '../../activities/web-tools.ts';
+import type { SandboxDriver } from '../../sandbox/types.ts';
+import type { SessionStore } from '../store/session-store.ts';
+
+export const DEFAULT_TASK_QUEUE = 'longhaul';
+
+const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+/**
+ * Bundles Longhaul's workflows once; hand the result to several workers (or
+ * worker restarts) to skip re-bundling.
+ */
+export function bundleLonghaulWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+}
+
+export type LonghaulWorkerOptions = {
+  connection: NativeConnection;
+  /** Default `default`. */
+  namespace?: string;
+  /** Default `longhaul`. */
+  taskQueue?: string;
+  store: SessionStore;
+  sandboxes: SandboxDriver;
+  /**
+   * The model client. Default: `new Anthropic()` from `ANTHROPIC_API_KEY` /
+   * `ANTHROPIC_BASE_URL`. Its retries are turned off either way: Temporal retries.
+   */
+  anthropic?: Anthropic;
+  webSearch?: WebSearchProvider;
+  workflowBundle?: WorkflowBundle;
+  /** Concurrent activities (model calls and tool calls). Default 100. */
+  maxConcurrentActivities?: number;
+  /** Activity heartbeat interval, which also bounds how fast an interrupt reaches a running call. Default 1000 ms. */
+  heartbeatEveryMs?: number;
+};
+
+/**
+ * A Temporal worker that runs Longhaul sessions: the session workflow plus its
+ * activities (model calls, sandbox tools, event persistence).
+ *
+ * @example
+ * const worker = await createLonghaulWorker({ connection, store, sandboxes });
+ * await worker.run();
+ */
+export async function createLonghaulWorker({
+  connection,
+  namespace = 'default',
+  taskQueue = DEFAULT_TASK_QUEUE,
+  store,
+  sandboxes,
+  anthropic,
+  webSearch,
+  workflowBundle,
+  maxConcurrentActivities = 100,
+  heartbeatEveryMs = 1000,
+}: LonghaulWorkerOptions): Promise<Worker> {
+  const model = (anthropic ?? new Anthropic()).withOptions({ maxRetries: 0 });
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue,
+    workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
+    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs }),
+    maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
+    // Cancellation reaches an activity on its next heartbeat; keep that short so interrupts are prompt.
+    maxHeartbeatThrottleInterval: heartbeatEveryMs,
+    defaultHeartbeatThrottleInterval: heartbeatEveryMs,
+  });
+}
+
+const quietBundlerLogger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (message: string, meta?: Record<string, unknown>) => process.emitWarning(`workflow bundler: ${message} ${meta ? JSON.stringify(meta) : ''}`),
+  error: (message: string, meta?: Record<string, unknown>) => process.emitWarning(`workflow bundler: ${message} ${meta ? JSON.stringify(meta) : ''}`),
+  log: () => {},
+};

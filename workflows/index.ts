@@ -1,0 +1,1 @@
+export { sessionWorkflow, userEventsSignal, terminateSignal, statusQuery } from './session.ts';

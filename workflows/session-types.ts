@@ -1,0 +1,78 @@
+import type { AgentDefinition } from '../src/schemas/agent.ts';
+import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
+import type { StopReason, UserEventParams } from '../src/schemas/events.ts';
+
+/** Token usage, summed over a session's model requests. */
+export type Usage = {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+};
+
+export type SessionPhase = 'idle' | 'running' | 'rescheduling' | 'terminated';
+
+/** Tuning knobs; defaults suit production, tests shrink them. */
+export type SessionTuning = {
+  /** Continue-as-new once a run's history has this many events (at a step boundary). Default 2000. */
+  maxHistoryEvents?: number | undefined;
+  /** Model-call attempts before the turn is abandoned. Default 8. */
+  modelMaxAttempts?: number | undefined;
+  /** Heartbeat timeout of model calls; bounds how long a crashed worker holds a call. Default 30 s. */
+  modelHeartbeatTimeoutMs?: number | undefined;
+  /** Heartbeat timeout of tool calls. Default 30 s. */
+  toolHeartbeatTimeoutMs?: number | undefined;
+  /** Wall-clock limit of one tool call when the model gives none. Default 10 min. */
+  toolTimeoutMs?: number | undefined;
+  /** Max model calls in one turn before it stops. Default 1000. */
+  maxStepsPerTurn?: number | undefined;
+};
+
+/**
+ * State carried across continue-as-new. Plain JSON only; `schemaVersion`
+ * guards the shape, and saved fixtures of older versions must keep loading.
+ */
+export type CarriedState = {
+  schemaVersion: 1;
+  /** Counter behind the keys of events the workflow itself emits. */
+  emitCounter: number;
+  /** Counter behind model-call keys. */
+  callCounter: number;
+  /** User events received and not yet handled. */
+  inbox: UserEventParams[];
+  phase: SessionPhase;
+  /** Set when a run continued-as-new in the middle of a turn. */
+  turnActive: boolean;
+  stepsInTurn: number;
+  lastStopReason: StopReason | null;
+  usage: Usage;
+  totalSteps: number;
+  runs: number;
+};
+
+export type SessionWorkflowInput = {
+  sessionId: string;
+  agent: AgentDefinition;
+  environment: EnvironmentDefinition;
+  /** Events to handle as soon as the session starts (e.g. the first user.message). */
+  initialEvents?: UserEventParams[] | undefined;
+  tuning?: SessionTuning | undefined;
+  carried?: CarriedState | undefined;
+};
+
+/** What the `status` query answers. */
+export type SessionStatus = {
+  phase: SessionPhase;
+  stopReason: StopReason | null;
+  usage: Usage;
+  totalSteps: number;
+  runs: number;
+  inboxSize: number;
+};
+
+/** A workflow-made event: its key makes persistence idempotent. */
+export type WorkflowEvent = {
+  key: string;
+  event: { type: string } & Record<string, unknown>;
+  transcript?: { kind: 'user'; content: unknown[] } | undefined;
+};
