@@ -1,0 +1,137 @@
+/**
+ * What the scripted model server received and what it answered, in arrival order,
+ * plus waiting for calls to arrive.
+ */
+import type { Message } from '@anthropic-ai/sdk/resources/messages';
+import type { ApiErrorType } from './api-errors.ts';
+import type { ScriptedFault, ScriptedReply, ScriptedRequest } from './script.ts';
+
+/** What the server answered (or is about to answer) to a request. */
+export type RecordedAnswer =
+  /** The script has not decided yet (e.g. an async script function is running). */
+  | { kind: 'pending' }
+  /** A scripted reply, and the `Message` built from it (ids, usage) as sent. */
+  | { kind: 'reply'; turn: ScriptedReply; message: Message }
+  | { kind: 'fault'; fault: ScriptedFault }
+  /** No turn was scripted for this call; the client got a 500 `api_error`. */
+  | { kind: 'unscripted'; reason: string }
+  /** The request was refused before reaching the script (bad body, unknown path, …). */
+  | { kind: 'rejected'; status: number; error: { type: ApiErrorType; message: string } }
+  /** A `count_tokens` request. */
+  | { kind: 'token_count'; input_tokens: number };
+
+/** One HTTP request the server received. */
+export type RecordedRequest = {
+  method: string;
+  /** Path without the query, e.g. `/v1/messages`. */
+  path: string;
+  /** The query string including `?`, or empty. */
+  query: string;
+  /** Names lowercased. Any auth header is accepted and recorded here. */
+  headers: Readonly<Record<string, string>>;
+  /** Parsed JSON body; undefined when it was not JSON. */
+  body: unknown;
+  /** `Date.now()` when the request arrived. */
+  receivedAtMs: number;
+  /** Sent back in the `request-id` header and error bodies. */
+  requestId: string;
+  answer: RecordedAnswer;
+};
+
+/** A Messages API call that reached the script. */
+export type RecordedCall = RecordedRequest & {
+  /** 0-based position among calls; the unscripted-call message shows it as `call #(callIndex + 1)`. */
+  callIndex: number;
+  body: ScriptedRequest;
+  stream: boolean;
+};
+
+type Waiter = { count: number; resolve: (calls: readonly RecordedCall[]) => void; reject: (error: Error) => void };
+
+export class CallLog {
+  readonly #requests: RecordedRequest[] = [];
+  readonly #calls: RecordedCall[] = [];
+  readonly #waiters = new Set<Waiter>();
+  #closedReason: string | undefined;
+
+  get requests(): readonly RecordedRequest[] {
+    return this.#requests;
+  }
+
+  get calls(): readonly RecordedCall[] {
+    return this.#calls;
+  }
+
+  addRequest(request: RecordedRequest): void {
+    this.#requests.push(request);
+  }
+
+  /** Promotes an already added request to a call and wakes whoever waits for it. */
+  addCall(request: RecordedRequest, details: { body: ScriptedRequest; stream: boolean }): RecordedCall {
+    const call: RecordedCall = Object.assign(request, details, { callIndex: this.#calls.length });
+    this.#calls.push(call);
+    for (const waiter of this.#waiters) {
+      if (this.#calls.length >= waiter.count) {
+        this.#waiters.delete(waiter);
+        waiter.resolve(this.#calls);
+      }
+    }
+    return call;
+  }
+
+  waitForCalls(count: number, timeoutMs: number): Promise<readonly RecordedCall[]> {
+    if (this.#calls.length >= count) return Promise.resolve(this.#calls);
+    if (this.#closedReason !== undefined) return Promise.reject(new Error(this.#closedReason));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new Error(`scripted model: waited ${timeoutMs} ms for ${count} call(s); got ${this.#calls.length}`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        count,
+        resolve: (calls) => {
+          clearTimeout(timer);
+          resolve(calls);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Fails current and future waits, e.g. when the server closes. */
+  stopWaiting(reason: string): void {
+    this.#closedReason = reason;
+    for (const waiter of this.#waiters) waiter.reject(new Error(reason));
+    this.#waiters.clear();
+  }
+
+  unscriptedCalls(): RecordedCall[] {
+    return this.#calls.filter((call) => call.answer.kind === 'unscripted');
+  }
+}
+
+/** Thrown by `assertNoUnscriptedCalls()`: the code under test called the model more often than scripted. */
+export class UnscriptedCallError extends Error {
+  override readonly name = 'UnscriptedCallError';
+  readonly calls: readonly RecordedCall[];
+
+  constructor(calls: readonly RecordedCall[]) {
+    const lines = calls.map((call) => {
+      const reason = call.answer.kind === 'unscripted' ? call.answer.reason : call.answer.kind;
+      return `  call #${call.callIndex + 1} (callIndex ${call.callIndex}): ${reason}; last message: ${describeLastMessage(call.body)}`;
+    });
+    super(`scripted model: ${calls.length} unscripted call(s):\n${lines.join('\n')}`);
+    this.calls = calls;
+  }
+}
+
+function describeLastMessage(request: ScriptedRequest): string {
+  const last = request.messages.at(-1);
+  if (last === undefined) return '(none)';
+  const json = JSON.stringify(last.content);
+  return `${last.role} ${json.length > 160 ? `${json.slice(0, 160)}…` : json}`;
+}
