@@ -65,3 +65,16 @@ export interface SandboxDriver {
 export class SandboxLostError extends Error {
   override readonly name = 'SandboxLostError';
 }
+
+/** Why a sandbox could not be started; `image_missing` will not heal by retrying. */
+export type SandboxStartErrorCode = 'image_missing' | 'start_failed' | 'not_ready';
+
+/** Thrown by `ensure` when no usable sandbox could be started. */
+export class SandboxStartError extends Error {
+  override readonly name = 'SandboxStartError';
+  readonly code: SandboxStartErrorCode;
+  constructor(code: SandboxStartErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

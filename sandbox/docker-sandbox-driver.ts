@@ -1,0 +1,278 @@
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type Dockerode from 'dockerode';
+import { getContainerRuntimeClient } from 'testcontainers';
+import { DockerSandbox } from './docker-sandbox.ts';
+import { ExecutorClient } from './executor-client.ts';
+import { containerDeadReason, ExecutorReadyWaitStrategy, waitForExecutor } from './executor-ready.ts';
+import { buildSandboxContainer } from './sandbox-container.ts';
+import {
+  assertSessionId,
+
+  LABEL_SESSION,
+  SANDBOX_GID,
+  SANDBOX_UID,
+  SOCKET_FILE,
+  volumeName,
+} from './sandbox-resources.ts';
+import { type SandboxDriver, type SandboxSpec, SandboxStartError } from './types.ts';
+
+export const DEFAULT_SANDBOX_IMAGE = 'longhaul-sandbox:latest';
+
+/** The executor's source folder in this package; bind-mounted read-only into every sandbox. */
+export const DEFAULT_EXECUTOR_DIR = fileURLToPath(new URL('./executor/', import.meta.url));
+
+export type DockerSandboxDriverOptions = {
+  /** Host folder holding one folder per session (executor socket and tool-call journal). Must be on the Docker host. */
+  dataDir: string;
+  /** Image when the spec names none. Default `longhaul-sandbox:latest`; never pulled. */
+  image?: string;
+  /** Host folder with `executor.py` and its modules. Default: `sandbox/executor/` of this package. */
+  executorDir?: string;
+  /** Memory limit in MiB when the spec sets none. Default 2048. */
+  memoryMb?: number;
+  /** CPU limit in cores when the spec sets none. Default 1. */
+  cpus?: number;
+  /** Process limit when the spec sets none. Default 512. */
+  pidsLimit?: number;
+  /** Size cap of each tmpfs (/tmp, /var/tmp, home) in MiB. Default 512. */
+  tmpfsMb?: number;
+  /** Tool call time limit when neither the request nor the tool input sets one. Default 120 000. */
+  defaultTimeoutMs?: number;
+  /** Output kept per tool call, head and tail, in bytes. Default 100 000. */
+  maxOutputBytes?: number;
+  /** How long a started (or found) container may take until its executor answers. Default 30 000. */
+  readyTimeoutMs?: number;
+};
+
+/**
+ * Runs each session's tools in its own hardened Docker container, with `/workspace` on
+ * a per-session named volume so a replaced container keeps the files.
+ *
+ * `ensure` is safe to call from any number of workers at once: the container name is
+ * the session's, so only one container per session can exist, and a worker that loses
+ * the race (or starts after a crash) adopts the existing one.
+ *
+ * @example
+ * const driver = new DockerSandboxDriver({ dataDir: '/var/lib/longhaul/sandboxes' });
+ * const sandbox = await driver.ensure({ sessionId: 'sesn_1', networking: { type: 'limited' } });
+ * const outcome = await sandbox.runTool({ toolUseId: 'toolu_1', name: 'bash', input: { command: 'ls' } });
+ * await driver.destroy('sesn_1', { removeVolume: true });
+ */
+export class DockerSandboxDriver implements SandboxDriver {
+  readonly dataDir: string;
+  readonly #image: string;
+  readonly #executorDir: string;
+  readonly #limits: { memoryMb: number; cpus: number; pidsLimit: number; tmpfsMb: number };
+  readonly #defaultTimeoutMs: number;
+  readonly #maxOutputBytes: number;
+  readonly #readyTimeoutMs: number;
+  readonly #sandboxes = new Map<string, DockerSandbox>();
+  readonly #ensuring = new Map<string, Promise<DockerSandbox>>();
+
+  constructor({
+    dataDir,
+    image = DEFAULT_SANDBOX_IMAGE,
+    executorDir = DEFAULT_EXECUTOR_DIR,
+    memoryMb = 2048,
+    cpus = 1,
+    pidsLimit = 512,
+    tmpfsMb = 512,
+    defaultTimeoutMs = 120_000,
+    maxOutputBytes = 100_000,
+    readyTimeoutMs = 30_000,
+  }: DockerSandboxDriverOptions) {
+    this.dataDir = resolve(dataDir);
+    this.#image = image;
+    this.#executorDir = resolve(executorDir);
+    this.#limits = { memoryMb, cpus, pidsLimit, tmpfsMb };
+    this.#defaultTimeoutMs = defaultTimeoutMs;
+    this.#maxOutputBytes = maxOutputBytes;
+    this.#readyTimeoutMs = readyTimeoutMs;
+  }
+
+  /** The session's host folder: `exec.sock` and the `state/` journal. */
+  sessionDir(sessionId: string): string {
+    assertSessionId(sessionId);
+    return join(this.dataDir, sessionId);
+  }
+
+  async ensure(spec: SandboxSpec): Promise<DockerSandbox> {
+    assertSessionId(spec.sessionId);
+    const cached = this.#sandboxes.get(spec.sessionId);
+    if (cached !== undefined && (await cached.isAlive())) return cached;
+    // One attempt per session at a time in this process; other processes race on the name.
+    let ensuring = this.#ensuring.get(spec.sessionId);
+    if (ensuring === undefined) {
+      ensuring = this.#ensureSlow(spec).finally(() => this.#ensuring.delete(spec.sessionId));
+      this.#ensuring.set(spec.sessionId, ensuring);
+    }
+    return ensuring;
+  }
+
+  async #ensureSlow(spec: SandboxSpec): Promise<DockerSandbox> {
+    const { sessionId } = spec;
+    this.#forget(sessionId);
+    const docker = await dockerClient();
+    const sessionDir = await this.#prepareSessionDir(sessionId);
+    const socketPath = join(sessionDir, SOCKET_FILE);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await findSessionContainers(docker, sessionId);
+      const running = existing.find((c) => c.State === 'running');
+      if (running !== undefined) {
+        const container = docker.getContainer(running.Id);
+        const client = new ExecutorClient({ socketPath });
+        try {
+          // It may have been started a moment ago by another worker: give it the budget.
+          const ping = await waitForExecutor({
+            client,
+            timeoutMs: this.#readyTimeoutMs,
+            deadReason: () => containerDeadReason(container),
+          });
+          return this.#remember(new DockerSandbox({ sessionId, container, client, bootId: ping.boot_id }));
+        } catch {
+          client.close();
+          // Running but unusable: replace it. Its journal stays and says what ran.
+        }
+      }
+      // Dead, stopped, half-created or unusable containers are replaced; the volume stays.
+      await Promise.all(existing.map((c) => removeContainer(docker.getContainer(c.Id))));
+      const client = new ExecutorClient({ socketPath });
+      try {
+        const { containerId, bootId } = await this.#create(spec, sessionDir, client);
+        return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(containerId), client, bootId }));
+      } catch (error) {
+        client.close();
+        // Another worker created the session's container first: adopt it on the next turn.
+        if (isNameConflict(error)) continue;
+        throw error;
+      }
+    }
+    throw new SandboxStartError('start_failed', `could not settle on one container for session ${sessionId}`);
+  }
+
+  async #create(
+    spec: SandboxSpec,
+    sessionDir: string,
+    client: ExecutorClient,
+  ): Promise<{ containerId: string; bootId: string }> {
+    const image = spec.image ?? this.#image;
+    const waitStrategy = new ExecutorReadyWaitStrategy({ client, timeoutMs: this.#readyTimeoutMs });
+    const builder = buildSandboxContainer({
+      sessionId: spec.sessionId,
+      image,
+      networking: spec.networking,
+      memoryMb: spec.memoryMb ?? this.#limits.memoryMb,
+      cpus: spec.cpus ?? this.#limits.cpus,
+      pidsLimit: spec.pidsLimit ?? this.#limits.pidsLimit,
+      tmpfsMb: this.#limits.tmpfsMb,
+      sessionDir,
+      executorDir: this.#executorDir,
+      maxOutputBytes: this.#maxOutputBytes,
+      defaultTimeoutMs: this.#defaultTimeoutMs,
+      waitStrategy,
+    });
+    try {
+      const started = await builder.start();
+      if (waitStrategy.ping === undefined) throw new SandboxStartError('not_ready', 'sandbox executor never answered');
+      return { containerId: started.getId(), bootId: waitStrategy.ping.boot_id };
+    } catch (error) {
+      if (error instanceof Error && /does not exist locally/.test(error.message)) {
+        throw new SandboxStartError(
+          'image_missing',
+          `sandbox image ${image} is not on the Docker host; build it with \`npm run setup\``,
+          { cause: error },
+        );
+      }
+      if (!isNameConflict(error) && !(error instanceof SandboxStartError)) {
+        throw new SandboxStartError('start_failed', `could not start the sandbox of session ${spec.sessionId}: ${String(error)}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Removes the session's container. With `removeVolume`, also its `/workspace` volume
+   * and its host folder (socket and tool-call journal): the session is over.
+   */
+  async destroy(sessionId: string, { removeVolume = false }: { removeVolume?: boolean } = {}): Promise<void> {
+    assertSessionId(sessionId);
+    await this.#ensuring.get(sessionId)?.catch(() => undefined);
+    this.#forget(sessionId);
+    const docker = await dockerClient();
+    const containers = await findSessionContainers(docker, sessionId);
+    await Promise.all(containers.map((c) => removeContainer(docker.getContainer(c.Id))));
+    if (removeVolume) {
+      await removeVolumeIfPresent(docker, volumeName(sessionId));
+      await rm(this.sessionDir(sessionId), { recursive: true, force: true });
+    }
+  }
+
+  /** Closes the connections this driver holds; containers keep running. */
+  close(): void {
+    for (const sessionId of [...this.#sandboxes.keys()]) this.#forget(sessionId);
+  }
+
+  #remember(sandbox: DockerSandbox): DockerSandbox {
+    this.#sandboxes.set(sandbox.sessionId, sandbox);
+    return sandbox;
+  }
+
+  #forget(sessionId: string): void {
+    this.#sandboxes.get(sessionId)?.close();
+    this.#sandboxes.delete(sessionId);
+  }
+
+  async #prepareSessionDir(sessionId: string): Promise<string> {
+    const dir = this.sessionDir(sessionId);
+    const state = join(dir, 'state');
+    await mkdir(state, { recursive: true, mode: 0o700 });
+    // The executor runs as the sandbox user and must create its socket and journal here.
+    for (const path of [dir, state]) {
+      if (process.getuid?.() === 0) {
+        await chown(path, SANDBOX_UID, SANDBOX_GID);
+      } else {
+        // Not root: open the folder up; dataDir itself should be private to this user.
+        await chmod(path, 0o777);
+      }
+    }
+    return dir;
+  }
+}
+
+async function dockerClient(): Promise<Dockerode> {
+  return (await getContainerRuntimeClient()).container.dockerode;
+}
+
+/** Every container of the session, whatever its state. */
+export async function findSessionContainers(docker: Dockerode, sessionId: string): Promise<Dockerode.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${LABEL_SESSION}=${sessionId}`] } });
+}
+
+export async function removeContainer(container: Dockerode.Container): Promise<void> {
+  try {
+    await container.remove({ force: true, v: false });
+  } catch (error) {
+    // Already gone, or already being removed by someone else.
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== 404 && status !== 409) throw error;
+  }
+}
+
+export async function removeVolumeIfPresent(docker: Dockerode, name: string): Promise<void> {
+  try {
+    await docker.getVolume(name).remove();
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+  }
+}
+
+function isNameConflict(error: unknown): boolean {
+  const status = (error as { statusCode?: number } | undefined)?.statusCode;
+  return status === 409 || (error instanceof Error && /Conflict\. The container name/.test(error.message));
+}
+
+

@@ -1,0 +1,92 @@
+import type Dockerode from 'dockerode';
+import { type ExecutorClient, ExecutorConnectionError } from './executor-client.ts';
+import { containerDeadReason } from './executor-ready.ts';
+import { type RunToolRequest, type Sandbox, SandboxLostError, type ToolOutcome } from './types.ts';
+
+const LIVENESS_PING_TIMEOUT_MS = 2_000;
+
+/**
+ * A session's running container, reached through its executor's socket. Tool failures
+ * come back as outcomes with `is_error`; only the sandbox itself going away throws
+ * ({@link SandboxLostError}), so the caller can get a new one and retry the same
+ * `tool_use_id`, which the journal on the session's folder keeps from running twice.
+ */
+export class DockerSandbox implements Sandbox {
+  readonly sessionId: string;
+  readonly containerId: string;
+  /** Identifies the executor process this sandbox talks to; a new container has a new one. */
+  readonly bootId: string;
+  readonly #container: Dockerode.Container;
+  readonly #client: ExecutorClient;
+
+  constructor({
+    sessionId,
+    container,
+    client,
+    bootId,
+  }: {
+    sessionId: string;
+    container: Dockerode.Container;
+    client: ExecutorClient;
+    bootId: string;
+  }) {
+    this.sessionId = sessionId;
+    this.containerId = container.id;
+    this.bootId = bootId;
+    this.#container = container;
+    this.#client = client;
+  }
+
+  async runTool({ toolUseId, name, input, defaultTimeoutMs, signal }: RunToolRequest): Promise<ToolOutcome> {
+    const run = (): Promise<ToolOutcome> =>
+      this.#client.run({ toolUseId, name, input, timeoutMs: defaultTimeoutMs, signal });
+    try {
+      return await run();
+    } catch (error) {
+      if (!(error instanceof ExecutorConnectionError)) throw error;
+      // Only the connection may have failed: if the executor still answers, re-attach
+      // to the same call (the executor runs an id at most once).
+      if (await this.isAlive()) {
+        try {
+          return await run();
+        } catch (retryError) {
+          if (!(retryError instanceof ExecutorConnectionError)) throw retryError;
+          error = retryError;
+        }
+      }
+      throw await this.#lost(`during tool call ${toolUseId} (${name})`, error);
+    }
+  }
+
+  async cancelTool(toolUseId: string): Promise<void> {
+    try {
+      await this.#client.cancel(toolUseId);
+    } catch (error) {
+      // A sandbox that is gone runs nothing: cancelling is then a no-op.
+      if (!(error instanceof ExecutorConnectionError)) throw error;
+    }
+  }
+
+  /** True while this sandbox's executor (not a replacement's) answers on its socket. */
+  async isAlive(): Promise<boolean> {
+    try {
+      const ping = await this.#client.ping({ timeoutMs: LIVENESS_PING_TIMEOUT_MS });
+      return ping.boot_id === this.bootId;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Drops the connection to the executor; the container keeps running. */
+  close(): void {
+    this.#client.close();
+  }
+
+  async #lost(when: string, cause: unknown): Promise<SandboxLostError> {
+    const reason = (await containerDeadReason(this.#container)) ?? 'the executor stopped answering';
+    return new SandboxLostError(
+      `sandbox of session ${this.sessionId} (container ${this.containerId.slice(0, 12)}) was lost ${when}: ${reason}`,
+      { cause },
+    );
+  }
+}

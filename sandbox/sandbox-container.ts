@@ -1,0 +1,126 @@
+import type { HostConfig } from 'dockerode';
+import { GenericContainer, PullPolicy, type WaitStrategy } from 'testcontainers';
+import {
+  CONTAINER_PATHS,
+  containerName,
+  SANDBOX_GID,
+  SANDBOX_UID,
+  sessionLabels,
+  volumeName,
+} from './sandbox-resources.ts';
+import type { SandboxNetworking } from './types.ts';
+
+/**
+ * `GenericContainer` plus the host settings its builder has no method for (init
+ * process, pids limit, mounts with volume labels, read-only root, no swap).
+ */
+export class SandboxContainer extends GenericContainer {
+  withHostConfig(extra: Partial<HostConfig>): this {
+    Object.assign(this.hostConfig, extra);
+    return this;
+  }
+}
+
+export type SandboxContainerOptions = {
+  sessionId: string;
+  image: string;
+  networking: SandboxNetworking;
+  memoryMb: number;
+  cpus: number;
+  pidsLimit: number;
+  /** The session's host folder, mounted read-write at /run/longhaul (socket and journal). */
+  sessionDir: string;
+  /** The executor's source folder on the host, mounted read-only. */
+  executorDir: string;
+  /** Size of each tmpfs (/tmp, /var/tmp, the home folder); counts against the memory limit only when used. */
+  tmpfsMb: number;
+  maxOutputBytes: number;
+  defaultTimeoutMs: number;
+  waitStrategy: WaitStrategy;
+};
+
+/** Docker network mode for an environment's networking policy. */
+export function networkModeFor(networking: SandboxNetworking): string {
+  if (networking.type === 'unrestricted') return 'bridge';
+  // TODO(egress-proxy): `limited` must allow `allowed_hosts` (and package managers / MCP
+  // servers when asked) through an egress proxy on an internal network. Until that
+  // proxy exists a limited sandbox gets no network at all, which is the safe side.
+  return 'none';
+}
+
+/**
+ * The hardened container for one session: non-root, every capability dropped,
+ * no-new-privileges, memory/CPU/pids limits, read-only root with tmpfs scratch space,
+ * `/workspace` on the session's named volume, and the executor as main process
+ * under Docker's init (which forwards signals and reaps orphans).
+ */
+export function buildSandboxContainer(options: SandboxContainerOptions): SandboxContainer {
+  const { sessionId, memoryMb, tmpfsMb } = options;
+  const memoryBytes = memoryMb * 1024 * 1024;
+  const tmpfs = `rw,nosuid,nodev,size=${tmpfsMb}m`;
+  return new SandboxContainer(options.image)
+    .withName(containerName(sessionId))
+    .withLabels(sessionLabels(sessionId, 'sandbox'))
+    .withPullPolicy(PullPolicy.neverPull())
+    // Sandboxes outlive the worker process by design (a new worker re-attaches), so no
+    // reaper may remove them when this process exits.
+    .withAutoCleanup(false)
+    .withUser(`${SANDBOX_UID}:${SANDBOX_GID}`)
+    .withWorkingDir(CONTAINER_PATHS.workspace)
+    .withHostname('sandbox')
+    .withEnvironment({
+      HOME: CONTAINER_PATHS.home,
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      LANG: 'C.UTF-8',
+      PYTHONDONTWRITEBYTECODE: '1',
+    })
+    .withEntrypoint(['python3'])
+    .withCommand([
+      `${CONTAINER_PATHS.executor}/executor.py`,
+      '--socket',
+      CONTAINER_PATHS.socket,
+      '--state',
+      CONTAINER_PATHS.state,
+      '--workspace',
+      CONTAINER_PATHS.workspace,
+      '--max-output-bytes',
+      String(options.maxOutputBytes),
+      '--default-timeout-ms',
+      String(options.defaultTimeoutMs),
+    ])
+    .withNetworkMode(networkModeFor(options.networking))
+    .withDroppedCapabilities('ALL')
+    .withSecurityOpt('no-new-privileges')
+    .withTmpFs({
+      '/tmp': tmpfs,
+      '/var/tmp': tmpfs,
+      [CONTAINER_PATHS.home]: `${tmpfs},uid=${SANDBOX_UID},gid=${SANDBOX_GID}`,
+    })
+    .withHostConfig({
+      Init: true,
+      PidsLimit: options.pidsLimit,
+      Memory: memoryBytes,
+      // Equal to Memory: no swap on top of the limit.
+      MemorySwap: memoryBytes,
+      NanoCpus: Math.round(options.cpus * 1e9),
+      ReadonlyRootfs: true,
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      Mounts: [
+        {
+          Type: 'volume',
+          Source: volumeName(sessionId),
+          Target: CONTAINER_PATHS.workspace,
+          // Docker creates the volume on first use with these labels, and copies the
+          // image's /workspace (owned by the sandbox user) into it.
+          VolumeOptions: {
+            NoCopy: false,
+            Labels: sessionLabels(sessionId, 'workspace'),
+            DriverConfig: { Name: 'local', Options: {} },
+          },
+        },
+        { Type: 'bind', Source: options.sessionDir, Target: CONTAINER_PATHS.run },
+        { Type: 'bind', Source: options.executorDir, Target: CONTAINER_PATHS.executor, ReadOnly: true },
+      ],
+    })
+    .withWaitStrategy(options.waitStrategy);
+}

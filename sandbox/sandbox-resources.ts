@@ -1,0 +1,51 @@
+/**
+ * Names, labels and in-container paths of a session's sandbox resources. Everything
+ * Longhaul creates in Docker carries `longhaul=1` and `longhaul.session=<id>`, so a
+ * fresh worker can find it again and cleanup can find all of it.
+ */
+
+export const LABEL_LONGHAUL = 'longhaul';
+export const LABEL_SESSION = 'longhaul.session';
+export const LABEL_ROLE = 'longhaul.role';
+
+/** The image's sandbox user; the container runs as it and the host folders are made usable by it. */
+export const SANDBOX_UID = 1000;
+export const SANDBOX_GID = 1000;
+
+/** Where things are inside the container. */
+export const CONTAINER_PATHS = {
+  workspace: '/workspace',
+  home: '/home/agent',
+  /** The session's host folder: the executor's socket and journal. */
+  run: '/run/longhaul',
+  socket: '/run/longhaul/exec.sock',
+  state: '/run/longhaul/state',
+  /** The executor's source folder, mounted read-only. */
+  executor: '/opt/longhaul/executor',
+} as const;
+
+/** File name of the socket inside the session's host folder. */
+export const SOCKET_FILE = 'exec.sock';
+
+// Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; the id also becomes a folder name.
+const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function assertSessionId(sessionId: string): void {
+  if (!SESSION_ID.test(sessionId) || sessionId.includes('..')) {
+    throw new TypeError(
+      `sessionId ${JSON.stringify(sessionId)} cannot name a sandbox: use letters, digits, '_', '.' or '-' (at most 128)`,
+    );
+  }
+}
+
+export function containerName(sessionId: string): string {
+  return `longhaul-sbx-${sessionId}`;
+}
+
+export function volumeName(sessionId: string): string {
+  return `longhaul-ws-${sessionId}`;
+}
+
+export function sessionLabels(sessionId: string, role: 'sandbox' | 'workspace'): Record<string, string> {
+  return { [LABEL_LONGHAUL]: '1', [LABEL_SESSION]: sessionId, [LABEL_ROLE]: role };
+}
