@@ -190,6 +190,7 @@ npm_install_locked() {
   fi
   node_modules_match_lock || die "node_modules does not match package-lock.json after npm install" \
     "run npm install, check git diff package-lock.json, and commit it"
+  rm -f "$LONGHAUL_CACHE/package-lock.json.before"
 }
 
 # --- Temporal CLI -------------------------------------------------------------
@@ -386,13 +387,15 @@ pg_bin_dir() {
   [[ -n "$d" && -x "$d/initdb" && -x "$d/pg_ctl" ]] && echo "$d"
 }
 
+# Finds the server binaries whenever they are there (env.sh exports them), installs
+# them only when asked to.
 ensure_postgres() {
-  PG_BIN_DIR=""
-  [[ "${LONGHAUL_SETUP_POSTGRES:-0}" == 1 ]] || return 0
   if PG_BIN_DIR=$(pg_bin_dir); then
     found "postgresql binaries in $PG_BIN_DIR"
     return
   fi
+  PG_BIN_DIR=""
+  [[ "${LONGHAUL_SETUP_POSTGRES:-0}" == 1 ]] || return 0
   is_root && have apt-get || die "PostgreSQL server binaries (initdb, pg_ctl) are missing" \
     "install them (Debian/Ubuntu: sudo apt-get install postgresql), then rerun"
   local started
