@@ -18,6 +18,9 @@ import {
 } from './sandbox-resources.ts';
 import { type SandboxDriver, type SandboxSpec, SandboxStartError } from './types.ts';
 
+// A container still `created` (never started) after this long was abandoned by a crashed worker.
+const ABANDONED_CREATED_SECONDS = 10;
+
 export const DEFAULT_SANDBOX_IMAGE = 'longhaul-sandbox:latest';
 
 /** The executor's source folder in this package; bind-mounted read-only into every sandbox. */
@@ -117,7 +120,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     const docker = await dockerClient();
     const sessionDir = await this.#prepareSessionDir(sessionId);
     const socketPath = join(sessionDir, SOCKET_FILE);
-    for (let attempt = 0; attempt < 5; attempt++) {
+    const deadline = Date.now() + this.#readyTimeoutMs;
+    for (;;) {
       const existing = await findSessionContainers(docker, sessionId);
       const running = existing.find((c) => c.State === 'running');
       if (running !== undefined) {
@@ -135,8 +139,12 @@ export class DockerSandboxDriver implements SandboxDriver {
           client.close();
           // Running but unusable: replace it. Its journal stays and says what ran.
         }
+      } else if (existing.some((c) => isBeingStarted(c)) && Date.now() < deadline) {
+        // Another worker created it and is starting it right now.
+        await sleep(10);
+        continue;
       }
-      // Dead, stopped, half-created or unusable containers are replaced; the volume stays.
+      // Dead, stopped, abandoned or unusable containers are replaced; the volume stays.
       await Promise.all(existing.map((c) => removeContainer(docker.getContainer(c.Id))));
       const client = new ExecutorClient({ socketPath });
       try {
@@ -145,11 +153,10 @@ export class DockerSandboxDriver implements SandboxDriver {
       } catch (error) {
         client.close();
         // Another worker created the session's container first: adopt it on the next turn.
-        if (isNameConflict(error)) continue;
+        if (isNameConflict(error) && Date.now() < deadline) continue;
         throw error;
       }
     }
-    throw new SandboxStartError('start_failed', `could not settle on one container for session ${sessionId}`);
   }
 
   async #create(
@@ -268,6 +275,15 @@ export async function removeVolumeIfPresent(docker: Dockerode, name: string): Pr
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode !== 404) throw error;
   }
+}
+
+/** A container in `created` state, young enough that its creator is probably starting it. */
+function isBeingStarted(container: Dockerode.ContainerInfo): boolean {
+  return container.State === 'created' && Date.now() / 1000 - container.Created < ABANDONED_CREATED_SECONDS;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function isNameConflict(error: unknown): boolean {

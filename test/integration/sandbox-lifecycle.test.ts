@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { access } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { getContainerRuntimeClient } from 'testcontainers';
+import { volumeName } from '../../sandbox/sandbox-resources.ts';
+import { SandboxLostError, SandboxStartError } from '../../sandbox/types.ts';
+import { createSandboxFixture, exec, type SandboxFixture, text, toolUseId } from './sandbox-fixture.ts';
+
+let fixture: SandboxFixture;
+
+before(async () => {
+  fixture = await createSandboxFixture();
+});
+
+after(async () => {
+  await fixture?.[Symbol.asyncDispose]();
+});
+
+async function sessionContainers(sessionId: string): Promise<string[]> {
+  const { stdout } = await exec('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=longhaul.session=${sessionId}`]);
+  return stdout.split('\n').filter(Boolean);
+}
+
+async function volumeExists(name: string): Promise<boolean> {
+  const docker = (await getContainerRuntimeClient()).container.dockerode;
+  try {
+    await docker.getVolume(name).inspect();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a killed container makes runTool throw SandboxLostError; ensure replaces it and keeps /workspace', async () => {
+  const sessionId = fixture.newSessionId('kill');
+  const first = await fixture.driver.ensure(fixture.spec(sessionId));
+  await first.runTool({ toolUseId: toolUseId(), name: 'write', input: { file_path: 'keep/me.txt', content: 'kept' } });
+
+  // Settled into a value at once, so the rejection is handled before the test looks at it.
+  const inFlight = first
+    .runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'sleep 30' } })
+    .then(() => new Error('runTool should have thrown'), (e: unknown) => e);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await exec('docker', ['kill', first.containerId]);
+  const error = await inFlight;
+  assert.ok(error instanceof SandboxLostError, String(error));
+  assert.match(error.message, new RegExp(sessionId));
+  // A call on the dead sandbox (no call in flight when it died) is lost as well.
+  await assert.rejects(
+    first.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'true' } }),
+    SandboxLostError,
+  );
+
+  const second = await fixture.driver.ensure(fixture.spec(sessionId));
+  assert.notEqual(second.containerId, first.containerId);
+  const read = await second.runTool({ toolUseId: toolUseId(), name: 'read', input: { file_path: 'keep/me.txt' } });
+  assert.equal(text(read), '     1\tkept');
+  assert.deepEqual(await sessionContainers(sessionId), [second.containerId]);
+});
+
+test('a container that stopped while idle is replaced by ensure', async () => {
+  const sessionId = fixture.newSessionId('stop');
+  const first = await fixture.driver.ensure(fixture.spec(sessionId));
+  await first.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'echo x > file' } });
+  await exec('docker', ['stop', '-t', '1', first.containerId]);
+  const second = await fixture.newDriver().ensure(fixture.spec(sessionId));
+  assert.notEqual(second.containerId, first.containerId);
+  const cat = await second.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'cat file' } });
+  assert.equal(text(cat), 'x\n');
+});
+
+test('cancelTool kills a running command and its process is gone', async () => {
+  const sessionId = fixture.newSessionId('cancel');
+  const sandbox = await fixture.driver.ensure(fixture.spec(sessionId));
+  const id = toolUseId();
+  const running = sandbox.runTool({ toolUseId: id, name: 'bash', input: { command: 'sleep 60; echo finished' } });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const started = Date.now();
+  await sandbox.cancelTool(id);
+  const outcome = await running;
+  assert.ok(Date.now() - started < 5_000);
+  assert.equal(outcome.is_error, true);
+  assert.match(text(outcome), /interrupted/);
+  const ps = await sandbox.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'ps -eo args' } });
+  assert.doesNotMatch(text(ps), /sleep 60/);
+  // Cancelling what is not running is a no-op.
+  await sandbox.cancelTool(id);
+  await sandbox.cancelTool('toolu_never_seen');
+});
+
+test('an aborted signal cancels the call', async () => {
+  const sessionId = fixture.newSessionId('abort');
+  const sandbox = await fixture.driver.ensure(fixture.spec(sessionId));
+  const controller = new AbortController();
+  const running = sandbox.runTool({
+    toolUseId: toolUseId(),
+    name: 'bash',
+    input: { command: 'sleep 60' },
+    signal: controller.signal,
+  });
+  setTimeout(() => controller.abort(), 200);
+  const outcome = await running;
+  assert.equal(outcome.is_error, true);
+  assert.match(text(outcome), /interrupted/);
+});
+
+test('two workers ensuring the same new session end up on one container', async () => {
+  const sessionId = fixture.newSessionId('race');
+  const [a, b] = await Promise.all([
+    fixture.newDriver().ensure(fixture.spec(sessionId)),
+    fixture.newDriver().ensure(fixture.spec(sessionId)),
+  ]);
+  assert.equal(a.containerId, b.containerId);
+  assert.deepEqual(await sessionContainers(sessionId), [a.containerId]);
+});
+
+test('destroy keeps the volume unless asked; removeVolume removes volume and host folder', async () => {
+  const sessionId = fixture.newSessionId('destroy');
+  const first = await fixture.driver.ensure(fixture.spec(sessionId));
+  await first.runTool({ toolUseId: toolUseId(), name: 'write', input: { file_path: 'f.txt', content: 'still here' } });
+  await fixture.driver.destroy(sessionId);
+  assert.deepEqual(await sessionContainers(sessionId), []);
+  assert.equal(await volumeExists(volumeName(sessionId)), true);
+
+  const second = await fixture.driver.ensure(fixture.spec(sessionId));
+  const cat = await second.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'cat f.txt' } });
+  assert.equal(text(cat), 'still here');
+
+  await fixture.driver.destroy(sessionId, { removeVolume: true });
+  assert.deepEqual(await sessionContainers(sessionId), []);
+  assert.equal(await volumeExists(volumeName(sessionId)), false);
+  await assert.rejects(access(fixture.driver.sessionDir(sessionId)));
+});
+
+test('a missing image is a SandboxStartError with code image_missing', async () => {
+  const driver = fixture.newDriver({ image: 'longhaul-no-such-image:never' });
+  const sessionId = fixture.newSessionId('noimage');
+  const error = await driver.ensure(fixture.spec(sessionId)).then(
+    () => assert.fail('ensure should have failed'),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof SandboxStartError, String(error));
+  assert.equal(error.code, 'image_missing');
+});
+
+test('session ids that cannot name Docker resources are refused', async () => {
+  await assert.rejects(fixture.driver.ensure(fixture.spec('../escape')), TypeError);
+  await assert.rejects(fixture.driver.ensure(fixture.spec('has space')), TypeError);
+});
