@@ -52,6 +52,8 @@ class BashSession:
         # The loop reads NUL-terminated commands from read_fd, which the commands
         # themselves do not inherit.
         boot = (
+            # Under memory pressure the kernel should kill a command, not the executor.
+            "{ builtin echo 500 > /proc/$$/oom_score_adj; } 2>/dev/null\n"
             f"while IFS= builtin read -r -d '' __longhaul_command <&{read_fd}; do\n"
             f'  builtin eval "$__longhaul_command" {read_fd}<&-\n'
             f"  builtin printf '\\036LH:%s:%d\\n' '{token}' \"$?\"\n"

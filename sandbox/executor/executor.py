@@ -339,7 +339,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _rename_process() -> None:
+    """Gives the executor its own process name, so an agent's `pkill python3` (which
+    matches on the name) does not take the sandbox down with its own scripts."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_name = 15
+        libc.prctl(pr_set_name, b"longhaul-exec", 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> None:
+    _rename_process()
     asyncio.run(serve(parse_args(sys.argv[1:])))
 
 

@@ -110,6 +110,11 @@ describe('bash', () => {
     assert.match(await ok(bash('ps -eo args')), /executor\.py/);
   });
 
+  test("an agent's `pkill python3` does not take the executor down", async () => {
+    assert.equal(await ok(bash('python3 -c "import time; time.sleep(30)" & sleep 0.3; pkill python3; echo $?')), '0\n');
+    assert.equal(await ok(bash('echo still here')), 'still here\n');
+  });
+
   test('needs a command unless restarting', async () => {
     await fails(call('bash', {}), /`command` is required/);
   });
