@@ -58,7 +58,7 @@ export type DockerSandboxDriverOptions = {
  * the race (or starts after a crash) adopts the existing one.
  *
  * @example
- * const driver = new DockerSandboxDriver({ dataDir: '/var/lib/longhaul/sandboxes' });
+ * const driver = new DockerSandboxDriver({ dataDir: join(stateDir, 'sandboxes') });
  * const sandbox = await driver.ensure({ sessionId: 'sesn_1', networking: { type: 'limited' } });
  * const outcome = await sandbox.runTool({ toolUseId: 'toolu_1', name: 'bash', input: { command: 'ls' } });
  * await driver.destroy('sesn_1', { removeVolume: true });

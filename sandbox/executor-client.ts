@@ -56,7 +56,7 @@ const MAX_SOCKET_PATH_BYTES = 107;
  * not keep the process alive.
  *
  * @example
- * const client = new ExecutorClient({ socketPath: '/srv/longhaul/sessions/sesn_1/exec.sock' });
+ * const client = new ExecutorClient({ socketPath: join(driver.sessionDir('sesn_1'), 'exec.sock') });
  * const outcome = await client.run({ toolUseId: 'toolu_1', name: 'bash', input: { command: 'ls' } });
  * client.close();
  */
