@@ -41,14 +41,16 @@ if ! flock -n 9; then
 fi
 
 APT_UPDATED=0
+# Output goes to .cache/apt.log and is shown only when apt-get fails.
 apt_install() {
   is_root && have apt-get || return 1
   export DEBIAN_FRONTEND=noninteractive
+  local out="$LONGHAUL_CACHE/apt.log"
   if [[ "$APT_UPDATED" != 1 ]]; then
-    apt-get update -qq >&2 || return 1
+    apt-get update -q >"$out" 2>&1 || { cat "$out" >&2; return 1; }
     APT_UPDATED=1
   fi
-  apt-get install -y -qq --no-install-recommends "$@" >&2
+  apt-get install -y -q --no-install-recommends "$@" >>"$out" 2>&1 || { tail -n 40 "$out" >&2; return 1; }
 }
 
 # --- Node ---------------------------------------------------------------------
@@ -85,12 +87,12 @@ ensure_node() {
     NODE_BIN_DIR=$(dirname "$(command -v node)")
     found "node $v (on PATH)"
   else
-    local old="${v:-none}"
+    local old="${v:+the one on PATH is $v, below $NODE_MIN}"
     if ! { [[ -x "$LONGHAUL_CACHE/node/bin/node" ]] && v=$("$LONGHAUL_CACHE/node/bin/node" --version) && version_ge "$v" "$NODE_MIN"; }; then
       fetch_node
       v=$("$LONGHAUL_CACHE/node/bin/node" --version)
     else
-      found "node $v (.cache/node; the one on PATH is $old, below $NODE_MIN)"
+      found "node $v (.cache/node; ${old:-no node on PATH})"
     fi
     NODE_BIN_DIR="$LONGHAUL_CACHE/node/bin"
     export PATH="$NODE_BIN_DIR:$PATH"
