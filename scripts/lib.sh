@@ -3,6 +3,7 @@
 
 # Repo root, whichever script sources this file.
 LONGHAUL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck disable=SC2034 # used by the scripts that source this file
 LONGHAUL_CACHE="$LONGHAUL_ROOT/.cache"
 
 # Prefix for every line; the root ./longhaul wrapper sets it to tell setup apart from the CLI.
@@ -49,6 +50,7 @@ elapsed_since() {
 }
 
 # Hash of a file's contents (first 16 hex chars of sha256), or of stdin.
+# shellcheck disable=SC2120 # the argument is optional
 short_sha256() { sha256sum "$@" | cut -c1-16; }
 
 # Identity of the sandbox image: every file under sandbox/image, names and contents.

@@ -66,7 +66,8 @@ node_arch() {
 fetch_node() {
   have npm || die "Node.js >= $NODE_MIN is missing, and there is no npm to fetch it with" \
     "install Node.js >= $NODE_MIN (with npm) from your distribution or nodejs.org, then rerun"
-  local pkg="node-linux-$(node_arch)@$NODE_PINNED" started
+  local pkg started
+  pkg="node-linux-$(node_arch)@$NODE_PINNED"
   started=$(now_ms)
   log "fetching Node $NODE_PINNED (npm package $pkg)"
   local tgz
@@ -286,8 +287,10 @@ ensure_docker() {
     die "no permission to use the Docker engine" "add yourself to the docker group (sudo usermod -aG docker \$USER, then log in again) or run as root"
   fi
   if ! have dockerd || ! have docker; then
-    is_root && have apt-get || die "the Docker engine is not installed" \
-      "install Docker Engine (Debian/Ubuntu: sudo apt-get install docker.io) and start it, then rerun"
+    if ! { is_root && have apt-get; }; then
+      die "the Docker engine is not installed" \
+        "install Docker Engine (Debian/Ubuntu: sudo apt-get install docker.io) and start it, then rerun"
+    fi
     local started
     started=$(now_ms)
     log "installing docker.io with apt-get"
@@ -398,8 +401,10 @@ ensure_postgres() {
   fi
   PG_BIN_DIR=""
   [[ "${LONGHAUL_SETUP_POSTGRES:-0}" == 1 ]] || return 0
-  is_root && have apt-get || die "PostgreSQL server binaries (initdb, pg_ctl) are missing" \
-    "install them (Debian/Ubuntu: sudo apt-get install postgresql), then rerun"
+  if ! { is_root && have apt-get; }; then
+    die "PostgreSQL server binaries (initdb, pg_ctl) are missing" \
+      "install them (Debian/Ubuntu: sudo apt-get install postgresql), then rerun"
+  fi
   local started
   started=$(now_ms)
   log "installing postgresql with apt-get (no cluster is created or started)"
@@ -420,6 +425,7 @@ write_env() {
   {
     echo "# Written by scripts/setup.sh; source it. Regenerated on every setup run."
     for dir in "$(dirname "$TEMPORAL_BIN")" "$NODE_BIN_DIR"; do
+      # shellcheck disable=SC2016 # $PATH is for env.sh to expand, not this script
       printf 'case ":$PATH:" in *:%q:*) ;; *) export PATH=%q":$PATH" ;; esac\n' "$dir" "$dir"
     done
     printf 'export TEMPORAL_CLI_PATH=%q\n' "$TEMPORAL_BIN"
