@@ -9,6 +9,8 @@ before the marker is the command's output (stdout and stderr, combined).
 
 Bash runs in its own session and process group: a timeout, a cancel or a restart kills
 that whole tree (background jobs included) and the next call gets a fresh shell.
+Output a background job prints between two calls belongs to neither and is dropped;
+what it prints during a call shows up in that call's output, as in a terminal.
 """
 
 from __future__ import annotations
