@@ -28,3 +28,4 @@ export {
 export { lastToolResults, lastUserMessage, lastUserText, type ToolResultWithText } from './request-readers.ts';
 export { UnscriptedCallError, type RecordedAnswer, type RecordedCall, type RecordedRequest } from './call-log.ts';
 export type { ApiErrorType } from './api-errors.ts';
+export { demoAgentScript, QUICKSTART_TASK } from './demo-agent-script.ts';

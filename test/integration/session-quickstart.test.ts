@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
+import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
+
+const agent = { name: 'coder', model: 'claude-sonnet-4-5', system: 'You are a careful engineer.', tools: [{ type: 'agent_toolset_20260401' as const }] };
+const userMessage = (text: string) => ({ type: 'user.message', content: [{ type: 'text', text }] });
+
+let temporal: DevServer;
+before(async () => {
+  temporal = await startTestTemporal();
+});
+after(async () => {
+  await temporal.stop();
+});
+
+test('the quickstart task runs to end_turn in a real sandbox, with a gapless event log', async () => {
+  await using h = await startHarness({ temporal, script: demoAgentScript });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage(QUICKSTART_TASK)] });
+  assert.match(session.id, /^sesn_011C[0-9A-Za-z]{20}$/);
+
+  const events = await collectEvents(h.longhaul, session.id, isIdle);
+  const idle = events.at(-1);
+  assert.equal(idle?.type, 'session.status_idle');
+  assert.deepEqual(idle.type === 'session.status_idle' && idle.stop_reason, { type: 'end_turn' });
+
+  assert.deepEqual(
+    events.map((e) => e.type),
+    [
+      'user.message',
+      'session.status_running',
+      'span.model_request_start',
+      'agent.message',
+      'agent.tool_use',
+      'span.model_request_end',
+      'agent.tool_result',
+      'span.model_request_start',
+      'agent.tool_use',
+      'span.model_request_end',
+      'agent.tool_result',
+      'span.model_request_start',
+      'agent.message',
+      'span.model_request_end',
+      'session.status_idle',
+    ],
+  );
+  const toolUses = events.filter((e) => e.type === 'agent.tool_use');
+  const toolResults = events.filter((e) => e.type === 'agent.tool_result');
+  assert.deepEqual(toolResults.map((r) => r.type === 'agent.tool_result' && r.tool_use_id), toolUses.map((u) => u.id), 'results point at their tool_use events');
+  assert.ok(toolResults.every((r) => r.type === 'agent.tool_result' && r.is_error === false), JSON.stringify(toolResults));
+
+  const final = events.findLast((e) => e.type === 'agent.message');
+  const finalText = final?.type === 'agent.message' ? final.content.map((b) => (b.type === 'text' ? b.text : '')).join('') : '';
+  assert.match(finalText, /largest prime is 229/);
+  assert.match(finalText, /sum of all 50 primes is 5117/);
+
+  // The file really exists in the session's sandbox.
+  const sandbox = await h.sandboxes.ensure({ sessionId: session.id, networking: { type: 'limited' } });
+  const check = await sandbox.runTool({ toolUseId: 'toolu_check_primes', name: 'bash', input: { command: 'wc -l < /workspace/primes.txt; tail -n 1 /workspace/primes.txt' } });
+  assert.deepEqual(check.content[0]?.text.trim().split(/\s+/), ['50', '229']);
+
+  // Usage and spans: every model request start has an end that points at it.
+  const starts = events.filter((e) => e.type === 'span.model_request_start').map((e) => e.id);
+  const ends = events.filter((e) => e.type === 'span.model_request_end');
+  assert.deepEqual(ends.map((e) => e.type === 'span.model_request_end' && e.model_request_start_id), starts);
+  assert.ok(ends.every((e) => e.type === 'span.model_request_end' && e.is_error === false && e.model_usage.output_tokens > 0));
+
+  await assertGaplessLog(h.store, session.id);
+  const info = await h.longhaul.sessions.retrieve(session.id);
+  assert.equal(info.status, 'idle');
+  assert.ok(info.usage.output_tokens > 0);
+  h.model.assertNoUnscriptedCalls();
+
+  // The model saw the system prompt, the toolset, and prompt-caching breakpoints.
+  const firstCall = h.model.calls[0]!.body;
+  assert.deepEqual(
+    (firstCall.tools ?? []).map((t) => ('name' in t ? t.name : t.type)),
+    ['bash', 'read', 'write', 'edit', 'glob', 'grep', 'web_fetch', 'web_search'],
+  );
+  assert.deepEqual(firstCall.system, [{ type: 'text', text: agent.system, cache_control: { type: 'ephemeral' } }]);
+});
+
+test('a second user.message after idle continues the same conversation and container', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: (request, { callIndex }) => {
+      switch (callIndex) {
+        case 0:
+          return { content: [{ type: 'tool_use', name: 'bash', input: { command: 'echo first > /workspace/note.txt; hostname' } }] };
+        case 1:
+          return { content: [{ type: 'text', text: 'wrote note' }] };
+        case 2:
+          // The second turn sees the whole first turn.
+          assert.equal(request.messages.length, 5);
+          return { content: [{ type: 'tool_use', name: 'bash', input: { command: 'cat /workspace/note.txt; hostname' } }] };
+        default:
+          return { content: [{ type: 'text', text: 'read note' }] };
+      }
+    },
+  });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('write a note')] });
+  const turn1 = await collectEvents(h.longhaul, session.id, isIdle);
+  await h.longhaul.events.send(session.id, [userMessage('now read it back')]);
+  const turn2 = await collectEvents(h.longhaul, session.id, isIdle, { after: turn1.at(-1)!.id });
+  assert.equal(turn2[0]?.type, 'user.message');
+  const out1 = turn1.find((e) => e.type === 'agent.tool_result');
+  const out2 = turn2.find((e) => e.type === 'agent.tool_result');
+  const text = (e: typeof out1) => (e?.type === 'agent.tool_result' ? (e.content ?? []).map((b) => (b.type === 'text' ? b.text : '')).join('') : '');
+  const hostname1 = text(out1).trim();
+  const [note, hostname2] = text(out2).trim().split('\n');
+  assert.equal(note, 'first');
+  assert.equal(hostname2, hostname1, 'same container');
+  assert.equal(h.model.callCount, 4);
+  h.model.assertNoUnscriptedCalls();
+  await assertGaplessLog(h.store, session.id);
+});

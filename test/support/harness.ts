@@ -1,0 +1,156 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import Anthropic from '@anthropic-ai/sdk';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Longhaul } from '../../src/client/longhaul.ts';
+import type { SessionEvent } from '../../src/schemas/events.ts';
+import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
+import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
+import { SessionStore } from '../../src/store/session-store.ts';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts';
+import { ScriptedModelServer, type Script } from '../../src/testing/index.ts';
+import { bundleLonghaulWorkflows, createLonghaulWorker } from '../../src/worker/create-worker.ts';
+import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
+import { freePort } from './postgres.ts';
+
+let bundle: Promise<WorkflowBundle> | undefined;
+/** Workflows bundled once per test process. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  return (bundle ??= bundleLonghaulWorkflows());
+}
+
+/** A Temporal dev server for one test file, on a free port. */
+export async function startTestTemporal(): Promise<DevServer> {
+  return startDevServer({ port: await freePort(), uiPort: await freePort() });
+}
+
+export type Harness = {
+  longhaul: Longhaul;
+  store: SessionStore;
+  model: ScriptedModelServer;
+  sandboxes: DockerSandboxDriver;
+  client: Client;
+  taskQueue: string;
+  dataDir: string;
+  /** Starts an in-process worker (the harness starts one unless `worker: false`). */
+  startWorker(): Promise<{ worker: Worker; stop(): Promise<void> }>;
+  [Symbol.asyncDispose](): Promise<void>;
+};
+
+let queueCounter = 0;
+
+/**
+ * Everything a session needs, really started: the given Temporal server, a
+ * store (PGlite in memory, or PostgreSQL at `postgresUrl`), Docker sandboxes,
+ * the scripted model behind the real Anthropic SDK, and a worker.
+ */
+export async function startHarness({
+  temporal,
+  script,
+  worker: startWorkerNow = true,
+  postgresUrl,
+}: {
+  temporal: DevServer;
+  script: Script;
+  worker?: boolean;
+  postgresUrl?: string;
+}): Promise<Harness> {
+  const taskQueue = `test-${process.pid}-${++queueCounter}`;
+  const dataDir = mkdtempSync('/tmp/longhaul-test-');
+  const store = await SessionStore.open(postgresUrl ? await openPostgresDriver({ url: postgresUrl }) : await openPgliteDriver());
+  const model = await ScriptedModelServer.start({ script });
+  const sandboxes = new DockerSandboxDriver({ dataDir: `${dataDir}/sandboxes` });
+  const clientConnection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection: clientConnection });
+  const longhaul = new Longhaul({ client, store, taskQueue });
+  const workers: { stop(): Promise<void> }[] = [];
+  const sessionsCreated: string[] = [];
+
+  const startWorker = async () => {
+    const connection = await NativeConnection.connect({ address: temporal.address });
+    const worker = await createLonghaulWorker({
+      connection,
+      taskQueue,
+      store,
+      sandboxes,
+      anthropic: new Anthropic({ baseURL: model.url, apiKey: 'test-key' }),
+      workflowBundle: await workflowBundle(),
+      heartbeatEveryMs: 200,
+    });
+    const running = worker.run();
+    const handle = {
+      worker,
+      stop: async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+        await connection.close();
+      },
+    };
+    workers.push(handle);
+    return handle;
+  };
+  if (startWorkerNow) await startWorker();
+
+  const originalCreate = longhaul.sessions.create;
+  longhaul.sessions.create = async (options) => {
+    const session = await originalCreate(options);
+    sessionsCreated.push(session.id);
+    return session;
+  };
+
+  return {
+    longhaul,
+    store,
+    model,
+    sandboxes,
+    client,
+    taskQueue,
+    dataDir,
+    startWorker,
+    async [Symbol.asyncDispose]() {
+      for (const id of sessionsCreated) {
+        await client.workflow.getHandle(id).terminate('test over').catch(() => {});
+        await sandboxes.destroy(id, { removeVolume: true }).catch(() => {});
+      }
+      for (const w of workers) await w.stop();
+      await clientConnection.close();
+      await model.close();
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Reads the session's events until `until` matches one (inclusive), or fails after `timeoutMs`. */
+export async function collectEvents(
+  longhaul: Longhaul,
+  sessionId: string,
+  until: (event: SessionEvent, all: SessionEvent[]) => boolean,
+  { timeoutMs = 60_000, after }: { timeoutMs?: number; after?: string } = {},
+): Promise<SessionEvent[]> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const seen: SessionEvent[] = [];
+  try {
+    for await (const event of longhaul.events.stream(sessionId, { signal: controller.signal, ...(after ? { after } : {}) })) {
+      seen.push(event);
+      if (until(event, seen)) return seen;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for an event; saw: ${seen.map((e) => e.type).join(', ')}`);
+}
+
+export const isIdle = (event: SessionEvent) => event.type === 'session.status_idle';
+
+/** Asserts per-session sequence numbers are 1..n with no gap and no repeated id. */
+export async function assertGaplessLog(store: SessionStore, sessionId: string): Promise<SessionEvent[]> {
+  const rows = await store.listEvents(sessionId, { limit: 100_000 });
+  rows.forEach((row, i) => {
+    if (row.seq !== i + 1) throw new Error(`event log of ${sessionId} has a gap or repeat at position ${i + 1}: seq ${row.seq}`);
+  });
+  const ids = new Set(rows.map((r) => r.event.id));
+  if (ids.size !== rows.length) throw new Error(`event log of ${sessionId} repeats an id`);
+  return rows.map((r) => r.event);
+}

@@ -1,0 +1,70 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
+
+/** A throwaway PostgreSQL server from the machine's Debian `postgresql` package. */
+export type TestPostgres = { url: string; stop(): Promise<void>; [Symbol.asyncDispose](): Promise<void> };
+
+export function findPostgresBin(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const version of versions) {
+    const bin = join(root, version, 'bin');
+    if (existsSync(join(bin, 'initdb'))) return bin;
+  }
+  throw new Error('PostgreSQL server binaries not found: run `LONGHAUL_SETUP_POSTGRES=1 bash scripts/setup.sh` (installs Debian `postgresql`).');
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = findPostgresBin();
+  const dir = mkdtempSync('/tmp/longhaul-pg-');
+  chmodSync(dir, 0o700);
+  // initdb refuses to run as root; the package's `postgres` user owns the cluster.
+  const asRoot = process.getuid?.() === 0;
+  const run = (cmd: string, args: string[]) =>
+    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { stdio: 'pipe' }) : execFileSync(join(bin, cmd), args, { stdio: 'pipe' });
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(dir, uid, gid);
+  }
+  const data = join(dir, 'data');
+  run('initdb', ['-D', data, '-U', 'longhaul', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  const port = await freePort();
+  const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200'];
+  const server = asRoot ? spawn('runuser', ['-u', 'postgres', '--', join(bin, 'postgres'), ...args], { stdio: 'ignore' }) : spawn(join(bin, 'postgres'), args, { stdio: 'ignore' });
+  const url = `postgres://longhaul@127.0.0.1:${port}/postgres`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const driver = await openPostgresDriver({ url, maxConnections: 1 });
+      await driver.close();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`postgres did not start: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const stop = async () => {
+    if (server.exitCode === null) {
+      const gone = new Promise((r) => server.once('exit', r));
+      server.kill('SIGINT');
+      await gone;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, stop, [Symbol.asyncDispose]: stop };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
+import { SessionStore } from '../../src/store/session-store.ts';
+
+async function openStore() {
+  return SessionStore.open(await openPgliteDriver());
+}
+
+test('append is idempotent by key and sequence numbers are gapless', async () => {
+  await using store = await openStore();
+  const first = await store.append('sesn_1', [
+    { key: 'a', event: { type: 'session.status_running' } },
+    { key: 'b', event: { type: 'agent.message', content: [{ type: 'text', text: 'hi' }] } },
+  ]);
+  assert.deepEqual(first.map((e) => e.seq), [1, 2]);
+  const again = await store.append('sesn_1', [
+    { key: 'b', event: { type: 'agent.message', content: [{ type: 'text', text: 'DIFFERENT' }] } },
+    { key: 'c', event: { type: 'session.status_idle', stop_reason: { type: 'end_turn' }, stop_details: null } },
+  ]);
+  assert.deepEqual(again.map((e) => e.seq), [2, 3]);
+  assert.equal(again[0]?.event.id, first[1]?.event.id, 'a retried append returns the stored event');
+  const all = await store.listEvents('sesn_1');
+  assert.deepEqual(all.map((e) => e.seq), [1, 2, 3]);
+  assert.deepEqual((all[1]?.event as { content: unknown }).content, [{ type: 'text', text: 'hi' }]);
+  assert.match(all[0]!.event.id, /^sevt_011C[0-9A-Za-z]{20}$/);
+  assert.ok(all.every((e) => typeof e.event.processed_at === 'string'));
+  assert.deepEqual((await store.append('sesn_2', [{ key: 'a', event: { type: 'session.status_running' } }])).map((e) => e.seq), [1], 'sessions count separately');
+});
+
+test('concurrent appenders to one session still get gapless, unique sequence numbers', async () => {
+  await using store = await openStore();
+  await Promise.all(Array.from({ length: 20 }, (_, i) => store.append('sesn_c', [{ key: `k${i}`, event: { type: 'agent.thinking' } }, { key: `k${i}x`, event: { type: 'agent.thinking' } }])));
+  const seqs = (await store.listEvents('sesn_c', { limit: 100 })).map((e) => e.seq);
+  assert.deepEqual(seqs, Array.from({ length: 40 }, (_, i) => i + 1));
+});
+
+test('listEvents pages in both orders and filters by type', async () => {
+  await using store = await openStore();
+  await store.append('s', Array.from({ length: 7 }, (_, i) => ({ key: `e${i}`, event: { type: i % 2 ? 'agent.thinking' : 'agent.message', content: [] } })));
+  assert.deepEqual((await store.listEvents('s', { afterSeq: 2, limit: 3 })).map((e) => e.seq), [3, 4, 5]);
+  assert.deepEqual((await store.listEvents('s', { order: 'desc', limit: 2 })).map((e) => e.seq), [7, 6]);
+  assert.deepEqual((await store.listEvents('s', { order: 'desc', beforeSeq: 6, limit: 2 })).map((e) => e.seq), [5, 4]);
+  assert.deepEqual((await store.listEvents('s', { types: ['agent.thinking'] })).map((e) => e.seq), [2, 4, 6]);
+});
+
+test('tail replays from a cursor, then delivers live appends', async () => {
+  await using store = await openStore();
+  await store.append('t', [{ key: '1', event: { type: 'agent.thinking' } }, { key: '2', event: { type: 'agent.thinking' } }]);
+  const controller = new AbortController();
+  const seen: number[] = [];
+  const reading = (async () => {
+    for await (const entry of store.tail('t', { afterSeq: 1, signal: controller.signal, pollMs: 60_000 })) {
+      seen.push(entry.seq);
+      if (entry.seq === 4) controller.abort();
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 50));
+  await store.append('t', [{ key: '3', event: { type: 'agent.thinking' } }]);
+  await store.append('t', [{ key: '4', event: { type: 'agent.thinking' } }]);
+  await reading;
+  assert.deepEqual(seen, [2, 3, 4]);
+});
+
+test('transcript items append once, in order', async () => {
+  await using store = await openStore();
+  await store.appendTranscript('s', [{ key: 'u1', item: { kind: 'user', content: [{ type: 'text', text: 'a' }] } }]);
+  await store.append('s', [], [
+    { key: 'u1', item: { kind: 'user', content: [{ type: 'text', text: 'dup' }] } },
+    { key: 'u2', item: { kind: 'user', content: [{ type: 'text', text: 'b' }] } },
+  ]);
+  assert.deepEqual((await store.readTranscript('s')).map((r) => r.key), ['u1', 'u2']);
+  assert.deepEqual(await store.getTranscriptItem('s', 'u1'), { kind: 'user', content: [{ type: 'text', text: 'a' }] });
+});
+
+test('the store reopens a PGlite data directory with its data', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const dir = await mkdtemp('/tmp/longhaul-store-');
+  try {
+    const first = await SessionStore.open(await openPgliteDriver({ dataDir: dir }));
+    await first.append('p', [{ key: 'x', event: { type: 'agent.thinking' } }]);
+    await first.close();
+    await using second = await SessionStore.open(await openPgliteDriver({ dataDir: dir }));
+    assert.equal(await second.lastSeq('p'), 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
