@@ -6,6 +6,7 @@ import type { WorkflowEvent } from '../workflows/session-types.ts';
 import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
 import { runTool, sandboxSpec, type RunToolInput, type RunToolResult } from './run-tool.ts';
 import type { WebSearchProvider } from './web-tools.ts';
+import { TranscriptCache } from './model/transcript-cache.ts';
 import { toNewEvents, toTranscriptItems } from './workflow-events.ts';
 
 export type SessionActivityDeps = {
@@ -18,15 +19,30 @@ export type SessionActivityDeps = {
   webSearch?: WebSearchProvider | undefined;
   /** How often long activities heartbeat. Default 1000 ms. */
   heartbeatEveryMs?: number;
+  /**
+   * Transcript size (bytes of JSON) above which the oldest tool outputs are
+   * cleared from requests. Default 600 000 (about 150k tokens).
+   */
+  contextBudgetBytes?: number;
 };
 
 /**
  * The session's side effects. Built from explicit dependencies so nothing is
  * constructed at import time and tests can hand in their own store or driver.
  */
-export function createSessionActivities({ store, sandboxes, anthropic, maxTokens = 16_000, webSearch, heartbeatEveryMs = 1000 }: SessionActivityDeps) {
+export function createSessionActivities({
+  store,
+  sandboxes,
+  anthropic,
+  maxTokens = 16_000,
+  webSearch,
+  heartbeatEveryMs = 1000,
+  contextBudgetBytes = 600_000,
+}: SessionActivityDeps) {
+  const transcripts = new TranscriptCache();
   return {
-    callModel: (input: CallModelInput): Promise<CallModelResult> => callModel({ store, anthropic, maxTokens, heartbeatEveryMs }, input),
+    callModel: (input: CallModelInput): Promise<CallModelResult> =>
+      callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, transcripts }, input),
 
     runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs }, input),
 

@@ -6,6 +6,7 @@ import type { AgentDefinition } from '../../src/schemas/agent.ts';
 import type { Usage, WorkflowEvent } from '../../workflows/session-types.ts';
 import { classifyModelError } from './classify-model-error.ts';
 import { buildModelRequest } from './model-request.ts';
+import type { TranscriptCache } from './transcript-cache.ts';
 import { toNewEvents, toTranscriptItems } from '../workflow-events.ts';
 
 export type CallModelInput = {
@@ -30,6 +31,8 @@ export type CallModelDeps = {
   store: SessionStore;
   anthropic: Anthropic;
   maxTokens: number;
+  contextBudgetBytes: number;
+  transcripts: TranscriptCache;
   /** How often a streaming call heartbeats when the model is silent. */
   heartbeatEveryMs: number;
 };
@@ -56,8 +59,8 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
   const [start] = await store.append(sessionId, [{ key: `${callKey}:a${attempt}:start`, event: { type: 'span.model_request_start' } }]);
   const startId = start!.event.id;
 
-  const transcript = (await store.readTranscript(sessionId)).map((row) => row.item);
-  const request = buildModelRequest({ agent: input.agent, transcript, maxTokens: deps.maxTokens });
+  const transcript = await deps.transcripts.read(store, sessionId);
+  const request = buildModelRequest({ agent: input.agent, transcript, maxTokens: deps.maxTokens, contextBudgetBytes: deps.contextBudgetBytes });
 
   const heartbeat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
   try {

@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { AGENT_TOOLSET, enabledAgentTools } from '../../src/core/agent-toolset.ts';
+import { fitToContextBudget } from '../../src/core/context-budget.ts';
 import { assembleMessages, type TranscriptItem } from '../../src/core/transcript.ts';
 import { modelId, type AgentDefinition } from '../../src/schemas/agent.ts';
 
@@ -14,15 +15,18 @@ export function buildModelRequest({
   agent,
   transcript,
   maxTokens,
+  contextBudgetBytes,
 }: {
   agent: AgentDefinition;
   transcript: readonly TranscriptItem[];
   maxTokens: number;
+  /** Transcript size above which old tool outputs are cleared. */
+  contextBudgetBytes: number;
 }): Anthropic.Messages.MessageCreateParamsNonStreaming {
   const tools: Anthropic.Messages.Tool[] = enabledAgentTools(agent.tools).map((name) => ({ ...AGENT_TOOLSET[name] }));
   const lastTool = tools.at(-1);
   if (lastTool) lastTool.cache_control = { type: 'ephemeral' };
-  const messages = withCacheBreakpoint(assembleMessages(transcript));
+  const messages = withCacheBreakpoint(assembleMessages(fitToContextBudget(transcript, contextBudgetBytes)));
   return {
     model: modelId(agent.model),
     max_tokens: maxTokens,

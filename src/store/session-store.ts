@@ -227,9 +227,13 @@ export class SessionStore {
     });
   }
 
-  async readTranscript(sessionId: string): Promise<{ key: string; item: TranscriptItem }[]> {
-    const rows = await this.#db.query<{ key: string; item: TranscriptItem }>('SELECT key, item FROM session_transcript WHERE session_id = $1 ORDER BY pos', [sessionId]);
-    return rows;
+  /** Transcript items in order; with `afterPos`, only those appended after that position. */
+  async readTranscript(sessionId: string, { afterPos = 0 }: { afterPos?: number } = {}): Promise<{ pos: number; key: string; item: TranscriptItem }[]> {
+    const rows = await this.#db.query<{ pos: number; key: string; item: TranscriptItem }>(
+      'SELECT pos, key, item FROM session_transcript WHERE session_id = $1 AND pos > $2 ORDER BY pos',
+      [sessionId, afterPos],
+    );
+    return rows.map((row) => ({ ...row, pos: Number(row.pos) }));
   }
 
   async getTranscriptItem(sessionId: string, key: string): Promise<TranscriptItem | undefined> {

@@ -4,7 +4,7 @@ import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
 
-const agent = { name: 'coder', model: 'claude-sonnet-4-5', system: 'You are a careful engineer.', tools: [{ type: 'agent_toolset_20260401' as const }] };
+const agent = { name: 'coder', model: 'claude-sonnet-5-5', system: 'You are a careful engineer.', tools: [{ type: 'agent_toolset_20260401' as const }] };
 const userMessage = (text: string) => ({ type: 'user.message', content: [{ type: 'text', text }] });
 
 let temporal: DevServer;

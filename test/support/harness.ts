@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { Longhaul } from '../../src/client/longhaul.ts';
 import type { SessionEvent } from '../../src/schemas/events.ts';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
@@ -12,6 +12,9 @@ import { ScriptedModelServer, type Script } from '../../src/testing/index.ts';
 import { bundleLonghaulWorkflows, createLonghaulWorker } from '../../src/worker/create-worker.ts';
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { freePort } from './postgres.ts';
+
+// Keep test output readable: the SDK's own INFO lines (worker state changes) are noise here.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 let bundle: Promise<WorkflowBundle> | undefined;
 /** Workflows bundled once per test process. */

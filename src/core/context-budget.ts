@@ -1,0 +1,33 @@
+import type { TranscriptItem } from './transcript.ts';
+
+/**
+ * Keeps a long session's request inside the model's context window by
+ * clearing the oldest tool outputs (the bulk of an agent's context) and
+ * leaving a note in their place; user and assistant turns are kept.
+ *
+ * The cleared prefix only grows in steps of half the budget, so between steps
+ * the request prefix stays byte-identical and the prompt cache keeps hitting.
+ * Pure and deterministic: the same items and budget always give the same result.
+ */
+export function fitToContextBudget(items: readonly TranscriptItem[], budgetBytes: number): TranscriptItem[] {
+  const sizes = items.map(sizeOf);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (total <= budgetBytes) return [...items];
+  const step = Math.max(1, Math.floor(budgetBytes / 2));
+  // Clear at least `excess` bytes, rounded up to a whole step.
+  const mustFree = Math.ceil((total - budgetBytes / 2) / step) * step;
+  let freed = 0;
+  return items.map((item, index) => {
+    if (freed >= mustFree || item.kind !== 'tool_result') return item;
+    const size = sizes[index] ?? 0;
+    freed += size;
+    return {
+      ...item,
+      content: [{ type: 'text', text: `[tool output cleared to keep the conversation within the context window; it was ${size} bytes]` }],
+    };
+  });
+}
+
+function sizeOf(item: TranscriptItem): number {
+  return JSON.stringify(item).length;
+}
