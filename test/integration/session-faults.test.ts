@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import type { SessionEvent } from '../../src/schemas/events.ts';
+import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { text, toolUse } from '../../src/testing/index.ts';
+import { findSessionContainerId } from '../support/docker.ts';
+import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
+
+const agent = { name: 'coder', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' as const }] };
+const userMessage = (t: string) => ({ type: 'user.message', content: [{ type: 'text', text: t }] });
+const stopReasonOf = (e: SessionEvent | undefined) => (e?.type === 'session.status_idle' ? e.stop_reason : undefined);
+const textOf = (e: { content?: { type: string; text?: string }[] | null } | undefined) => (e?.content ?? []).map((b) => b.text ?? '').join('');
+
+let temporal: DevServer;
+before(async () => {
+  temporal = await startTestTemporal();
+});
+after(async () => {
+  await temporal.stop();
+});
+
+test('a 429 is retried after its retry-after, reported as a retrying session.error', async () => {
+  await using h = await startHarness({ temporal, script: [{ fault: 'rate_limited', retryAfterSeconds: 2 }, { content: [text('hello after the wait')] }] });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('hi')] });
+  const events = await collectEvents(h.longhaul, session.id, isIdle);
+  const error = events.find((e) => e.type === 'session.error');
+  assert.ok(error?.type === 'session.error');
+  assert.equal(error.error.type, 'model_rate_limited_error');
+  assert.deepEqual(error.error.retry_status, { type: 'retrying' });
+  assert.equal(textOf(events.find((e) => e.type === 'agent.message') as never), 'hello after the wait');
+  assert.deepEqual(stopReasonOf(events.at(-1)), { type: 'end_turn' });
+  const [first, second] = h.model.calls;
+  const waitedMs = second!.receivedAtMs - first!.receivedAtMs;
+  assert.ok(waitedMs >= 1900, `retried after ${waitedMs} ms, expected the 2 s retry-after`);
+  // The failed attempt's span is closed as an error; the retry has its own span.
+  const ends = events.filter((e) => e.type === 'span.model_request_end');
+  assert.deepEqual(ends.map((e) => e.type === 'span.model_request_end' && e.is_error), [true, false]);
+  await assertGaplessLog(h.store, session.id);
+});
+
+test('a 400 ends the turn with an exhausted session.error; the session takes the next message', async () => {
+  await using h = await startHarness({ temporal, script: [{ fault: 'bad_request', message: 'messages: too long' }, { content: [text('working again')] }] });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('hi')] });
+  const turn1 = await collectEvents(h.longhaul, session.id, isIdle);
+  const error = turn1.find((e) => e.type === 'session.error');
+  assert.ok(error?.type === 'session.error');
+  assert.equal(error.error.type, 'model_request_failed_error');
+  assert.deepEqual(error.error.retry_status, { type: 'exhausted' });
+  assert.match(error.error.message, /400.*messages: too long/);
+  const idle = turn1.at(-1);
+  assert.ok(idle?.type === 'session.status_idle');
+  assert.deepEqual(idle.stop_reason, { type: 'retries_exhausted' });
+  assert.equal(h.model.callCount, 1, 'a 400 is not retried');
+
+  await h.longhaul.events.send(session.id, [userMessage('try again')]);
+  const turn2 = await collectEvents(h.longhaul, session.id, isIdle, { after: idle.id });
+  assert.equal(textOf(turn2.find((e) => e.type === 'agent.message') as never), 'working again');
+  await assertGaplessLog(h.store, session.id);
+});
+
+test('user.interrupt stops a running tool: the process dies and the session idles, then takes the next message', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: [{ content: [toolUse('bash', { command: 'sleep 60; echo finished > /workspace/late.txt' })] }, { content: [text('ok, stopped')] }],
+  });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('sleep')] });
+  await collectEvents(h.longhaul, session.id, (e) => e.type === 'agent.tool_use');
+  await new Promise((r) => setTimeout(r, 500));
+  const containerId = await findSessionContainerId(session.id);
+  assert.match(execFileSync('docker', ['exec', containerId, 'ps', '-eo', 'args']).toString(), /sleep 60/);
+  const interruptedAt = Date.now();
+  await h.longhaul.interrupt(session.id);
+  const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 20_000 });
+  const elapsedMs = Date.now() - interruptedAt;
+  assert.ok(elapsedMs < 10_000, `idle ${elapsedMs} ms after the interrupt`);
+  assert.doesNotMatch(execFileSync('docker', ['exec', containerId, 'ps', '-eo', 'args']).toString(), /sleep 60/, 'the sleep is gone');
+  const result = events.find((e) => e.type === 'agent.tool_result');
+  assert.ok(result?.type === 'agent.tool_result' && result.is_error === true, 'the interrupted call reports an error result');
+  assert.ok(events.some((e) => e.type === 'user.interrupt'));
+  assert.deepEqual(stopReasonOf(events.at(-1)), { type: 'end_turn' });
+
+  await h.longhaul.events.send(session.id, [userMessage('next')]);
+  const turn2 = await collectEvents(h.longhaul, session.id, isIdle, { after: events.at(-1)!.id });
+  assert.equal(textOf(turn2.find((e) => e.type === 'agent.message') as never), 'ok, stopped');
+  // The model saw the interrupted call as an error result.
+  const lastCall = h.model.calls.at(-1)!.body;
+  assert.match(JSON.stringify(lastCall.messages), /is_error":true/);
+  await assertGaplessLog(h.store, session.id);
+});
+
+test('docker kill of the sandbox mid-session: rescheduled, completed on a new container, /workspace kept', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: (request, { callIndex }) => {
+      if (callIndex === 0) return { content: [toolUse('bash', { command: 'echo keep-me > /workspace/kept.txt' })] };
+      if (callIndex === 1) return { content: [toolUse('bash', { command: 'sleep 30' })] };
+      if (callIndex === 2) return { content: [toolUse('bash', { command: 'cat /workspace/kept.txt' })] };
+      return { content: [text(`done: ${JSON.stringify(request.messages.at(-1))}`)] };
+    },
+  });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('go')] });
+  await collectEvents(h.longhaul, session.id, (e, all) => all.filter((x) => x.type === 'agent.tool_use').length === 2);
+  await new Promise((r) => setTimeout(r, 500));
+  const before = await findSessionContainerId(session.id);
+  execFileSync('docker', ['kill', before]);
+  const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 90_000 });
+  const types = events.map((e) => e.type);
+  assert.ok(types.includes('session.status_rescheduled'), types.join(' '));
+  assert.ok(types.indexOf('session.status_running', types.indexOf('session.status_rescheduled')) > 0, 'running again after the reschedule');
+  const results = events.filter((e) => e.type === 'agent.tool_result');
+  assert.equal(textOf(results.at(-1) as never).trim(), 'keep-me');
+  assert.notEqual(await findSessionContainerId(session.id), before, 'a new container');
+  assert.deepEqual(stopReasonOf(events.at(-1)), { type: 'end_turn' });
+  await assertGaplessLog(h.store, session.id);
+});
