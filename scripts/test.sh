@@ -13,7 +13,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$LONGHAUL_ROOT"
 LONGHAUL_LOG_PREFIX="[test]"
 
-bash scripts/setup.sh
+# Crash and store tests start a real PostgreSQL server from the Debian package.
+LONGHAUL_SETUP_POSTGRES=1 bash scripts/setup.sh
 # shellcheck source=/dev/null
 source .cache/env.sh
 

@@ -76,7 +76,7 @@ export class SessionStore {
   async putSession(id: string, record: Record<string, unknown>): Promise<void> {
     const now = new Date().toISOString();
     await this.#db.query(
-      `INSERT INTO sessions (id, record, created_at, updated_at) VALUES ($1, $2::jsonb, $3, $3)
+      `INSERT INTO sessions (id, record, created_at, updated_at) VALUES ($1, $2::text::jsonb, $3, $3)
        ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, updated_at = EXCLUDED.updated_at`,
       [id, JSON.stringify(record), now],
     );
@@ -118,7 +118,7 @@ export class SessionStore {
         seq += 1;
         const full = { id: deterministicId('sevt', sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
         await tx.query(
-          'INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)',
+          'INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event) VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)',
           [sessionId, seq, full.id, key, full.type, processedAt, JSON.stringify(full)],
         );
         const entry = { seq, event: full };
@@ -258,7 +258,7 @@ async function appendTranscript(tx: SqlExecutor, sessionId: string, items: reado
     // pos = max + 1 is safe: the caller holds the session lock.
     await tx.query(
       `INSERT INTO session_transcript (session_id, pos, key, item)
-       SELECT $1, COALESCE(MAX(pos), 0) + 1, $2, $3::jsonb FROM session_transcript WHERE session_id = $1
+       SELECT $1, COALESCE(MAX(pos), 0) + 1, $2, $3::text::jsonb FROM session_transcript WHERE session_id = $1
        ON CONFLICT (session_id, key) DO NOTHING`,
       [sessionId, key, JSON.stringify(item)],
     );

@@ -8,6 +8,8 @@ import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 export type TestPostgres = { url: string; stop(): Promise<void>; [Symbol.asyncDispose](): Promise<void> };
 
 export function findPostgresBin(): string {
+  const configured = process.env['LONGHAUL_PG_BIN_DIR'];
+  if (configured && existsSync(join(configured, 'initdb'))) return configured;
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
   for (const version of versions) {
@@ -21,20 +23,19 @@ export async function startPostgres(): Promise<TestPostgres> {
   const bin = findPostgresBin();
   const dir = mkdtempSync('/tmp/longhaul-pg-');
   chmodSync(dir, 0o700);
-  // initdb refuses to run as root; the package's `postgres` user owns the cluster.
-  const asRoot = process.getuid?.() === 0;
-  const run = (cmd: string, args: string[]) =>
-    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { stdio: 'pipe' }) : execFileSync(join(bin, cmd), args, { stdio: 'pipe' });
-  if (asRoot) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-    chownSync(dir, uid, gid);
+  // initdb refuses to run as root; as root, run the server as the package's `postgres` user.
+  const user: { uid?: number; gid?: number } = {};
+  if (process.getuid?.() === 0) {
+    user.uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+    user.gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+    chownSync(dir, user.uid, user.gid);
   }
+  const run = (cmd: string, args: string[]) => execFileSync(join(bin, cmd), args, { stdio: 'pipe', ...user, cwd: dir });
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'longhaul', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   const port = await freePort();
   const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200'];
-  const server = asRoot ? spawn('runuser', ['-u', 'postgres', '--', join(bin, 'postgres'), ...args], { stdio: 'ignore' }) : spawn(join(bin, 'postgres'), args, { stdio: 'ignore' });
+  const server = spawn(join(bin, 'postgres'), args, { stdio: 'ignore', ...user, cwd: dir });
   const url = `postgres://longhaul@127.0.0.1:${port}/postgres`;
   const deadline = Date.now() + 20_000;
   for (;;) {

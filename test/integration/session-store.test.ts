@@ -1,11 +1,34 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
+import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
+import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
-async function openStore() {
-  return SessionStore.open(await openPgliteDriver());
-}
+// The same suite runs on the embedded default (PGlite) and on a real PostgreSQL server.
+let postgres: TestPostgres;
+let database = 0;
+before(async () => {
+  postgres = await startPostgres();
+});
+after(async () => {
+  await postgres.stop();
+});
+
+const backends = {
+  pglite: async () => SessionStore.open(await openPgliteDriver()),
+  postgres: async () => {
+    // A fresh database per test keeps tests independent.
+    const admin = await openPostgresDriver({ url: postgres.url, maxConnections: 1 });
+    const name = `t${++database}`;
+    await admin.exec(`CREATE DATABASE ${name}`);
+    await admin.close();
+    return SessionStore.open(await openPostgresDriver({ url: postgres.url.replace(/\/postgres$/, `/${name}`) }));
+  },
+};
+
+for (const [backend, openStore] of Object.entries(backends)) {
+describe(backend, () => {
 
 test('append is idempotent by key and sequence numbers are gapless', async () => {
   await using store = await openStore();
@@ -72,6 +95,9 @@ test('transcript items append once, in order', async () => {
   assert.deepEqual((await store.readTranscript('s')).map((r) => r.key), ['u1', 'u2']);
   assert.deepEqual(await store.getTranscriptItem('s', 'u1'), { kind: 'user', content: [{ type: 'text', text: 'a' }] });
 });
+
+});
+}
 
 test('the store reopens a PGlite data directory with its data', async () => {
   const { mkdtemp, rm } = await import('node:fs/promises');

@@ -1,0 +1,34 @@
+/**
+ * A Longhaul worker as its own OS process, for tests that kill -9 it. Reads its
+ * wiring from the environment and prints `ready` when it polls.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
+import { SessionStore } from '../../src/store/session-store.ts';
+import { createLonghaulWorker } from '../../src/worker/create-worker.ts';
+import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`worker-process: ${name} is not set`);
+  return value;
+};
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const store = await SessionStore.open(await openPostgresDriver({ url: env('LONGHAUL_TEST_DATABASE_URL') }));
+const connection = await NativeConnection.connect({ address: env('LONGHAUL_TEST_TEMPORAL_ADDRESS') });
+const worker = await createLonghaulWorker({
+  connection,
+  taskQueue: env('LONGHAUL_TEST_TASK_QUEUE'),
+  store,
+  sandboxes: new DockerSandboxDriver({ dataDir: env('LONGHAUL_TEST_SANDBOX_DIR') }),
+  anthropic: new Anthropic({ baseURL: env('LONGHAUL_TEST_MODEL_URL'), apiKey: 'test-key' }),
+  heartbeatEveryMs: 200,
+});
+const running = worker.run();
+process.stdout.write('ready\n');
+process.once('SIGTERM', () => worker.shutdown());
+await running;
+await store.close();
+await connection.close();
