@@ -58,6 +58,11 @@ export class Terminal {
     this.#withSpinnerHidden(() => this.#stderr.write(`${this.#style('error', text, this.#stderr)}\n`));
   }
 
+  /** A note on stderr, for what must not mix with stdout (JSON lines). */
+  note(text: string): void {
+    this.#withSpinnerHidden(() => this.#stderr.write(`${this.#style('dim', text, this.#stderr)}\n`));
+  }
+
   warn(text: string): void {
     this.#withSpinnerHidden(() => this.#stderr.write(`${this.#style('warn', text, this.#stderr)}\n`));
   }

@@ -56,7 +56,9 @@ export async function runRun({ task, flags, terminal }: { task: string; flags: R
       return client.beta.sessions.create({ agent: agentId, environment_id: environmentId, title: titleOf(task) });
     });
     sessionId = session.id;
-    if (!json) terminal.line(`session ${session.id} · agent ${session.agent.id} · environment ${session.environment_id}`, 'dim');
+    const sessionLine = `session ${session.id} · agent ${session.agent.id} · environment ${session.environment_id}`;
+    if (json) terminal.note(sessionLine);
+    else terminal.line(sessionLine, 'dim');
 
     // Stream first: it is live from the moment it connects, so opening it after sending could miss events.
     const stream = await withApiErrors(target.baseURL, () => client.beta.sessions.events.stream(session.id, {}, { signal: controller.signal }));
