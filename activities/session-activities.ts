@@ -24,6 +24,12 @@ export type SessionActivityDeps = {
    * cleared from requests. Default 600 000 (about 150k tokens).
    */
   contextBudgetBytes?: number;
+  /**
+   * Send web_search / web_fetch to the model as Anthropic's server-side tools
+   * (the endpoint runs them). Default: on when the client talks to
+   * api.anthropic.com, off for other endpoints (then the worker runs them).
+   */
+  serverWebTools?: boolean;
 };
 
 /**
@@ -38,11 +44,12 @@ export function createSessionActivities({
   webSearch,
   heartbeatEveryMs = 1000,
   contextBudgetBytes = 600_000,
+  serverWebTools = new URL(anthropic.baseURL).hostname === 'api.anthropic.com',
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
   return {
     callModel: (input: CallModelInput): Promise<CallModelResult> =>
-      callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, transcripts }, input),
+      callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts }, input),
 
     runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs }, input),
 

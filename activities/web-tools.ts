@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Networking } from '../src/schemas/environment.ts';
 import type { ToolOutcome } from '../sandbox/types.ts';
 
@@ -45,17 +47,61 @@ export async function runWebTool({
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return failed(`only http and https URLs can be fetched, not ${url.protocol}`);
   if (!hostAllowed(url.hostname, networking)) return failed(`the environment's network policy does not allow ${url.hostname}`);
   try {
-    const response = await fetchImpl(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]), redirect: 'follow' });
-    const finalHost = new URL(response.url || url.href).hostname;
-    if (!hostAllowed(finalHost, networking)) return failed(`redirected to ${finalHost}, which the environment's network policy does not allow`);
+    const response = await fetchFollowingPolicy({ url, networking, signal, fetchImpl });
+    if (typeof response === 'string') return failed(response);
     const body = await readCapped(response, MAX_FETCH_BYTES);
     const type = response.headers.get('content-type') ?? '';
     const text = type.includes('html') ? htmlToText(body.text) : body.text;
-    const header = `HTTP ${response.status} ${url.href}${body.truncated ? ` (truncated to ${MAX_FETCH_BYTES} bytes)` : ''}\n\n`;
+    const header = `HTTP ${response.status} ${response.url || url.href}${body.truncated ? ` (truncated to ${MAX_FETCH_BYTES} bytes)` : ''}\n\n`;
     return { is_error: !response.ok, content: [{ type: 'text', text: header + text }] };
   } catch (err) {
     return failed(`fetching ${url.href} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/**
+ * Follows redirects by hand so every hop is checked against the policy before
+ * the worker connects to it. Returns the final response, or why it stopped.
+ */
+async function fetchFollowingPolicy({ url, networking, signal, fetchImpl }: { url: URL; networking: Networking; signal: AbortSignal; fetchImpl: typeof fetch }): Promise<Response | string> {
+  const internal = await internalAddressOf(url.hostname, networking);
+  if (internal) return internal;
+  let current = url;
+  for (let hop = 0; hop <= 5; hop++) {
+    const response = await fetchImpl(current, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]), redirect: 'manual' });
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status >= 400 || !location) return response;
+    await response.body?.cancel();
+    const next = new URL(location, current);
+    if (!hostAllowed(next.hostname, networking)) return `redirected to ${next.hostname}, which the environment's network policy does not allow`;
+    const internal = await internalAddressOf(next.hostname, networking);
+    if (internal) return internal;
+    current = next;
+  }
+  return `too many redirects fetching ${url.href}`;
+}
+
+/**
+ * The worker sits inside the operator's network: a fetch must not become a way
+ * into it (Temporal, databases, cloud metadata). Loopback, private and
+ * link-local addresses are refused unless the host is listed in allowed_hosts.
+ */
+async function internalAddressOf(host: string, networking: Networking): Promise<string | undefined> {
+  if (networking.type === 'limited' && (networking.allowed_hosts ?? []).length > 0 && hostAllowed(host, networking)) return undefined;
+  const bare = host.replace(/^\[|\]$/g, '');
+  const addresses = isIP(bare) ? [bare] : (await lookup(bare, { all: true }).catch(() => [])).map((a) => a.address);
+  const internal = addresses.find(isInternalAddress);
+  return internal ? `${host} resolves to the internal address ${internal}; list it in allowed_hosts to allow it` : undefined;
+}
+
+export function isInternalAddress(address: string): boolean {
+  if (isIP(address) === 4) {
+    const [a = 0, b = 0] = address.split('.').map(Number);
+    return a === 127 || a === 10 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
+  }
+  const v6 = address.toLowerCase();
+  if (v6.startsWith('::ffff:')) return isInternalAddress(v6.slice(7));
+  return v6 === '::1' || v6 === '::' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80');
 }
 
 export function hostAllowed(host: string, networking: Networking): boolean {

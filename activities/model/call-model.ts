@@ -6,6 +6,7 @@ import type { AgentDefinition } from '../../src/schemas/agent.ts';
 import type { Usage, WorkflowEvent } from '../../workflows/session-types.ts';
 import { classifyModelError } from './classify-model-error.ts';
 import { buildModelRequest } from './model-request.ts';
+import { answerEvents } from './server-tool-events.ts';
 import type { TranscriptCache } from './transcript-cache.ts';
 import { toNewEvents, toTranscriptItems } from '../workflow-events.ts';
 
@@ -32,6 +33,8 @@ export type CallModelDeps = {
   anthropic: Anthropic;
   maxTokens: number;
   contextBudgetBytes: number;
+  /** Use Anthropic's server-side web_search / web_fetch instead of the worker's. */
+  serverWebTools: boolean;
   transcripts: TranscriptCache;
   /** How often a streaming call heartbeats when the model is silent. */
   heartbeatEveryMs: number;
@@ -60,7 +63,13 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
   const startId = start!.event.id;
 
   const transcript = await deps.transcripts.read(store, sessionId);
-  const request = buildModelRequest({ agent: input.agent, transcript, maxTokens: deps.maxTokens, contextBudgetBytes: deps.contextBudgetBytes });
+  const request = buildModelRequest({
+    agent: input.agent,
+    transcript,
+    maxTokens: deps.maxTokens,
+    contextBudgetBytes: deps.contextBudgetBytes,
+    serverWebTools: deps.serverWebTools,
+  });
 
   const heartbeat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
   try {
@@ -68,7 +77,7 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
     stream.on('streamEvent', () => ctx.heartbeat());
     const message = await stream.finalMessage();
     const usage = usageOf(message.usage);
-    const blockEvents = message.content.flatMap((block, index) => blockEvent(callKey, block, index));
+    const blockEvents = answerEvents({ sessionId, callKey, content: message.content });
     await store.append(
       sessionId,
       [
@@ -115,21 +124,6 @@ async function closeSpansOfCrashedAttempts(store: SessionStore, sessionId: strin
     await store.append(sessionId, [
       { key: endKey, event: { type: 'span.model_request_end', model_request_start_id: start.event.id, is_error: true, model_usage: usageOf(undefined) } },
     ]);
-  }
-}
-
-function blockEvent(callKey: string, block: Anthropic.Messages.ContentBlock, index: number): NewEvent[] {
-  const key = `${callKey}:block:${index}`;
-  switch (block.type) {
-    case 'text':
-      return [{ key, event: { type: 'agent.message', content: [{ type: 'text', text: block.text }] } }];
-    case 'thinking':
-    case 'redacted_thinking':
-      return [{ key, event: { type: 'agent.thinking' } }];
-    case 'tool_use':
-      return [{ key, event: { type: 'agent.tool_use', name: block.name, input: block.input as Record<string, unknown>, evaluated_permission: 'allow', evaluation: { type: 'always_allow' } } }];
-    default:
-      return [];
   }
 }
 

@@ -16,16 +16,23 @@ export function buildModelRequest({
   transcript,
   maxTokens,
   contextBudgetBytes,
+  serverWebTools = false,
 }: {
   agent: AgentDefinition;
   transcript: readonly TranscriptItem[];
   maxTokens: number;
   /** Transcript size above which old tool outputs are cleared. */
   contextBudgetBytes: number;
+  /** Send web_search / web_fetch as Anthropic's server tools (the endpoint runs them). */
+  serverWebTools?: boolean;
 }): Anthropic.Messages.MessageCreateParamsNonStreaming {
-  const tools: Anthropic.Messages.Tool[] = enabledAgentTools(agent.tools).map((name) => ({ ...AGENT_TOOLSET[name] }));
+  const tools: Anthropic.Messages.ToolUnion[] = enabledAgentTools(agent.tools).map((name): Anthropic.Messages.ToolUnion => {
+    if (serverWebTools && name === 'web_search') return { type: 'web_search_20250305', name: 'web_search' };
+    if (serverWebTools && name === 'web_fetch') return { type: 'web_fetch_20250910', name: 'web_fetch' };
+    return { ...AGENT_TOOLSET[name] };
+  });
   const lastTool = tools.at(-1);
-  if (lastTool) lastTool.cache_control = { type: 'ephemeral' };
+  if (lastTool) tools[tools.length - 1] = { ...lastTool, cache_control: { type: 'ephemeral' } } as Anthropic.Messages.ToolUnion;
   const messages = withCacheBreakpoint(assembleMessages(fitToContextBudget(transcript, contextBudgetBytes)));
   return {
     model: modelId(agent.model),
