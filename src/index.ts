@@ -1,0 +1,19 @@
+/**
+ * Longhaul's public library: start and drive agent sessions on Temporal
+ * (`Longhaul`), run them (`createLonghaulWorker`), and the parts they are built from.
+ */
+export { Longhaul, type CreateSessionOptions, type SessionInfo, type ListEventsOptions } from './client/longhaul.ts';
+export { createLonghaulWorker, bundleLonghaulWorkflows, DEFAULT_TASK_QUEUE, type LonghaulWorkerOptions } from './worker/create-worker.ts';
+export { createSessionActivities, type SessionActivities, type SessionActivityDeps } from '../activities/session-activities.ts';
+export { SessionStore, type StoredEvent, type NewEvent } from './store/session-store.ts';
+export { openPgliteDriver } from './store/pglite-driver.ts';
+export { openPostgresDriver } from './store/postgres-driver.ts';
+export type { SqlDriver } from './store/sql-driver.ts';
+export { DockerSandboxDriver, type DockerSandboxDriverOptions } from '../sandbox/docker-sandbox-driver.ts';
+export type { Sandbox, SandboxDriver, SandboxSpec, ToolOutcome } from '../sandbox/types.ts';
+export { startDevServer, type DevServer, type DevServerOptions } from './temporal/dev-server.ts';
+export { AgentDefinition, type AgentDefinitionInput } from './schemas/agent.ts';
+export { EnvironmentDefinition, type EnvironmentDefinitionInput } from './schemas/environment.ts';
+export { UserEventParams, type SessionEvent } from './schemas/events.ts';
+export type { SessionStatus, SessionTuning, SessionWorkflowInput } from '../workflows/session-types.ts';
+export { NotFoundError, InvalidRequestError, LonghaulError } from './errors.ts';
