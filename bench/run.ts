@@ -1,0 +1,75 @@
+/**
+ * Longhaul's benchmarks: `npm run bench` prints one JSON document on stdout
+ * (progress goes to stderr). Never part of `npm test`.
+ *
+ * Sizes come from the environment:
+ *   BENCH_ONLY              comma list of sandbox, orchestration, temporal_floor, cold_start, event_delivery (default all)
+ *   BENCH_STEPS             steps of the orchestration loop (default 100)
+ *   BENCH_WARMUP_STEPS      warm-up steps before it, each way (default 10)
+ *   BENCH_FLOOR_SAMPLES     replayed model calls and bare sandbox calls for the floors (default 50)
+ *   BENCH_NULL_STEPS        steps of the empty-activity Temporal floor (default 100)
+ *   BENCH_COLD_SESSIONS     sessions started for the cold-start figures (default 10)
+ *   BENCH_DELIVERY_EVENTS   events appended for the delivery latency (default 300)
+ *   BENCH_POSTGRES=1        also measure event delivery on a throwaway PostgreSQL server
+ *   BENCH_SANDBOX_CALLS / BENCH_SANDBOX_EXECS / BENCH_SANDBOX_CREATES   sizes for bench/sandbox-tool-call.ts (300 / 40 / 6)
+ *
+ * Needs Docker, the sandbox image and the Temporal CLI (source .cache/env.sh).
+ */
+import { execFile, fork } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { nowMs } from './bench-model-script.ts';
+import { envInt, progress, round } from './stats.ts';
+import { BENCHMARKS, SUITE_BENCHMARKS, type BenchmarkName } from './benchmark-names.ts';
+
+const only = new Set((process.env['BENCH_ONLY'] ?? BENCHMARKS.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
+for (const name of only) if (!(BENCHMARKS as readonly string[]).includes(name)) throw new Error(`BENCH_ONLY: unknown benchmark ${name}; known: ${BENCHMARKS.join(', ')}`);
+const wanted = (name: BenchmarkName) => only.has(name);
+
+const SANDBOX_ECHO_TARGET_P50_MS = 5;
+
+const startedMs = nowMs();
+// Other work on the machine skews every figure: the report carries the load around the run.
+const loadBefore = loadavg().map(round);
+const results: Record<string, unknown> = {};
+
+if (wanted('sandbox')) results['sandbox_bash_echo'] = await sandboxToolCallBench();
+
+if (SUITE_BENCHMARKS.some((name) => wanted(name))) Object.assign(results, await suiteInChildProcess());
+
+results['total_runtime_s'] = round((nowMs() - startedMs) / 1000);
+const machine = { node: process.version, cpus: availableParallelism(), load_average_1_5_15_before: loadBefore, load_average_1_5_15_after: loadavg().map(round) };
+process.stdout.write(`${JSON.stringify({ benchmark: 'longhaul', machine, results }, null, 2)}\n`);
+
+/** Benchmark 2: `bench/sandbox-tool-call.ts` in its own process, its JSON folded in with the target. */
+async function sandboxToolCallBench(): Promise<unknown> {
+  const script = fileURLToPath(new URL('./sandbox-tool-call.ts', import.meta.url));
+  const args = [
+    script,
+    '--calls', String(envInt('BENCH_SANDBOX_CALLS', 300)),
+    '--execs', String(envInt('BENCH_SANDBOX_EXECS', 40)),
+    '--creates', String(envInt('BENCH_SANDBOX_CREATES', 6)),
+  ];
+  progress(`sandbox tool call: node ${args.map((a) => a.replace(/^.*\/bench\//, 'bench/')).join(' ')}`);
+  const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 10_000_000 });
+  const figures = JSON.parse(stdout) as { executor_bash_echo: { p50_ms: number }; docker_exec_bash_echo: { p50_ms: number } };
+  return {
+    target: { executor_bash_echo_p50_ms_max: SANDBOX_ECHO_TARGET_P50_MS },
+    meets_target: figures.executor_bash_echo.p50_ms <= SANDBOX_ECHO_TARGET_P50_MS,
+    speedup_vs_docker_exec_p50: round(figures.docker_exec_bash_echo.p50_ms / figures.executor_bash_echo.p50_ms),
+    ...figures,
+  };
+}
+
+/** Runs `suite.ts` in a child whose stdout goes to our stderr (Temporal's core logs there); results come back over IPC. */
+function suiteInChildProcess(): Promise<Record<string, unknown>> {
+  const suite = fileURLToPath(new URL('./suite.ts', import.meta.url));
+  const child = fork(suite, [], { stdio: ['ignore', 2, 2, 'ipc'], env: { ...process.env, BENCH_ONLY: [...only].join(',') } });
+  return new Promise((resolve, reject) => {
+    let results: Record<string, unknown> | undefined;
+    child.on('message', (message) => (results = message as Record<string, unknown>));
+    child.on('error', reject);
+    child.on('exit', (code) => (results && code === 0 ? resolve(results) : reject(new Error(`bench/suite.ts exited with code ${code}`))));
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * The benchmarks that need Temporal, run in a child process of `run.ts`:
+ * Temporal's core writes its own log lines to stdout, which must stay JSON only.
+ * Sends its results to the parent over IPC.
+ */
+import { Longhaul } from '../src/client/longhaul.ts';
+import { openPostgresDriver } from '../src/store/postgres-driver.ts';
+import { SessionStore } from '../src/store/session-store.ts';
+import { startHarness, startTestTemporal } from '../test/support/harness.ts';
+import { startPostgres } from '../test/support/postgres.ts';
+import type { Sandbox } from '../sandbox/types.ts';
+import { BenchModelScript } from './bench-model-script.ts';
+import { SUITE_BENCHMARKS, type SuiteBenchmark } from './benchmark-names.ts';
+import { CallProbe } from './call-probe.ts';
+import { measureColdStart } from './cold-start.ts';
+import { measureEventDelivery } from './event-delivery.ts';
+import { measureOrchestrationOverhead } from './orchestration-overhead.ts';
+import { envInt, progress } from './stats.ts';
+import { measureStoreFloor } from './store-floor.ts';
+import { measureTemporalFloor } from './temporal-floor.ts';
+
+
+const DELIVERY_TARGET = 'none yet (recorded for later targets)';
+
+export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promise<Record<string, unknown>> {
+  const results: Record<string, unknown> = {};
+  progress('starting the Temporal dev server and the harness');
+  const temporal = await startTestTemporal();
+  const script = new BenchModelScript();
+  const probe = new CallProbe();
+  try {
+    await using h = await startHarness({ temporal, script: script.script });
+    probe.wrap(h.store, 'store', ['append', 'findEventByKey', 'findEventById', 'getTranscriptItem', 'readTranscript', 'putSession', 'listEvents']);
+    probe.wrap(h.sandboxes, 'sandbox', ['ensure']);
+    probe.onResult = (name, result) => {
+      if (name !== 'sandbox.ensure') return;
+      // Each session's sandbox, once: its tool calls and the liveness ping `ensure` makes.
+      const sandbox = result as Sandbox & { isAlive(): Promise<boolean> };
+      probe.wrap(sandbox, 'sandbox', ['runTool', 'isAlive'], sandbox.sessionId);
+    };
+
+    if (wanted('orchestration')) {
+      results['orchestration_overhead'] = await measureOrchestrationOverhead({
+        harness: h,
+        script,
+        probe,
+        steps: envInt('BENCH_STEPS', 100),
+        warmupSteps: envInt('BENCH_WARMUP_STEPS', 10),
+        floorSamples: envInt('BENCH_FLOOR_SAMPLES', 50),
+      });
+      results['store_floor'] = await measureStoreFloor({ samples: envInt('BENCH_FLOOR_SAMPLES', 50) * 4 });
+    }
+    if (wanted('temporal_floor')) {
+      results['temporal_floor_empty_activities'] = await measureTemporalFloor({ temporal, client: h.client, steps: envInt('BENCH_NULL_STEPS', 100) });
+    }
+    if (wanted('cold_start')) {
+      results['cold_start'] = await measureColdStart({ harness: h, script, probe, sessions: envInt('BENCH_COLD_SESSIONS', 10) });
+    }
+    if (wanted('event_delivery')) {
+      const events = envInt('BENCH_DELIVERY_EVENTS', 300);
+      const pglite = await measureEventDelivery({ longhaul: h.longhaul, store: h.store, events, driver: 'pglite (in-process, as the harness)' });
+      const delivery: Record<string, unknown> = { target: DELIVERY_TARGET, pglite };
+      if (process.env['BENCH_POSTGRES'] === '1') delivery['postgres'] = await postgresDelivery(h.client, events);
+      results['event_delivery'] = delivery;
+    }
+    probe.restore();
+    h.sandboxes.close();
+  } finally {
+    await temporal.stop();
+  }
+  return results;
+}
+
+async function postgresDelivery(client: ConstructorParameters<typeof Longhaul>[0]['client'], events: number): Promise<unknown> {
+  await using postgres = await startPostgres();
+  const store = await SessionStore.open(await openPostgresDriver({ url: postgres.url }));
+  try {
+    return await measureEventDelivery({ longhaul: new Longhaul({ client, store }), store, events, driver: 'postgres (local server, fsync off)' });
+  } finally {
+    await store.close();
+  }
+}
+
+if (process.send) {
+  const wanted = new Set((process.env['BENCH_ONLY'] ?? SUITE_BENCHMARKS.join(',')).split(','));
+  const results = await runSuite((name) => wanted.has(name));
+  process.send(results, () => process.exit(0));
+}
