@@ -42,4 +42,60 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       );
     `,
   },
+  {
+    id: 2,
+    name: 'agents with immutable versions',
+    sql: `
+      -- One row per agent: its latest version number and lifecycle times.
+      CREATE TABLE agents (
+        id              text PRIMARY KEY,
+        latest_version  integer NOT NULL,
+        created_at      text NOT NULL,
+        updated_at      text NOT NULL,
+        archived_at     text
+      );
+      CREATE INDEX agents_created ON agents (created_at, id);
+      -- Every version ever made, never updated, so sessions can pin one.
+      CREATE TABLE agent_versions (
+        agent_id        text NOT NULL,
+        version         integer NOT NULL,
+        spec            jsonb NOT NULL,
+        created_at      text NOT NULL,
+        PRIMARY KEY (agent_id, version)
+      );
+    `,
+  },
+  {
+    id: 3,
+    name: 'environments',
+    sql: `
+      CREATE TABLE environments (
+        id              text PRIMARY KEY,
+        record          jsonb NOT NULL,
+        created_at      text NOT NULL,
+        updated_at      text NOT NULL,
+        archived_at     text
+      );
+      CREATE INDEX environments_created ON environments (created_at, id);
+    `,
+  },
+  {
+    id: 4,
+    name: 'session index of the HTTP API',
+    sql: `
+      -- What a client asked for when it created a session (agent version, environment,
+      -- title, metadata), for retrieve and list. The event log stays in session_events.
+      CREATE TABLE api_sessions (
+        id              text PRIMARY KEY,
+        record          jsonb NOT NULL,
+        agent_id        text NOT NULL,
+        environment_id  text NOT NULL,
+        created_at      text NOT NULL,
+        updated_at      text NOT NULL,
+        archived_at     text,
+        deleted_at      text
+      );
+      CREATE INDEX api_sessions_created ON api_sessions (created_at, id);
+    `,
+  },
 ];

@@ -1,0 +1,20 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Longhaul } from '../client/longhaul.ts';
+import type { AgentStore } from '../store/agent-store.ts';
+import type { EnvironmentStore } from '../store/environment-store.ts';
+import type { SessionIndexStore } from '../store/session-index-store.ts';
+import type { SessionStore } from '../store/session-store.ts';
+
+/** Per-request values handlers may read. */
+export type ApiEnv = { Variables: { requestId: string } };
+
+export type ApiApp = OpenAPIHono<ApiEnv>;
+
+/** What the routes work with. */
+export type ApiDeps = {
+  longhaul: Longhaul;
+  store: SessionStore;
+  agents: AgentStore;
+  environments: EnvironmentStore;
+  sessions: SessionIndexStore;
+};

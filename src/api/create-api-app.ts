@@ -1,0 +1,101 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { Longhaul } from '../client/longhaul.ts';
+import { newId } from '../store/ids.ts';
+import type { AgentStore } from '../store/agent-store.ts';
+import type { EnvironmentStore } from '../store/environment-store.ts';
+import type { SessionIndexStore } from '../store/session-index-store.ts';
+import type { SessionStore } from '../store/session-store.ts';
+import { apiKeyAuth } from './api-key-auth.ts';
+import { BadRequestError, errorResponseOf, HttpApiError } from './api-errors.ts';
+import type { ApiApp, ApiEnv } from './api-types.ts';
+import { formatZodError } from './format-zod-error.ts';
+import { registerAgentRoutes } from './routes/agent-routes.ts';
+import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
+import { registerEventRoutes } from './routes/event-routes.ts';
+import { registerSessionRoutes } from './routes/session-routes.ts';
+
+export type CreateApiAppOptions = {
+  longhaul: Longhaul;
+  /** The event log the session workflows write. */
+  store: SessionStore;
+  agents: AgentStore;
+  environments: EnvironmentStore;
+  /** The API's session index (`openApiStores` makes all three on one driver). */
+  sessions: SessionIndexStore;
+  /** Keys a client may present (`Authorization: Bearer` or `x-api-key`); kept only as sha256 digests. */
+  apiKeys: Iterable<string>;
+  /** How often an idle event stream gets a `: keepalive` comment. Default 15 s. */
+  streamKeepaliveMs?: number;
+  /** Where 500s are reported (their details never reach the client). Default `console.error`. */
+  onInternalError?: (error: unknown, request: { method: string; path: string; requestId: string }) => void;
+};
+
+/**
+ * The Managed Agents HTTP API as a Hono app: agents, environments, sessions,
+ * events (with SSE), `/openapi.json`. Every error leaves through one `onError`
+ * as the Anthropic error envelope.
+ *
+ * @example
+ * const app = createApiApp({ longhaul, store, ...(await openApiStores(driver)), apiKeys: [key] });
+ * const server = await serveApi({ app, port: 4080 });
+ * const client = new Anthropic({ baseURL: server.url, apiKey: key });
+ */
+export function createApiApp({
+  longhaul,
+  store,
+  agents,
+  environments,
+  sessions,
+  apiKeys,
+  streamKeepaliveMs = 15_000,
+  onInternalError = (error, { method, path, requestId }) => console.error(`longhaul api: ${method} ${path} (${requestId}) failed:`, error),
+}: CreateApiAppOptions): ApiApp {
+  const app: ApiApp = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      // The validator hands the hook the raw input too; it tells a missing field from a wrong one.
+      if (!result.success) throw new BadRequestError(formatZodError(result.error, (result as { data?: unknown }).data));
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    c.set('requestId', newId('req'));
+    await next();
+    c.header('request-id', c.get('requestId'));
+  });
+  app.use('/v1/*', apiKeyAuth({ apiKeys }));
+
+  const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs };
+  registerAgentRoutes(app, deps);
+  registerEnvironmentRoutes(app, deps);
+  registerSessionRoutes(app, deps);
+  registerEventRoutes(app, deps);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Longhaul Managed Agents API', version: '2026-04-01', description: 'The Managed Agents API served by Longhaul; drive it with the official Anthropic SDKs.' },
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  app.notFound((c) => renderError(c, new HttpApiError('not_found_error', `no route for ${c.req.method} ${c.req.path}`), onInternalError));
+  app.onError((error, c) => renderError(c, error, onInternalError));
+  return app;
+}
+
+/** The one place that writes the error envelope. */
+function renderError(c: Context<ApiEnv>, error: unknown, onInternalError: NonNullable<CreateApiAppOptions['onInternalError']>): Response {
+  const response = errorResponseOf(error);
+  const requestId = c.get('requestId') ?? newId('req');
+  if (response.status >= 500) onInternalError(error, { method: c.req.method, path: c.req.path, requestId });
+  const headers: Record<string, string> = { 'request-id': requestId };
+  if (response.shouldRetry !== undefined) headers['x-should-retry'] = String(response.shouldRetry);
+  return c.json(
+    {
+      type: 'error',
+      error: { type: response.errorType, message: response.message, ...(response.details ? { details: response.details } : {}) },
+      request_id: requestId,
+    },
+    response.status as 400,
+    headers,
+  );
+}

@@ -1,0 +1,83 @@
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { Agent, AgentCreateParams, AgentUpdateParams, agentSpecFromCreate } from '../../schemas/api-agent.ts';
+import { PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
+import type { ApiApp, ApiDeps } from '../api-types.ts';
+import { clampLimit, cursorOf } from '../list-query.ts';
+import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+
+const AgentParam = z.object({ agent_id: z.string().min(1) });
+const tags = ['agents'];
+
+/** `client.beta.agents` and `client.beta.agents.versions`. */
+export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agents'>): void {
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/agents', tags, request: { body: jsonBody(AgentCreateParams) }, responses: { 200: json(Agent, 'The new agent, version 1'), ...ERROR_RESPONSES } }),
+    async (c) => c.json(await agents.create(agentSpecFromCreate(c.req.valid('json'))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/agents/{agent_id}',
+      tags,
+      request: { params: AgentParam, query: z.object({ version: z.coerce.number().int().min(1).optional() }) },
+      responses: { 200: json(Agent, 'The agent (latest version unless `version` is given)'), ...ERROR_RESPONSES },
+    }),
+    async (c) => c.json(await agents.retrieve(c.req.valid('param').agent_id, c.req.valid('query').version), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/agents/{agent_id}',
+      tags,
+      request: { params: AgentParam, body: jsonBody(AgentUpdateParams) },
+      responses: { 200: json(Agent, 'The agent after the update (a new version if anything changed)'), ...ERROR_RESPONSES },
+    }),
+    async (c) => c.json(await agents.update(c.req.valid('param').agent_id, c.req.valid('json')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/agents',
+      tags,
+      request: {
+        query: PageQuery.extend({ include_archived: QueryBoolean.optional(), 'created_at[gte]': z.string().optional(), 'created_at[lte]': z.string().optional() }),
+      },
+      responses: { 200: json(pageCursorOf(Agent), 'Agents, newest first'), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const page = await agents.list({
+        limit: clampLimit(query.limit),
+        cursor: cursorOf(query.page),
+        includeArchived: query.include_archived,
+        createdAtGte: query['created_at[gte]'],
+        createdAtLte: query['created_at[lte]'],
+      });
+      return c.json({ data: page.data, next_page: page.next_page }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/agents/{agent_id}/archive', tags, request: { params: AgentParam }, responses: { 200: json(Agent, 'The archived agent'), ...ERROR_RESPONSES } }),
+    async (c) => c.json(await agents.archive(c.req.valid('param').agent_id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/agents/{agent_id}/versions',
+      tags,
+      request: { params: AgentParam, query: PageQuery },
+      responses: { 200: json(pageCursorOf(Agent), 'Every version of the agent, newest first'), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const page = await agents.listVersions(c.req.valid('param').agent_id, { limit: clampLimit(query.limit), cursor: cursorOf(query.page) });
+      return c.json({ data: page.data, next_page: page.next_page }, 200);
+    },
+  );
+}

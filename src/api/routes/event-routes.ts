@@ -1,0 +1,104 @@
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { EventSendParams, SendEventsResponse, SessionEventObject, SessionEventType, type SESSION_EVENT_TYPES } from '../../schemas/api-events.ts';
+import { PageQuery, pageCursorOf } from '../../schemas/api-common.ts';
+import { BadRequestError } from '../api-errors.ts';
+import type { ApiApp, ApiDeps } from '../api-types.ts';
+import { clampLimit, oneOrMany, queryArray } from '../list-query.ts';
+import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { sessionStateOf } from '../session-state.ts';
+import { streamSessionEvents } from '../stream-session-events.ts';
+
+const SessionParam = z.object({ session_id: z.string().min(1) });
+const tags = ['events'];
+
+/** `client.beta.sessions.events`: send, list, stream. */
+export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepaliveMs: number }): void {
+  const { longhaul, store, sessions } = deps;
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/sessions/{session_id}/events',
+      tags,
+      request: { params: SessionParam, body: jsonBody(EventSendParams) },
+      responses: { 200: json(SendEventsResponse, 'Accepted; the events appear in the log and stream as the session takes them'), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').session_id;
+      const record = await sessions.retrieve(id);
+      const state = await sessionStateOf(store, id);
+      if (record.archived_at !== null || state.status === 'terminated') throw new BadRequestError(`session ${id} is terminated and takes no more events`);
+      await longhaul.events.send(id, c.req.valid('json').events);
+      // The session workflow gives user events their ids as it takes them, so none are echoed here.
+      return c.json({}, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/sessions/{session_id}/events',
+      tags,
+      request: {
+        params: SessionParam,
+        query: PageQuery.extend({ order: z.enum(['asc', 'desc']).optional(), types: oneOrMany(SessionEventType), 'types[]': oneOrMany(SessionEventType) }),
+      },
+      responses: { 200: json(pageCursorOf(SessionEventObject), 'Events of the session log, oldest first unless `order=desc`'), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').session_id;
+      await sessions.retrieve(id);
+      const query = c.req.valid('query');
+      const order = query.order ?? 'asc';
+      const limit = clampLimit(query.limit, { max: 1000 });
+      const types = queryArray<(typeof SESSION_EVENT_TYPES)[number]>(query, 'types');
+      const from = eventCursorOf(query.page, order);
+      const rows = await store.listEvents(id, {
+        order,
+        limit: limit + 1,
+        types,
+        ...(order === 'asc' ? { afterSeq: from ?? 0 } : from === undefined ? {} : { beforeSeq: from }),
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      // Stored events are the SDK's shapes; the document only describes their common fields.
+      const data = page.map((row) => row.event as unknown as z.infer<typeof SessionEventObject>);
+      return c.json({ data, next_page: rows.length > limit && last ? encodeEventCursor(order, last.seq) : null }, 200);
+    },
+  );
+
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/v1/sessions/{session_id}/events/stream',
+    tags,
+    description:
+      'Server-sent events: every message is `event: <type>` + `data: <event JSON>`. Live from the moment of connection; ' +
+      '`Last-Event-ID` (or `?after_id=`) replays the log after that event first. Closes after `session.status_terminated`.',
+    request: { params: SessionParam, query: z.object({ after_id: z.string().optional() }) },
+    responses: { 200: { description: 'The event stream', content: { 'text/event-stream': { schema: SessionEventObject } } }, ...ERROR_RESPONSES },
+  });
+  app.get('/v1/sessions/:session_id/events/stream', async (c) => {
+    const id = c.req.param('session_id');
+    await sessions.retrieve(id);
+    const resumeAfter = c.req.header('last-event-id')?.trim() || c.req.query('after_id') || undefined;
+    return streamSessionEvents(c, { store, sessionId: id, resumeAfter, keepaliveMs: deps.streamKeepaliveMs });
+  });
+}
+
+// Event-list cursors: the order they were made for and the last sequence number seen.
+function encodeEventCursor(order: 'asc' | 'desc', seq: number): string {
+  return `evpage_${Buffer.from(JSON.stringify([order, seq])).toString('base64url')}`;
+}
+
+function eventCursorOf(page: string | undefined, order: 'asc' | 'desc'): number | undefined {
+  if (page === undefined || page === '') return undefined;
+  try {
+    if (!page.startsWith('evpage_')) throw new Error('not an event cursor');
+    const [cursorOrder, seq] = JSON.parse(Buffer.from(page.slice(7), 'base64url').toString('utf8')) as unknown[];
+    if (cursorOrder !== order || typeof seq !== 'number') throw new Error('cursor of another order');
+    return seq;
+  } catch {
+    throw new BadRequestError('page: not a page cursor this server returned for this order');
+  }
+}

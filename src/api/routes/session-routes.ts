@@ -1,0 +1,174 @@
+import { createRoute } from '@hono/zod-openapi';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
+import { NotFoundError } from '../../errors.ts';
+import { agentDefinitionOf, type Agent } from '../../schemas/api-agent.ts';
+import { PageQuery, QueryBoolean, bidirectionalPageOf } from '../../schemas/api-common.ts';
+import { environmentDefinitionOf, type Environment } from '../../schemas/api-environment.ts';
+import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams, type SessionAgent } from '../../schemas/api-session.ts';
+import { ConflictError } from '../../store/conflict-error.ts';
+import { newId } from '../../store/ids.ts';
+import type { SessionRecord } from '../../store/session-index-store.ts';
+import { BadRequestError, HttpApiError } from '../api-errors.ts';
+import type { ApiApp, ApiDeps } from '../api-types.ts';
+import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
+import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { sessionObject, sessionStateOf } from '../session-state.ts';
+
+const SessionParam = z.object({ session_id: z.string().min(1) });
+const tags = ['sessions'];
+const ZERO_USAGE = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0 } };
+
+/** `client.beta.sessions` (create, retrieve, update, list, archive, delete). */
+export function registerSessionRoutes(app: ApiApp, deps: ApiDeps): void {
+  const { longhaul, store, agents, environments, sessions } = deps;
+
+  const load = async (id: string): Promise<Session> => {
+    const record = await sessions.retrieve(id);
+    return sessionObject(record, await sessionStateOf(store, id));
+  };
+
+  /** Ends the session's workflow; a workflow already gone is fine. */
+  const terminate = async (id: string) => {
+    await longhaul.sessions.terminate(id).catch((error: unknown) => {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    });
+  };
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/sessions', tags, request: { body: jsonBody(SessionCreateParams) }, responses: { 200: json(Session, 'The new session'), ...ERROR_RESPONSES } }),
+    async (c) => {
+      const params = c.req.valid('json');
+      const agentRef = typeof params.agent === 'string' ? { id: params.agent, version: undefined } : (params.agent as { id: string; version?: number });
+      const agent = await agents.retrieve(agentRef.id, agentRef.version);
+      if (agent.archived_at !== null) throw new BadRequestError(`agent: agent ${agent.id} is archived`);
+      const environment = await environmentFor(params.environment_id);
+      const now = new Date().toISOString();
+      const record: SessionRecord = {
+        id: newId('sesn'),
+        agent: sessionAgentOf(agent),
+        environment_id: environment.id,
+        title: params.title ?? null,
+        metadata: params.metadata ?? {},
+        created_at: now,
+        updated_at: now,
+        archived_at: null,
+      };
+      const initialEvents = params.initial_events ?? [];
+      await sessions.create(record);
+      try {
+        await longhaul.sessions.create({ id: record.id, agent: agentDefinitionOf(agent), environment: environmentDefinitionOf(environment), events: initialEvents });
+      } catch (error) {
+        await sessions.remove(record.id);
+        throw error;
+      }
+      return c.json(sessionObject(record, { status: initialEvents.length > 0 ? 'running' : 'idle', usage: ZERO_USAGE }), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/v1/sessions/{session_id}', tags, request: { params: SessionParam }, responses: { 200: json(Session, 'The session'), ...ERROR_RESPONSES } }),
+    async (c) => c.json(await load(c.req.valid('param').session_id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/sessions/{session_id}',
+      tags,
+      request: { params: SessionParam, body: jsonBody(SessionUpdateParams) },
+      responses: { 200: json(Session, 'The updated session'), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').session_id;
+      const record = await sessions.update(id, c.req.valid('json'));
+      return c.json(sessionObject(record, await sessionStateOf(store, id)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/sessions',
+      tags,
+      request: {
+        query: PageQuery.extend({
+          order: z.enum(['asc', 'desc']).optional(),
+          include_archived: QueryBoolean.optional(),
+          agent_id: z.string().optional(),
+          agent_version: z.coerce.number().int().optional(),
+          'created_at[gt]': z.string().optional(),
+          'created_at[gte]': z.string().optional(),
+          'created_at[lt]': z.string().optional(),
+          'created_at[lte]': z.string().optional(),
+          statuses: oneOrMany(SessionStatus),
+          'statuses[]': oneOrMany(SessionStatus),
+        }),
+      },
+      responses: { 200: json(bidirectionalPageOf(Session), 'Sessions, newest first unless `order=asc`'), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const page = await sessions.list({
+        limit: clampLimit(query.limit),
+        cursor: cursorOf(query.page),
+        order: query.order,
+        includeArchived: query.include_archived,
+        agentId: query.agent_id,
+        agentVersion: query.agent_version,
+        createdAt: { gt: query['created_at[gt]'], gte: query['created_at[gte]'], lt: query['created_at[lt]'], lte: query['created_at[lte]'] },
+      });
+      const statuses = queryArray<SessionStatus>(query, 'statuses');
+      const data = await Promise.all(page.data.map(async (record) => sessionObject(record, await sessionStateOf(store, record.id))));
+      // Status lives in the event log, so the filter applies within the page.
+      const filtered = statuses ? data.filter((s) => statuses.includes(s.status)) : data;
+      return c.json({ data: filtered, next_page: page.next_page, prev_page: page.prev_page }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/sessions/{session_id}/archive', tags, request: { params: SessionParam }, responses: { 200: json(Session, 'The archived session'), ...ERROR_RESPONSES } }),
+    async (c) => {
+      const id = c.req.valid('param').session_id;
+      const current = await load(id);
+      if (current.archived_at === null) {
+        if (current.status === 'running' || current.status === 'rescheduling') throw new ConflictError(`session ${id} is ${current.status}: interrupt it or wait for it to go idle, then archive it`);
+        await terminate(id);
+      }
+      const record = await sessions.archive(id);
+      return c.json(sessionObject(record, await sessionStateOf(store, id)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'delete', path: '/v1/sessions/{session_id}', tags, request: { params: SessionParam }, responses: { 200: json(DeletedSession, 'Deleted'), ...ERROR_RESPONSES } }),
+    async (c) => {
+      const id = c.req.valid('param').session_id;
+      const current = await load(id);
+      if (current.status === 'running' || current.status === 'rescheduling') throw new ConflictError(`session ${id} is ${current.status}: interrupt it or wait for it to go idle, then delete it`);
+      await terminate(id);
+      await sessions.markDeleted(id);
+      return c.json({ id, type: 'session_deleted' as const }, 200);
+    },
+  );
+
+  async function environmentFor(id: string): Promise<Environment> {
+    let environment: Environment;
+    try {
+      environment = await environments.retrieve(id);
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        throw new HttpApiError('not_found_error', `environment_id: environment ${id} not found`, { details: { error_code: 'environment_not_found' } });
+      }
+      throw error;
+    }
+    if (environment.archived_at !== null) {
+      throw new HttpApiError('invalid_request_error', `environment_id: environment ${id} is archived`, { details: { error_code: 'environment_archived' } });
+    }
+    return environment;
+  }
+}
+
+function sessionAgentOf({ metadata: _metadata, created_at: _c, updated_at: _u, archived_at: _a, ...agent }: Agent): SessionAgent {
+  return agent;
+}

@@ -1,0 +1,19 @@
+import { migrations } from './migrations.ts';
+import type { SqlDriver } from './sql-driver.ts';
+
+/**
+ * Brings a database's schema up to date: applies every migration not yet
+ * recorded in `longhaul_migrations`, each in its own transaction. Idempotent,
+ * and the same bookkeeping `SessionStore.open` does, so either may run first.
+ */
+export async function migrateSchema(db: SqlDriver): Promise<void> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS longhaul_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)`);
+  const applied = new Set((await db.query<{ id: number }>('SELECT id FROM longhaul_migrations')).map((r) => Number(r.id)));
+  for (const migration of migrations) {
+    if (applied.has(migration.id)) continue;
+    await db.transaction(async (tx) => {
+      for (const statement of migration.sql.split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+      await tx.query('INSERT INTO longhaul_migrations (id, name, applied_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [migration.id, migration.name, new Date().toISOString()]);
+    });
+  }
+}

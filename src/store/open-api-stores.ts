@@ -1,0 +1,22 @@
+import { AgentStore } from './agent-store.ts';
+import { EnvironmentStore } from './environment-store.ts';
+import { migrateSchema } from './migrate-schema.ts';
+import { SessionIndexStore } from './session-index-store.ts';
+import type { SqlDriver } from './sql-driver.ts';
+
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; sessions: SessionIndexStore };
+
+/**
+ * The HTTP API's resource stores on `driver`, schema brought up to date. Share
+ * the driver with the `SessionStore` (PGlite allows one opener per folder); the
+ * caller closes it.
+ *
+ * @example
+ * const driver = await openPgliteDriver({ dataDir });
+ * const store = await SessionStore.open(driver);
+ * const apiStores = await openApiStores(driver);
+ */
+export async function openApiStores(driver: SqlDriver): Promise<ApiStores> {
+  await migrateSchema(driver);
+  return { agents: new AgentStore(driver), environments: new EnvironmentStore(driver), sessions: new SessionIndexStore(driver) };
+}

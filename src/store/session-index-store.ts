@@ -1,0 +1,114 @@
+import { applyMetadataPatch } from '../schemas/api-common.ts';
+import type { SessionAgent, SessionUpdateParams } from '../schemas/api-session.ts';
+import { NotFoundError } from '../errors.ts';
+import { keysetPage } from './keyset-page.ts';
+import type { Cursor, Page } from './page-cursor.ts';
+import type { SqlDriver } from './sql-driver.ts';
+
+/** What the API keeps about a session besides its event log. */
+export type SessionRecord = {
+  id: string;
+  agent: SessionAgent;
+  environment_id: string;
+  title: string | null;
+  metadata: Record<string, string>;
+  created_at: string;
+  updated_at: string;
+  archived_at: string | null;
+};
+
+type Row = { id: string; record: SessionRecord; created_at: string; archived_at: string | null };
+
+export type ListSessionsOptions = {
+  limit: number;
+  cursor?: Cursor | undefined;
+  order?: 'asc' | 'desc' | undefined;
+  includeArchived?: boolean | undefined;
+  agentId?: string | undefined;
+  agentVersion?: number | undefined;
+  createdAt?: { gt?: string | undefined; gte?: string | undefined; lt?: string | undefined; lte?: string | undefined } | undefined;
+};
+
+/** The sessions the HTTP API created: for retrieve, list, archive and delete. */
+export class SessionIndexStore {
+  readonly #db: SqlDriver;
+
+  /** Expects the schema migrated (`migrateSchema` or `SessionStore.open` on the same driver). */
+  constructor(db: SqlDriver) {
+    this.#db = db;
+  }
+
+  async create(record: SessionRecord): Promise<void> {
+    await this.#db.query(
+      'INSERT INTO api_sessions (id, record, agent_id, environment_id, created_at, updated_at) VALUES ($1, $2::text::jsonb, $3, $4, $5, $5)',
+      [record.id, JSON.stringify(record), record.agent.id, record.environment_id, record.created_at],
+    );
+  }
+
+  /** Undoes `create` when the session could not be started. */
+  async remove(id: string): Promise<void> {
+    await this.#db.query('DELETE FROM api_sessions WHERE id = $1', [id]);
+  }
+
+  /** The session's record; deleted sessions are not found. */
+  async retrieve(id: string): Promise<SessionRecord> {
+    const rows = await this.#db.query<Row>('SELECT record FROM api_sessions WHERE id = $1 AND deleted_at IS NULL', [id]);
+    if (!rows[0]) throw new NotFoundError(`session ${id} not found`);
+    return rows[0].record;
+  }
+
+  async update(id: string, params: SessionUpdateParams): Promise<SessionRecord> {
+    return this.#mutate(id, (current) => ({
+      ...current,
+      ...(params.title !== undefined ? { title: params.title ?? null } : {}),
+      metadata: applyMetadataPatch(current.metadata, params.metadata),
+    }));
+  }
+
+  async archive(id: string): Promise<SessionRecord> {
+    return this.#mutate(id, (current, now) => ({ ...current, archived_at: current.archived_at ?? now }));
+  }
+
+  async markDeleted(id: string): Promise<void> {
+    const rows = await this.#db.query<{ id: string }>('UPDATE api_sessions SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING id', [id, new Date().toISOString()]);
+    if (!rows[0]) throw new NotFoundError(`session ${id} not found`);
+  }
+
+  async list({ limit, cursor, order = 'desc', includeArchived = false, agentId, agentVersion, createdAt = {} }: ListSessionsOptions): Promise<Page<SessionRecord>> {
+    const where = ['deleted_at IS NULL'];
+    const params: unknown[] = [];
+    const add = (condition: (n: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(condition(`$${params.length}`));
+    };
+    if (!includeArchived) where.push('archived_at IS NULL');
+    if (agentId !== undefined) add((n) => `agent_id = ${n}`, agentId);
+    if (agentVersion !== undefined) add((n) => `(record->'agent'->>'version')::integer = ${n}`, agentVersion);
+    if (createdAt.gt !== undefined) add((n) => `created_at > ${n}`, createdAt.gt);
+    if (createdAt.gte !== undefined) add((n) => `created_at >= ${n}`, createdAt.gte);
+    if (createdAt.lt !== undefined) add((n) => `created_at < ${n}`, createdAt.lt);
+    if (createdAt.lte !== undefined) add((n) => `created_at <= ${n}`, createdAt.lte);
+    return keysetPage<Row, SessionRecord>({
+      db: this.#db,
+      select: 'SELECT id, record, created_at, archived_at FROM api_sessions',
+      where,
+      params,
+      order,
+      limit,
+      cursor,
+      toItem: (row) => row.record,
+    });
+  }
+
+  async #mutate(id: string, change: (current: SessionRecord, now: string) => SessionRecord): Promise<SessionRecord> {
+    return this.#db.transaction(async (tx) => {
+      const rows = await tx.query<Row>('SELECT record FROM api_sessions WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
+      const current = rows[0]?.record;
+      if (!current) throw new NotFoundError(`session ${id} not found`);
+      const now = new Date().toISOString();
+      const next = { ...change(current, now), updated_at: now };
+      await tx.query('UPDATE api_sessions SET record = $2::text::jsonb, updated_at = $3, archived_at = $4 WHERE id = $1', [id, JSON.stringify(next), now, next.archived_at]);
+      return next;
+    });
+  }
+}
