@@ -1,0 +1,50 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { createApiApp } from '../../src/api/create-api-app.ts';
+import { serveApi, type ServedApi } from '../../src/api/serve-api.ts';
+import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
+import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
+import type { Script } from '../../src/testing/index.ts';
+import { startHarness, type Harness } from '../support/harness.ts';
+
+export const API_KEY = 'lh-test-key-0123456789';
+
+export type ApiFixture = {
+  harness: Harness;
+  stores: ApiStores;
+  api: ServedApi;
+  /** The official SDK pointed at the server, retries off so failures show at once. */
+  client: Anthropic;
+  [Symbol.asyncDispose](): Promise<void>;
+};
+
+/**
+ * The HTTP API on a free port, over a real harness (Temporal, store, Docker
+ * sandboxes, scripted model, worker). The API's resource stores live in their
+ * own in-memory PGlite: the harness keeps its driver to itself.
+ */
+export async function startApiFixture({ temporal, script, streamKeepaliveMs }: { temporal: DevServer; script: Script; streamKeepaliveMs?: number }): Promise<ApiFixture> {
+  const harness = await startHarness({ temporal, script });
+  const driver = await openPgliteDriver();
+  const stores = await openApiStores(driver);
+  const app = createApiApp({ longhaul: harness.longhaul, store: harness.store, ...stores, apiKeys: [API_KEY], ...(streamKeepaliveMs ? { streamKeepaliveMs } : {}) });
+  const api = await serveApi({ app, port: 0 });
+  const client = new Anthropic({ baseURL: api.url, apiKey: API_KEY, maxRetries: 0 });
+  return {
+    harness,
+    stores,
+    api,
+    client,
+    async [Symbol.asyncDispose]() {
+      await api.close();
+      // Sessions made over HTTP are not in the harness's list: end their workflows and sandboxes here.
+      const { data } = await stores.sessions.list({ limit: 1000, includeArchived: true });
+      for (const session of data) {
+        await harness.client.workflow.getHandle(session.id).terminate('test over').catch(() => {});
+        await harness.sandboxes.destroy(session.id, { removeVolume: true }).catch(() => {});
+      }
+      await harness[Symbol.asyncDispose]();
+      await driver.close();
+    },
+  };
+}
