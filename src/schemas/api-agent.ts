@@ -11,11 +11,12 @@ import { Metadata, MetadataPatch, Timestamp } from './api-common.ts';
 const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
 const Effort = z.object({ type: z.enum(EFFORTS) });
 
+// Responses use exactOptional: the SDK types say `effort?: Effort`, never `undefined`.
 export const ModelConfig = z.object({
   id: z.string(),
-  effort: Effort.optional(),
-  inference_geo: z.string().optional(),
-  speed: z.enum(['standard', 'fast']).optional(),
+  effort: Effort.exactOptional(),
+  inference_geo: z.string().exactOptional(),
+  speed: z.enum(['standard', 'fast']).exactOptional(),
 });
 export type ModelConfig = z.infer<typeof ModelConfig>;
 
@@ -120,14 +121,14 @@ function toolConfig<const N extends AgentToolName>(name: N) {
 
 export const WebFetchToolConfig = toolConfig('web_fetch').extend({
   url_sources: z.null(),
-  allowed_domains: DomainList.optional(),
-  blocked_domains: DomainList.optional(),
-  max_content_tokens: z.number().int().nullable().optional(),
+  allowed_domains: DomainList.exactOptional(),
+  blocked_domains: DomainList.exactOptional(),
+  max_content_tokens: z.number().int().nullable().exactOptional(),
 });
 
 export const WebSearchToolConfig = toolConfig('web_search').extend({
-  allowed_domains: DomainList.optional(),
-  blocked_domains: DomainList.optional(),
+  allowed_domains: DomainList.exactOptional(),
+  blocked_domains: DomainList.exactOptional(),
 });
 
 export const ToolConfig = z.discriminatedUnion('name', [

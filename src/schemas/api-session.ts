@@ -77,7 +77,7 @@ export const Session = z.object({
   vault_ids: z.array(z.string()),
   budget: z.null(),
   outcome_evaluations: z.tuple([]),
-  stats: z.object({ duration_seconds: z.number().optional() }),
+  stats: z.object({ duration_seconds: z.number().exactOptional() }),
   usage: SessionUsage,
   deployment_id: z.null(),
   created_at: Timestamp,

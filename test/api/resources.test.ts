@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Anthropic, { AuthenticationError, BadRequestError, ConflictError, NotFoundError } from '@anthropic-ai/sdk';
+import type { BetaManagedAgentsAgent } from '@anthropic-ai/sdk/resources/beta/agents/agents';
+import type { BetaEnvironment } from '@anthropic-ai/sdk/resources/beta/environments/environments';
+import type { BetaManagedAgentsSession } from '@anthropic-ai/sdk/resources/beta/sessions/sessions';
+import type { Agent } from '../../src/schemas/api-agent.ts';
+import type { Environment } from '../../src/schemas/api-environment.ts';
+import type { Session } from '../../src/schemas/api-session.ts';
+import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { demoAgentScript } from '../../src/testing/index.ts';
+import { startTestTemporal } from '../support/harness.ts';
+import { API_KEY, startApiFixture, type ApiFixture } from './api-fixture.ts';
+
+// Our response types must be assignable to the SDK's: a drift in a field fails typechecking.
+const sdkShapes = {
+  agent: (a: Agent): BetaManagedAgentsAgent => a,
+  environment: (e: Environment): BetaEnvironment => e,
+  session: (s: Session): BetaManagedAgentsSession => s,
+};
+void sdkShapes;
+
+let temporal: DevServer;
+let f: ApiFixture;
+before(async () => {
+  temporal = await startTestTemporal();
+  f = await startApiFixture({ temporal, script: demoAgentScript });
+});
+after(async () => {
+  await f[Symbol.asyncDispose]();
+  await temporal.stop();
+});
+
+const toolset = { type: 'agent_toolset_20260401' as const };
+
+test('agents: create returns the full Agent; retrieve by version; update makes immutable versions', async () => {
+  const { client } = f;
+  const created = await client.beta.agents.create({
+    name: 'reviewer',
+    model: { id: 'claude-sonnet-5-5', effort: 'high' },
+    system: 'Review code.',
+    tools: [{ ...toolset, default_config: { permission_policy: { type: 'always_allow' } }, configs: [{ name: 'web_search', enabled: false }] }],
+    metadata: { team: 'core' },
+  });
+  assert.match(created.id, /^agent_011C/);
+  assert.equal(created.type, 'agent');
+  assert.equal(created.version, 1);
+  assert.deepEqual(created.model, { id: 'claude-sonnet-5-5', effort: { type: 'high' } });
+  assert.equal(created.description, null);
+  assert.equal(created.archived_at, null);
+  assert.deepEqual([created.mcp_servers, created.skills, created.multiagent], [[], [], null]);
+  assert.deepEqual(created.execution_identity, { type: 'service_account' });
+  const tools = created.tools[0];
+  assert.ok(tools?.type === 'agent_toolset_20260401');
+  assert.deepEqual(tools.default_config, { enabled: true, permission_policy: { type: 'always_allow' } });
+  assert.deepEqual(tools.configs.map((c) => `${c.name}:${c.enabled}`), ['bash:true', 'read:true', 'write:true', 'edit:true', 'glob:true', 'grep:true', 'web_fetch:true', 'web_search:false']);
+
+  const updated = await client.beta.agents.update(created.id, { version: 1, system: 'Review code carefully.', metadata: { team: null, owner: 'ana' } });
+  assert.equal(updated.version, 2);
+  assert.equal(updated.system, 'Review code carefully.');
+  assert.deepEqual(updated.metadata, { owner: 'ana' });
+  assert.equal(updated.name, 'reviewer', 'omitted fields are kept');
+
+  // A stale version is a conflict the SDK does not retry.
+  const stale = await client.beta.agents.update(created.id, { version: 1, system: 'lost update' }).catch((e: unknown) => e);
+  assert.ok(stale instanceof ConflictError, String(stale));
+  assert.equal(stale.headers.get('x-should-retry'), 'false');
+  assert.match(stale.message, /version 2, not 1/);
+
+  const noChange = await client.beta.agents.update(created.id, { system: 'Review code carefully.' });
+  assert.equal(noChange.version, 2, 'an update that changes nothing makes no version');
+
+  assert.equal((await client.beta.agents.retrieve(created.id)).version, 2);
+  const v1 = await client.beta.agents.retrieve(created.id, { version: 1 });
+  assert.deepEqual([v1.version, v1.system, v1.metadata], [1, 'Review code.', { team: 'core' }]);
+  const versions = [];
+  for await (const v of client.beta.agents.versions.list(created.id, { limit: 1 })) versions.push(v.version);
+  assert.deepEqual(versions, [2, 1]);
+
+  const archived = await client.beta.agents.archive(created.id);
+  assert.ok(archived.archived_at);
+});
+
+test('agents: list pages with the SDK auto-pagination; archived ones only on request', async () => {
+  const { client } = f;
+  const made: string[] = [];
+  for (let i = 0; i < 7; i++) made.push((await client.beta.agents.create({ name: `pager-${i}`, model: 'claude-haiku-5-5' })).id);
+  const seen: string[] = [];
+  for await (const agent of client.beta.agents.list({ limit: 2 })) seen.push(agent.id);
+  assert.equal(new Set(seen).size, seen.length, 'no agent twice');
+  assert.deepEqual(seen.filter((id) => made.includes(id)), [...made].reverse(), 'newest first, every one');
+
+  const firstPage = await client.beta.agents.list({ limit: 3 });
+  assert.equal(firstPage.data.length, 3);
+  assert.ok(firstPage.next_page);
+  const huge = await client.beta.agents.list({ limit: 5000 });
+  assert.ok(huge.data.length >= 7, 'a large limit is clamped, not refused');
+
+  await client.beta.agents.archive(made[0]!);
+  const visible = [];
+  for await (const agent of client.beta.agents.list()) visible.push(agent.id);
+  assert.ok(!visible.includes(made[0]!));
+  const all = [];
+  for await (const agent of client.beta.agents.list({ include_archived: true })) all.push(agent.id);
+  assert.ok(all.includes(made[0]!));
+});
+
+test('bad input is a BadRequestError whose message names the field', async () => {
+  const { client } = f;
+  const cases: [unknown, RegExp][] = [
+    [{ model: 'claude-sonnet-5-5' }, /^400 .*name: Required/],
+    [{ name: 'x' }, /model: Required/],
+    [{ name: 'x', model: 'm', tools: [{ type: 'agent_toolset_20260401', configs: [{ name: 'teleport' }] }] }, /tools\.0\.configs\.0\.name: Invalid option/],
+    [{ name: 'x', model: 'm', tools: [{ type: 'custom', name: 'lookup', description: 'd', input_schema: { type: 'object' } }] }, /tools\.0\.type: custom tools are not supported by Longhaul yet/],
+    [{ name: 'x', model: 'm', metadata: { k: 7 } }, /metadata\.k: /],
+  ];
+  for (const [body, message] of cases) {
+    const error = await client.beta.agents.create(body as never).catch((e: unknown) => e);
+    assert.ok(error instanceof BadRequestError, `${JSON.stringify(body)} → ${String(error)}`);
+    assert.match(error.message, message);
+    assert.equal((error.error as { type?: string }).type, 'error');
+  }
+
+  const agent = await client.beta.agents.create({ name: 'a', model: 'claude-sonnet-5-5', tools: [toolset] });
+  const environment = await client.beta.environments.create({ name: 'e' });
+  const noAgent = await client.beta.sessions.create({ environment_id: environment.id } as never).catch((e: unknown) => e);
+  assert.ok(noAgent instanceof BadRequestError);
+  assert.match(noAgent.message, /agent: Required/);
+
+  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+  const badEvent = await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [] }] }).catch((e: unknown) => e);
+  assert.ok(badEvent instanceof BadRequestError);
+  assert.match(badEvent.message, /events\.0\.content: /);
+  const unsupported = await client.beta.sessions.events
+    .send(session.id, { events: [{ type: 'user.tool_confirmation', tool_use_id: 'sevt_x', result: 'allow' }] })
+    .catch((e: unknown) => e);
+  assert.ok(unsupported instanceof BadRequestError);
+  assert.match(unsupported.message, /events\.0\.type: user\.tool_confirmation events are not supported by Longhaul yet/);
+
+  // Not JSON at all: a 400 envelope, never a 500.
+  const raw = await fetch(`${f.api.url}/v1/agents`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: '{"name": ' });
+  assert.equal(raw.status, 400);
+  const body = (await raw.json()) as { type: string; error: { type: string }; request_id: string };
+  assert.equal(body.error.type, 'invalid_request_error');
+  assert.match(body.request_id, /^req_/);
+  assert.equal(raw.headers.get('request-id'), body.request_id);
+});
+
+test('unknown ids and routes are NotFoundErrors', async () => {
+  const { client } = f;
+  for (const call of [
+    () => client.beta.agents.retrieve('agent_missing'),
+    () => client.beta.environments.retrieve('env_missing'),
+    () => client.beta.sessions.retrieve('sesn_missing'),
+    () => client.beta.sessions.events.list('sesn_missing'),
+  ]) {
+    const error = await call().catch((e: unknown) => e);
+    assert.ok(error instanceof NotFoundError, String(error));
+  }
+  const environment = await client.beta.environments.create({ name: 'e' });
+  const noAgent = await client.beta.sessions.create({ agent: 'agent_missing', environment_id: environment.id }).catch((e: unknown) => e);
+  assert.ok(noAgent instanceof NotFoundError);
+  const route = await fetch(`${f.api.url}/v1/nothing-here`, { headers: { 'x-api-key': API_KEY } });
+  assert.equal(route.status, 404);
+  assert.equal(((await route.json()) as { error: { type: string } }).error.type, 'not_found_error');
+});
+
+test('a missing or wrong key is an AuthenticationError; x-api-key works too', async () => {
+  const noKey = { apiKey: null, defaultHeaders: { Authorization: null } };
+  for (const auth of [{ apiKey: 'wrong-key' }, noKey]) {
+    const client = new Anthropic({ baseURL: f.api.url, maxRetries: 0, ...auth });
+    const error = await client.beta.agents.list().catch((e: unknown) => e);
+    assert.ok(error instanceof AuthenticationError, String(error));
+  }
+  const viaHeader = await fetch(`${f.api.url}/v1/agents?limit=1`, {
+    headers: { 'x-api-key': API_KEY, 'anthropic-version': '2026-10-21', 'anthropic-beta': 'managed-agents-2026-04-01', 'X-Stainless-Lang': 'js' },
+  });
+  assert.equal(viaHeader.status, 200);
+  assert.equal((await fetch(`${f.api.url}/openapi.json`)).status, 200, 'the document is public');
+});
+
+test('environments: create with networking and packages, list, archive; sessions refuse an archived one', async () => {
+  const { client } = f;
+  const limited = await client.beta.environments.create({
+    name: 'locked',
+    config: { type: 'cloud', networking: { type: 'limited', allowed_hosts: ['pypi.org'] }, packages: { pip: ['requests'] } },
+    metadata: { tier: 'dev' },
+  });
+  assert.match(limited.id, /^env_011C/);
+  assert.deepEqual(limited.config, {
+    type: 'cloud',
+    networking: { type: 'limited', allowed_hosts: ['pypi.org'], allow_mcp_servers: false, allow_package_managers: false },
+    packages: { type: 'packages', apt: [], cargo: [], gem: [], go: [], npm: [], pip: ['requests'] },
+  });
+  const open = await client.beta.environments.create({ name: 'open', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
+  const listed = [];
+  for await (const env of client.beta.environments.list({ limit: 1 })) listed.push(env.id);
+  assert.ok(listed.includes(limited.id) && listed.includes(open.id));
+  assert.deepEqual((await client.beta.environments.retrieve(limited.id)).metadata, { tier: 'dev' });
+
+  await client.beta.environments.archive(open.id);
+  const agent = await client.beta.agents.create({ name: 'a', model: 'claude-sonnet-5-5' });
+  const error = await client.beta.sessions.create({ agent: agent.id, environment_id: open.id }).catch((e: unknown) => e);
+  assert.ok(error instanceof BadRequestError, String(error));
+  assert.match(error.message, /environment_id: .* is archived/);
+});
+
+test('sessions: list both ways, update, archive, delete', async () => {
+  const { client } = f;
+  const agent = await client.beta.agents.create({ name: 'lister', model: 'claude-sonnet-5-5', tools: [toolset] });
+  const environment = await client.beta.environments.create({ name: 'e' });
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) ids.push((await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: `s${i}`, metadata: { i: String(i) } })).id);
+
+  const seen: string[] = [];
+  for await (const s of client.beta.sessions.list({ agent_id: agent.id, limit: 2 })) seen.push(s.id);
+  assert.deepEqual(seen, [...ids].reverse());
+  const firstPage = await client.beta.sessions.list({ agent_id: agent.id, limit: 2 });
+  assert.equal(firstPage.prev_page, null);
+  const secondPage = await client.beta.sessions.list({ agent_id: agent.id, limit: 2, page: firstPage.next_page! });
+  assert.deepEqual(secondPage.data.map((s) => s.id), [ids[0]]);
+  assert.equal(secondPage.next_page, null);
+  const back = await client.beta.sessions.list({ agent_id: agent.id, limit: 2, page: secondPage.prev_page! });
+  assert.deepEqual(back.data.map((s) => s.id), firstPage.data.map((s) => s.id));
+  const ascending = await client.beta.sessions.list({ agent_id: agent.id, order: 'asc' });
+  assert.deepEqual(ascending.data.map((s) => s.id), ids);
+
+  const updated = await client.beta.sessions.update(ids[0]!, { title: 'renamed', metadata: { i: null, k: 'v' } });
+  assert.deepEqual([updated.title, updated.metadata], ['renamed', { k: 'v' }]);
+
+  const archived = await client.beta.sessions.archive(ids[1]!);
+  assert.ok(archived.archived_at);
+  assert.equal(archived.status, 'terminated');
+  const sendToArchived = await client.beta.sessions.events.send(ids[1]!, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'hi' }] }] }).catch((e: unknown) => e);
+  assert.ok(sendToArchived instanceof BadRequestError);
+
+  const deleted = await client.beta.sessions.delete(ids[2]!);
+  assert.deepEqual(deleted, { id: ids[2], type: 'session_deleted' });
+  assert.ok((await client.beta.sessions.retrieve(ids[2]!).catch((e: unknown) => e)) instanceof NotFoundError);
+});
