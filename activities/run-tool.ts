@@ -37,8 +37,11 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   const attempt = ctx.info.attempt;
   const resultKey = `tool:${toolUseId}:result`;
 
-  const recorded = await store.findEventByKey(sessionId, resultKey);
-  if (recorded?.event.type === 'agent.tool_result') return { isError: recorded.event.is_error === true };
+  // Only a retry can find its result already stored (the worker died after the commit).
+  if (attempt > 1) {
+    const recorded = await store.findEventByKey(sessionId, resultKey);
+    if (recorded?.event.type === 'agent.tool_result') return { isError: recorded.event.is_error === true };
+  }
 
   const toolUse = await store.findEventById(sessionId, input.eventId);
   if (toolUse?.event.type !== 'agent.tool_use') throw ApplicationFailure.nonRetryable(`agent.tool_use event ${input.eventId} not found`, 'ToolUseMissing');

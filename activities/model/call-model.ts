@@ -53,12 +53,14 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
 
   if (input.leading.length > 0) await store.append(sessionId, toNewEvents(input.leading), toTranscriptItems(input.leading));
 
-  const answered = await store.getTranscriptItem(sessionId, `assistant:${callKey}`);
-  if (answered?.kind === 'assistant') {
-    return summarize(sessionId, callKey, answered.content, answered.stop_reason, await usageOfStoredCall(store, sessionId, callKey));
+  // Only a retry can find its answer already stored (the worker died after the commit).
+  if (attempt > 1) {
+    const answered = await store.getTranscriptItem(sessionId, `assistant:${callKey}`);
+    if (answered?.kind === 'assistant') {
+      return summarize(sessionId, callKey, answered.content, answered.stop_reason, await usageOfStoredCall(store, sessionId, callKey));
+    }
+    await closeSpansOfCrashedAttempts(store, sessionId, callKey, attempt);
   }
-
-  await closeSpansOfCrashedAttempts(store, sessionId, callKey, attempt);
   const [start] = await store.append(sessionId, [{ key: `${callKey}:a${attempt}:start`, event: { type: 'span.model_request_start' } }]);
   const startId = start!.event.id;
 
@@ -71,10 +73,11 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
     serverWebTools: deps.serverWebTools,
   });
 
+  // A timer, not every stream event: liveness and cancellation only need a steady beat,
+  // and a heartbeat per event costs a server round trip on short calls.
   const heartbeat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
   try {
     const stream = deps.anthropic.messages.stream(request, { signal: ctx.cancellationSignal });
-    stream.on('streamEvent', () => ctx.heartbeat());
     const message = await stream.finalMessage();
     const usage = usageOf(message.usage);
     const blockEvents = answerEvents({ sessionId, callKey, content: message.content });

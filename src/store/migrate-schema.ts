@@ -12,8 +12,20 @@ export async function migrateSchema(db: SqlDriver): Promise<void> {
   for (const migration of migrations) {
     if (applied.has(migration.id)) continue;
     await db.transaction(async (tx) => {
-      for (const statement of migration.sql.split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+      for (const statement of statementsOf(migration.sql)) await tx.query(statement);
       await tx.query('INSERT INTO longhaul_migrations (id, name, applied_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [migration.id, migration.name, new Date().toISOString()]);
     });
   }
+}
+
+/**
+ * Splits a migration into statements. Comments go first, so a `;` in a comment
+ * cannot cut a statement in two; migrations hold no string literals with `;`.
+ */
+export function statementsOf(sql: string): string[] {
+  return sql
+    .replace(/--[^\n]*/g, '')
+    .split(';')
+    .map((statement) => statement.trim())
+    .filter(Boolean);
 }

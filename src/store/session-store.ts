@@ -1,5 +1,5 @@
 import { deterministicId } from './ids.ts';
-import { migrations } from './migrations.ts';
+import { migrateSchema } from './migrate-schema.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import type { SessionEvent } from '../schemas/events.ts';
 import type { TranscriptItem } from '../core/transcript.ts';
@@ -44,7 +44,7 @@ export class SessionStore {
   /** Opens the store on `driver` and brings its schema up to date. */
   static async open(driver: SqlDriver): Promise<SessionStore> {
     const store = new SessionStore(driver);
-    await store.#migrate();
+    await migrateSchema(driver);
     store.#unlisten = await driver.listen(EVENTS_CHANNEL, (payload) => store.#wake(payload));
     return store;
   }
@@ -57,18 +57,6 @@ export class SessionStore {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  async #migrate(): Promise<void> {
-    await this.#db.exec(`CREATE TABLE IF NOT EXISTS longhaul_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)`);
-    const applied = new Set((await this.#db.query<{ id: number }>('SELECT id FROM longhaul_migrations')).map((r) => Number(r.id)));
-    for (const migration of migrations) {
-      if (applied.has(migration.id)) continue;
-      await this.#db.transaction(async (tx) => {
-        for (const statement of migration.sql.split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
-        await tx.query('INSERT INTO longhaul_migrations (id, name, applied_at) VALUES ($1, $2, $3)', [migration.id, migration.name, new Date().toISOString()]);
-      });
-    }
   }
 
   // ---- sessions -------------------------------------------------------------

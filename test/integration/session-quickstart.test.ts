@@ -114,3 +114,30 @@ test('a second user.message after idle continues the same conversation and conta
   h.model.assertNoUnscriptedCalls();
   await assertGaplessLog(h.store, session.id);
 });
+
+test('a user.message sent while the agent works is delivered at its next model turn', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: (request, { callIndex }) => {
+      if (callIndex === 0) return { content: [{ type: 'tool_use', name: 'bash', input: { command: 'sleep 2; echo slept' } }] };
+      if (callIndex === 1) {
+        // The mid-run message arrives together with the tool result.
+        const last = JSON.stringify(request.messages.at(-1));
+        assert.match(last, /tool_result/);
+        assert.match(last, /also: say hello/);
+        return { content: [{ type: 'text', text: 'hello, and the sleep is done' }] };
+      }
+      return undefined;
+    },
+  });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('sleep a bit')] });
+  await collectEvents(h.longhaul, session.id, (e) => e.type === 'agent.tool_use');
+  await h.longhaul.events.send(session.id, [userMessage('also: say hello')]);
+  const events = await collectEvents(h.longhaul, session.id, isIdle);
+  const types = events.map((e) => e.type);
+  assert.equal(types.filter((t) => t === 'session.status_idle').length, 1, 'one turn');
+  assert.ok(types.lastIndexOf('user.message') > types.indexOf('agent.tool_result'), 'the message is logged when it is delivered');
+  assert.equal(h.model.callCount, 2);
+  h.model.assertNoUnscriptedCalls();
+  await assertGaplessLog(h.store, session.id);
+});

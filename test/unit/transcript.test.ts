@@ -45,3 +45,8 @@ test('consecutive user messages merge; redacted blocks are dropped; file sources
     { role: 'user', content: [{ type: 'text', text: 'one' }, { type: 'text', text: '[image file file_1 is not available]' }] },
   ]);
 });
+
+test('migration statements split after comments are removed', async () => {
+  const { statementsOf } = await import('../../src/store/migrate-schema.ts');
+  assert.deepEqual(statementsOf('-- a; b\nCREATE TABLE x (a int); -- trailing; note\nCREATE INDEX i ON x (a);'), ['CREATE TABLE x (a int)', 'CREATE INDEX i ON x (a)']);
+});
