@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { agentSpecFromCreate, AgentCreateParams } from '../../src/schemas/api-agent.ts';
+import { ConflictError } from '../../src/store/conflict-error.ts';
+import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
+import { decodeCursor } from '../../src/store/page-cursor.ts';
+import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
+import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
+import { SessionStore } from '../../src/store/session-store.ts';
+import type { SqlDriver } from '../../src/store/sql-driver.ts';
+import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+
+let postgres: TestPostgres;
+let database = 0;
+before(async () => {
+  postgres = await startPostgres();
+});
+after(async () => {
+  await postgres.stop();
+});
+
+const backends: Record<string, () => Promise<SqlDriver>> = {
+  pglite: () => openPgliteDriver(),
+  postgres: async () => {
+    const admin = await openPostgresDriver({ url: postgres.url, maxConnections: 1 });
+    const name = `api${++database}`;
+    await admin.exec(`CREATE DATABASE ${name}`);
+    await admin.close();
+    return openPostgresDriver({ url: postgres.url.replace(/\/postgres$/, `/${name}`) });
+  },
+};
+
+async function open(openDriver: () => Promise<SqlDriver>): Promise<ApiStores & AsyncDisposable> {
+  const driver = await openDriver();
+  // The session store migrates first here, as `longhaul dev` does; the API stores share its driver.
+  const store = await SessionStore.open(driver);
+  const stores = await openApiStores(driver);
+  return { ...stores, [Symbol.asyncDispose]: () => store.close() };
+}
+
+const spec = (name: string) => agentSpecFromCreate(AgentCreateParams.parse({ name, model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] }));
+
+for (const [backend, openDriver] of Object.entries(backends)) {
+  describe(backend, () => {
+    test('agent versions are immutable and a stale version conflicts', async () => {
+      await using s = await open(openDriver);
+      const agent = await s.agents.create(spec('a'));
+      const v2 = await s.agents.update(agent.id, { version: 1, system: 'two', metadata: { k: 'v' } });
+      assert.deepEqual([v2.version, v2.system, v2.metadata], [2, 'two', { k: 'v' }]);
+      await assert.rejects(s.agents.update(agent.id, { version: 1, system: 'three' }), ConflictError);
+      assert.equal((await s.agents.retrieve(agent.id, 1)).system, null);
+      assert.deepEqual((await s.agents.listVersions(agent.id, { limit: 10 })).data.map((a) => a.version), [2, 1]);
+    });
+
+    test('lists page by (created_at, id) both ways without repeats', async () => {
+      await using s = await open(openDriver);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await s.agents.create(spec(`a${i}`))).id);
+      const newestFirst = [...ids].reverse();
+      const seen: string[] = [];
+      let page = await s.agents.list({ limit: 2 });
+      seen.push(...page.data.map((a) => a.id));
+      while (page.next_page) {
+        page = await s.agents.list({ limit: 2, cursor: decodeCursor(page.next_page) });
+        seen.push(...page.data.map((a) => a.id));
+      }
+      assert.deepEqual(seen, newestFirst);
+
+      const environment = await s.environments.create({ name: 'e' });
+      const now = new Date().toISOString();
+      const agent = await s.agents.retrieve(ids[0]!);
+      for (const id of ['sesn_a', 'sesn_b', 'sesn_c']) {
+        await s.sessions.create({ id, agent: { ...agent, metadata: undefined } as never, environment_id: environment.id, title: null, metadata: {}, created_at: now, updated_at: now, archived_at: null });
+      }
+      const first = await s.sessions.list({ limit: 2 });
+      assert.deepEqual(first.data.map((x) => x.id), ['sesn_c', 'sesn_b'], 'same created_at: ordered by id');
+      const second = await s.sessions.list({ limit: 2, cursor: decodeCursor(first.next_page!) });
+      assert.deepEqual([second.data.map((x) => x.id), second.next_page], [['sesn_a'], null]);
+      const back = await s.sessions.list({ limit: 2, cursor: decodeCursor(second.prev_page!) });
+      assert.deepEqual([back.data.map((x) => x.id), back.prev_page], [['sesn_c', 'sesn_b'], null]);
+    });
+  });
+}
