@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
@@ -67,7 +68,15 @@ test('the quickstart task runs to end_turn in a real sandbox, with a gapless eve
   assert.deepEqual(ends.map((e) => e.type === 'span.model_request_end' && e.model_request_start_id), starts);
   assert.ok(ends.every((e) => e.type === 'span.model_request_end' && e.is_error === false && e.model_usage.output_tokens > 0));
 
-  await assertGaplessLog(h.store, session.id);
+  const log = await assertGaplessLog(h.store, session.id);
+  // The model API key reaches neither the event log nor the sandbox.
+  assert.doesNotMatch(JSON.stringify(log), /test-key/);
+  const inspect = execFileSync('docker', ['inspect', await findSessionContainerId(session.id)]).toString();
+  assert.doesNotMatch(inspect, /test-key|ANTHROPIC/);
+  assert.doesNotMatch(check.content[0]?.text ?? '', /test-key/);
+  const env = await sandbox.runTool({ toolUseId: 'toolu_check_env', name: 'bash', input: { command: 'env; cat /proc/1/environ | tr "\\0" "\\n"' } });
+  assert.match(env.content[0]?.text ?? '', /HOME=/, 'the environment was read');
+  assert.doesNotMatch(env.content[0]?.text ?? '', /test-key|ANTHROPIC/);
   const info = await h.longhaul.sessions.retrieve(session.id);
   assert.equal(info.status, 'idle');
   assert.ok(info.usage.output_tokens > 0);
