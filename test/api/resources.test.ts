@@ -8,6 +8,7 @@ import type { Agent } from '../../src/schemas/api-agent.ts';
 import type { Environment } from '../../src/schemas/api-environment.ts';
 import type { Session } from '../../src/schemas/api-session.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { createApiApp } from '../../src/api/create-api-app.ts';
 import { demoAgentScript } from '../../src/testing/index.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { API_KEY, startApiFixture, type ApiFixture } from './api-fixture.ts';
@@ -237,4 +238,35 @@ test('sessions: list both ways, update, archive, delete', async () => {
   const deleted = await client.beta.sessions.delete(ids[2]!);
   assert.deepEqual(deleted, { id: ids[2], type: 'session_deleted' });
   assert.ok((await client.beta.sessions.retrieve(ids[2]!).catch((e: unknown) => e)) instanceof NotFoundError);
+});
+
+test('event streams: keepalive comments while quiet; archived (terminated) sessions end the stream', async () => {
+  const { client } = f;
+  const agent = await client.beta.agents.create({ name: 'quiet', model: 'claude-sonnet-5-5', tools: [toolset] });
+  const environment = await client.beta.environments.create({ name: 'e' });
+  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+
+  // An app on the same stores with a short keepalive, called in-process.
+  const app = createApiApp({ longhaul: f.harness.longhaul, store: f.harness.store, ...f.stores, apiKeys: [API_KEY], streamKeepaliveMs: 50 });
+  const response = await app.request(`/v1/sessions/${session.id}/events/stream`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-type'), 'text/event-stream');
+  assert.match(response.headers.get('request-id') ?? '', /^req_/);
+  const reader = response.body!.getReader();
+  let text = '';
+  while ((text.match(/: keepalive/g) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value);
+  assert.doesNotMatch(text, /^event:/m, 'nothing stale from before the connection');
+
+  // Archiving terminates the session: the open stream gets session.status_terminated and ends.
+  await client.beta.sessions.archive(session.id);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  assert.match(text, /event: session\.status_terminated\ndata: \{/);
+
+  // A new live stream on a terminated session ends at once instead of hanging.
+  const late = await app.request(`/v1/sessions/${session.id}/events/stream`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  assert.equal((await late.text()).includes('event:'), false);
 });
