@@ -2,6 +2,13 @@ import type { AgentDefinition } from '../src/schemas/agent.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { StopReason, UserEventParams } from '../src/schemas/events.ts';
 
+/**
+ * A user event as the workflow receives it. `key`, when the sender sets it, names
+ * the event in the log (its id derives from it), so a sender can answer with the
+ * event's id before the workflow has taken it.
+ */
+export type InboundUserEvent = UserEventParams & { key?: string | undefined };
+
 /** Token usage, summed over a session's model requests. */
 export type Usage = {
   input_tokens: number;
@@ -39,7 +46,7 @@ export type CarriedState = {
   /** Counter behind model-call keys. */
   callCounter: number;
   /** User events received and not yet handled. */
-  inbox: UserEventParams[];
+  inbox: InboundUserEvent[];
   phase: SessionPhase;
   /** Set when a run continued-as-new in the middle of a turn. */
   turnActive: boolean;
@@ -55,7 +62,7 @@ export type SessionWorkflowInput = {
   agent: AgentDefinition;
   environment: EnvironmentDefinition;
   /** Events to handle as soon as the session starts (e.g. the first user.message). */
-  initialEvents?: UserEventParams[] | undefined;
+  initialEvents?: InboundUserEvent[] | undefined;
   tuning?: SessionTuning | undefined;
   carried?: CarriedState | undefined;
 };

@@ -14,11 +14,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SessionActivities } from '../activities/session-activities.ts';
-import type { StopReason, UserEventParams } from '../src/schemas/events.ts';
-import type { CarriedState, SessionStatus, SessionWorkflowInput, Usage, WorkflowEvent } from './session-types.ts';
+import type { StopReason } from '../src/schemas/events.ts';
+import type { CarriedState, InboundUserEvent, SessionStatus, SessionWorkflowInput, Usage, WorkflowEvent } from './session-types.ts';
 
 /** User events (`user.message`, `user.interrupt`) for the session. */
-export const userEventsSignal = defineSignal<[UserEventParams[]]>('longhaul.userEvents');
+export const userEventsSignal = defineSignal<[InboundUserEvent[]]>('longhaul.userEvents');
 /** Ends the session: `session.status_terminated`, sandbox removed. */
 export const terminateSignal = defineSignal<[]>('longhaul.terminate');
 export const statusQuery = defineQuery<SessionStatus>('longhaul.status');
@@ -105,12 +105,13 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     let messages = 0;
     let interrupts = 0;
     for (const user of drained) {
+      const key = user.key ?? nextKey(user.type);
       if (user.type === 'user.message') {
         messages += 1;
-        events.push({ key: nextKey('user.message'), event: { type: 'user.message', content: user.content }, transcript: { kind: 'user', content: user.content } });
+        events.push({ key, event: { type: 'user.message', content: user.content }, transcript: { kind: 'user', content: user.content } });
       } else {
         interrupts += 1;
-        events.push(event('user.interrupt', user.session_thread_id ? { session_thread_id: user.session_thread_id } : {}));
+        events.push({ key, event: { type: 'user.interrupt', ...(user.session_thread_id ? { session_thread_id: user.session_thread_id } : {}) } });
       }
     }
     return { events, messages, interrupts };
@@ -250,10 +251,10 @@ function isModelFailure(err: unknown): boolean {
   return cause instanceof ApplicationFailure && (cause.type === 'ModelRequestInvalid' || cause.type === 'ModelRequestFailed');
 }
 
-function userEventsOf(events: WorkflowEvent[]): UserEventParams[] {
-  return events.flatMap((e): UserEventParams[] => {
-    if (e.event.type === 'user.message') return [{ type: 'user.message', content: e.event['content'] as never }];
-    if (e.event.type === 'user.interrupt') return [{ type: 'user.interrupt' }];
+function userEventsOf(events: WorkflowEvent[]): InboundUserEvent[] {
+  return events.flatMap((e): InboundUserEvent[] => {
+    if (e.event.type === 'user.message') return [{ type: 'user.message', content: e.event['content'] as never, key: e.key }];
+    if (e.event.type === 'user.interrupt') return [{ type: 'user.interrupt', key: e.key }];
     return [];
   });
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AgentDefinition, type AgentDefinitionInput } from '../schemas/agent.ts';
 import { EnvironmentDefinition, type EnvironmentDefinitionInput } from '../schemas/environment.ts';
 import { UserEventParams, type SessionEvent } from '../schemas/events.ts';
-import { newId } from '../store/ids.ts';
+import { deterministicId, newId } from '../store/ids.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
 import { sessionWorkflow, statusQuery, terminateSignal, userEventsSignal } from '../../workflows/session.ts';
@@ -29,6 +29,9 @@ export type SessionInfo = {
   stop_reason: SessionStatus['stopReason'];
   usage: SessionStatus['usage'];
 };
+
+/** A user event as sent: its log id is known before the session takes it. */
+export type SentUserEvent = UserEventParams & { id: string; processed_at: string | null };
 
 export type ListEventsOptions = {
   /** Return events after this event id. */
@@ -102,10 +105,15 @@ export class Longhaul {
   };
 
   readonly events = {
-    /** Sends user events (validated) to the session. */
-    send: async (sessionId: string, events: unknown[]): Promise<void> => {
+    /**
+     * Sends user events (validated) to the session and returns them as they will
+     * appear in its log: with their ids, `processed_at` null until the agent takes them.
+     */
+    send: async (sessionId: string, events: unknown[]): Promise<SentUserEvent[]> => {
       const parsed = z.array(UserEventParams).min(1).parse(events);
-      await this.#client.workflow.getHandle(sessionId).signal(userEventsSignal, parsed);
+      const keyed = parsed.map((event) => ({ ...event, key: `user:${newId('in')}` }));
+      await this.#client.workflow.getHandle(sessionId).signal(userEventsSignal, keyed);
+      return keyed.map(({ key, ...event }) => ({ ...event, id: deterministicId('sevt', sessionId, key), processed_at: null }));
     },
 
     list: async (sessionId: string, { after, limit = 100, order = 'asc', types }: ListEventsOptions = {}): Promise<SessionEvent[]> => {
@@ -131,8 +139,8 @@ export class Longhaul {
   };
 
   /** Stops what the agent is doing; the session goes idle and takes the next message. */
-  async interrupt(sessionId: string): Promise<void> {
-    await this.events.send(sessionId, [{ type: 'user.interrupt' }]);
+  async interrupt(sessionId: string): Promise<SentUserEvent[]> {
+    return this.events.send(sessionId, [{ type: 'user.interrupt' }]);
   }
 
   async #status(sessionId: string): Promise<SessionStatus | undefined> {

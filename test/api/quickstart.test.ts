@@ -74,8 +74,12 @@ test('the quickstart over HTTP with the official SDK: agents â†’ environments â†
 
   // Open the stream first, then send: the stream is live from connection, so it sees the whole turn.
   const stream = await client.beta.sessions.events.stream(session.id);
-  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: QUICKSTART_TASK }] }] });
+  const sent = await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: QUICKSTART_TASK }] }] });
   const events = await readUntil(stream, (e) => e.type === 'session.status_idle');
+  // send echoes the event with the id it then carries in the log and the stream.
+  assert.equal(sent.data?.length, 1);
+  assert.equal(sent.data?.[0]?.type, 'user.message');
+  assert.equal(sent.data?.[0]?.id, events[0]?.type === 'user.message' ? events[0].id : undefined);
 
   assert.deepEqual(events.map((e) => e.type), TURN);
   const idle = events.at(-1);

@@ -29,9 +29,9 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
       const record = await sessions.retrieve(id);
       const state = await sessionStateOf(store, id);
       if (record.archived_at !== null || state.status === 'terminated') throw new BadRequestError(`session ${id} is terminated and takes no more events`);
-      await longhaul.events.send(id, c.req.valid('json').events);
-      // The session workflow gives user events their ids as it takes them, so none are echoed here.
-      return c.json({}, 200);
+      const sent = await longhaul.events.send(id, c.req.valid('json').events);
+      // Absent optional fields are dropped by JSON; the cast only forgets that.
+      return c.json({ data: sent } as z.infer<typeof SendEventsResponse>, 200);
     },
   );
 
