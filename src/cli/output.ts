@@ -69,7 +69,9 @@ export class Terminal {
 
   /** Shows the spinner with `text`, or hides it for null. A no-op when stderr is not a terminal. */
   spinner(text: string | null): void {
-    if (!this.#stderr.isTTY) return;
+    // A pseudo-terminal with no width (some CI runners, `script` without a terminal) makes ora
+    // compute an endless number of lines to clear; no spinner there.
+    if (!this.#stderr.isTTY || !(this.#stderr.columns > 0)) return;
     if (text === null) {
       this.#spinner?.stop();
       this.#spinner = undefined;
