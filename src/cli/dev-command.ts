@@ -12,6 +12,7 @@ import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker
 import { Longhaul } from '../client/longhaul.ts';
 import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../config/dev-config.ts';
 import { readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../config/dev-info.ts';
+import { openApiStores } from '../store/open-api-stores.ts';
 import { openPgliteDriver } from '../store/pglite-driver.ts';
 import { SessionStore } from '../store/session-store.ts';
 import { startDevServer, type DevServer } from '../temporal/dev-server.ts';
@@ -71,8 +72,11 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     if (temporal.started) cleanups.push({ name: 'Temporal dev server', run: () => temporal.stop() });
 
     terminal.spinner('opening the store…');
-    const store = await SessionStore.open(await openPgliteDriver({ dataDir: layout.store }));
+    // One PGlite opener per folder: the session store owns the driver, the API's stores share it.
+    const driver = await openPgliteDriver({ dataDir: layout.store });
+    const store = await SessionStore.open(driver);
     cleanups.push({ name: 'store', run: () => store.close() });
+    const stores = await openApiStores(driver);
 
     const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image });
     cleanups.push({ name: 'sandbox containers', run: () => stopDevSandboxes(sandboxes) });
@@ -103,7 +107,16 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
 
     const apiKey = await resolveDevApiKey({ layout, env });
     terminal.spinner('starting the HTTP API…');
-    const api = await startDevApi({ longhaul, store, apiKey: apiKey.key, port: apiPort, host: flags.host, model: model.info });
+    const api = await startDevApi({
+      longhaul,
+      store,
+      stores,
+      apiKey: apiKey.key,
+      port: apiPort,
+      host: flags.host,
+      model: model.info,
+      onInternalError: (message) => terminal.error(`api: ${message}`),
+    });
     cleanups.push({ name: 'HTTP API', run: () => api.close() });
 
     const info: DevInfo = {
@@ -148,12 +161,12 @@ function printReady({ terminal, info, apiKeySource }: { terminal: Terminal; info
       : `Claude via ${info.model.base_url}`;
   terminal.print([
     { tone: 'plain', text: '' },
-    { tone: 'plain', text: `  API        ${info.api_url}` },
-    { tone: 'plain', text: `  API key    ${info.api_key}  (${keyNote})` },
-    { tone: 'plain', text: `  Temporal   ${info.temporal_address}${info.temporal_started ? '' : ' (reused a server that was already running)'} · task queue ${info.task_queue}` },
-    { tone: 'plain', text: `  Temporal UI ${info.temporal_ui_url}` },
-    { tone: 'plain', text: `  data       ${info.data_dir}  (dev.json, store, logs)` },
-    { tone: info.model.kind === 'scripted' ? 'warn' : 'plain', text: `  model      ${modelLine}` },
+    { tone: 'plain', text: `  API          ${info.api_url}` },
+    { tone: 'plain', text: `  API key      ${info.api_key}  (${keyNote})` },
+    { tone: 'plain', text: `  Temporal     ${info.temporal_address}${info.temporal_started ? '' : ' (reused a server that was already running)'} · task queue ${info.task_queue}` },
+    { tone: 'plain', text: `  Temporal UI  ${info.temporal_ui_url}` },
+    { tone: 'plain', text: `  data         ${info.data_dir}  (dev.json, store, logs)` },
+    { tone: info.model.kind === 'scripted' ? 'warn' : 'plain', text: `  model        ${modelLine}` },
     { tone: 'plain', text: '' },
     { tone: 'ok', text: `${READY_LINE}. In another terminal: ./longhaul run "<task>"   (Ctrl-C here to stop)` },
     {

@@ -15,6 +15,11 @@ export const DEFAULT_RUN_MODEL = 'claude-sonnet-5-5';
  */
 export async function main(argv: readonly string[], terminal: Terminal = new Terminal()): Promise<number> {
   let exitCode = 0;
+  // `longhaul run … | head`: the reader went away; stop quietly instead of crashing on EPIPE.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(exitCode);
+    throw error;
+  });
   const program = new Command('longhaul')
     .description('Long-running Claude agents on Temporal, behind the Managed Agents API.')
     .showHelpAfterError()

@@ -5,7 +5,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import Anthropic, { APIConnectionError, APIError, AuthenticationError } from '@anthropic-ai/sdk';
+import type { APIPromise } from '@anthropic-ai/sdk/core/api-promise';
 import type { BetaManagedAgentsSessionUsage } from '@anthropic-ai/sdk/resources/beta/sessions/sessions';
+import { MODEL_HEADER, type DevModel } from '../config/dev-info.ts';
 import { CliError } from './cli-error.ts';
 import type { RunCommandFlags } from './main.ts';
 import type { Terminal } from './output.ts';
@@ -19,10 +21,22 @@ export async function runRun({ task, flags, terminal }: { task: string; flags: R
   if (task.trim() === '') throw new CliError('say what the agent should do: longhaul run "<task>"', { exitCode: 2 });
   const target = await resolveRunTarget({ dataDir: flags.dataDir, url: flags.url, apiKey: flags.apiKey });
   const json = flags.json === true;
-  const banner = renderModelBanner({ agentModel: flags.model, server: target.model });
   // The first line says which model answers; with --json it goes to stderr so stdout stays pure JSON lines.
-  if (json) terminal.warn(banner.text);
-  else terminal.print([banner]);
+  let bannerShown = false;
+  const showBanner = (server: DevModel | undefined) => {
+    if (bannerShown) return;
+    bannerShown = true;
+    const banner = renderModelBanner({ agentModel: flags.model, server });
+    if (json) terminal.warn(banner.text);
+    else terminal.print([banner]);
+  };
+  if (target.model) showBanner(target.model);
+  /** A server not found through dev.json still names its model in a response header (a `longhaul dev` does). */
+  const learnModel = async <T>(call: APIPromise<T>): Promise<T> => {
+    const { data, response } = await call.withResponse();
+    showBanner(target.model ?? modelFromHeader(response.headers.get(MODEL_HEADER)));
+    return data;
+  };
 
   const client = new Anthropic({ baseURL: target.baseURL, apiKey: target.apiKey, maxRetries: 2 });
   const renderer = createEventRenderer();
@@ -45,20 +59,25 @@ export async function runRun({ task, flags, terminal }: { task: string; flags: R
       const agentId =
         flags.agent ??
         (
-          await client.beta.agents.create({
-            name: 'longhaul-run',
-            model: flags.model,
-            ...(flags.system !== undefined ? { system: flags.system } : {}),
-            tools: [{ type: 'agent_toolset_20260401' }],
-          })
+          await learnModel(
+            client.beta.agents.create({
+              name: 'longhaul-run',
+              model: flags.model,
+              ...(flags.system !== undefined ? { system: flags.system } : {}),
+              tools: [{ type: 'agent_toolset_20260401' }],
+            }),
+          )
         ).id;
-      const environmentId = flags.environment ?? (await client.beta.environments.create({ name: 'longhaul-run' })).id;
-      return client.beta.sessions.create({ agent: agentId, environment_id: environmentId, title: titleOf(task) });
+      const environmentId = flags.environment ?? (await learnModel(client.beta.environments.create({ name: 'longhaul-run' }))).id;
+      return learnModel(client.beta.sessions.create({ agent: agentId, environment_id: environmentId, title: titleOf(task) }));
     });
     sessionId = session.id;
     const sessionLine = `session ${session.id} · agent ${session.agent.id} · environment ${session.environment_id}`;
     if (json) terminal.note(sessionLine);
-    else terminal.line(sessionLine, 'dim');
+    else {
+      terminal.line(sessionLine, 'dim');
+      terminal.spinner('sending the task…');
+    }
 
     // Stream first: it is live from the moment it connects, so opening it after sending could miss events.
     const stream = await withApiErrors(target.baseURL, () => client.beta.sessions.events.stream(session.id, {}, { signal: controller.signal }));
@@ -170,4 +189,10 @@ function tokenUsage(usage: BetaManagedAgentsSessionUsage | undefined): TokenUsag
 function titleOf(task: string): string {
   const line = task.trim().split('\n')[0] ?? '';
   return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+}
+
+function modelFromHeader(value: string | null): DevModel | undefined {
+  if (value === 'scripted-demo') return { kind: 'scripted', base_url: '(inside the server)' };
+  if (value === 'anthropic') return { kind: 'anthropic', base_url: 'the server' };
+  return undefined;
 }

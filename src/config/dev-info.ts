@@ -31,6 +31,13 @@ export const DevInfo = z.object({
 });
 export type DevInfo = z.infer<typeof DevInfo>;
 
+/**
+ * Response header naming the model behind a `longhaul dev` (`anthropic` or
+ * `scripted-demo`), so a client that was given only a URL can still say whether it
+ * talks to Claude.
+ */
+export const MODEL_HEADER = 'longhaul-model';
+
 export const DEV_INFO_FILE = 'dev.json';
 
 export function devInfoPath(dataDir: string): string {

@@ -111,7 +111,7 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   assert.match(devStdout, /^model: scripted demo model \(no ANTHROPIC_API_KEY set\) — not Claude\n/, 'the model comes first');
   assert.match(devStdout, new RegExp(`API +http://127\\.0\\.0\\.1:${port}`));
   assert.match(devStdout, /API key +lh-dev-/);
-  assert.match(devStdout, /Temporal UI http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(devStdout, /Temporal UI +http:\/\/127\.0\.0\.1:\d+/);
   assert.doesNotMatch(devStdout, /\u001b/, 'no escape codes off a terminal');
   const devJson = join(dataDir, 'dev.json');
   assert.equal(statSync(devJson).mode & 0o777, 0o600);
@@ -146,7 +146,11 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   for (const id of sessions) assert.notEqual(runningContainers(id), '', `a sandbox runs for ${id} while dev is up`);
 
   child.kill('SIGINT');
-  const exit = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`dev did not exit within 60 s\n${devStdout}\n${devStderr}`)), 60_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const exit = await Promise.race([
+    exited,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`dev did not exit within 60 s\n${devStdout}\n${devStderr}`)), 60_000))),
+  ]).finally(() => clearTimeout(timer));
   assert.deepEqual(exit, { code: 0, signal: null }, `stdout:\n${devStdout}\nstderr:\n${devStderr}`);
   assert.match(devStdout, /stopping \(SIGINT\)…\n(.*\n)*stopped\n$/);
   assert.equal(existsSync(devJson), false, 'dev.json is removed');
