@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { dataDirLayout, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../../src/config/dev-config.ts';
+import { devInfoPath, readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../../src/config/dev-info.ts';
+import { resolveRunTarget } from '../../src/cli/run-target.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'longhaul-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const info = (over: Partial<DevInfo> = {}): DevInfo => ({
+  version: 1,
+  pid: process.pid,
+  started_at: '2026-01-01T00:00:00Z',
+  data_dir: dir,
+  api_url: 'http://127.0.0.1:4000',
+  api_key: 'lh-dev-key',
+  temporal_address: '127.0.0.1:7233',
+  temporal_ui_url: 'http://127.0.0.1:8233',
+  temporal_started: true,
+  task_queue: 'longhaul',
+  model: { kind: 'scripted', base_url: 'http://127.0.0.1:1' },
+  ...over,
+});
+
+test('data dir: flag, then LONGHAUL_DATA_DIR, then .longhaul in the working directory', () => {
+  assert.equal(resolveDataDir({ flag: 'x', env: { LONGHAUL_DATA_DIR: '/y' }, cwd: '/w' }), '/w/x');
+  assert.equal(resolveDataDir({ env: { LONGHAUL_DATA_DIR: '/y' }, cwd: '/w' }), '/y');
+  assert.equal(resolveDataDir({ env: { LONGHAUL_DATA_DIR: ' ' }, cwd: '/w' }), '/w/.longhaul');
+  assert.equal(dataDirLayout('/d').temporalDb, '/d/temporal/dev.sqlite');
+});
+
+test('port: flag, then LONGHAUL_PORT, then 4000; nonsense is refused by name', () => {
+  assert.equal(resolveApiPort({ flag: '4100', env: { LONGHAUL_PORT: '4200' } }), 4100);
+  assert.equal(resolveApiPort({ env: { LONGHAUL_PORT: '4200' } }), 4200);
+  assert.equal(resolveApiPort({ env: {} }), 4000);
+  assert.throws(() => resolveApiPort({ flag: '70000', env: {} }), /--port must be a TCP port/);
+  assert.throws(() => resolveApiPort({ env: { LONGHAUL_PORT: '4k' } }), /LONGHAUL_PORT must be a TCP port/);
+});
+
+test('the generated API key is kept (mode 0600) and reused; LONGHAUL_API_KEY wins', async () => {
+  const layout = dataDirLayout(join(dir, 'keys'));
+  const first = await resolveDevApiKey({ layout, env: {} });
+  assert.equal(first.source, 'generated');
+  assert.match(first.key, /^lh-dev-[A-Za-z0-9_-]{32}$/);
+  assert.equal(statSync(layout.apiKeyFile).mode & 0o777, 0o600);
+  assert.deepEqual(await resolveDevApiKey({ layout, env: {} }), { key: first.key, source: 'file' });
+  assert.deepEqual(await resolveDevApiKey({ layout, env: { LONGHAUL_API_KEY: 'mine' } }), { key: 'mine', source: 'env' });
+});
+
+test('dev.json: written 0600, read back, stale when its process is gone, removed only by its owner', async () => {
+  await writeDevInfo(dir, info());
+  assert.equal(statSync(devInfoPath(dir)).mode & 0o777, 0o600);
+  assert.deepEqual(await readDevInfo(dir), { state: 'running', info: info() });
+
+  await removeDevInfo(dir, process.pid + 1);
+  assert.equal((await readDevInfo(dir)).state, 'running', 'another process does not remove it');
+
+  await writeDevInfo(dir, info({ pid: 2 ** 22 + 12345 }));
+  assert.equal((await readDevInfo(dir)).state, 'stale');
+  await assert.rejects(resolveRunTarget({ dataDir: dir, env: {} }), /is no longer running; start one with `\.\/longhaul dev`/);
+
+  writeFileSync(devInfoPath(dir), '{"version": 2}');
+  assert.equal((await readDevInfo(dir)).state, 'invalid');
+  await removeDevInfo(dir);
+  assert.equal((await readDevInfo(dir)).state, 'missing');
+  assert.throws(() => readFileSync(devInfoPath(dir)));
+});
+
+test('run target: dev.json of the data dir, or --url with a key; the dev key serves the same URL', async () => {
+  await writeDevInfo(dir, info());
+  assert.deepEqual(await resolveRunTarget({ dataDir: dir, env: {} }), { baseURL: 'http://127.0.0.1:4000', apiKey: 'lh-dev-key', model: info().model });
+  assert.deepEqual(await resolveRunTarget({ dataDir: dir, url: 'http://localhost:4000/', env: {} }), {
+    baseURL: 'http://localhost:4000/',
+    apiKey: 'lh-dev-key',
+    model: info().model,
+  });
+  await assert.rejects(resolveRunTarget({ dataDir: dir, url: 'http://elsewhere:1', env: {} }), /no API key for http:\/\/elsewhere:1/);
+  assert.deepEqual(await resolveRunTarget({ dataDir: dir, env: { LONGHAUL_URL: 'http://elsewhere:1', LONGHAUL_API_KEY: 'k' } }), {
+    baseURL: 'http://elsewhere:1',
+    apiKey: 'k',
+    model: undefined,
+  });
+  await removeDevInfo(dir);
+});
