@@ -213,9 +213,20 @@ function installWorkerLogger({ logFile, terminal }: { logFile: string; terminal:
     const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${JSON.stringify(entry.meta)}` : '';
     appendFileSync(logFile, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
     if (entry.level === 'WARN' || entry.level === 'ERROR') {
-      const session = typeof entry.meta?.['workflowId'] === 'string' ? ` [${entry.meta['workflowId']}]` : '';
-      terminal.warn(`worker ${entry.level.toLowerCase()}${session}: ${entry.message.split('\n')[0]}`);
+      terminal.warn(`worker ${entry.level.toLowerCase()}: ${summarizeLogEntry(entry)}`);
     }
   };
   Runtime.install({ logger: new DefaultLogger('INFO', log) });
+}
+
+/** One line: the message, the session, and for activities which one, which attempt and what error. */
+function summarizeLogEntry({ message, meta = {} }: LogEntry): string {
+  const session = typeof meta['workflowId'] === 'string' ? ` [${meta['workflowId']}]` : '';
+  const error = meta['error'] as { type?: unknown; message?: unknown } | undefined;
+  const errorText = typeof error?.type === 'string' ? error.type : typeof error?.message === 'string' ? error.message.split('\n')[0] : undefined;
+  const details = [
+    typeof meta['activityType'] === 'string' ? `${meta['activityType']}${typeof meta['attempt'] === 'number' ? ` attempt ${meta['attempt']}` : ''}` : undefined,
+    errorText,
+  ].filter((part): part is string => part !== undefined);
+  return `${message.split('\n')[0]}${session}${details.length > 0 ? ` (${details.join(': ')})` : ''}`;
 }
