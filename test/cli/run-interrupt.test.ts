@@ -73,6 +73,8 @@ test('a second Ctrl-C stops watching at once, with exit code 130', { timeout: 12
   const run = startRun(api.api.url, 'wait for a long time');
   await run.waitFor('▸ bash $ sleep 120');
   run.child.kill('SIGINT');
+  // Signals do not queue: two sent back to back can arrive as one. Send the second once the first is seen.
+  while (!run.output().stderr.includes('interrupting the agent')) await new Promise((r) => setTimeout(r, 5));
   run.child.kill('SIGINT');
   const code = await run.exited;
   assert.equal(code, 130, JSON.stringify(run.output()));
