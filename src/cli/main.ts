@@ -58,6 +58,14 @@ export async function main(argv: readonly string[], terminal: Terminal = new Ter
       exitCode = await runRun({ task: taskWords.join(' '), flags: options, terminal });
     });
 
+  program
+    .command('setup')
+    .description('Install what longhaul dev needs on this machine (Node, dependencies, Temporal CLI, Docker, sandbox image): runs scripts/setup.sh.')
+    .action(async () => {
+      const { runSetup } = await import('./setup-command.ts');
+      exitCode = await runSetup();
+    });
+
   try {
     await program.parseAsync(argv);
     return exitCode;
