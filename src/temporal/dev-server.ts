@@ -16,6 +16,8 @@ export type DevServerOptions = {
   startTimeoutMs?: number;
   /** Where the CLI's output goes. Default: ignored. */
   logFile?: string | undefined;
+  /** More `temporal server start-dev` arguments, e.g. `--dynamic-config-value k=v`. */
+  extraArgs?: readonly string[];
 };
 
 /** A Temporal dev server (the Temporal CLI's `server start-dev`), started or found running. */
@@ -33,7 +35,7 @@ export type DevServer = {
  * Reuses a Temporal server already listening on `port`, or starts the CLI's
  * dev server there and waits until it answers.
  */
-export async function startDevServer({ port = 7233, uiPort = port + 1000, dbFile, namespace = 'default', startTimeoutMs = 30_000, logFile }: DevServerOptions = {}): Promise<DevServer> {
+export async function startDevServer({ port = 7233, uiPort = port + 1000, dbFile, namespace = 'default', startTimeoutMs = 30_000, logFile, extraArgs = [] }: DevServerOptions = {}): Promise<DevServer> {
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://127.0.0.1:${uiPort}`;
   if (await isServing(address)) {
@@ -44,6 +46,7 @@ export async function startDevServer({ port = 7233, uiPort = port + 1000, dbFile
     mkdirSync(dirname(dbFile), { recursive: true });
     args.push('--db-filename', dbFile);
   }
+  args.push(...extraArgs);
   const stdio = logFile ? (await import('node:fs')).openSync(logFile, 'a') : 'ignore';
   const child = spawn(findTemporalCli(), args, { stdio: ['ignore', stdio, stdio], detached: false });
   let exited: number | null = null;
