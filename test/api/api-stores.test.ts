@@ -11,7 +11,6 @@ import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
 let postgres: TestPostgres;
-let database = 0;
 before(async () => {
   postgres = await startPostgres();
 });
@@ -21,13 +20,7 @@ after(async () => {
 
 const backends: Record<string, () => Promise<SqlDriver>> = {
   pglite: () => openPgliteDriver(),
-  postgres: async () => {
-    const admin = await openPostgresDriver({ url: postgres.url, maxConnections: 1 });
-    const name = `api${++database}`;
-    await admin.exec(`CREATE DATABASE ${name}`);
-    await admin.close();
-    return openPostgresDriver({ url: postgres.url.replace(/\/postgres$/, `/${name}`) });
-  },
+  postgres: async () => openPostgresDriver({ url: await postgres.createDatabase() }),
 };
 
 async function open(openDriver: () => Promise<SqlDriver>): Promise<ApiStores & AsyncDisposable> {

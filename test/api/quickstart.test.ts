@@ -4,6 +4,7 @@ import type { BetaManagedAgentsStreamSessionEvents } from '@anthropic-ai/sdk/res
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { startTestTemporal } from '../support/harness.ts';
+import { QUICKSTART_TURN_EVENT_TYPES } from '../support/quickstart-events.ts';
 import { startApiFixture } from './api-fixture.ts';
 
 let temporal: DevServer;
@@ -14,23 +15,7 @@ after(async () => {
   await temporal.stop();
 });
 
-const TURN = [
-  'user.message',
-  'session.status_running',
-  'span.model_request_start',
-  'agent.message',
-  'agent.tool_use',
-  'span.model_request_end',
-  'agent.tool_result',
-  'span.model_request_start',
-  'agent.tool_use',
-  'span.model_request_end',
-  'agent.tool_result',
-  'span.model_request_start',
-  'agent.message',
-  'span.model_request_end',
-  'session.status_idle',
-];
+const TURN = QUICKSTART_TURN_EVENT_TYPES;
 
 type StreamEvent = BetaManagedAgentsStreamSessionEvents;
 

@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { findSessionContainerId } from '../support/docker.ts';
+import { QUICKSTART_TURN_EVENT_TYPES } from '../support/quickstart-events.ts';
 import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
 
 const agent = { name: 'coder', model: 'claude-sonnet-5-5', system: 'You are a careful engineer.', tools: [{ type: 'agent_toolset_20260401' as const }] };
@@ -27,26 +28,7 @@ test('the quickstart task runs to end_turn in a real sandbox, with a gapless eve
   assert.equal(idle?.type, 'session.status_idle');
   assert.deepEqual(idle.type === 'session.status_idle' && idle.stop_reason, { type: 'end_turn' });
 
-  assert.deepEqual(
-    events.map((e) => e.type),
-    [
-      'user.message',
-      'session.status_running',
-      'span.model_request_start',
-      'agent.message',
-      'agent.tool_use',
-      'span.model_request_end',
-      'agent.tool_result',
-      'span.model_request_start',
-      'agent.tool_use',
-      'span.model_request_end',
-      'agent.tool_result',
-      'span.model_request_start',
-      'agent.message',
-      'span.model_request_end',
-      'session.status_idle',
-    ],
-  );
+  assert.deepEqual(events.map((e) => e.type), QUICKSTART_TURN_EVENT_TYPES);
   const toolUses = events.filter((e) => e.type === 'agent.tool_use');
   const toolResults = events.filter((e) => e.type === 'agent.tool_result');
   assert.deepEqual(toolResults.map((r) => r.type === 'agent.tool_result' && r.tool_use_id), toolUses.map((u) => u.id), 'results point at their tool_use events');

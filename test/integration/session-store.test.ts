@@ -5,9 +5,9 @@ import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
-// The same suite runs on the embedded default (PGlite) and on a real PostgreSQL server.
+// The same suite runs on the embedded default (PGlite) and on a real PostgreSQL server
+// (a fresh database per test).
 let postgres: TestPostgres;
-let database = 0;
 before(async () => {
   postgres = await startPostgres();
 });
@@ -17,14 +17,7 @@ after(async () => {
 
 const backends = {
   pglite: async () => SessionStore.open(await openPgliteDriver()),
-  postgres: async () => {
-    // A fresh database per test keeps tests independent.
-    const admin = await openPostgresDriver({ url: postgres.url, maxConnections: 1 });
-    const name = `t${++database}`;
-    await admin.exec(`CREATE DATABASE ${name}`);
-    await admin.close();
-    return SessionStore.open(await openPostgresDriver({ url: postgres.url.replace(/\/postgres$/, `/${name}`) }));
-  },
+  postgres: async () => SessionStore.open(await openPostgresDriver({ url: await postgres.createDatabase() })),
 };
 
 for (const [backend, openStore] of Object.entries(backends)) {

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 
 /** A throwaway PostgreSQL server from the machine's Debian `postgresql` package. */
-export type TestPostgres = { url: string; stop(): Promise<void>; [Symbol.asyncDispose](): Promise<void> };
+export type TestPostgres = {
+  url: string;
+  /** Creates an empty database on the server and returns its URL: one per test keeps tests independent. */
+  createDatabase(): Promise<string>;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+};
 
 export function findPostgresBin(): string {
   const configured = process.env['LONGHAUL_PG_BIN_DIR'];
@@ -56,7 +62,15 @@ export async function startPostgres(): Promise<TestPostgres> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  return { url, stop, [Symbol.asyncDispose]: stop };
+  let databases = 0;
+  const createDatabase = async () => {
+    const name = `test_${++databases}`;
+    const admin = await openPostgresDriver({ url, maxConnections: 1 });
+    await admin.exec(`CREATE DATABASE ${name}`);
+    await admin.close();
+    return url.replace(/\/postgres$/, `/${name}`);
+  };
+  return { url, createDatabase, stop, [Symbol.asyncDispose]: stop };
 }
 
 export function freePort(): Promise<number> {
