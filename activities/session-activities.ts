@@ -62,6 +62,11 @@ export function createSessionActivities({
       await sandboxes.ensure(sandboxSpec(sessionId, environment));
     },
 
+    /** Removes the session's container but keeps its /workspace volume. */
+    async releaseSandbox({ sessionId }: { sessionId: string }): Promise<void> {
+      await sandboxes.destroy(sessionId, { removeVolume: false });
+    },
+
     async destroySandbox({ sessionId, removeVolume }: { sessionId: string; removeVolume: boolean }): Promise<void> {
       await sandboxes.destroy(sessionId, { removeVolume });
     },

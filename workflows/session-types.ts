@@ -31,6 +31,11 @@ export type SessionTuning = {
   toolHeartbeatTimeoutMs?: number | undefined;
   /** Wall-clock limit of one tool call when the model gives none. Default 10 min. */
   toolTimeoutMs?: number | undefined;
+  /**
+   * How long an idle session keeps its sandbox container before releasing it
+   * (its /workspace volume stays; the next tool call starts a new container). Default 15 min.
+   */
+  idleSandboxReleaseMs?: number | undefined;
   /** Max model calls in one turn before it stops. Default 1000. */
   maxStepsPerTurn?: number | undefined;
 };

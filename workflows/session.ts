@@ -9,6 +9,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -64,7 +65,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
   });
-  const { emitEvents, ensureSandbox, destroySandbox } = proxyActivities<SessionActivities>({
+  const { emitEvents, ensureSandbox, destroySandbox, releaseSandbox } = proxyActivities<SessionActivities>({
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
   });
@@ -135,7 +136,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
 
   // Warm the sandbox while the first model call is under way; tools wait for it.
   let sandboxReady: Promise<void> | undefined;
+  let sandboxWarm = false;
   const warmSandbox = () => {
+    sandboxWarm = true;
     sandboxReady ??= ensureSandbox({ sessionId, environment }).catch((err: unknown) => {
       // Tools provision on demand too; a failed warm-up only costs latency.
       log.warn('sandbox warm-up failed', { sessionId, error: String(err) });
@@ -187,9 +190,18 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     }
   };
 
+  const hasWork = () => state.inbox.length > 0 || terminateRequested;
   for (;;) {
     if (!state.turnActive) {
-      await condition(() => state.inbox.length > 0 || terminateRequested);
+      // Sessions created before idle release existed replay without the timer.
+      const releaseIdleSandbox = patched('release-idle-sandbox');
+      if (releaseIdleSandbox && sandboxWarm && !(await condition(hasWork, tuning.idleSandboxReleaseMs ?? 15 * 60_000))) {
+        // Idle long enough: give the container back; the volume keeps /workspace.
+        await releaseSandbox({ sessionId });
+        sandboxWarm = false;
+        sandboxReady = undefined;
+      }
+      await condition(hasWork);
     }
     if (terminateRequested) break;
 

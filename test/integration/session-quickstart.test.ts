@@ -132,3 +132,31 @@ test('a user.message sent while the agent works is delivered at its next model t
   h.model.assertNoUnscriptedCalls();
   await assertGaplessLog(h.store, session.id);
 });
+
+test('an idle session gives its container back after idleSandboxReleaseMs; the next turn gets a new one with /workspace intact', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: [
+      { content: [{ type: 'tool_use', name: 'bash', input: { command: 'echo still-here > /workspace/keep.txt' } }] },
+      { content: [{ type: 'text', text: 'saved' }] },
+      { content: [{ type: 'tool_use', name: 'bash', input: { command: 'cat /workspace/keep.txt' } }] },
+      { content: [{ type: 'text', text: 'read' }] },
+    ],
+  });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('save')], tuning: { idleSandboxReleaseMs: 1000 } });
+  const turn1 = await collectEvents(h.longhaul, session.id, isIdle);
+  const first = await findSessionContainerId(session.id);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && execFileSync('docker', ['ps', '-q', '--filter', `label=longhaul.session=${session.id}`]).toString().trim()) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.equal(execFileSync('docker', ['ps', '-aq', '--filter', `label=longhaul.session=${session.id}`]).toString().trim(), '', 'the idle container was removed');
+  assert.match(execFileSync('docker', ['volume', 'ls', '-q', '--filter', `label=longhaul.session=${session.id}`]).toString(), /\S/, 'its volume stays');
+
+  await h.longhaul.events.send(session.id, [userMessage('read it back')]);
+  const turn2 = await collectEvents(h.longhaul, session.id, isIdle, { after: turn1.at(-1)!.id });
+  const result = turn2.find((e) => e.type === 'agent.tool_result');
+  assert.equal(result?.type === 'agent.tool_result' ? (result.content ?? []).map((b) => (b.type === 'text' ? b.text : '')).join('').trim() : '', 'still-here');
+  assert.notEqual(await findSessionContainerId(session.id), first, 'a new container');
+  await assertGaplessLog(h.store, session.id);
+});
