@@ -24,6 +24,7 @@ import type { DevCommandFlags } from './main.ts';
 import type { Terminal } from './output.ts';
 import { checkDocker } from './preflight.ts';
 import { startDevApi } from './start-api.ts';
+import { waitForStopSignal } from './stop-signal.ts';
 import { stopDevSandboxes } from './stop-dev-sandboxes.ts';
 
 /** Printed once everything is up; tests and scripts wait for it. */
@@ -185,23 +186,6 @@ async function startTemporal({ port, dbFile, logFile }: { port: number; dbFile: 
     }
     throw new CliError(`could not start the Temporal dev server: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-}
-
-/** Resolves with the signal's name on the first SIGINT/SIGTERM; a second one exits at once. */
-function waitForStopSignal(terminal: Terminal): Promise<string> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        terminal.error('stopping now, without cleaning up');
-        process.exit(130);
-      }
-      stopping = true;
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }
 
 /**

@@ -1,11 +1,14 @@
 /**
  * The `longhaul` command line: `longhaul dev` runs a whole local engine in one
- * process; `longhaul run "<task>"` drives one session against it through the official SDK.
+ * process; `longhaul run "<task>"` drives one session against it through the official SDK;
+ * `longhaul serve` and `longhaul worker` are the API and the workers for production.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_TEMPORAL_PORT } from '../config/dev-config.ts';
 import { CliError } from './cli-error.ts';
 import { Terminal } from './output.ts';
+import type { ServeCommandFlags } from './serve-command.ts';
+import type { WorkerCommandFlags } from './worker-command.ts';
 
 export const DEFAULT_RUN_MODEL = 'claude-sonnet-5-5';
 
@@ -56,6 +59,40 @@ export async function main(argv: readonly string[], terminal: Terminal = new Ter
     .action(async (taskWords: string[], options: RunCommandFlags) => {
       const { runRun } = await import('./run-command.ts');
       exitCode = await runRun({ task: taskWords.join(' '), flags: options, terminal });
+    });
+
+  const engineOptions = (command: Command) =>
+    command
+      .addOption(new Option('--temporal-address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS; default 127.0.0.1:7233)'))
+      .addOption(new Option('--temporal-namespace <name>', 'Temporal namespace (env TEMPORAL_NAMESPACE; default default)'))
+      .addOption(new Option('--task-queue <name>', 'Temporal task queue of the workers (env LONGHAUL_TASK_QUEUE; default longhaul)'))
+      .addOption(new Option('--database-url <url>', 'PostgreSQL connection string (env DATABASE_URL; required)'));
+
+  engineOptions(
+    program
+      .command('serve')
+      .description('Serve the Managed Agents HTTP API for production: on a Temporal cluster and PostgreSQL, API keys from LONGHAUL_API_KEYS or LONGHAUL_API_KEY; no worker unless --with-worker.'),
+  )
+    .addOption(new Option('--port <port>', `HTTP API port (env LONGHAUL_PORT; default ${DEFAULT_API_PORT})`))
+    .addOption(new Option('--host <host>', 'address to listen on (env LONGHAUL_HOST; default 127.0.0.1)'))
+    .addOption(new Option('--with-worker', 'also run a worker in this process (the options of `longhaul worker` apply)'))
+    .addOption(dataDirOption())
+    .addOption(new Option('--scripted-model', 'with --with-worker: the scripted demo model instead of Claude'))
+    .action(async (options: ServeCommandFlags) => {
+      const { runServe } = await import('./serve-command.ts');
+      exitCode = await runServe({ flags: options, terminal });
+    });
+
+  engineOptions(
+    program
+      .command('worker')
+      .description('Run Longhaul workers alone, for scaling out: sessions on Temporal, the PostgreSQL store, Docker sandboxes; model from ANTHROPIC_API_KEY. SIGTERM drains.'),
+  )
+    .addOption(dataDirOption())
+    .addOption(new Option('--scripted-model', 'serve the scripted demo model in this process instead of Claude (for trying things out; not Claude)'))
+    .action(async (options: WorkerCommandFlags) => {
+      const { runWorker } = await import('./worker-command.ts');
+      exitCode = await runWorker({ flags: options, terminal });
     });
 
   program

@@ -1,0 +1,108 @@
+/**
+ * `longhaul serve`: the Managed Agents HTTP API alone, for production — on an
+ * existing Temporal cluster and a PostgreSQL store, with API keys from the
+ * environment. Sessions run on `longhaul worker` processes (or in this one with
+ * `--with-worker`).
+ */
+import { Client, Connection } from '@temporalio/client';
+import { createApiApp } from '../api/create-api-app.ts';
+import { serveApi, type ServedApi } from '../api/serve-api.ts';
+import { Longhaul } from '../client/longhaul.ts';
+import { resolveDataDir } from '../config/dev-config.ts';
+import { redactDatabaseUrl, resolveServeConfig, resolveWorkerModel, type ServeFlags, type WorkerModelConfig } from '../config/server-config.ts';
+import { openApiStores } from '../store/open-api-stores.ts';
+import { CleanupStack } from './cleanup-stack.ts';
+import { CliError } from './cli-error.ts';
+import type { Terminal } from './output.ts';
+import { waitForStopSignal } from './stop-signal.ts';
+import { installWorkerLogger, modelLine, openEngineStore, startEngineWorker, type EngineWorker } from './worker-command.ts';
+
+/** Printed once the API listens; tests and scripts wait for it. */
+export const SERVE_READY_LINE = 'longhaul serve is ready';
+
+export type ServeCommandFlags = ServeFlags & {
+  withWorker?: boolean;
+  dataDir?: string;
+  scriptedModel?: boolean;
+};
+
+export async function runServe({ flags, terminal, env = process.env }: { flags: ServeCommandFlags; terminal: Terminal; env?: NodeJS.ProcessEnv }): Promise<number> {
+  const config = resolveServeConfig({ flags, env });
+  if (flags.scriptedModel && !flags.withWorker) throw new CliError('--scripted-model is a worker option: add --with-worker, or pass it to `longhaul worker`', { exitCode: 2 });
+  let model: WorkerModelConfig | undefined;
+  if (flags.withWorker) {
+    model = resolveWorkerModel({ scriptedModel: flags.scriptedModel, env });
+    terminal.line(modelLine(model, env), model.kind === 'scripted' ? 'warn' : 'heading');
+    installWorkerLogger(env);
+  }
+
+  const cleanups = new CleanupStack(terminal);
+  const stopRequested = waitForStopSignal(terminal);
+  try {
+    // The session store owns the driver; the API's resource stores share it.
+    const { store, driver } = await openEngineStore({ databaseUrl: config.databaseUrl });
+    cleanups.push('store', () => store.close());
+    const stores = await openApiStores(driver);
+
+    let connection: Connection;
+    try {
+      connection = await Connection.connect({ address: config.temporalAddress });
+    } catch (error) {
+      throw new CliError(`could not reach Temporal at ${config.temporalAddress} (${firstLine(error)}); set TEMPORAL_ADDRESS or --temporal-address`, { cause: error });
+    }
+    cleanups.push('Temporal client', () => connection.close());
+    const longhaul = new Longhaul({ client: new Client({ connection, namespace: config.temporalNamespace }), store, taskQueue: config.taskQueue });
+
+    let worker: EngineWorker | undefined;
+    if (model) worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups });
+
+    const app = createApiApp({
+      longhaul,
+      store,
+      ...stores,
+      apiKeys: config.apiKeys,
+      onInternalError: (error, { method, path, requestId }) =>
+        terminal.error(`api: ${method} ${path} (${requestId}) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    });
+    const api = await listen(() => serveApi({ app, port: config.port, host: config.host }), config);
+    // Stopped first: no new request reaches a store or client that is closing.
+    cleanups.push('HTTP API', () => api.close());
+
+    const keys = config.apiKeys.length === 1 ? '1 API key' : `${config.apiKeys.length} API keys`;
+    terminal.line(
+      `${SERVE_READY_LINE}: ${api.url} (${keys}; Temporal ${config.temporalAddress}, namespace ${config.temporalNamespace}, task queue ${config.taskQueue}; ` +
+        `store ${redactDatabaseUrl(config.databaseUrl)}; ${worker ? 'with a worker in this process' : 'no worker here: run `longhaul worker`'})`,
+      'ok',
+    );
+
+    const reason = await Promise.race([stopRequested, ...(worker ? [worker.failed] : [])]);
+    if (reason instanceof Error) {
+      terminal.error(`longhaul serve: ${reason.message}; shutting down`);
+      await cleanups.runAll();
+      return 1;
+    }
+    terminal.line(`stopping (${reason})…`, 'dim');
+    const clean = await cleanups.runAll();
+    terminal.line('stopped', 'dim');
+    return clean ? 0 : 1;
+  } catch (error) {
+    await cleanups.runAll();
+    throw error;
+  }
+}
+
+async function listen(start: () => Promise<ServedApi>, { port, host }: { port: number; host: string }): Promise<ServedApi> {
+  try {
+    return await start();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new CliError(`port ${port} on ${host} is in use; pick another with --port or LONGHAUL_PORT`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}

@@ -1,0 +1,176 @@
+/**
+ * `longhaul worker`: Longhaul's Temporal workers alone, for scaling out — as many
+ * processes (and hosts) as needed, all on one task queue, one PostgreSQL store and
+ * Docker for the sandboxes. No HTTP API: that is `longhaul serve`.
+ */
+import { join } from 'node:path';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
+import { resolveDataDir } from '../config/dev-config.ts';
+import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
+import { openPostgresDriver } from '../store/postgres-driver.ts';
+import { SessionStore } from '../store/session-store.ts';
+import type { SqlDriver } from '../store/sql-driver.ts';
+import { createLonghaulWorker } from '../worker/create-worker.ts';
+import { CleanupStack } from './cleanup-stack.ts';
+import { CliError } from './cli-error.ts';
+import { startDevModel } from './dev-model.ts';
+import type { Terminal } from './output.ts';
+import { checkDocker } from './preflight.ts';
+import { waitForStopSignal } from './stop-signal.ts';
+import { stopDevSandboxes } from './stop-dev-sandboxes.ts';
+
+/** Printed once the worker polls its task queue; tests and scripts wait for it. */
+export const WORKER_READY_LINE = 'longhaul worker is ready';
+
+export type WorkerCommandFlags = EngineFlags & {
+  dataDir?: string;
+  scriptedModel?: boolean;
+};
+
+export async function runWorker({ flags, terminal, env = process.env }: { flags: WorkerCommandFlags; terminal: Terminal; env?: NodeJS.ProcessEnv }): Promise<number> {
+  const config = resolveEngineConfig({ flags, env });
+  const model = resolveWorkerModel({ scriptedModel: flags.scriptedModel, env });
+  const dataDir = resolveDataDir({ flag: flags.dataDir, env });
+  terminal.line(modelLine(model, env), model.kind === 'scripted' ? 'warn' : 'heading');
+  installWorkerLogger(env);
+
+  const cleanups = new CleanupStack(terminal);
+  const stopRequested = waitForStopSignal(terminal);
+  try {
+    const { store } = await openEngineStore({ databaseUrl: config.databaseUrl });
+    cleanups.push('store', () => store.close());
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups });
+    terminal.line(
+      `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
+        `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
+      'ok',
+    );
+    const reason = await Promise.race([stopRequested, worker.failed]);
+    if (reason instanceof Error) {
+      terminal.error(`longhaul worker: ${reason.message}; shutting down`);
+      await cleanups.runAll();
+      return 1;
+    }
+    terminal.line(`draining (${reason})…`, 'dim');
+    const clean = await cleanups.runAll();
+    terminal.line('stopped', 'dim');
+    return clean ? 0 : 1;
+  } catch (error) {
+    await cleanups.runAll();
+    throw error;
+  }
+}
+
+export type EngineWorker = {
+  /** Settles with the reason if the worker stops on its own (it should not). */
+  failed: Promise<Error>;
+};
+
+/**
+ * Starts a Longhaul worker on `config`'s task queue with Docker sandboxes under
+ * `<dataDir>/sandboxes` and the given model, and registers how to stop it on
+ * `cleanups`: shut down (in-flight tasks finish or are handed back), then remove this
+ * worker's sandbox containers (workspaces are volumes and stay). Shared by
+ * `longhaul worker` and `longhaul serve --with-worker`.
+ */
+export async function startEngineWorker({
+  config,
+  store,
+  dataDir,
+  model,
+  env = process.env,
+  cleanups,
+}: {
+  config: EngineConfig;
+  store: SessionStore;
+  dataDir: string;
+  model: WorkerModelConfig;
+  env?: NodeJS.ProcessEnv;
+  cleanups: CleanupStack;
+}): Promise<EngineWorker> {
+  const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
+  // Longhaul removes its own containers by label and never relies on the reaper, whose image cannot be pulled offline.
+  env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
+  process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= env['TESTCONTAINERS_RYUK_DISABLED'];
+  await checkDocker({ image });
+  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image });
+  cleanups.push('sandbox containers', () => stopDevSandboxes(sandboxes));
+
+  const modelHandle = await startDevModel({
+    env: model.kind === 'scripted' ? {} : { ANTHROPIC_API_KEY: model.apiKey, ...(model.baseUrl ? { ANTHROPIC_BASE_URL: model.baseUrl } : {}) },
+  });
+  cleanups.push('scripted model', () => modelHandle.close());
+
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address: config.temporalAddress });
+  } catch (error) {
+    throw new CliError(`could not reach Temporal at ${config.temporalAddress} (${firstLine(error)}); set TEMPORAL_ADDRESS or --temporal-address`, { cause: error });
+  }
+  cleanups.push('worker connection', () => connection.close());
+  const worker = await createLonghaulWorker({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    store,
+    sandboxes,
+    anthropic: modelHandle.anthropic,
+  });
+  const running = worker.run();
+  cleanups.push('worker', async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+  });
+  return {
+    failed: running.then(
+      () => new Error('the worker stopped'),
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    ),
+  };
+}
+
+/**
+ * The PostgreSQL store, schema brought up to date, and its driver (the store owns it;
+ * the API's resource stores share it); a clear message when it cannot be reached.
+ */
+export async function openEngineStore({ databaseUrl }: { databaseUrl: string }): Promise<{ store: SessionStore; driver: SqlDriver }> {
+  let driver: SqlDriver;
+  try {
+    driver = await openPostgresDriver({ url: databaseUrl });
+  } catch (error) {
+    throw new CliError(`could not connect to PostgreSQL at ${redactDatabaseUrl(databaseUrl)} (${firstLine(error)}); check DATABASE_URL`, { cause: error });
+  }
+  try {
+    return { store: await SessionStore.open(driver), driver };
+  } catch (error) {
+    await driver.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** First thing said, by every command that runs a worker: whether this is Claude or the scripted stand-in. */
+export function modelLine(model: WorkerModelConfig, env: NodeJS.ProcessEnv = process.env): string {
+  if (model.kind === 'anthropic') return `model: Claude (ANTHROPIC_API_KEY is set${model.baseUrl ? `; via ${model.baseUrl}` : ''})`;
+  return `model: scripted demo model (--scripted-model${env['ANTHROPIC_API_KEY'] ? '; ANTHROPIC_API_KEY is ignored' : ''}) — not Claude`;
+}
+
+/**
+ * Temporal's logs (worker, activities, workflows) as one line each on stderr, at
+ * `LONGHAUL_LOG_LEVEL` (default INFO). Installed once, before any worker connection.
+ */
+export function installWorkerLogger(env: NodeJS.ProcessEnv = process.env): void {
+  const level = (env['LONGHAUL_LOG_LEVEL']?.trim().toUpperCase() || 'INFO') as LogLevel;
+  if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level)) throw new CliError(`LONGHAUL_LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARN, ERROR; got ${level}`);
+  Runtime.install({
+    logger: new DefaultLogger(level, ({ level: entryLevel, message, meta, timestampNanos }) => {
+      const details = meta && Object.keys(meta).length > 0 ? ` ${JSON.stringify(meta)}` : '';
+      process.stderr.write(`${new Date(Number(timestampNanos / 1_000_000n)).toISOString()} ${entryLevel} ${message}${details}\n`);
+    }),
+  });
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}

@@ -1,0 +1,196 @@
+/**
+ * Production mode end to end: a real PostgreSQL and Temporal dev server, `longhaul
+ * worker --scripted-model` and `longhaul serve` as child processes, the quickstart
+ * through the official SDK against `serve`, then SIGTERM to both. Needs Docker, the
+ * sandbox image, the Temporal CLI and PostgreSQL (scripts/setup.sh).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { ConfigError } from '../../src/config/dev-config.ts';
+import { redactDatabaseUrl, resolveApiKeys, resolveEngineConfig, resolveServeConfig, resolveWorkerModel } from '../../src/config/server-config.ts';
+import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { QUICKSTART_TASK } from '../../src/testing/index.ts';
+import { startTestTemporal } from '../support/harness.ts';
+import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { QUICKSTART_TURN_EVENT_TYPES } from '../support/quickstart-events.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const cli = join(root, 'bin', 'longhaul.js');
+const API_KEY = 'lh-serve-test-key-0123456789';
+
+/** The child's environment: only what the test sets among the variables `serve` and `worker` read. */
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^(ANTHROPIC_|LONGHAUL_|TEMPORAL_ADDRESS$|TEMPORAL_NAMESPACE$|DATABASE_URL$)/.test(name)) delete env[name];
+  }
+  return { ...env, LONGHAUL_LOG_LEVEL: 'WARN', ...extra };
+}
+
+type Started = { child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> };
+
+/** Spawns `longhaul <args>` and waits for `readyLine` on stdout (or fails with everything it printed). */
+async function startCli(args: string[], env: NodeJS.ProcessEnv, readyLine: string, timeoutMs = 120_000): Promise<Started> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const output = () => `stdout:\n${stdout}\nstderr:\n${stderr}`;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const deadline = Date.now() + timeoutMs;
+  while (!stdout.includes(readyLine)) {
+    if (child.exitCode !== null) assert.fail(`longhaul ${args[0]} exited with ${child.exitCode}\n${output()}`);
+    if (Date.now() > deadline) assert.fail(`longhaul ${args[0]} not ready after ${timeoutMs} ms\n${output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, output, exited };
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function stopWith(started: Started, signal: NodeJS.Signals, timeoutMs = 60_000) {
+  started.child.kill(signal);
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    started.exited,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms after ${signal}\n${started.output()}`)), timeoutMs))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const runningContainers = (sessionId: string) => execFileSync('docker', ['ps', '-aq', '--filter', `label=longhaul.session=${sessionId}`]).toString().trim();
+
+let postgres: TestPostgres;
+let temporal: DevServer;
+let dataDir: string;
+const children: ChildProcess[] = [];
+const sessions: string[] = [];
+
+before(async () => {
+  [postgres, temporal] = await Promise.all([startPostgres(), startTestTemporal()]);
+  dataDir = mkdtempSync(join(tmpdir(), 'longhaul-serve-'));
+});
+
+after(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const id of sessions) {
+    execFileSync('docker', ['rm', '-f', `longhaul-sbx-${id}`], { stdio: 'ignore' });
+    execFileSync('docker', ['volume', 'rm', '-f', `longhaul-ws-${id}`], { stdio: 'ignore' });
+  }
+  await temporal?.stop();
+  await postgres?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('server config: flags, then environment, then defaults; keys from both variables; clear refusals', () => {
+  const env = { DATABASE_URL: 'postgres://u:pw@db:5432/lh', LONGHAUL_API_KEYS: 'a, b,,a', LONGHAUL_API_KEY: 'c' };
+  const config = resolveServeConfig({ flags: {}, env });
+  assert.deepEqual(config, {
+    temporalAddress: '127.0.0.1:7233',
+    temporalNamespace: 'default',
+    taskQueue: 'longhaul',
+    databaseUrl: 'postgres://u:pw@db:5432/lh',
+    port: 4000,
+    host: '127.0.0.1',
+    apiKeys: ['a', 'b', 'c'],
+  });
+  const flagged = resolveServeConfig({
+    flags: { temporalAddress: 't:1', temporalNamespace: 'ns', databaseUrl: 'postgresql://other/db', port: '9', host: '0.0.0.0' },
+    env: { ...env, TEMPORAL_ADDRESS: 'env:2', TEMPORAL_NAMESPACE: 'envns', LONGHAUL_PORT: '8' },
+  });
+  assert.deepEqual([flagged.temporalAddress, flagged.temporalNamespace, flagged.databaseUrl, flagged.port, flagged.host], ['t:1', 'ns', 'postgresql://other/db', 9, '0.0.0.0']);
+  assert.equal(resolveEngineConfig({ flags: {}, env: { DATABASE_URL: 'postgres://x/y', TEMPORAL_ADDRESS: 'env:2' } }).temporalAddress, 'env:2');
+
+  assert.throws(() => resolveEngineConfig({ flags: {}, env: {} }), (e: unknown) => e instanceof ConfigError && /set DATABASE_URL/.test(e.message));
+  assert.throws(() => resolveEngineConfig({ flags: {}, env: { DATABASE_URL: 'mysql://u:pw@h/db' } }), (e: unknown) => e instanceof ConfigError && /postgres:\/\//.test(e.message) && !e.message.includes('pw'));
+  assert.throws(() => resolveApiKeys({ LONGHAUL_API_KEYS: ' , ' }), /no API key: set LONGHAUL_API_KEYS/);
+  assert.throws(() => resolveWorkerModel({ env: {} }), /no model: set ANTHROPIC_API_KEY.*--scripted-model/);
+  assert.deepEqual(resolveWorkerModel({ env: { ANTHROPIC_API_KEY: 'k' } }), { kind: 'anthropic', apiKey: 'k', baseUrl: undefined });
+  assert.deepEqual(resolveWorkerModel({ scriptedModel: true, env: { ANTHROPIC_API_KEY: 'k' } }), { kind: 'scripted' });
+  assert.equal(redactDatabaseUrl('postgres://user:s3cret@host:5432/db'), 'postgres://user:***@host:5432/db');
+  assert.equal(redactDatabaseUrl('postgres://host/db'), 'postgres://host/db');
+});
+
+test('longhaul serve refuses to start without a database or without API keys, saying which', async () => {
+  const noDatabase = await runCli(['serve', '--port', String(await freePort())], cliEnv({ LONGHAUL_API_KEY: API_KEY }));
+  assert.equal(noDatabase.code, 2);
+  assert.match(noDatabase.stderr, /no database: set DATABASE_URL \(or --database-url\)/);
+  assert.equal(noDatabase.stdout, '');
+
+  const noKeys = await runCli(['serve', '--port', String(await freePort())], cliEnv({ DATABASE_URL: postgres.url }));
+  assert.equal(noKeys.code, 2);
+  assert.match(noKeys.stderr, /no API key: set LONGHAUL_API_KEYS \(comma-separated\) or LONGHAUL_API_KEY/);
+
+  const noModel = await runCli(['worker'], cliEnv({ DATABASE_URL: postgres.url }));
+  assert.equal(noModel.code, 2);
+  assert.match(noModel.stderr, /no model: set ANTHROPIC_API_KEY/);
+});
+
+test('longhaul worker + longhaul serve on PostgreSQL run the quickstart through the SDK, and SIGTERM stops both cleanly', { timeout: 300_000 }, async () => {
+  const databaseUrl = await postgres.createDatabase();
+  const taskQueue = `serve-test-${process.pid}`;
+  const engine = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, LONGHAUL_TASK_QUEUE: taskQueue };
+  // The worker first: it brings the schema up to date before the server opens it.
+  const worker = await startCli(['worker', '--scripted-model', '--data-dir', dataDir], cliEnv(engine), 'longhaul worker is ready');
+  assert.match(worker.output(), /^stdout:\nmodel: scripted demo model \(--scripted-model\) — not Claude\n/, 'the model is said first');
+
+  const port = await freePort();
+  const serve = await startCli(['serve', '--port', String(port)], cliEnv({ ...engine, LONGHAUL_API_KEYS: `other-key,${API_KEY}` }), 'longhaul serve is ready');
+  assert.match(serve.output(), new RegExp(`longhaul serve is ready: http://127\\.0\\.0\\.1:${port} \\(2 API keys;`));
+  assert.doesNotMatch(serve.output(), new RegExp(API_KEY), 'keys are never printed');
+
+  const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: API_KEY, maxRetries: 0 });
+  await assert.rejects(new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: 'wrong', maxRetries: 0 }).beta.agents.list(), { status: 401 });
+
+  const agent = await client.beta.agents.create({ name: 'Coding Assistant', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
+  const environment = await client.beta.environments.create({ name: 'quickstart-env', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
+  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+  sessions.push(session.id);
+
+  const stream = await client.beta.sessions.events.stream(session.id);
+  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: QUICKSTART_TASK }] }] });
+  const seen: string[] = [];
+  let finalText = '';
+  const timer = setTimeout(() => stream.controller.abort(), 90_000);
+  try {
+    for await (const event of stream) {
+      seen.push(event.type);
+      if (event.type === 'agent.message') finalText = event.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+      if (event.type === 'session.status_idle') break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.deepEqual(seen, QUICKSTART_TURN_EVENT_TYPES, `${serve.output()}\n${worker.output()}`);
+  assert.match(finalText, /229/);
+  assert.match(finalText, /5117/);
+  assert.notEqual(runningContainers(session.id), '', 'the worker runs the sandbox');
+
+  // A stream left open must not hold `serve` up.
+  const open = await client.beta.sessions.events.stream(session.id);
+  const serveExit = await stopWith(serve, 'SIGTERM');
+  assert.deepEqual(serveExit, { code: 0, signal: null }, serve.output());
+  assert.match(serve.output(), /stopping \(SIGTERM\)…\n(.*\n)*stopped\n/);
+  open.controller.abort();
+
+  const workerExit = await stopWith(worker, 'SIGTERM');
+  assert.deepEqual(workerExit, { code: 0, signal: null }, worker.output());
+  assert.match(worker.output(), /draining \(SIGTERM\)…\n(.*\n)*stopped\n/);
+  assert.equal(runningContainers(session.id), '', 'the worker removed its sandbox containers');
+});
