@@ -113,10 +113,13 @@ export class SessionStore {
         byKey.set(key, entry);
         result.push(entry);
       }
-      if (seq !== Number(lastSeq)) await tx.query('UPDATE session_event_seq SET last_seq = $2 WHERE session_id = $1', [sessionId, seq]);
+      if (seq !== Number(lastSeq)) {
+        await tx.query('UPDATE session_event_seq SET last_seq = $2 WHERE session_id = $1', [sessionId, seq]);
+        // Delivered at commit, so a woken reader always finds the rows.
+        await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, sessionId]);
+      }
       return result;
     });
-    if (events.length > 0) await this.#db.notify(EVENTS_CHANNEL, sessionId);
     return stored;
   }
 
@@ -236,8 +239,13 @@ export class SessionStore {
  * writes to one session serialise and sequence numbers commit in order.
  */
 async function lockSession(tx: SqlExecutor, sessionId: string): Promise<number> {
-  await tx.query('INSERT INTO session_event_seq (session_id, last_seq) VALUES ($1, 0) ON CONFLICT (session_id) DO NOTHING', [sessionId]);
-  const rows = await tx.query<{ last_seq: number }>('SELECT last_seq FROM session_event_seq WHERE session_id = $1 FOR UPDATE', [sessionId]);
+  // One statement creates the row or, through ON CONFLICT DO UPDATE, row-locks the existing one.
+  const rows = await tx.query<{ last_seq: number }>(
+    `INSERT INTO session_event_seq (session_id, last_seq) VALUES ($1, 0)
+     ON CONFLICT (session_id) DO UPDATE SET last_seq = session_event_seq.last_seq
+     RETURNING last_seq`,
+    [sessionId],
+  );
   return Number(rows[0]?.last_seq ?? 0);
 }
 
