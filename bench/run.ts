@@ -3,7 +3,7 @@
  * (progress goes to stderr). Never part of `npm test`.
  *
  * Sizes come from the environment:
- *   BENCH_ONLY              comma list of sandbox, orchestration, temporal_floor, cold_start, event_delivery (default all)
+ *   BENCH_ONLY              comma list of sandbox, orchestration, temporal_floor, cold_start, event_delivery, sse (default all)
  *   BENCH_STEPS             steps of the orchestration loop (default 100)
  *   BENCH_WARMUP_STEPS      warm-up steps before it, each way (default 10)
  *   BENCH_FLOOR_SAMPLES     replayed model calls and bare sandbox calls for the floors (default 50)
@@ -12,6 +12,7 @@
  *   BENCH_DELIVERY_EVENTS   events appended for the delivery latency (default 300)
  *   BENCH_POSTGRES=1        also measure event delivery on a throwaway PostgreSQL server
  *   BENCH_SANDBOX_CALLS / BENCH_SANDBOX_EXECS / BENCH_SANDBOX_CREATES   sizes for bench/sandbox-tool-call.ts (300 / 40 / 6)
+ *   BENCH_SSE_*             sizes for bench/sse-bench.ts (`longhaul serve` + SDK streams; see that file)
  *
  * Needs Docker, the sandbox image and the Temporal CLI (source .cache/env.sh).
  */
@@ -36,7 +37,10 @@ const results: Record<string, unknown> = {};
 
 if (wanted('sandbox')) results['sandbox_bash_echo'] = await sandboxToolCallBench();
 
-if (SUITE_BENCHMARKS.some((name) => wanted(name))) Object.assign(results, await suiteInChildProcess());
+if (SUITE_BENCHMARKS.some((name) => wanted(name))) Object.assign(results, await resultsOfChildProcess('suite.ts'));
+
+// Its own PostgreSQL, Temporal and `longhaul serve` child: nothing shared with the suite's harness.
+if (wanted('sse')) results['sse_streams'] = await resultsOfChildProcess('sse-bench.ts');
 
 results['total_runtime_s'] = round((nowMs() - startedMs) / 1000);
 const machine = { node: process.version, cpus: availableParallelism(), load_average_1_5_15_before: loadBefore, load_average_1_5_15_after: loadavg().map(round) };
@@ -62,14 +66,14 @@ async function sandboxToolCallBench(): Promise<unknown> {
   };
 }
 
-/** Runs `suite.ts` in a child whose stdout goes to our stderr (Temporal's core logs there); results come back over IPC. */
-function suiteInChildProcess(): Promise<Record<string, unknown>> {
-  const suite = fileURLToPath(new URL('./suite.ts', import.meta.url));
-  const child = fork(suite, [], { stdio: ['ignore', 2, 2, 'ipc'], env: { ...process.env, BENCH_ONLY: [...only].join(',') } });
+/** Runs a bench script in a child whose stdout goes to our stderr (Temporal's core logs there); results come back over IPC. */
+function resultsOfChildProcess(file: 'suite.ts' | 'sse-bench.ts'): Promise<Record<string, unknown>> {
+  const script = fileURLToPath(new URL(`./${file}`, import.meta.url));
+  const child = fork(script, [], { stdio: ['ignore', 2, 2, 'ipc'], env: { ...process.env, BENCH_ONLY: [...only].join(',') } });
   return new Promise((resolve, reject) => {
     let results: Record<string, unknown> | undefined;
     child.on('message', (message) => (results = message as Record<string, unknown>));
     child.on('error', reject);
-    child.on('exit', (code) => (results && code === 0 ? resolve(results) : reject(new Error(`bench/suite.ts exited with code ${code}`))));
+    child.on('exit', (code) => (results && code === 0 ? resolve(results) : reject(new Error(`bench/${file} exited with code ${code}`))));
   });
 }
