@@ -194,3 +194,37 @@ test('longhaul worker + longhaul serve on PostgreSQL run the quickstart through 
   assert.match(worker.output(), /draining \(SIGTERM\)…\n(.*\n)*stopped\n/);
   assert.equal(runningContainers(session.id), '', 'the worker removed its sandbox containers');
 });
+
+test('longhaul serve --with-worker --scripted-model is API and worker in one process', { timeout: 300_000 }, async () => {
+  const env = cliEnv({ DATABASE_URL: await postgres.createDatabase(), TEMPORAL_ADDRESS: temporal.address, LONGHAUL_TASK_QUEUE: `serve-with-worker-${process.pid}`, LONGHAUL_API_KEY: API_KEY });
+  const misplaced = await runCli(['serve', '--scripted-model'], env);
+  assert.equal(misplaced.code, 2);
+  assert.match(misplaced.stderr, /--scripted-model is a worker option: add --with-worker/);
+
+  const port = await freePort();
+  const serve = await startCli(['serve', '--with-worker', '--scripted-model', '--data-dir', dataDir, '--port', String(port)], env, 'longhaul serve is ready');
+  assert.match(serve.output(), /^stdout:\nmodel: scripted demo model \(--scripted-model\) — not Claude\n/);
+  assert.match(serve.output(), /with a worker in this process/);
+
+  const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: API_KEY, maxRetries: 0 });
+  const agent = await client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
+  const environment = await client.beta.environments.create({ name: 'env' });
+  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+  sessions.push(session.id);
+  const stream = await client.beta.sessions.events.stream(session.id);
+  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: QUICKSTART_TASK }] }] });
+  const timer = setTimeout(() => stream.controller.abort(), 90_000);
+  let finalText = '';
+  try {
+    for await (const event of stream) {
+      if (event.type === 'agent.message') finalText = event.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+      if (event.type === 'session.status_idle') break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.match(finalText, /largest prime is 229 and the sum of all 50 primes is 5117/, serve.output());
+
+  assert.deepEqual(await stopWith(serve, 'SIGTERM'), { code: 0, signal: null }, serve.output());
+  assert.equal(runningContainers(session.id), '', 'its sandbox containers are removed on the way out');
+});
