@@ -112,10 +112,20 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         events.push({ key, event: { type: 'user.message', content: user.content }, transcript: { kind: 'user', content: user.content } });
       } else {
         interrupts += 1;
-        events.push({ key, event: { type: 'user.interrupt', ...(user.session_thread_id ? { session_thread_id: user.session_thread_id } : {}) } });
+        events.push(interruptEvent(user, key));
       }
     }
     return { events, messages, interrupts };
+  };
+
+  /**
+   * Takes only the interrupts out of the inbox (to echo them as the turn ends);
+   * messages stay, so "stop, do this instead" starts the next turn at once.
+   */
+  const drainInterrupts = (): WorkflowEvent[] => {
+    const interrupts = state.inbox.filter((e) => e.type === 'user.interrupt');
+    state.inbox = state.inbox.filter((e) => e.type !== 'user.interrupt');
+    return interrupts.map((user) => interruptEvent(user, user.key ?? nextKey(user.type)));
   };
 
   const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= maxHistoryEvents;
@@ -228,11 +238,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     } catch (err) {
       if (isCancellation(err) && (interruptRequested || terminateRequested)) {
         if (terminateRequested) break;
-        // The interrupt itself is echoed from the inbox; then the session idles.
-        await CancellationScope.nonCancellable(() => goIdle({ type: 'end_turn' }, drainInbox().events));
+        // The interrupt is echoed, then the session idles; messages that came with it start the next turn.
+        await CancellationScope.nonCancellable(() => goIdle({ type: 'end_turn' }, drainInterrupts()));
       } else if (isModelFailure(err)) {
         // callModel already recorded the session.error; the turn is abandoned, the session stays usable.
-        await goIdle({ type: 'retries_exhausted' }, drainInbox().events);
+        await goIdle({ type: 'retries_exhausted' }, drainInterrupts());
       } else {
         throw err;
       }
@@ -248,6 +258,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     await emitEvents({ sessionId, events: [...drainInbox().events, event('session.status_terminated')] });
     await destroySandbox({ sessionId, removeVolume: false });
   });
+}
+
+function interruptEvent(user: InboundUserEvent, key: string): WorkflowEvent {
+  const thread = user.type === 'user.interrupt' ? user.session_thread_id : undefined;
+  return { key, event: { type: 'user.interrupt', ...(thread ? { session_thread_id: thread } : {}) } };
 }
 
 function addUsage(total: Usage, delta: Usage): void {

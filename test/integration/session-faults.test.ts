@@ -66,9 +66,18 @@ test('user.interrupt stops a running tool: the process dies and the session idle
   });
   const session = await h.longhaul.sessions.create({ agent, events: [userMessage('sleep')] });
   await collectEvents(h.longhaul, session.id, (e) => e.type === 'agent.tool_use');
-  await new Promise((r) => setTimeout(r, 500));
+  // The tool is running once its process shows up in the container.
+  const deadline = Date.now() + 30_000;
+  const processes = async () => {
+    try {
+      return execFileSync('docker', ['exec', await findSessionContainerId(session.id), 'ps', '-eo', 'args']).toString();
+    } catch {
+      return ''; // the container is still starting
+    }
+  };
+  while (!/sleep 60/.test(await processes()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const containerId = await findSessionContainerId(session.id);
-  assert.match(execFileSync('docker', ['exec', containerId, 'ps', '-eo', 'args']).toString(), /sleep 60/);
+  assert.match(await processes(), /sleep 60/);
   const interruptedAt = Date.now();
   await h.longhaul.interrupt(session.id);
   const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 20_000 });
@@ -112,5 +121,26 @@ test('docker kill of the sandbox mid-session: rescheduled, completed on a new co
   assert.equal(textOf(results.at(-1) as never).trim(), 'keep-me');
   assert.notEqual(await findSessionContainerId(session.id), before, 'a new container');
   assert.deepEqual(stopReasonOf(events.at(-1)), { type: 'end_turn' });
+  await assertGaplessLog(h.store, session.id);
+});
+
+test('"stop, do this instead": an interrupt sent with a new message idles the turn and starts the next one with the message', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: (request, { callIndex }) => {
+      if (callIndex === 0) return { content: [toolUse('bash', { command: 'sleep 60' })] };
+      return { content: [text(`new task: ${JSON.stringify(request.messages.at(-1)).includes('do this instead')}`)] };
+    },
+  });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('sleep')] });
+  await collectEvents(h.longhaul, session.id, (e) => e.type === 'agent.tool_use');
+  const [interrupt, message] = await h.longhaul.events.send(session.id, [{ type: 'user.interrupt' }, userMessage('do this instead')]);
+  const events = await collectEvents(h.longhaul, session.id, (e, all) => all.filter(isIdle).length === 2, { timeoutMs: 30_000 });
+  const idles = events.filter((e) => e.type === 'session.status_idle');
+  assert.deepEqual(idles.map(stopReasonOf), [{ type: 'end_turn' }, { type: 'end_turn' }]);
+  assert.equal(textOf(events.findLast((e) => e.type === 'agent.message') as never), 'new task: true');
+  // The sent events carry the ids they have in the log.
+  assert.ok(events.some((e) => e.id === interrupt?.id && e.type === 'user.interrupt'));
+  assert.ok(events.some((e) => e.id === message?.id && e.type === 'user.message'));
   await assertGaplessLog(h.store, session.id);
 });
