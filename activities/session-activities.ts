@@ -1,9 +1,11 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
 import type { WorkflowEvent } from '../workflows/session-types.ts';
 import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
+import { mountFiles, type MountFilesInput } from './mount-files.ts';
 import { runTool, sandboxSpec, type RunToolInput, type RunToolResult } from './run-tool.ts';
 import type { WebSearchProvider } from './web-tools.ts';
 import { TranscriptCache } from './model/transcript-cache.ts';
@@ -30,6 +32,8 @@ export type SessionActivityDeps = {
    * api.anthropic.com, off for other endpoints (then the worker runs them).
    */
   serverWebTools?: boolean;
+  /** The API's files folder, for `mountFiles`; without it that activity fails. */
+  filesDir?: string | undefined;
 };
 
 /**
@@ -45,6 +49,7 @@ export function createSessionActivities({
   heartbeatEveryMs = 1000,
   contextBudgetBytes = 600_000,
   serverWebTools = new URL(anthropic.baseURL).hostname === 'api.anthropic.com',
+  filesDir,
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
   return {
@@ -60,6 +65,12 @@ export function createSessionActivities({
 
     async ensureSandbox({ sessionId, environment }: { sessionId: string; environment: EnvironmentDefinition }): Promise<void> {
       await sandboxes.ensure(sandboxSpec(sessionId, environment));
+    },
+
+    /** Copies uploaded files into the session's /workspace volume. */
+    async mountFiles(input: MountFilesInput): Promise<void> {
+      if (filesDir === undefined) throw ApplicationFailure.nonRetryable('this worker has no filesDir: it cannot mount files', 'FilesUnavailable');
+      await mountFiles({ sandboxes, filesDir }, input);
     },
 
     /** Removes the session's container but keeps its /workspace volume. */

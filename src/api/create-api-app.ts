@@ -4,6 +4,8 @@ import type { Longhaul } from '../client/longhaul.ts';
 import { newId } from '../store/ids.ts';
 import type { AgentStore } from '../store/agent-store.ts';
 import type { EnvironmentStore } from '../store/environment-store.ts';
+import type { FileStore } from '../store/file-store.ts';
+import type { SandboxDriver } from '../../sandbox/types.ts';
 import type { SessionIndexStore } from '../store/session-index-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { apiKeyAuth } from './api-key-auth.ts';
@@ -13,6 +15,8 @@ import { formatZodError } from './format-zod-error.ts';
 import { registerAgentRoutes } from './routes/agent-routes.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
 import { registerEventRoutes } from './routes/event-routes.ts';
+import { registerFileRoutes } from './routes/file-routes.ts';
+import { registerSessionResourceRoutes } from './routes/session-resource-routes.ts';
 import { registerSessionRoutes } from './routes/session-routes.ts';
 
 export type CreateApiAppOptions = {
@@ -23,6 +27,14 @@ export type CreateApiAppOptions = {
   environments: EnvironmentStore;
   /** The API's session index (`openApiStores` makes all three on one driver). */
   sessions: SessionIndexStore;
+  /** Uploaded files' metadata and session file resources; with `filesDir`, serves `/v1/files`. */
+  files?: FileStore | undefined;
+  /** Folder for uploaded bytes (e.g. `<data-dir>/files`). */
+  filesDir?: string | undefined;
+  /** Largest upload, in bytes. Default 500 MB. */
+  maxFileBytes?: number | undefined;
+  /** Where sessions' file resources are copied; the worker's driver (same Docker host). */
+  sandboxes?: SandboxDriver | undefined;
   /** Keys a client may present (`Authorization: Bearer` or `x-api-key`); kept only as sha256 digests. */
   apiKeys: Iterable<string>;
   /** How often an idle event stream gets a `: keepalive` comment. Default 15 s. */
@@ -48,6 +60,10 @@ export function createApiApp({
   environments,
   sessions,
   apiKeys,
+  files,
+  filesDir,
+  maxFileBytes,
+  sandboxes,
   streamKeepaliveMs = 15_000,
   onInternalError = (error, { method, path, requestId }) => console.error(`longhaul api: ${method} ${path} (${requestId}) failed:`, error),
 }: CreateApiAppOptions): ApiApp {
@@ -65,11 +81,13 @@ export function createApiApp({
   });
   app.use('/v1/*', apiKeyAuth({ apiKeys }));
 
-  const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs };
+  const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs, files, filesDir, sandboxes };
   registerAgentRoutes(app, deps);
   registerEnvironmentRoutes(app, deps);
   registerSessionRoutes(app, deps);
   registerEventRoutes(app, deps);
+  if (files) registerSessionResourceRoutes(app, { ...deps, files });
+  if (files && filesDir !== undefined) registerFileRoutes(app, { files, filesDir, maxFileBytes });
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -98,4 +98,26 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       CREATE INDEX api_sessions_created ON api_sessions (created_at, id);
     `,
   },
+  {
+    id: 5,
+    name: 'files and session file resources',
+    sql: `
+      -- Metadata of uploaded files; the bytes live in the API's files folder, named by id.
+      CREATE TABLE files (
+        id              text PRIMARY KEY,
+        record          jsonb NOT NULL,
+        scope_id        text,
+        created_at      text NOT NULL
+      );
+      CREATE INDEX files_created ON files (created_at, id);
+      -- Files mounted into a session's sandbox.
+      CREATE TABLE session_resources (
+        id              text PRIMARY KEY,
+        session_id      text NOT NULL,
+        record          jsonb NOT NULL,
+        created_at      text NOT NULL
+      );
+      CREATE INDEX session_resources_session ON session_resources (session_id, created_at, id);
+    `,
+  },
 ];

@@ -1,10 +1,11 @@
 import { AgentStore } from './agent-store.ts';
 import { EnvironmentStore } from './environment-store.ts';
+import { FileStore } from './file-store.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { SessionIndexStore } from './session-index-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
-export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; sessions: SessionIndexStore };
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; sessions: SessionIndexStore; files: FileStore };
 
 /**
  * The HTTP API's resource stores on `driver`, schema brought up to date. Share
@@ -18,5 +19,5 @@ export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; se
  */
 export async function openApiStores(driver: SqlDriver): Promise<ApiStores> {
   await migrateSchema(driver);
-  return { agents: new AgentStore(driver), environments: new EnvironmentStore(driver), sessions: new SessionIndexStore(driver) };
+  return { agents: new AgentStore(driver), environments: new EnvironmentStore(driver), sessions: new SessionIndexStore(driver), files: new FileStore(driver) };
 }

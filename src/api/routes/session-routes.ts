@@ -5,6 +5,7 @@ import { NotFoundError } from '../../errors.ts';
 import { agentDefinitionOf, type Agent } from '../../schemas/api-agent.ts';
 import { PageQuery, QueryBoolean, bidirectionalPageOf } from '../../schemas/api-common.ts';
 import { environmentDefinitionOf, type Environment } from '../../schemas/api-environment.ts';
+import { SessionResourceParams, type FileResourceParams } from '../../schemas/api-file.ts';
 import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams, type SessionAgent } from '../../schemas/api-session.ts';
 import { ConflictError } from '../../store/conflict-error.ts';
 import { newId } from '../../store/ids.ts';
@@ -14,13 +15,16 @@ import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 import { sessionObject, sessionStateOf } from '../session-state.ts';
+import { mountFileResources, prepareFileResources, type SessionFileDeps } from './session-resource-routes.ts';
 
 const SessionParam = z.object({ session_id: z.string().min(1) });
 const tags = ['sessions'];
+/** `sessions.create` with file resources; other resource kinds are refused by name. */
+const SessionCreateWithResources = SessionCreateParams.extend({ resources: z.array(SessionResourceParams).max(100).optional() });
 const ZERO_USAGE = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0 } };
 
 /** `client.beta.sessions` (create, retrieve, update, list, archive, delete). */
-export function registerSessionRoutes(app: ApiApp, deps: ApiDeps): void {
+export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps): void {
   const { longhaul, store, agents, environments, sessions } = deps;
 
   const load = async (id: string): Promise<Session> => {
@@ -36,13 +40,15 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps): void {
   };
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/sessions', tags, request: { body: jsonBody(SessionCreateParams) }, responses: { 200: json(Session, 'The new session'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/sessions', tags, request: { body: jsonBody(SessionCreateWithResources) }, responses: { 200: json(Session, 'The new session'), ...ERROR_RESPONSES } }),
     async (c) => {
       const params = c.req.valid('json');
       const agentRef = typeof params.agent === 'string' ? { id: params.agent, version: undefined } : (params.agent as { id: string; version?: number });
       const agent = await agents.retrieve(agentRef.id, agentRef.version);
       if (agent.archived_at !== null) throw new BadRequestError(`agent: agent ${agent.id} is archived`);
       const environment = await environmentFor(params.environment_id);
+      const fileParams = (params.resources ?? []).filter((r): r is FileResourceParams => r.type === 'file');
+      const fileResources = await prepareFileResources(deps, fileParams, { field: 'resources' });
       const now = new Date().toISOString();
       const record: SessionRecord = {
         id: newId('sesn'),
@@ -57,8 +63,14 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps): void {
       const initialEvents = params.initial_events ?? [];
       await sessions.create(record);
       try {
+        // Files go into the sandbox before the workflow exists, so before its first model call and tool call.
+        await mountFileResources(deps, { sessionId: record.id, environment: environmentDefinitionOf(environment), prepared: fileResources });
         await longhaul.sessions.create({ id: record.id, agent: agentDefinitionOf(agent), environment: environmentDefinitionOf(environment), events: initialEvents });
       } catch (error) {
+        if (fileResources.resources.length > 0) {
+          await deps.files?.removeResources(record.id);
+          await deps.sandboxes?.destroy(record.id, { removeVolume: true }).catch(() => undefined);
+        }
         await sessions.remove(record.id);
         throw error;
       }

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import Anthropic, { BadRequestError, NotFoundError, toFile } from '@anthropic-ai/sdk';
+import type { BetaFileMetadata } from '@anthropic-ai/sdk/resources/beta/files';
+import type { BetaManagedAgentsFileResource } from '@anthropic-ai/sdk/resources/beta/sessions/resources';
+import type { MessageCreateParams } from '@anthropic-ai/sdk/resources/messages';
+import { createApiApp } from '../../src/api/create-api-app.ts';
+import { serveApi, type ServedApi } from '../../src/api/serve-api.ts';
+import type { FileMetadata, FileResource } from '../../src/schemas/api-file.ts';
+import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
+import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
+import type { SqlDriver } from '../../src/store/sql-driver.ts';
+import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { lastToolResults, text, toolUse, type ScriptedTurn } from '../../src/testing/index.ts';
+import { startHarness, startTestTemporal, type Harness } from '../support/harness.ts';
+
+// Our response types must be assignable to the SDK's: a drift in a field fails typechecking.
+const sdkShapes = {
+  file: (f: FileMetadata): BetaFileMetadata => f,
+  resource: (r: FileResource): BetaManagedAgentsFileResource => r,
+};
+void sdkShapes;
+
+const API_KEY = 'lh-files-test-key-0123456789';
+const MAX_FILE_BYTES = 1024 * 1024;
+
+/** The agent runs `cat` on the path named in the task, then repeats what it saw. */
+function catScript(request: MessageCreateParams): ScriptedTurn {
+  const step = request.messages.filter((m) => m.role === 'assistant').length;
+  const first = request.messages[0]?.content;
+  const task = typeof first === 'string' ? first : (first ?? []).map((b) => (b.type === 'text' ? b.text : '')).join('');
+  if (step === 0) return { content: [toolUse('bash', { command: `cat ${/cat (\S+)/.exec(task)?.[1] ?? '/nonexistent'}` })] };
+  return { content: [text(`saw: ${lastToolResults(request).map((r) => r.text).join('\n')}`)] };
+}
+
+let temporal: DevServer;
+let harness: Harness;
+let driver: SqlDriver;
+let stores: ApiStores;
+let filesDir: string;
+let api: ServedApi;
+let client: Anthropic;
+
+before(async () => {
+  temporal = await startTestTemporal();
+  harness = await startHarness({ temporal, script: catScript });
+  driver = await openPgliteDriver();
+  stores = await openApiStores(driver);
+  filesDir = await mkdtemp(join(tmpdir(), 'longhaul-files-'));
+  const app = createApiApp({ longhaul: harness.longhaul, store: harness.store, ...stores, filesDir, maxFileBytes: MAX_FILE_BYTES, sandboxes: harness.sandboxes, apiKeys: [API_KEY] });
+  api = await serveApi({ app, port: 0 });
+  client = new Anthropic({ baseURL: api.url, apiKey: API_KEY, maxRetries: 0 });
+});
+
+after(async () => {
+  await api.close();
+  const { data } = await stores.sessions.list({ limit: 1000, includeArchived: true });
+  for (const session of data) {
+    await harness.client.workflow.getHandle(session.id).terminate('test over').catch(() => {});
+    await harness.sandboxes.destroy(session.id, { removeVolume: true }).catch(() => {});
+  }
+  await harness[Symbol.asyncDispose]();
+  await driver.close();
+  await temporal.stop();
+  await rm(filesDir, { recursive: true, force: true });
+});
+
+test('files: upload, retrieve, download the same bytes, delete then 404', async () => {
+  const bytes = Buffer.from([0, 1, 2, 255, 10, 13, 0x7f, ...Buffer.from('héllo wörld')]);
+  const uploaded = await client.beta.files.upload({ file: await toFile(bytes, 'dir/../nested/report ü.bin', { type: 'application/x-custom' }) });
+  assert.match(uploaded.id, /^file_011C/);
+  assert.deepEqual(
+    { type: uploaded.type, filename: uploaded.filename, mime_type: uploaded.mime_type, size_bytes: uploaded.size_bytes, downloadable: uploaded.downloadable, expires_at: uploaded.expires_at, scope: uploaded.scope },
+    { type: 'file', filename: 'report ü.bin', mime_type: 'application/x-custom', size_bytes: bytes.length, downloadable: true, expires_at: null, scope: null },
+  );
+  assert.ok(!Number.isNaN(Date.parse(uploaded.created_at)));
+  assert.deepEqual(await client.beta.files.retrieveMetadata(uploaded.id), uploaded);
+
+  const response = await client.beta.files.download(uploaded.id);
+  assert.equal(response.headers.get('content-type'), 'application/x-custom');
+  assert.equal(response.headers.get('content-disposition'), `attachment; filename="report _.bin"; filename*=UTF-8''report%20%C3%BC.bin`);
+  assert.deepEqual(Buffer.from(await response.arrayBuffer()), bytes);
+
+  const deleted = await client.beta.files.delete(uploaded.id);
+  assert.deepEqual(deleted, { id: uploaded.id, type: 'file_deleted' });
+  for (const call of [() => client.beta.files.retrieveMetadata(uploaded.id), () => client.beta.files.download(uploaded.id), () => client.beta.files.delete(uploaded.id)]) {
+    const error = await call().catch((e: unknown) => e);
+    assert.ok(error instanceof NotFoundError, String(error));
+    assert.match(error.message, new RegExp(`file ${uploaded.id} not found`));
+  }
+  assert.ok(!(await readdir(filesDir)).includes(uploaded.id), 'the bytes are gone with the file');
+
+  const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+  assert.ok(['/v1/files', '/v1/files/{file_id}', '/v1/files/{file_id}/content', '/v1/sessions/{session_id}/resources/{resource_id}'].every((p) => p in doc.paths));
+});
+
+test('files: list pages newest first; ids[] picks files; expiry is upload time plus expires_in_seconds', async () => {
+  const made: BetaFileMetadata[] = [];
+  for (const name of ['a.txt', 'b.csv', 'c.json', 'd.md', 'e.txt']) made.push(await client.beta.files.upload({ file: await toFile(Buffer.from(name), name) }));
+  assert.deepEqual(made.map((f) => f.mime_type), ['text/plain', 'text/csv', 'application/json', 'text/markdown', 'text/plain']);
+
+  const first = await client.beta.files.list({ limit: 2 });
+  assert.equal(first.data.length, 2);
+  assert.ok(first.next_page);
+  const seen: string[] = [];
+  for await (const file of client.beta.files.list({ limit: 2 })) seen.push(file.id);
+  const ours = made.map((f) => f.id).reverse();
+  assert.deepEqual(seen.filter((id) => ours.includes(id)), ours, 'every page in order, newest first, none twice');
+  assert.equal(new Set(seen).size, seen.length);
+
+  const picked = await client.beta.files.list({ ids: [made[1]!.id, made[3]!.id, 'file_011Cnosuchfile000000000'] });
+  assert.deepEqual(picked.data.map((f) => f.id).sort(), [made[1]!.id, made[3]!.id].sort());
+  assert.equal(picked.next_page, null);
+
+  const expiring = await client.beta.files.upload({ file: await toFile(Buffer.from('x'), 'x.txt'), expires_in_seconds: 3600 });
+  assert.equal(Date.parse(expiring.expires_at!) - Date.parse(expiring.created_at), 3_600_000);
+  const tooShort = await client.beta.files.upload({ file: await toFile(Buffer.from('x'), 'x.txt'), expires_in_seconds: 60 }).catch((e: unknown) => e);
+  assert.ok(tooShort instanceof BadRequestError, String(tooShort));
+  assert.match(tooShort.message, /expires_in_seconds/);
+});
+
+test('files: empty names become unnamed.<ext>; a missing part and an oversized file are refused clearly', async () => {
+  // With an empty name the SDK sends no filename, and the part parses as text without its type.
+  const unnamed = await client.beta.files.upload({ file: await toFile(Buffer.from('{"a":1}'), '', { type: 'application/json' }) });
+  assert.deepEqual([unnamed.filename, unnamed.mime_type, unnamed.size_bytes], ['unnamed', 'application/octet-stream', 7]);
+  assert.equal(await (await client.beta.files.download(unnamed.id)).text(), '{"a":1}');
+
+  const form = new FormData();
+  form.set('expires_in_seconds', '3600');
+  const missing = await fetch(`${api.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: form });
+  assert.equal(missing.status, 400);
+  assert.match(((await missing.json()) as { error: { message: string } }).error.message, /^file: Required/);
+
+  const big = await client.beta.files.upload({ file: await toFile(Buffer.alloc(MAX_FILE_BYTES + 1), 'big.bin') }).catch((e: unknown) => e);
+  assert.ok(big instanceof Anthropic.APIError && big.status === 413, String(big));
+  assert.match(big.message, /larger than the 1048576 bytes/);
+});
+
+test('sessions: a file resource is in the sandbox before the agent first looks; resources list and retrieve', async () => {
+  const content = `line one\nsecret-${Date.now()}\n`;
+  const file = await client.beta.files.upload({ file: await toFile(Buffer.from(content), 'notes.txt') });
+  const agent = await client.beta.agents.create({ name: 'reader', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
+  const environment = await client.beta.environments.create({ name: `files-${Date.now()}` });
+
+  const unknown = await client.beta.sessions
+    .create({ agent: agent.id, environment_id: environment.id, resources: [{ type: 'file', file_id: 'file_011Cnosuchfile000000000' }] })
+    .catch((e: unknown) => e);
+  assert.ok(unknown instanceof NotFoundError, String(unknown));
+  assert.match(unknown.message, /resources\.0\.file_id: file file_011Cnosuchfile000000000 not found/);
+
+  const outside = await client.beta.sessions
+    .create({ agent: agent.id, environment_id: environment.id, resources: [{ type: 'file', file_id: file.id, mount_path: '/etc/passwd' }] })
+    .catch((e: unknown) => e);
+  assert.ok(outside instanceof BadRequestError, String(outside));
+  assert.match(outside.message, /resources\.0\.mount_path/);
+
+  const mountPath = '/workspace/data/notes.txt';
+  const session = await client.beta.sessions.create({
+    agent: agent.id,
+    environment_id: environment.id,
+    resources: [
+      { type: 'file', file_id: file.id, mount_path: mountPath },
+      { type: 'file', file_id: file.id },
+    ],
+    initial_events: [{ type: 'user.message', content: [{ type: 'text', text: `Please cat ${mountPath} for me.` }] }],
+  });
+
+  const resources = [];
+  for await (const resource of client.beta.sessions.resources.list(session.id, { limit: 1 })) resources.push(resource);
+  assert.equal(resources.length, 2);
+  // Resources made by one create share created_at, so their order between them is by id.
+  const mounted = resources.find((r) => r.type === 'file' && r.mount_path === mountPath) as BetaManagedAgentsFileResource | undefined;
+  const defaulted = resources.find((r) => r !== mounted) as BetaManagedAgentsFileResource | undefined;
+  assert.match(mounted!.id, /^sesrsc_011C/);
+  assert.deepEqual([mounted!.type, mounted!.file_id, mounted!.mount_path], ['file', file.id, mountPath]);
+  assert.equal(defaulted!.mount_path, `/workspace/uploads/${file.id}`);
+  assert.deepEqual(await client.beta.sessions.resources.retrieve(mounted!.id, { session_id: session.id }), mounted);
+
+  const events = await waitForIdle(session.id);
+  const result = events.find((e) => e.type === 'agent.tool_result');
+  assert.ok(result?.type === 'agent.tool_result');
+  assert.equal(result.is_error, false);
+  assert.match(JSON.stringify(result.content), new RegExp(content.split('\n')[1]!));
+  const reply = events.filter((e) => e.type === 'agent.message').at(-1);
+  assert.match(JSON.stringify(reply), /saw: line one/);
+
+  // Added later, it is there for the next turn; delete forgets the resource.
+  const added = await client.beta.sessions.resources.add(session.id, { type: 'file', file_id: file.id, mount_path: 'later.txt' });
+  assert.equal(added.mount_path, '/workspace/later.txt');
+  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'Now cat /workspace/later.txt' }] }] });
+  const second = await waitForIdle(session.id, 2);
+  const secondResult = second.filter((e) => e.type === 'agent.tool_result').at(-1);
+  assert.ok(secondResult?.type === 'agent.tool_result' && !secondResult.is_error);
+  assert.match(JSON.stringify(secondResult.content), /line one/);
+  assert.deepEqual(await client.beta.sessions.resources.delete(added.id, { session_id: session.id }), { id: added.id, type: 'session_resource_deleted' });
+  const gone = await client.beta.sessions.resources.retrieve(added.id, { session_id: session.id }).catch((e: unknown) => e);
+  assert.ok(gone instanceof NotFoundError, String(gone));
+});
+
+/** The session's events once it has gone idle `turns` times. */
+async function waitForIdle(sessionId: string, turns = 1, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const events = [];
+    for await (const event of client.beta.sessions.events.list(sessionId, { limit: 1000 })) events.push(event);
+    if (events.filter((e) => e.type === 'session.status_idle').length >= turns) return events;
+    if (Date.now() > deadline) throw new Error(`session ${sessionId} did not go idle ${turns} times: ${events.map((e) => e.type).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
