@@ -184,13 +184,13 @@ test('environments: create with networking and packages, list, archive; sessions
   const { client } = f;
   const limited = await client.beta.environments.create({
     name: 'locked',
-    config: { type: 'cloud', networking: { type: 'limited', allowed_hosts: ['pypi.org'] }, packages: { pip: ['requests'] } },
+    config: { type: 'cloud', networking: { type: 'limited', allowed_hosts: ['packages.example.test'] }, packages: { pip: ['requests'] } },
     metadata: { tier: 'dev' },
   });
   assert.match(limited.id, /^env_011C/);
   assert.deepEqual(limited.config, {
     type: 'cloud',
-    networking: { type: 'limited', allowed_hosts: ['pypi.org'], allow_mcp_servers: false, allow_package_managers: false },
+    networking: { type: 'limited', allowed_hosts: ['packages.example.test'], allow_mcp_servers: false, allow_package_managers: false },
     packages: { type: 'packages', apt: [], cargo: [], gem: [], go: [], npm: [], pip: ['requests'] },
   });
   const open = await client.beta.environments.create({ name: 'open', config: { type: 'cloud', networking: { type: 'unrestricted' } } });

@@ -86,12 +86,12 @@ test('web_search uses the configured provider, and says clearly when there is no
 });
 
 test('allowed_hosts matching: exact names, wildcard subdomains, scheme and path ignored', () => {
-  const policy = { type: 'limited' as const, allowed_hosts: ['api.example.com', '*.pypi.org', 'https://files.test/path'] };
+  const policy = { type: 'limited' as const, allowed_hosts: ['api.example.com', '*.example.org', 'https://files.test/path'] };
   assert.ok(hostAllowed('api.example.com', policy));
   assert.ok(hostAllowed('API.EXAMPLE.COM', policy));
   assert.ok(!hostAllowed('evil-api.example.com', policy));
-  assert.ok(hostAllowed('files.pypi.org', policy));
-  assert.ok(!hostAllowed('pypi.org.evil', policy));
+  assert.ok(hostAllowed('files.example.org', policy));
+  assert.ok(!hostAllowed('example.org.evil', policy));
   assert.ok(hostAllowed('files.test', policy));
   assert.ok(hostAllowed('anything', { type: 'unrestricted' }));
 });
