@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Anthropic, { BadRequestError, NotFoundError, toFile } from '@anthropic-ai/sdk';
+import { getContainerRuntimeClient } from 'testcontainers';
 import type { BetaFileMetadata } from '@anthropic-ai/sdk/resources/beta/files';
 import type { BetaManagedAgentsFileResource } from '@anthropic-ai/sdk/resources/beta/sessions/resources';
 import type { MessageCreateParams } from '@anthropic-ai/sdk/resources/messages';
@@ -14,6 +16,7 @@ import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { findSessionContainers } from '../../sandbox/docker-sandbox-driver.ts';
 import { lastToolResults, text, toolUse, type ScriptedTurn } from '../../src/testing/index.ts';
 import { startHarness, startTestTemporal, type Harness } from '../support/harness.ts';
 
@@ -27,12 +30,13 @@ void sdkShapes;
 const API_KEY = 'lh-files-test-key-0123456789';
 const MAX_FILE_BYTES = 1024 * 1024;
 
-/** The agent runs `cat` on the path named in the task, then repeats what it saw. */
+/** The agent runs `cat` on the path named in the task (or the command after `run: `), then repeats what it saw. */
 function catScript(request: MessageCreateParams): ScriptedTurn {
   const step = request.messages.filter((m) => m.role === 'assistant').length;
   const first = request.messages[0]?.content;
   const task = typeof first === 'string' ? first : (first ?? []).map((b) => (b.type === 'text' ? b.text : '')).join('');
-  if (step === 0) return { content: [toolUse('bash', { command: `cat ${/cat (\S+)/.exec(task)?.[1] ?? '/nonexistent'}` })] };
+  const command = /run: (.+)$/s.exec(task)?.[1] ?? `cat ${/cat (\S+)/.exec(task)?.[1] ?? '/nonexistent'}`;
+  if (step === 0) return { content: [toolUse('bash', { command })] };
   return { content: [text(`saw: ${lastToolResults(request).map((r) => r.text).join('\n')}`)] };
 }
 
@@ -198,6 +202,37 @@ test('sessions: a file resource is in the sandbox before the agent first looks; 
   assert.deepEqual(await client.beta.sessions.resources.delete(added.id, { session_id: session.id }), { id: added.id, type: 'session_resource_deleted' });
   const gone = await client.beta.sessions.resources.retrieve(added.id, { session_id: session.id }).catch((e: unknown) => e);
   assert.ok(gone instanceof NotFoundError, String(gone));
+});
+
+test('sessions: without a first turn the container is released after the mount; the files wait in the volume', async () => {
+  const file = await client.beta.files.upload({ file: await toFile(Buffer.from('kept in the volume\n'), 'kept.txt') });
+  const agent = await client.beta.agents.create({ name: 'reader', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
+  const environment = await client.beta.environments.create({ name: `files-idle-${Date.now()}` });
+  // Binary bytes at a path too long for a plain tar name (the copy splits it into prefix and name).
+  const binary = randomBytes(70_000);
+  const deep = `/workspace/${'d'.repeat(60)}/${'e'.repeat(60)}/blob.bin`;
+  const blob = await client.beta.files.upload({ file: await toFile(binary, 'blob.bin') });
+  const session = await client.beta.sessions.create({
+    agent: agent.id,
+    environment_id: environment.id,
+    resources: [
+      { type: 'file', file_id: file.id, mount_path: 'in/kept.txt' },
+      { type: 'file', file_id: blob.id, mount_path: deep },
+    ],
+  });
+  const docker = (await getContainerRuntimeClient()).container.dockerode;
+  assert.deepEqual(await findSessionContainers(docker, session.id), [], 'no container is left running for an idle session');
+
+  const command = `cat /workspace/in/kept.txt && sha256sum ${deep} && stat -c '%U %s' ${deep} && touch ${deep} && echo writable`;
+  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: `run: ${command}` }] }] });
+  const events = await waitForIdle(session.id);
+  const result = events.find((e) => e.type === 'agent.tool_result');
+  assert.ok(result?.type === 'agent.tool_result' && !result.is_error, JSON.stringify(result));
+  const output = JSON.stringify(result.content);
+  assert.match(output, /kept in the volume/);
+  assert.match(output, new RegExp(createHash('sha256').update(binary).digest('hex')), 'the bytes arrive unchanged');
+  assert.match(output, /agent 70000/, 'owned by the sandbox user');
+  assert.match(output, /writable/);
 });
 
 /** The session's events once it has gone idle `turns` times. */

@@ -60,16 +60,21 @@ export async function prepareFileResources(
 /**
  * Records the resources and copies their files into the session's sandbox
  * (starting it if need be). When this resolves the files are in `/workspace`.
+ *
+ * `releaseAfter` removes the container again (the volume, with the files,
+ * stays): for a session whose workflow has not started and will not run a turn
+ * at once, nothing else would ever release a container started here.
  */
 export async function mountFileResources(
   deps: SessionFileDeps,
-  { sessionId, environment, prepared }: { sessionId: string; environment: EnvironmentDefinition; prepared: PreparedFileResources },
+  { sessionId, environment, prepared, releaseAfter = false }: { sessionId: string; environment: EnvironmentDefinition; prepared: PreparedFileResources; releaseAfter?: boolean },
 ): Promise<void> {
   if (prepared.resources.length === 0) return;
   const { files, filesDir, sandboxes } = deps;
   if (files === undefined || filesDir === undefined || sandboxes === undefined) throw new Error('mountFileResources needs files, filesDir and sandboxes');
   for (const resource of prepared.resources) await files.addResource(sessionId, resource);
   await mountFiles({ sandboxes, filesDir }, { sessionId, environment, files: prepared.mounts });
+  if (releaseAfter) await sandboxes.destroy(sessionId, { removeVolume: false });
 }
 
 const SessionParam = z.object({ session_id: z.string().min(1) });

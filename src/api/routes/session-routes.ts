@@ -64,7 +64,8 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       await sessions.create(record);
       try {
         // Files go into the sandbox before the workflow exists, so before its first model call and tool call.
-        await mountFileResources(deps, { sessionId: record.id, environment: environmentDefinitionOf(environment), prepared: fileResources });
+        // With a first turn coming, its warm-up adopts the container (and releases it when idle); without, it goes now.
+        await mountFileResources(deps, { sessionId: record.id, environment: environmentDefinitionOf(environment), prepared: fileResources, releaseAfter: initialEvents.length === 0 });
         await longhaul.sessions.create({ id: record.id, agent: agentDefinitionOf(agent), environment: environmentDefinitionOf(environment), events: initialEvents });
       } catch (error) {
         if (fileResources.resources.length > 0) {
