@@ -15,7 +15,8 @@ import { CleanupStack } from './cleanup-stack.ts';
 import { CliError } from './cli-error.ts';
 import type { Terminal } from './output.ts';
 import { waitForStopSignal } from './stop-signal.ts';
-import { installWorkerLogger, modelLine, openEngineStore, startEngineWorker, type EngineWorker } from './worker-command.ts';
+import { openEngineStore } from './open-engine-store.ts';
+import { installWorkerLogger, modelLine, startEngineWorker, type EngineWorker } from './worker-command.ts';
 
 /** Printed once the API listens; tests and scripts wait for it. */
 export const SERVE_READY_LINE = 'longhaul serve is ready';

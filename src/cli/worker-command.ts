@@ -8,12 +8,11 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
-import { openPostgresDriver } from '../store/postgres-driver.ts';
-import { SessionStore } from '../store/session-store.ts';
-import type { SqlDriver } from '../store/sql-driver.ts';
+import type { SessionStore } from '../store/session-store.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
 import { CleanupStack } from './cleanup-stack.ts';
 import { CliError } from './cli-error.ts';
+import { openEngineStore } from './open-engine-store.ts';
 import { startDevModel } from './dev-model.ts';
 import type { Terminal } from './output.ts';
 import { checkDocker } from './preflight.ts';
@@ -128,25 +127,6 @@ export async function startEngineWorker({
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     ),
   };
-}
-
-/**
- * The PostgreSQL store, schema brought up to date, and its driver (the store owns it;
- * the API's resource stores share it); a clear message when it cannot be reached.
- */
-export async function openEngineStore({ databaseUrl }: { databaseUrl: string }): Promise<{ store: SessionStore; driver: SqlDriver }> {
-  let driver: SqlDriver;
-  try {
-    driver = await openPostgresDriver({ url: databaseUrl });
-  } catch (error) {
-    throw new CliError(`could not connect to PostgreSQL at ${redactDatabaseUrl(databaseUrl)} (${firstLine(error)}); check DATABASE_URL`, { cause: error });
-  }
-  try {
-    return { store: await SessionStore.open(driver), driver };
-  } catch (error) {
-    await driver.close().catch(() => {});
-    throw error;
-  }
 }
 
 /** First thing said, by every command that runs a worker: whether this is Claude or the scripted stand-in. */

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
+import { openEngineStore } from '../../src/cli/open-engine-store.ts';
 import { ConfigError } from '../../src/config/dev-config.ts';
 import { redactDatabaseUrl, resolveApiKeys, resolveEngineConfig, resolveServeConfig, resolveWorkerModel } from '../../src/config/server-config.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
@@ -127,6 +128,20 @@ test('server config: flags, then environment, then defaults; keys from both vari
   assert.equal(redactDatabaseUrl('postgres://host/db'), 'postgres://host/db');
 });
 
+test('servers and workers starting together on a fresh database migrate it once, without racing', async () => {
+  const databaseUrl = await postgres.createDatabase();
+  const opened = await Promise.all([1, 2, 3, 4].map(() => openEngineStore({ databaseUrl })));
+  try {
+    const [first] = opened;
+    const applied = await first!.driver.query<{ n: number }>('SELECT count(*)::int AS n FROM longhaul_migrations');
+    const again = await openEngineStore({ databaseUrl });
+    opened.push(again);
+    assert.deepEqual(await again.driver.query<{ n: number }>('SELECT count(*)::int AS n FROM longhaul_migrations'), applied);
+  } finally {
+    await Promise.all(opened.map(({ store }) => store.close()));
+  }
+});
+
 test('longhaul serve refuses to start without a database or without API keys, saying which', async () => {
   const noDatabase = await runCli(['serve', '--port', String(await freePort())], cliEnv({ LONGHAUL_API_KEY: API_KEY }));
   assert.equal(noDatabase.code, 2);
@@ -146,12 +161,13 @@ test('longhaul worker + longhaul serve on PostgreSQL run the quickstart through 
   const databaseUrl = await postgres.createDatabase();
   const taskQueue = `serve-test-${process.pid}`;
   const engine = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, LONGHAUL_TASK_QUEUE: taskQueue };
-  // The worker first: it brings the schema up to date before the server opens it.
-  const worker = await startCli(['worker', '--scripted-model', '--data-dir', dataDir], cliEnv(engine), 'longhaul worker is ready');
-  assert.match(worker.output(), /^stdout:\nmodel: scripted demo model \(--scripted-model\) — not Claude\n/, 'the model is said first');
-
   const port = await freePort();
-  const serve = await startCli(['serve', '--port', String(port)], cliEnv({ ...engine, LONGHAUL_API_KEYS: `other-key,${API_KEY}` }), 'longhaul serve is ready');
+  // Both at once, on a fresh database, as a deployment starts them.
+  const [worker, serve] = await Promise.all([
+    startCli(['worker', '--scripted-model', '--data-dir', dataDir], cliEnv(engine), 'longhaul worker is ready'),
+    startCli(['serve', '--port', String(port)], cliEnv({ ...engine, LONGHAUL_API_KEYS: `other-key,${API_KEY}` }), 'longhaul serve is ready'),
+  ]);
+  assert.match(worker.output(), /^stdout:\nmodel: scripted demo model \(--scripted-model\) — not Claude\n/, 'the model is said first');
   assert.match(serve.output(), new RegExp(`longhaul serve is ready: http://127\\.0\\.0\\.1:${port} \\(2 API keys;`));
   assert.doesNotMatch(serve.output(), new RegExp(API_KEY), 'keys are never printed');
 
