@@ -48,6 +48,9 @@ export async function prepareFileResources(
       if (error instanceof NotFoundError) throw new HttpApiError('not_found_error', `${where}: file ${param.file_id} not found`);
       throw error;
     }
+    if (file.expires_at !== null && Date.parse(file.expires_at) <= Date.now()) {
+      throw new HttpApiError('not_found_error', `${where}: file ${file.id} expired at ${file.expires_at}`, { details: { error_code: 'file_expired' } });
+    }
     const mountPath = resolveMountPath(param.mount_path, file.id);
     if (mountPath === undefined) throw new BadRequestError(`${where.replace(/file_id$/, 'mount_path')}: must lie under /workspace`);
     if (prepared.mounts.some((m) => m.mountPath === mountPath)) throw new BadRequestError(`${where.replace(/file_id$/, 'mount_path')}: ${mountPath} is used by another resource`);
