@@ -88,7 +88,8 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     terminal.spinner('bundling workflows and starting the worker…');
     const workerConnection = await NativeConnection.connect({ address: temporal.address });
     cleanups.push({ name: 'worker connection', run: () => workerConnection.close() });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic });
+    // Ctrl-C should feel prompt: running calls get a few seconds, then resume on the next start.
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000 });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',
@@ -116,6 +117,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
       port: apiPort,
       host: flags.host,
       model: model.info,
+      files: { filesDir: layout.files, sandboxes },
       onInternalError: (message) => terminal.error(`api: ${message}`),
     });
     cleanups.push({ name: 'HTTP API', run: () => api.close() });

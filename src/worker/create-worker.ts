@@ -37,6 +37,11 @@ export type LonghaulWorkerOptions = {
   maxConcurrentActivities?: number;
   /** Activity heartbeat interval, which also bounds how fast an interrupt reaches a running call. Default 1000 ms. */
   heartbeatEveryMs?: number;
+  /**
+   * On shutdown, how long running model and tool calls may finish before they are
+   * cancelled (and retried on another worker). Default 30 000 ms.
+   */
+  shutdownGraceTimeMs?: number;
 };
 
 /**
@@ -58,6 +63,7 @@ export async function createLonghaulWorker({
   workflowBundle,
   maxConcurrentActivities = 100,
   heartbeatEveryMs = 1000,
+  shutdownGraceTimeMs = 30_000,
 }: LonghaulWorkerOptions): Promise<Worker> {
   const model = (anthropic ?? new Anthropic()).withOptions({ maxRetries: 0 });
   return Worker.create({
@@ -67,6 +73,7 @@ export async function createLonghaulWorker({
     workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
     activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs }),
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
+    shutdownGraceTime: shutdownGraceTimeMs,
     // Cancellation reaches an activity on its next heartbeat; keep that short so interrupts are prompt.
     maxHeartbeatThrottleInterval: heartbeatEveryMs,
     defaultHeartbeatThrottleInterval: heartbeatEveryMs,

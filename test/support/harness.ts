@@ -79,6 +79,8 @@ export async function startHarness({
       anthropic: new Anthropic({ baseURL: model.url, apiKey: 'test-key' }),
       workflowBundle: await workflowBundle(),
       heartbeatEveryMs: 200,
+      // Tests end by terminating their sessions; their calls then stop within a heartbeat.
+      shutdownGraceTimeMs: 2000,
     });
     const running = worker.run();
     const handle = {
