@@ -12,6 +12,7 @@
 #                                 auto (Dockerfile if a registry answers, else rootfs),
 #                                 dockerfile, or rootfs (debootstrap + docker import; needs root)
 #   LONGHAUL_SETUP_POSTGRES=1     also make sure Debian's postgresql binaries are installed
+#   LONGHAUL_SETUP_PYTHON_SDK=1   also install the Python anthropic SDK into .cache/python-sdk (conformance test)
 #   LONGHAUL_SANDBOX_IMAGE        tag of the sandbox image (default longhaul-sandbox:latest)
 #   TEMPORAL_CLI_PATH             a Temporal CLI binary to use instead of looking for one
 set -euo pipefail
@@ -438,6 +439,24 @@ write_env() {
   mv -f "$tmp" "$LONGHAUL_CACHE/env.sh"
 }
 
+# The Python SDK, for the conformance test that drives the API from Python too.
+ANTHROPIC_PY_VERSION=2.12.0
+ensure_python_sdk() {
+  [[ "${LONGHAUL_SETUP_PYTHON_SDK:-0}" == 1 ]] || return 0
+  local venv="$LONGHAUL_CACHE/python-sdk"
+  if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "import anthropic, sys; sys.exit(anthropic.__version__ != '$ANTHROPIC_PY_VERSION')" 2>/dev/null; then
+    found "python anthropic $ANTHROPIC_PY_VERSION (.cache/python-sdk)"
+    return
+  fi
+  have python3 || die "python3 is missing (needed for the Python SDK conformance test)" "install python3 (Debian: apt-get install python3 python3-venv), then rerun"
+  local started
+  started=$(now_ms)
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2 || die "python3 -m venv failed" "install the venv module (Debian: apt-get install python3-venv), then rerun"
+  "$venv/bin/pip" install -q --disable-pip-version-check "anthropic==$ANTHROPIC_PY_VERSION" >&2 || die "pip install anthropic==$ANTHROPIC_PY_VERSION failed" "check that PyPI is reachable, then rerun"
+  log "installed python anthropic $ANTHROPIC_PY_VERSION into .cache/python-sdk in $(elapsed_since "$started")"
+}
+
 summary() {
   [[ "$QUIET" == 1 ]] && return
   local id size pg=""
@@ -456,6 +475,7 @@ ensure_temporal
 ensure_docker
 ensure_sandbox_image
 ensure_postgres
+ensure_python_sdk
 write_env
 summary
 found "setup done in $(elapsed_since "$SETUP_STARTED")"

@@ -14,7 +14,7 @@ cd "$LONGHAUL_ROOT"
 LONGHAUL_LOG_PREFIX="[test]"
 
 # Crash and store tests start a real PostgreSQL server from the Debian package.
-LONGHAUL_SETUP_POSTGRES=1 bash scripts/setup.sh
+LONGHAUL_SETUP_POSTGRES=1 LONGHAUL_SETUP_PYTHON_SDK=1 bash scripts/setup.sh
 # shellcheck source=/dev/null
 source .cache/env.sh
 

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
+import { startTestTemporal } from '../support/harness.ts';
+import { QUICKSTART_TURN_EVENT_TYPES } from '../support/quickstart-events.ts';
+import { API_KEY, startApiFixture } from './api-fixture.ts';
+
+// The Python `anthropic` package shares the wire format; setup installs it with LONGHAUL_SETUP_PYTHON_SDK=1.
+const python = new URL('../../.cache/python-sdk/bin/python', import.meta.url).pathname;
+const script = new URL('./python/quickstart.py', import.meta.url).pathname;
+
+let temporal: DevServer;
+before(async () => {
+  temporal = await startTestTemporal();
+});
+after(async () => {
+  await temporal.stop();
+});
+
+test('the README quickstart in Python, through the official anthropic package, against the API', async () => {
+  assert.ok(existsSync(python), 'the Python SDK is missing: run LONGHAUL_SETUP_PYTHON_SDK=1 bash scripts/setup.sh');
+  await using f = await startApiFixture({ temporal, script: demoAgentScript });
+  const { stdout } = await promisify(execFile)(python, [script], {
+    env: { ...process.env, BASE_URL: f.api.url, API_KEY, TASK: QUICKSTART_TASK },
+    timeout: 120_000,
+  });
+  const lines = stdout.trim().split('\n');
+  const types = lines.slice(0, QUICKSTART_TURN_EVENT_TYPES.length);
+  assert.deepEqual(types, [...QUICKSTART_TURN_EVENT_TYPES]);
+  assert.ok(lines.includes(`listed ${QUICKSTART_TURN_EVENT_TYPES.length}`), stdout);
+  assert.ok(lines.some((l) => /^bad request: name/.test(l)), stdout);
+  assert.match(lines.at(-1) ?? '', /^final: .*largest prime is 229.*sum of all 50 primes is 5117/);
+});
