@@ -1,5 +1,6 @@
 import { deterministicId } from './ids.ts';
 import { migrateSchema } from './migrate-schema.ts';
+import { SessionFeeds } from './session-feed.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import type { SessionEvent } from '../schemas/events.ts';
 import type { TranscriptItem } from '../core/transcript.ts';
@@ -34,7 +35,7 @@ const EVENTS_CHANNEL = 'longhaul_session_events';
  */
 export class SessionStore {
   readonly #db: SqlDriver;
-  readonly #tails = new Map<string, Set<() => void>>();
+  readonly #feeds = new SessionFeeds({ read: (sessionId, afterSeq, limit) => this.listEvents(sessionId, { afterSeq, limit }) });
   #unlisten: (() => Promise<void>) | undefined;
 
   private constructor(db: SqlDriver) {
@@ -45,13 +46,13 @@ export class SessionStore {
   static async open(driver: SqlDriver): Promise<SessionStore> {
     const store = new SessionStore(driver);
     await migrateSchema(driver);
-    store.#unlisten = await driver.listen(EVENTS_CHANNEL, (payload) => store.#wake(payload));
+    store.#unlisten = await driver.listen(EVENTS_CHANNEL, (sessionId) => store.#feeds.notify(sessionId));
     return store;
   }
 
   async close(): Promise<void> {
     await this.#unlisten?.();
-    for (const wakers of this.#tails.values()) for (const wake of wakers) wake();
+    this.#feeds.closeAll();
     await this.#db.close();
   }
 
@@ -167,46 +168,74 @@ export class SessionStore {
 
   /**
    * Every event after `afterSeq`, then live ones as they are appended, until
-   * `signal` aborts. Wakes on NOTIFY, and polls every `pollMs` as a safety net
-   * for notifications lost across a reconnect.
+   * `signal` aborts. A reader replays the log by itself, then joins the
+   * session's shared feed (one read per append for all readers); it drops
+   * repeats, fills gaps with its own read, and polls every `pollMs` as a
+   * safety net for notifications lost across a reconnect.
    */
   async *tail(sessionId: string, { afterSeq = 0, signal, pollMs = 1000 }: { afterSeq?: number; signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<StoredEvent> {
     let cursor = afterSeq;
+    // Replay on our own until caught up.
+    for (;;) {
+      if (signal?.aborted) return;
+      const batch = await this.listEvents(sessionId, { afterSeq: cursor, limit: 500 });
+      for (const entry of batch) {
+        cursor = entry.seq;
+        yield entry;
+      }
+      if (batch.length < 500) break;
+    }
+
+    let queue: StoredEvent[] = [];
     let wake: () => void = () => {};
-    let woken = false;
-    const waker = () => {
-      woken = true;
-      wake();
-    };
-    const wakers = this.#tails.get(sessionId) ?? new Set();
-    wakers.add(waker);
-    this.#tails.set(sessionId, wakers);
-    signal?.addEventListener('abort', waker);
+    let closed = false;
+    const unsubscribe = this.#feeds.subscribe(sessionId, cursor, {
+      push: (batch) => {
+        queue.push(...batch);
+        wake();
+      },
+      close: () => {
+        closed = true;
+        wake();
+      },
+    });
+    const onAbort = () => wake();
+    signal?.addEventListener('abort', onAbort);
     try {
-      while (!signal?.aborted) {
-        woken = false;
-        const batch = await this.listEvents(sessionId, { afterSeq: cursor, limit: 500 });
-        for (const entry of batch) {
+      // Anything appended between the replay and joining the feed.
+      queue.push(...(await this.listEvents(sessionId, { afterSeq: cursor, limit: 500 })));
+      while (!signal?.aborted && !closed) {
+        if (queue.length === 0) {
+          const pushed = await new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(false), pollMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve(true);
+            };
+          });
+          wake = () => {};
+          if (!pushed && !signal?.aborted && !closed) queue.push(...(await this.listEvents(sessionId, { afterSeq: cursor, limit: 500 })));
+          continue;
+        }
+        const pending = queue;
+        queue = [];
+        for (const entry of pending) {
+          if (entry.seq <= cursor) continue;
+          if (entry.seq > cursor + 1) {
+            // The feed skipped ahead of us (we joined late or missed a push): read the gap ourselves.
+            for (const missed of await this.listEvents(sessionId, { afterSeq: cursor, beforeSeq: entry.seq, limit: entry.seq - cursor - 1 })) {
+              cursor = missed.seq;
+              yield missed;
+            }
+          }
           cursor = entry.seq;
           yield entry;
         }
-        if (batch.length === 500 || woken) continue;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pollMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
       }
     } finally {
-      wakers.delete(waker);
-      signal?.removeEventListener('abort', waker);
+      unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  #wake(sessionId: string): void {
-    for (const wake of this.#tails.get(sessionId) ?? []) wake();
   }
 
   // ---- transcript -------------------------------------------------------------

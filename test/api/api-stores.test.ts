@@ -47,9 +47,13 @@ for (const [backend, openDriver] of Object.entries(backends)) {
 
     test('lists page by (created_at, id) both ways without repeats', async () => {
       await using s = await open(openDriver);
-      const ids: string[] = [];
-      for (let i = 0; i < 5; i++) ids.push((await s.agents.create(spec(`a${i}`))).id);
-      const newestFirst = [...ids].reverse();
+      const created = [];
+      for (let i = 0; i < 5; i++) created.push(await s.agents.create(spec(`a${i}`)));
+      const ids = created.map((a) => a.id);
+      // Newest first; agents made in the same millisecond are ordered by id.
+      const newestFirst = [...created]
+        .sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : a.created_at < b.created_at ? 1 : -1))
+        .map((a) => a.id);
       const seen: string[] = [];
       let page = await s.agents.list({ limit: 2 });
       seen.push(...page.data.map((a) => a.id));

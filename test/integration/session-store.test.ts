@@ -78,6 +78,43 @@ test('tail replays from a cursor, then delivers live appends', async () => {
   assert.deepEqual(seen, [2, 3, 4]);
 });
 
+test('many live readers of one session each get every event exactly once, in order, while appends race', async () => {
+  await using store = await openStore();
+  await store.append('fan', [{ key: 'seed', event: { type: 'agent.thinking' } }]);
+  const controller = new AbortController();
+  const TOTAL = 60;
+  const readers = Array.from({ length: 25 }, async (_, i) => {
+    const seen: number[] = [];
+    // Readers start from different places: the beginning, the seed, and one joining late.
+    const from = i % 3 === 0 ? 0 : 1;
+    for await (const entry of store.tail('fan', { afterSeq: from, signal: controller.signal, pollMs: 60_000 })) {
+      seen.push(entry.seq);
+      if (entry.seq === TOTAL + 1) break;
+    }
+    return { from, seen };
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < TOTAL; i += 3) {
+    await Promise.all([0, 1, 2].map((j) => store.append('fan', [{ key: `e${i + j}`, event: { type: 'agent.thinking' } }])));
+  }
+  const late = (async () => {
+    const seen: number[] = [];
+    for await (const entry of store.tail('fan', { afterSeq: 10, signal: controller.signal, pollMs: 60_000 })) {
+      seen.push(entry.seq);
+      if (entry.seq === TOTAL + 1) break;
+    }
+    return { from: 10, seen };
+  })();
+  const timer = setTimeout(() => controller.abort(), 20_000);
+  try {
+    for (const { from, seen } of [...(await Promise.all(readers)), await late]) {
+      assert.deepEqual(seen, Array.from({ length: TOTAL + 1 - from }, (_, k) => from + k + 1));
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+});
+
 test('transcript items append once, in order', async () => {
   await using store = await openStore();
   await store.appendTranscript('s', [{ key: 'u1', item: { kind: 'user', content: [{ type: 'text', text: 'a' }] } }]);
