@@ -28,3 +28,34 @@ export class CleanupStack {
     return clean;
   }
 }
+
+/**
+ * Waits for a stop signal or a failure, then unwinds `cleanups`; resolves to the
+ * exit code. `stopping` names what the command does on the way out ("stopping", "draining").
+ */
+export async function runUntilStopped({
+  command,
+  stopRequested,
+  failed,
+  cleanups,
+  terminal,
+  stopping = 'stopping',
+}: {
+  command: string;
+  stopRequested: Promise<string>;
+  failed: Promise<Error>[];
+  cleanups: CleanupStack;
+  terminal: Terminal;
+  stopping?: string;
+}): Promise<number> {
+  const reason = await Promise.race([stopRequested, ...failed]);
+  if (reason instanceof Error) {
+    terminal.error(`${command}: ${reason.message}; shutting down`);
+    await cleanups.runAll();
+    return 1;
+  }
+  terminal.line(`${stopping} (${reason})…`, 'dim');
+  const clean = await cleanups.runAll();
+  terminal.line('stopped', 'dim');
+  return clean ? 0 : 1;
+}

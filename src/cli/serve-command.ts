@@ -11,7 +11,7 @@ import { Longhaul } from '../client/longhaul.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveServeConfig, resolveWorkerModel, type ServeFlags, type WorkerModelConfig } from '../config/server-config.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
-import { CleanupStack } from './cleanup-stack.ts';
+import { CleanupStack, runUntilStopped } from './cleanup-stack.ts';
 import { CliError } from './cli-error.ts';
 import type { Terminal } from './output.ts';
 import { waitForStopSignal } from './stop-signal.ts';
@@ -76,16 +76,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
       'ok',
     );
 
-    const reason = await Promise.race([stopRequested, ...(worker ? [worker.failed] : [])]);
-    if (reason instanceof Error) {
-      terminal.error(`longhaul serve: ${reason.message}; shutting down`);
-      await cleanups.runAll();
-      return 1;
-    }
-    terminal.line(`stopping (${reason})…`, 'dim');
-    const clean = await cleanups.runAll();
-    terminal.line('stopped', 'dim');
-    return clean ? 0 : 1;
+    return await runUntilStopped({ command: 'longhaul serve', stopRequested, failed: worker ? [worker.failed] : [], cleanups, terminal });
   } catch (error) {
     await cleanups.runAll();
     throw error;

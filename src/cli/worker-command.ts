@@ -10,7 +10,7 @@ import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
-import { CleanupStack } from './cleanup-stack.ts';
+import { CleanupStack, runUntilStopped } from './cleanup-stack.ts';
 import { CliError } from './cli-error.ts';
 import { openEngineStore } from './open-engine-store.ts';
 import { startDevModel } from './dev-model.ts';
@@ -45,16 +45,7 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
       'ok',
     );
-    const reason = await Promise.race([stopRequested, worker.failed]);
-    if (reason instanceof Error) {
-      terminal.error(`longhaul worker: ${reason.message}; shutting down`);
-      await cleanups.runAll();
-      return 1;
-    }
-    terminal.line(`draining (${reason})…`, 'dim');
-    const clean = await cleanups.runAll();
-    terminal.line('stopped', 'dim');
-    return clean ? 0 : 1;
+    return await runUntilStopped({ command: 'longhaul worker', stopRequested, failed: [worker.failed], cleanups, terminal, stopping: 'draining' });
   } catch (error) {
     await cleanups.runAll();
     throw error;

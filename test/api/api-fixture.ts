@@ -23,11 +23,29 @@ export type ApiFixture = {
  * sandboxes, scripted model, worker). The API's resource stores live in their
  * own in-memory PGlite: the harness keeps its driver to itself.
  */
-export async function startApiFixture({ temporal, script, streamKeepaliveMs }: { temporal: DevServer; script: Script; streamKeepaliveMs?: number }): Promise<ApiFixture> {
+export async function startApiFixture({
+  temporal,
+  script,
+  streamKeepaliveMs,
+  files,
+}: {
+  temporal: DevServer;
+  script: Script;
+  streamKeepaliveMs?: number;
+  /** Serve `/v1/files` from this folder, copying session file resources into the harness's sandboxes. */
+  files?: { filesDir: string; maxFileBytes?: number };
+}): Promise<ApiFixture> {
   const harness = await startHarness({ temporal, script });
   const driver = await openPgliteDriver();
   const stores = await openApiStores(driver);
-  const app = createApiApp({ longhaul: harness.longhaul, store: harness.store, ...stores, apiKeys: [API_KEY], ...(streamKeepaliveMs ? { streamKeepaliveMs } : {}) });
+  const app = createApiApp({
+    longhaul: harness.longhaul,
+    store: harness.store,
+    ...stores,
+    apiKeys: [API_KEY],
+    ...(streamKeepaliveMs ? { streamKeepaliveMs } : {}),
+    ...(files ? { ...files, sandboxes: harness.sandboxes } : {}),
+  });
   const api = await serveApi({ app, port: 0 });
   const client = new Anthropic({ baseURL: api.url, apiKey: API_KEY, maxRetries: 0 });
   return {

@@ -9,16 +9,14 @@ import { getContainerRuntimeClient } from 'testcontainers';
 import type { BetaFileMetadata } from '@anthropic-ai/sdk/resources/beta/files';
 import type { BetaManagedAgentsFileResource } from '@anthropic-ai/sdk/resources/beta/sessions/resources';
 import type { MessageCreateParams } from '@anthropic-ai/sdk/resources/messages';
-import { createApiApp } from '../../src/api/create-api-app.ts';
-import { serveApi, type ServedApi } from '../../src/api/serve-api.ts';
+import type { ServedApi } from '../../src/api/serve-api.ts';
 import type { FileMetadata, FileResource } from '../../src/schemas/api-file.ts';
-import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
-import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
-import type { SqlDriver } from '../../src/store/sql-driver.ts';
+import type { ApiStores } from '../../src/store/open-api-stores.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { findSessionContainers } from '../../sandbox/docker-sandbox-driver.ts';
 import { lastToolResults, text, toolUse, type ScriptedTurn } from '../../src/testing/index.ts';
-import { startHarness, startTestTemporal, type Harness } from '../support/harness.ts';
+import { startTestTemporal, type Harness } from '../support/harness.ts';
+import { API_KEY, startApiFixture, type ApiFixture } from './api-fixture.ts';
 
 // Our response types must be assignable to the SDK's: a drift in a field fails typechecking.
 const sdkShapes = {
@@ -27,7 +25,6 @@ const sdkShapes = {
 };
 void sdkShapes;
 
-const API_KEY = 'lh-files-test-key-0123456789';
 const MAX_FILE_BYTES = 1024 * 1024;
 
 /** The agent runs `cat` on the path named in the task (or the command after `run: `), then repeats what it saw. */
@@ -41,8 +38,8 @@ function catScript(request: MessageCreateParams): ScriptedTurn {
 }
 
 let temporal: DevServer;
+let fixture: ApiFixture;
 let harness: Harness;
-let driver: SqlDriver;
 let stores: ApiStores;
 let filesDir: string;
 let api: ServedApi;
@@ -50,24 +47,13 @@ let client: Anthropic;
 
 before(async () => {
   temporal = await startTestTemporal();
-  harness = await startHarness({ temporal, script: catScript });
-  driver = await openPgliteDriver();
-  stores = await openApiStores(driver);
   filesDir = await mkdtemp(join(tmpdir(), 'longhaul-files-'));
-  const app = createApiApp({ longhaul: harness.longhaul, store: harness.store, ...stores, filesDir, maxFileBytes: MAX_FILE_BYTES, sandboxes: harness.sandboxes, apiKeys: [API_KEY] });
-  api = await serveApi({ app, port: 0 });
-  client = new Anthropic({ baseURL: api.url, apiKey: API_KEY, maxRetries: 0 });
+  fixture = await startApiFixture({ temporal, script: catScript, files: { filesDir, maxFileBytes: MAX_FILE_BYTES } });
+  ({ harness, stores, api, client } = fixture);
 });
 
 after(async () => {
-  await api.close();
-  const { data } = await stores.sessions.list({ limit: 1000, includeArchived: true });
-  for (const session of data) {
-    await harness.client.workflow.getHandle(session.id).terminate('test over').catch(() => {});
-    await harness.sandboxes.destroy(session.id, { removeVolume: true }).catch(() => {});
-  }
-  await harness[Symbol.asyncDispose]();
-  await driver.close();
+  await fixture[Symbol.asyncDispose]();
   await temporal.stop();
   await rm(filesDir, { recursive: true, force: true });
 });
