@@ -3,7 +3,12 @@ import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import { SandboxLostError, type SandboxDriver, type SandboxSpec, type ToolOutcome } from '../sandbox/types.ts';
+import type { McpServerDefinition } from '../src/schemas/agent.ts';
+import type { ToolResultContentBlock } from '../src/schemas/events.ts';
+import type { WorkflowEvent } from '../workflows/session-types.ts';
+import { mcpSessionError, type McpGateway } from './mcp-gateway.ts';
 import { runWebTool, type WebSearchProvider } from './web-tools.ts';
+import { toNewEvents, toTranscriptItems } from './workflow-events.ts';
 
 export type RunToolInput = {
   sessionId: string;
@@ -14,15 +19,27 @@ export type RunToolInput = {
   eventId: string;
   name: string;
   defaultTimeoutMs: number;
+  /** `mcp` calls go to `mcpServer`; absent means a built-in tool. */
+  kind?: 'builtin' | 'mcp' | undefined;
+  mcpServer?: McpServerDefinition | undefined;
+  /** The tool's name on its MCP server. */
+  mcpTool?: string | undefined;
+  vaultIds?: string[] | undefined;
+  /** Workflow events to record before the call starts (e.g. the approval that released it). */
+  leading?: WorkflowEvent[] | undefined;
 };
 
 export type RunToolResult = { isError: boolean };
+
+/** MCP connection failures are retried this many times before the model gets an error result. */
+const MCP_ATTEMPTS = 3;
 
 export type RunToolDeps = {
   store: SessionStore;
   sandboxes: SandboxDriver;
   webSearch?: WebSearchProvider | undefined;
   heartbeatEveryMs: number;
+  mcp?: McpGateway | undefined;
 };
 
 /**
@@ -36,16 +53,20 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   const ctx = Context.current();
   const attempt = ctx.info.attempt;
   const resultKey = `tool:${toolUseId}:result`;
+  if (input.leading?.length) await store.append(sessionId, toNewEvents(input.leading), toTranscriptItems(input.leading));
 
   // Only a retry can find its result already stored (the worker died after the commit).
   if (attempt > 1) {
     const recorded = await store.findEventByKey(sessionId, resultKey);
-    if (recorded?.event.type === 'agent.tool_result') return { isError: recorded.event.is_error === true };
+    if (recorded?.event.type === 'agent.tool_result' || recorded?.event.type === 'agent.mcp_tool_result') return { isError: recorded.event.is_error === true };
   }
 
   const toolUse = await store.findEventById(sessionId, input.eventId);
-  if (toolUse?.event.type !== 'agent.tool_use') throw ApplicationFailure.nonRetryable(`agent.tool_use event ${input.eventId} not found`, 'ToolUseMissing');
+  if (toolUse?.event.type !== 'agent.tool_use' && toolUse?.event.type !== 'agent.mcp_tool_use') {
+    throw ApplicationFailure.nonRetryable(`tool use event ${input.eventId} not found`, 'ToolUseMissing');
+  }
   const toolInput = toolUse.event.input;
+  if (input.kind === 'mcp') return runMcpTool(deps, input, toolInput, resultKey);
 
   if (attempt > 1 && (await store.findEventByKey(sessionId, `tool:${toolUseId}:lost:${attempt - 1}`))) {
     await store.append(sessionId, [{ key: `tool:${toolUseId}:resumed:${attempt}`, event: { type: 'session.status_running' } }]);
@@ -80,6 +101,53 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   if (ctx.cancellationSignal.aborted) throw new CancelledFailure('tool call interrupted');
   return { isError: outcome.is_error };
 }
+
+/** One MCP tool call; a server that stays unreachable (or refuses the credential) becomes `session.error` and an error result. */
+async function runMcpTool(deps: RunToolDeps, input: RunToolInput, toolInput: Record<string, unknown>, resultKey: string): Promise<RunToolResult> {
+  const { store } = deps;
+  const { sessionId, toolUseId } = input;
+  const ctx = Context.current();
+  const server = input.mcpServer;
+  let outcome: ToolOutcomeLike;
+  const heartbeat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
+  try {
+    if (!server || !input.mcpTool) throw ApplicationFailure.nonRetryable(`MCP call ${toolUseId} names no server`, 'McpServerMissing');
+    if (!deps.mcp) throw new Error('this worker has no MCP gateway');
+    const result = await deps.mcp.callTool({
+      server,
+      vaultIds: input.vaultIds ?? [],
+      tool: input.mcpTool,
+      input: toolInput,
+      signal: ctx.cancellationSignal,
+      timeoutMs: input.defaultTimeoutMs,
+    });
+    outcome = { content: result.content, is_error: result.isError };
+  } catch (err) {
+    if (err instanceof ApplicationFailure) throw err;
+    if (ctx.cancellationSignal.aborted) {
+      outcome = { is_error: true, content: [{ type: 'text', text: 'Interrupted by the user.' }] };
+    } else {
+      const attempt = ctx.info.attempt;
+      const auth = err instanceof Error && err.name === 'McpAuthenticationError';
+      const retrying = !auth && attempt < MCP_ATTEMPTS;
+      const error = mcpSessionError(err, server?.name ?? 'unknown', retrying ? 'retrying' : auth ? 'terminal' : 'exhausted');
+      await store.append(sessionId, [{ key: `tool:${toolUseId}:mcp-error:${attempt}`, event: { type: 'session.error', error } as never }]);
+      if (retrying) throw ApplicationFailure.retryable(error.message, 'McpConnectionFailed');
+      outcome = { is_error: true, content: [{ type: 'text', text: `The MCP server ${server?.name ?? ''} could not be used: ${error.message}` }] };
+    }
+  } finally {
+    clearInterval(heartbeat);
+  }
+  await store.append(
+    sessionId,
+    [{ key: resultKey, event: { type: 'agent.mcp_tool_result', mcp_tool_use_id: input.eventId, content: outcome.content, is_error: outcome.is_error } as never }],
+    [{ key: resultKey, item: { kind: 'tool_result', tool_use_id: toolUseId, content: outcome.content, is_error: outcome.is_error } }],
+  );
+  if (ctx.cancellationSignal.aborted) throw new CancelledFailure('tool call interrupted');
+  return { isError: outcome.is_error };
+}
+
+type ToolOutcomeLike = { content: ToolResultContentBlock[]; is_error: boolean };
 
 export function sandboxSpec(sessionId: string, environment: EnvironmentDefinition): SandboxSpec {
   return {

@@ -8,6 +8,7 @@ import { callModel, type CallModelInput, type CallModelResult } from './model/ca
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
 import { runTool, sandboxSpec, type RunToolInput, type RunToolResult } from './run-tool.ts';
 import type { WebSearchProvider } from './web-tools.ts';
+import type { McpGateway } from './mcp-gateway.ts';
 import { TranscriptCache } from './model/transcript-cache.ts';
 import { toNewEvents, toTranscriptItems } from './workflow-events.ts';
 
@@ -34,6 +35,8 @@ export type SessionActivityDeps = {
   serverWebTools?: boolean;
   /** The API's files folder, for `mountFiles`; without it that activity fails. */
   filesDir?: string | undefined;
+  /** Reaches agents' MCP servers; without it MCP toolsets report `session.error`. */
+  mcp?: McpGateway | undefined;
 };
 
 /**
@@ -50,20 +53,21 @@ export function createSessionActivities({
   contextBudgetBytes = 600_000,
   serverWebTools = new URL(anthropic.baseURL).hostname === 'api.anthropic.com',
   filesDir,
+  mcp,
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
   return {
     callModel: (input: CallModelInput): Promise<CallModelResult> =>
-      callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts }, input),
+      callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts, mcp }, input),
 
-    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs }, input),
+    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp }, input),
 
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {
       if (events.length > 0) await store.append(sessionId, toNewEvents(events), toTranscriptItems(events));
     },
 
-    async ensureSandbox({ sessionId, environment }: { sessionId: string; environment: EnvironmentDefinition }): Promise<void> {
+    async ensureSandbox({ sessionId, environment }: { sessionId: string; environment: EnvironmentDefinition; vaultIds?: string[] }): Promise<void> {
       await sandboxes.ensure(sandboxSpec(sessionId, environment));
     },
 

@@ -37,7 +37,7 @@ export async function runInProcessLoop({
 
   let emitCounter = 0;
   const key = (type: string) => `wf:${emitCounter++}:${type}`;
-  const content = [{ type: 'text', text: prompt }];
+  const content = [{ type: 'text' as const, text: prompt }];
   let leading: WorkflowEvent[] = [
     { key: key('user.message'), event: { type: 'user.message', content }, transcript: { kind: 'user', content } },
     { key: key('session.status_running'), event: { type: 'session.status_running' } },

@@ -1,4 +1,5 @@
-import type { AgentDefinition } from '../src/schemas/agent.ts';
+import type { AgentDefinition, McpServerDefinition } from '../src/schemas/agent.ts';
+import type { TranscriptItem } from '../src/core/transcript.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { StopReason, UserEventParams } from '../src/schemas/events.ts';
 
@@ -15,6 +16,29 @@ export type Usage = {
   output_tokens: number;
   cache_creation_input_tokens: number;
   cache_read_input_tokens: number;
+};
+
+/** A session's spending cap (`BetaManagedAgentsBudgetLimit`); USD only. */
+export type BudgetLimit = { type: 'limit'; max_list_cost: { amount: string; currency: 'USD' } };
+
+/**
+ * A tool call the model made, as the loop handles it. `kind` and `permission`
+ * are absent in histories recorded before permissions existed: builtin, allowed.
+ */
+export type ToolUseRef = {
+  /** The model's `toolu_…` id. */
+  toolUseId: string;
+  /** Id of the `agent.tool_use` / `agent.mcp_tool_use` / `agent.custom_tool_use` event. */
+  eventId: string;
+  /** The tool's name as the model called it. */
+  name: string;
+  kind?: 'builtin' | 'custom' | 'mcp' | undefined;
+  permission?: 'allow' | 'ask' | 'deny' | undefined;
+  /** Why the `auto` policy denied the call. */
+  denyReason?: string | undefined;
+  mcpServer?: McpServerDefinition | undefined;
+  /** The tool's name on its MCP server. */
+  mcpTool?: string | undefined;
 };
 
 export type SessionPhase = 'idle' | 'running' | 'rescheduling' | 'terminated';
@@ -60,7 +84,18 @@ export type CarriedState = {
   usage: Usage;
   totalSteps: number;
   runs: number;
+  /** List cost so far, in nano-dollars (absent before budgets existed). */
+  costNanos?: number | undefined;
+  /** The current budget; `undefined` means the input's. */
+  budget?: BudgetLimit | null | undefined;
+  /** Set when a turn stopped at the budget: raising it resumes the turn. */
+  budgetHalted?: boolean | undefined;
+  /** The session's vaults; `undefined` means the input's. */
+  vaultIds?: string[] | undefined;
 };
+
+/** What `settingsSignal` changes; absent fields stay as they are. */
+export type SessionSettings = { budget?: BudgetLimit | null | undefined; vaultIds?: string[] | undefined };
 
 export type SessionWorkflowInput = {
   sessionId: string;
@@ -68,6 +103,9 @@ export type SessionWorkflowInput = {
   environment: EnvironmentDefinition;
   /** Events to handle as soon as the session starts (e.g. the first user.message). */
   initialEvents?: InboundUserEvent[] | undefined;
+  /** Vaults whose credentials MCP calls and the sandbox egress proxy may use. */
+  vaultIds?: string[] | undefined;
+  budget?: BudgetLimit | null | undefined;
   tuning?: SessionTuning | undefined;
   carried?: CarriedState | undefined;
 };
@@ -80,11 +118,14 @@ export type SessionStatus = {
   totalSteps: number;
   runs: number;
   inboxSize: number;
+  costNanos: number;
+  /** Event ids of tool calls waiting for `user.tool_confirmation` / `user.custom_tool_result`. */
+  awaiting: string[];
 };
 
 /** A workflow-made event: its key makes persistence idempotent. */
 export type WorkflowEvent = {
   key: string;
   event: { type: string } & Record<string, unknown>;
-  transcript?: { kind: 'user'; content: unknown[] } | undefined;
+  transcript?: TranscriptItem | undefined;
 };

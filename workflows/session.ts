@@ -15,13 +15,19 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SessionActivities } from '../activities/session-activities.ts';
+import { parseUsd } from './budget.ts';
 import type { StopReason } from '../src/schemas/events.ts';
-import type { CarriedState, InboundUserEvent, SessionStatus, SessionWorkflowInput, Usage, WorkflowEvent } from './session-types.ts';
+import type { CarriedState, SessionSettings, InboundUserEvent, SessionStatus, SessionWorkflowInput, ToolUseRef, Usage, WorkflowEvent } from './session-types.ts';
 
 /** User events (`user.message`, `user.interrupt`) for the session. */
 export const userEventsSignal = defineSignal<[InboundUserEvent[]]>('longhaul.userEvents');
 /** Ends the session: `session.status_terminated`, sandbox removed. */
 export const terminateSignal = defineSignal<[]>('longhaul.terminate');
+/**
+ * Changes the session's settings: `budget` (`null` lifts it; raising it resumes a
+ * turn stopped at the budget) and `vaultIds` (used from the next tool call on).
+ */
+export const settingsSignal = defineSignal<[SessionSettings]>('longhaul.settings');
 export const statusQuery = defineQuery<SessionStatus>('longhaul.status');
 
 const ZERO_USAGE: Usage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
@@ -48,8 +54,16 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     usage: { ...ZERO_USAGE },
     totalSteps: 0,
     runs: 0,
+    costNanos: 0,
+    budget: input.budget ?? null,
+    budgetHalted: false,
+    vaultIds: input.vaultIds ?? [],
   };
   state.runs += 1;
+  // Runs carried from before budgets existed lack these.
+  state.costNanos ??= 0;
+  if (state.budget === undefined) state.budget = input.budget ?? null;
+  state.vaultIds ??= input.vaultIds ?? [];
 
   const modelHeartbeatTimeoutMs = tuning.modelHeartbeatTimeoutMs ?? 30_000;
   const modelMaxAttempts = tuning.modelMaxAttempts ?? 8;
@@ -73,11 +87,20 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   let interruptRequested = false;
   let terminateRequested = false;
   let turnScope: CancellationScope | undefined;
+  /** Tool calls of the current step waiting for the client, by event id. */
+  let awaiting = new Map<string, ToolUseRef>();
+
+  const budgetNanos = () => (state.budget ? parseUsd(state.budget.max_list_cost.amount) : undefined);
+  const overBudget = () => {
+    const limit = budgetNanos();
+    return limit !== undefined && (state.costNanos ?? 0) >= limit;
+  };
 
   setHandler(userEventsSignal, (events) => {
     for (const event of events) {
       state.inbox.push(event);
-      if (event.type === 'user.interrupt' && state.phase === 'running') {
+      // A turn waiting for approvals is still a turn: an interrupt ends it.
+      if (event.type === 'user.interrupt' && state.turnActive) {
         interruptRequested = true;
         turnScope?.cancel();
       }
@@ -87,6 +110,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     terminateRequested = true;
     turnScope?.cancel();
   });
+  setHandler(settingsSignal, (settings) => {
+    if (settings.budget !== undefined) state.budget = settings.budget;
+    if (settings.vaultIds !== undefined) state.vaultIds = settings.vaultIds;
+  });
   setHandler(statusQuery, () => ({
     phase: state.phase,
     stopReason: state.lastStopReason,
@@ -94,6 +121,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     totalSteps: state.totalSteps,
     runs: state.runs,
     inboxSize: state.inbox.length,
+    costNanos: state.costNanos ?? 0,
+    awaiting: [...awaiting.keys()],
   }));
 
   const nextKey = (what: string) => `wf:${state.emitCounter++}:${what}`;
@@ -107,12 +136,21 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     let interrupts = 0;
     for (const user of drained) {
       const key = user.key ?? nextKey(user.type);
-      if (user.type === 'user.message') {
-        messages += 1;
-        events.push({ key, event: { type: 'user.message', content: user.content }, transcript: { kind: 'user', content: user.content } });
-      } else {
-        interrupts += 1;
-        events.push(interruptEvent(user, key));
+      switch (user.type) {
+        case 'user.message':
+          messages += 1;
+          events.push({ key, event: { type: 'user.message', content: user.content }, transcript: { kind: 'user', content: user.content } });
+          break;
+        case 'user.interrupt':
+          interrupts += 1;
+          events.push(interruptEvent(user, key));
+          break;
+        case 'system.message':
+          events.push({ key, event: { type: 'system.message', content: user.content }, transcript: { kind: 'system', content: user.content } });
+          break;
+        default:
+          // A confirmation or result for a call that no longer waits (answered twice, or interrupted): logged only.
+          events.push({ key, event: resolutionEvent(user) });
       }
     }
     return { events, messages, interrupts };
@@ -149,12 +187,105 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   let sandboxWarm = false;
   const warmSandbox = () => {
     sandboxWarm = true;
-    sandboxReady ??= ensureSandbox({ sessionId, environment }).catch((err: unknown) => {
+    sandboxReady ??= ensureSandbox({ sessionId, environment, ...(state.vaultIds?.length ? { vaultIds: state.vaultIds } : {}) }).catch((err: unknown) => {
       // Tools provision on demand too; a failed warm-up only costs latency.
       log.warn('sandbox warm-up failed', { sessionId, error: String(err) });
       sandboxReady = undefined;
     });
     return sandboxReady;
+  };
+
+  const toolTimeoutMs = tuning.toolTimeoutMs ?? 600_000;
+  const startTool = (ref: ToolUseRef, running: Promise<unknown>[], leading: WorkflowEvent[] = []) => {
+    const call = runTool({
+      sessionId,
+      environment,
+      toolUseId: ref.toolUseId,
+      eventId: ref.eventId,
+      name: ref.name,
+      defaultTimeoutMs: toolTimeoutMs,
+      ...(ref.kind === 'mcp' ? { kind: 'mcp' as const, mcpServer: ref.mcpServer, mcpTool: ref.mcpTool } : {}),
+      ...(state.vaultIds?.length ? { vaultIds: state.vaultIds } : {}),
+      ...(leading.length > 0 ? { leading } : {}),
+    });
+    // Awaited with the step's other calls; this only keeps an early failure from counting as unhandled.
+    call.catch(() => undefined);
+    running.push(call);
+  };
+
+  /**
+   * Runs a step's tool calls: allowed ones at once, denied ones answered with the
+   * denial, and the ones that wait for the client (approvals, custom tools) as the
+   * client resolves them, while the others run.
+   */
+  const runStepTools = async (refs: readonly ToolUseRef[]) => {
+    const running: Promise<unknown>[] = [];
+    const pending = new Map<string, ToolUseRef>();
+    const denied: WorkflowEvent[] = [];
+    for (const ref of refs) {
+      if (ref.kind === 'custom' || ref.permission === 'ask') pending.set(ref.eventId, ref);
+      else if (ref.permission === 'deny') denied.push(denialResult(ref, `This call was denied by the permission policy (${ref.denyReason ?? 'denied'}).`));
+      else startTool(ref, running);
+    }
+    if (denied.length > 0) running.push(emitEvents({ sessionId, events: denied }));
+    if (pending.size > 0) await awaitClient(pending, running);
+    await Promise.all(running);
+  };
+
+  /** Idles with `requires_action` until every pending call is resolved; each partial answer re-idles with the rest. */
+  const awaitClient = async (pending: Map<string, ToolUseRef>, running: Promise<unknown>[]) => {
+    awaiting = pending;
+    const waiting = (): WorkflowEvent => {
+      const stopReason: StopReason = { type: 'requires_action', event_ids: [...pending.keys()] };
+      state.lastStopReason = stopReason;
+      return event('session.status_idle', { stop_reason: stopReason, stop_details: null });
+    };
+    state.phase = 'idle';
+    await emitEvents({ sessionId, events: [waiting()] });
+    const resolves = (e: InboundUserEvent) =>
+      (e.type === 'user.tool_confirmation' && pending.has(e.tool_use_id)) || (e.type === 'user.custom_tool_result' && pending.has(e.custom_tool_use_id));
+    try {
+      while (pending.size > 0) {
+        await condition(() => state.inbox.some(resolves));
+        const answers = state.inbox.filter(resolves);
+        state.inbox = state.inbox.filter((e) => !resolves(e));
+        const events: WorkflowEvent[] = [];
+        const approved: ToolUseRef[] = [];
+        for (const answer of answers) {
+          const key = answer.key ?? nextKey(answer.type);
+          if (answer.type === 'user.tool_confirmation') {
+            const ref = pending.get(answer.tool_use_id);
+            if (!ref) continue;
+            pending.delete(answer.tool_use_id);
+            events.push({ key, event: resolutionEvent(answer) });
+            if (answer.result === 'allow') approved.push(ref);
+            else events.push(denialResult(ref, answer.deny_message ? `The user denied this tool call: ${answer.deny_message}` : 'The user denied this tool call.'));
+          } else if (answer.type === 'user.custom_tool_result') {
+            const ref = pending.get(answer.custom_tool_use_id);
+            if (!ref) continue;
+            pending.delete(answer.custom_tool_use_id);
+            events.push({
+              key,
+              event: resolutionEvent(answer),
+              transcript: { kind: 'tool_result', tool_use_id: ref.toolUseId, content: answer.content ?? [], is_error: answer.is_error ?? false },
+            });
+          }
+        }
+        if (pending.size > 0) {
+          events.push(waiting());
+        } else {
+          state.phase = 'running';
+                events.push(event('session.status_running'));
+        }
+        // The first approved call records the answers as it starts: one hop less between approval and tool.
+        const [first, ...rest] = approved;
+        if (first) startTool(first, running, events);
+        else await emitEvents({ sessionId, events });
+        for (const ref of rest) startTool(ref, running);
+      }
+    } finally {
+      awaiting = new Map();
+    }
   };
 
   /** One turn: model and tools until the model stops asking for tools. */
@@ -171,20 +302,31 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
           ],
         };
       }
+      if (overBudget()) {
+        // Stop before spending more; raising the budget resumes from here.
+        state.budgetHalted = true;
+        return { stopReason: { type: 'budget_reached' }, leading };
+      }
       const callKey = `call:${state.callCounter++}`;
-      const result = await callModel({ sessionId, callKey, agent, leading, maxAttempts: modelMaxAttempts });
+      const result = await callModel({
+        sessionId,
+        callKey,
+        agent,
+        leading,
+        maxAttempts: modelMaxAttempts,
+        vaultIds: state.vaultIds ?? [],
+        spent: { usage: state.usage, costNanos: state.costNanos ?? 0 },
+        budget: state.budget ?? null,
+      });
       leading = [];
       state.stepsInTurn += 1;
       state.totalSteps += 1;
       addUsage(state.usage, result.usage);
+      state.costNanos = (state.costNanos ?? 0) + (result.costNanos ?? 0);
 
       if (result.toolUses.length > 0) {
         await warmSandbox();
-        await Promise.all(
-          result.toolUses.map((toolUse) =>
-            runTool({ sessionId, environment, toolUseId: toolUse.toolUseId, eventId: toolUse.eventId, name: toolUse.name, defaultTimeoutMs: tuning.toolTimeoutMs ?? 600_000 }),
-          ),
-        );
+        await runStepTools(result.toolUses);
       }
       // Messages that arrived while the agent worked are delivered at the next model turn.
       const arrived = drainInbox();
@@ -200,7 +342,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     }
   };
 
-  const hasWork = () => state.inbox.length > 0 || terminateRequested;
+  // A turn stopped at the budget has work again once the budget is raised.
+  const hasWork = () => state.inbox.length > 0 || terminateRequested || (state.budgetHalted === true && !overBudget());
   for (;;) {
     if (!state.turnActive) {
       // Sessions created before idle release existed replay without the timer.
@@ -216,11 +359,13 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     if (terminateRequested) break;
 
     const drained = drainInbox();
-    if (!state.turnActive && drained.messages === 0) {
-      // Only interrupts while idle: echo them, nothing to stop.
+    const budgetRaised = !state.turnActive && state.budgetHalted === true && !overBudget();
+    if (!state.turnActive && drained.messages === 0 && !budgetRaised) {
+      // Nothing to act on while idle (interrupts, late answers): record them.
       await emitEvents({ sessionId, events: drained.events });
       continue;
     }
+    state.budgetHalted = false;
     const resumed = state.turnActive;
     state.turnActive = true;
     state.phase = 'running';
@@ -265,6 +410,22 @@ function interruptEvent(user: InboundUserEvent, key: string): WorkflowEvent {
   return { key, event: { type: 'user.interrupt', ...(thread ? { session_thread_id: thread } : {}) } };
 }
 
+/** The logged form of a client's answer (its routing key stripped). */
+function resolutionEvent(user: InboundUserEvent): WorkflowEvent['event'] {
+  const { key: _key, ...event } = user;
+  return event;
+}
+
+/** The result a denied call gets: the model sees the reason as an error. Same key as a run's result, so it is recorded once. */
+function denialResult(ref: ToolUseRef, text: string): WorkflowEvent {
+  const content = [{ type: 'text' as const, text }];
+  const event: WorkflowEvent['event'] =
+    ref.kind === 'mcp'
+      ? { type: 'agent.mcp_tool_result', mcp_tool_use_id: ref.eventId, content, is_error: true }
+      : { type: 'agent.tool_result', tool_use_id: ref.eventId, content, is_error: true };
+  return { key: `tool:${ref.toolUseId}:result`, event, transcript: { kind: 'tool_result', tool_use_id: ref.toolUseId, content, is_error: true } };
+}
+
 function addUsage(total: Usage, delta: Usage): void {
   total.input_tokens += delta.input_tokens;
   total.output_tokens += delta.output_tokens;
@@ -278,10 +439,8 @@ function isModelFailure(err: unknown): boolean {
   return cause instanceof ApplicationFailure && (cause.type === 'ModelRequestInvalid' || cause.type === 'ModelRequestFailed');
 }
 
+const CLIENT_EVENT_TYPES = new Set(['user.message', 'user.interrupt', 'system.message', 'user.tool_confirmation', 'user.custom_tool_result']);
+
 function userEventsOf(events: WorkflowEvent[]): InboundUserEvent[] {
-  return events.flatMap((e): InboundUserEvent[] => {
-    if (e.event.type === 'user.message') return [{ type: 'user.message', content: e.event['content'] as never, key: e.key }];
-    if (e.event.type === 'user.interrupt') return [{ type: 'user.interrupt', key: e.key }];
-    return [];
-  });
+  return events.flatMap((e): InboundUserEvent[] => (CLIENT_EVENT_TYPES.has(e.event.type) ? [{ ...e.event, key: e.key } as InboundUserEvent] : []));
 }

@@ -2,8 +2,13 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { NewEvent, SessionStore } from '../../src/store/session-store.ts';
 import { deterministicId } from '../../src/store/ids.ts';
-import type { AgentDefinition } from '../../src/schemas/agent.ts';
-import type { Usage, WorkflowEvent } from '../../workflows/session-types.ts';
+import { modelId, type AgentDefinition } from '../../src/schemas/agent.ts';
+import { autoPermissionRule, type AutoVerdict } from '../../src/core/auto-permission-rules.ts';
+import { formatUsd, listCostNanos } from '../../src/core/model-pricing.ts';
+import { mcpToolsetsOf, toolRoutes, type McpToolDescription, type ToolRoute } from '../../src/core/tool-routing.ts';
+import type { BudgetLimit, ToolUseRef, Usage, WorkflowEvent } from '../../workflows/session-types.ts';
+import { mcpSessionError, type McpGateway } from '../mcp-gateway.ts';
+import { judgeToolCall } from './judge-tool-call.ts';
 import { classifyModelError } from './classify-model-error.ts';
 import { buildModelRequest } from './model-request.ts';
 import { answerEvents } from './server-tool-events.ts';
@@ -18,14 +23,21 @@ export type CallModelInput = {
   /** Workflow events to persist before the call (user messages, status). */
   leading: WorkflowEvent[];
   maxAttempts: number;
+  /** Vaults for MCP credentials. */
+  vaultIds?: string[] | undefined;
+  /** The session's totals before this call: the `session.usage` event reports them plus this call. */
+  spent?: { usage: Usage; costNanos: number } | undefined;
+  budget?: BudgetLimit | null | undefined;
 };
 
-export type ToolUseRef = { toolUseId: string; eventId: string; name: string };
+export type { ToolUseRef };
 
 export type CallModelResult = {
   stopReason: string | null;
   toolUses: ToolUseRef[];
   usage: Usage;
+  /** List cost of this call (and of any `auto` permission judgements), in nano-dollars. */
+  costNanos?: number;
 };
 
 export type CallModelDeps = {
@@ -38,6 +50,14 @@ export type CallModelDeps = {
   transcripts: TranscriptCache;
   /** How often a streaming call heartbeats when the model is silent. */
   heartbeatEveryMs: number;
+  mcp?: McpGateway | undefined;
+};
+
+/** How one tool_use block is handled: its route and, for routed tools, the permission decision. */
+type ToolDecision = {
+  route: ToolRoute | undefined;
+  permission: 'allow' | 'ask' | 'deny';
+  evaluation: { type: 'always_allow' } | { type: 'always_ask' } | { type: 'auto'; evaluated_permission: AutoVerdict };
 };
 
 /**
@@ -57,7 +77,9 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
   if (attempt > 1) {
     const answered = await store.getTranscriptItem(sessionId, `assistant:${callKey}`);
     if (answered?.kind === 'assistant') {
-      return summarize(sessionId, callKey, answered.content, answered.stop_reason, await usageOfStoredCall(store, sessionId, callKey));
+      const usage = await usageOfStoredCall(store, sessionId, callKey);
+      const toolUses = await storedToolUses(store, sessionId, callKey, answered.content, input.agent);
+      return { stopReason: answered.stop_reason, toolUses, usage, costNanos: listCostNanos(modelId(input.agent.model), usage) };
     }
     await closeSpansOfCrashedAttempts(store, sessionId, callKey, attempt);
   }
@@ -65,12 +87,14 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
   const startId = start!.event.id;
 
   const transcript = await deps.transcripts.read(store, sessionId);
+  const mcpTools = await discoverMcpTools(deps, input, attempt, ctx.cancellationSignal);
   const request = buildModelRequest({
     agent: input.agent,
     transcript,
     maxTokens: deps.maxTokens,
     contextBudgetBytes: deps.contextBudgetBytes,
     serverWebTools: deps.serverWebTools,
+    mcpTools,
   });
 
   // A timer, not every stream event: liveness and cancellation only need a steady beat,
@@ -80,16 +104,34 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
     const stream = deps.anthropic.messages.stream(request, { signal: ctx.cancellationSignal });
     const message = await stream.finalMessage();
     const usage = usageOf(message.usage);
-    const blockEvents = answerEvents({ sessionId, callKey, content: message.content });
+    const model = modelId(input.agent.model);
+    let costNanos = listCostNanos(model, usage);
+    const routes = toolRoutes(input.agent, mcpTools);
+    const decisions = new Map<string, ToolDecision>();
+    const judged: Usage[] = [];
+    for (const block of message.content) {
+      if (block.type !== 'tool_use') continue;
+      const route = routes.get(block.name);
+      const decision = await decide(route, block.name, (block.input ?? {}) as Record<string, unknown>, async (tool, toolInput) => {
+        const { verdict, usage: judgeUsage } = await judgeToolCall({ anthropic: deps.anthropic, model, tool, input: toolInput, signal: ctx.cancellationSignal });
+        if (judgeUsage) judged.push(judgeUsage);
+        return verdict;
+      });
+      decisions.set(block.id, decision);
+    }
+    for (const judgeUsage of judged) costNanos += listCostNanos(model, judgeUsage);
+    const blockEvents = answerEvents({ sessionId, callKey, content: message.content, toolUseEvent: (block) => toolUseEventOf(block, decisions.get(block.id)) });
+    const usageEvent = sessionUsageEvent(input, [usage, ...judged], costNanos);
     await store.append(
       sessionId,
       [
         ...blockEvents,
         { key: `${callKey}:a${attempt}:end`, event: { type: 'span.model_request_end', model_request_start_id: startId, is_error: false, model_usage: usage } },
+        ...(usageEvent ? [{ key: `${callKey}:usage`, event: usageEvent }] : []),
       ],
       [{ key: `assistant:${callKey}`, item: { kind: 'assistant', content: message.content, stop_reason: message.stop_reason } }],
     );
-    return summarize(sessionId, callKey, message.content, message.stop_reason, usage);
+    return { ...summarize(sessionId, callKey, message.content, message.stop_reason, usage, decisions), costNanos };
   } catch (err) {
     const endKey = `${callKey}:a${attempt}:end`;
     const end: NewEvent['event'] = { type: 'span.model_request_end', model_request_start_id: startId, is_error: true, model_usage: usageOf(undefined) };
@@ -130,12 +172,128 @@ async function closeSpansOfCrashedAttempts(store: SessionStore, sessionId: strin
   }
 }
 
-function summarize(sessionId: string, callKey: string, content: Anthropic.Messages.ContentBlock[], stopReason: string | null, usage: Usage): CallModelResult {
-  const toolUses = content.flatMap((block, index) =>
+function summarize(
+  sessionId: string,
+  callKey: string,
+  content: Anthropic.Messages.ContentBlock[],
+  stopReason: string | null,
+  usage: Usage,
+  decisions: ReadonlyMap<string, ToolDecision>,
+): CallModelResult {
+  const toolUses = content.flatMap((block, index): ToolUseRef[] => {
+    if (block.type !== 'tool_use') return [];
     // Event ids derive from event keys, so the summary needs no read-back.
-    block.type === 'tool_use' ? [{ toolUseId: block.id, eventId: deterministicId('sevt', sessionId, `${callKey}:block:${index}`), name: block.name }] : [],
-  );
+    const eventId = deterministicId('sevt', sessionId, `${callKey}:block:${index}`);
+    return [refOf(block.id, eventId, block.name, decisions.get(block.id))];
+  });
   return { stopReason, toolUses, usage };
+}
+
+function refOf(toolUseId: string, eventId: string, name: string, decision: ToolDecision | undefined): ToolUseRef {
+  const route = decision?.route;
+  const ref: ToolUseRef = { toolUseId, eventId, name, kind: route?.kind ?? 'builtin', permission: decision?.permission ?? 'allow' };
+  if (decision?.evaluation.type === 'auto' && decision.evaluation.evaluated_permission.type === 'deny') ref.denyReason = decision.evaluation.evaluated_permission.reason_code;
+  if (route?.kind === 'mcp') {
+    ref.mcpServer = route.server;
+    ref.mcpTool = route.tool;
+  }
+  return ref;
+}
+
+/** Applies the tool's permission policy; `auto` asks the rule layer, then the model. */
+async function decide(
+  route: ToolRoute | undefined,
+  name: string,
+  input: Record<string, unknown>,
+  judge: (tool: string, input: Record<string, unknown>) => Promise<AutoVerdict>,
+): Promise<ToolDecision> {
+  if (!route || route.kind === 'custom') return { route, permission: 'allow', evaluation: { type: 'always_allow' } };
+  if (route.policy === 'always_allow') return { route, permission: 'allow', evaluation: { type: 'always_allow' } };
+  if (route.policy === 'always_ask') return { route, permission: 'ask', evaluation: { type: 'always_ask' } };
+  const ruleName = route.kind === 'builtin' ? name : `mcp:${route.tool}`;
+  const verdict = autoPermissionRule(ruleName, input) ?? (await judge(route.kind === 'mcp' ? `${route.server.name}/${route.tool} (MCP)` : name, input));
+  return { route, permission: verdict.type, evaluation: { type: 'auto', evaluated_permission: verdict } };
+}
+
+function toolUseEventOf(block: Anthropic.Messages.ToolUseBlock, decision: ToolDecision | undefined): NewEvent['event'] {
+  const input = (block.input ?? {}) as Record<string, unknown>;
+  const route = decision?.route;
+  if (route?.kind === 'custom') return { type: 'agent.custom_tool_use', name: block.name, input };
+  const permission = { evaluated_permission: decision?.permission ?? 'allow', evaluation: decision?.evaluation ?? { type: 'always_allow' } };
+  if (route?.kind === 'mcp') return { type: 'agent.mcp_tool_use', mcp_server_name: route.server.name, name: route.tool, input, ...permission };
+  return { type: 'agent.tool_use', name: block.name, input, ...permission } as NewEvent['event'];
+}
+
+/** Rebuilds a stored answer's tool routing from its events, so a retried call never re-judges. */
+async function storedToolUses(store: SessionStore, sessionId: string, callKey: string, content: Anthropic.Messages.ContentBlock[], agent: AgentDefinition): Promise<ToolUseRef[]> {
+  const refs: ToolUseRef[] = [];
+  for (const [index, block] of content.entries()) {
+    if (block.type !== 'tool_use') continue;
+    const stored = await store.findEventByKey(sessionId, `${callKey}:block:${index}`);
+    const event = stored?.event as (Record<string, unknown> & { type: string }) | undefined;
+    const eventId = stored?.event.id ?? deterministicId('sevt', sessionId, `${callKey}:block:${index}`);
+    const ref: ToolUseRef = { toolUseId: block.id, eventId, name: block.name, kind: 'builtin', permission: 'allow' };
+    if (event?.type === 'agent.custom_tool_use') ref.kind = 'custom';
+    if (event?.type === 'agent.mcp_tool_use') {
+      ref.kind = 'mcp';
+      ref.mcpServer = (agent.mcp_servers ?? []).find((s) => s.name === event['mcp_server_name']);
+      ref.mcpTool = event['name'] as string;
+    }
+    const permission = event?.['evaluated_permission'];
+    if (permission === 'ask' || permission === 'deny') ref.permission = permission;
+    const evaluation = event?.['evaluation'] as { evaluated_permission?: { reason_code?: string } } | undefined;
+    if (permission === 'deny') ref.denyReason = evaluation?.evaluated_permission?.reason_code ?? 'denied';
+    refs.push(ref);
+  }
+  return refs;
+}
+
+/** The tools of the agent's MCP servers; a server that fails is reported as `session.error` and left out of this request. */
+async function discoverMcpTools(deps: CallModelDeps, input: CallModelInput, attempt: number, signal: AbortSignal): Promise<Map<string, McpToolDescription[]>> {
+  const found = new Map<string, McpToolDescription[]>();
+  const toolsets = mcpToolsetsOf(input.agent);
+  if (toolsets.length === 0) return found;
+  const failures: NewEvent[] = [];
+  await Promise.all(
+    toolsets.map(async ({ server }) => {
+      if (!deps.mcp) {
+        failures.push({ key: `${input.callKey}:a${attempt}:mcp:${server.name}`, event: { type: 'session.error', error: mcpSessionError(new Error('this worker has no MCP gateway'), server.name, 'terminal') } as NewEvent['event'] });
+        return;
+      }
+      try {
+        found.set(server.name, await deps.mcp.listTools(server, input.vaultIds ?? [], signal));
+      } catch (err) {
+        if (signal.aborted) throw err;
+        const retryStatus = err instanceof Error && err.name === 'McpAuthenticationError' ? 'terminal' : 'exhausted';
+        failures.push({ key: `${input.callKey}:a${attempt}:mcp:${server.name}`, event: { type: 'session.error', error: mcpSessionError(err, server.name, retryStatus) } as NewEvent['event'] });
+      }
+    }),
+  );
+  if (failures.length > 0) await deps.store.append(input.sessionId, failures);
+  return found;
+}
+
+/** The `session.usage` event: the session's totals after this call (absent for callers that track nothing). */
+function sessionUsageEvent(input: CallModelInput, usages: Usage[], costNanos: number): NewEvent['event'] | undefined {
+  if (!input.spent) return undefined;
+  const total = { ...input.spent.usage };
+  for (const u of usages) {
+    total.input_tokens += u.input_tokens;
+    total.output_tokens += u.output_tokens;
+    total.cache_creation_input_tokens += u.cache_creation_input_tokens;
+    total.cache_read_input_tokens += u.cache_read_input_tokens;
+  }
+  return {
+    type: 'session.usage',
+    usage: {
+      input_tokens: total.input_tokens,
+      output_tokens: total.output_tokens,
+      cache_read_input_tokens: total.cache_read_input_tokens,
+      cache_creation: { ephemeral_5m_input_tokens: total.cache_creation_input_tokens },
+      list_cost: { amount: formatUsd(input.spent.costNanos + costNanos), currency: 'USD' },
+    },
+    budget: input.budget ?? null,
+  } as NewEvent['event'];
 }
 
 async function usageOfStoredCall(store: SessionStore, sessionId: string, callKey: string): Promise<Usage> {

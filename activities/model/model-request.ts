@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { AGENT_TOOLSET, enabledAgentTools } from '../../src/core/agent-toolset.ts';
+import { mcpModelToolName, mcpToolConfig, mcpToolsetsOf, type McpToolDescription } from '../../src/core/tool-routing.ts';
 import { fitToContextBudget } from '../../src/core/context-budget.ts';
 import { assembleMessages, type TranscriptItem } from '../../src/core/transcript.ts';
 import { modelId, type AgentDefinition } from '../../src/schemas/agent.ts';
@@ -17,6 +18,7 @@ export function buildModelRequest({
   maxTokens,
   contextBudgetBytes,
   serverWebTools = false,
+  mcpTools = new Map(),
 }: {
   agent: AgentDefinition;
   transcript: readonly TranscriptItem[];
@@ -25,12 +27,23 @@ export function buildModelRequest({
   contextBudgetBytes: number;
   /** Send web_search / web_fetch as Anthropic's server tools (the endpoint runs them). */
   serverWebTools?: boolean;
+  /** Discovered tools of the agent's MCP servers, by server name. */
+  mcpTools?: ReadonlyMap<string, readonly McpToolDescription[]>;
 }): Anthropic.Messages.MessageCreateParamsNonStreaming {
   const tools: Anthropic.Messages.ToolUnion[] = enabledAgentTools(agent.tools).map((name): Anthropic.Messages.ToolUnion => {
     if (serverWebTools && name === 'web_search') return { type: 'web_search_20250305', name: 'web_search' };
     if (serverWebTools && name === 'web_fetch') return { type: 'web_fetch_20250910', name: 'web_fetch' };
     return { ...AGENT_TOOLSET[name] };
   });
+  for (const tool of agent.tools) {
+    if (tool.type === 'custom') tools.push({ name: tool.name, description: tool.description, input_schema: tool.input_schema as Anthropic.Messages.Tool['input_schema'] });
+  }
+  for (const { toolset, server } of mcpToolsetsOf(agent)) {
+    for (const tool of mcpTools.get(server.name) ?? []) {
+      if (!mcpToolConfig(toolset, tool.name).enabled) continue;
+      tools.push({ name: mcpModelToolName(server.name, tool.name), description: tool.description, input_schema: tool.inputSchema as Anthropic.Messages.Tool['input_schema'] });
+    }
+  }
   const lastTool = tools.at(-1);
   if (lastTool) tools[tools.length - 1] = { ...lastTool, cache_control: { type: 'ephemeral' } } as Anthropic.Messages.ToolUnion;
   const messages = withCacheBreakpoint(assembleMessages(fitToContextBudget(transcript, contextBudgetBytes)));

@@ -10,7 +10,18 @@ type ContentBlock = Anthropic.Messages.ContentBlock;
  * its result block: they become the same `agent.tool_use` / `agent.tool_result`
  * pair a sandbox tool produces, with nothing for the worker to execute.
  */
-export function answerEvents({ sessionId, callKey, content }: { sessionId: string; callKey: string; content: ContentBlock[] }): NewEvent[] {
+export function answerEvents({
+  sessionId,
+  callKey,
+  content,
+  toolUseEvent = (block) => ({ type: 'agent.tool_use', name: block.name, input: (block.input ?? {}) as Record<string, unknown>, evaluated_permission: 'allow', evaluation: { type: 'always_allow' } }),
+}: {
+  sessionId: string;
+  callKey: string;
+  content: ContentBlock[];
+  /** The event for a (client-side) `tool_use` block: built-in, MCP or custom, with its permission. */
+  toolUseEvent?: (block: Anthropic.Messages.ToolUseBlock) => NewEvent['event'];
+}): NewEvent[] {
   const keyOf = (index: number) => `${callKey}:block:${index}`;
   const serverUseIndex = new Map(content.flatMap((block, index) => (block.type === 'server_tool_use' ? [[block.id, index] as const] : [])));
   return content.flatMap((block, index): NewEvent[] => {
@@ -22,6 +33,7 @@ export function answerEvents({ sessionId, callKey, content }: { sessionId: strin
       case 'redacted_thinking':
         return [{ key, event: { type: 'agent.thinking' } }];
       case 'tool_use':
+        return [{ key, event: toolUseEvent(block) }];
       case 'server_tool_use':
         return [{ key, event: { type: 'agent.tool_use', name: block.name, input: (block.input ?? {}) as Record<string, unknown>, evaluated_permission: 'allow', evaluation: { type: 'always_allow' } } }];
       case 'web_search_tool_result':

@@ -12,13 +12,49 @@ const STATUS_OF_EVENT: Record<string, SessionStatus> = {
 export type SessionState = { status: SessionStatus; usage: Session['usage'] };
 
 /**
- * Status and usage as the event log tells them: the last status event, and the
- * sum of every model request's usage. Reading the log, not the workflow, keeps
- * retrieve and list answering while no worker runs.
+ * Status and usage as the event log tells them: the last status event, the
+ * latest `session.usage` totals (or, for sessions from before those existed,
+ * the sum of every model request), and the time between each
+ * `status_running` and the status that ended it. Reading the log, not the
+ * workflow, keeps retrieve and list answering while no worker runs.
  */
-export async function sessionStateOf(store: SessionStore, sessionId: string, { fallback = 'idle' }: { fallback?: SessionStatus } = {}): Promise<SessionState> {
-  const [last] = await store.listEvents(sessionId, { order: 'desc', limit: 1, types: Object.keys(STATUS_OF_EVENT) });
-  const usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0 } };
+export async function sessionStateOf(
+  store: SessionStore,
+  sessionId: string,
+  { fallback = 'idle', now = Date.now(), turnRequestedAfterSeq }: { fallback?: SessionStatus; now?: number; turnRequestedAfterSeq?: number | undefined } = {},
+): Promise<SessionState> {
+  const statuses = await store.listEvents(sessionId, { limit: 1_000_000, types: Object.keys(STATUS_OF_EVENT) });
+  let activeMs = 0;
+  let runningSince: number | undefined;
+  for (const { event } of statuses) {
+    const at = Date.parse(event.processed_at ?? '') || now;
+    if (event.type === 'session.status_running') runningSince ??= at;
+    else if (runningSince !== undefined && event.type !== 'session.status_rescheduled') {
+      activeMs += at - runningSince;
+      runningSince = undefined;
+    }
+  }
+  if (runningSince !== undefined) activeMs += Math.max(0, now - runningSince);
+  const last = statuses.at(-1);
+  let status = (last && STATUS_OF_EVENT[last.event.type]) ?? fallback;
+  // Work was handed to the idle session and it has not recorded a status since: it is about to run.
+  if (status === 'idle' && turnRequestedAfterSeq !== undefined && (last?.seq ?? 0) <= turnRequestedAfterSeq) status = 'running';
+  return { status, usage: { ...(await usageOf(store, sessionId)), active_seconds: Math.round(activeMs) / 1000 } };
+}
+
+async function usageOf(store: SessionStore, sessionId: string): Promise<Omit<Session['usage'], 'active_seconds'>> {
+  const [latest] = await store.listEvents(sessionId, { order: 'desc', limit: 1, types: ['session.usage'] });
+  if (latest?.event.type === 'session.usage') {
+    const u = latest.event.usage;
+    return {
+      input_tokens: u.input_tokens ?? 0,
+      output_tokens: u.output_tokens ?? 0,
+      cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
+      cache_creation: { ephemeral_5m_input_tokens: u.cache_creation?.ephemeral_5m_input_tokens ?? 0 },
+      list_cost: u.list_cost ? { amount: u.list_cost.amount, currency: 'USD' } : null,
+    };
+  }
+  const usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0 }, list_cost: null };
   for (const { event } of await store.listEvents(sessionId, { limit: 1_000_000, types: ['span.model_request_end'] })) {
     if (event.type !== 'span.model_request_end') continue;
     usage.input_tokens += event.model_usage.input_tokens;
@@ -26,11 +62,11 @@ export async function sessionStateOf(store: SessionStore, sessionId: string, { f
     usage.cache_read_input_tokens += event.model_usage.cache_read_input_tokens;
     usage.cache_creation.ephemeral_5m_input_tokens += event.model_usage.cache_creation_input_tokens;
   }
-  return { status: (last && STATUS_OF_EVENT[last.event.type]) ?? fallback, usage };
+  return usage;
 }
 
 /** The `Session` object of the API. */
-export function sessionObject(record: SessionRecord, state: SessionState, now = Date.now()): Session {
+export function sessionObject(record: SessionRecord, state: SessionState, { now = Date.now(), resources = [] }: { now?: number; resources?: Session['resources'] } = {}): Session {
   const end = record.archived_at ?? new Date(now).toISOString();
   return {
     type: 'session',
@@ -40,11 +76,11 @@ export function sessionObject(record: SessionRecord, state: SessionState, now = 
     status: record.archived_at !== null ? 'terminated' : state.status,
     title: record.title,
     metadata: record.metadata,
-    resources: [],
-    vault_ids: [],
-    budget: null,
+    resources,
+    vault_ids: record.vault_ids ?? [],
+    budget: record.budget ?? null,
     outcome_evaluations: [],
-    stats: { duration_seconds: Math.max(0, (Date.parse(end) - Date.parse(record.created_at)) / 1000) },
+    stats: { duration_seconds: Math.max(0, (Date.parse(end) - Date.parse(record.created_at)) / 1000), active_seconds: state.usage.active_seconds },
     usage: state.usage,
     deployment_id: null,
     created_at: record.created_at,

@@ -6,8 +6,8 @@ import { UserEventParams, type SessionEvent } from '../schemas/events.ts';
 import { deterministicId, newId } from '../store/ids.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
-import { sessionWorkflow, statusQuery, terminateSignal, userEventsSignal } from '../../workflows/session.ts';
-import type { SessionStatus, SessionTuning } from '../../workflows/session-types.ts';
+import { sessionWorkflow, settingsSignal, statusQuery, terminateSignal, userEventsSignal } from '../../workflows/session.ts';
+import type { BudgetLimit, SessionSettings, SessionStatus, SessionTuning } from '../../workflows/session-types.ts';
 import { NotFoundError } from '../errors.ts';
 
 export type CreateSessionOptions = {
@@ -17,6 +17,10 @@ export type CreateSessionOptions = {
   events?: unknown[];
   /** Session id; a new `sesn_…` when omitted. */
   id?: string;
+  /** Vaults whose credentials the session's MCP calls and sandbox egress may use. */
+  vaultIds?: string[];
+  /** Most the session may spend at list prices; it idles with `budget_reached` there. */
+  budget?: BudgetLimit | null;
   tuning?: SessionTuning;
 };
 
@@ -63,7 +67,7 @@ export class Longhaul {
   }
 
   readonly sessions = {
-    create: async ({ agent, environment = {}, events = [], id = newId('sesn'), tuning }: CreateSessionOptions): Promise<SessionInfo> => {
+    create: async ({ agent, environment = {}, events = [], id = newId('sesn'), vaultIds = [], budget = null, tuning }: CreateSessionOptions): Promise<SessionInfo> => {
       const parsedAgent = AgentDefinition.parse(agent);
       const parsedEnvironment = EnvironmentDefinition.parse(environment);
       const initialEvents = z.array(UserEventParams).parse(events);
@@ -73,7 +77,7 @@ export class Longhaul {
         taskQueue: this.#taskQueue,
         workflowId: id,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        args: [{ sessionId: id, agent: parsedAgent, environment: parsedEnvironment, initialEvents, tuning }],
+        args: [{ sessionId: id, agent: parsedAgent, environment: parsedEnvironment, initialEvents, tuning, ...(vaultIds.length > 0 ? { vaultIds } : {}), ...(budget ? { budget } : {}) }],
       });
       return {
         id,
@@ -96,6 +100,11 @@ export class Longhaul {
         stop_reason: status?.stopReason ?? null,
         usage: status?.usage ?? { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
       };
+    },
+
+    /** Changes the budget and/or vaults of a running session (raising the budget resumes a session stopped at it). */
+    updateSettings: async (sessionId: string, settings: SessionSettings): Promise<void> => {
+      await this.#client.workflow.getHandle(sessionId).signal(settingsSignal, settings);
     },
 
     /** Ends the session: it records `session.status_terminated` and releases its sandbox. */

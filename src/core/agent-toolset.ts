@@ -1,4 +1,4 @@
-import type { AgentToolName, AgentToolset20260401Params } from '../schemas/agent.ts';
+import type { AgentToolName, ToolDefinition } from '../schemas/agent.ts';
 
 /** A tool as the Messages API takes it. */
 export type ModelToolDefinition = {
@@ -116,9 +116,10 @@ export const AGENT_TOOLSET: Readonly<Record<AgentToolName, ModelToolDefinition>>
 export const SANDBOX_TOOLS: ReadonlySet<string> = new Set(['bash', 'read', 'write', 'edit', 'glob', 'grep']);
 
 /** The tool names an agent's toolsets enable, in toolset order. */
-export function enabledAgentTools(toolsets: readonly AgentToolset20260401Params[]): AgentToolName[] {
+export function enabledAgentTools(tools: readonly ToolDefinition[]): AgentToolName[] {
   const names: AgentToolName[] = [];
-  for (const toolset of toolsets) {
+  for (const toolset of tools) {
+    if (toolset.type !== 'agent_toolset_20260401') continue;
     const defaultEnabled = toolset.default_config?.enabled ?? true;
     for (const name of Object.keys(AGENT_TOOLSET) as AgentToolName[]) {
       const config = toolset.configs?.find((c) => c.name === name);

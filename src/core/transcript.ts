@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { UserContentBlock } from '../schemas/content.ts';
+import type { ToolResultContentBlock } from '../schemas/events.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -16,9 +17,11 @@ export type TranscriptItem =
       kind: 'tool_result';
       /** The model's `toolu_…` id. */
       tool_use_id: string;
-      content: { type: 'text'; text: string }[];
+      content: ToolResultContentBlock[];
       is_error: boolean;
-    };
+    }
+  /** A `system.message`: operator guidance, shown to the model with the next user turn. */
+  | { kind: 'system'; content: { type: 'text'; text: string }[] };
 
 export const INTERRUPTED_TOOL_RESULT = 'The tool call was interrupted before it finished; it produced no result.';
 
@@ -56,7 +59,10 @@ export function assembleMessages(items: readonly TranscriptItem[]): MessageParam
         break;
       }
       case 'tool_result':
-        results.push({ type: 'tool_result', tool_use_id: item.tool_use_id, is_error: item.is_error, content: item.content });
+        results.push({ type: 'tool_result', tool_use_id: item.tool_use_id, is_error: item.is_error, content: item.content.flatMap(toToolResultBlock) });
+        break;
+      case 'system':
+        userBlocks.push(...item.content.map((block): ContentBlockParam => ({ type: 'text', text: `<system-message>\n${block.text}\n</system-message>` })));
         break;
       case 'user':
         userBlocks.push(...item.content.flatMap(toModelBlock));
@@ -79,5 +85,19 @@ function toModelBlock(block: UserContentBlock): ContentBlockParam[] {
     case 'document':
       if (block.source.type === 'file') return [{ type: 'text', text: `[document file ${block.source.file_id} is not available]` }];
       return [{ type: 'document', source: block.source as Anthropic.Messages.DocumentBlockParam['source'], ...(block.title ? { title: block.title } : {}), ...(block.context ? { context: block.context } : {}) }];
+  }
+}
+
+type ToolResultBlock = Exclude<ToolResultBlockParam['content'], string | undefined>[number];
+
+function toToolResultBlock(block: ToolResultContentBlock): ToolResultBlock[] {
+  switch (block.type) {
+    case 'text':
+      return [{ type: 'text', text: block.text }];
+    case 'search_result':
+      return [{ type: 'search_result', source: block.source, title: block.title, content: block.content, ...(block.citations ? { citations: block.citations } : {}) }];
+    case 'image':
+    case 'document':
+      return toModelBlock(block) as ToolResultBlock[];
   }
 }

@@ -26,6 +26,33 @@ export const AgentToolset20260401Params = z.object({
 });
 export type AgentToolset20260401Params = z.infer<typeof AgentToolset20260401Params>;
 
+/** A tool the client runs: the model's call becomes `agent.custom_tool_use`, the client answers it. */
+export const CustomToolDefinition = z.object({
+  type: z.literal('custom'),
+  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'name must be 1-64 letters, digits, _ or -'),
+  description: z.string().max(10_000),
+  input_schema: z.object({ type: z.literal('object') }).loose(),
+});
+export type CustomToolDefinition = z.infer<typeof CustomToolDefinition>;
+
+const McpToolConfig = z.object({ name: z.string().min(1), enabled: z.boolean().nullish(), permission_policy: PermissionPolicy.nullish() });
+
+/** The tools of one MCP server, with per-tool switches and permission policies. */
+export const McpToolsetDefinition = z.object({
+  type: z.literal('mcp_toolset'),
+  mcp_server_name: z.string().min(1),
+  configs: z.array(McpToolConfig).optional(),
+  default_config: z.object({ enabled: z.boolean().nullish(), permission_policy: PermissionPolicy.nullish() }).nullish(),
+});
+export type McpToolsetDefinition = z.infer<typeof McpToolsetDefinition>;
+
+/** An MCP server reached over streamable HTTP; its credential comes from the session's vaults. */
+export const McpServerDefinition = z.object({ type: z.literal('url'), name: z.string().min(1).max(128), url: z.string().url() });
+export type McpServerDefinition = z.infer<typeof McpServerDefinition>;
+
+export const ToolDefinition = z.discriminatedUnion('type', [AgentToolset20260401Params, CustomToolDefinition, McpToolsetDefinition]);
+export type ToolDefinition = z.infer<typeof ToolDefinition>;
+
 export const ModelConfigParams = z.object({
   id: z.string().min(1),
   speed: z.enum(['standard', 'fast']).nullish(),
@@ -39,7 +66,9 @@ export const AgentDefinition = z.object({
   name: z.string().min(1).max(256).default('agent'),
   model: z.union([z.string().min(1), ModelConfigParams]),
   system: z.string().nullish(),
-  tools: z.array(AgentToolset20260401Params).default([]),
+  tools: z.array(ToolDefinition).default([]),
+  /** Absent in sessions started before MCP support; read it as `[]`. */
+  mcp_servers: z.array(McpServerDefinition).optional(),
 });
 export type AgentDefinition = z.infer<typeof AgentDefinition>;
 export type AgentDefinitionInput = z.input<typeof AgentDefinition>;

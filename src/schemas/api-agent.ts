@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentToolName, PermissionPolicy, type AgentDefinition } from './agent.ts';
+import { AgentToolName, CustomToolDefinition, McpServerDefinition, PermissionPolicy, type AgentDefinition } from './agent.ts';
 import { Metadata, MetadataPatch, Timestamp } from './api-common.ts';
 
 /**
@@ -67,11 +67,51 @@ export const AgentToolsetParams = z.object({
 });
 export type AgentToolsetParams = z.infer<typeof AgentToolsetParams>;
 
-// Longhaul runs the built-in toolset today; these are recognised so the error says so.
-const UnsupportedTool = (type: string) =>
-  z.object({ type: z.literal(type) }).loose().refine(() => false, { message: `${type} tools are not supported by Longhaul yet`, path: ['type'] });
+const McpToolConfigParams = z.object({ name: z.string().min(1).max(128), enabled: z.boolean().nullish(), permission_policy: PermissionPolicy.nullish() });
 
-export const ToolParams = z.discriminatedUnion('type', [AgentToolsetParams, UnsupportedTool('mcp_toolset'), UnsupportedTool('custom')]);
+export const McpToolsetParams = z.object({
+  type: z.literal('mcp_toolset'),
+  mcp_server_name: z.string().min(1).max(128),
+  configs: z
+    .array(McpToolConfigParams)
+    .refine((configs) => new Set(configs.map((c) => c.name)).size === configs.length, 'each tool may be configured once')
+    .optional(),
+  default_config: z.object({ enabled: z.boolean().nullish(), permission_policy: PermissionPolicy.nullish() }).nullish(),
+});
+export type McpToolsetParams = z.infer<typeof McpToolsetParams>;
+
+export const CustomToolParams = CustomToolDefinition;
+
+export const ToolParams = z.discriminatedUnion('type', [AgentToolsetParams, McpToolsetParams, CustomToolParams]);
+export type ToolParams = z.infer<typeof ToolParams>;
+
+export const McpServerParams = McpServerDefinition;
+
+/** Server names are unique, tool names are unique, and every MCP toolset names a declared server. */
+function checkToolReferences(
+  value: { tools?: readonly ToolParams[] | null | undefined; mcp_servers?: readonly McpServerDefinition[] | null | undefined },
+  ctx: z.RefinementCtx,
+  current?: { tools: readonly unknown[]; mcp_servers: readonly McpServerDefinition[] },
+): void {
+  const servers = value.mcp_servers ?? current?.mcp_servers ?? [];
+  const names = new Set<string>();
+  (value.mcp_servers ?? []).forEach((server, index) => {
+    if (names.has(server.name)) ctx.addIssue({ code: 'custom', path: ['mcp_servers', index, 'name'], message: `mcp server name ${server.name} is used twice` });
+    names.add(server.name);
+  });
+  const toolNames = new Set<string>();
+  (value.tools ?? []).forEach((tool, index) => {
+    if (tool.type === 'mcp_toolset' && !servers.some((s) => s.name === tool.mcp_server_name)) {
+      ctx.addIssue({ code: 'custom', path: ['tools', index, 'mcp_server_name'], message: `no mcp_servers entry is named ${tool.mcp_server_name}` });
+    }
+    if (tool.type === 'custom') {
+      if (toolNames.has(tool.name) || (AGENT_TOOL_NAMES as readonly string[]).includes(tool.name)) {
+        ctx.addIssue({ code: 'custom', path: ['tools', index, 'name'], message: `tool name ${tool.name} is already taken` });
+      }
+      toolNames.add(tool.name);
+    }
+  });
+}
 
 const notSupported = (what: string) => z.array(z.unknown()).max(0, `${what} are not supported by Longhaul yet`);
 
@@ -87,12 +127,12 @@ export const AgentCreateParams = z.object({
   description: z.string().max(2048).nullish(),
   system: z.string().max(100_000).nullish(),
   tools: z.array(ToolParams).max(256).optional(),
-  mcp_servers: notSupported('mcp_servers').optional(),
+  mcp_servers: z.array(McpServerParams).max(20).optional(),
   skills: notSupported('skills').optional(),
   multiagent: z.null({ error: 'multiagent is not supported by Longhaul yet' }).optional(),
   metadata: Metadata.optional(),
   execution_identity: ExecutionIdentity.nullish(),
-});
+}).superRefine((value, ctx) => checkToolReferences(value, ctx));
 export type AgentCreateParams = z.infer<typeof AgentCreateParams>;
 
 /** Body of `POST /v1/agents/{agent_id}`: omitted fields are kept, `version` guards against lost updates. */
@@ -102,7 +142,7 @@ export const AgentUpdateParams = z.object({
   description: z.string().max(2048).nullish(),
   system: z.string().max(100_000).nullish(),
   tools: z.array(ToolParams).max(256).nullish(),
-  mcp_servers: notSupported('mcp_servers').nullish(),
+  mcp_servers: z.array(McpServerParams).max(20).nullish(),
   skills: notSupported('skills').nullish(),
   multiagent: z.null({ error: 'multiagent is not supported by Longhaul yet' }).optional(),
   metadata: MetadataPatch.nullish(),
@@ -150,6 +190,25 @@ export const AgentToolset = z.object({
 });
 export type AgentToolset = z.infer<typeof AgentToolset>;
 
+/** `BetaManagedAgentsMCPToolset`: MCP tools ask before running unless configured otherwise. */
+export const McpToolset = z.object({
+  type: z.literal('mcp_toolset'),
+  mcp_server_name: z.string(),
+  default_config: z.object({ enabled: z.boolean(), permission_policy: ResolvedPolicy }),
+  configs: z.array(z.object({ name: z.string(), enabled: z.boolean(), permission_policy: ResolvedPolicy })),
+});
+export type McpToolset = z.infer<typeof McpToolset>;
+
+export const CustomTool = z.object({
+  type: z.literal('custom'),
+  name: z.string(),
+  description: z.string(),
+  input_schema: z.object({ type: z.literal('object') }).loose(),
+});
+
+export const AgentTool = z.discriminatedUnion('type', [AgentToolset, McpToolset, CustomTool]);
+export type AgentTool = z.infer<typeof AgentTool>;
+
 /** Every built-in tool, in the order the model sees them. */
 export const AGENT_TOOL_NAMES = ['bash', 'read', 'write', 'edit', 'glob', 'grep', 'web_fetch', 'web_search'] as const satisfies readonly AgentToolName[];
 
@@ -188,9 +247,25 @@ export function resolveToolset(params: AgentToolsetParams): AgentToolset {
   return { type: 'agent_toolset_20260401', default_config: defaultConfig, configs };
 }
 
-/** Resolves the `tools` of create/update params (only the built-in toolset passes validation). */
-export function resolveTools(tools: readonly z.infer<typeof ToolParams>[] | null | undefined): AgentToolset[] {
-  return (tools ?? []).flatMap((tool) => (tool.type === 'agent_toolset_20260401' ? [resolveToolset(tool as AgentToolsetParams)] : []));
+/** Resolves the `tools` of create/update params: every default spelled out. */
+export function resolveTools(tools: readonly ToolParams[] | null | undefined): AgentTool[] {
+  return (tools ?? []).map((tool): AgentTool => {
+    switch (tool.type) {
+      case 'agent_toolset_20260401':
+        return resolveToolset(tool);
+      case 'mcp_toolset': {
+        const defaultConfig = { enabled: tool.default_config?.enabled ?? true, permission_policy: tool.default_config?.permission_policy ?? { type: 'always_ask' as const } };
+        return {
+          type: 'mcp_toolset',
+          mcp_server_name: tool.mcp_server_name,
+          default_config: defaultConfig,
+          configs: (tool.configs ?? []).map((c) => ({ name: c.name, enabled: c.enabled ?? defaultConfig.enabled, permission_policy: c.permission_policy ?? defaultConfig.permission_policy })),
+        };
+      }
+      case 'custom':
+        return { type: 'custom', name: tool.name, description: tool.description, input_schema: tool.input_schema };
+    }
+  });
 }
 
 // ---- the agent object ------------------------------------------------------------
@@ -201,8 +276,8 @@ export const AgentSpec = z.object({
   description: z.string().nullable(),
   system: z.string().nullable(),
   model: ModelConfig,
-  tools: z.array(AgentToolset),
-  mcp_servers: z.tuple([]),
+  tools: z.array(AgentTool),
+  mcp_servers: z.array(z.object({ type: z.literal('url'), name: z.string(), url: z.string() })),
   skills: z.tuple([]),
   multiagent: z.null(),
   metadata: z.record(z.string(), z.string()),
@@ -229,7 +304,7 @@ export function agentSpecFromCreate(params: AgentCreateParams): AgentSpec {
     system: params.system || null,
     model: resolveModel(params.model),
     tools: resolveTools(params.tools),
-    mcp_servers: [],
+    mcp_servers: params.mcp_servers ?? [],
     skills: [],
     multiagent: null,
     metadata: params.metadata ?? {},
@@ -238,17 +313,28 @@ export function agentSpecFromCreate(params: AgentCreateParams): AgentSpec {
 }
 
 /** What the session workflow runs for this agent. */
-export function agentDefinitionOf(agent: Pick<AgentSpec, 'name' | 'model' | 'system' | 'tools'>): AgentDefinition {
+export function agentDefinitionOf(agent: Pick<AgentSpec, 'name' | 'model' | 'system' | 'tools' | 'mcp_servers'>): AgentDefinition {
   return {
     name: agent.name,
     model: agent.model.speed ? { id: agent.model.id, speed: agent.model.speed } : agent.model.id,
     system: agent.system,
-    tools: agent.tools.map((toolset) => ({
-      type: 'agent_toolset_20260401',
-      default_config: toolset.default_config,
-      configs: toolset.configs.map(({ name, enabled, permission_policy }) => ({ name, enabled, permission_policy })),
-    })),
+    tools: agent.tools.map((tool) =>
+      tool.type === 'agent_toolset_20260401'
+        ? { type: 'agent_toolset_20260401', default_config: tool.default_config, configs: tool.configs.map(({ name, enabled, permission_policy }) => ({ name, enabled, permission_policy })) }
+        : tool,
+    ),
+    ...(agent.mcp_servers.length > 0 ? { mcp_servers: agent.mcp_servers } : {}),
   };
+}
+
+/** What is wrong with a spec's tool references (an update may remove a server a toolset still names). */
+export function agentSpecProblem(spec: Pick<AgentSpec, 'tools' | 'mcp_servers'>): string | undefined {
+  for (const [index, tool] of spec.tools.entries()) {
+    if (tool.type === 'mcp_toolset' && !spec.mcp_servers.some((s) => s.name === tool.mcp_server_name)) {
+      return `tools.${index}.mcp_server_name: no mcp_servers entry is named ${tool.mcp_server_name}`;
+    }
+  }
+  return undefined;
 }
 
 /** The next version's spec: omitted fields are kept, `null` clears, metadata is a patch. */
@@ -260,6 +346,7 @@ export function applyAgentUpdate(current: AgentSpec, params: AgentUpdateParams, 
     ...(params.description !== undefined ? { description: params.description || null } : {}),
     ...(params.system !== undefined ? { system: params.system || null } : {}),
     ...(params.tools !== undefined ? { tools: resolveTools(params.tools) } : {}),
+    ...(params.mcp_servers !== undefined ? { mcp_servers: params.mcp_servers ?? [] } : {}),
     ...(params.execution_identity !== undefined ? { execution_identity: params.execution_identity ?? { type: 'service_account' as const } } : {}),
     metadata: applyMetadata(params.metadata),
   };

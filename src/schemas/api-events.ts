@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UserInterruptEventParams, UserMessageEventParams } from './events.ts';
+import { SystemMessageEventParams, UserCustomToolResultEventParams, UserInterruptEventParams, UserMessageEventParams, UserToolConfirmationEventParams } from './events.ts';
 
 /** What `events.send`, `events.list` and the event stream take and give. */
 
@@ -17,25 +17,42 @@ export const SESSION_EVENT_TYPES = [
 ] as const;
 export const SessionEventType = z.enum(SESSION_EVENT_TYPES);
 
-// Event types a client may send that Longhaul's session loop cannot act on yet.
-const notYet = (type: string) =>
+// Event types a client may send that Longhaul's session loop cannot act on (yet).
+const refused = (type: string, why: string) =>
   z
     .object({ type: z.literal(type) })
     .loose()
-    .refine(() => false, { message: `${type} events are not supported by Longhaul yet`, path: ['type'] });
+    .refine(() => false, { message: `${type} events ${why}`, path: ['type'] });
 
 export const SendEventParams = z.discriminatedUnion('type', [
   UserMessageEventParams,
   UserInterruptEventParams,
-  notYet('user.tool_confirmation'),
-  notYet('user.custom_tool_result'),
-  notYet('user.define_outcome'),
-  notYet('user.tool_result'),
-  notYet('system.message'),
+  UserToolConfirmationEventParams,
+  UserCustomToolResultEventParams,
+  SystemMessageEventParams,
+  refused('user.define_outcome', 'are not supported by Longhaul yet'),
+  refused('user.tool_result', 'are only valid for self_hosted environments; Longhaul runs the agent toolset in its sandbox'),
 ]);
 
+// `system.message` rides with what it qualifies: last in the request, right after a message or a tool result.
+const SYSTEM_MESSAGE_FOLLOWS = new Set(['user.message', 'user.custom_tool_result', 'user.tool_result']);
+
 /** Body of `POST /v1/sessions/{session_id}/events`. */
-export const EventSendParams = z.object({ events: z.array(SendEventParams).min(1).max(50) });
+export const EventSendParams = z.object({
+  events: z
+    .array(SendEventParams)
+    .min(1)
+    .max(50)
+    .superRefine((events, ctx) => {
+      events.forEach((event, index) => {
+        if (event.type !== 'system.message') return;
+        const previous = events[index - 1];
+        if (index !== events.length - 1 || !previous || !SYSTEM_MESSAGE_FOLLOWS.has(previous.type)) {
+          ctx.addIssue({ code: 'custom', path: [index, 'type'], message: 'system.message must be the last event and directly follow a user.message or user.custom_tool_result' });
+        }
+      });
+    }),
+});
 export type EventSendParams = z.infer<typeof EventSendParams>;
 
 /**

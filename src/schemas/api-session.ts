@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentSpec } from './api-agent.ts';
 import { Metadata, MetadataPatch, Timestamp } from './api-common.ts';
+import { FileResource } from './api-file.ts';
 import { UserMessageEventParams } from './events.ts';
 
 /** The session resource (`client.beta.sessions`). */
@@ -25,6 +26,18 @@ const InitialEvent = z.discriminatedUnion('type', [
     .refine(() => false, { message: 'user.define_outcome is not supported by Longhaul yet', path: ['type'] }),
 ]);
 
+/** `BetaManagedAgentsBudgetLimit`: the most a session may spend, at list prices. */
+export const BudgetLimit = z.object({
+  type: z.literal('limit'),
+  max_list_cost: z.object({
+    amount: z.string().regex(/^\d{1,9}(\.\d{1,9})?$/, 'amount must be a decimal string such as "5.00"'),
+    currency: z.literal('USD', { error: 'currency must be "USD"' }),
+  }),
+});
+export type BudgetLimit = z.infer<typeof BudgetLimit>;
+
+const VaultIds = z.array(z.string().min(1)).max(50).refine((ids) => new Set(ids).size === ids.length, 'vault_ids must not repeat');
+
 /** Body of `POST /v1/sessions`. */
 export const SessionCreateParams = z.object({
   agent: SessionAgentParam,
@@ -33,8 +46,8 @@ export const SessionCreateParams = z.object({
   metadata: Metadata.optional(),
   initial_events: z.array(InitialEvent).max(50).optional(),
   resources: notSupported('resources').optional(),
-  vault_ids: notSupported('vault_ids').optional(),
-  budget: z.null({ error: 'budget is not supported by Longhaul yet' }).optional(),
+  vault_ids: VaultIds.optional(),
+  budget: BudgetLimit.optional(),
 });
 export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
 
@@ -42,6 +55,9 @@ export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
 export const SessionUpdateParams = z.object({
   title: z.string().max(512).nullish(),
   metadata: MetadataPatch.nullish(),
+  /** A new budget (`null` lifts it); raising it resumes a session stopped at its budget. */
+  budget: BudgetLimit.nullish(),
+  vault_ids: VaultIds.optional(),
 });
 export type SessionUpdateParams = z.infer<typeof SessionUpdateParams>;
 
@@ -56,11 +72,16 @@ export const SessionAgent = AgentSpec.omit({ metadata: true }).extend({
 });
 export type SessionAgent = z.infer<typeof SessionAgent>;
 
+export const MonetaryAmount = z.object({ amount: z.string(), currency: z.literal('USD') });
+
 export const SessionUsage = z.object({
   input_tokens: z.number().int(),
   output_tokens: z.number().int(),
   cache_read_input_tokens: z.number().int(),
   cache_creation: z.object({ ephemeral_5m_input_tokens: z.number().int() }),
+  list_cost: MonetaryAmount.nullable(),
+  /** Seconds the session spent running; idle time (including waits for approvals) is not counted. */
+  active_seconds: z.number(),
 });
 export type SessionUsage = z.infer<typeof SessionUsage>;
 
@@ -73,11 +94,11 @@ export const Session = z.object({
   status: SessionStatus,
   title: z.string().nullable(),
   metadata: z.record(z.string(), z.string()),
-  resources: z.tuple([]),
+  resources: z.array(FileResource),
   vault_ids: z.array(z.string()),
-  budget: z.null(),
+  budget: BudgetLimit.nullable(),
   outcome_evaluations: z.tuple([]),
-  stats: z.object({ duration_seconds: z.number().exactOptional() }),
+  stats: z.object({ duration_seconds: z.number().exactOptional(), active_seconds: z.number().exactOptional() }),
   usage: SessionUsage,
   deployment_id: z.null(),
   created_at: Timestamp,

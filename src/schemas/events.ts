@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UserContentBlock } from './content.ts';
+import { DocumentBlock, ImageBlock, TextBlock, UserContentBlock } from './content.ts';
 
 /**
  * Event shapes the server produces are exactly the official SDK's; importing
@@ -29,8 +29,56 @@ export const UserInterruptEventParams = z.object({
 });
 export type UserInterruptEventParams = z.infer<typeof UserInterruptEventParams>;
 
-/** The user events the session workflow accepts today. */
-export const UserEventParams = z.discriminatedUnion('type', [UserMessageEventParams, UserInterruptEventParams]);
+/** Tool result content: what `user.custom_tool_result` may carry. */
+export const ToolResultContentBlock = z.discriminatedUnion('type', [
+  TextBlock,
+  ImageBlock,
+  DocumentBlock,
+  z.object({
+    type: z.literal('search_result'),
+    source: z.string(),
+    title: z.string(),
+    content: z.array(TextBlock),
+    citations: z.object({ enabled: z.boolean() }).optional(),
+  }),
+]);
+export type ToolResultContentBlock = z.infer<typeof ToolResultContentBlock>;
+
+/** Approves or denies a call held by an `always_ask` (or `auto` → ask) policy. */
+export const UserToolConfirmationEventParams = z
+  .object({
+    type: z.literal('user.tool_confirmation'),
+    tool_use_id: z.string().min(1),
+    result: z.enum(['allow', 'deny']),
+    deny_message: z.string().max(10_000).nullish(),
+  })
+  .refine((e) => e.result === 'deny' || e.deny_message == null, { message: 'deny_message is only allowed with result "deny"', path: ['deny_message'] });
+export type UserToolConfirmationEventParams = z.infer<typeof UserToolConfirmationEventParams>;
+
+/** The client's answer to an `agent.custom_tool_use`. */
+export const UserCustomToolResultEventParams = z.object({
+  type: z.literal('user.custom_tool_result'),
+  custom_tool_use_id: z.string().min(1),
+  content: z.array(ToolResultContentBlock).optional(),
+  is_error: z.boolean().nullish(),
+});
+export type UserCustomToolResultEventParams = z.infer<typeof UserCustomToolResultEventParams>;
+
+/** Operator guidance the model sees with the next turn (text only). */
+export const SystemMessageEventParams = z.object({
+  type: z.literal('system.message'),
+  content: z.array(TextBlock).min(1, 'content must have at least one block'),
+});
+export type SystemMessageEventParams = z.infer<typeof SystemMessageEventParams>;
+
+/** The user events the session workflow accepts. */
+export const UserEventParams = z.discriminatedUnion('type', [
+  UserMessageEventParams,
+  UserInterruptEventParams,
+  UserToolConfirmationEventParams,
+  UserCustomToolResultEventParams,
+  SystemMessageEventParams,
+]);
 export type UserEventParams = z.infer<typeof UserEventParams>;
 
 /** Session stop reasons, as `session.status_idle` reports them. */
@@ -44,8 +92,10 @@ export type StopReason =
 export type RetryStatus = { type: 'retrying' } | { type: 'exhausted' } | { type: 'terminal' };
 
 /** `session.error` error objects Longhaul emits. */
-export type SessionErrorObject = {
-  type: 'unknown_error' | 'model_overloaded_error' | 'model_rate_limited_error' | 'model_request_failed_error' | 'billing_error';
-  message: string;
-  retry_status: RetryStatus;
-};
+export type SessionErrorObject =
+  | {
+      type: 'unknown_error' | 'model_overloaded_error' | 'model_rate_limited_error' | 'model_request_failed_error' | 'billing_error';
+      message: string;
+      retry_status: RetryStatus;
+    }
+  | { type: 'mcp_connection_failed_error' | 'mcp_authentication_failed_error'; mcp_server_name: string; message: string; retry_status: RetryStatus };

@@ -1,6 +1,6 @@
 import { applyMetadataPatch } from '../schemas/api-common.ts';
-import { applyAgentUpdate, type Agent, type AgentSpec, type AgentUpdateParams } from '../schemas/api-agent.ts';
-import { NotFoundError } from '../errors.ts';
+import { agentSpecProblem, applyAgentUpdate, type Agent, type AgentSpec, type AgentUpdateParams } from '../schemas/api-agent.ts';
+import { InvalidRequestError, NotFoundError } from '../errors.ts';
 import { ConflictError } from './conflict-error.ts';
 import { newId } from './ids.ts';
 import { keysetPage } from './keyset-page.ts';
@@ -66,6 +66,8 @@ export class AgentStore {
       if (agent.archived_at !== null) throw new ConflictError(`agent ${id} is archived`);
       const current = (await tx.query<VersionRow>('SELECT version, spec, created_at FROM agent_versions WHERE agent_id = $1 AND version = $2', [id, latest]))[0]!;
       const next = applyAgentUpdate(current.spec, params, (patch) => applyMetadataPatch(current.spec.metadata, patch));
+      const problem = agentSpecProblem(next);
+      if (problem) throw new InvalidRequestError(problem);
       if (JSON.stringify(next) === JSON.stringify(current.spec)) return toAgent(agent, current);
       const now = new Date().toISOString();
       const version = latest + 1;

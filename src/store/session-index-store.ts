@@ -1,5 +1,5 @@
 import { applyMetadataPatch } from '../schemas/api-common.ts';
-import type { SessionAgent, SessionUpdateParams } from '../schemas/api-session.ts';
+import type { BudgetLimit, SessionAgent, SessionUpdateParams } from '../schemas/api-session.ts';
 import { NotFoundError } from '../errors.ts';
 import { keysetPage } from './keyset-page.ts';
 import type { Cursor, Page } from './page-cursor.ts';
@@ -12,6 +12,14 @@ export type SessionRecord = {
   environment_id: string;
   title: string | null;
   metadata: Record<string, string>;
+  /** Absent on sessions created before vaults existed. */
+  vault_ids?: string[] | undefined;
+  budget?: BudgetLimit | null | undefined;
+  /**
+   * Set when a client gave an idle session work (a message, an answer): the log's
+   * last event then. Until the session records a newer status it counts as running.
+   */
+  turn_requested_after_seq?: number | undefined;
   created_at: string;
   updated_at: string;
   archived_at: string | null;
@@ -61,8 +69,15 @@ export class SessionIndexStore {
     return this.#mutate(id, (current) => ({
       ...current,
       ...(params.title !== undefined ? { title: params.title ?? null } : {}),
+      ...(params.budget !== undefined ? { budget: params.budget } : {}),
+      ...(params.vault_ids !== undefined ? { vault_ids: params.vault_ids } : {}),
       metadata: applyMetadataPatch(current.metadata, params.metadata),
     }));
+  }
+
+  /** Notes that the session was given work when its log ended at `afterSeq`. */
+  async markTurnRequested(id: string, afterSeq: number): Promise<void> {
+    await this.#mutate(id, (current) => ({ ...current, turn_requested_after_seq: Math.max(afterSeq, current.turn_requested_after_seq ?? 0) }), { touch: false });
   }
 
   async archive(id: string): Promise<SessionRecord> {
@@ -100,13 +115,13 @@ export class SessionIndexStore {
     });
   }
 
-  async #mutate(id: string, change: (current: SessionRecord, now: string) => SessionRecord): Promise<SessionRecord> {
+  async #mutate(id: string, change: (current: SessionRecord, now: string) => SessionRecord, { touch = true }: { touch?: boolean } = {}): Promise<SessionRecord> {
     return this.#db.transaction(async (tx) => {
       const rows = await tx.query<Row>('SELECT record FROM api_sessions WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
       const current = rows[0]?.record;
       if (!current) throw new NotFoundError(`session ${id} not found`);
       const now = new Date().toISOString();
-      const next = { ...change(current, now), updated_at: now };
+      const next = { ...change(current, now), updated_at: touch ? now : current.updated_at };
       await tx.query('UPDATE api_sessions SET record = $2::text::jsonb, updated_at = $3, archived_at = $4 WHERE id = $1', [id, JSON.stringify(next), now, next.archived_at]);
       return next;
     });

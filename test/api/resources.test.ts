@@ -112,7 +112,9 @@ test('bad input is a BadRequestError whose message names the field', async () =>
     [{ model: 'claude-sonnet-5-5' }, /^400 .*name: Required/],
     [{ name: 'x' }, /model: Required/],
     [{ name: 'x', model: 'm', tools: [{ type: 'agent_toolset_20260401', configs: [{ name: 'teleport' }] }] }, /tools\.0\.configs\.0\.name: Invalid option/],
-    [{ name: 'x', model: 'm', tools: [{ type: 'custom', name: 'lookup', description: 'd', input_schema: { type: 'object' } }] }, /tools\.0\.type: custom tools are not supported by Longhaul yet/],
+    [{ name: 'x', model: 'm', tools: [{ type: 'custom', name: 'bash', description: 'd', input_schema: { type: 'object' } }] }, /tools\.0\.name: tool name bash is already taken/],
+    [{ name: 'x', model: 'm', tools: [{ type: 'mcp_toolset', mcp_server_name: 'github' }] }, /tools\.0\.mcp_server_name: no mcp_servers entry is named github/],
+    [{ name: 'x', model: 'm', mcp_servers: [{ type: 'url', name: 'gh', url: 'not a url' }] }, /mcp_servers\.0\.url: /],
     [{ name: 'x', model: 'm', metadata: { k: 7 } }, /metadata\.k: /],
   ];
   for (const [body, message] of cases) {
@@ -132,11 +134,19 @@ test('bad input is a BadRequestError whose message names the field', async () =>
   const badEvent = await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [] }] }).catch((e: unknown) => e);
   assert.ok(badEvent instanceof BadRequestError);
   assert.match(badEvent.message, /events\.0\.content: /);
-  const unsupported = await client.beta.sessions.events
+  const unknownCall = await client.beta.sessions.events
     .send(session.id, { events: [{ type: 'user.tool_confirmation', tool_use_id: 'sevt_x', result: 'allow' }] })
     .catch((e: unknown) => e);
-  assert.ok(unsupported instanceof BadRequestError);
-  assert.match(unsupported.message, /events\.0\.type: user\.tool_confirmation events are not supported by Longhaul yet/);
+  assert.ok(unknownCall instanceof BadRequestError);
+  assert.match(unknownCall.message, /events\.0\.tool_use_id: sevt_x is not a tool call of this session waiting for confirmation/);
+  const selfHostedOnly = await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.tool_result', tool_use_id: 'sevt_x' }] }).catch((e: unknown) => e);
+  assert.ok(selfHostedOnly instanceof BadRequestError);
+  assert.match(selfHostedOnly.message, /events\.0\.type: user\.tool_result events are only valid for self_hosted environments/);
+  const misplacedSystem = await client.beta.sessions.events
+    .send(session.id, { events: [{ type: 'system.message', content: [{ type: 'text', text: 'be brief' }] }, { type: 'user.message', content: [{ type: 'text', text: 'hi' }] }] })
+    .catch((e: unknown) => e);
+  assert.ok(misplacedSystem instanceof BadRequestError);
+  assert.match(misplacedSystem.message, /events\.0\.type: system\.message must be the last event/);
 
   // Not JSON at all: a 400 envelope, never a 500.
   const raw = await fetch(`${f.api.url}/v1/agents`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: '{"name": ' });

@@ -7,7 +7,8 @@ const result = (i: number, bytes: number): TranscriptItem => ({ kind: 'tool_resu
 const assistant = (i: number): TranscriptItem => ({ kind: 'assistant', stop_reason: 'tool_use', content: [{ type: 'tool_use', id: `toolu_${i}`, name: 'bash', input: {} }] as never });
 const conversation = (steps: number) => [{ kind: 'user', content: [{ type: 'text', text: 'task' }] } as TranscriptItem, ...Array.from({ length: steps }, (_, i) => [assistant(i), result(i, 20_000)]).flat()];
 const size = (items: TranscriptItem[]) => JSON.stringify(items).length;
-const cleared = (items: TranscriptItem[]) => items.filter((it) => it.kind === 'tool_result' && it.content[0]?.text.startsWith('[tool output cleared')).length;
+const textOf = (item: TranscriptItem) => (item.kind === 'tool_result' && item.content[0]?.type === 'text' ? item.content[0].text : '');
+const cleared = (items: TranscriptItem[]) => items.filter((it) => it.kind === 'tool_result' && textOf(it).startsWith('[tool output cleared')).length;
 
 test('under the budget nothing changes', () => {
   const items = conversation(3);
@@ -21,8 +22,8 @@ test('over the budget the oldest tool outputs are cleared, newest and non-tool i
   assert.equal(fitted.length, items.length);
   assert.deepEqual(fitted.at(-1), items.at(-1), 'the newest output is intact');
   assert.deepEqual(fitted.filter((it) => it.kind !== 'tool_result'), items.filter((it) => it.kind !== 'tool_result'));
-  const firstKept = fitted.findIndex((it) => it.kind === 'tool_result' && !it.content[0]?.text.startsWith('[tool output cleared'));
-  assert.ok(fitted.slice(firstKept).every((it) => it.kind !== 'tool_result' || !it.content[0]?.text.startsWith('[tool output cleared')), 'cleared items are a prefix');
+  const firstKept = fitted.findIndex((it) => it.kind === 'tool_result' && !textOf(it).startsWith('[tool output cleared'));
+  assert.ok(fitted.slice(firstKept).every((it) => it.kind !== 'tool_result' || !textOf(it).startsWith('[tool output cleared')), 'cleared items are a prefix');
 });
 
 test('the cleared prefix moves in steps, so consecutive requests share their prefix', () => {

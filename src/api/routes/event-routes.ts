@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { EventSendParams, SendEventsResponse, SessionEventObject, SessionEventType, type SESSION_EVENT_TYPES } from '../../schemas/api-events.ts';
+import type { UserEventParams } from '../../schemas/events.ts';
 import { PageQuery, pageCursorOf } from '../../schemas/api-common.ts';
 import { BadRequestError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
@@ -29,7 +30,14 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
       const record = await sessions.retrieve(id);
       const state = await sessionStateOf(store, id);
       if (record.archived_at !== null || state.status === 'terminated') throw new BadRequestError(`session ${id} is terminated and takes no more events`);
-      const sent = await longhaul.events.send(id, c.req.valid('json').events);
+      const events = c.req.valid('json').events;
+      // The refused types never pass validation, so what remains are the events the workflow takes.
+      await checkAnswersReferToCalls(store, id, events as UserEventParams[]);
+      // An idle session given work counts as running until it records a status of its own.
+      const givesWork = events.some((e) => e.type === 'user.message' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result');
+      const logEnd = givesWork && state.status === 'idle' ? await store.lastSeq(id) : undefined;
+      const sent = await longhaul.events.send(id, events);
+      if (logEnd !== undefined) await sessions.markTurnRequested(id, logEnd);
       // Absent optional fields are dropped by JSON; the cast only forgets that.
       return c.json({ data: sent } as z.infer<typeof SendEventsResponse>, 200);
     },
@@ -84,6 +92,20 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
     const resumeAfter = c.req.header('last-event-id')?.trim() || c.req.query('after_id') || undefined;
     return streamSessionEvents(c, { store, sessionId: id, resumeAfter, keepaliveMs: deps.streamKeepaliveMs });
   });
+}
+
+/** A confirmation must name a held tool call, a custom result a custom tool call, of this session. */
+async function checkAnswersReferToCalls(store: ApiDeps['store'], sessionId: string, events: readonly UserEventParams[]): Promise<void> {
+  for (const [index, event] of events.entries()) {
+    if (event.type === 'user.tool_confirmation') {
+      const call = await store.findEventById(sessionId, event.tool_use_id);
+      const held = (call?.event.type === 'agent.tool_use' || call?.event.type === 'agent.mcp_tool_use') && call.event.evaluated_permission === 'ask';
+      if (!held) throw new BadRequestError(`events.${index}.tool_use_id: ${event.tool_use_id} is not a tool call of this session waiting for confirmation`);
+    } else if (event.type === 'user.custom_tool_result') {
+      const call = await store.findEventById(sessionId, event.custom_tool_use_id);
+      if (call?.event.type !== 'agent.custom_tool_use') throw new BadRequestError(`events.${index}.custom_tool_use_id: ${event.custom_tool_use_id} is not a custom tool call of this session`);
+    }
+  }
 }
 
 // Event-list cursors: the order they were made for and the last sequence number seen.

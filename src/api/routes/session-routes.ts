@@ -6,7 +6,8 @@ import { agentDefinitionOf, type Agent } from '../../schemas/api-agent.ts';
 import { PageQuery, QueryBoolean, bidirectionalPageOf } from '../../schemas/api-common.ts';
 import { environmentDefinitionOf, type Environment } from '../../schemas/api-environment.ts';
 import { SessionResourceParams, type FileResourceParams } from '../../schemas/api-file.ts';
-import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams, type SessionAgent } from '../../schemas/api-session.ts';
+import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams, type BudgetLimit, type SessionAgent } from '../../schemas/api-session.ts';
+import { parseUsd } from '../../core/model-pricing.ts';
 import { ConflictError } from '../../store/conflict-error.ts';
 import { newId } from '../../store/ids.ts';
 import type { SessionRecord } from '../../store/session-index-store.ts';
@@ -17,20 +18,23 @@ import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 import { sessionObject, sessionStateOf } from '../session-state.ts';
 import { mountFileResources, prepareFileResources, type SessionFileDeps } from './session-resource-routes.ts';
 
+/** What sessions need of the vault store: existence and archival. */
+export type VaultLookup = { retrieve(id: string): Promise<{ archived_at: string | null }> };
+
 const SessionParam = z.object({ session_id: z.string().min(1) });
 const tags = ['sessions'];
 /** `sessions.create` with file resources; other resource kinds are refused by name. */
 const SessionCreateWithResources = SessionCreateParams.extend({ resources: z.array(SessionResourceParams).max(100).optional() });
-const ZERO_USAGE = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0 } };
+const ZERO_USAGE = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0 }, list_cost: null, active_seconds: 0 };
 
 /** `client.beta.sessions` (create, retrieve, update, list, archive, delete). */
-export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps): void {
+export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps & { vaults?: VaultLookup | undefined }): void {
   const { longhaul, store, agents, environments, sessions } = deps;
 
-  const load = async (id: string): Promise<Session> => {
-    const record = await sessions.retrieve(id);
-    return sessionObject(record, await sessionStateOf(store, id));
-  };
+  const stateOf = (record: SessionRecord) => sessionStateOf(store, record.id, { turnRequestedAfterSeq: record.turn_requested_after_seq });
+  const resourcesOf = async (id: string): Promise<Session['resources']> => (deps.files ? (await deps.files.listResources(id, { limit: 100 })).data : []);
+  const present = async (record: SessionRecord): Promise<Session> => sessionObject(record, await stateOf(record), { resources: await resourcesOf(record.id) });
+  const load = async (id: string): Promise<Session> => present(await sessions.retrieve(id));
 
   /** Ends the session's workflow; a workflow already gone is fine. */
   const terminate = async (id: string) => {
@@ -56,6 +60,8 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
         environment_id: environment.id,
         title: params.title ?? null,
         metadata: params.metadata ?? {},
+        vault_ids: await checkVaults(params.vault_ids ?? [], 'vault_ids'),
+        budget: params.budget ?? null,
         created_at: now,
         updated_at: now,
         archived_at: null,
@@ -66,7 +72,14 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
         // Files go into the sandbox before the workflow exists, so before its first model call and tool call.
         // With a first turn coming, its warm-up adopts the container (and releases it when idle); without, it goes now.
         await mountFileResources(deps, { sessionId: record.id, environment: environmentDefinitionOf(environment), prepared: fileResources, releaseAfter: initialEvents.length === 0 });
-        await longhaul.sessions.create({ id: record.id, agent: agentDefinitionOf(agent), environment: environmentDefinitionOf(environment), events: initialEvents });
+        await longhaul.sessions.create({
+          id: record.id,
+          agent: agentDefinitionOf(agent),
+          environment: environmentDefinitionOf(environment),
+          events: initialEvents,
+          vaultIds: record.vault_ids ?? [],
+          budget: record.budget ?? null,
+        });
       } catch (error) {
         if (fileResources.resources.length > 0) {
           await deps.files?.removeResources(record.id);
@@ -75,7 +88,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
         await sessions.remove(record.id);
         throw error;
       }
-      return c.json(sessionObject(record, { status: initialEvents.length > 0 ? 'running' : 'idle', usage: ZERO_USAGE }), 200);
+      return c.json(sessionObject(record, { status: initialEvents.length > 0 ? 'running' : 'idle', usage: ZERO_USAGE }, { resources: fileResources.resources }), 200);
     },
   );
 
@@ -94,8 +107,17 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
     }),
     async (c) => {
       const id = c.req.valid('param').session_id;
-      const record = await sessions.update(id, c.req.valid('json'));
-      return c.json(sessionObject(record, await sessionStateOf(store, id)), 200);
+      const params = c.req.valid('json');
+      if (params.vault_ids !== undefined) await checkVaults(params.vault_ids, 'vault_ids');
+      const record = await sessions.update(id, params);
+      if ((params.budget !== undefined || params.vault_ids !== undefined) && record.archived_at === null) {
+        await longhaul.sessions.updateSettings(id, {
+          ...(params.budget !== undefined ? { budget: params.budget } : {}),
+          ...(params.vault_ids !== undefined ? { vaultIds: params.vault_ids } : {}),
+        });
+        if (params.budget !== undefined && (await stoppedAtBudget(id, params.budget))) await sessions.markTurnRequested(id, await store.lastSeq(id));
+      }
+      return c.json(await present(await sessions.retrieve(id)), 200);
     },
   );
 
@@ -132,7 +154,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
         createdAt: { gt: query['created_at[gt]'], gte: query['created_at[gte]'], lt: query['created_at[lt]'], lte: query['created_at[lte]'] },
       });
       const statuses = queryArray<SessionStatus>(query, 'statuses');
-      const data = await Promise.all(page.data.map(async (record) => sessionObject(record, await sessionStateOf(store, record.id))));
+      const data = await Promise.all(page.data.map(present));
       // Status lives in the event log, so the filter applies within the page.
       const filtered = statuses ? data.filter((s) => statuses.includes(s.status)) : data;
       return c.json({ data: filtered, next_page: page.next_page, prev_page: page.prev_page }, 200);
@@ -148,8 +170,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
         if (current.status === 'running' || current.status === 'rescheduling') throw new ConflictError(`session ${id} is ${current.status}: interrupt it or wait for it to go idle, then archive it`);
         await terminate(id);
       }
-      const record = await sessions.archive(id);
-      return c.json(sessionObject(record, await sessionStateOf(store, id)), 200);
+      return c.json(await present(await sessions.archive(id)), 200);
     },
   );
 
@@ -164,6 +185,31 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       return c.json({ id, type: 'session_deleted' as const }, 200);
     },
   );
+
+  /** Whether the session idles at its budget and `budget` lets it go on (so it is about to resume). */
+  async function stoppedAtBudget(id: string, budget: BudgetLimit | null): Promise<boolean> {
+    const [idle] = await store.listEvents(id, { order: 'desc', limit: 1, types: ['session.status_idle', 'session.status_running'] });
+    if (idle?.event.type !== 'session.status_idle' || idle.event.stop_reason.type !== 'budget_reached') return false;
+    if (budget === null) return true;
+    const spent = (await sessionStateOf(store, id)).usage.list_cost?.amount ?? '0';
+    return parseUsd(budget.max_list_cost.amount) > parseUsd(spent);
+  }
+
+  /** Each vault must exist and not be archived; 404 names the field. */
+  async function checkVaults(ids: string[], field: string): Promise<string[]> {
+    for (const [index, vaultId] of ids.entries()) {
+      if (!deps.vaults) throw new BadRequestError(`${field}: this server keeps no vaults (it was started without a secret key)`);
+      let vault;
+      try {
+        vault = await deps.vaults.retrieve(vaultId);
+      } catch (error) {
+        if (error instanceof NotFoundError) throw new HttpApiError('not_found_error', `${field}.${index}: vault ${vaultId} not found`);
+        throw error;
+      }
+      if (vault.archived_at !== null) throw new BadRequestError(`${field}.${index}: vault ${vaultId} is archived`);
+    }
+    return ids;
+  }
 
   async function environmentFor(id: string): Promise<Environment> {
     let environment: Environment;
