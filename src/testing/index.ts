@@ -1,6 +1,7 @@
 /**
  * `longhaul/testing`: a scripted stand-in for Claude, for tests of Longhaul and of
- * agents built on it. See `ScriptedModelServer`.
+ * agents built on it. See `ScriptedModelServer`; `McpTestServer` is a real MCP
+ * server for agents with `mcp_servers`.
  */
 export { ScriptedModelServer, type ScriptedModelServerOptions, type WaitForCallsOptions } from './scripted-model-server.ts';
 export {
@@ -29,3 +30,15 @@ export { lastToolResults, lastUserMessage, lastUserText, type ToolResultWithText
 export { UnscriptedCallError, type RecordedAnswer, type RecordedCall, type RecordedRequest } from './call-log.ts';
 export type { ApiErrorType } from './api-errors.ts';
 export { demoAgentScript, QUICKSTART_TASK } from './demo-agent-script.ts';
+export {
+  McpTestServer,
+  type McpTestOAuthOptions,
+  type McpTestServerOptions,
+  type McpTestToolConfig,
+  type McpTestToolHandler,
+  type OAuthClientAuthMethod,
+  type RecordedMcpHttpRequest,
+  type RecordedMcpToolCall,
+  type RecordedTokenRequest,
+} from './mcp-test-server.ts';
+export { DEFAULT_TEST_ORDERS, TINY_PNG_BASE64 } from './mcp-test-tools.ts';
