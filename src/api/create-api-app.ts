@@ -8,6 +8,7 @@ import type { FileStore } from '../store/file-store.ts';
 import type { SandboxDriver } from '../../sandbox/types.ts';
 import type { SessionIndexStore } from '../store/session-index-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
+import type { VaultStore } from '../store/vault-store.ts';
 import { apiKeyAuth } from './api-key-auth.ts';
 import { BadRequestError, errorResponseOf, HttpApiError } from './api-errors.ts';
 import type { ApiApp, ApiEnv } from './api-types.ts';
@@ -18,6 +19,7 @@ import { registerEventRoutes } from './routes/event-routes.ts';
 import { registerFileRoutes } from './routes/file-routes.ts';
 import { registerSessionResourceRoutes } from './routes/session-resource-routes.ts';
 import { registerSessionRoutes } from './routes/session-routes.ts';
+import { registerVaultRoutes } from './routes/vault-routes.ts';
 
 export type CreateApiAppOptions = {
   longhaul: Longhaul;
@@ -35,6 +37,8 @@ export type CreateApiAppOptions = {
   maxFileBytes?: number | undefined;
   /** Where sessions' file resources are copied; the worker's driver (same Docker host). */
   sandboxes?: SandboxDriver | undefined;
+  /** Vaults and credentials; serves `/v1/vaults` (answering 503 when the store has no secret key). */
+  vaults?: VaultStore | undefined;
   /** Keys a client may present (`Authorization: Bearer` or `x-api-key`); kept only as sha256 digests. */
   apiKeys: Iterable<string>;
   /** How often an idle event stream gets a `: keepalive` comment. Default 15 s. */
@@ -64,6 +68,7 @@ export function createApiApp({
   filesDir,
   maxFileBytes,
   sandboxes,
+  vaults,
   streamKeepaliveMs = 15_000,
   onInternalError = (error, { method, path, requestId }) => console.error(`longhaul api: ${method} ${path} (${requestId}) failed:`, error),
 }: CreateApiAppOptions): ApiApp {
@@ -88,6 +93,7 @@ export function createApiApp({
   registerEventRoutes(app, deps);
   if (files) registerSessionResourceRoutes(app, { ...deps, files });
   if (files && filesDir !== undefined) registerFileRoutes(app, { files, filesDir, maxFileBytes });
+  if (vaults) registerVaultRoutes(app, { vaults });
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

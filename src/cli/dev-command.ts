@@ -12,6 +12,7 @@ import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker
 import { Longhaul } from '../client/longhaul.ts';
 import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../config/dev-config.ts';
 import { readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../config/dev-info.ts';
+import { resolveDevSecretBox } from '../config/secret-key.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
 import { openPgliteDriver } from '../store/pglite-driver.ts';
 import { SessionStore } from '../store/session-store.ts';
@@ -77,7 +78,9 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const driver = await openPgliteDriver({ dataDir: layout.store });
     const store = await SessionStore.open(driver);
     cleanups.push({ name: 'store', run: () => store.close() });
-    const stores = await openApiStores(driver);
+    // Vault secrets are sealed with LONGHAUL_SECRET_KEY, else a key generated once into <data-dir>/secret.key.
+    const { box: secretBox } = await resolveDevSecretBox({ dataDir, env });
+    const stores = await openApiStores(driver, { secretBox });
 
     const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image });
     cleanups.push({ name: 'sandbox containers', run: () => stopDevSandboxes(sandboxes) });

@@ -10,6 +10,7 @@ import { serveApi, type ServedApi } from '../api/serve-api.ts';
 import { Longhaul } from '../client/longhaul.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveServeConfig, resolveWorkerModel, type ServeFlags, type WorkerModelConfig } from '../config/server-config.ts';
+import { SECRET_KEY_ENV, secretBoxFromEnv } from '../config/secret-key.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
 import { CleanupStack, runUntilStopped } from './cleanup-stack.ts';
 import { CliError } from './cli-error.ts';
@@ -30,6 +31,9 @@ export type ServeCommandFlags = ServeFlags & {
 export async function runServe({ flags, terminal, env = process.env }: { flags: ServeCommandFlags; terminal: Terminal; env?: NodeJS.ProcessEnv }): Promise<number> {
   const config = resolveServeConfig({ flags, env });
   if (flags.scriptedModel && !flags.withWorker) throw new CliError('--scripted-model is a worker option: add --with-worker, or pass it to `longhaul worker`', { exitCode: 2 });
+  // A malformed key stops the server here; no key only disables vaults (their routes answer 503 saying why).
+  const secretBox = secretBoxFromEnv(env);
+  if (!secretBox) terminal.warn(`vaults disabled: ${SECRET_KEY_ENV} is not set (32 random bytes, base64)`);
   let model: WorkerModelConfig | undefined;
   if (flags.withWorker) {
     model = resolveWorkerModel({ scriptedModel: flags.scriptedModel, env });
@@ -43,7 +47,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     // The session store owns the driver; the API's resource stores share it.
     const { store, driver } = await openEngineStore({ databaseUrl: config.databaseUrl });
     cleanups.push('store', () => store.close());
-    const stores = await openApiStores(driver);
+    const stores = await openApiStores(driver, { secretBox });
 
     let connection: Connection;
     try {

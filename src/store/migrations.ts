@@ -120,4 +120,36 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       CREATE INDEX session_resources_session ON session_resources (session_id, created_at, id);
     `,
   },
+  {
+    id: 6,
+    name: 'vaults and credentials, secrets sealed',
+    sql: `
+      CREATE TABLE vaults (
+        id              text PRIMARY KEY,
+        record          jsonb NOT NULL,
+        created_at      text NOT NULL,
+        updated_at      text NOT NULL,
+        archived_at     text
+      );
+      CREATE INDEX vaults_created ON vaults (created_at, id);
+      -- record is what the API returns and holds no secret. sealed_secrets holds the
+      -- write-only fields, AES-256-GCM sealed and bound to the row's id; archiving
+      -- purges it. target is the normalised MCP server URL or variable name.
+      CREATE TABLE vault_credentials (
+        id                  text PRIMARY KEY,
+        vault_id            text NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+        record              jsonb NOT NULL,
+        sealed_secrets      text,
+        target              text NOT NULL,
+        created_at          text NOT NULL,
+        updated_at          text NOT NULL,
+        archived_at         text,
+        -- Until when one process holds the right to refresh the OAuth tokens.
+        refresh_lease_until text
+      );
+      CREATE INDEX vault_credentials_vault ON vault_credentials (vault_id, created_at, id);
+      -- A vault holds one active credential per MCP server and per variable name.
+      CREATE UNIQUE INDEX vault_credentials_active_target ON vault_credentials (vault_id, target) WHERE archived_at IS NULL;
+    `,
+  },
 ];

@@ -4,8 +4,10 @@ import { FileStore } from './file-store.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { SessionIndexStore } from './session-index-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
+import { VaultStore } from './vault-store.ts';
+import type { SecretBox } from '../secrets/secret-box.ts';
 
-export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; sessions: SessionIndexStore; files: FileStore };
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; sessions: SessionIndexStore; files: FileStore; vaults: VaultStore };
 
 /**
  * The HTTP API's resource stores on `driver`, schema brought up to date. Share
@@ -15,9 +17,17 @@ export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; se
  * @example
  * const driver = await openPgliteDriver({ dataDir });
  * const store = await SessionStore.open(driver);
- * const apiStores = await openApiStores(driver);
+ * const apiStores = await openApiStores(driver, { secretBox });
+ *
+ * Without `secretBox` the vault routes answer that vaults need a secret key.
  */
-export async function openApiStores(driver: SqlDriver): Promise<ApiStores> {
+export async function openApiStores(driver: SqlDriver, { secretBox }: { secretBox?: SecretBox | undefined } = {}): Promise<ApiStores> {
   await migrateSchema(driver);
-  return { agents: new AgentStore(driver), environments: new EnvironmentStore(driver), sessions: new SessionIndexStore(driver), files: new FileStore(driver) };
+  return {
+    agents: new AgentStore(driver),
+    environments: new EnvironmentStore(driver),
+    sessions: new SessionIndexStore(driver),
+    files: new FileStore(driver),
+    vaults: new VaultStore(driver, { secretBox }),
+  };
 }
