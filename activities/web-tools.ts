@@ -1,10 +1,13 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { isInternalAddress } from '../src/core/internal-address.ts';
 import type { Networking } from '../src/schemas/environment.ts';
 import type { ToolOutcome } from '../sandbox/types.ts';
 
 /** A pluggable web search backend for workers whose model endpoint has no server-side search. */
 export type WebSearchProvider = (query: string, options: { signal: AbortSignal }) => Promise<{ title: string; url: string; snippet: string }[]>;
+
+export { isInternalAddress };
 
 const MAX_FETCH_BYTES = 512 * 1024;
 
@@ -92,16 +95,6 @@ async function internalAddressOf(host: string, networking: Networking): Promise<
   const addresses = isIP(bare) ? [bare] : (await lookup(bare, { all: true }).catch(() => [])).map((a) => a.address);
   const internal = addresses.find(isInternalAddress);
   return internal ? `${host} resolves to the internal address ${internal}; list it in allowed_hosts to allow it` : undefined;
-}
-
-export function isInternalAddress(address: string): boolean {
-  if (isIP(address) === 4) {
-    const [a = 0, b = 0] = address.split('.').map(Number);
-    return a === 127 || a === 10 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
-  }
-  const v6 = address.toLowerCase();
-  if (v6.startsWith('::ffff:')) return isInternalAddress(v6.slice(7));
-  return v6 === '::1' || v6 === '::' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80');
 }
 
 export function hostAllowed(host: string, networking: Networking): boolean {

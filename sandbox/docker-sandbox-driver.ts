@@ -4,19 +4,23 @@ import { fileURLToPath } from 'node:url';
 import type Dockerode from 'dockerode';
 import { getContainerRuntimeClient } from 'testcontainers';
 import { DockerSandbox } from './docker-sandbox.ts';
+import type { ResolveHost } from './egress/egress-proxy.ts';
+import { assertSecretNames, EGRESS_RELAY_PORT, proxyEnvironment } from './egress/sandbox-egress.ts';
+import { secretsOf, SessionEgress } from './egress/session-egress.ts';
 import { ExecutorClient } from './executor-client.ts';
 import { containerDeadReason, ExecutorReadyWaitStrategy, waitForExecutor } from './executor-ready.ts';
+import { PackageImageBuilder } from './packages/package-image-builder.ts';
+import { type PackageRegistries, registryEnvironment, registryHosts } from './packages/package-registries.ts';
 import { buildSandboxContainer } from './sandbox-container.ts';
 import {
   assertSessionId,
-
   LABEL_SESSION,
   SANDBOX_GID,
   SANDBOX_UID,
   SOCKET_FILE,
   volumeName,
 } from './sandbox-resources.ts';
-import { type SandboxDriver, type SandboxSpec, SandboxStartError } from './types.ts';
+import { type SandboxDriver, type SandboxLogger, type SandboxNetworking, type SandboxSpec, SandboxStartError } from './types.ts';
 
 // A container still `created` (never started) after this long was abandoned by a crashed worker.
 const ABANDONED_CREATED_SECONDS = 10;
@@ -47,6 +51,14 @@ export type DockerSandboxDriverOptions = {
   maxOutputBytes?: number;
   /** How long a started (or found) container may take until its executor answers. Default 30 000. */
   readyTimeoutMs?: number;
+  /** Registries (mirrors) for installing environment packages; see `packageRegistriesFromEnv`. Default: each manager's public registry. */
+  packageRegistries?: PackageRegistries;
+  /** Limit for building one environment's package image. Default 20 minutes. */
+  packageInstallTimeoutMs?: number;
+  /** How the egress proxy resolves destination names. Default: the system resolver. */
+  resolveEgressHost?: ResolveHost;
+  /** Egress decisions (debug, without header values) and package image builds (info). Default: none. */
+  logger?: SandboxLogger;
 };
 
 /**
@@ -71,6 +83,9 @@ export class DockerSandboxDriver implements SandboxDriver {
   readonly #defaultTimeoutMs: number;
   readonly #maxOutputBytes: number;
   readonly #readyTimeoutMs: number;
+  readonly #registries: PackageRegistries;
+  readonly #packageImages: PackageImageBuilder;
+  readonly #egress: SessionEgress;
   readonly #sandboxes = new Map<string, DockerSandbox>();
   readonly #ensuring = new Map<string, Promise<DockerSandbox>>();
 
@@ -85,6 +100,10 @@ export class DockerSandboxDriver implements SandboxDriver {
     defaultTimeoutMs = 120_000,
     maxOutputBytes = 100_000,
     readyTimeoutMs = 30_000,
+    packageRegistries = {},
+    packageInstallTimeoutMs,
+    resolveEgressHost,
+    logger,
   }: DockerSandboxDriverOptions) {
     this.dataDir = resolve(dataDir);
     this.#image = image;
@@ -93,6 +112,21 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.#defaultTimeoutMs = defaultTimeoutMs;
     this.#maxOutputBytes = maxOutputBytes;
     this.#readyTimeoutMs = readyTimeoutMs;
+    this.#registries = packageRegistries;
+    this.#egress = new SessionEgress({ registryHosts: registryHosts(packageRegistries), resolveHost: resolveEgressHost, logger });
+    this.#packageImages = new PackageImageBuilder({
+      buildRoot: join(this.dataDir, '.package-builds'),
+      executorDir: this.#executorDir,
+      registries: packageRegistries,
+      resolveHost: resolveEgressHost,
+      logger,
+      installTimeoutMs: packageInstallTimeoutMs,
+    });
+  }
+
+  /** Environment images built by this driver (a cached image is not counted). */
+  get packageImageBuilds(): number {
+    return this.#packageImages.builds;
   }
 
   /** The session's host folder: `exec.sock` and the `state/` journal. */
@@ -103,8 +137,13 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   async ensure(spec: SandboxSpec): Promise<DockerSandbox> {
     assertSessionId(spec.sessionId);
+    assertSecretNames(secretsOf(spec));
     const cached = this.#sandboxes.get(spec.sessionId);
-    if (cached !== undefined && (await cached.isAlive())) return cached;
+    if (cached !== undefined && (await cached.isAlive())) {
+      // Secrets may have been rotated since: new requests use the values given now.
+      this.#egress.refresh(spec);
+      return cached;
+    }
     // One attempt per session at a time in this process; other processes race on the name.
     let ensuring = this.#ensuring.get(spec.sessionId);
     if (ensuring === undefined) {
@@ -118,6 +157,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     const { sessionId } = spec;
     this.#forget(sessionId);
     const docker = await dockerClient();
+    // Before the deadline: a first build can take minutes, a cached image is two inspects.
+    const image = await this.#packageImages.imageFor(spec.image ?? this.#image, spec.packages);
     const sessionDir = await this.#prepareSessionDir(sessionId);
     const socketPath = join(sessionDir, SOCKET_FILE);
     const deadline = Date.now() + this.#readyTimeoutMs;
@@ -128,6 +169,7 @@ export class DockerSandboxDriver implements SandboxDriver {
         const container = docker.getContainer(running.Id);
         const client = new ExecutorClient({ socketPath });
         try {
+          await this.#egress.forRunningContainer(spec, sessionDir, container);
           // It may have been started a moment ago by another worker: give it the budget.
           const ping = await waitForExecutor({
             client,
@@ -148,7 +190,7 @@ export class DockerSandboxDriver implements SandboxDriver {
       await Promise.all(existing.map((c) => removeContainer(docker.getContainer(c.Id))));
       const client = new ExecutorClient({ socketPath });
       try {
-        const { containerId, bootId } = await this.#create(spec, sessionDir, client);
+        const { containerId, bootId } = await this.#create(spec, image, sessionDir, client);
         return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(containerId), client, bootId }));
       } catch (error) {
         client.close();
@@ -161,10 +203,16 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   async #create(
     spec: SandboxSpec,
+    image: string,
     sessionDir: string,
     client: ExecutorClient,
   ): Promise<{ containerId: string; bootId: string }> {
-    const image = spec.image ?? this.#image;
+    const { policy, placeholders } = await this.#egress.forNewContainer(spec, sessionDir);
+    const environment = {
+      ...(packagesReachable(spec.networking) ? registryEnvironment(this.#registries) : {}),
+      ...(policy !== undefined ? proxyEnvironment() : {}),
+      ...Object.fromEntries(placeholders),
+    };
     const waitStrategy = new ExecutorReadyWaitStrategy({ client, timeoutMs: this.#readyTimeoutMs });
     const builder = buildSandboxContainer({
       sessionId: spec.sessionId,
@@ -179,6 +227,8 @@ export class DockerSandboxDriver implements SandboxDriver {
       maxOutputBytes: this.#maxOutputBytes,
       defaultTimeoutMs: this.#defaultTimeoutMs,
       waitStrategy,
+      egressRelayPort: policy !== undefined ? EGRESS_RELAY_PORT : undefined,
+      environment,
     });
     try {
       const started = await builder.start();
@@ -209,6 +259,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     assertSessionId(sessionId);
     await this.#ensuring.get(sessionId)?.catch(() => undefined);
     this.#forget(sessionId);
+    await this.#egress.stop(sessionId);
     const docker = await dockerClient();
     const containers = await findSessionContainers(docker, sessionId);
     await Promise.all(containers.map((c) => removeContainer(docker.getContainer(c.Id))));
@@ -218,9 +269,14 @@ export class DockerSandboxDriver implements SandboxDriver {
     }
   }
 
-  /** Closes the connections this driver holds; containers keep running. */
-  close(): void {
+  /**
+   * Closes the connections this driver holds and stops its egress proxies;
+   * containers keep running, and the next `ensure` of a session (by any worker)
+   * serves its proxy again.
+   */
+  async close(): Promise<void> {
     for (const sessionId of [...this.#sandboxes.keys()]) this.#forget(sessionId);
+    await this.#egress.stopAll();
   }
 
   #remember(sandbox: DockerSandbox): DockerSandbox {
@@ -248,6 +304,11 @@ export class DockerSandboxDriver implements SandboxDriver {
     }
     return dir;
   }
+}
+
+/** Whether the sandbox may talk to package registries itself (so it gets the registry settings). */
+function packagesReachable(networking: SandboxNetworking): boolean {
+  return networking.type === 'unrestricted' || networking.allow_package_managers === true;
 }
 
 async function dockerClient(): Promise<Dockerode> {

@@ -61,7 +61,7 @@ export async function containerDeadReason(container: Dockerode.Container): Promi
 }
 
 /** Docker multiplexes a non-TTY container's stdout and stderr with 8-byte frame headers. */
-function demuxLogs(buffer: Buffer): string {
+export function demuxLogs(buffer: Buffer): string {
   const parts: string[] = [];
   let offset = 0;
   while (offset + 8 <= buffer.length) {

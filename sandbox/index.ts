@@ -15,3 +15,5 @@ export {
   type ExecutorRunOptions,
 } from './executor-client.ts';
 export { containerName, volumeName, LABEL_LONGHAUL, LABEL_SESSION } from './sandbox-resources.ts';
+export { packageRegistriesFromEnv, type PackageRegistries } from './packages/package-registries.ts';
+export type { ResolveHost } from './egress/egress-proxy.ts';

@@ -8,6 +8,7 @@ import {
   sessionLabels,
   volumeName,
 } from './sandbox-resources.ts';
+import { EGRESS_SOCKET_FILE } from './egress/sandbox-egress.ts';
 import type { SandboxNetworking } from './types.ts';
 
 /**
@@ -37,15 +38,22 @@ export type SandboxContainerOptions = {
   maxOutputBytes: number;
   defaultTimeoutMs: number;
   waitStrategy: WaitStrategy;
+  /**
+   * Port of the in-sandbox relay to the worker's egress proxy (its socket is in
+   * `sessionDir`); undefined when the sandbox talks to the network directly.
+   */
+  egressRelayPort?: number | undefined;
+  /** Added to the container's environment: proxy settings, secret placeholders, registry settings. Never secret values. */
+  environment?: Record<string, string> | undefined;
 };
 
-/** Docker network mode for an environment's networking policy. */
-export function networkModeFor(networking: SandboxNetworking): string {
-  if (networking.type === 'unrestricted') return 'bridge';
-  // TODO(egress-proxy): `limited` must allow `allowed_hosts` (and package managers / MCP
-  // servers when asked) through an egress proxy on an internal network. Until that
-  // proxy exists a limited sandbox gets no network at all, which is the safe side.
-  return 'none';
+/**
+ * Docker network mode for an environment's networking policy. A sandbox whose
+ * traffic goes through the egress proxy has no interface but loopback, so nothing
+ * in it can bypass the policy; only `unrestricted` without secrets is bridged.
+ */
+export function networkModeFor(networking: SandboxNetworking, { proxied }: { proxied: boolean }): string {
+  return networking.type === 'unrestricted' && !proxied ? 'bridge' : 'none';
 }
 
 /**
@@ -73,6 +81,7 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       LANG: 'C.UTF-8',
       PYTHONDONTWRITEBYTECODE: '1',
+      ...options.environment,
     })
     .withEntrypoint(['python3'])
     .withCommand([
@@ -87,8 +96,11 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
       String(options.maxOutputBytes),
       '--default-timeout-ms',
       String(options.defaultTimeoutMs),
+      ...(options.egressRelayPort !== undefined
+        ? ['--egress-port', String(options.egressRelayPort), '--egress-socket', `${CONTAINER_PATHS.run}/${EGRESS_SOCKET_FILE}`]
+        : []),
     ])
-    .withNetworkMode(networkModeFor(options.networking))
+    .withNetworkMode(networkModeFor(options.networking, { proxied: options.egressRelayPort !== undefined }))
     .withDroppedCapabilities('ALL')
     .withSecurityOpt('no-new-privileges')
     .withTmpFs({

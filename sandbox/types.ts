@@ -17,6 +17,45 @@ export type SandboxNetworking =
   | { type: 'unrestricted' }
   | { type: 'limited'; allowed_hosts?: string[] | undefined; allow_package_managers?: boolean | undefined; allow_mcp_servers?: boolean | undefined };
 
+/**
+ * A secret substituted into the sandbox's outbound requests by the egress proxy; the
+ * sandbox only ever sees a random placeholder in the environment variable `name`.
+ * The shape of a resolved vault `environment_variable` credential.
+ */
+export type SandboxSecret = {
+  /** Environment variable holding the placeholder inside the sandbox. */
+  name: string;
+  value: string;
+  /** Destination hosts the value is substituted for (`allowed_hosts` syntax: `api.example.com`, `*.example.com`), or every host. */
+  hosts: readonly string[] | 'any';
+  /** Substitute in request header values. */
+  header: boolean;
+  /** Substitute in request bodies. */
+  body: boolean;
+};
+
+/**
+ * Outbound traffic settings beyond `networking`. Which hosts are reachable comes
+ * from `networking` alone: `limited` allows its `allowed_hosts`, `unrestricted` any
+ * public host (a sandbox with secrets then also goes through the egress proxy).
+ */
+export type SandboxEgress = {
+  secrets?: readonly SandboxSecret[] | undefined;
+};
+
+/**
+ * Packages an environment installs, per package manager, in each manager's own
+ * syntax (`requests==2.32.3`, `left-pad@1.3.0`, `ripgrep@14.1.0` for cargo, …).
+ */
+export type SandboxPackages = {
+  apt?: readonly string[] | undefined;
+  pip?: readonly string[] | undefined;
+  npm?: readonly string[] | undefined;
+  cargo?: readonly string[] | undefined;
+  gem?: readonly string[] | undefined;
+  go?: readonly string[] | undefined;
+};
+
 export type SandboxSpec = {
   /** Session the sandbox belongs to; containers and volumes are labelled with it. */
   sessionId: string;
@@ -29,6 +68,10 @@ export type SandboxSpec = {
   cpus?: number | undefined;
   /** Max processes. Default 512. */
   pidsLimit?: number | undefined;
+  /** Secrets for the egress proxy to substitute. */
+  egress?: SandboxEgress | undefined;
+  /** Installed into an image derived from `image`, built once per package set and cached. */
+  packages?: SandboxPackages | undefined;
 };
 
 export type RunToolRequest = {
@@ -40,6 +83,12 @@ export type RunToolRequest = {
   /** Wall-clock limit for the call when the tool input has none. */
   defaultTimeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
+};
+
+/** Where the driver logs (Temporal's activity and worker loggers fit). Debug lines never carry secret or header values. */
+export type SandboxLogger = {
+  debug(message: string, meta?: Record<string, unknown>): void;
+  info(message: string, meta?: Record<string, unknown>): void;
 };
 
 /** A started sandbox. */
@@ -66,8 +115,11 @@ export class SandboxLostError extends Error {
   override readonly name = 'SandboxLostError';
 }
 
-/** Why a sandbox could not be started; `image_missing` will not heal by retrying. */
-export type SandboxStartErrorCode = 'image_missing' | 'start_failed' | 'not_ready';
+/**
+ * Why a sandbox could not be started. `image_missing` and `packages_failed` (a
+ * package manager refused the environment's packages) will not heal by retrying.
+ */
+export type SandboxStartErrorCode = 'image_missing' | 'packages_failed' | 'start_failed' | 'not_ready';
 
 /** Thrown by `ensure` when no usable sandbox could be started. */
 export class SandboxStartError extends Error {

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from bash_session import BashSession, run_bash_tool
+from egress_relay import start_relay
 from file_tools import edit_tool, read_tool, write_tool
 from journal import Journal
 from output import Interrupted, Outcome, ToolInputError, error
@@ -317,6 +318,8 @@ async def serve(args: argparse.Namespace) -> None:
         os.unlink(args.socket)
     except FileNotFoundError:
         pass
+    # Bound before the executor answers ping, so no tool runs before its proxy is there.
+    relay = await start_relay(args.egress_port, args.egress_socket) if args.egress_port else None
     server = await asyncio.start_unix_server(server_handler.handle, path=args.socket, limit=MAX_LINE_BYTES)
     # The host side may run as another uid than the sandbox user.
     os.chmod(args.socket, 0o666)
@@ -326,6 +329,8 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
+    if relay is not None:
+        relay.close()
     await executor.bash.kill()
 
 
@@ -336,6 +341,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workspace", default="/workspace", help="root for relative paths and the shell's first cwd")
     parser.add_argument("--max-output-bytes", type=int, default=100_000, help="per-call output limit (head and tail kept)")
     parser.add_argument("--default-timeout-ms", type=int, default=120_000, help="when neither request nor input set one")
+    parser.add_argument("--egress-port", type=int, default=0, help="relay 127.0.0.1:PORT to --egress-socket (0: none)")
+    parser.add_argument("--egress-socket", default="", help="the worker's egress proxy socket")
     return parser.parse_args(argv)
 
 

@@ -51,7 +51,7 @@ export async function createSandboxFixture(options: Partial<DockerSandboxDriverO
     },
     spec: (sessionId, extra = {}) => ({ sessionId, networking: { type: 'limited' }, ...extra }),
     async [Symbol.asyncDispose]() {
-      for (const d of drivers) d.close();
+      for (const d of drivers) await d.close();
       for (const sessionId of sessions) await driver.destroy(sessionId, { removeVolume: true });
       await rm(dataDir, { recursive: true, force: true });
     },

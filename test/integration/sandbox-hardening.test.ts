@@ -93,8 +93,12 @@ test('the pids limit caps a fork loop without hurting the host', async () => {
   assert.equal(text(await bash(limited, 'pgrep -c sleep || true')), '0\n');
 });
 
-test('with networking none, nothing on the host is reachable; unrestricted reaches it', async () => {
-  const server: Server = createServer((_, res) => res.end('host-ok'));
+test('limited has no network but loopback: nothing on the host is reachable directly, the egress proxy refuses unlisted hosts; unrestricted reaches it', async () => {
+  let hits = 0;
+  const server: Server = createServer((_, res) => {
+    hits += 1;
+    res.end('host-ok');
+  });
   await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
   try {
     const { port } = server.address() as AddressInfo;
@@ -105,9 +109,13 @@ test('with networking none, nothing on the host is reachable; unrestricted reach
     assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
 
     for (const target of ['127.0.0.1:7233', `${gateway}:7233`, `${gateway}:${port}`]) {
-      const outcome = await bash(limited, `curl -sS --max-time 2 http://${target}/`);
+      const outcome = await bash(limited, `curl -sS --noproxy '*' --max-time 2 http://${target}/`);
       assert.equal(outcome.is_error, true, `reached ${target}: ${text(outcome)}`);
     }
+    // Through its proxy (the environment's default route), an unlisted host is refused.
+    const proxied = await bash(limited, `curl -sS -w ' %{http_code}' --max-time 5 http://${gateway}:${port}/`);
+    assert.match(text(proxied), /is not in this environment's allowed_hosts\n 403$/);
+    assert.equal(hits, 0);
     assert.match(text(await bash(limited, 'cat /proc/net/dev')), /lo:/);
     assert.doesNotMatch(text(await bash(limited, 'cat /proc/net/dev')), /eth0/);
 

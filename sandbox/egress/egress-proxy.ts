@@ -1,0 +1,350 @@
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { chmod, readdir, rename, symlink, unlink } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import { connect, isIP, type Socket } from 'node:net';
+import { basename, dirname, join } from 'node:path';
+import { isInternalAddress } from '../../src/core/internal-address.ts';
+import { connectablePath } from '../executor-client.ts';
+import { decideEgress, type EgressPolicy, type InjectedSecret, secretsFor, substitute } from './egress-policy.ts';
+import { parseHostPort } from './host-pattern.ts';
+
+/** Resolves a host name to IP addresses, the way the proxy connects (default: the system resolver). */
+export type ResolveHost = (host: string) => Promise<string[]>;
+
+/** What the proxy logs: Temporal's logger fits, as does `console`. */
+export type EgressLogger = { debug(message: string, meta?: Record<string, unknown>): void };
+
+export type EgressProxyOptions = {
+  /** Stable path the sandbox connects to (a symlink to this proxy's own socket). */
+  socketPath: string;
+  policy: EgressPolicy;
+  /** Default: `dns.lookup` with every address. */
+  resolveHost?: ResolveHost | undefined;
+  logger?: EgressLogger | undefined;
+  /** Extra log fields, e.g. `{ sessionId }`. */
+  logContext?: Record<string, unknown> | undefined;
+  /** Largest request body buffered to substitute a secret into it. Default 32 MiB. */
+  maxSubstitutedBodyBytes?: number | undefined;
+  /** Time to connect to a destination. Default 30 000. */
+  connectTimeoutMs?: number | undefined;
+};
+
+// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1, plus the proxy ones).
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+const systemResolve: ResolveHost = async (host) => (await lookup(host, { all: true })).map((a) => a.address);
+
+/**
+ * An HTTP forward proxy on a Unix socket: the only way out of a sandbox that has
+ * no network interface. Plain-HTTP requests (absolute form) and `CONNECT` tunnels
+ * go only to the policy's hosts; the proxy resolves names itself and connects to
+ * the checked address, so DNS cannot smuggle a request into the worker's network.
+ * Secrets are substituted for their placeholders in plain-HTTP requests toward
+ * their hosts; a `CONNECT` tunnel is passed through untouched (TLS).
+ *
+ * The sandbox reaches `socketPath`, a symlink swapped atomically to this proxy's
+ * own socket file: a second worker serving the same session takes over new
+ * connections, and this one closing removes only its own file.
+ *
+ * @example
+ * const proxy = await EgressProxy.listen({ socketPath: join(sessionDir, 'egress.sock'), policy });
+ * proxy.update(newPolicy);
+ * await proxy.close();
+ */
+export class EgressProxy {
+  readonly socketPath: string;
+  #policy: EgressPolicy;
+  readonly #server: Server;
+  readonly #ownPath: string;
+  readonly #resolve: ResolveHost;
+  readonly #log: (message: string, meta: Record<string, unknown>) => void;
+  readonly #maxBodyBytes: number;
+  readonly #connectTimeoutMs: number;
+  readonly #sockets = new Set<Socket>();
+
+  private constructor(options: EgressProxyOptions, ownPath: string) {
+    this.socketPath = options.socketPath;
+    this.#policy = options.policy;
+    this.#ownPath = ownPath;
+    this.#resolve = options.resolveHost ?? systemResolve;
+    const { logger, logContext = {} } = options;
+    this.#log = (message, meta) => logger?.debug(message, { ...logContext, ...meta });
+    this.#maxBodyBytes = options.maxSubstitutedBodyBytes ?? 32 * 1024 * 1024;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    this.#server = createServer((req, res) => {
+      this.#handleRequest(req, res).catch((error: unknown) => fail(res, 502, `egress proxy error: ${String(error)}`));
+    });
+    this.#server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.#handleConnect(req, socket, head).catch(() => socket.destroy());
+    });
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+      this.#log('egress denied', { method: req.method, reason: 'upgrade over plain HTTP' });
+      socket.end(rawResponse(501, 'the egress proxy does not forward protocol upgrades over plain HTTP; use https (CONNECT)'));
+    });
+    this.#server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** Starts serving on a fresh socket file next to `socketPath` and points `socketPath` at it. */
+  static async listen(options: EgressProxyOptions): Promise<EgressProxy> {
+    const dir = dirname(options.socketPath);
+    const ownName = `${basename(options.socketPath, '.sock')}-${randomBytes(6).toString('hex')}.sock`;
+    const proxy = new EgressProxy(options, join(dir, ownName));
+    await removeStaleSockets(dir, basename(options.socketPath, '.sock'));
+    await new Promise<void>((resolve, reject) => {
+      proxy.#server.once('error', reject);
+      proxy.#server.listen(connectablePath(proxy.#ownPath), () => {
+        proxy.#server.off('error', reject);
+        resolve();
+      });
+    });
+    // The sandbox user is another uid than the worker.
+    await chmod(proxy.#ownPath, 0o666);
+    const temporary = join(dir, `.${ownName}.link`);
+    await symlink(ownName, temporary);
+    await rename(temporary, options.socketPath);
+    return proxy;
+  }
+
+  /** Replaces the policy for new requests (rotated secrets, changed hosts); open tunnels keep going. */
+  update(policy: EgressPolicy): void {
+    this.#policy = policy;
+  }
+
+  get policy(): EgressPolicy {
+    return this.#policy;
+  }
+
+  /** Stops serving and cuts open connections. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+    await unlink(this.#ownPath).catch(() => undefined);
+  }
+
+  async #handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      fail(res, 400, 'this is an egress proxy: send requests in absolute form (http://host/path), or CONNECT for https');
+      return;
+    }
+    if (url.protocol !== 'http:') {
+      fail(res, 400, `the egress proxy forwards plain http:// requests; for ${url.protocol} use CONNECT`);
+      return;
+    }
+    const host = url.hostname.replace(/\.$/, '');
+    const port = url.port === '' ? 80 : Number(url.port);
+    const policy = this.#policy;
+    const target = await this.#admit(policy, host, port, req.method ?? 'GET');
+    if (typeof target === 'string') {
+      fail(res, 403, target);
+      return;
+    }
+    const secrets = secretsFor(policy, host, port);
+    const headers = forwardedHeaders(req.headers, secrets.filter((s) => s.header));
+    headers['host'] = req.headers.host ?? url.host;
+    const bodySecrets = secrets.filter((s) => s.body);
+    const encoded = (req.headers['content-encoding'] ?? 'identity') !== 'identity';
+    let body: Buffer | undefined;
+    if (bodySecrets.length > 0 && !encoded && requestHasBody(req)) {
+      body = await readCapped(req, this.#maxBodyBytes);
+      if (body === undefined) {
+        fail(res, 413, `request body over ${this.#maxBodyBytes} bytes: too large to substitute secrets into`);
+        return;
+      }
+      body = substituteBuffer(body, bodySecrets);
+      headers['content-length'] = String(body.length);
+    } else if (req.headers['content-length'] !== undefined) {
+      headers['content-length'] = req.headers['content-length'];
+    }
+    const upstream = httpRequest({
+      host: target.address,
+      port,
+      method: req.method,
+      path: `${url.pathname}${url.search}`,
+      headers,
+      setHost: false,
+      agent: false,
+      timeout: this.#connectTimeoutMs,
+    });
+    upstream.once('timeout', () => upstream.destroy(new Error(`no answer from ${host}:${port} within ${this.#connectTimeoutMs} ms`)));
+    upstream.once('error', (error) => fail(res, 502, `egress proxy could not reach ${host}:${port}: ${error.message}`));
+    upstream.once('response', (answer) => {
+      upstream.setTimeout(0);
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
+      answer.pipe(res);
+      answer.once('error', () => res.destroy());
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    if (body !== undefined) upstream.end(body);
+    else req.pipe(upstream);
+  }
+
+  async #handleConnect(req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {
+    client.on('error', () => client.destroy());
+    const parsed = parseHostPort(req.url ?? '');
+    if (parsed === undefined || parsed.port === undefined) {
+      client.end(rawResponse(400, 'CONNECT needs host:port'));
+      return;
+    }
+    const host = parsed.host;
+    const port = parsed.port;
+    const target = await this.#admit(this.#policy, host, port, 'CONNECT');
+    if (typeof target === 'string') {
+      client.end(rawResponse(403, target));
+      return;
+    }
+    const upstream = connect({ host: target.address, port, timeout: this.#connectTimeoutMs });
+    this.#sockets.add(upstream);
+    upstream.once('close', () => this.#sockets.delete(upstream));
+    upstream.once('timeout', () => upstream.destroy(new Error(`connecting to ${host}:${port} timed out`)));
+    upstream.once('error', (error) => {
+      if (client.writable && upstream.bytesRead === 0) client.end(rawResponse(502, `egress proxy could not reach ${host}:${port}: ${error.message}`));
+      else client.destroy();
+    });
+    upstream.once('connect', () => {
+      upstream.setTimeout(0);
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+      client.once('close', () => upstream.destroy());
+      upstream.once('close', () => client.destroy());
+    });
+  }
+
+  /** The address to connect to, or why not. */
+  async #admit(policy: EgressPolicy, host: string, port: number, method: string): Promise<{ address: string } | string> {
+    const decision = decideEgress(policy, host, port);
+    if (!decision.allowed) {
+      this.#log('egress denied', { method, host, port, reason: 'not allowed' });
+      return `${deniedPrefix} ${decision.reason}\n`;
+    }
+    let addresses: string[];
+    const literal = host.replace(/^\[|\]$/g, '');
+    try {
+      addresses = isIP(literal) !== 0 ? [literal] : await this.#resolve(host);
+    } catch (error) {
+      this.#log('egress denied', { method, host, port, reason: 'unresolvable' });
+      return `${deniedPrefix} cannot resolve ${host}: ${(error as Error).message}\n`;
+    }
+    const usable = decision.internalAllowed ? addresses : addresses.filter((a) => !isInternalAddress(a));
+    const address = usable[0];
+    if (address === undefined) {
+      this.#log('egress denied', { method, host, port, reason: 'internal address' });
+      const shown = addresses[0] ?? 'no address';
+      return `${deniedPrefix} ${host} resolves to the internal address ${shown}; name the host exactly in allowed_hosts to allow it\n`;
+    }
+    this.#log('egress allowed', { method, host, port, address });
+    return { address };
+  }
+}
+
+const deniedPrefix = 'Longhaul egress proxy refused the request:';
+
+function forwardedHeaders(incoming: IncomingHttpHeaders, secrets: readonly InjectedSecret[]): Record<string, string | string[]> {
+  const connectionTokens = new Set(
+    String(incoming['connection'] ?? '')
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name) || name === 'host' || name === 'content-length') continue;
+    headers[name] = Array.isArray(value) ? value.map((v) => substitute(v, secrets)) : substitute(value, secrets);
+  }
+  return headers;
+}
+
+function responseHeaders(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  const connectionTokens = new Set<string>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]?.toLowerCase() === 'connection') for (const t of (raw[i + 1] ?? '').split(',')) connectionTokens.add(t.trim().toLowerCase());
+  }
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || connectionTokens.has(lower)) continue;
+    out.push(name, raw[i + 1] ?? '');
+  }
+  return out;
+}
+
+function requestHasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+async function readCapped(stream: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxBytes) return undefined;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Byte-level substitution: a body may be any bytes, the placeholders are ASCII. */
+export function substituteBuffer(body: Buffer, secrets: readonly InjectedSecret[]): Buffer {
+  let out = body;
+  for (const secret of secrets) {
+    const needle = Buffer.from(secret.placeholder);
+    const value = Buffer.from(secret.value);
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let at = out.indexOf(needle, from); at >= 0; at = out.indexOf(needle, from)) {
+      parts.push(out.subarray(from, at), value);
+      from = at + needle.length;
+    }
+    if (parts.length === 0) continue;
+    parts.push(out.subarray(from));
+    out = Buffer.concat(parts);
+  }
+  return out;
+}
+
+function fail(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = message.endsWith('\n') ? message : `${message}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
+}
+
+function rawResponse(status: number, message: string): string {
+  const reason = status === 403 ? 'Forbidden' : status === 400 ? 'Bad Request' : status === 501 ? 'Not Implemented' : 'Bad Gateway';
+  const body = message.endsWith('\n') ? message : `${message}\n`;
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/** Socket files of proxies that are gone (a crashed worker's); live ones are replaced by the symlink anyway. */
+async function removeStaleSockets(dir: string, stem: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(
+    names.filter((n) => n.startsWith(`${stem}-`) && n.endsWith('.sock')).map((n) => unlink(join(dir, n)).catch(() => undefined)),
+  );
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decideEgress, type EgressPolicy, injectedSecrets, secretsFor } from '../../sandbox/egress/egress-policy.ts';
+import { substituteBuffer } from '../../sandbox/egress/egress-proxy.ts';
+import { parseHostPattern, parseHostPatterns, parseHostPort } from '../../sandbox/egress/host-pattern.ts';
+import { packageRegistriesFromEnv, registryEnvironment, registryHosts } from '../../sandbox/packages/package-registries.ts';
+
+test('allowed_hosts entries are normalised: scheme, path, user info, case and trailing dot dropped; a port restricts', () => {
+  assert.deepEqual(parseHostPattern('https://API.Example.com:8443/v1?x'), { host: 'api.example.com', wildcard: false, port: 8443 });
+  assert.deepEqual(parseHostPattern('user@files.example.org.'), { host: 'files.example.org', wildcard: false });
+  assert.deepEqual(parseHostPattern('*.example.com'), { host: 'example.com', wildcard: true });
+  assert.deepEqual(parseHostPattern('[2001:db8::1]:443'), { host: '[2001:db8::1]', wildcard: false, port: 443 });
+  assert.deepEqual(parseHostPattern('2001:db8::1'), { host: '[2001:db8::1]', wildcard: false });
+  assert.deepEqual(parseHostPattern('http://example.com:80'), { host: 'example.com', wildcard: false, port: 80 });
+  for (const bad of ['', '*', '*.', '*.192.0.2.1', 'a b', 'http://']) assert.equal(parseHostPattern(bad), undefined, bad);
+  // WHATWG canonical forms, so an odd spelling of an address is the address.
+  assert.deepEqual(parseHostPort('0x7f.1:80'), { host: '127.0.0.1', port: 80 });
+});
+
+test('hosts: exact names, wildcards match subdomains only, ports when given', () => {
+  const policy: EgressPolicy = { allowedHosts: parseHostPatterns(['api.example.com', '*.example.org', 'db.example.net:5432']), secrets: [] };
+  assert.deepEqual(decideEgress(policy, 'api.example.com', 443), { allowed: true, internalAllowed: true });
+  assert.equal(decideEgress(policy, 'evil-api.example.com', 443).allowed, false);
+  assert.deepEqual(decideEgress(policy, 'a.b.example.org', 80), { allowed: true, internalAllowed: false });
+  assert.equal(decideEgress(policy, 'example.org', 80).allowed, false);
+  assert.equal(decideEgress(policy, 'example.org.evil', 80).allowed, false);
+  assert.equal(decideEgress(policy, 'db.example.net', 5432).allowed, true);
+  assert.equal(decideEgress(policy, 'db.example.net', 22).allowed, false);
+  const denied = decideEgress({ allowedHosts: [], secrets: [] }, 'x.example.com', 80);
+  assert.deepEqual(denied, { allowed: false, reason: "x.example.com:80 is not in this environment's allowed_hosts" });
+});
+
+test("'any' allows every host; internal addresses only for hosts a secret or a mirror names exactly", () => {
+  const secrets = injectedSecrets(
+    [
+      { name: 'A', value: 'va', hosts: ['api.example.com'], header: true, body: false },
+      { name: 'B', value: 'vb', hosts: 'any', header: false, body: true },
+      { name: 'LATE', value: 'vl', hosts: 'any', header: true, body: true },
+    ],
+    new Map([
+      ['A', 'ph_a'],
+      ['B', 'ph_b'],
+    ]),
+  );
+  assert.deepEqual(secrets.map((s) => s.name), ['A', 'B'], 'a secret without a placeholder in the container is not injectable');
+  const policy: EgressPolicy = { allowedHosts: 'any', secrets, internalHosts: parseHostPatterns(['127.0.0.1:3141']) };
+  assert.deepEqual(decideEgress(policy, 'anything.example', 443), { allowed: true, internalAllowed: false });
+  assert.deepEqual(decideEgress(policy, 'api.example.com', 443), { allowed: true, internalAllowed: true });
+  assert.deepEqual(decideEgress(policy, '127.0.0.1', 3141), { allowed: true, internalAllowed: true });
+  assert.deepEqual(decideEgress(policy, '127.0.0.1', 22), { allowed: true, internalAllowed: false });
+  assert.deepEqual(secretsFor(policy, 'api.example.com', 443).map((s) => s.name), ['A', 'B']);
+  assert.deepEqual(secretsFor(policy, 'other.example.com', 443).map((s) => s.name), ['B']);
+});
+
+test('body substitution works on bytes and replaces every occurrence', () => {
+  const [secret] = injectedSecrets([{ name: 'T', value: 'välue', hosts: 'any', header: false, body: true }], new Map([['T', 'PH']]));
+  assert.ok(secret);
+  const body = Buffer.concat([Buffer.from([0xff, 0x00]), Buffer.from('PH-PH'), Buffer.from([0xfe])]);
+  assert.deepEqual(substituteBuffer(body, [secret]), Buffer.concat([Buffer.from([0xff, 0x00]), Buffer.from('välue-välue'), Buffer.from([0xfe])]));
+});
+
+test('registry settings come from LONGHAUL_* variables and become client settings and allowed hosts', () => {
+  const registries = packageRegistriesFromEnv({
+    LONGHAUL_PIP_INDEX_URL: 'http://pypi-mirror.example.com:3141/simple/',
+    LONGHAUL_NPM_REGISTRY: 'https://npm-mirror.example.com/',
+    LONGHAUL_GOPROXY: 'https://goproxy.example.com,direct',
+    LONGHAUL_PACKAGE_REGISTRY_HOSTS: ' a.example.com, b.example.com ',
+    LONGHAUL_APT_MIRROR: '',
+  });
+  assert.equal(registries.aptMirror, undefined);
+  assert.deepEqual(registryEnvironment(registries), {
+    PIP_INDEX_URL: 'http://pypi-mirror.example.com:3141/simple/',
+    PIP_TRUSTED_HOST: 'pypi-mirror.example.com:3141',
+    npm_config_registry: 'https://npm-mirror.example.com/',
+    GOPROXY: 'https://goproxy.example.com,direct',
+  });
+  assert.deepEqual(registryHosts(registries), [
+    'pypi-mirror.example.com:3141',
+    'npm-mirror.example.com',
+    'goproxy.example.com',
+    'a.example.com',
+    'b.example.com',
+  ]);
+});
