@@ -157,5 +157,6 @@ export function sandboxSpec(sessionId: string, environment: EnvironmentDefinitio
     memoryMb: environment.memory_mb,
     cpus: environment.cpus,
     pidsLimit: environment.pids_limit,
+    packages: environment.packages,
   };
 }

@@ -125,11 +125,15 @@ export function resolveCloudConfig(params: CloudConfigParams | null | undefined,
 
 /** What the sandbox driver runs for this environment. */
 export function environmentDefinitionOf(environment: Pick<Environment, 'config'>): EnvironmentDefinition {
-  const { networking } = environment.config;
+  const { networking, packages } = environment.config;
+  const { apt, pip, npm, cargo, gem, go } = packages;
+  const hasPackages = [apt, pip, npm, cargo, gem, go].some((list) => list.length > 0);
   return {
     networking:
       networking.type === 'unrestricted'
         ? { type: 'unrestricted' }
         : { type: 'limited', allowed_hosts: networking.allowed_hosts, allow_mcp_servers: networking.allow_mcp_servers, allow_package_managers: networking.allow_package_managers },
+    // Left out when empty: definitions travel in workflow inputs.
+    ...(hasPackages ? { packages: { apt, pip, npm, cargo, gem, go } } : {}),
   };
 }

@@ -11,6 +11,22 @@ export const Networking = z.discriminatedUnion('type', [
 ]);
 export type Networking = z.infer<typeof Networking>;
 
+const PackageList = z.array(z.string().min(1).max(512)).max(256).optional();
+
+/**
+ * Packages installed into the sandbox image, per manager, in each manager's own
+ * syntax (`requests==2.32.3`, `left-pad@1.3.0`). Built once per distinct set.
+ */
+export const EnvironmentPackages = z.object({
+  apt: PackageList,
+  pip: PackageList,
+  npm: PackageList,
+  cargo: PackageList,
+  gem: PackageList,
+  go: PackageList,
+});
+export type EnvironmentPackages = z.infer<typeof EnvironmentPackages>;
+
 /**
  * Where a session's tools run: the sandbox container template and its network
  * policy. Mirrors the cloud `config` of an environment.
@@ -22,6 +38,7 @@ export const EnvironmentDefinition = z.object({
   memory_mb: z.number().int().min(64).max(65536).optional(),
   cpus: z.number().min(0.1).max(64).optional(),
   pids_limit: z.number().int().min(16).max(65536).optional(),
+  packages: EnvironmentPackages.optional(),
 });
 export type EnvironmentDefinition = z.infer<typeof EnvironmentDefinition>;
 export type EnvironmentDefinitionInput = z.input<typeof EnvironmentDefinition>;
