@@ -131,7 +131,8 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
       ],
       [{ key: `assistant:${callKey}`, item: { kind: 'assistant', content: message.content, stop_reason: message.stop_reason } }],
     );
-    return { ...summarize(sessionId, callKey, message.content, message.stop_reason, usage, decisions), costNanos };
+    // The session's totals include the permission judgements' tokens too.
+    return { ...summarize(sessionId, callKey, message.content, message.stop_reason, sumUsage([usage, ...judged]), decisions), costNanos };
   } catch (err) {
     const endKey = `${callKey}:a${attempt}:end`;
     const end: NewEvent['event'] = { type: 'span.model_request_end', model_request_start_id: startId, is_error: true, model_usage: usageOf(undefined) };
@@ -276,13 +277,7 @@ async function discoverMcpTools(deps: CallModelDeps, input: CallModelInput, atte
 /** The `session.usage` event: the session's totals after this call (absent for callers that track nothing). */
 function sessionUsageEvent(input: CallModelInput, usages: Usage[], costNanos: number): NewEvent['event'] | undefined {
   if (!input.spent) return undefined;
-  const total = { ...input.spent.usage };
-  for (const u of usages) {
-    total.input_tokens += u.input_tokens;
-    total.output_tokens += u.output_tokens;
-    total.cache_creation_input_tokens += u.cache_creation_input_tokens;
-    total.cache_read_input_tokens += u.cache_read_input_tokens;
-  }
+  const total = sumUsage([input.spent.usage, ...usages]);
   return {
     type: 'session.usage',
     usage: {
@@ -311,4 +306,15 @@ function usageOf(usage: { [K in keyof Usage]?: number | null } | null | undefine
     cache_creation_input_tokens: usage?.cache_creation_input_tokens ?? 0,
     cache_read_input_tokens: usage?.cache_read_input_tokens ?? 0,
   };
+}
+
+function sumUsage(usages: readonly Usage[]): Usage {
+  const total = usageOf(undefined);
+  for (const u of usages) {
+    total.input_tokens += u.input_tokens;
+    total.output_tokens += u.output_tokens;
+    total.cache_creation_input_tokens += u.cache_creation_input_tokens;
+    total.cache_read_input_tokens += u.cache_read_input_tokens;
+  }
+  return total;
 }

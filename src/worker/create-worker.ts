@@ -3,6 +3,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { createSessionActivities } from '../../activities/session-activities.ts';
 import type { WebSearchProvider } from '../../activities/web-tools.ts';
+import type { McpGateway } from '../../activities/mcp-gateway.ts';
 import type { SandboxDriver } from '../../sandbox/types.ts';
 import type { SessionStore } from '../store/session-store.ts';
 
@@ -32,6 +33,8 @@ export type LonghaulWorkerOptions = {
    */
   anthropic?: Anthropic;
   webSearch?: WebSearchProvider;
+  /** Reaches agents' MCP servers with credentials from the session's vaults. */
+  mcp?: McpGateway;
   workflowBundle?: WorkflowBundle;
   /** Concurrent activities (model calls and tool calls). Default 100. */
   maxConcurrentActivities?: number;
@@ -60,6 +63,7 @@ export async function createLonghaulWorker({
   sandboxes,
   anthropic,
   webSearch,
+  mcp,
   workflowBundle,
   maxConcurrentActivities = 100,
   heartbeatEveryMs = 1000,
@@ -71,7 +75,7 @@ export async function createLonghaulWorker({
     namespace,
     taskQueue,
     workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
-    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs }),
+    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp }),
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     shutdownGraceTime: shutdownGraceTimeMs,
     // Cancellation reaches an activity on its next heartbeat; keep that short so interrupts are prompt.

@@ -6,6 +6,7 @@ import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
 import type { Script } from '../../src/testing/index.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
+import type { McpGateway } from '../../activities/mcp-gateway.ts';
 
 export const API_KEY = 'lh-test-key-0123456789';
 
@@ -28,14 +29,20 @@ export async function startApiFixture({
   script,
   streamKeepaliveMs,
   files,
+  ...harnessOptions
 }: {
   temporal: DevServer;
   script: Script;
   streamKeepaliveMs?: number;
+  /** The harness's store on PostgreSQL (so worker processes can share it) instead of in-memory PGlite. */
+  postgresUrl?: string;
+  /** Start an in-process worker (default true). */
+  worker?: boolean;
+  mcp?: McpGateway;
   /** Serve `/v1/files` from this folder, copying session file resources into the harness's sandboxes. */
   files?: { filesDir: string; maxFileBytes?: number };
 }): Promise<ApiFixture> {
-  const harness = await startHarness({ temporal, script });
+  const harness = await startHarness({ temporal, script, ...harnessOptions });
   const driver = await openPgliteDriver();
   const stores = await openApiStores(driver);
   const app = createApiApp({

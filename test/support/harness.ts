@@ -12,6 +12,7 @@ import { ScriptedModelServer, type Script } from '../../src/testing/index.ts';
 import { bundleLonghaulWorkflows, createLonghaulWorker } from '../../src/worker/create-worker.ts';
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { freePort } from './postgres.ts';
+import type { McpGateway } from '../../activities/mcp-gateway.ts';
 
 // Keep test output readable: the SDK's own INFO lines (worker state changes) are noise here.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -52,11 +53,14 @@ export async function startHarness({
   script,
   worker: startWorkerNow = true,
   postgresUrl,
+  mcp,
 }: {
   temporal: DevServer;
   script: Script;
   worker?: boolean;
   postgresUrl?: string;
+  /** The workers' MCP gateway. */
+  mcp?: McpGateway;
 }): Promise<Harness> {
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
@@ -79,6 +83,7 @@ export async function startHarness({
       anthropic: new Anthropic({ baseURL: model.url, apiKey: 'test-key' }),
       workflowBundle: await workflowBundle(),
       heartbeatEveryMs: 200,
+      ...(mcp ? { mcp } : {}),
       // Tests end by terminating their sessions; their calls then stop within a heartbeat.
       shutdownGraceTimeMs: 2000,
     });
