@@ -17,3 +17,7 @@ export { EnvironmentDefinition, type EnvironmentDefinitionInput } from './schema
 export { UserEventParams, type SessionEvent } from './schemas/events.ts';
 export type { SessionStatus, SessionTuning, SessionWorkflowInput } from '../workflows/session-types.ts';
 export { NotFoundError, InvalidRequestError, LonghaulError } from './errors.ts';
+export { SecretBox, SecretKeyError, SecretIntegrityError, type SecretBoxOptions } from './secrets/secret-box.ts';
+export { secretBoxFromEnv, SECRET_KEY_ENV } from './config/secret-key.ts';
+export { VaultStore, VaultsUnavailableError, type SealedCredential } from './store/vault-store.ts';
+export { CredentialResolver, CredentialRefreshError, type McpAccess, type EnvironmentSecret, type CredentialResolverDeps } from './vaults/credential-resolver.ts';
