@@ -31,8 +31,6 @@ export type RunToolInput = {
 
 export type RunToolResult = { isError: boolean };
 
-/** MCP connection failures are retried this many times before the model gets an error result. */
-const MCP_ATTEMPTS = 3;
 
 export type RunToolDeps = {
   store: SessionStore;
@@ -102,7 +100,7 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   return { isError: outcome.is_error };
 }
 
-/** One MCP tool call; a server that stays unreachable (or refuses the credential) becomes `session.error` and an error result. */
+/** One MCP tool call; a server that cannot be reached (or refuses the credential) becomes `session.error` and an error result. */
 async function runMcpTool(deps: RunToolDeps, input: RunToolInput, toolInput: Record<string, unknown>, resultKey: string): Promise<RunToolResult> {
   const { store } = deps;
   const { sessionId, toolUseId } = input;
@@ -127,12 +125,11 @@ async function runMcpTool(deps: RunToolDeps, input: RunToolInput, toolInput: Rec
     if (ctx.cancellationSignal.aborted) {
       outcome = { is_error: true, content: [{ type: 'text', text: 'Interrupted by the user.' }] };
     } else {
-      const attempt = ctx.info.attempt;
+      // Not retried: the call may have reached the server, and MCP tools can have side effects.
+      // The model gets the failure as the tool's result and decides what to do.
       const auth = err instanceof Error && err.name === 'McpAuthenticationError';
-      const retrying = !auth && attempt < MCP_ATTEMPTS;
-      const error = mcpSessionError(err, server?.name ?? 'unknown', retrying ? 'retrying' : auth ? 'terminal' : 'exhausted');
-      await store.append(sessionId, [{ key: `tool:${toolUseId}:mcp-error:${attempt}`, event: { type: 'session.error', error } as never }]);
-      if (retrying) throw ApplicationFailure.retryable(error.message, 'McpConnectionFailed');
+      const error = mcpSessionError(err, server?.name ?? 'unknown', auth ? 'terminal' : 'exhausted');
+      await store.append(sessionId, [{ key: `tool:${toolUseId}:mcp-error`, event: { type: 'session.error', error } as never }]);
       outcome = { is_error: true, content: [{ type: 'text', text: `The MCP server ${server?.name ?? ''} could not be used: ${error.message}` }] };
     }
   } finally {

@@ -464,3 +464,16 @@ test('without a secret key, vault routes answer 503 saying how to enable them', 
   assert.ok(create instanceof InternalServerError && create.status === 503);
   assert.equal((await s.client.beta.agents.list()).data.length, 0, 'the rest of the API is unaffected');
 });
+
+test('the OpenAPI document describes the vault routes from their schemas', async () => {
+  await using s = await serve(await openPgliteDriver(), { secretBox: SecretBox.fromBase64(SecretBox.generateKey()) });
+  const response = await fetch(`${s.url}/openapi.json`);
+  assert.equal(response.status, 200);
+  const doc = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+  for (const path of ['/v1/vaults', '/v1/vaults/{vault_id}', '/v1/vaults/{vault_id}/archive', '/v1/vaults/{vault_id}/credentials', '/v1/vaults/{vault_id}/credentials/{credential_id}/mcp_oauth_validate']) {
+    assert.ok(doc.paths[path], path);
+  }
+  assertNoSecretIn(JSON.stringify(doc), 'the document');
+  const created = JSON.stringify(doc.paths['/v1/vaults/{vault_id}/credentials']?.['post']);
+  assert.match(created, /secret_value/, 'params name the write-only fields');
+});

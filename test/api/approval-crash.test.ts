@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { lastToolResults, text, toolUse, type ScriptFunction } from '../../src/testing/index.ts';
+import { startTestTemporal } from '../support/harness.ts';
+import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { startApiFixture, type ApiFixture } from './api-fixture.ts';
+import { idleWith, userText, waitForEvent } from './session-log.ts';
+
+const workerMain = fileURLToPath(new URL('../support/worker-process.ts', import.meta.url));
+
+let temporal: DevServer;
+let postgres: TestPostgres;
+before(async () => {
+  [temporal, postgres] = await Promise.all([startTestTemporal(), startPostgres()]);
+});
+after(async () => {
+  await Promise.all([temporal.stop(), postgres.stop()]);
+});
+
+async function startWorkerProcess(f: ApiFixture): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [workerMain], {
+    env: {
+      ...process.env,
+      LONGHAUL_TEST_DATABASE_URL: postgres.url,
+      LONGHAUL_TEST_TEMPORAL_ADDRESS: temporal.address,
+      LONGHAUL_TEST_TASK_QUEUE: f.harness.taskQueue,
+      LONGHAUL_TEST_SANDBOX_DIR: `${f.harness.dataDir}/sandboxes`,
+      LONGHAUL_TEST_MODEL_URL: f.harness.model.url,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => [Buffer.from('exited')])])) as [Buffer];
+  assert.equal(line.toString().trim(), 'ready', 'worker process started');
+  return child;
+}
+
+async function kill9(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+test('a worker killed while an approval is pending loses nothing: a new worker runs the call once approved', async () => {
+  const script: ScriptFunction = (request, { callIndex }) =>
+    callIndex === 0 ? { content: [toolUse('bash', { command: 'echo ran >> /workspace/runs.txt; cat /workspace/runs.txt | wc -l' })] } : { content: [text(`result: ${lastToolResults(request)[0]?.text.trim()}`)] };
+  await using f = await startApiFixture({ temporal, script, postgresUrl: postgres.url, worker: false });
+  let worker = await startWorkerProcess(f);
+  try {
+    const agent = await f.client.beta.agents.create({
+      name: 'careful',
+      model: 'claude-sonnet-5-5',
+      tools: [{ type: 'agent_toolset_20260401', configs: [{ name: 'bash', permission_policy: { type: 'always_ask' } }] }],
+    });
+    const environment = await f.client.beta.environments.create({ name: 'env', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
+    const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    await f.client.beta.sessions.events.send(session.id, { events: [userText('count runs')] });
+    const log = await waitForEvent(f.client, session.id, idleWith('requires_action'));
+    const use = log.find((e) => e.type === 'agent.tool_use');
+    assert.ok(use);
+
+    await kill9(worker);
+    // Nothing runs the session now; the approval waits in Temporal.
+    await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.tool_confirmation', tool_use_id: use.id, result: 'allow' }] });
+    worker = await startWorkerProcess(f);
+
+    const done = await waitForEvent(f.client, session.id, idleWith('end_turn'));
+    const results = done.filter((e) => e.type === 'agent.tool_result');
+    assert.equal(results.length, 1);
+    const final = done.findLast((e) => e.type === 'agent.message');
+    assert.ok(final?.type === 'agent.message');
+    assert.deepEqual(final.content, [{ type: 'text', text: 'result: 1' }], 'the approved command ran exactly once');
+    assert.equal(new Set(done.map((e) => e.id)).size, done.length, 'no event twice');
+    assert.deepEqual(
+      done.filter((e) => e.type === 'user.tool_confirmation').map((e) => e.type === 'user.tool_confirmation' && e.result),
+      ['allow'],
+    );
+  } finally {
+    await kill9(worker);
+  }
+});
