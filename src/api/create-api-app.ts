@@ -86,7 +86,7 @@ export function createApiApp({
   });
   app.use('/v1/*', apiKeyAuth({ apiKeys }));
 
-  const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs, files, filesDir, sandboxes };
+  const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs, files, filesDir, sandboxes, vaults };
   registerAgentRoutes(app, deps);
   registerEnvironmentRoutes(app, deps);
   registerSessionRoutes(app, deps);

@@ -6,7 +6,9 @@ import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
 import type { Script } from '../../src/testing/index.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
-import type { McpGateway } from '../../activities/mcp-gateway.ts';
+import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
+import { SecretBox } from '../../src/secrets/secret-box.ts';
+import { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
 
 export const API_KEY = 'lh-test-key-0123456789';
 
@@ -38,13 +40,15 @@ export async function startApiFixture({
   postgresUrl?: string;
   /** Start an in-process worker (default true). */
   worker?: boolean;
-  mcp?: McpGateway;
   /** Serve `/v1/files` from this folder, copying session file resources into the harness's sandboxes. */
   files?: { filesDir: string; maxFileBytes?: number };
 }): Promise<ApiFixture> {
-  const harness = await startHarness({ temporal, script, ...harnessOptions });
   const driver = await openPgliteDriver();
-  const stores = await openApiStores(driver);
+  const secretBox = SecretBox.fromBase64(SecretBox.generateKey());
+  const stores = await openApiStores(driver, { secretBox });
+  // The in-process worker reads MCP credentials from the API's vaults, as `longhaul dev` does.
+  const mcp = createVaultMcpGateway({ credentials: new CredentialResolver({ vaults: stores.vaults, box: secretBox }) });
+  const harness = await startHarness({ temporal, script, mcp, ...harnessOptions });
   const app = createApiApp({
     longhaul: harness.longhaul,
     store: harness.store,
@@ -69,6 +73,7 @@ export async function startApiFixture({
         await harness.sandboxes.destroy(session.id, { removeVolume: true }).catch(() => {});
       }
       await harness[Symbol.asyncDispose]();
+      await mcp[Symbol.asyncDispose]();
       await driver.close();
     },
   };
