@@ -26,6 +26,10 @@ export type EgressProxyOptions = {
   logContext?: Record<string, unknown> | undefined;
   /** Largest request body buffered to substitute a secret into it. Default 32 MiB. */
   maxSubstitutedBodyBytes?: number | undefined;
+  /** Bodies buffered at once, all requests together; past it a request gets 503. Default 64 MiB. */
+  maxBufferedBytes?: number | undefined;
+  /** Connections from the sandbox served at once. Default 512. */
+  maxConnections?: number | undefined;
   /** Time to connect to a destination. Default 30 000. */
   connectTimeoutMs?: number | undefined;
 };
@@ -70,6 +74,8 @@ export class EgressProxy {
   readonly #resolve: ResolveHost;
   readonly #log: (message: string, meta: Record<string, unknown>) => void;
   readonly #maxBodyBytes: number;
+  readonly #maxBufferedBytes: number;
+  #bufferedBytes = 0;
   readonly #connectTimeoutMs: number;
   readonly #sockets = new Set<Socket>();
 
@@ -81,6 +87,7 @@ export class EgressProxy {
     const { logger, logContext = {} } = options;
     this.#log = (message, meta) => logger?.debug(message, { ...logContext, ...meta });
     this.#maxBodyBytes = options.maxSubstitutedBodyBytes ?? 32 * 1024 * 1024;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? 64 * 1024 * 1024;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     this.#server = createServer((req, res) => {
       this.#handleRequest(req, res).catch((error: unknown) => fail(res, 502, `egress proxy error: ${String(error)}`));
@@ -92,6 +99,10 @@ export class EgressProxy {
       this.#log('egress denied', { method: req.method, reason: 'upgrade over plain HTTP' });
       socket.end(rawResponse(501, 'the egress proxy does not forward protocol upgrades over plain HTTP; use https (CONNECT)'));
     });
+    // The sandbox must not be able to exhaust the worker's file descriptors.
+    this.#server.maxConnections = options.maxConnections ?? 512;
+    // After listening, an accept failure (EMFILE) must not take the worker down.
+    this.#server.on('error', (error) => this.#log('egress proxy error', { error: error.message }));
     this.#server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
@@ -158,16 +169,20 @@ export class EgressProxy {
     }
     const secrets = secretsFor(policy, host, port);
     const headers = forwardedHeaders(req.headers, secrets.filter((s) => s.header));
-    headers['host'] = req.headers.host ?? url.host;
+    // The Host the policy checked, not one the client picked: no reaching another
+    // virtual host behind an allowed address.
+    headers['host'] = url.host;
     const bodySecrets = secrets.filter((s) => s.body);
     const encoded = (req.headers['content-encoding'] ?? 'identity') !== 'identity';
     let body: Buffer | undefined;
     if (bodySecrets.length > 0 && !encoded && requestHasBody(req)) {
-      body = await readCapped(req, this.#maxBodyBytes);
-      if (body === undefined) {
-        fail(res, 413, `request body over ${this.#maxBodyBytes} bytes: too large to substitute secrets into`);
+      const read = await this.#readBody(req);
+      if (typeof read === 'number') {
+        if (read === 413) fail(res, 413, `request body over ${this.#maxBodyBytes} bytes: too large to substitute secrets into`);
+        else fail(res, 503, 'the egress proxy is buffering too many request bodies; retry later');
         return;
       }
+      body = read;
       body = substituteBuffer(body, bodySecrets);
       headers['content-length'] = String(body.length);
     } else if (req.headers['content-length'] !== undefined) {
@@ -181,12 +196,14 @@ export class EgressProxy {
       headers,
       setHost: false,
       agent: false,
-      timeout: this.#connectTimeoutMs,
     });
-    upstream.once('timeout', () => upstream.destroy(new Error(`no answer from ${host}:${port} within ${this.#connectTimeoutMs} ms`)));
+    upstream.once('socket', (socket: Socket) => {
+      const timer = setTimeout(() => upstream.destroy(new Error(`connecting timed out after ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);
+      socket.once('connect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    });
     upstream.once('error', (error) => fail(res, 502, `egress proxy could not reach ${host}:${port}: ${error.message}`));
     upstream.once('response', (answer) => {
-      upstream.setTimeout(0);
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
       answer.pipe(res);
       answer.once('error', () => res.destroy());
@@ -196,6 +213,25 @@ export class EgressProxy {
     });
     if (body !== undefined) upstream.end(body);
     else req.pipe(upstream);
+  }
+
+  /** The whole body, or 413 (too large) / 503 (too much buffered by all requests together). */
+  async #readBody(req: IncomingMessage): Promise<Buffer | 413 | 503> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of req) {
+        const buffer = chunk as Buffer;
+        size += buffer.length;
+        this.#bufferedBytes += buffer.length;
+        if (size > this.#maxBodyBytes) return 413;
+        if (this.#bufferedBytes > this.#maxBufferedBytes) return 503;
+        chunks.push(buffer);
+      }
+      return Buffer.concat(chunks);
+    } finally {
+      this.#bufferedBytes -= size;
+    }
   }
 
   async #handleConnect(req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {
@@ -292,18 +328,6 @@ function responseHeaders(raw: readonly string[]): string[] {
 
 function requestHasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-}
-
-async function readCapped(stream: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) return undefined;
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** Byte-level substitution: a body may be any bytes, the placeholders are ASCII. */
