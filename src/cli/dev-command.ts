@@ -19,6 +19,8 @@ import { SessionStore } from '../store/session-store.ts';
 import { startDevServer, type DevServer } from '../temporal/dev-server.ts';
 import { TemporalCliNotFoundError } from '../temporal/find-temporal-cli.ts';
 import { createLonghaulWorker, DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
+import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
+import { CredentialResolver } from '../vaults/credential-resolver.ts';
 import { CliError } from './cli-error.ts';
 import { startDevModel } from './dev-model.ts';
 import type { DevCommandFlags } from './main.ts';
@@ -92,7 +94,10 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const workerConnection = await NativeConnection.connect({ address: temporal.address });
     cleanups.push({ name: 'worker connection', run: () => workerConnection.close() });
     // Ctrl-C should feel prompt: running calls get a few seconds, then resume on the next start.
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000 });
+    // MCP calls read their credentials from the API's vaults, sealed with the same key.
+    const mcp = createVaultMcpGateway({ credentials: new CredentialResolver({ vaults: stores.vaults, box: secretBox }) });
+    cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',

@@ -12,6 +12,7 @@ import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveServeConfig, resolveWorkerModel, type ServeFlags, type WorkerModelConfig } from '../config/server-config.ts';
 import { SECRET_KEY_ENV, secretBoxFromEnv } from '../config/secret-key.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
+import { CredentialResolver } from '../vaults/credential-resolver.ts';
 import { CleanupStack, runUntilStopped } from './cleanup-stack.ts';
 import { CliError } from './cli-error.ts';
 import type { Terminal } from './output.ts';
@@ -59,7 +60,10 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     const longhaul = new Longhaul({ client: new Client({ connection, namespace: config.temporalNamespace }), store, taskQueue: config.taskQueue });
 
     let worker: EngineWorker | undefined;
-    if (model) worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups });
+    if (model) {
+      const credentials = secretBox ? new CredentialResolver({ vaults: stores.vaults, box: secretBox }) : undefined;
+      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, credentials });
+    }
 
     const app = createApiApp({
       longhaul,

@@ -10,6 +10,11 @@ import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
+import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
+import { secretBoxFromEnv } from '../config/secret-key.ts';
+import type { SqlDriver } from '../store/sql-driver.ts';
+import { VaultStore } from '../store/vault-store.ts';
+import { CredentialResolver } from '../vaults/credential-resolver.ts';
 import { CleanupStack, runUntilStopped } from './cleanup-stack.ts';
 import { CliError } from './cli-error.ts';
 import { openEngineStore } from './open-engine-store.ts';
@@ -37,9 +42,9 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
   const cleanups = new CleanupStack(terminal);
   const stopRequested = waitForStopSignal(terminal);
   try {
-    const { store } = await openEngineStore({ databaseUrl: config.databaseUrl });
+    const { store, driver } = await openEngineStore({ databaseUrl: config.databaseUrl });
     cleanups.push('store', () => store.close());
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups });
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env) });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -71,6 +76,7 @@ export async function startEngineWorker({
   model,
   env = process.env,
   cleanups,
+  credentials,
 }: {
   config: EngineConfig;
   store: SessionStore;
@@ -78,6 +84,8 @@ export async function startEngineWorker({
   model: WorkerModelConfig;
   env?: NodeJS.ProcessEnv;
   cleanups: CleanupStack;
+  /** Vault credentials for MCP calls; without it MCP servers are called without credentials. */
+  credentials?: CredentialResolver | undefined;
 }): Promise<EngineWorker> {
   const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
   // Longhaul removes its own containers by label and never relies on the reaper, whose image cannot be pulled offline.
@@ -99,6 +107,8 @@ export async function startEngineWorker({
     throw new CliError(`could not reach Temporal at ${config.temporalAddress} (${firstLine(error)}); set TEMPORAL_ADDRESS or --temporal-address`, { cause: error });
   }
   cleanups.push('worker connection', () => connection.close());
+  const mcp = createVaultMcpGateway({ credentials });
+  cleanups.push('MCP connections', async () => { await mcp[Symbol.asyncDispose](); });
   const worker = await createLonghaulWorker({
     connection,
     namespace: config.temporalNamespace,
@@ -106,6 +116,7 @@ export async function startEngineWorker({
     store,
     sandboxes,
     anthropic: modelHandle.anthropic,
+    mcp,
   });
   const running = worker.run();
   cleanups.push('worker', async () => {
@@ -118,6 +129,15 @@ export async function startEngineWorker({
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     ),
   };
+}
+
+/**
+ * The worker's reader of vault credentials, when `LONGHAUL_SECRET_KEY` is set
+ * (the same key `longhaul serve` seals them with).
+ */
+export function credentialResolverFor(driver: SqlDriver, env: NodeJS.ProcessEnv): CredentialResolver | undefined {
+  const box = secretBoxFromEnv(env);
+  return box ? new CredentialResolver({ vaults: new VaultStore(driver, { secretBox: box }), box }) : undefined;
 }
 
 /** First thing said, by every command that runs a worker: whether this is Claude or the scripted stand-in. */
