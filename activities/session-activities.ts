@@ -77,6 +77,12 @@ export function createSessionActivities({
       await mountFiles({ sandboxes, filesDir }, input);
     },
 
+    /** Kills the given tool calls' processes in the session's sandbox (an interrupt; their calls then end at once). */
+    async interruptTools({ sessionId, environment, toolUseIds }: { sessionId: string; environment: EnvironmentDefinition; toolUseIds: string[] }): Promise<void> {
+      const sandbox = await sandboxes.ensure(sandboxSpec(sessionId, environment));
+      await Promise.all(toolUseIds.map((id) => sandbox.cancelTool(id)));
+    },
+
     /** Removes the session's container but keeps its /workspace volume. */
     async releaseSandbox({ sessionId }: { sessionId: string }): Promise<void> {
       await sandboxes.destroy(sessionId, { removeVolume: false });

@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -16,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { SessionActivities } from '../activities/session-activities.ts';
 import { parseUsd } from './budget.ts';
+import { SANDBOX_TOOLS } from './sandbox-tools.ts';
 import type { StopReason } from '../src/schemas/events.ts';
 import type { CarriedState, SessionSettings, InboundUserEvent, SessionStatus, SessionWorkflowInput, ToolUseRef, Usage, WorkflowEvent } from './session-types.ts';
 
@@ -83,12 +85,18 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
   });
+  const { interruptTools } = proxyActivities<SessionActivities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5 },
+  });
 
   let interruptRequested = false;
   let terminateRequested = false;
   let turnScope: CancellationScope | undefined;
   /** Tool calls of the current step waiting for the client, by event id. */
   let awaiting = new Map<string, ToolUseRef>();
+  /** Sandbox tool calls in flight (their `toolu_…` ids), for interrupts to kill directly. */
+  const runningSandboxTools = new Set<string>();
 
   const budgetNanos = () => (state.budget ? parseUsd(state.budget.max_list_cost.amount) : undefined);
   const overBudget = () => {
@@ -103,6 +111,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       if (event.type === 'user.interrupt' && state.turnActive) {
         interruptRequested = true;
         turnScope?.cancel();
+        // Cancellation reaches a running activity only with its next heartbeat; killing the
+        // sandbox processes directly ends the call now. Histories from before this replay without it.
+        if (runningSandboxTools.size > 0 && patched('interrupt-kills-tools')) {
+          const toolUseIds = [...runningSandboxTools];
+          void CancellationScope.nonCancellable(() => interruptTools({ sessionId, environment, toolUseIds })).catch((err: unknown) =>
+            log.warn('killing interrupted tools failed; they stop at their next heartbeat', { sessionId, error: String(err) }),
+          );
+        }
       }
     }
   });
@@ -208,6 +224,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       ...(state.vaultIds?.length ? { vaultIds: state.vaultIds } : {}),
       ...(leading.length > 0 ? { leading } : {}),
     });
+    if (ref.kind !== 'mcp' && SANDBOX_TOOLS.has(ref.name)) {
+      runningSandboxTools.add(ref.toolUseId);
+      const settled = () => runningSandboxTools.delete(ref.toolUseId);
+      void call.then(settled, settled);
+    }
     // Awaited with the step's other calls; this only keeps an early failure from counting as unhandled.
     call.catch(() => undefined);
     running.push(call);
@@ -288,9 +309,13 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     }
   };
 
+  /** User events taken from the inbox and not yet recorded; an interrupt puts them back. */
+  let unsent: WorkflowEvent[] = [];
+
   /** One turn: model and tools until the model stops asking for tools. */
   const runTurn = async (leadingEvents: WorkflowEvent[]): Promise<{ stopReason: StopReason; leading: WorkflowEvent[] }> => {
     let leading = leadingEvents;
+    unsent = leading;
     const maxSteps = tuning.maxStepsPerTurn ?? 1000;
     for (;;) {
       if (state.stepsInTurn >= maxSteps) {
@@ -319,6 +344,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         budget: state.budget ?? null,
       });
       leading = [];
+      unsent = [];
       state.stepsInTurn += 1;
       state.totalSteps += 1;
       addUsage(state.usage, result.usage);
@@ -329,8 +355,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         await runStepTools(result.toolUses);
       }
       // Messages that arrived while the agent worked are delivered at the next model turn.
+      // An interrupt that killed the tools lets the step end normally: stop here, before taking more input.
+      if (interruptRequested && patched('interrupt-kills-tools')) throw new CancelledFailure('interrupted');
       const arrived = drainInbox();
       leading = arrived.events;
+      unsent = leading;
       if (result.toolUses.length === 0 && arrived.messages === 0) {
         return { stopReason: result.stopReason === 'refusal' ? { type: 'refusal' } : { type: 'end_turn' }, leading };
       }
@@ -382,6 +411,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       await goIdle(outcome.stopReason, outcome.leading);
     } catch (err) {
       if (isCancellation(err) && (interruptRequested || terminateRequested)) {
+        // Messages taken for the next model call that never happened are delivered with the next turn.
+        if (unsent.length > 0 && patched('requeue-unsent-on-interrupt')) state.inbox.unshift(...userEventsOf(unsent));
+        unsent = [];
         if (terminateRequested) break;
         // The interrupt is echoed, then the session idles; messages that came with it start the next turn.
         await CancellationScope.nonCancellable(() => goIdle({ type: 'end_turn' }, drainInterrupts()));

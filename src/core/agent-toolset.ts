@@ -112,8 +112,7 @@ export const AGENT_TOOLSET: Readonly<Record<AgentToolName, ModelToolDefinition>>
   },
 };
 
-/** Tools that run inside the sandbox container (the rest run on the worker). */
-export const SANDBOX_TOOLS: ReadonlySet<string> = new Set(['bash', 'read', 'write', 'edit', 'glob', 'grep']);
+export { SANDBOX_TOOLS } from '../../workflows/sandbox-tools.ts';
 
 /** The tool names an agent's toolsets enable, in toolset order. */
 export function enabledAgentTools(tools: readonly ToolDefinition[]): AgentToolName[] {
