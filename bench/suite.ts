@@ -18,6 +18,7 @@ import { measureOrchestrationOverhead } from './orchestration-overhead.ts';
 import { envInt, progress } from './stats.ts';
 import { measureStoreFloor } from './store-floor.ts';
 import { measureTemporalFloor } from './temporal-floor.ts';
+import { measureSteering } from './steering.ts';
 
 
 const DELIVERY_TARGET = 'none yet (recorded for later targets)';
@@ -65,6 +66,7 @@ export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promi
     }
     probe.restore();
     h.sandboxes.close();
+    if (wanted('steering')) results['steering'] = await measureSteering({ temporal, turns: envInt('BENCH_STEERING_TURNS', 20) });
   } finally {
     await temporal.stop();
   }

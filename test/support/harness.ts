@@ -54,6 +54,7 @@ export async function startHarness({
   worker: startWorkerNow = true,
   postgresUrl,
   mcp,
+  heartbeatEveryMs = 200,
 }: {
   temporal: DevServer;
   script: Script;
@@ -61,6 +62,8 @@ export async function startHarness({
   postgresUrl?: string;
   /** The workers' MCP gateway. */
   mcp?: McpGateway;
+  /** Activity heartbeat of the workers; tests use 200 ms so crashed calls move on quickly. */
+  heartbeatEveryMs?: number;
 }): Promise<Harness> {
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
@@ -82,7 +85,7 @@ export async function startHarness({
       sandboxes,
       anthropic: new Anthropic({ baseURL: model.url, apiKey: 'test-key' }),
       workflowBundle: await workflowBundle(),
-      heartbeatEveryMs: 200,
+      heartbeatEveryMs,
       ...(mcp ? { mcp } : {}),
       // Tests end by terminating their sessions; their calls then stop within a heartbeat.
       shutdownGraceTimeMs: 2000,
