@@ -43,3 +43,26 @@ export function pageCursorOf<T extends z.ZodType>(item: T) {
 export function bidirectionalPageOf<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), next_page: z.string().nullable(), prev_page: z.string().nullable() });
 }
+
+/**
+ * A timestamp in a query (`created_at[gte]=…`): any ISO 8601 date-time, normalised
+ * to UTC with milliseconds, the form stored timestamps have, so text comparison orders them.
+ */
+export const QueryTimestamp = z
+  .string()
+  .refine((value) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) && !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 date-time such as 2026-04-01T12:00:00Z')
+  .transform((value) => new Date(value).toISOString());
+
+/** The `created_at[gt|gte|lt|lte]` filters of a list query. */
+export const CreatedAtQuery = {
+  'created_at[gt]': QueryTimestamp.optional(),
+  'created_at[gte]': QueryTimestamp.optional(),
+  'created_at[lt]': QueryTimestamp.optional(),
+  'created_at[lte]': QueryTimestamp.optional(),
+};
+
+export type TimeRange = { gt?: string | undefined; gte?: string | undefined; lt?: string | undefined; lte?: string | undefined };
+
+export function createdAtRange(query: { [K in keyof typeof CreatedAtQuery]?: string | undefined }): TimeRange {
+  return { gt: query['created_at[gt]'], gte: query['created_at[gte]'], lt: query['created_at[lt]'], lte: query['created_at[lte]'] };
+}

@@ -25,6 +25,8 @@ export type ListEventsOptions = {
   limit?: number | undefined;
   order?: 'asc' | 'desc' | undefined;
   types?: readonly string[] | undefined;
+  /** Bounds on `processed_at` (ISO timestamps in UTC, as stored). */
+  processedAt?: { gt?: string | undefined; gte?: string | undefined; lt?: string | undefined; lte?: string | undefined } | undefined;
 };
 
 const EVENTS_CHANNEL = 'longhaul_session_events';
@@ -131,7 +133,7 @@ export class SessionStore {
     return row && { seq: Number(row.seq), event: row.event };
   }
 
-  async listEvents(sessionId: string, { afterSeq = 0, beforeSeq, limit = 100, order = 'asc', types }: ListEventsOptions = {}): Promise<StoredEvent[]> {
+  async listEvents(sessionId: string, { afterSeq = 0, beforeSeq, limit = 100, order = 'asc', types, processedAt = {} }: ListEventsOptions = {}): Promise<StoredEvent[]> {
     const params: unknown[] = [sessionId, afterSeq];
     let where = 'session_id = $1 AND seq > $2';
     if (beforeSeq !== undefined) {
@@ -141,6 +143,12 @@ export class SessionStore {
     if (types && types.length > 0) {
       params.push(types);
       where += ` AND type = ANY($${params.length}::text[])`;
+    }
+    for (const [bound, op] of [['gt', '>'], ['gte', '>='], ['lt', '<'], ['lte', '<=']] as const) {
+      const value = processedAt[bound];
+      if (value === undefined) continue;
+      params.push(value);
+      where += ` AND processed_at ${op} $${params.length}`;
     }
     params.push(limit);
     const rows = await this.#db.query<{ seq: number; event: SessionEvent }>(

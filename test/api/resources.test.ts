@@ -280,3 +280,38 @@ test('event streams: keepalive comments while quiet; archived (terminated) sessi
   const late = await app.request(`/v1/sessions/${session.id}/events/stream`, { headers: { authorization: `Bearer ${API_KEY}` } });
   assert.equal((await late.text()).includes('event:'), false);
 });
+
+test('events.list and sessions.list filter by created_at; a bad timestamp names the field', async () => {
+  const { client } = f;
+  const agent = await client.beta.agents.create({ name: 'timeline', model: 'claude-sonnet-5-5', tools: [toolset] });
+  const environment = await client.beta.environments.create({ name: 'timeline-env' });
+  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'Create a Python script that finds the first 50 prime numbers' }] }] });
+  let all: { id: string; type: string; processed_at?: string | null }[] = [];
+  for (let i = 0; !all.some((e) => e.type === 'session.status_idle'); i++) {
+    assert.ok(i < 600, 'the turn ends');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    all = [];
+    for await (const e of client.beta.sessions.events.list(session.id)) all.push(e);
+  }
+  const pivot = all[Math.floor(all.length / 2)]!;
+  const from = [];
+  for await (const e of client.beta.sessions.events.list(session.id, { 'created_at[gte]': pivot.processed_at! })) from.push(e);
+  assert.deepEqual(
+    from.map((e) => e.id),
+    all.filter((e) => e.processed_at! >= pivot.processed_at!).map((e) => e.id),
+  );
+  assert.ok(from.length > 0 && from.length < all.length);
+  const before = [];
+  for await (const e of client.beta.sessions.events.list(session.id, { 'created_at[lt]': pivot.processed_at! })) before.push(e);
+  assert.equal(before.length + from.length, all.length);
+
+  // An offset in the filter means the same instant.
+  const shifted = new Date(Date.parse(session.created_at)).toISOString().replace('Z', '+00:00');
+  const sessions = await client.beta.sessions.list({ 'created_at[gte]': shifted, limit: 100 });
+  assert.ok(sessions.data.some((s) => s.id === session.id));
+
+  const bad = await client.beta.sessions.events.list(session.id, { 'created_at[gt]': 'yesterday' }).catch((e: unknown) => e);
+  assert.ok(bad instanceof BadRequestError);
+  assert.match(bad.message, /created_at\[gt\]: must be an ISO 8601 date-time/);
+});

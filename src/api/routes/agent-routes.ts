@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { Agent, AgentCreateParams, AgentUpdateParams, agentSpecFromCreate } from '../../schemas/api-agent.ts';
-import { PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
+import { CreatedAtQuery, PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
@@ -44,7 +44,7 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
       path: '/v1/agents',
       tags,
       request: {
-        query: PageQuery.extend({ include_archived: QueryBoolean.optional(), 'created_at[gte]': z.string().optional(), 'created_at[lte]': z.string().optional() }),
+        query: PageQuery.extend({ include_archived: QueryBoolean.optional(), 'created_at[gte]': CreatedAtQuery['created_at[gte]'], 'created_at[lte]': CreatedAtQuery['created_at[lte]'] }),
       },
       responses: { 200: json(pageCursorOf(Agent), 'Agents, newest first'), ...ERROR_RESPONSES },
     }),

@@ -2,7 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { EventSendParams, SendEventsResponse, SessionEventObject, SessionEventType, type SESSION_EVENT_TYPES } from '../../schemas/api-events.ts';
 import type { UserEventParams } from '../../schemas/events.ts';
-import { PageQuery, pageCursorOf } from '../../schemas/api-common.ts';
+import { CreatedAtQuery, PageQuery, createdAtRange, pageCursorOf } from '../../schemas/api-common.ts';
 import { BadRequestError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, oneOrMany, queryArray } from '../list-query.ts';
@@ -50,7 +50,7 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
       tags,
       request: {
         params: SessionParam,
-        query: PageQuery.extend({ order: z.enum(['asc', 'desc']).optional(), types: oneOrMany(SessionEventType), 'types[]': oneOrMany(SessionEventType) }),
+        query: PageQuery.extend({ order: z.enum(['asc', 'desc']).optional(), types: oneOrMany(SessionEventType), 'types[]': oneOrMany(SessionEventType), ...CreatedAtQuery }),
       },
       responses: { 200: json(pageCursorOf(SessionEventObject), 'Events of the session log, oldest first unless `order=desc`'), ...ERROR_RESPONSES },
     }),
@@ -66,6 +66,7 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
         order,
         limit: limit + 1,
         types,
+        processedAt: createdAtRange(query),
         ...(order === 'asc' ? { afterSeq: from ?? 0 } : from === undefined ? {} : { beforeSeq: from }),
       });
       const page = rows.slice(0, limit);

@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { NotFoundError } from '../../errors.ts';
 import { agentDefinitionOf, type Agent } from '../../schemas/api-agent.ts';
-import { PageQuery, QueryBoolean, bidirectionalPageOf } from '../../schemas/api-common.ts';
+import { CreatedAtQuery, PageQuery, QueryBoolean, bidirectionalPageOf, createdAtRange } from '../../schemas/api-common.ts';
 import { environmentDefinitionOf, type Environment } from '../../schemas/api-environment.ts';
 import { SessionResourceParams, type FileResourceParams } from '../../schemas/api-file.ts';
 import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams, type BudgetLimit, type SessionAgent } from '../../schemas/api-session.ts';
@@ -132,10 +132,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
           include_archived: QueryBoolean.optional(),
           agent_id: z.string().optional(),
           agent_version: z.coerce.number().int().optional(),
-          'created_at[gt]': z.string().optional(),
-          'created_at[gte]': z.string().optional(),
-          'created_at[lt]': z.string().optional(),
-          'created_at[lte]': z.string().optional(),
+          ...CreatedAtQuery,
           statuses: oneOrMany(SessionStatus),
           'statuses[]': oneOrMany(SessionStatus),
         }),
@@ -151,7 +148,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
         includeArchived: query.include_archived,
         agentId: query.agent_id,
         agentVersion: query.agent_version,
-        createdAt: { gt: query['created_at[gt]'], gte: query['created_at[gte]'], lt: query['created_at[lt]'], lte: query['created_at[lte]'] },
+        createdAt: createdAtRange(query),
       });
       const statuses = queryArray<SessionStatus>(query, 'statuses');
       const data = await Promise.all(page.data.map(present));
