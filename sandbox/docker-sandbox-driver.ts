@@ -59,6 +59,8 @@ export type DockerSandboxDriverOptions = {
   resolveEgressHost?: ResolveHost;
   /** Egress decisions (debug, without header values) and package image builds (info). Default: none. */
   logger?: SandboxLogger;
+  /** CAs trusted for https destinations whose requests get secrets substituted. Default: Node's. */
+  egressUpstreamCa?: readonly string[];
 };
 
 /**
@@ -104,6 +106,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     packageInstallTimeoutMs,
     resolveEgressHost,
     logger,
+    egressUpstreamCa,
   }: DockerSandboxDriverOptions) {
     this.dataDir = resolve(dataDir);
     this.#image = image;
@@ -113,7 +116,12 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.#maxOutputBytes = maxOutputBytes;
     this.#readyTimeoutMs = readyTimeoutMs;
     this.#registries = packageRegistries;
-    this.#egress = new SessionEgress({ registryHosts: registryHosts(packageRegistries), resolveHost: resolveEgressHost, logger });
+    this.#egress = new SessionEgress({
+      registryHosts: registryHosts(packageRegistries),
+      resolveHost: resolveEgressHost,
+      logger,
+      upstreamCa: egressUpstreamCa,
+    });
     this.#packageImages = new PackageImageBuilder({
       buildRoot: join(this.dataDir, '.package-builds'),
       executorDir: this.#executorDir,
@@ -207,11 +215,13 @@ export class DockerSandboxDriver implements SandboxDriver {
     sessionDir: string,
     client: ExecutorClient,
   ): Promise<{ containerId: string; bootId: string }> {
-    const { policy, placeholders } = await this.#egress.forNewContainer(spec, sessionDir);
+    const egress = await this.#egress.forNewContainer(spec, sessionDir);
+    const { policy } = egress;
     const environment = {
       ...(packagesReachable(spec.networking) ? registryEnvironment(this.#registries) : {}),
       ...(policy !== undefined ? proxyEnvironment() : {}),
-      ...Object.fromEntries(placeholders),
+      ...egress.environment,
+      ...Object.fromEntries(egress.placeholders),
     };
     const waitStrategy = new ExecutorReadyWaitStrategy({ client, timeoutMs: this.#readyTimeoutMs });
     const builder = buildSandboxContainer({

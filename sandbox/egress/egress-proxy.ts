@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { chmod, readdir, rename, symlink, unlink } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect, isIP, type Socket } from 'node:net';
+import { checkServerIdentity, TLSSocket } from 'node:tls';
 import { basename, dirname, join } from 'node:path';
 import { isInternalAddress } from '../../src/core/internal-address.ts';
 import { connectablePath } from '../executor-client.ts';
-import { decideEgress, type EgressPolicy, type InjectedSecret, secretsFor, substitute } from './egress-policy.ts';
+import { decideEgress, type EgressPolicy, secretsFor } from './egress-policy.ts';
 import { parseHostPort } from './host-pattern.ts';
+import { deniedPrefix, fail, forwardedHeaders, rawResponse, requestHasBody, responseHeaders, substituteBuffer } from './http-forwarding.ts';
+import type { InterceptionCa } from './interception-ca.ts';
 
 /** Resolves a host name to IP addresses, the way the proxy connects (default: the system resolver). */
 export type ResolveHost = (host: string) => Promise<string[]>;
@@ -30,22 +34,17 @@ export type EgressProxyOptions = {
   maxBufferedBytes?: number | undefined;
   /** Connections from the sandbox served at once. Default 512. */
   maxConnections?: number | undefined;
+  /**
+   * Opens `CONNECT` tunnels toward hosts that have secrets with this CA (which the
+   * sandbox must trust), so secrets reach https requests too. Default: tunnels pass
+   * through untouched.
+   */
+  interceptionCa?: InterceptionCa | undefined;
+  /** CAs trusted for the real destinations of intercepted tunnels. Default: Node's. */
+  upstreamCa?: readonly string[] | undefined;
   /** Time to connect to a destination. Default 30 000. */
   connectTimeoutMs?: number | undefined;
 };
-
-// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1, plus the proxy ones).
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authorization',
-  'proxy-authenticate',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 const systemResolve: ResolveHost = async (host) => (await lookup(host, { all: true })).map((a) => a.address);
 
@@ -54,8 +53,11 @@ const systemResolve: ResolveHost = async (host) => (await lookup(host, { all: tr
  * no network interface. Plain-HTTP requests (absolute form) and `CONNECT` tunnels
  * go only to the policy's hosts; the proxy resolves names itself and connects to
  * the checked address, so DNS cannot smuggle a request into the worker's network.
- * Secrets are substituted for their placeholders in plain-HTTP requests toward
- * their hosts; a `CONNECT` tunnel is passed through untouched (TLS).
+ * Secrets are substituted for their placeholders in requests toward their
+ * hosts: plain HTTP directly; https when the proxy has an interception CA (which
+ * the sandbox trusts), by ending the tunnel's TLS here and sending the request on
+ * over TLS that verifies the real destination. Tunnels toward hosts without
+ * secrets are passed through untouched.
  *
  * The sandbox reaches `socketPath`, a symlink swapped atomically to this proxy's
  * own socket file: a second worker serving the same session takes over new
@@ -78,6 +80,11 @@ export class EgressProxy {
   #bufferedBytes = 0;
   readonly #connectTimeoutMs: number;
   readonly #sockets = new Set<Socket>();
+  readonly #ca: InterceptionCa | undefined;
+  readonly #upstreamCa: readonly string[] | undefined;
+  /** Serves the requests inside intercepted tunnels; fed sockets, never listening. */
+  readonly #tunnelServer: Server;
+  readonly #tunnelTargets = new WeakMap<Socket, { host: string; port: number }>();
 
   private constructor(options: EgressProxyOptions, ownPath: string) {
     this.socketPath = options.socketPath;
@@ -89,8 +96,20 @@ export class EgressProxy {
     this.#maxBodyBytes = options.maxSubstitutedBodyBytes ?? 32 * 1024 * 1024;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 64 * 1024 * 1024;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    this.#ca = options.interceptionCa;
+    this.#upstreamCa = options.upstreamCa;
     this.#server = createServer((req, res) => {
       this.#handleRequest(req, res).catch((error: unknown) => fail(res, 502, `egress proxy error: ${String(error)}`));
+    });
+    this.#tunnelServer = createServer((req, res) => {
+      const target = this.#tunnelTargets.get(req.socket);
+      if (target === undefined) {
+        fail(res, 500, 'egress proxy lost the tunnel this request came through');
+        return;
+      }
+      this.#forward(req, res, { tls: true, ...target, path: req.url ?? '/' }).catch((error: unknown) =>
+        fail(res, 502, `egress proxy error: ${String(error)}`),
+      );
     });
     this.#server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       this.#handleConnect(req, socket, head).catch(() => socket.destroy());
@@ -161,6 +180,15 @@ export class EgressProxy {
     }
     const host = url.hostname.replace(/\.$/, '');
     const port = url.port === '' ? 80 : Number(url.port);
+    await this.#forward(req, res, { tls: false, host, port, path: `${url.pathname}${url.search}` });
+  }
+
+  /** Sends one request on to `host:port` (checked here), secrets substituted for that host. */
+  async #forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    { tls, host, port, path }: { tls: boolean; host: string; port: number; path: string },
+  ): Promise<void> {
     const policy = this.#policy;
     const target = await this.#admit(policy, host, port, req.method ?? 'GET');
     if (typeof target === 'string') {
@@ -171,7 +199,7 @@ export class EgressProxy {
     const headers = forwardedHeaders(req.headers, secrets.filter((s) => s.header));
     // The Host the policy checked, not one the client picked: no reaching another
     // virtual host behind an allowed address.
-    headers['host'] = url.host;
+    headers['host'] = port === (tls ? 443 : 80) ? host : `${host}:${port}`;
     const bodySecrets = secrets.filter((s) => s.body);
     const encoded = (req.headers['content-encoding'] ?? 'identity') !== 'identity';
     let body: Buffer | undefined;
@@ -188,15 +216,17 @@ export class EgressProxy {
     } else if (req.headers['content-length'] !== undefined) {
       headers['content-length'] = req.headers['content-length'];
     }
-    const upstream = httpRequest({
-      host: target.address,
-      port,
-      method: req.method,
-      path: `${url.pathname}${url.search}`,
-      headers,
-      setHost: false,
-      agent: false,
-    });
+    const options = { host: target.address, port, method: req.method, path, headers, setHost: false, agent: false };
+    const bare = host.replace(/^\[|\]$/g, '');
+    const upstream = tls
+      ? httpsRequest({
+          ...options,
+          // The certificate must match the host the sandbox asked for, not the address.
+          ...(isIP(bare) === 0 ? { servername: bare } : {}),
+          checkServerIdentity: (_name, cert) => checkServerIdentity(bare, cert),
+          ...(this.#upstreamCa !== undefined ? { ca: [...this.#upstreamCa] } : {}),
+        })
+      : httpRequest(options);
     upstream.once('socket', (socket: Socket) => {
       const timer = setTimeout(() => upstream.destroy(new Error(`connecting timed out after ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);
       socket.once('connect', () => clearTimeout(timer));
@@ -248,6 +278,10 @@ export class EgressProxy {
       client.end(rawResponse(403, target));
       return;
     }
+    if (this.#ca !== undefined && secretsFor(this.#policy, host, port).length > 0) {
+      this.#intercept(client, head, host, port);
+      return;
+    }
     const upstream = connect({ host: target.address, port, timeout: this.#connectTimeoutMs });
     this.#sockets.add(upstream);
     upstream.once('close', () => this.#sockets.delete(upstream));
@@ -265,6 +299,23 @@ export class EgressProxy {
       client.once('close', () => upstream.destroy());
       upstream.once('close', () => client.destroy());
     });
+  }
+
+  /**
+   * Ends the sandbox's TLS here with a certificate for `host` from the sandbox's own
+   * CA, and serves the requests inside like plain ones (secrets substituted), sent
+   * on over TLS that verifies the real destination.
+   */
+  #intercept(client: Socket, head: Buffer, host: string, port: number): void {
+    const ca = this.#ca;
+    if (ca === undefined) return;
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) client.unshift(head);
+    const tlsSocket = new TLSSocket(client, { isServer: true, secureContext: ca.contextFor(host), ALPNProtocols: ['http/1.1'] });
+    tlsSocket.on('error', () => tlsSocket.destroy());
+    this.#tunnelTargets.set(tlsSocket, { host, port });
+    this.#log('egress tunnel opened for secret substitution', { method: 'CONNECT', host, port });
+    this.#tunnelServer.emit('connection', tlsSocket);
   }
 
   /** The address to connect to, or why not. */
@@ -292,77 +343,6 @@ export class EgressProxy {
     this.#log('egress allowed', { method, host, port, address });
     return { address };
   }
-}
-
-const deniedPrefix = 'Longhaul egress proxy refused the request:';
-
-function forwardedHeaders(incoming: IncomingHttpHeaders, secrets: readonly InjectedSecret[]): Record<string, string | string[]> {
-  const connectionTokens = new Set(
-    String(incoming['connection'] ?? '')
-      .split(',')
-      .map((t) => t.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name) || name === 'host' || name === 'content-length') continue;
-    headers[name] = Array.isArray(value) ? value.map((v) => substitute(v, secrets)) : substitute(value, secrets);
-  }
-  return headers;
-}
-
-function responseHeaders(raw: readonly string[]): string[] {
-  const out: string[] = [];
-  const connectionTokens = new Set<string>();
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i]?.toLowerCase() === 'connection') for (const t of (raw[i + 1] ?? '').split(',')) connectionTokens.add(t.trim().toLowerCase());
-  }
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] ?? '';
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || connectionTokens.has(lower)) continue;
-    out.push(name, raw[i + 1] ?? '');
-  }
-  return out;
-}
-
-function requestHasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-}
-
-/** Byte-level substitution: a body may be any bytes, the placeholders are ASCII. */
-export function substituteBuffer(body: Buffer, secrets: readonly InjectedSecret[]): Buffer {
-  let out = body;
-  for (const secret of secrets) {
-    const needle = Buffer.from(secret.placeholder);
-    const value = Buffer.from(secret.value);
-    const parts: Buffer[] = [];
-    let from = 0;
-    for (let at = out.indexOf(needle, from); at >= 0; at = out.indexOf(needle, from)) {
-      parts.push(out.subarray(from, at), value);
-      from = at + needle.length;
-    }
-    if (parts.length === 0) continue;
-    parts.push(out.subarray(from));
-    out = Buffer.concat(parts);
-  }
-  return out;
-}
-
-function fail(res: ServerResponse, status: number, message: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = message.endsWith('\n') ? message : `${message}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-  res.end(body);
-}
-
-function rawResponse(status: number, message: string): string {
-  const reason = status === 403 ? 'Forbidden' : status === 400 ? 'Bad Request' : status === 501 ? 'Not Implemented' : 'Bad Gateway';
-  const body = message.endsWith('\n') ? message : `${message}\n`;
-  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** Socket files of proxies that are gone (a crashed worker's); live ones are replaced by the symlink anyway. */

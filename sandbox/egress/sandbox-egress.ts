@@ -9,6 +9,28 @@ export const EGRESS_RELAY_PORT = 3128;
 /** File name of the egress proxy's socket in the session's host folder. */
 export const EGRESS_SOCKET_FILE = 'egress.sock';
 
+/** In the session's host folder: the interception CA alone, and the CA bundle with it added. */
+export const EGRESS_CA_FILE = 'egress-ca.pem';
+export const CA_BUNDLE_FILE = 'ca-bundle.pem';
+
+/**
+ * Where TLS clients look for trusted CAs (OpenSSL, curl, Python requests, pip,
+ * git, cargo; Node adds NODE_EXTRA_CA_CERTS to its own), pointed at files in
+ * `runDir` (the session folder as the sandbox sees it).
+ */
+export function trustEnvironment(runDir: string): Record<string, string> {
+  const bundle = `${runDir}/${CA_BUNDLE_FILE}`;
+  return {
+    SSL_CERT_FILE: bundle,
+    CURL_CA_BUNDLE: bundle,
+    REQUESTS_CA_BUNDLE: bundle,
+    PIP_CERT: bundle,
+    GIT_SSL_CAINFO: bundle,
+    CARGO_HTTP_CAINFO: bundle,
+    NODE_EXTRA_CA_CERTS: `${runDir}/${EGRESS_CA_FILE}`,
+  };
+}
+
 const PLACEHOLDER_PREFIX = 'longhaul_secret_placeholder_';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -30,7 +52,14 @@ export function proxyEnvironment({ port = EGRESS_RELAY_PORT, noProxy = true }: {
   return env;
 }
 
-const RESERVED_NAMES = new Set(['PATH', 'HOME', 'LANG', 'PYTHONDONTWRITEBYTECODE', ...Object.keys(proxyEnvironment())]);
+const RESERVED_NAMES = new Set([
+  'PATH',
+  'HOME',
+  'LANG',
+  'PYTHONDONTWRITEBYTECODE',
+  ...Object.keys(proxyEnvironment()),
+  ...Object.keys(trustEnvironment('')),
+]);
 
 /** Throws on a secret name the sandbox environment cannot carry (or that would override ours). */
 export function assertSecretNames(secrets: readonly SandboxSecret[]): void {

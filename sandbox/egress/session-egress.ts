@@ -1,9 +1,21 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { getCACertificates } from 'node:tls';
 import type Dockerode from 'dockerode';
+import { CONTAINER_PATHS } from '../sandbox-resources.ts';
 import type { SandboxLogger, SandboxSecret, SandboxSpec } from '../types.ts';
 import { EgressProxy, type ResolveHost } from './egress-proxy.ts';
 import type { EgressPolicy } from './egress-policy.ts';
-import { EGRESS_SOCKET_FILE, newPlaceholders, placeholdersFromEnv, sandboxEgressPolicy } from './sandbox-egress.ts';
+import { InterceptionCa } from './interception-ca.ts';
+import {
+  CA_BUNDLE_FILE,
+  EGRESS_CA_FILE,
+  EGRESS_SOCKET_FILE,
+  newPlaceholders,
+  placeholdersFromEnv,
+  sandboxEgressPolicy,
+  trustEnvironment,
+} from './sandbox-egress.ts';
 
 /** What a new container needs to go through its proxy. */
 export type EgressForContainer = {
@@ -11,9 +23,11 @@ export type EgressForContainer = {
   policy: EgressPolicy | undefined;
   /** Secret name → placeholder, for the container's environment. */
   placeholders: ReadonlyMap<string, string>;
+  /** CA trust settings, when https requests are intercepted to substitute secrets. */
+  environment: Record<string, string>;
 };
 
-type Served = { proxy: EgressProxy; placeholders: ReadonlyMap<string, string> };
+type Served = { proxy: EgressProxy; placeholders: ReadonlyMap<string, string>; intercepting: boolean };
 
 /**
  * The egress proxies one worker serves, one per session, on a socket in the
@@ -26,28 +40,35 @@ export class SessionEgress {
   readonly #registryHosts: readonly string[];
   readonly #resolveHost: ResolveHost | undefined;
   readonly #logger: SandboxLogger | undefined;
+  readonly #upstreamCa: readonly string[] | undefined;
 
   constructor({
     registryHosts,
     resolveHost,
     logger,
+    upstreamCa,
   }: {
     /** Allowed under `allow_package_managers`. */
     registryHosts: readonly string[];
     resolveHost?: ResolveHost | undefined;
     logger?: SandboxLogger | undefined;
+    /** CAs for the real destinations of intercepted https requests. Default: Node's. */
+    upstreamCa?: readonly string[] | undefined;
   }) {
     this.#registryHosts = registryHosts;
     this.#resolveHost = resolveHost;
     this.#logger = logger;
+    this.#upstreamCa = upstreamCa;
   }
 
   /** Starts (or re-targets) the proxy of a container about to be created, with fresh placeholders. */
   async forNewContainer(spec: SandboxSpec, sessionDir: string): Promise<EgressForContainer> {
     const placeholders = newPlaceholders(secretsOf(spec));
     const policy = this.#policy(spec, placeholders);
-    if (policy !== undefined) await this.#serve(spec.sessionId, sessionDir, policy, placeholders);
-    return { policy, placeholders };
+    // Secrets ride in https requests too: the sandbox trusts a CA of its own proxy.
+    const intercepting = policy !== undefined && policy.secrets.length > 0;
+    if (policy !== undefined) await this.#serve(spec.sessionId, sessionDir, policy, placeholders, intercepting);
+    return { policy, placeholders, environment: intercepting ? trustEnvironment(CONTAINER_PATHS.run) : {} };
   }
 
   /** Serves the proxy of a running container this worker did not start. */
@@ -55,9 +76,10 @@ export class SessionEgress {
     const env = (await container.inspect()).Config.Env ?? [];
     const placeholders = placeholdersFromEnv(env, secretsOf(spec));
     const proxied = env.some((e) => e.startsWith('HTTP_PROXY=http://127.0.0.1:'));
+    const intercepting = env.includes(`SSL_CERT_FILE=${trustEnvironment(CONTAINER_PATHS.run)['SSL_CERT_FILE']}`);
     // A proxied container whose environment became unrestricted without secrets has no other way out.
     const policy = this.#policy(spec, placeholders) ?? (proxied ? { allowedHosts: 'any' as const, secrets: [] } : undefined);
-    if (policy !== undefined) await this.#serve(spec.sessionId, sessionDir, policy, placeholders);
+    if (policy !== undefined) await this.#serve(spec.sessionId, sessionDir, policy, placeholders, intercepting);
   }
 
   /** New requests use the spec's current hosts and secret values (rotated ones included). */
@@ -86,22 +108,43 @@ export class SessionEgress {
     });
   }
 
-  async #serve(sessionId: string, sessionDir: string, policy: EgressPolicy, placeholders: ReadonlyMap<string, string>): Promise<void> {
+  async #serve(
+    sessionId: string,
+    sessionDir: string,
+    policy: EgressPolicy,
+    placeholders: ReadonlyMap<string, string>,
+    intercepting: boolean,
+  ): Promise<void> {
     const served = this.#served.get(sessionId);
-    if (served !== undefined) {
+    if (served !== undefined && served.intercepting === intercepting) {
       served.proxy.update(policy);
-      this.#served.set(sessionId, { proxy: served.proxy, placeholders });
+      this.#served.set(sessionId, { ...served, placeholders });
       return;
     }
+    if (served !== undefined) await this.stop(sessionId);
+    // A new CA per proxy: its key never leaves this process, so a worker that
+    // adopts the sandbox makes its own and rewrites the files the sandbox trusts.
+    const interceptionCa = intercepting ? InterceptionCa.create() : undefined;
+    if (interceptionCa !== undefined) await writeTrustFiles(sessionDir, interceptionCa.certificatePem);
     const proxy = await EgressProxy.listen({
       socketPath: join(sessionDir, EGRESS_SOCKET_FILE),
       policy,
       resolveHost: this.#resolveHost,
       logger: this.#logger,
       logContext: { sessionId },
+      interceptionCa,
+      upstreamCa: this.#upstreamCa,
     });
-    this.#served.set(sessionId, { proxy, placeholders });
+    this.#served.set(sessionId, { proxy, placeholders, intercepting });
   }
+}
+
+/** The CA alone (for Node's extra CAs) and a full bundle: the roots this worker trusts plus the CA. */
+async function writeTrustFiles(sessionDir: string, caPem: string): Promise<void> {
+  const roots = new Set([...getCACertificates('default'), ...getCACertificates('system')]);
+  const bundle = `${[...roots].map((pem) => pem.trim()).join('\n')}\n${caPem}`;
+  await writeFile(join(sessionDir, EGRESS_CA_FILE), caPem, { mode: 0o644 });
+  await writeFile(join(sessionDir, CA_BUNDLE_FILE), bundle, { mode: 0o644 });
 }
 
 export function secretsOf(spec: SandboxSpec): readonly SandboxSecret[] {

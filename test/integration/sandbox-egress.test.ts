@@ -9,21 +9,27 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DockerSandbox } from '../../sandbox/docker-sandbox.ts';
+import { InterceptionCa } from '../../sandbox/egress/interception-ca.ts';
 import { ExecutorClient } from '../../sandbox/executor-client.ts';
 import type { SandboxSpec, ToolOutcome } from '../../sandbox/types.ts';
 import { createSandboxFixture, exec, type SandboxFixture, text, toolUseId } from './sandbox-fixture.ts';
 
 type Seen = { path: string; headers: IncomingHttpHeaders; body: string };
 
-/** An HTTP server that records what reached it. */
-async function recordingServer(name: string): Promise<{ server: Server; port: number; seen: Seen[] }> {
+// Stands in for the public CA of real https servers: the proxy trusts it for
+// destinations, the sandbox does not.
+const upstreamCa = InterceptionCa.create();
+
+/** An HTTP (or, with `tls`, HTTPS for any of NAMES) server that records what reached it. */
+async function recordingServer(name: string, { tls = false } = {}): Promise<{ server: Server; port: number; seen: Seen[] }> {
   const seen: Seen[] = [];
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => {
@@ -33,7 +39,10 @@ async function recordingServer(name: string): Promise<{ server: Server; port: nu
       seen.push({ path: req.url ?? '', headers: req.headers, body });
       res.end(`${name} says hi\n`);
     });
-  });
+  };
+  const server = tls
+    ? createHttpsServer({ SNICallback: (host, done) => done(null, upstreamCa.contextFor(host)) }, handler)
+    : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: (server.address() as AddressInfo).port, seen };
 }
@@ -46,12 +55,19 @@ let fixture: SandboxFixture;
 let api: Awaited<ReturnType<typeof recordingServer>>;
 let plain: Awaited<ReturnType<typeof recordingServer>>;
 let other: Awaited<ReturnType<typeof recordingServer>>;
+let secure: Awaited<ReturnType<typeof recordingServer>>;
 let limited: DockerSandbox;
 let limitedSpec: SandboxSpec;
 
 before(async () => {
-  [api, plain, other] = await Promise.all([recordingServer('api'), recordingServer('plain'), recordingServer('other')]);
+  [api, plain, other, secure] = await Promise.all([
+    recordingServer('api'),
+    recordingServer('plain'),
+    recordingServer('other'),
+    recordingServer('secure', { tls: true }),
+  ]);
   fixture = await createSandboxFixture({
+    egressUpstreamCa: [upstreamCa.certificatePem],
     resolveEgressHost: async (host) => {
       if (NAMES.includes(host)) return ['127.0.0.1'];
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
@@ -70,7 +86,7 @@ before(async () => {
 
 after(async () => {
   await fixture?.[Symbol.asyncDispose]();
-  for (const s of [api, plain, other]) s?.server.close();
+  for (const s of [api, plain, other, secure]) s?.server.close();
 });
 
 function bash(sandbox: DockerSandbox, command: string): Promise<ToolOutcome> {
@@ -107,7 +123,7 @@ test('a wildcard entry does not open internal addresses: only hosts named exactl
   assert.match(text(wild), /deep\.wild\.example\.com resolves to the internal address 127\.0\.0\.1; name the host exactly.*\n403$/s);
 });
 
-test('the secret placeholder is replaced in headers and body toward its host only, never inside a tunnel', async () => {
+test('the secret placeholder is replaced in plain-HTTP headers and body toward its host only', async () => {
   const placeholder = text(await bash(limited, 'printf %s "$API_TOKEN"'));
   assert.match(placeholder, /^longhaul_secret_placeholder_[0-9a-f]{32}$/);
 
@@ -122,11 +138,47 @@ test('the secret placeholder is replaced in headers and body toward its host onl
   assert.equal(leak?.headers.authorization, `Bearer ${placeholder}`);
   assert.equal(leak?.body, `token=${placeholder}`);
 
-  // A CONNECT tunnel is opaque to the proxy (TLS): no substitution there.
-  await bash(limited, `curl -sS --proxytunnel -H "Authorization: Bearer $API_TOKEN" http://api.example.com:${api.port}/tunneled`);
-  assert.equal(api.seen.find((s) => s.path === '/tunneled')?.headers.authorization, `Bearer ${placeholder}`);
 
   assert.ok(!debugLogs.some((l) => l.includes(secretValue) || l.includes(placeholder)), 'no secret or header value in the logs');
+});
+
+test('https toward a secret\'s host is opened by the proxy (the sandbox trusts its CA) and gets the secret; other tunnels pass through untouched', async () => {
+  const placeholder = text(await bash(limited, 'printf %s "$API_TOKEN"'));
+  const viaCurl = await bash(limited, `curl -sS -H "Authorization: Bearer $API_TOKEN" -d "token=$API_TOKEN" https://api.example.com:${secure.port}/tls`);
+  assert.equal(text(viaCurl), 'secure says hi\n');
+  const call = secure.seen.find((s) => s.path === '/tls');
+  assert.equal(call?.headers.authorization, `Bearer ${secretValue}`);
+  assert.equal(call?.body, `token=${secretValue}`);
+
+  const viaPython = await bash(
+    limited,
+    `python3 -c "import os, urllib.request as u; r = u.Request('https://api.example.com:${secure.port}/py-tls', headers={'X-Key': os.environ['API_TOKEN']}); print(u.urlopen(r).read().decode(), end='')"`,
+  );
+  assert.equal(text(viaPython), 'secure says hi\n');
+  assert.equal(secure.seen.find((s) => s.path === '/py-tls')?.headers['x-key'], secretValue);
+
+  // No secret for plain.example.com: its tunnel is end to end, so the sandbox sees the
+  // server's own certificate (which it does not trust) and, told to ignore that, sends
+  // the placeholder as it is.
+  const untrusted = await bash(limited, `curl -sS https://plain.example.com:${secure.port}/pass`);
+  assert.equal(untrusted.is_error, true);
+  assert.match(text(untrusted), /certificate/i);
+  const passed = await bash(limited, `curl -sS -k -H "Authorization: Bearer $API_TOKEN" https://plain.example.com:${secure.port}/pass`);
+  assert.equal(text(passed), 'secure says hi\n');
+  assert.equal(secure.seen.find((s) => s.path === '/pass')?.headers.authorization, `Bearer ${placeholder}`);
+});
+
+test('a secret is not sent to an https destination whose certificate the worker does not trust', async () => {
+  const worker = fixture.newDriver({ egressUpstreamCa: [] });
+  const sandbox = await worker.ensure(
+    fixture.spec(fixture.newSessionId('impostor'), {
+      networking: { type: 'limited', allowed_hosts: ['api.example.com'] },
+      egress: { secrets: [{ name: 'API_TOKEN', value: secretValue, hosts: ['api.example.com'], header: true, body: true }] },
+    }),
+  );
+  const outcome = await bash(sandbox, `curl -sS -w ' %{http_code}' -H "Authorization: Bearer $API_TOKEN" https://api.example.com:${secure.port}/impostor`);
+  assert.match(text(outcome), /egress proxy could not reach api\.example\.com:\d+: .*certificate.* 502$/s);
+  assert.equal(secure.seen.filter((s) => s.path === '/impostor').length, 0);
 });
 
 test('the secret value is nowhere in the container: not in docker inspect, /proc/1/environ or env', async () => {
@@ -188,6 +240,10 @@ test('a new worker adopting the sandbox serves its proxy again, with the same pl
   assert.equal(adopted.containerId, limited.containerId);
   await bash(adopted, `curl -sS -H "Authorization: Bearer $API_TOKEN" http://api.example.com:${api.port}/adopted`);
   assert.equal(api.seen.find((s) => s.path === '/adopted')?.headers.authorization, `Bearer ${secretValue}`);
+  // The new worker's proxy has a CA of its own, and the sandbox trusts it.
+  const tls = await bash(adopted, `curl -sS -H "Authorization: Bearer $API_TOKEN" https://api.example.com:${secure.port}/adopted-tls`);
+  assert.equal(text(tls), 'secure says hi\n');
+  assert.equal(secure.seen.find((s) => s.path === '/adopted-tls')?.headers.authorization, `Bearer ${secretValue}`);
 
   // A rotated value is used from the next ensure on, without a new container.
   const rotated = `${secretValue}-rotated`;

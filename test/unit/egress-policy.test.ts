@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decideEgress, type EgressPolicy, injectedSecrets, secretsFor } from '../../sandbox/egress/egress-policy.ts';
-import { substituteBuffer } from '../../sandbox/egress/egress-proxy.ts';
+import { substituteBuffer } from '../../sandbox/egress/http-forwarding.ts';
 import { parseHostPattern, parseHostPatterns, parseHostPort } from '../../sandbox/egress/host-pattern.ts';
 import { packageRegistriesFromEnv, registryEnvironment, registryHosts } from '../../sandbox/packages/package-registries.ts';
 
