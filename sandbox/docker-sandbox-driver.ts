@@ -59,7 +59,7 @@ export type DockerSandboxDriverOptions = {
   resolveEgressHost?: ResolveHost;
   /** Egress decisions (debug, without header values) and package image builds (info). Default: none. */
   logger?: SandboxLogger;
-  /** CAs trusted for https destinations whose requests get secrets substituted. Default: Node's. */
+  /** CAs trusted for https destinations whose requests get secrets substituted. Default: Node's and the system's. */
   egressUpstreamCa?: readonly string[];
 };
 

@@ -52,13 +52,13 @@ export class SessionEgress {
     registryHosts: readonly string[];
     resolveHost?: ResolveHost | undefined;
     logger?: SandboxLogger | undefined;
-    /** CAs for the real destinations of intercepted https requests. Default: Node's. */
+    /** CAs for the real destinations of intercepted https requests. Default: Node's and the system's. */
     upstreamCa?: readonly string[] | undefined;
   }) {
     this.#registryHosts = registryHosts;
     this.#resolveHost = resolveHost;
     this.#logger = logger;
-    this.#upstreamCa = upstreamCa;
+    this.#upstreamCa = upstreamCa ?? trustedRoots();
   }
 
   /** Starts (or re-targets) the proxy of a container about to be created, with fresh placeholders. */
@@ -141,10 +141,14 @@ export class SessionEgress {
 
 /** The CA alone (for Node's extra CAs) and a full bundle: the roots this worker trusts plus the CA. */
 async function writeTrustFiles(sessionDir: string, caPem: string): Promise<void> {
-  const roots = new Set([...getCACertificates('default'), ...getCACertificates('system')]);
-  const bundle = `${[...roots].map((pem) => pem.trim()).join('\n')}\n${caPem}`;
+  const bundle = `${trustedRoots().map((pem) => pem.trim()).join('\n')}\n${caPem}`;
   await writeFile(join(sessionDir, EGRESS_CA_FILE), caPem, { mode: 0o644 });
   await writeFile(join(sessionDir, CA_BUNDLE_FILE), bundle, { mode: 0o644 });
+}
+
+/** What this worker trusts: Node's roots (with NODE_EXTRA_CA_CERTS) and the system's. */
+function trustedRoots(): string[] {
+  return [...new Set([...getCACertificates('default'), ...getCACertificates('system')])];
 }
 
 export function secretsOf(spec: SandboxSpec): readonly SandboxSecret[] {
