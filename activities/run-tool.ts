@@ -2,7 +2,8 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
-import { SandboxLostError, type SandboxDriver, type SandboxSpec, type ToolOutcome } from '../sandbox/types.ts';
+import { SandboxLostError, SandboxStartError, type SandboxDriver, type SandboxSpec, type ToolOutcome } from '../sandbox/types.ts';
+import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import type { McpServerDefinition } from '../src/schemas/agent.ts';
 import type { ToolResultContentBlock } from '../src/schemas/events.ts';
 import type { WorkflowEvent } from '../workflows/session-types.ts';
@@ -38,6 +39,8 @@ export type RunToolDeps = {
   webSearch?: WebSearchProvider | undefined;
   heartbeatEveryMs: number;
   mcp?: McpGateway | undefined;
+  /** Reads `environment_variable` credentials of the session's vaults for the sandbox's egress proxy. */
+  credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
 };
 
 /**
@@ -74,8 +77,11 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   let outcome: ToolOutcome;
   try {
     if (SANDBOX_TOOLS.has(input.name)) {
-      const sandbox = await deps.sandboxes.ensure(sandboxSpec(sessionId, input.environment));
-      outcome = await sandbox.runTool({ toolUseId, name: input.name, input: toolInput, defaultTimeoutMs: input.defaultTimeoutMs, signal: ctx.cancellationSignal });
+      const sandbox = await ensureOrExplain(deps, input, attempt);
+      outcome =
+        'content' in sandbox
+          ? sandbox
+          : await sandbox.runTool({ toolUseId, name: input.name, input: toolInput, defaultTimeoutMs: input.defaultTimeoutMs, signal: ctx.cancellationSignal });
     } else {
       outcome = await runWebTool({ name: input.name, input: toolInput, networking: input.environment.networking, webSearch: deps.webSearch, signal: ctx.cancellationSignal });
     }
@@ -145,6 +151,44 @@ async function runMcpTool(deps: RunToolDeps, input: RunToolInput, toolInput: Rec
 }
 
 type ToolOutcomeLike = { content: ToolResultContentBlock[]; is_error: boolean };
+
+/** Sandbox start failures that will not heal by retrying: the environment itself is wrong. */
+const PERMANENT_START_FAILURES = new Set(['image_missing', 'packages_failed']);
+
+/**
+ * The session's sandbox, or — when it cannot start for a reason retrying will not fix (a
+ * missing image, a package that does not install) — the error result the model gets, with
+ * a `session.error` saying why. Transient start failures are retried by Temporal.
+ */
+async function ensureOrExplain(deps: RunToolDeps, input: RunToolInput, attempt: number): Promise<Awaited<ReturnType<SandboxDriver['ensure']>> | ToolOutcome> {
+  try {
+    return await deps.sandboxes.ensure(await sandboxSpecFor(deps, input.sessionId, input.environment, input.vaultIds));
+  } catch (err) {
+    if (!(err instanceof SandboxStartError)) throw err;
+    const permanent = PERMANENT_START_FAILURES.has(err.code);
+    await deps.store.append(input.sessionId, [
+      {
+        key: `tool:${input.toolUseId}:sandbox-error:${attempt}`,
+        event: { type: 'session.error', error: { type: 'unknown_error', message: `the sandbox could not start: ${err.message}`, retry_status: { type: permanent ? 'terminal' : 'retrying' } } } as never,
+      },
+    ]);
+    if (!permanent) throw ApplicationFailure.retryable(`sandbox start failed: ${err.message}`, 'SandboxStartFailed');
+    return { is_error: true, content: [{ type: 'text', text: `The sandbox could not start, so ${input.name} did not run: ${err.message}` }] };
+  }
+}
+
+/** The sandbox spec with the egress secrets of the session's vaults (placeholders in the container, values only in the proxy). */
+export async function sandboxSpecFor(
+  deps: { credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined },
+  sessionId: string,
+  environment: EnvironmentDefinition,
+  vaultIds: readonly string[] | undefined,
+): Promise<SandboxSpec> {
+  const spec = sandboxSpec(sessionId, environment);
+  if (!deps.credentials || !vaultIds || vaultIds.length === 0) return spec;
+  const secrets = await deps.credentials.environmentSecrets([...vaultIds]);
+  return secrets.length > 0 ? { ...spec, egress: { secrets: secrets.map(({ name, value, hosts, header, body }) => ({ name, value, hosts, header, body })) } } : spec;
+}
 
 export function sandboxSpec(sessionId: string, environment: EnvironmentDefinition): SandboxSpec {
   return {

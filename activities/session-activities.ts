@@ -6,9 +6,10 @@ import type { SandboxDriver } from '../sandbox/types.ts';
 import type { WorkflowEvent } from '../workflows/session-types.ts';
 import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
-import { runTool, sandboxSpec, type RunToolInput, type RunToolResult } from './run-tool.ts';
+import { runTool, sandboxSpecFor, type RunToolInput, type RunToolResult } from './run-tool.ts';
 import type { WebSearchProvider } from './web-tools.ts';
 import type { McpGateway } from './mcp-gateway.ts';
+import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import { TranscriptCache } from './model/transcript-cache.ts';
 import { toNewEvents, toTranscriptItems } from './workflow-events.ts';
 
@@ -37,6 +38,8 @@ export type SessionActivityDeps = {
   filesDir?: string | undefined;
   /** Reaches agents' MCP servers; without it MCP toolsets report `session.error`. */
   mcp?: McpGateway | undefined;
+  /** Vault credentials: `environment_variable` secrets for the sandboxes' egress proxies. */
+  credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
 };
 
 /**
@@ -54,21 +57,22 @@ export function createSessionActivities({
   serverWebTools = new URL(anthropic.baseURL).hostname === 'api.anthropic.com',
   filesDir,
   mcp,
+  credentials,
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
   return {
     callModel: (input: CallModelInput): Promise<CallModelResult> =>
       callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts, mcp }, input),
 
-    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp }, input),
+    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials }, input),
 
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {
       if (events.length > 0) await store.append(sessionId, toNewEvents(events), toTranscriptItems(events));
     },
 
-    async ensureSandbox({ sessionId, environment }: { sessionId: string; environment: EnvironmentDefinition; vaultIds?: string[] }): Promise<void> {
-      await sandboxes.ensure(sandboxSpec(sessionId, environment));
+    async ensureSandbox({ sessionId, environment, vaultIds }: { sessionId: string; environment: EnvironmentDefinition; vaultIds?: string[] }): Promise<void> {
+      await sandboxes.ensure(await sandboxSpecFor({ credentials }, sessionId, environment, vaultIds));
     },
 
     /** Copies uploaded files into the session's /workspace volume. */
@@ -78,8 +82,8 @@ export function createSessionActivities({
     },
 
     /** Kills the given tool calls' processes in the session's sandbox (an interrupt; their calls then end at once). */
-    async interruptTools({ sessionId, environment, toolUseIds }: { sessionId: string; environment: EnvironmentDefinition; toolUseIds: string[] }): Promise<void> {
-      const sandbox = await sandboxes.ensure(sandboxSpec(sessionId, environment));
+    async interruptTools({ sessionId, environment, toolUseIds, vaultIds }: { sessionId: string; environment: EnvironmentDefinition; toolUseIds: string[]; vaultIds?: string[] }): Promise<void> {
+      const sandbox = await sandboxes.ensure(await sandboxSpecFor({ credentials }, sessionId, environment, vaultIds));
       await Promise.all(toolUseIds.map((id) => sandbox.cancelTool(id)));
     },
 

@@ -105,7 +105,7 @@ try {
     ),
   );
 } finally {
-  driver.close();
+  await driver.close();
   for (const sessionId of sessions) await driver.destroy(sessionId, { removeVolume: true });
   await rm(dataDir, { recursive: true, force: true });
 }

@@ -73,7 +73,7 @@ export async function startSseEngine({ script }: { script: BenchModelScript }): 
     // Runs after the worker has shut down (closers run newest first): nothing can create a sandbox any more.
     closers.push(async () => {
       for (const sessionId of ensuring.keys()) await removeSandbox(sessionId);
-      sandboxes.close();
+      await sandboxes.close();
     });
     const workerConnection = await NativeConnection.connect({ address: temporal.address });
     closers.push(() => workerConnection.close());

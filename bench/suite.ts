@@ -65,7 +65,7 @@ export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promi
       results['event_delivery'] = delivery;
     }
     probe.restore();
-    h.sandboxes.close();
+    await h.sandboxes.close();
     if (wanted('steering')) results['steering'] = await measureSteering({ temporal, turns: envInt('BENCH_STEERING_TURNS', 20) });
   } finally {
     await temporal.stop();

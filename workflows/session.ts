@@ -115,7 +115,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         // sandbox processes directly ends the call now. Histories from before this replay without it.
         if (runningSandboxTools.size > 0 && patched('interrupt-kills-tools')) {
           const toolUseIds = [...runningSandboxTools];
-          void CancellationScope.nonCancellable(() => interruptTools({ sessionId, environment, toolUseIds })).catch((err: unknown) =>
+          const vaultIds = state.vaultIds?.length ? { vaultIds: state.vaultIds } : {};
+          void CancellationScope.nonCancellable(() => interruptTools({ sessionId, environment, toolUseIds, ...vaultIds })).catch((err: unknown) =>
             log.warn('killing interrupted tools failed; they stop at their next heartbeat', { sessionId, error: String(err) }),
           );
         }
@@ -213,7 +214,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
 
   const toolTimeoutMs = tuning.toolTimeoutMs ?? 600_000;
   const startTool = (ref: ToolUseRef, running: Promise<unknown>[], leading: WorkflowEvent[] = []) => {
-    const call = runTool({
+    const attempt = runTool({
       sessionId,
       environment,
       toolUseId: ref.toolUseId,
@@ -223,6 +224,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       ...(ref.kind === 'mcp' ? { kind: 'mcp' as const, mcpServer: ref.mcpServer, mcpTool: ref.mcpTool } : {}),
       ...(state.vaultIds?.length ? { vaultIds: state.vaultIds } : {}),
       ...(leading.length > 0 ? { leading } : {}),
+    });
+    // A call whose retries ran out is the tool's error result, not the end of the session.
+    const call = attempt.catch(async (err: unknown) => {
+      if (isCancellation(err)) throw err;
+      const cause = (err as { cause?: { message?: string } }).cause?.message ?? String(err);
+      log.warn('tool call failed for good', { sessionId, toolUseId: ref.toolUseId, error: cause });
+      await emitEvents({ sessionId, events: [...leading, errorResult(ref, `The tool call failed: ${cause}`)] });
+      return { isError: true };
     });
     if (ref.kind !== 'mcp' && SANDBOX_TOOLS.has(ref.name)) {
       runningSandboxTools.add(ref.toolUseId);
@@ -245,7 +254,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     const denied: WorkflowEvent[] = [];
     for (const ref of refs) {
       if (ref.kind === 'custom' || ref.permission === 'ask') pending.set(ref.eventId, ref);
-      else if (ref.permission === 'deny') denied.push(denialResult(ref, `This call was denied by the permission policy (${ref.denyReason ?? 'denied'}).`));
+      else if (ref.permission === 'deny') denied.push(errorResult(ref, `This call was denied by the permission policy (${ref.denyReason ?? 'denied'}).`));
       else startTool(ref, running);
     }
     if (denied.length > 0) running.push(emitEvents({ sessionId, events: denied }));
@@ -280,7 +289,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
             pending.delete(answer.tool_use_id);
             events.push({ key, event: resolutionEvent(answer) });
             if (answer.result === 'allow') approved.push(ref);
-            else events.push(denialResult(ref, answer.deny_message ? `The user denied this tool call: ${answer.deny_message}` : 'The user denied this tool call.'));
+            else events.push(errorResult(ref, answer.deny_message ? `The user denied this tool call: ${answer.deny_message}` : 'The user denied this tool call.'));
           } else if (answer.type === 'user.custom_tool_result') {
             const ref = pending.get(answer.custom_tool_use_id);
             if (!ref) continue;
@@ -448,8 +457,8 @@ function resolutionEvent(user: InboundUserEvent): WorkflowEvent['event'] {
   return event;
 }
 
-/** The result a denied call gets: the model sees the reason as an error. Same key as a run's result, so it is recorded once. */
-function denialResult(ref: ToolUseRef, text: string): WorkflowEvent {
+/** An error result for a call that did not run (denied, or failed for good). Same key as a run's result, so it is recorded once. */
+function errorResult(ref: ToolUseRef, text: string): WorkflowEvent {
   const content = [{ type: 'text' as const, text }];
   const event: WorkflowEvent['event'] =
     ref.kind === 'mcp'

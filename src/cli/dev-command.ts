@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
+import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { Longhaul } from '../client/longhaul.ts';
 import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../config/dev-config.ts';
 import { readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../config/dev-info.ts';
@@ -84,7 +85,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const { box: secretBox } = await resolveDevSecretBox({ dataDir, env });
     const stores = await openApiStores(driver, { secretBox });
 
-    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image });
+    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env) });
     cleanups.push({ name: 'sandbox containers', run: () => stopDevSandboxes(sandboxes) });
 
     const model = await startDevModel({ env });
@@ -95,9 +96,10 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     cleanups.push({ name: 'worker connection', run: () => workerConnection.close() });
     // Ctrl-C should feel prompt: running calls get a few seconds, then resume on the next start.
     // MCP calls read their credentials from the API's vaults, sealed with the same key.
-    const mcp = createVaultMcpGateway({ credentials: new CredentialResolver({ vaults: stores.vaults, box: secretBox }) });
+    const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
+    const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp, credentials });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',

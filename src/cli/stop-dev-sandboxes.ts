@@ -16,6 +16,6 @@ export async function stopDevSandboxes(driver: DockerSandboxDriver): Promise<num
     containers.map((c) => c.Labels[LABEL_SESSION]).filter((id): id is string => id !== undefined && existsSync(driver.sessionDir(id))),
   );
   await Promise.all([...sessionIds].map((id) => driver.destroy(id, { removeVolume: false })));
-  driver.close();
+  await driver.close();
   return sessionIds.size;
 }

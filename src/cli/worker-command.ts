@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
+import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
 import type { SessionStore } from '../store/session-store.ts';
@@ -84,7 +85,7 @@ export async function startEngineWorker({
   model: WorkerModelConfig;
   env?: NodeJS.ProcessEnv;
   cleanups: CleanupStack;
-  /** Vault credentials for MCP calls; without it MCP servers are called without credentials. */
+  /** Vault credentials for MCP calls and sandbox egress; without it neither gets any. */
   credentials?: CredentialResolver | undefined;
 }): Promise<EngineWorker> {
   const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
@@ -92,7 +93,7 @@ export async function startEngineWorker({
   env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
   process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= env['TESTCONTAINERS_RYUK_DISABLED'];
   await checkDocker({ image });
-  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image });
+  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image, packageRegistries: packageRegistriesFromEnv(env) });
   cleanups.push('sandbox containers', () => stopDevSandboxes(sandboxes));
 
   const modelHandle = await startDevModel({
@@ -117,6 +118,7 @@ export async function startEngineWorker({
     sandboxes,
     anthropic: modelHandle.anthropic,
     mcp,
+    ...(credentials ? { credentials } : {}),
   });
   const running = worker.run();
   cleanups.push('worker', async () => {

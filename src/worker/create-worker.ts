@@ -4,6 +4,7 @@ import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle 
 import { createSessionActivities } from '../../activities/session-activities.ts';
 import type { WebSearchProvider } from '../../activities/web-tools.ts';
 import type { McpGateway } from '../../activities/mcp-gateway.ts';
+import type { CredentialResolver } from '../vaults/credential-resolver.ts';
 import type { SandboxDriver } from '../../sandbox/types.ts';
 import type { SessionStore } from '../store/session-store.ts';
 
@@ -35,6 +36,8 @@ export type LonghaulWorkerOptions = {
   webSearch?: WebSearchProvider;
   /** Reaches agents' MCP servers with credentials from the session's vaults. */
   mcp?: McpGateway;
+  /** Vault credentials for the sandboxes' egress proxies (`environment_variable` secrets). */
+  credentials?: Pick<CredentialResolver, 'environmentSecrets'>;
   workflowBundle?: WorkflowBundle;
   /** Concurrent activities (model calls and tool calls). Default 100. */
   maxConcurrentActivities?: number;
@@ -64,6 +67,7 @@ export async function createLonghaulWorker({
   anthropic,
   webSearch,
   mcp,
+  credentials,
   workflowBundle,
   maxConcurrentActivities = 100,
   heartbeatEveryMs = 1000,
@@ -75,7 +79,7 @@ export async function createLonghaulWorker({
     namespace,
     taskQueue,
     workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
-    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp }),
+    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials }),
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     shutdownGraceTime: shutdownGraceTimeMs,
     // Cancellation reaches an activity on its next heartbeat; keep that short so interrupts are prompt.

@@ -8,6 +8,7 @@ import type { Script } from '../../src/testing/index.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
+import type { ResolveHost } from '../../sandbox/index.ts';
 import { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
 
 export const API_KEY = 'lh-test-key-0123456789';
@@ -40,6 +41,7 @@ export async function startApiFixture({
   postgresUrl?: string;
   /** Start an in-process worker (default true). */
   worker?: boolean;
+  resolveEgressHost?: ResolveHost;
   /** Serve `/v1/files` from this folder, copying session file resources into the harness's sandboxes. */
   files?: { filesDir: string; maxFileBytes?: number };
 }): Promise<ApiFixture> {
@@ -47,8 +49,9 @@ export async function startApiFixture({
   const secretBox = SecretBox.fromBase64(SecretBox.generateKey());
   const stores = await openApiStores(driver, { secretBox });
   // The in-process worker reads MCP credentials from the API's vaults, as `longhaul dev` does.
-  const mcp = createVaultMcpGateway({ credentials: new CredentialResolver({ vaults: stores.vaults, box: secretBox }) });
-  const harness = await startHarness({ temporal, script, mcp, ...harnessOptions });
+  const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
+  const mcp = createVaultMcpGateway({ credentials });
+  const harness = await startHarness({ temporal, script, mcp, credentials, ...harnessOptions });
   const app = createApiApp({
     longhaul: harness.longhaul,
     store: harness.store,

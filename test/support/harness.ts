@@ -11,8 +11,10 @@ import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts
 import { ScriptedModelServer, type Script } from '../../src/testing/index.ts';
 import { bundleLonghaulWorkflows, createLonghaulWorker } from '../../src/worker/create-worker.ts';
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
+import type { ResolveHost } from '../../sandbox/index.ts';
 import { freePort } from './postgres.ts';
 import type { McpGateway } from '../../activities/mcp-gateway.ts';
+import type { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
 
 // Keep test output readable: the SDK's own INFO lines (worker state changes) are noise here.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -54,7 +56,9 @@ export async function startHarness({
   worker: startWorkerNow = true,
   postgresUrl,
   mcp,
+  credentials,
   heartbeatEveryMs = 200,
+  resolveEgressHost,
 }: {
   temporal: DevServer;
   script: Script;
@@ -62,14 +66,18 @@ export async function startHarness({
   postgresUrl?: string;
   /** The workers' MCP gateway. */
   mcp?: McpGateway;
+  /** Vault credentials for the sandboxes' egress proxies. */
+  credentials?: Pick<CredentialResolver, 'environmentSecrets'>;
   /** Activity heartbeat of the workers; tests use 200 ms so crashed calls move on quickly. */
   heartbeatEveryMs?: number;
+  /** How the sandboxes' egress proxies resolve host names (tests map example names to local servers). */
+  resolveEgressHost?: ResolveHost;
 }): Promise<Harness> {
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
   const store = await SessionStore.open(postgresUrl ? await openPostgresDriver({ url: postgresUrl }) : await openPgliteDriver());
   const model = await ScriptedModelServer.start({ script });
-  const sandboxes = new DockerSandboxDriver({ dataDir: `${dataDir}/sandboxes` });
+  const sandboxes = new DockerSandboxDriver({ dataDir: `${dataDir}/sandboxes`, ...(resolveEgressHost ? { resolveEgressHost } : {}) });
   const clientConnection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection: clientConnection });
   const longhaul = new Longhaul({ client, store, taskQueue });
@@ -87,6 +95,7 @@ export async function startHarness({
       workflowBundle: await workflowBundle(),
       heartbeatEveryMs,
       ...(mcp ? { mcp } : {}),
+      ...(credentials ? { credentials } : {}),
       // Tests end by terminating their sessions; their calls then stop within a heartbeat.
       shutdownGraceTimeMs: 2000,
     });
