@@ -9,17 +9,20 @@ import type { Sandbox } from './types.ts';
 export type WorkspaceCopy = {
   /** The file on the machine running this code. */
   hostPath: string;
-  /** Absolute path inside the container, under `/workspace`. */
+  /** Absolute path inside the container, under `/workspace` or `/mnt/session`. */
   containerPath: string;
   sizeBytes: number;
 };
 
 const BLOCK = 512;
 
+/** The container trees backed by the session's volumes: the only places files can be put. */
+const WRITABLE_ROOTS = [CONTAINER_PATHS.workspace, CONTAINER_PATHS.session] as const;
+
 /**
- * Copies host files into a started sandbox's `/workspace` volume through the
- * Docker archive API (the container's root is read-only; the volume is not, and
- * Docker writes to volumes of read-only containers). Files and the folders it
+ * Copies host files into a started sandbox's `/workspace` or `/mnt/session` volume
+ * through the Docker archive API (the container's root is read-only; the volumes are
+ * not, and Docker writes to volumes of read-only containers). Files and the folders it
  * creates belong to the sandbox user, so the agent can read, edit and remove
  * them. Bytes are streamed, never held in memory; an existing file is replaced.
  *
@@ -29,14 +32,18 @@ const BLOCK = 512;
  */
 export async function copyIntoWorkspace({ sandbox, files }: { sandbox: Sandbox; files: readonly WorkspaceCopy[] }): Promise<void> {
   if (files.length === 0) return;
-  const root = CONTAINER_PATHS.workspace;
+  const byRoot = new Map<string, WorkspaceCopy[]>();
   for (const file of files) {
-    if (!file.containerPath.startsWith(`${root}/`) || posix.normalize(file.containerPath) !== file.containerPath) {
-      throw new TypeError(`cannot copy into ${file.containerPath}: only normalised paths under ${root} are writable`);
+    const root = WRITABLE_ROOTS.find((r) => file.containerPath.startsWith(`${r}/`));
+    if (root === undefined || posix.normalize(file.containerPath) !== file.containerPath) {
+      throw new TypeError(`cannot copy into ${file.containerPath}: only normalised paths under ${WRITABLE_ROOTS.join(' or ')} are writable`);
     }
+    byRoot.set(root, [...(byRoot.get(root) ?? []), file]);
   }
   const docker = (await getContainerRuntimeClient()).container.dockerode;
-  await docker.getContainer(sandbox.containerId).putArchive(Readable.from(tarEntries(files, root)), { path: root });
+  for (const [root, rootFiles] of byRoot) {
+    await docker.getContainer(sandbox.containerId).putArchive(Readable.from(tarEntries(rootFiles, root)), { path: root });
+  }
 }
 
 /** A ustar archive of `files`, with entries relative to `root` and their parent folders first. */

@@ -19,6 +19,7 @@ import {
   SANDBOX_UID,
   SOCKET_FILE,
   volumeName,
+  sessionFilesVolumeName,
 } from './sandbox-resources.ts';
 import { type SandboxDriver, type SandboxLogger, type SandboxNetworking, type SandboxSpec, SandboxStartError } from './types.ts';
 
@@ -262,7 +263,7 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 
   /**
-   * Removes the session's container. With `removeVolume`, also its `/workspace` volume
+   * Removes the session's container. With `removeVolume`, also its `/workspace` and `/mnt/session` volumes
    * and its host folder (socket and tool-call journal): the session is over.
    */
   async destroy(sessionId: string, { removeVolume = false }: { removeVolume?: boolean } = {}): Promise<void> {
@@ -275,6 +276,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     await Promise.all(containers.map((c) => removeContainer(docker.getContainer(c.Id))));
     if (removeVolume) {
       await removeVolumeIfPresent(docker, volumeName(sessionId));
+      await removeVolumeIfPresent(docker, sessionFilesVolumeName(sessionId));
       await rm(this.sessionDir(sessionId), { recursive: true, force: true });
     }
   }

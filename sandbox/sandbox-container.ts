@@ -5,6 +5,7 @@ import {
   containerName,
   SANDBOX_GID,
   SANDBOX_UID,
+  sessionFilesVolumeName,
   sessionLabels,
   volumeName,
 } from './sandbox-resources.ts';
@@ -129,6 +130,12 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
             Labels: sessionLabels(sessionId, 'workspace'),
             DriverConfig: { Name: 'local', Options: {} },
           },
+        },
+        {
+          Type: 'volume',
+          Source: sessionFilesVolumeName(sessionId),
+          Target: CONTAINER_PATHS.session,
+          VolumeOptions: { NoCopy: false, Labels: sessionLabels(sessionId, 'session-files'), DriverConfig: { Name: 'local', Options: {} } },
         },
         { Type: 'bind', Source: options.sessionDir, Target: CONTAINER_PATHS.run },
         { Type: 'bind', Source: options.executorDir, Target: CONTAINER_PATHS.executor, ReadOnly: true },

@@ -15,6 +15,8 @@ export const SANDBOX_GID = 1000;
 /** Where things are inside the container. */
 export const CONTAINER_PATHS = {
   workspace: '/workspace',
+  /** Files mounted into the session (`/mnt/session/uploads/<file_id>` by default), on a volume of their own. */
+  session: '/mnt/session',
   home: '/home/agent',
   /** The session's host folder: the executor's socket and journal. */
   run: '/run/longhaul',
@@ -46,6 +48,11 @@ export function volumeName(sessionId: string): string {
   return `longhaul-ws-${sessionId}`;
 }
 
-export function sessionLabels(sessionId: string, role: 'sandbox' | 'workspace'): Record<string, string> {
+/** The volume behind `/mnt/session`. */
+export function sessionFilesVolumeName(sessionId: string): string {
+  return `longhaul-mnt-${sessionId}`;
+}
+
+export function sessionLabels(sessionId: string, role: 'sandbox' | 'workspace' | 'session-files'): Record<string, string> {
   return { [LABEL_LONGHAUL]: '1', [LABEL_SESSION]: sessionId, [LABEL_ROLE]: role };
 }

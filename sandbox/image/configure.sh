@@ -9,8 +9,9 @@ if ! getent group agent >/dev/null; then groupadd --gid 1000 agent; fi
 if ! getent passwd agent >/dev/null; then
   useradd --uid 1000 --gid 1000 --create-home --home-dir /home/agent --shell /bin/bash agent
 fi
-mkdir -p /workspace
-chown 1000:1000 /workspace /home/agent
+# /mnt/session holds the files mounted into a session (its own volume, like /workspace).
+mkdir -p /workspace /mnt/session
+chown 1000:1000 /workspace /mnt/session /home/agent
 
 # Later package installs (by whoever extends the image) skip docs too.
 mkdir -p /etc/dpkg/dpkg.cfg.d

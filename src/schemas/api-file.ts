@@ -32,26 +32,27 @@ export type FileMetadata = z.infer<typeof FileMetadata>;
 export const DeletedFile = z.object({ id: z.string(), type: z.literal('file_deleted') });
 
 /**
- * Where a file lands when `mount_path` is omitted. The SDK documents
- * `/mnt/session/uploads/<file_id>`, but Longhaul's sandboxes have a read-only
- * root and keep only `/workspace` across container replacement, so files are
- * mounted under `/workspace` (see `resolveMountPath`).
+ * Where a file lands when `mount_path` is omitted, as the SDK documents. `/mnt/session`
+ * is a volume of the session's own, so a replaced container keeps the files.
  */
-export const defaultMountPath = (fileId: string) => `/workspace/uploads/${fileId}`;
+export const defaultMountPath = (fileId: string) => `/mnt/session/uploads/${fileId}`;
 
-/** The only in-container tree Longhaul can place files in: the session's volume. */
+/** Relative mount paths are taken from here. */
 export const WORKSPACE_ROOT = '/workspace';
+
+/** The in-container trees Longhaul can place files in: each is a session volume (the root is read-only). */
+export const MOUNT_ROOTS = ['/workspace', '/mnt/session'] as const;
 
 /**
  * The absolute, normalised in-container path for a `mount_path`: relative paths
- * are taken from `/workspace`; the result must lie inside it.
- * Returns undefined when it does not.
+ * are taken from `/workspace`; the result must lie inside `/workspace` or
+ * `/mnt/session`. Returns undefined when it does not.
  */
 export function resolveMountPath(mountPath: string | null | undefined, fileId: string): string | undefined {
   if (mountPath == null || mountPath === '') return defaultMountPath(fileId);
   if (mountPath.includes('\0')) return undefined;
   const resolved = posix.resolve(WORKSPACE_ROOT, mountPath);
-  return resolved.startsWith(`${WORKSPACE_ROOT}/`) && Buffer.byteLength(resolved) <= 255 ? resolved : undefined;
+  return MOUNT_ROOTS.some((root) => resolved.startsWith(`${root}/`)) && Buffer.byteLength(resolved) <= 255 ? resolved : undefined;
 }
 
 /** A `{type:'file'}` entry of `resources` on `sessions.create`, and the body of `sessions.resources.add`. */
@@ -62,7 +63,7 @@ export const FileResourceParams = z.object({
     .string()
     .max(255)
     .nullish()
-    .refine((path) => resolveMountPath(path, 'file_x') !== undefined, { message: `must lie under ${WORKSPACE_ROOT} (the sandbox root is read-only)` }),
+    .refine((path) => resolveMountPath(path, 'file_x') !== undefined, { message: `must lie under ${MOUNT_ROOTS.join(' or ')} (the rest of the sandbox is read-only)` }),
 });
 export type FileResourceParams = z.infer<typeof FileResourceParams>;
 

@@ -166,7 +166,7 @@ test('sessions: a file resource is in the sandbox before the agent first looks; 
   const defaulted = resources.find((r) => r !== mounted) as BetaManagedAgentsFileResource | undefined;
   assert.match(mounted!.id, /^sesrsc_011C/);
   assert.deepEqual([mounted!.type, mounted!.file_id, mounted!.mount_path], ['file', file.id, mountPath]);
-  assert.equal(defaulted!.mount_path, `/workspace/uploads/${file.id}`);
+  assert.equal(defaulted!.mount_path, `/mnt/session/uploads/${file.id}`);
   assert.deepEqual(await client.beta.sessions.resources.retrieve(mounted!.id, { session_id: session.id }), mounted);
 
   const events = await waitForIdle(session.id);
@@ -176,6 +176,15 @@ test('sessions: a file resource is in the sandbox before the agent first looks; 
   assert.match(JSON.stringify(result.content), new RegExp(content.split('\n')[1]!));
   const reply = events.filter((e) => e.type === 'agent.message').at(-1);
   assert.match(JSON.stringify(reply), /saw: line one/);
+  // The default place, /mnt/session, is a volume of its own: the file is there, the agent's, and survives the container.
+  const check = `cat /mnt/session/uploads/${file.id} && stat -c '%U' /mnt/session/uploads/${file.id}`;
+  const inSandbox = async () => {
+    const sandbox = await harness.sandboxes.ensure({ sessionId: session.id, networking: { type: 'unrestricted' } });
+    return (await sandbox.runTool({ toolUseId: `check-${Date.now()}`, name: 'bash', input: { command: check } })).content.map((b) => b.text).join('');
+  };
+  assert.equal((await inSandbox()).trim(), `${content}agent`);
+  await harness.sandboxes.destroy(session.id, { removeVolume: false });
+  assert.equal((await inSandbox()).trim(), `${content}agent`, 'a new container has the file');
 
   // Added later, it is there for the next turn; delete forgets the resource.
   const added = await client.beta.sessions.resources.add(session.id, { type: 'file', file_id: file.id, mount_path: 'later.txt' });

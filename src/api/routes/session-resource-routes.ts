@@ -52,7 +52,7 @@ export async function prepareFileResources(
       throw new HttpApiError('not_found_error', `${where}: file ${file.id} expired at ${file.expires_at}`, { details: { error_code: 'file_expired' } });
     }
     const mountPath = resolveMountPath(param.mount_path, file.id);
-    if (mountPath === undefined) throw new BadRequestError(`${where.replace(/file_id$/, 'mount_path')}: must lie under /workspace`);
+    if (mountPath === undefined) throw new BadRequestError(`${where.replace(/file_id$/, 'mount_path')}: must lie under /workspace or /mnt/session`);
     if (prepared.mounts.some((m) => m.mountPath === mountPath)) throw new BadRequestError(`${where.replace(/file_id$/, 'mount_path')}: ${mountPath} is used by another resource`);
     prepared.resources.push({ type: 'file', id: newId('sesrsc'), file_id: file.id, mount_path: mountPath, created_at: now, updated_at: now });
     prepared.mounts.push({ fileId: file.id, mountPath, sizeBytes: file.size_bytes });
