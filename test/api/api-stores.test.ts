@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { agentSpecFromCreate, AgentCreateParams } from '../../src/schemas/api-agent.ts';
 import { ConflictError } from '../../src/store/conflict-error.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
 import { decodeCursor } from '../../src/store/page-cursor.ts';
-import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
-import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { storeBackends } from '../support/store-backends.ts';
 
-let postgres: TestPostgres;
-before(async () => {
-  postgres = await startPostgres();
-});
-after(async () => {
-  await postgres.stop();
-});
-
-const backends: Record<string, () => Promise<SqlDriver>> = {
-  pglite: () => openPgliteDriver(),
-  postgres: async () => openPostgresDriver({ url: await postgres.createDatabase() }),
-};
+const backends: Record<string, () => Promise<SqlDriver>> = storeBackends();
 
 async function open(openDriver: () => Promise<SqlDriver>): Promise<ApiStores & AsyncDisposable> {
   const driver = await openDriver();

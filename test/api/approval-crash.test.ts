@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { lastToolResults, text, toolUse, type ScriptFunction } from '../../src/testing/index.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { startApiFixture, type ApiFixture } from './api-fixture.ts';
+import { kill9, startWorkerProcess } from '../support/worker-processes.ts';
+import { startApiFixture } from './api-fixture.ts';
 import { idleWith, userText, waitForEvent } from './session-log.ts';
-
-const workerMain = fileURLToPath(new URL('../support/worker-process.ts', import.meta.url));
 
 let temporal: DevServer;
 let postgres: TestPostgres;
@@ -21,35 +17,11 @@ after(async () => {
   await Promise.all([temporal.stop(), postgres.stop()]);
 });
 
-async function startWorkerProcess(f: ApiFixture): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [workerMain], {
-    env: {
-      ...process.env,
-      LONGHAUL_TEST_DATABASE_URL: postgres.url,
-      LONGHAUL_TEST_TEMPORAL_ADDRESS: temporal.address,
-      LONGHAUL_TEST_TASK_QUEUE: f.harness.taskQueue,
-      LONGHAUL_TEST_SANDBOX_DIR: `${f.harness.dataDir}/sandboxes`,
-      LONGHAUL_TEST_MODEL_URL: f.harness.model.url,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const [line] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => [Buffer.from('exited')])])) as [Buffer];
-  assert.equal(line.toString().trim(), 'ready', 'worker process started');
-  return child;
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
-
 test('a worker killed while an approval is pending loses nothing: a new worker runs the call once approved', async () => {
   const script: ScriptFunction = (request, { callIndex }) =>
     callIndex === 0 ? { content: [toolUse('bash', { command: 'echo ran >> /workspace/runs.txt; cat /workspace/runs.txt | wc -l' })] } : { content: [text(`result: ${lastToolResults(request)[0]?.text.trim()}`)] };
   await using f = await startApiFixture({ temporal, script, postgresUrl: postgres.url, worker: false });
-  let worker = await startWorkerProcess(f);
+  let worker = await startWorkerProcess(f.harness, { postgresUrl: postgres.url, temporalAddress: temporal.address });
   try {
     const agent = await f.client.beta.agents.create({
       name: 'careful',
@@ -66,7 +38,7 @@ test('a worker killed while an approval is pending loses nothing: a new worker r
     await kill9(worker);
     // Nothing runs the session now; the approval waits in Temporal.
     await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.tool_confirmation', tool_use_id: use.id, result: 'allow' }] });
-    worker = await startWorkerProcess(f);
+    worker = await startWorkerProcess(f.harness, { postgresUrl: postgres.url, temporalAddress: temporal.address });
 
     const done = await waitForEvent(f.client, session.id, idleWith('end_turn'));
     const results = done.filter((e) => e.type === 'agent.tool_result');

@@ -7,6 +7,7 @@ import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { lastToolResults, text, toolUse, type ScriptFunction } from '../../src/testing/index.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { startApiFixture } from './api-fixture.ts';
+import { capturingOutput } from '../support/capture-output.ts';
 import { idleWith, userText, waitForEvent } from './session-log.ts';
 
 let temporal: DevServer;
@@ -28,24 +29,6 @@ async function recordingServer(): Promise<{ server: Server; port: number; seen: 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: (server.address() as AddressInfo).port, seen };
-}
-
-/** Everything written to this process's stdout and stderr while `run` runs (the worker logs here). */
-async function capturingOutput<T>(run: () => Promise<T>): Promise<{ result: T; output: string }> {
-  const chunks: string[] = [];
-  const streams = [process.stdout, process.stderr] as const;
-  const originals = streams.map((s) => s.write.bind(s));
-  streams.forEach((stream, i) => {
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      chunks.push(String(chunk));
-      return (originals[i] as (...args: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof stream.write;
-  });
-  try {
-    return { result: await run(), output: chunks.join('') };
-  } finally {
-    streams.forEach((stream, i) => (stream.write = originals[i] as typeof stream.write));
-  }
 }
 
 test('an environment_variable credential: the sandbox holds a placeholder, the egress proxy injects the secret only toward its host, and limited networking refuses other hosts', async () => {

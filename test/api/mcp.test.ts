@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { lastToolResults, McpTestServer, text, toolUse, type ScriptFunction } from '../../src/testing/index.ts';
 import { startTestTemporal } from '../support/harness.ts';
+import { capturingOutput } from '../support/capture-output.ts';
 import { startApiFixture, type ApiFixture } from './api-fixture.ts';
 import { idleWith, userText, waitForEvent, type LoggedEvent } from './session-log.ts';
 
@@ -40,14 +41,15 @@ async function orderSession(f: ApiFixture, mcp: McpTestServer, auth: Record<stri
   return session;
 }
 
-/** No secret in the log, in any request the model received, or in the session container's environment. */
-function assertSecretsNowhere(f: ApiFixture, log: LoggedEvent[], sessionId: string, secrets: string[]): void {
+/** No secret in the log, in any request the model received, in the session container's environment, or in what this process printed (the worker logs here). */
+function assertSecretsNowhere(f: ApiFixture, log: LoggedEvent[], sessionId: string, secrets: string[], output = ''): void {
   const containers = execFileSync('docker', ['ps', '-aq', '--filter', `label=longhaul.session=${sessionId}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
   const inspected = containers.length > 0 ? execFileSync('docker', ['inspect', ...containers], { encoding: 'utf8' }) : '';
   const places: [string, string][] = [
     ['the event log', JSON.stringify(log)],
     ['the model requests', JSON.stringify(f.harness.model.calls.map((c) => c.body))],
     ['the container', inspected],
+    ['the log output', output],
   ];
   for (const secret of secrets) for (const [where, content] of places) assert.ok(!content.includes(secret), `a secret is in ${where}`);
 }
@@ -96,8 +98,10 @@ test('mcp_oauth: an expired access token gets a 401, the worker refreshes it at 
     },
     { default_config: { permission_policy: { type: 'always_allow' } } },
   );
-  await f.client.beta.sessions.events.send(session.id, { events: [userText('where is ORD-1001?')] });
-  const log = await waitForEvent(f.client, session.id, idleWith('end_turn'));
+  const { result: log, output } = await capturingOutput(async () => {
+    await f.client.beta.sessions.events.send(session.id, { events: [userText('where is ORD-1001?')] });
+    return waitForEvent(f.client, session.id, idleWith('end_turn'));
+  });
   assert.ok(mcp.tokenRefreshCount >= 1, 'refreshed');
   const result = log.find((e) => e.type === 'agent.mcp_tool_result');
   assert.ok(result?.type === 'agent.mcp_tool_result' && result.is_error === false);
@@ -105,15 +109,17 @@ test('mcp_oauth: an expired access token gets a 401, the worker refreshes it at 
   assert.ok(mcp.authorizationHeaders.includes('Bearer expired-access-0c1d'), 'the old token was tried first');
   const issued = mcp.authorizationHeaders.at(-1) ?? '';
   assert.notEqual(issued, 'Bearer expired-access-0c1d');
-  assertSecretsNowhere(f, log, session.id, ['expired-access-0c1d', 'refresh-token-44d2', 'client-secret-91be', issued.replace('Bearer ', '')]);
+  assertSecretsNowhere(f, log, session.id, ['expired-access-0c1d', 'refresh-token-44d2', 'client-secret-91be', issued.replace('Bearer ', '')], output);
 });
 
 test('a wrong token surfaces mcp_authentication_failed_error and the turn goes on without the server', async () => {
   await using mcp = await McpTestServer.start({ accessTokens: ['the-right-token'] });
   await using f = await startApiFixture({ temporal, script: orderScript });
   const session = await orderSession(f, mcp, { type: 'static_bearer', token: 'a-wrong-token-5e6f' });
-  await f.client.beta.sessions.events.send(session.id, { events: [userText('where is ORD-1001?')] });
-  const log = await waitForEvent(f.client, session.id, idleWith('end_turn'));
+  const { result: log, output } = await capturingOutput(async () => {
+    await f.client.beta.sessions.events.send(session.id, { events: [userText('where is ORD-1001?')] });
+    return waitForEvent(f.client, session.id, idleWith('end_turn'));
+  });
   const error = log.find((e) => e.type === 'session.error');
   assert.ok(error?.type === 'session.error');
   assert.equal(error.error.type, 'mcp_authentication_failed_error');
@@ -121,7 +127,7 @@ test('a wrong token surfaces mcp_authentication_failed_error and the turn goes o
   const final = log.findLast((e) => e.type === 'agent.message');
   assert.ok(final?.type === 'agent.message');
   assert.deepEqual(final.content, [{ type: 'text', text: 'no order tool' }]);
-  assertSecretsNowhere(f, log, session.id, ['a-wrong-token-5e6f']);
+  assertSecretsNowhere(f, log, session.id, ['a-wrong-token-5e6f'], output);
 });
 
 test('an unreachable MCP server surfaces mcp_connection_failed_error', async () => {

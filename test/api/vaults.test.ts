@@ -11,11 +11,10 @@ import type { Credential, CredentialValidation, Vault } from '../../src/schemas/
 import { SecretBox } from '../../src/secrets/secret-box.ts';
 import { openApiStores } from '../../src/store/open-api-stores.ts';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
-import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { OAuthTestServer } from '../support/oauth-test-server.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { storeBackends } from '../support/store-backends.ts';
 
 // Our response types must be assignable to the SDK's: a drift in a field fails typechecking.
 const sdkShapes = {
@@ -81,18 +80,7 @@ function assertNoSecretIn(text: string, where: string): void {
   for (const [name, secret] of Object.entries(SECRETS)) assert.ok(!text.includes(secret), `${where} holds the ${name} secret`);
 }
 
-let postgres: TestPostgres;
-before(async () => {
-  postgres = await startPostgres();
-});
-after(async () => {
-  await postgres.stop();
-});
-
-const backends: Record<string, () => Promise<SqlDriver>> = {
-  pglite: () => openPgliteDriver(),
-  postgres: async () => openPostgresDriver({ url: await postgres.createDatabase() }),
-};
+const backends: Record<string, () => Promise<SqlDriver>> = storeBackends();
 
 for (const [backend, openDriver] of Object.entries(backends)) {
   describe(backend, () => {

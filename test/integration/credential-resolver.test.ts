@@ -1,32 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { CredentialCreateParams } from '../../src/schemas/api-vault.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
 import { migrateSchema } from '../../src/store/migrate-schema.ts';
-import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
-import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { VaultStore } from '../../src/store/vault-store.ts';
 import { CredentialRefreshError, CredentialResolver } from '../../src/vaults/credential-resolver.ts';
 import { OAuthTestServer, type ClientAuth } from '../support/oauth-test-server.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { storeBackends } from '../support/store-backends.ts';
 
 const CLIENT_SECRET = 'cl!ent:secret+/= 42';
 const REFRESH_TOKEN = 'refresh-token-original-9999';
 const ACCESS_TOKEN = 'access-token-original-8888';
 
-let postgres: TestPostgres;
-before(async () => {
-  postgres = await startPostgres();
-});
-after(async () => {
-  await postgres.stop();
-});
-
-const backends: Record<string, () => Promise<SqlDriver>> = {
-  pglite: () => openPgliteDriver(),
-  postgres: async () => openPostgresDriver({ url: await postgres.createDatabase() }),
-};
+const backends: Record<string, () => Promise<SqlDriver>> = storeBackends();
 
 type Setup = { driver: SqlDriver; vaults: VaultStore; box: SecretBox; [Symbol.asyncDispose](): Promise<void> };
 

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { SessionEvent } from '../../src/schemas/events.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { text, toolUse, type ScriptFunction } from '../../src/testing/index.ts';
-import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal, type Harness } from '../support/harness.ts';
+import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { kill9, startWorkerProcess } from '../support/worker-processes.ts';
 
 const agent = { name: 'coder', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' as const }] };
 // Short heartbeat timeouts so a killed worker's calls are handed to the next worker in seconds.
 const tuning = { modelHeartbeatTimeoutMs: 3000, toolHeartbeatTimeoutMs: 3000 };
-const workerMain = fileURLToPath(new URL('../support/worker-process.ts', import.meta.url));
 
 let temporal: DevServer;
 let postgres: TestPostgres;
@@ -22,30 +19,6 @@ before(async () => {
 after(async () => {
   await Promise.all([temporal.stop(), postgres.stop()]);
 });
-
-async function startWorkerProcess(h: Harness): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [workerMain], {
-    env: {
-      ...process.env,
-      LONGHAUL_TEST_DATABASE_URL: postgres.url,
-      LONGHAUL_TEST_TEMPORAL_ADDRESS: temporal.address,
-      LONGHAUL_TEST_TASK_QUEUE: h.taskQueue,
-      LONGHAUL_TEST_SANDBOX_DIR: `${h.dataDir}/sandboxes`,
-      LONGHAUL_TEST_MODEL_URL: h.model.url,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const [line] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => [Buffer.from('exited')])])) as [Buffer];
-  assert.equal(line.toString().trim(), 'ready', 'worker process started');
-  return child;
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /** Every tool_use has exactly one result, every span start exactly one end, no id twice. */
 function assertNothingLostOrDuplicated(events: SessionEvent[]): void {
@@ -75,7 +48,7 @@ test('kill -9 of the worker during a tool call and during a model call: a new wo
     }
   };
   await using h = await startHarness({ temporal, script, worker: false, postgresUrl: postgres.url });
-  let worker = await startWorkerProcess(h);
+  let worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
   try {
     const session = await h.longhaul.sessions.create({ agent, tuning, events: [{ type: 'user.message', content: [{ type: 'text', text: 'go' }] }] });
 
@@ -83,13 +56,13 @@ test('kill -9 of the worker during a tool call and during a model call: a new wo
     await collectEvents(h.longhaul, session.id, (e) => e.type === 'agent.tool_use');
     await new Promise((r) => setTimeout(r, 1000));
     await kill9(worker);
-    worker = await startWorkerProcess(h);
+    worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
 
     // 2. Kill during the slow model call (the second request reached the model).
     await h.model.waitForCalls(2, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 500));
     await kill9(worker);
-    worker = await startWorkerProcess(h);
+    worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
 
     const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
     assert.deepEqual(events.at(-1)?.type === 'session.status_idle' ? events.at(-1) : undefined, { ...events.at(-1), stop_reason: { type: 'end_turn' } });

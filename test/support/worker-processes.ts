@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Harness } from './harness.ts';
+
+const workerMain = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+
+/**
+ * A Longhaul worker in its own OS process (`worker-process.ts`) for the harness's task
+ * queue, sandboxes and scripted model, on a PostgreSQL store: tests kill -9 it.
+ * Resolves once it polls.
+ */
+export async function startWorkerProcess(harness: Harness, { postgresUrl, temporalAddress }: { postgresUrl: string; temporalAddress: string }): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [workerMain], {
+    env: {
+      ...process.env,
+      LONGHAUL_TEST_DATABASE_URL: postgresUrl,
+      LONGHAUL_TEST_TEMPORAL_ADDRESS: temporalAddress,
+      LONGHAUL_TEST_TASK_QUEUE: harness.taskQueue,
+      LONGHAUL_TEST_SANDBOX_DIR: `${harness.dataDir}/sandboxes`,
+      LONGHAUL_TEST_MODEL_URL: harness.model.url,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => [Buffer.from('exited')])])) as [Buffer];
+  assert.equal(line.toString().trim(), 'ready', 'worker process started');
+  return child;
+}
+
+/** SIGKILL, and wait for the exit: no shutdown hook runs, as in a crash. */
+export async function kill9(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
