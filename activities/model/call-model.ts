@@ -9,6 +9,7 @@ import { mcpToolsetsOf, toolRoutes, type McpToolDescription, type ToolRoute } fr
 import type { BudgetLimit, ToolUseRef, Usage, WorkflowEvent } from '../../workflows/session-types.ts';
 import { mcpSessionError, type McpGateway } from '../mcp-gateway.ts';
 import { judgeToolCall } from './judge-tool-call.ts';
+import { previewPublisher } from './preview-publisher.ts';
 import { classifyModelError } from './classify-model-error.ts';
 import { buildModelRequest } from './model-request.ts';
 import { answerEvents } from './server-tool-events.ts';
@@ -102,7 +103,11 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
   const heartbeat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
   try {
     const stream = deps.anthropic.messages.stream(request, { signal: ctx.cancellationSignal });
+    const previews = previewPublisher({ previews: store.previews, sessionId, callKey });
+    stream.on('streamEvent', (event) => previews.onStreamEvent(event));
     const message = await stream.finalMessage();
+    // Previews of this answer reach streams before its events do.
+    await previews.flush();
     const usage = usageOf(message.usage);
     const model = modelId(input.agent.model);
     let costNanos = listCostNanos(model, usage);

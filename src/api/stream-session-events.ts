@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { SessionStore } from '../store/session-store.ts';
+import type { SessionStore, StoredEvent } from '../store/session-store.ts';
+import type { StreamPreview } from '../store/stream-previews.ts';
 import { BadRequestError, errorResponseOf } from './api-errors.ts';
 
 export type StreamSessionEventsOptions = {
@@ -9,6 +10,8 @@ export type StreamSessionEventsOptions = {
   /** Replay the log after this event id first (`Last-Event-ID` / `after_id`). */
   resumeAfter?: string | undefined;
   keepaliveMs: number;
+  /** Event types to preview (`event_deltas`): their `event_start` / `event_delta` as the model writes them. */
+  deltas?: ReadonlySet<'agent.message' | 'agent.thinking'> | undefined;
 };
 
 /**
@@ -18,7 +21,7 @@ export type StreamSessionEventsOptions = {
  * event of that turn and nothing older. Each message is `event: <type>`,
  * `data: <json>` and `id: <event id>`; the ids are those of `events.list`.
  */
-export async function streamSessionEvents(c: Context, { store, sessionId, resumeAfter, keepaliveMs }: StreamSessionEventsOptions): Promise<Response> {
+export async function streamSessionEvents(c: Context, { store, sessionId, resumeAfter, keepaliveMs, deltas }: StreamSessionEventsOptions): Promise<Response> {
   let afterSeq: number;
   if (resumeAfter !== undefined) {
     const seq = await store.seqOfEventId(sessionId, resumeAfter);
@@ -41,11 +44,47 @@ export async function streamSessionEvents(c: Context, { store, sessionId, resume
     const keepalive = setInterval(() => {
       stream.write(': keepalive\n\n').catch(() => controller.abort());
     }, keepaliveMs);
+    let unsubscribe: (() => void) | undefined;
     try {
       if (alreadyOver) return;
-      for await (const { event } of store.tail(sessionId, { afterSeq, signal: controller.signal })) {
-        await stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: event.id });
-        if (event.type === 'session.status_terminated') break;
+      if (deltas === undefined || deltas.size === 0) {
+        for await (const { event } of store.tail(sessionId, { afterSeq, signal: controller.signal })) {
+          await stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: event.id });
+          if (event.type === 'session.status_terminated') break;
+        }
+        return;
+      }
+      // Previews and log events share one writer; a preview whose event is already out is dropped.
+      const outbox = new Outbox();
+      unsubscribe = await store.previews.subscribe(sessionId, (preview) => outbox.push({ preview }));
+      void (async () => {
+        try {
+          for await (const { event } of store.tail(sessionId, { afterSeq, signal: controller.signal })) outbox.push({ event });
+        } catch (error) {
+          outbox.push({ error });
+        }
+        outbox.push({ end: true });
+      })();
+      const started = new Set<string>();
+      const written = new Set<string>();
+      for (;;) {
+        const item = await outbox.next(controller.signal);
+        if (!item || 'end' in item) break;
+        if ('error' in item) throw item.error;
+        if ('event' in item) {
+          const { event } = item;
+          written.add(event.id);
+          await stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: event.id });
+          if (event.type === 'session.status_terminated') break;
+          continue;
+        }
+        const { preview } = item;
+        if (preview.type === 'event_start') {
+          if (!deltas.has(preview.event.type) || written.has(preview.event.id)) continue;
+          started.add(preview.event.id);
+        } else if (!started.has(preview.event_id) || written.has(preview.event_id)) continue;
+        // No `id:` line: previews are not in the log, and Last-Event-ID must name log events.
+        await stream.writeSSE({ event: preview.type, data: JSON.stringify(preview) });
       }
     } catch (error) {
       if (!controller.signal.aborted) {
@@ -54,8 +93,35 @@ export async function streamSessionEvents(c: Context, { store, sessionId, resume
         await stream.writeSSE({ event: 'error', data: JSON.stringify({ type: 'error', error: { type: errorType, message } }) }).catch(() => {});
       }
     } finally {
+      unsubscribe?.();
       clearInterval(keepalive);
       controller.abort();
     }
   });
+}
+
+type OutboxItem = { event: StoredEvent['event'] } | { preview: StreamPreview } | { error: unknown } | { end: true };
+
+/** A queue with one reader, so two producers can feed one SSE writer in arrival order. */
+class Outbox {
+  readonly #items: OutboxItem[] = [];
+  #wake: (() => void) | undefined;
+
+  push(item: OutboxItem): void {
+    this.#items.push(item);
+    this.#wake?.();
+  }
+
+  /** The next item, or undefined once `signal` aborts. */
+  async next(signal: AbortSignal): Promise<OutboxItem | undefined> {
+    while (this.#items.length === 0) {
+      if (signal.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      this.#wake = undefined;
+    }
+    return this.#items.shift();
+  }
 }

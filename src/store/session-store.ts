@@ -1,6 +1,7 @@
 import { deterministicId } from './ids.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { SessionFeeds } from './session-feed.ts';
+import { StreamPreviews } from './stream-previews.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import type { SessionEvent } from '../schemas/events.ts';
 import type { TranscriptItem } from '../core/transcript.ts';
@@ -39,9 +40,12 @@ export class SessionStore {
   readonly #db: SqlDriver;
   readonly #feeds = new SessionFeeds({ read: (sessionId, afterSeq, limit) => this.listEvents(sessionId, { afterSeq, limit }) });
   #unlisten: (() => Promise<void>) | undefined;
+  /** `event_start` / `event_delta` previews of model output, for streams that ask for them. */
+  readonly previews: StreamPreviews;
 
   private constructor(db: SqlDriver) {
     this.#db = db;
+    this.previews = new StreamPreviews(db);
   }
 
   /** Opens the store on `driver` and brings its schema up to date. */
@@ -54,6 +58,7 @@ export class SessionStore {
 
   async close(): Promise<void> {
     await this.#unlisten?.();
+    await this.previews.close();
     this.#feeds.closeAll();
     await this.#db.close();
   }

@@ -4,6 +4,7 @@ import { EventSendParams, SendEventsResponse, SessionEventObject, SessionEventTy
 import type { UserEventParams } from '../../schemas/events.ts';
 import { CreatedAtQuery, PageQuery, createdAtRange, pageCursorOf } from '../../schemas/api-common.ts';
 import { BadRequestError } from '../api-errors.ts';
+import { formatZodError } from '../format-zod-error.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
@@ -11,6 +12,10 @@ import { sessionStateOf } from '../session-state.ts';
 import { streamSessionEvents } from '../stream-session-events.ts';
 
 const SessionParam = z.object({ session_id: z.string().min(1) });
+const DeltaType = z.enum(['agent.message', 'agent.thinking']);
+type DeltaType = z.infer<typeof DeltaType>;
+/** Query of the event stream: `after_id`, and `event_deltas[]` to receive previews of those event types. */
+const StreamQuery = z.object({ after_id: z.string().optional(), event_deltas: oneOrMany(DeltaType), 'event_deltas[]': oneOrMany(DeltaType) });
 const tags = ['events'];
 
 /** `client.beta.sessions.events`: send, list, stream. */
@@ -84,14 +89,19 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
     description:
       'Server-sent events: every message is `event: <type>` + `data: <event JSON>`. Live from the moment of connection; ' +
       '`Last-Event-ID` (or `?after_id=`) replays the log after that event first. Closes after `session.status_terminated`.',
-    request: { params: SessionParam, query: z.object({ after_id: z.string().optional() }) },
+    request: { params: SessionParam, query: StreamQuery },
     responses: { 200: { description: 'The event stream', content: { 'text/event-stream': { schema: SessionEventObject } } }, ...ERROR_RESPONSES },
   });
   app.get('/v1/sessions/:session_id/events/stream', async (c) => {
     const id = c.req.param('session_id');
     await sessions.retrieve(id);
-    const resumeAfter = c.req.header('last-event-id')?.trim() || c.req.query('after_id') || undefined;
-    return streamSessionEvents(c, { store, sessionId: id, resumeAfter, keepaliveMs: deps.streamKeepaliveMs });
+    const repeated = c.req.queries();
+    const raw = { after_id: c.req.query('after_id'), event_deltas: repeated['event_deltas'], 'event_deltas[]': repeated['event_deltas[]'] };
+    const query = StreamQuery.safeParse(raw);
+    if (!query.success) throw new BadRequestError(formatZodError(query.error, raw));
+    const resumeAfter = c.req.header('last-event-id')?.trim() || query.data.after_id || undefined;
+    const deltas = new Set(queryArray<DeltaType>(query.data, 'event_deltas') ?? []);
+    return streamSessionEvents(c, { store, sessionId: id, resumeAfter, keepaliveMs: deps.streamKeepaliveMs, deltas });
   });
 }
 
