@@ -88,7 +88,7 @@ export type ToolParams = z.infer<typeof ToolParams>;
 export const McpServerParams = McpServerDefinition;
 
 /** Server names are unique, tool names are unique, and every MCP toolset names a declared server. */
-function checkToolReferences(
+export function checkToolReferences(
   value: { tools?: readonly ToolParams[] | null | undefined; mcp_servers?: readonly McpServerDefinition[] | null | undefined },
   ctx: z.RefinementCtx,
   current?: { tools: readonly unknown[]; mcp_servers: readonly McpServerDefinition[] },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentSpec } from './api-agent.ts';
+import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolParams } from './api-agent.ts';
 import { Metadata, MetadataPatch, Timestamp } from './api-common.ts';
 import { FileResource } from './api-file.ts';
 import { UserMessageEventParams } from './events.ts';
@@ -9,10 +9,19 @@ import { UserMessageEventParams } from './events.ts';
 export const SessionAgentParam = z.union([
   z.string().min(1),
   z.object({ type: z.literal('agent'), id: z.string().min(1), version: z.number().int().min(1).optional() }),
+  /** An agent version with some of its settings replaced for this session only (no new version is made). */
   z
-    .object({ type: z.literal('agent_with_overrides') })
-    .loose()
-    .refine(() => false, { message: 'agent_with_overrides is not supported by Longhaul yet', path: ['type'] }),
+    .object({
+      type: z.literal('agent_with_overrides'),
+      id: z.string().min(1),
+      version: z.number().int().min(1).optional(),
+      model: ModelParam.optional(),
+      system: z.string().max(100_000).nullish(),
+      tools: z.array(ToolParams).max(256).optional(),
+      mcp_servers: z.array(McpServerParams).max(20).optional(),
+      skills: z.array(z.unknown()).max(0, 'skills are not supported by Longhaul yet').optional(),
+    })
+    .superRefine((value, ctx) => checkToolReferences(value, ctx)),
 ]);
 export type SessionAgentParam = z.infer<typeof SessionAgentParam>;
 

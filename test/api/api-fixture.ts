@@ -3,6 +3,7 @@ import { createApiApp } from '../../src/api/create-api-app.ts';
 import { serveApi, type ServedApi } from '../../src/api/serve-api.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
+import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
 import type { Script } from '../../src/testing/index.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
@@ -32,6 +33,7 @@ export async function startApiFixture({
   script,
   streamKeepaliveMs,
   files,
+  apiStoreUrl,
   ...harnessOptions
 }: {
   temporal: DevServer;
@@ -39,13 +41,15 @@ export async function startApiFixture({
   streamKeepaliveMs?: number;
   /** The harness's store on PostgreSQL (so worker processes can share it) instead of in-memory PGlite. */
   postgresUrl?: string;
+  /** The API's resource stores on PostgreSQL too (default: their own in-memory PGlite). */
+  apiStoreUrl?: string;
   /** Start an in-process worker (default true). */
   worker?: boolean;
   resolveEgressHost?: ResolveHost;
   /** Serve `/v1/files` from this folder, copying session file resources into the harness's sandboxes. */
   files?: { filesDir: string; maxFileBytes?: number };
 }): Promise<ApiFixture> {
-  const driver = await openPgliteDriver();
+  const driver = apiStoreUrl ? await openPostgresDriver({ url: apiStoreUrl }) : await openPgliteDriver();
   const secretBox = SecretBox.fromBase64(SecretBox.generateKey());
   const stores = await openApiStores(driver, { secretBox });
   // The in-process worker reads MCP credentials from the API's vaults, as `longhaul dev` does.

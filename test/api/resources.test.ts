@@ -11,6 +11,7 @@ import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { createApiApp } from '../../src/api/create-api-app.ts';
 import { demoAgentScript } from '../../src/testing/index.ts';
 import { startTestTemporal } from '../support/harness.ts';
+import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { API_KEY, startApiFixture, type ApiFixture } from './api-fixture.ts';
 
 // Our response types must be assignable to the SDK's: a drift in a field fails typechecking.
@@ -21,15 +22,22 @@ const sdkShapes = {
 };
 void sdkShapes;
 
+// `resources-postgres.test.ts` runs this same suite with every store on PostgreSQL.
+const onPostgres = process.env['LONGHAUL_TEST_API_STORE'] === 'postgres';
+
 let temporal: DevServer;
+let postgres: TestPostgres | undefined;
 let f: ApiFixture;
 before(async () => {
   temporal = await startTestTemporal();
-  f = await startApiFixture({ temporal, script: demoAgentScript });
+  postgres = onPostgres ? await startPostgres() : undefined;
+  const url = postgres ? await postgres.createDatabase() : undefined;
+  f = await startApiFixture({ temporal, script: demoAgentScript, ...(url ? { postgresUrl: url, apiStoreUrl: url } : {}) });
 });
 after(async () => {
   await f[Symbol.asyncDispose]();
   await temporal.stop();
+  await postgres?.stop();
 });
 
 const toolset = { type: 'agent_toolset_20260401' as const };
@@ -314,4 +322,29 @@ test('events.list and sessions.list filter by created_at; a bad timestamp names 
   const bad = await client.beta.sessions.events.list(session.id, { 'created_at[gt]': 'yesterday' }).catch((e: unknown) => e);
   assert.ok(bad instanceof BadRequestError);
   assert.match(bad.message, /created_at\[gt\]: must be an ISO 8601 date-time/);
+});
+
+test('sessions.create with agent_with_overrides runs that version with the overrides, without making a new version', async () => {
+  const { client } = f;
+  const agent = await client.beta.agents.create({ name: 'base', model: 'claude-sonnet-5-5', system: 'You are terse.', tools: [toolset] });
+  const environment = await client.beta.environments.create({ name: 'override-env' });
+  const custom = { type: 'custom' as const, name: 'lookup', description: 'Looks things up', input_schema: { type: 'object' as const, properties: { q: { type: 'string' } } } };
+  const session = await client.beta.sessions.create({
+    agent: { type: 'agent_with_overrides', id: agent.id, version: 1, system: 'You are verbose.', tools: [toolset, custom] },
+    environment_id: environment.id,
+  });
+  assert.deepEqual([session.agent.id, session.agent.version, session.agent.system, session.agent.model.id], [agent.id, 1, 'You are verbose.', 'claude-sonnet-5-5']);
+  assert.deepEqual(session.agent.tools.at(-1), custom);
+  // The agent itself is unchanged, and the workflow runs the overridden definition.
+  const again = await client.beta.agents.retrieve(agent.id);
+  assert.deepEqual([again.version, again.system], [1, 'You are terse.']);
+  const started = (await f.harness.store.getSession(session.id)) as { agent: { system: string; tools: { type: string }[] } };
+  assert.equal(started.agent.system, 'You are verbose.');
+  assert.deepEqual(started.agent.tools.map((t) => t.type), ['agent_toolset_20260401', 'custom']);
+
+  const bad = await client.beta.sessions
+    .create({ agent: { type: 'agent_with_overrides', id: agent.id, tools: [{ type: 'mcp_toolset', mcp_server_name: 'nowhere' }] }, environment_id: environment.id })
+    .catch((e: unknown) => e);
+  assert.ok(bad instanceof BadRequestError);
+  assert.match(bad.message, /agent\.tools\.0\.mcp_server_name: no mcp_servers entry is named nowhere/);
 });

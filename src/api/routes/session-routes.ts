@@ -2,7 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { NotFoundError } from '../../errors.ts';
-import { agentDefinitionOf, type Agent } from '../../schemas/api-agent.ts';
+import { agentDefinitionOf, agentSpecProblem, applyAgentUpdate, type Agent } from '../../schemas/api-agent.ts';
 import { CreatedAtQuery, PageQuery, QueryBoolean, bidirectionalPageOf, createdAtRange } from '../../schemas/api-common.ts';
 import { environmentDefinitionOf, type Environment } from '../../schemas/api-environment.ts';
 import { SessionResourceParams, type FileResourceParams } from '../../schemas/api-file.ts';
@@ -47,9 +47,10 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
     createRoute({ method: 'post', path: '/v1/sessions', tags, request: { body: jsonBody(SessionCreateWithResources) }, responses: { 200: json(Session, 'The new session'), ...ERROR_RESPONSES } }),
     async (c) => {
       const params = c.req.valid('json');
-      const agentRef = typeof params.agent === 'string' ? { id: params.agent, version: undefined } : (params.agent as { id: string; version?: number });
-      const agent = await agents.retrieve(agentRef.id, agentRef.version);
-      if (agent.archived_at !== null) throw new BadRequestError(`agent: agent ${agent.id} is archived`);
+      const agentRef = typeof params.agent === 'string' ? { id: params.agent, version: undefined } : params.agent;
+      const stored = await agents.retrieve(agentRef.id, agentRef.version);
+      if (stored.archived_at !== null) throw new BadRequestError(`agent: agent ${stored.id} is archived`);
+      const agent = typeof params.agent !== 'string' && params.agent.type === 'agent_with_overrides' ? withOverrides(stored, params.agent) : stored;
       const environment = await environmentFor(params.environment_id);
       const fileParams = (params.resources ?? []).filter((r): r is FileResourceParams => r.type === 'file');
       const fileResources = await prepareFileResources(deps, fileParams, { field: 'resources' });
@@ -223,6 +224,15 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
     }
     return environment;
   }
+}
+
+/** The agent version with a session's overrides applied: the same id and version, other settings for this session. */
+function withOverrides(agent: Agent, overrides: Extract<SessionCreateParams['agent'], { type: 'agent_with_overrides' }>): Agent {
+  const { model, system, tools, mcp_servers } = overrides;
+  const spec = applyAgentUpdate(agent, { model, system, tools, mcp_servers }, () => agent.metadata);
+  const problem = agentSpecProblem(spec);
+  if (problem) throw new BadRequestError(`agent.${problem}`);
+  return { ...agent, ...spec };
 }
 
 function sessionAgentOf({ metadata: _metadata, created_at: _c, updated_at: _u, archived_at: _a, ...agent }: Agent): SessionAgent {
