@@ -28,7 +28,14 @@ export type Rendered = {
   end?: RunEnd;
 };
 
-export type TokenUsage = { input: number; output: number; cacheRead: number; cacheWrite: number };
+export type TokenUsage = {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite: number;
+  /** What the session cost at list prices (USD), when the server says. */
+  listCostUsd?: string | undefined;
+};
 
 /** What the renderer counted along the way; feeds the summary. */
 export type RunStats = {

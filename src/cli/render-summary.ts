@@ -46,7 +46,9 @@ export function renderRunSummary({ end, stats, sessionUsage, wallMs, sessionId }
     { tone: ok ? 'ok' : 'warn', text: `${ok ? '✓' : '!'} ${stop} · ${formatDuration(wallMs)} · ${tools} · ${plural(stats.modelRequests, 'model request')}${stats.errors > 0 ? ` · ${plural(stats.errors, 'error')}` : ''}` },
     {
       tone: 'plain',
-      text: `  tokens: ${usage.input} input · ${usage.output} output · ${usage.cacheRead} cache read · ${usage.cacheWrite} cache write${sessionUsage ? '' : ' (summed from this run)'}`,
+      text:
+        `  tokens: ${usage.input} input · ${usage.output} output · ${usage.cacheRead} cache read · ${usage.cacheWrite} cache write` +
+        `${usage.listCostUsd !== undefined ? ` · $${usage.listCostUsd} at list prices` : ''}${sessionUsage ? '' : ' (summed from this run)'}`,
     },
     { tone: 'dim', text: `  session: ${sessionId}` },
   ];

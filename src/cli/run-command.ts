@@ -183,7 +183,8 @@ function tokenUsage(usage: BetaManagedAgentsSessionUsage | undefined): TokenUsag
   const cacheWrite = usage.cache_creation
     ? (usage.cache_creation.ephemeral_5m_input_tokens ?? 0) + (usage.cache_creation.ephemeral_1h_input_tokens ?? 0)
     : (legacyCacheWrite ?? 0);
-  return { input: usage.input_tokens ?? 0, output: usage.output_tokens ?? 0, cacheRead: usage.cache_read_input_tokens ?? 0, cacheWrite };
+  const listCostUsd = usage.list_cost?.currency === 'USD' ? usage.list_cost.amount : undefined;
+  return { input: usage.input_tokens ?? 0, output: usage.output_tokens ?? 0, cacheRead: usage.cache_read_input_tokens ?? 0, cacheWrite, ...(listCostUsd !== undefined ? { listCostUsd } : {}) };
 }
 
 function titleOf(task: string): string {

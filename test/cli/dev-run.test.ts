@@ -130,7 +130,7 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   assert.match(out, /Largest prime: 229/);
   assert.match(out, /largest prime is 229 and the sum of all 50 primes is 5117/);
   assert.match(out, /✓ stop reason: end_turn \(the agent finished\) · [\d.]+ (s|ms) · 2 tool calls · 3 model requests/);
-  assert.match(out, /tokens: [1-9]\d* input · [1-9]\d* output · \d+ cache read · \d+ cache write/);
+  assert.match(out, /tokens: [1-9]\d* input · [1-9]\d* output · \d+ cache read · \d+ cache write · \$0\.\d+ at list prices/);
   assert.doesNotMatch(out + run.stderr, /\u001b/, 'no spinner or colour escape codes off a terminal');
   assert.equal(run.stderr, '');
 

@@ -170,13 +170,13 @@ test('the summary gives stop reason, wall time, tool calls and tokens', () => {
   const lines = renderRunSummary({
     end: end!,
     stats: renderer.stats,
-    sessionUsage: { input: 3119, output: 197, cacheRead: 10, cacheWrite: 20 },
+    sessionUsage: { input: 3119, output: 197, cacheRead: 10, cacheWrite: 20, listCostUsd: '0.012312' },
     wallMs: 2345,
     sessionId: 'sesn_1',
   }).map((l) => l.text);
   assert.deepEqual(lines.slice(1), [
     '✓ stop reason: end_turn (the agent finished) · 2.3 s · 2 tool calls · 3 model requests',
-    '  tokens: 3119 input · 197 output · 10 cache read · 20 cache write',
+    '  tokens: 3119 input · 197 output · 10 cache read · 20 cache write · $0.012312 at list prices',
     '  session: sesn_1',
   ]);
   const fromSpans = renderRunSummary({ end: { kind: 'terminated' }, stats: renderer.stats, sessionUsage: undefined, wallMs: 61_000, sessionId: 's' }).map((l) => l.text);
