@@ -1,6 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
+import type { FileContentReader } from '../src/store/file-store.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
 import type { WorkflowEvent } from '../workflows/session-types.ts';
@@ -34,8 +35,8 @@ export type SessionActivityDeps = {
    * api.anthropic.com, off for other endpoints (then the worker runs them).
    */
   serverWebTools?: boolean;
-  /** The API's files folder, for `mountFiles`; without it that activity fails. */
-  filesDir?: string | undefined;
+  /** Uploaded files' bytes (the store the API keeps them in), for `mountFiles`; without it that activity fails. */
+  files?: FileContentReader | undefined;
   /** Reaches agents' MCP servers; without it MCP toolsets report `session.error`. */
   mcp?: McpGateway | undefined;
   /** Vault credentials: `environment_variable` secrets for the sandboxes' egress proxies. */
@@ -55,7 +56,7 @@ export function createSessionActivities({
   heartbeatEveryMs = 1000,
   contextBudgetBytes = 600_000,
   serverWebTools = new URL(anthropic.baseURL).hostname === 'api.anthropic.com',
-  filesDir,
+  files,
   mcp,
   credentials,
 }: SessionActivityDeps) {
@@ -75,10 +76,10 @@ export function createSessionActivities({
       await sandboxes.ensure(await sandboxSpecFor({ credentials }, sessionId, environment, vaultIds));
     },
 
-    /** Copies uploaded files into the session's /workspace volume. */
+    /** Copies uploaded files from the store into the session's sandbox volumes. */
     async mountFiles(input: MountFilesInput): Promise<void> {
-      if (filesDir === undefined) throw ApplicationFailure.nonRetryable('this worker has no filesDir: it cannot mount files', 'FilesUnavailable');
-      await mountFiles({ sandboxes, filesDir }, input);
+      if (files === undefined) throw ApplicationFailure.nonRetryable('this worker has no file store: it cannot mount files', 'FilesUnavailable');
+      await mountFiles({ sandboxes, files, credentials }, input);
     },
 
     /** Kills the given tool calls' processes in the session's sandbox (an interrupt; their calls then end at once). */

@@ -1,18 +1,27 @@
-import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { getContainerRuntimeClient } from 'testcontainers';
 import { CONTAINER_PATHS, SANDBOX_GID, SANDBOX_UID } from './sandbox-resources.ts';
 import type { Sandbox } from './types.ts';
 
-/** One host file to place in the sandbox. */
+/** One file to place in the sandbox. */
 export type WorkspaceCopy = {
-  /** The file on the machine running this code. */
-  hostPath: string;
+  /** Names the file in errors (e.g. its file id). */
+  name: string;
+  /** The file's bytes, read once, as the copy goes (e.g. chunks from the store, or `createReadStream(path)`). */
+  content: AsyncIterable<Uint8Array>;
   /** Absolute path inside the container, under `/workspace` or `/mnt/session`. */
   containerPath: string;
   sizeBytes: number;
 };
+
+/** A file's content is not the size it was recorded with (changed or removed since). */
+export class ContentSizeMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ContentSizeMismatchError';
+  }
+}
 
 const BLOCK = 512;
 
@@ -20,7 +29,7 @@ const BLOCK = 512;
 const WRITABLE_ROOTS = [CONTAINER_PATHS.workspace, CONTAINER_PATHS.session] as const;
 
 /**
- * Copies host files into a started sandbox's `/workspace` or `/mnt/session` volume
+ * Copies files into a started sandbox's `/workspace` or `/mnt/session` volume
  * through the Docker archive API (the container's root is read-only; the volumes are
  * not, and Docker writes to volumes of read-only containers). Files and the folders it
  * creates belong to the sandbox user, so the agent can read, edit and remove
@@ -28,7 +37,7 @@ const WRITABLE_ROOTS = [CONTAINER_PATHS.workspace, CONTAINER_PATHS.session] as c
  *
  * @example
  * const sandbox = await driver.ensure(spec);
- * await copyIntoWorkspace({ sandbox, files: [{ hostPath: '/data/files/file_1', containerPath: '/workspace/data.csv', sizeBytes: 1234 }] });
+ * await copyIntoWorkspace({ sandbox, files: [{ name: 'data.csv', content: createReadStream('data.csv'), containerPath: '/workspace/data.csv', sizeBytes: 1234 }] });
  */
 export async function copyIntoWorkspace({ sandbox, files }: { sandbox: Sandbox; files: readonly WorkspaceCopy[] }): Promise<void> {
   if (files.length === 0) return;
@@ -61,13 +70,13 @@ async function* tarEntries(files: readonly WorkspaceCopy[], root: string): Async
     }
     yield header({ name: relative, mode: 0o644, size: file.sizeBytes, type: '0', mtime });
     let copied = 0;
-    for await (const chunk of createReadStream(file.hostPath)) {
-      const buffer = chunk as Buffer;
+    for await (const chunk of file.content) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       copied += buffer.length;
-      if (copied > file.sizeBytes) throw new Error(`${file.hostPath} grew past its recorded ${file.sizeBytes} bytes`);
+      if (copied > file.sizeBytes) throw new ContentSizeMismatchError(`${file.name} grew past its recorded ${file.sizeBytes} bytes`);
       yield buffer;
     }
-    if (copied !== file.sizeBytes) throw new Error(`${file.hostPath} holds ${copied} bytes, not the recorded ${file.sizeBytes}`);
+    if (copied !== file.sizeBytes) throw new ContentSizeMismatchError(`${file.name} holds ${copied} bytes, not the recorded ${file.sizeBytes}`);
     const padding = (BLOCK - (copied % BLOCK)) % BLOCK;
     if (padding > 0) yield Buffer.alloc(padding);
   }

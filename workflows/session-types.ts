@@ -92,6 +92,16 @@ export type CarriedState = {
   budgetHalted?: boolean | undefined;
   /** The session's vaults; `undefined` means the input's. */
   vaultIds?: string[] | undefined;
+  /** Files received and not yet copied into the sandbox (absent before file mounts moved to the workflow). */
+  pendingMounts?: FileMount[] | undefined;
+};
+
+/** An uploaded file to copy into the session's sandbox, and where. */
+export type FileMount = {
+  fileId: string;
+  /** Absolute path under `/workspace` or `/mnt/session`, already validated. */
+  mountPath: string;
+  sizeBytes: number;
 };
 
 /** What `settingsSignal` changes; absent fields stay as they are. */
@@ -106,6 +116,8 @@ export type SessionWorkflowInput = {
   /** Vaults whose credentials MCP calls and the sandbox egress proxy may use. */
   vaultIds?: string[] | undefined;
   budget?: BudgetLimit | null | undefined;
+  /** Files to place in the sandbox before the first model call (the session's file resources). */
+  mounts?: FileMount[] | undefined;
   tuning?: SessionTuning | undefined;
   carried?: CarriedState | undefined;
 };

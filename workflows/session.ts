@@ -19,7 +19,7 @@ import type { SessionActivities } from '../activities/session-activities.ts';
 import { parseUsd } from './budget.ts';
 import { SANDBOX_TOOLS } from './sandbox-tools.ts';
 import type { StopReason } from '../src/schemas/events.ts';
-import type { CarriedState, SessionSettings, InboundUserEvent, SessionStatus, SessionWorkflowInput, ToolUseRef, Usage, WorkflowEvent } from './session-types.ts';
+import type { CarriedState, FileMount, SessionSettings, InboundUserEvent, SessionStatus, SessionWorkflowInput, ToolUseRef, Usage, WorkflowEvent } from './session-types.ts';
 
 /** User events (`user.message`, `user.interrupt`) for the session. */
 export const userEventsSignal = defineSignal<[InboundUserEvent[]]>('longhaul.userEvents');
@@ -30,6 +30,8 @@ export const terminateSignal = defineSignal<[]>('longhaul.terminate');
  * turn stopped at the budget) and `vaultIds` (used from the next tool call on).
  */
 export const settingsSignal = defineSignal<[SessionSettings]>('longhaul.settings');
+/** Files to copy into the sandbox: before the next model call, or at once when idle. */
+export const mountFilesSignal = defineSignal<[FileMount[]]>('longhaul.mountFiles');
 export const statusQuery = defineQuery<SessionStatus>('longhaul.status');
 
 const ZERO_USAGE: Usage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
@@ -60,6 +62,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     budget: input.budget ?? null,
     budgetHalted: false,
     vaultIds: input.vaultIds ?? [],
+    ...(input.mounts?.length ? { pendingMounts: [...input.mounts] } : {}),
   };
   state.runs += 1;
   // Runs carried from before budgets existed lack these.
@@ -84,6 +87,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   const { emitEvents, ensureSandbox, destroySandbox, releaseSandbox } = proxyActivities<SessionActivities>({
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+  });
+  const { mountFiles } = proxyActivities<SessionActivities>({
+    startToCloseTimeout: '30 minutes',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
   });
   const { interruptTools } = proxyActivities<SessionActivities>({
     startToCloseTimeout: '30 seconds',
@@ -130,6 +137,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   setHandler(settingsSignal, (settings) => {
     if (settings.budget !== undefined) state.budget = settings.budget;
     if (settings.vaultIds !== undefined) state.vaultIds = settings.vaultIds;
+  });
+  setHandler(mountFilesSignal, (files) => {
+    state.pendingMounts = [...(state.pendingMounts ?? []), ...files];
   });
   setHandler(statusQuery, () => ({
     phase: state.phase,
@@ -188,7 +198,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   const continueAsNewNow = async (): Promise<never> => {
     await condition(allHandlersFinished);
     log.info('session continues as new', { sessionId, historyLength: workflowInfo().historyLength, runs: state.runs });
-    return continueAsNew<typeof sessionWorkflow>({ ...input, initialEvents: undefined, carried: state });
+    return continueAsNew<typeof sessionWorkflow>({ ...input, initialEvents: undefined, mounts: undefined, carried: state });
   };
 
   const goIdle = async (stopReason: StopReason, leading: WorkflowEvent[] = []) => {
@@ -210,6 +220,31 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       sandboxReady = undefined;
     });
     return sandboxReady;
+  };
+
+  const hasPendingMounts = () => (state.pendingMounts?.length ?? 0) > 0;
+
+  /**
+   * Copies the files received so far into the sandbox. Files that cannot be
+   * mounted (deleted since, say) are reported as a `session.error` and dropped:
+   * the session goes on without them.
+   */
+  const mountPending = async () => {
+    const files = [...(state.pendingMounts ?? [])];
+    try {
+      await mountFiles({ sessionId, environment, files, ...(state.vaultIds?.length ? { vaultIds: state.vaultIds } : {}) });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = (err as { cause?: { message?: string } }).cause?.message ?? String(err);
+      log.warn('mounting files failed for good', { sessionId, error: cause });
+      const paths = files.map((f) => f.mountPath).join(', ');
+      await emitEvents({
+        sessionId,
+        events: [event('session.error', { error: { type: 'unknown_error', message: `could not place ${paths} in the sandbox: ${cause}`, retry_status: { type: 'exhausted' } } })],
+      });
+    }
+    // Files signalled while this ran stay for the next mount.
+    state.pendingMounts = (state.pendingMounts ?? []).slice(files.length);
   };
 
   const toolTimeoutMs = tuning.toolTimeoutMs ?? 600_000;
@@ -341,6 +376,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         state.budgetHalted = true;
         return { stopReason: { type: 'budget_reached' }, leading };
       }
+      // Files added during the turn are in place before the model next looks.
+      if (hasPendingMounts() && patched('mount-files')) await mountPending();
       const callKey = `call:${state.callCounter++}`;
       const result = await callModel({
         sessionId,
@@ -381,7 +418,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   };
 
   // A turn stopped at the budget has work again once the budget is raised.
-  const hasWork = () => state.inbox.length > 0 || terminateRequested || (state.budgetHalted === true && !overBudget());
+  const hasWork = () => state.inbox.length > 0 || terminateRequested || (state.budgetHalted === true && !overBudget()) || hasPendingMounts();
   for (;;) {
     if (!state.turnActive) {
       // Sessions created before idle release existed replay without the timer.
@@ -395,6 +432,16 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       await condition(hasWork);
     }
     if (terminateRequested) break;
+
+    if (!state.turnActive && hasPendingMounts() && patched('mount-files')) {
+      const wasWarm = sandboxWarm;
+      await mountPending();
+      if (!state.inbox.some((e) => e.type === 'user.message')) {
+        // No turn to use the container started for the copy: give it back; the volumes keep the files.
+        if (!wasWarm) await releaseSandbox({ sessionId });
+        continue;
+      }
+    }
 
     const drained = drainInbox();
     const budgetRaised = !state.turnActive && state.budgetHalted === true && !overBudget();

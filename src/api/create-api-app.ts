@@ -5,7 +5,6 @@ import { newId } from '../store/ids.ts';
 import type { AgentStore } from '../store/agent-store.ts';
 import type { EnvironmentStore } from '../store/environment-store.ts';
 import type { FileStore } from '../store/file-store.ts';
-import type { SandboxDriver } from '../../sandbox/types.ts';
 import type { SessionIndexStore } from '../store/session-index-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import type { VaultStore } from '../store/vault-store.ts';
@@ -29,14 +28,13 @@ export type CreateApiAppOptions = {
   environments: EnvironmentStore;
   /** The API's session index (`openApiStores` makes all three on one driver). */
   sessions: SessionIndexStore;
-  /** Uploaded files' metadata and session file resources; with `filesDir`, serves `/v1/files`. */
+  /**
+   * Uploaded files (metadata and bytes, in the shared store) and session file
+   * resources; serves `/v1/files`. Workers copy the files into sandboxes.
+   */
   files?: FileStore | undefined;
-  /** Folder for uploaded bytes (e.g. `<data-dir>/files`). */
-  filesDir?: string | undefined;
   /** Largest upload, in bytes. Default 500 MB. */
   maxFileBytes?: number | undefined;
-  /** Where sessions' file resources are copied; the worker's driver (same Docker host). */
-  sandboxes?: SandboxDriver | undefined;
   /** Vaults and credentials; serves `/v1/vaults` (answering 503 when the store has no secret key). */
   vaults?: VaultStore | undefined;
   /** Keys a client may present (`Authorization: Bearer` or `x-api-key`); kept only as sha256 digests. */
@@ -65,9 +63,7 @@ export function createApiApp({
   sessions,
   apiKeys,
   files,
-  filesDir,
   maxFileBytes,
-  sandboxes,
   vaults,
   streamKeepaliveMs = 15_000,
   onInternalError = (error, { method, path, requestId }) => console.error(`longhaul api: ${method} ${path} (${requestId}) failed:`, error),
@@ -86,13 +82,13 @@ export function createApiApp({
   });
   app.use('/v1/*', apiKeyAuth({ apiKeys }));
 
-  const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs, files, filesDir, sandboxes, vaults };
+  const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs, files, vaults };
   registerAgentRoutes(app, deps);
   registerEnvironmentRoutes(app, deps);
   registerSessionRoutes(app, deps);
   registerEventRoutes(app, deps);
   if (files) registerSessionResourceRoutes(app, { ...deps, files });
-  if (files && filesDir !== undefined) registerFileRoutes(app, { files, filesDir, maxFileBytes });
+  if (files) registerFileRoutes(app, { files, maxFileBytes });
   if (vaults) registerVaultRoutes(app, { vaults });
 
   app.doc31('/openapi.json', {

@@ -99,7 +99,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp, credentials });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',
@@ -127,7 +127,6 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
       port: apiPort,
       host: flags.host,
       model: model.info,
-      files: { filesDir: layout.files, sandboxes },
       onInternalError: (message) => terminal.error(`api: ${message}`),
     });
     cleanups.push({ name: 'HTTP API', run: () => api.close() });

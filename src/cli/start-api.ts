@@ -4,7 +4,6 @@ import type { Longhaul } from '../client/longhaul.ts';
 import { MODEL_HEADER, type DevModel } from '../config/dev-info.ts';
 import type { ApiStores } from '../store/open-api-stores.ts';
 import type { SessionStore } from '../store/session-store.ts';
-import type { SandboxDriver } from '../../sandbox/types.ts';
 import { CliError } from './cli-error.ts';
 
 export type DevApi = { url: string; close(): Promise<void> };
@@ -17,18 +16,15 @@ export type StartDevApiOptions = {
   port: number;
   host: string;
   model: DevModel;
-  /** Serves `/v1/files` with bytes kept here, and copies session file resources into `sandboxes`. */
-  files?: { filesDir: string; sandboxes: SandboxDriver } | undefined;
   onInternalError: (message: string) => void;
 };
 
 /** The Managed Agents HTTP API of `longhaul dev`, listening on `host:port`. */
-export async function startDevApi({ longhaul, store, stores, apiKey, port, host, model, files, onInternalError }: StartDevApiOptions): Promise<DevApi> {
+export async function startDevApi({ longhaul, store, stores, apiKey, port, host, model, onInternalError }: StartDevApiOptions): Promise<DevApi> {
   const app = createApiApp({
     longhaul,
     store,
     ...stores,
-    ...(files ?? {}),
     apiKeys: [apiKey],
     onInternalError: (error, { method, path, requestId }) =>
       onInternalError(`${method} ${path} (${requestId}) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),

@@ -9,6 +9,7 @@ import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
+import { FileStore, type FileContentReader } from '../store/file-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
@@ -45,7 +46,7 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
   try {
     const { store, driver } = await openEngineStore({ databaseUrl: config.databaseUrl });
     cleanups.push('store', () => store.close());
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env) });
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: new FileStore(driver) });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -78,6 +79,7 @@ export async function startEngineWorker({
   env = process.env,
   cleanups,
   credentials,
+  files,
 }: {
   config: EngineConfig;
   store: SessionStore;
@@ -87,6 +89,8 @@ export async function startEngineWorker({
   cleanups: CleanupStack;
   /** Vault credentials for MCP calls and sandbox egress; without it neither gets any. */
   credentials?: CredentialResolver | undefined;
+  /** Uploaded files' bytes in the shared store, for sessions' file resources. */
+  files: FileContentReader;
 }): Promise<EngineWorker> {
   const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
   // Longhaul removes its own containers by label and never relies on the reaper, whose image cannot be pulled offline.
@@ -119,6 +123,7 @@ export async function startEngineWorker({
     anthropic: modelHandle.anthropic,
     mcp,
     ...(credentials ? { credentials } : {}),
+    files,
   });
   const running = worker.run();
   cleanups.push('worker', async () => {

@@ -6,8 +6,8 @@ import { UserEventParams, type SessionEvent } from '../schemas/events.ts';
 import { deterministicId, newId } from '../store/ids.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
-import { sessionWorkflow, settingsSignal, statusQuery, terminateSignal, userEventsSignal } from '../../workflows/session.ts';
-import type { BudgetLimit, SessionSettings, SessionStatus, SessionTuning } from '../../workflows/session-types.ts';
+import { mountFilesSignal, sessionWorkflow, settingsSignal, statusQuery, terminateSignal, userEventsSignal } from '../../workflows/session.ts';
+import type { BudgetLimit, FileMount, SessionSettings, SessionStatus, SessionTuning } from '../../workflows/session-types.ts';
 import { NotFoundError } from '../errors.ts';
 
 export type CreateSessionOptions = {
@@ -21,6 +21,8 @@ export type CreateSessionOptions = {
   vaultIds?: string[];
   /** Most the session may spend at list prices; it idles with `budget_reached` there. */
   budget?: BudgetLimit | null;
+  /** Uploaded files a worker copies into the sandbox before the first model call (validated paths). */
+  mounts?: FileMount[];
   tuning?: SessionTuning;
 };
 
@@ -67,7 +69,7 @@ export class Longhaul {
   }
 
   readonly sessions = {
-    create: async ({ agent, environment = {}, events = [], id = newId('sesn'), vaultIds = [], budget = null, tuning }: CreateSessionOptions): Promise<SessionInfo> => {
+    create: async ({ agent, environment = {}, events = [], id = newId('sesn'), vaultIds = [], budget = null, mounts = [], tuning }: CreateSessionOptions): Promise<SessionInfo> => {
       const parsedAgent = AgentDefinition.parse(agent);
       const parsedEnvironment = EnvironmentDefinition.parse(environment);
       const initialEvents = z.array(UserEventParams).parse(events);
@@ -77,7 +79,7 @@ export class Longhaul {
         taskQueue: this.#taskQueue,
         workflowId: id,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        args: [{ sessionId: id, agent: parsedAgent, environment: parsedEnvironment, initialEvents, tuning, ...(vaultIds.length > 0 ? { vaultIds } : {}), ...(budget ? { budget } : {}) }],
+        args: [{ sessionId: id, agent: parsedAgent, environment: parsedEnvironment, initialEvents, tuning, ...(vaultIds.length > 0 ? { vaultIds } : {}), ...(budget ? { budget } : {}), ...(mounts.length > 0 ? { mounts } : {}) }],
       });
       return {
         id,
@@ -105,6 +107,11 @@ export class Longhaul {
     /** Changes the budget and/or vaults of a running session (raising the budget resumes a session stopped at it). */
     updateSettings: async (sessionId: string, settings: SessionSettings): Promise<void> => {
       await this.#client.workflow.getHandle(sessionId).signal(settingsSignal, settings);
+    },
+
+    /** Has a worker copy uploaded files into the session's sandbox before its next model call (at once when idle). */
+    mountFiles: async (sessionId: string, mounts: FileMount[]): Promise<void> => {
+      await this.#client.workflow.getHandle(sessionId).signal(mountFilesSignal, mounts);
     },
 
     /** Ends the session: it records `session.status_terminated` and releases its sandbox. */

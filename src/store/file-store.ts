@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { NotFoundError } from '../errors.ts';
 import type { FileMetadata, FileResource } from '../schemas/api-file.ts';
 import { keysetPage } from './keyset-page.ts';
@@ -8,9 +7,16 @@ import type { SqlDriver } from './sql-driver.ts';
 type FileRow = { id: string; record: FileMetadata; created_at: string };
 type ResourceRow = { id: string; record: FileResource; created_at: string };
 
+/** Size of the pieces file content is stored in: large enough to keep round trips few, small enough to never hold a whole file. */
+export const FILE_CHUNK_BYTES = 1024 * 1024;
+
+/** What mounting files needs of the store: their bytes. */
+export type FileContentReader = Pick<FileStore, 'readContent'>;
+
 /**
- * Metadata of uploaded files, and the file resources mounted into sessions.
- * The bytes are not here: the API keeps them in its files folder.
+ * Uploaded files (metadata and bytes, the bytes in chunks), and the file
+ * resources mounted into sessions. The bytes live in the store so an API
+ * and workers on other hosts see the same files.
  */
 export class FileStore {
   readonly #db: SqlDriver;
@@ -32,9 +38,63 @@ export class FileStore {
     return rows[0].record;
   }
 
+  /** Removes the file and its bytes. */
   async delete(id: string): Promise<void> {
-    const rows = await this.#db.query<{ id: string }>('DELETE FROM files WHERE id = $1 RETURNING id', [id]);
-    if (!rows[0]) throw new NotFoundError(`file ${id} not found`);
+    await this.#db.transaction(async (tx) => {
+      const rows = await tx.query<{ id: string }>('DELETE FROM files WHERE id = $1 RETURNING id', [id]);
+      if (!rows[0]) throw new NotFoundError(`file ${id} not found`);
+      await tx.query('DELETE FROM file_chunks WHERE file_id = $1', [id]);
+    });
+  }
+
+  /**
+   * Stores the bytes of file `id` as they arrive, a chunk at a time, and returns
+   * their count. Write them before `create` records the file: a file that is
+   * listed always has all its bytes. On failure (or more than `maxBytes`) what was
+   * written is removed again.
+   */
+  async writeContent(id: string, source: AsyncIterable<Uint8Array>, { maxBytes = Number.POSITIVE_INFINITY }: { maxBytes?: number } = {}): Promise<number> {
+    let total = 0;
+    let n = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async (data: Buffer) => {
+      await this.#db.query('INSERT INTO file_chunks (file_id, n, data) VALUES ($1, $2, $3::bytea)', [id, n++, data]);
+    };
+    try {
+      for await (const piece of source) {
+        total += piece.byteLength;
+        if (total > maxBytes) throw new FileTooLargeError(maxBytes);
+        pending.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+        pendingBytes += piece.byteLength;
+        while (pendingBytes >= FILE_CHUNK_BYTES) {
+          const joined = Buffer.concat(pending, pendingBytes);
+          await flush(joined.subarray(0, FILE_CHUNK_BYTES));
+          pending = [joined.subarray(FILE_CHUNK_BYTES)];
+          pendingBytes -= FILE_CHUNK_BYTES;
+        }
+      }
+      if (pendingBytes > 0) await flush(Buffer.concat(pending, pendingBytes));
+      return total;
+    } catch (error) {
+      await this.deleteContent(id);
+      throw error;
+    }
+  }
+
+  /** The bytes of file `id`, a chunk at a time (none for a file without content). */
+  async *readContent(id: string): AsyncGenerator<Buffer> {
+    for (let n = 0; ; n++) {
+      const rows = await this.#db.query<{ data: Uint8Array }>('SELECT data FROM file_chunks WHERE file_id = $1 AND n = $2', [id, n]);
+      const data = rows[0]?.data;
+      if (data === undefined) return;
+      yield Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    }
+  }
+
+  /** Removes the bytes of file `id` (an upload that failed). */
+  async deleteContent(id: string): Promise<void> {
+    await this.#db.query('DELETE FROM file_chunks WHERE file_id = $1', [id]);
   }
 
   /** Newest first. `ids` gives one page of just those files (unknown ids are left out). */
@@ -89,13 +149,13 @@ export class FileStore {
   }
 }
 
-const FILE_ID = /^file_[A-Za-z0-9]{1,64}$/;
+/** More bytes than the server accepts for one file. */
+export class FileTooLargeError extends Error {
+  readonly maxBytes: number;
 
-/**
- * Where the bytes of file `id` live under the API's files folder. Throws on an
- * id that is not a file id, so no request can name a path outside the folder.
- */
-export function storedFilePath(filesDir: string, id: string): string {
-  if (!FILE_ID.test(id)) throw new NotFoundError(`file ${id} not found`);
-  return join(filesDir, id);
+  constructor(maxBytes: number) {
+    super(`file: larger than the ${maxBytes} bytes this server accepts`);
+    this.name = 'FileTooLargeError';
+    this.maxBytes = maxBytes;
+  }
 }

@@ -152,4 +152,18 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       CREATE UNIQUE INDEX vault_credentials_active_target ON vault_credentials (vault_id, target) WHERE archived_at IS NULL;
     `,
   },
+  {
+    id: 7,
+    name: 'file content, chunked',
+    sql: `
+      -- The bytes of uploaded files, in order, so API and workers on different hosts
+      -- share them through the store. Written before the files row, removed after it.
+      CREATE TABLE file_chunks (
+        file_id       text NOT NULL,
+        n             integer NOT NULL,
+        data          bytea NOT NULL,
+        PRIMARY KEY (file_id, n)
+      );
+    `,
+  },
 ];

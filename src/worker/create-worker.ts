@@ -6,6 +6,7 @@ import type { WebSearchProvider } from '../../activities/web-tools.ts';
 import type { McpGateway } from '../../activities/mcp-gateway.ts';
 import type { CredentialResolver } from '../vaults/credential-resolver.ts';
 import type { SandboxDriver } from '../../sandbox/types.ts';
+import type { FileContentReader } from '../store/file-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 
 export const DEFAULT_TASK_QUEUE = 'longhaul';
@@ -38,6 +39,8 @@ export type LonghaulWorkerOptions = {
   mcp?: McpGateway;
   /** Vault credentials for the sandboxes' egress proxies (`environment_variable` secrets). */
   credentials?: Pick<CredentialResolver, 'environmentSecrets'>;
+  /** Uploaded files' bytes (the API's `FileStore` on the shared store), to mount sessions' file resources. */
+  files?: FileContentReader;
   workflowBundle?: WorkflowBundle;
   /** Concurrent activities (model calls and tool calls). Default 100. */
   maxConcurrentActivities?: number;
@@ -68,6 +71,7 @@ export async function createLonghaulWorker({
   webSearch,
   mcp,
   credentials,
+  files,
   workflowBundle,
   maxConcurrentActivities = 100,
   heartbeatEveryMs = 1000,
@@ -79,7 +83,7 @@ export async function createLonghaulWorker({
     namespace,
     taskQueue,
     workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
-    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials }),
+    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files }),
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     shutdownGraceTime: shutdownGraceTimeMs,
     // Cancellation reaches an activity on its next heartbeat; keep that short so interrupts are prompt.

@@ -5,6 +5,7 @@ import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
+import { FileStore } from '../../src/store/file-store.ts';
 import type { Script } from '../../src/testing/index.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
@@ -46,8 +47,8 @@ export async function startApiFixture({
   /** Start an in-process worker (default true). */
   worker?: boolean;
   resolveEgressHost?: ResolveHost;
-  /** Serve `/v1/files` from this folder, copying session file resources into the harness's sandboxes. */
-  files?: { filesDir: string; maxFileBytes?: number };
+  /** Options of `/v1/files` (always served; the worker mounts files from the store). */
+  files?: { maxFileBytes?: number };
 }): Promise<ApiFixture> {
   const driver = apiStoreUrl ? await openPostgresDriver({ url: apiStoreUrl }) : await openPgliteDriver();
   const secretBox = SecretBox.fromBase64(SecretBox.generateKey());
@@ -55,14 +56,18 @@ export async function startApiFixture({
   // The in-process worker reads MCP credentials from the API's vaults, as `longhaul dev` does.
   const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
   const mcp = createVaultMcpGateway({ credentials });
-  const harness = await startHarness({ temporal, script, mcp, credentials, ...harnessOptions });
+  // The worker reads uploaded bytes from the store as a worker on another host would: over its own
+  // connection when the store is PostgreSQL, else from the API's in-memory database.
+  const workerFilesDriver = harnessOptions.postgresUrl && apiStoreUrl === harnessOptions.postgresUrl ? await openPostgresDriver({ url: apiStoreUrl }) : undefined;
+  const workerFiles = workerFilesDriver ? new FileStore(workerFilesDriver) : stores.files;
+  const harness = await startHarness({ temporal, script, mcp, credentials, files: workerFiles, ...harnessOptions });
   const app = createApiApp({
     longhaul: harness.longhaul,
     store: harness.store,
     ...stores,
     apiKeys: [API_KEY],
     ...(streamKeepaliveMs ? { streamKeepaliveMs } : {}),
-    ...(files ? { ...files, sandboxes: harness.sandboxes } : {}),
+    ...(files?.maxFileBytes !== undefined ? { maxFileBytes: files.maxFileBytes } : {}),
   });
   const api = await serveApi({ app, port: 0 });
   const client = new Anthropic({ baseURL: api.url, apiKey: API_KEY, maxRetries: 0 });
@@ -81,6 +86,7 @@ export async function startApiFixture({
       }
       await harness[Symbol.asyncDispose]();
       await mcp[Symbol.asyncDispose]();
+      await workerFilesDriver?.close();
       await driver.close();
     },
   };

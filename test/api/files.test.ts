@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Anthropic, { BadRequestError, NotFoundError, toFile } from '@anthropic-ai/sdk';
 import { getContainerRuntimeClient } from 'testcontainers';
@@ -41,21 +38,18 @@ let temporal: DevServer;
 let fixture: ApiFixture;
 let harness: Harness;
 let stores: ApiStores;
-let filesDir: string;
 let api: ServedApi;
 let client: Anthropic;
 
 before(async () => {
   temporal = await startTestTemporal();
-  filesDir = await mkdtemp(join(tmpdir(), 'longhaul-files-'));
-  fixture = await startApiFixture({ temporal, script: catScript, files: { filesDir, maxFileBytes: MAX_FILE_BYTES } });
+  fixture = await startApiFixture({ temporal, script: catScript, files: { maxFileBytes: MAX_FILE_BYTES } });
   ({ harness, stores, api, client } = fixture);
 });
 
 after(async () => {
   await fixture[Symbol.asyncDispose]();
   await temporal.stop();
-  await rm(filesDir, { recursive: true, force: true });
 });
 
 test('files: upload, retrieve, download the same bytes, delete then 404', async () => {
@@ -81,7 +75,9 @@ test('files: upload, retrieve, download the same bytes, delete then 404', async 
     assert.ok(error instanceof NotFoundError, String(error));
     assert.match(error.message, new RegExp(`file ${uploaded.id} not found`));
   }
-  assert.ok(!(await readdir(filesDir)).includes(uploaded.id), 'the bytes are gone with the file');
+  const left = [];
+  for await (const chunk of stores.files.readContent(uploaded.id)) left.push(chunk);
+  assert.deepEqual(left, [], 'the bytes are gone with the file');
 
   const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
   assert.ok(['/v1/files', '/v1/files/{file_id}', '/v1/files/{file_id}/content', '/v1/sessions/{session_id}/resources/{resource_id}'].every((p) => p in doc.paths));
@@ -127,6 +123,36 @@ test('files: empty names become unnamed.<ext>; a missing part and an oversized f
   const big = await client.beta.files.upload({ file: await toFile(Buffer.alloc(MAX_FILE_BYTES + 1), 'big.bin') }).catch((e: unknown) => e);
   assert.ok(big instanceof Anthropic.APIError && big.status === 413, String(big));
   assert.match(big.message, /larger than the 1048576 bytes/);
+});
+
+test('files: a body streamed without a length is stored as it arrives, and refused once past the limit', async () => {
+  const post = (bytes: Buffer) => {
+    const boundary = `----longhaul${Date.now()}`;
+    const head = Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="streamed.bin"\r\ncontent-type: application/octet-stream\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}\r\ncontent-disposition: form-data; name="expires_in_seconds"\r\n\r\n3600\r\n--${boundary}--\r\n`);
+    const pieces = [head, ...Array.from({ length: Math.ceil(bytes.length / 50_000) }, (_, i) => bytes.subarray(i * 50_000, (i + 1) * 50_000)), tail];
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = pieces.shift();
+        if (next) controller.enqueue(new Uint8Array(next));
+        else controller.close();
+      },
+    });
+    return fetch(`${api.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}` }, body, duplex: 'half' } as RequestInit);
+  };
+  const bytes = randomBytes(MAX_FILE_BYTES - 1000);
+  const ok = await post(bytes);
+  assert.equal(ok.status, 200, await ok.clone().text());
+  const stored = (await ok.json()) as FileMetadata;
+  assert.deepEqual([stored.filename, stored.size_bytes, stored.mime_type], ['streamed.bin', bytes.length, 'application/octet-stream']);
+  assert.equal(Date.parse(stored.expires_at!) - Date.parse(stored.created_at), 3_600_000, 'a field after the file part still counts');
+  assert.ok(Buffer.from(await (await client.beta.files.download(stored.id)).arrayBuffer()).equals(bytes));
+
+  const before = (await stores.files.list({ limit: 1000 })).data.length;
+  const tooBig = await post(randomBytes(MAX_FILE_BYTES + 1));
+  assert.equal(tooBig.status, 413);
+  assert.match(((await tooBig.json()) as { error: { message: string } }).error.message, /larger than the 1048576 bytes/);
+  assert.equal((await stores.files.list({ limit: 1000 })).data.length, before, 'nothing recorded');
 });
 
 test('sessions: a file resource is in the sandbox before the agent first looks; resources list and retrieve', async () => {
@@ -215,6 +241,8 @@ test('sessions: without a first turn the container is released after the mount; 
       { type: 'file', file_id: blob.id, mount_path: deep },
     ],
   });
+  // The worker mounts the files into a container it then gives back: the session is idle.
+  await waitForActivity(session.id, 'releaseSandbox');
   const docker = (await getContainerRuntimeClient()).container.dockerode;
   assert.deepEqual(await findSessionContainers(docker, session.id), [], 'no container is left running for an idle session');
 
@@ -229,6 +257,21 @@ test('sessions: without a first turn the container is released after the mount; 
   assert.match(output, /agent 70000/, 'owned by the sandbox user');
   assert.match(output, /writable/);
 });
+
+/** Resolves once the session's workflow has completed an activity of that name. */
+async function waitForActivity(sessionId: string, name: string, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const history = await harness.client.workflow.getHandle(sessionId).fetchHistory();
+    const scheduled = new Map<string, string | null | undefined>();
+    for (const e of history.events ?? []) {
+      if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name);
+      if (e.activityTaskCompletedEventAttributes && scheduled.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId)) === name) return;
+    }
+    if (Date.now() > deadline) throw new Error(`session ${sessionId} ran no ${name}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
 
 /** The session's events once it has gone idle `turns` times. */
 async function waitForIdle(sessionId: string, turns = 1, timeoutMs = 90_000) {

@@ -6,6 +6,7 @@ import { Longhaul } from '../../src/client/longhaul.ts';
 import type { SessionEvent } from '../../src/schemas/events.ts';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
+import type { FileContentReader } from '../../src/store/file-store.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts';
 import { ScriptedModelServer, type Script } from '../../src/testing/index.ts';
@@ -57,6 +58,7 @@ export async function startHarness({
   postgresUrl,
   mcp,
   credentials,
+  files,
   heartbeatEveryMs = 200,
   resolveEgressHost,
 }: {
@@ -68,6 +70,8 @@ export async function startHarness({
   mcp?: McpGateway;
   /** Vault credentials for the sandboxes' egress proxies. */
   credentials?: Pick<CredentialResolver, 'environmentSecrets'>;
+  /** Uploaded files' bytes, for the workers' `mountFiles`. */
+  files?: FileContentReader;
   /** Activity heartbeat of the workers; tests use 200 ms so crashed calls move on quickly. */
   heartbeatEveryMs?: number;
   /** How the sandboxes' egress proxies resolve host names (tests map example names to local servers). */
@@ -96,6 +100,7 @@ export async function startHarness({
       heartbeatEveryMs,
       ...(mcp ? { mcp } : {}),
       ...(credentials ? { credentials } : {}),
+      ...(files ? { files } : {}),
       // Tests end by terminating their sessions; their calls then stop within a heartbeat.
       shutdownGraceTimeMs: 2000,
     });

@@ -5,6 +5,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
+import { FileStore } from '../../src/store/file-store.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
 import { createLonghaulWorker } from '../../src/worker/create-worker.ts';
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
@@ -16,7 +17,8 @@ const env = (name: string): string => {
 };
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
-const store = await SessionStore.open(await openPostgresDriver({ url: env('LONGHAUL_TEST_DATABASE_URL') }));
+const driver = await openPostgresDriver({ url: env('LONGHAUL_TEST_DATABASE_URL') });
+const store = await SessionStore.open(driver);
 const connection = await NativeConnection.connect({ address: env('LONGHAUL_TEST_TEMPORAL_ADDRESS') });
 const worker = await createLonghaulWorker({
   connection,
@@ -25,6 +27,7 @@ const worker = await createLonghaulWorker({
   sandboxes: new DockerSandboxDriver({ dataDir: env('LONGHAUL_TEST_SANDBOX_DIR') }),
   anthropic: new Anthropic({ baseURL: env('LONGHAUL_TEST_MODEL_URL'), apiKey: 'test-key' }),
   heartbeatEveryMs: 200,
+  files: new FileStore(driver),
 });
 const running = worker.run();
 process.stdout.write('ready\n');

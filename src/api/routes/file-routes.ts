@@ -1,25 +1,20 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { createRoute } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { PageQuery, pageCursorOf } from '../../schemas/api-common.ts';
 import { DeletedFile, FileMetadata, FileUploadFields } from '../../schemas/api-file.ts';
-import { storedFilePath, type FileStore } from '../../store/file-store.ts';
+import { FileTooLargeError, type FileStore } from '../../store/file-store.ts';
 import { newId } from '../../store/ids.ts';
 import { BadRequestError, HttpApiError } from '../api-errors.ts';
+import { receiveMultipartUpload } from '../receive-multipart-upload.ts';
 import type { ApiApp } from '../api-types.ts';
 import { formatZodError } from '../format-zod-error.ts';
 import { clampLimit, cursorOf, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json } from '../openapi-common.ts';
 
 export type FileRouteDeps = {
+  /** Metadata and bytes (the bytes in chunks, so workers on other hosts can mount them). */
   files: FileStore;
-  /** Folder holding the uploaded bytes, one file per id. */
-  filesDir: string;
   /** Largest upload accepted, in bytes. Default 500 MB. */
   maxFileBytes?: number | undefined;
 };
@@ -28,7 +23,7 @@ const FileParam = z.object({ file_id: z.string().min(1) });
 const tags = ['files'];
 
 /** `client.beta.files`: upload (multipart), list, retrieveMetadata, download, delete. */
-export function registerFileRoutes(app: ApiApp, { files, filesDir, maxFileBytes = 500_000_000 }: FileRouteDeps): void {
+export function registerFileRoutes(app: ApiApp, { files, maxFileBytes = 500_000_000 }: FileRouteDeps): void {
   const tooLarge = () => new HttpApiError('invalid_request_error', `file: larger than the ${maxFileBytes} bytes this server accepts`, { status: 413 });
 
   /** The file's metadata; an expired file is gone for every purpose. */
@@ -46,7 +41,7 @@ export function registerFileRoutes(app: ApiApp, { files, filesDir, maxFileBytes 
       path: '/v1/files',
       tags,
       description: 'Upload a file as `multipart/form-data`: part `file` (the bytes, with a filename) and optional `expires_in_seconds` (3600–7776000).',
-      // Refused while it streams in, before the multipart parser buffers it.
+      // Refused while it streams in; the parser hands the bytes to the store as they come.
       middleware: [bodyLimit({ maxSize: maxFileBytes + 64 * 1024, onError: () => { throw tooLarge(); } })] as const,
       responses: { 200: json(FileMetadata, 'The stored file'), 413: json(z.unknown(), 'The file is larger than the server accepts'), ...ERROR_RESPONSES },
     }),
@@ -54,33 +49,28 @@ export function registerFileRoutes(app: ApiApp, { files, filesDir, maxFileBytes 
       if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('multipart/form-data')) {
         throw new BadRequestError('body: send multipart/form-data with a `file` part');
       }
-      const body = await c.req.parseBody();
-      const given = body['file'];
-      if (given === undefined) throw new BadRequestError('file: Required');
-      // A part without a filename (the SDK sends one for an empty name) parses as text, its type lost: keep its bytes.
-      const part = typeof given === 'string' ? new File([given], '') : given instanceof File ? given : undefined;
-      if (part === undefined) throw new BadRequestError('file: send exactly one `file` part');
-      if (part.size > maxFileBytes) throw tooLarge();
-      const fields = FileUploadFields.safeParse({ expires_in_seconds: body['expires_in_seconds'] });
-      if (!fields.success) throw new BadRequestError(formatZodError(fields.error, body));
-
       const id = newId('file');
-      const path = storedFilePath(filesDir, id);
-      const partial = `${path}.part`;
-      await mkdir(filesDir, { recursive: true });
+      let upload;
       try {
-        await pipeline(Readable.fromWeb(part.stream() as NodeReadableStream<Uint8Array>), createWriteStream(partial, { mode: 0o600 }));
-        await rename(partial, path);
+        upload = await receiveMultipartUpload(c.req.raw, (content) => files.writeContent(id, content, { maxBytes: maxFileBytes }));
       } catch (error) {
-        await rm(partial, { force: true });
+        await files.deleteContent(id);
+        if (error instanceof FileTooLargeError) throw tooLarge();
         throw error;
       }
+      const part = upload.file;
+      if (part === undefined) throw new BadRequestError('file: Required');
+      const fields = FileUploadFields.safeParse({ expires_in_seconds: upload.fields['expires_in_seconds'] });
+      if (!fields.success) {
+        await files.deleteContent(id);
+        throw new BadRequestError(formatZodError(fields.error, upload.fields));
+      }
       const createdAt = new Date();
-      const mimeType = mimeTypeOf(part.type, part.name);
+      const mimeType = mimeTypeOf(part.declaredType, part.filename);
       const metadata: FileMetadata = {
         type: 'file',
         id,
-        filename: sanitizeFilename(part.name, mimeType),
+        filename: sanitizeFilename(part.filename, mimeType),
         mime_type: mimeType,
         size_bytes: part.size,
         created_at: createdAt.toISOString(),
@@ -91,7 +81,7 @@ export function registerFileRoutes(app: ApiApp, { files, filesDir, maxFileBytes 
       try {
         return c.json(await files.create(metadata), 200);
       } catch (error) {
-        await rm(path, { force: true });
+        await files.deleteContent(id);
         throw error;
       }
     },
@@ -136,8 +126,7 @@ export function registerFileRoutes(app: ApiApp, { files, filesDir, maxFileBytes 
     async (c) => {
       const file = await live(c.req.valid('param').file_id);
       if (!file.downloadable) throw new HttpApiError('invalid_request_error', `file ${file.id} is not downloadable`, { details: { error_code: 'file_not_downloadable' } });
-      const stream = Readable.toWeb(createReadStream(storedFilePath(filesDir, file.id))) as ReadableStream<Uint8Array>;
-      return c.body(stream, 200, {
+      return c.body(ReadableStream.from(files.readContent(file.id)) as ReadableStream<Uint8Array>, 200, {
         'content-type': file.mime_type,
         'content-length': String(file.size_bytes),
         'content-disposition': contentDisposition(file.filename),
@@ -150,8 +139,6 @@ export function registerFileRoutes(app: ApiApp, { files, filesDir, maxFileBytes 
     async (c) => {
       const id = c.req.valid('param').file_id;
       await files.delete(id);
-      // The row is gone first: a crash here leaves unreachable bytes, never a row without bytes.
-      await rm(storedFilePath(filesDir, id), { force: true });
       return c.json({ id, type: 'file_deleted' as const }, 200);
     },
   );

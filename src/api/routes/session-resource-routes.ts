@@ -1,12 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
-import { mountFiles, type MountFilesInput } from '../../../activities/mount-files.ts';
-import type { SandboxDriver } from '../../../sandbox/types.ts';
+import type { FileMount } from '../../../workflows/session-types.ts';
 import { NotFoundError } from '../../errors.ts';
 import { PageQuery, pageCursorOf } from '../../schemas/api-common.ts';
-import { environmentDefinitionOf } from '../../schemas/api-environment.ts';
 import { DeletedSessionResource, FileResource, FileResourceParams, resolveMountPath } from '../../schemas/api-file.ts';
-import type { EnvironmentDefinition } from '../../schemas/environment.ts';
 import type { FileStore } from '../../store/file-store.ts';
 import { newId } from '../../store/ids.ts';
 import { BadRequestError, HttpApiError } from '../api-errors.ts';
@@ -14,29 +12,29 @@ import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 
-/** What mounting files into sessions needs; without `filesDir` and `sandboxes` file resources are refused. */
+/**
+ * What file resources need of the API: the files (metadata and bytes in the
+ * shared store). The copy into the sandbox is a worker's job, so the API needs no
+ * sandbox driver; without `files` file resources are refused.
+ */
 export type SessionFileDeps = {
   files?: FileStore | undefined;
-  filesDir?: string | undefined;
-  sandboxes?: SandboxDriver | undefined;
 };
 
-/** File resources resolved against the Files API, ready to record and mount. */
-export type PreparedFileResources = { resources: FileResource[]; mounts: MountFilesInput['files'] };
+/** File resources resolved against the Files API, ready to record and hand to the session's workflow. */
+export type PreparedFileResources = { resources: FileResource[]; mounts: FileMount[] };
 
 /**
  * Checks every file exists (404 naming the field and the id) and fixes each
  * resource's id and mount path. Nothing is written.
  */
 export async function prepareFileResources(
-  { files, filesDir, sandboxes }: SessionFileDeps,
+  { files }: SessionFileDeps,
   params: readonly FileResourceParams[],
   { field }: { field: string },
 ): Promise<PreparedFileResources> {
   if (params.length === 0) return { resources: [], mounts: [] };
-  if (files === undefined || filesDir === undefined || sandboxes === undefined) {
-    throw new BadRequestError(`${field}: this server has no files folder or sandbox driver, so it cannot mount files`);
-  }
+  if (files === undefined) throw new BadRequestError(`${field}: this server keeps no files, so it cannot mount them`);
   const now = new Date().toISOString();
   const prepared: PreparedFileResources = { resources: [], mounts: [] };
   for (const [index, param] of params.entries()) {
@@ -60,33 +58,13 @@ export async function prepareFileResources(
   return prepared;
 }
 
-/**
- * Records the resources and copies their files into the session's sandbox
- * (starting it if need be). When this resolves the files are in `/workspace`.
- *
- * `releaseAfter` removes the container again (the volume, with the files,
- * stays): for a session whose workflow has not started and will not run a turn
- * at once, nothing else would ever release a container started here.
- */
-export async function mountFileResources(
-  deps: SessionFileDeps,
-  { sessionId, environment, prepared, releaseAfter = false }: { sessionId: string; environment: EnvironmentDefinition; prepared: PreparedFileResources; releaseAfter?: boolean },
-): Promise<void> {
-  if (prepared.resources.length === 0) return;
-  const { files, filesDir, sandboxes } = deps;
-  if (files === undefined || filesDir === undefined || sandboxes === undefined) throw new Error('mountFileResources needs files, filesDir and sandboxes');
-  for (const resource of prepared.resources) await files.addResource(sessionId, resource);
-  await mountFiles({ sandboxes, filesDir }, { sessionId, environment, files: prepared.mounts });
-  if (releaseAfter) await sandboxes.destroy(sessionId, { removeVolume: false });
-}
-
 const SessionParam = z.object({ session_id: z.string().min(1) });
 const ResourceParam = z.object({ session_id: z.string().min(1), resource_id: z.string().min(1) });
 const tags = ['sessions'];
 
 /** `client.beta.sessions.resources` for file resources: add, list, retrieve, delete. */
-export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, 'sessions' | 'environments'> & SessionFileDeps & { files: FileStore }): void {
-  const { files, sessions, environments } = deps;
+export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, 'sessions' | 'longhaul'> & { files: FileStore }): void {
+  const { files, sessions, longhaul } = deps;
 
   /** The session, which must exist and not be archived to change. */
   const liveSession = async (id: string) => {
@@ -101,18 +79,26 @@ export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, '
       path: '/v1/sessions/{session_id}/resources',
       tags,
       request: { params: SessionParam, body: jsonBody(FileResourceParams) },
-      responses: { 200: json(FileResource, 'The resource; its file is in the sandbox'), ...ERROR_RESPONSES },
+      description: 'Adds a file resource. A worker copies the file into the sandbox before the session next calls the model (at once if it is idle).',
+      responses: { 200: json(FileResource, 'The resource'), ...ERROR_RESPONSES },
     }),
     async (c) => {
       const sessionId = c.req.valid('param').session_id;
-      const session = await liveSession(sessionId);
+      await liveSession(sessionId);
       const prepared = await prepareFileResources(deps, [c.req.valid('json')], { field: 'body' });
       const existing = await files.listResources(sessionId, { limit: 1000 });
       const mountPath = prepared.resources[0]?.mount_path;
       if (existing.data.some((r) => r.mount_path === mountPath)) throw new BadRequestError(`mount_path: ${mountPath} is used by another resource of session ${sessionId}`);
-      const environment = environmentDefinitionOf(await environments.retrieve(session.environment_id));
-      await mountFileResources(deps, { sessionId, environment, prepared });
-      return c.json(prepared.resources[0]!, 200);
+      const resource = prepared.resources[0]!;
+      await files.addResource(sessionId, resource);
+      try {
+        await longhaul.sessions.mountFiles(sessionId, prepared.mounts);
+      } catch (error) {
+        await files.deleteResource(sessionId, resource.id);
+        if (error instanceof WorkflowNotFoundError) throw new BadRequestError(`session ${sessionId} has ended: it takes no more files`);
+        throw error;
+      }
+      return c.json(resource, 200);
     },
   );
 

@@ -16,7 +16,7 @@ import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 import { sessionObject, sessionStateOf } from '../session-state.ts';
-import { mountFileResources, prepareFileResources, type SessionFileDeps } from './session-resource-routes.ts';
+import { prepareFileResources, type SessionFileDeps } from './session-resource-routes.ts';
 
 /** What sessions need of the vault store: existence and archival. */
 export type VaultLookup = { retrieve(id: string): Promise<{ archived_at: string | null }> };
@@ -70,9 +70,8 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       const initialEvents = params.initial_events ?? [];
       await sessions.create(record);
       try {
-        // Files go into the sandbox before the workflow exists, so before its first model call and tool call.
-        // With a first turn coming, its warm-up adopts the container (and releases it when idle); without, it goes now.
-        await mountFileResources(deps, { sessionId: record.id, environment: environmentDefinitionOf(environment), prepared: fileResources, releaseAfter: initialEvents.length === 0 });
+        for (const resource of fileResources.resources) await deps.files?.addResource(record.id, resource);
+        // A worker copies the files into the sandbox before the first model call.
         await longhaul.sessions.create({
           id: record.id,
           agent: agentDefinitionOf(agent),
@@ -80,12 +79,10 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
           events: initialEvents,
           vaultIds: record.vault_ids ?? [],
           budget: record.budget ?? null,
+          mounts: fileResources.mounts,
         });
       } catch (error) {
-        if (fileResources.resources.length > 0) {
-          await deps.files?.removeResources(record.id);
-          await deps.sandboxes?.destroy(record.id, { removeVolume: true }).catch(() => undefined);
-        }
+        if (fileResources.resources.length > 0) await deps.files?.removeResources(record.id);
         await sessions.remove(record.id);
         throw error;
       }
