@@ -340,7 +340,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
           events.push(waiting());
         } else {
           state.phase = 'running';
-                events.push(event('session.status_running'));
+          events.push(event('session.status_running'));
         }
         // The first approved call records the answers as it starts: one hop less between approval and tool.
         const [first, ...rest] = approved;

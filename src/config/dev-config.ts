@@ -16,8 +16,6 @@ export type DataDirLayout = {
   store: string;
   /** Per-session executor sockets and tool-call journals (the workspaces themselves are Docker volumes). */
   sandboxes: string;
-  /** Uploaded files' bytes (`/v1/files`); their metadata is in the store. */
-  files: string;
   /** Temporal dev server's SQLite file: sessions survive a restart of `longhaul dev`. */
   temporalDb: string;
   logs: string;
@@ -35,7 +33,6 @@ export function dataDirLayout(root: string): DataDirLayout {
     root,
     store: join(root, 'store'),
     sandboxes: join(root, 'sandboxes'),
-    files: join(root, 'files'),
     temporalDb: join(root, 'temporal', 'dev.sqlite'),
     logs: join(root, 'logs'),
     apiKeyFile: join(root, 'api-key'),
