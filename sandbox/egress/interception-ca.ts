@@ -163,8 +163,16 @@ function seq(...parts: Buffer[]): Buffer {
   return tlv(0x30, ...parts);
 }
 
-function integer(value: Buffer): Buffer {
-  return tlv(0x02, (value[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), value]) : value);
+/**
+ * A DER INTEGER of the unsigned big-endian `value`: minimal, as DER requires (a random
+ * serial may start with zero bytes, which parsers reject as "illegal padding"), and
+ * with a zero byte in front when the high bit would make it negative.
+ */
+export function integer(value: Buffer): Buffer {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const minimal = value.subarray(start);
+  return tlv(0x02, (minimal[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 
 function bool(value: boolean): Buffer {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
-import { InterceptionCa } from '../../sandbox/egress/interception-ca.ts';
+import { InterceptionCa, integer } from '../../sandbox/egress/interception-ca.ts';
 
 /** The leaf certificate a context presents, read back through a TLS server socket's context. */
 function leafOf(ca: InterceptionCa, host: string): X509Certificate {
@@ -30,4 +30,13 @@ test('the CA is a CA, and its leaf certificates name the host and are issued and
   assert.equal(leafOf(ca, '[2001:db8::1]').subjectAltName, 'IP Address:2001:DB8:0:0:0:0:0:1');
   // Another CA's leaves do not verify against this one.
   assert.ok(!leafOf(InterceptionCa.create(), 'api.example.com').verify(caCert.publicKey));
+});
+
+test('DER integers are minimal: random serials with leading zero bytes still parse', () => {
+  const hex = (value: number[]) => integer(Buffer.from(value)).toString('hex');
+  assert.equal(hex([0x00, 0x00, 0x7f, 0x01]), '02027f01');
+  assert.equal(hex([0x00, 0x80]), '02020080');
+  assert.equal(hex([0x80, 0x01]), '0203008001');
+  assert.equal(hex([0x00]), '020100');
+  assert.equal(hex([0x05]), '020105');
 });
