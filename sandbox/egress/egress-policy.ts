@@ -2,13 +2,9 @@ import type { SandboxSecret } from '../types.ts';
 import { type HostPattern, hostMatches, parseHostPatterns } from './host-pattern.ts';
 
 /** A secret ready for the proxy: its placeholder known, its hosts parsed. */
-export type InjectedSecret = {
-  name: string;
-  value: string;
+export type InjectedSecret = Omit<SandboxSecret, 'hosts'> & {
   placeholder: string;
   hosts: readonly HostPattern[] | 'any';
-  header: boolean;
-  body: boolean;
 };
 
 export type EgressPolicy = {
