@@ -1,6 +1,7 @@
 import type { McpServerDefinition } from '../src/schemas/agent.ts';
 import type { McpToolDescription } from '../src/core/tool-routing.ts';
-import type { ToolResultContentBlock } from '../src/schemas/events.ts';
+import type { RetryStatus, ToolResultContentBlock } from '../src/schemas/events.ts';
+import { MCP_FAILURE_TYPES, McpAuthenticationError, mcpSessionErrorFromFailure } from '../src/mcp/mcp-errors.ts';
 
 /**
  * How activities reach MCP servers: discovery for the model request, calls for
@@ -19,10 +20,17 @@ export interface McpGateway {
   }): Promise<{ content: ToolResultContentBlock[]; isError: boolean }>;
 }
 
-/** The `session.error` object for an MCP failure; an error without a recognised name counts as a connection failure. */
-export function mcpSessionError(err: unknown, serverName: string, retryStatus: 'retrying' | 'exhausted' | 'terminal') {
-  const name = err instanceof Error ? err.name : '';
-  const type = name === 'McpAuthenticationError' ? ('mcp_authentication_failed_error' as const) : ('mcp_connection_failed_error' as const);
-  const message = err instanceof Error ? err.message : String(err);
-  return { type, mcp_server_name: serverName, message, retry_status: { type: retryStatus } };
+/**
+ * The `session.error` object for an MCP failure. A refused credential is `terminal`
+ * (it needs attention, not another try); anything else counts as a connection
+ * failure, `exhausted` unless the caller says otherwise.
+ */
+export function mcpSessionError(err: unknown, serverName: string, retryStatus?: RetryStatus['type']) {
+  const auth = err instanceof McpAuthenticationError;
+  return mcpSessionErrorFromFailure({
+    failureType: auth ? MCP_FAILURE_TYPES.authentication : MCP_FAILURE_TYPES.connection,
+    mcpServerName: serverName,
+    message: err instanceof Error ? err.message : String(err),
+    retryStatus: { type: retryStatus ?? (auth ? 'terminal' : 'exhausted') },
+  });
 }

@@ -133,8 +133,7 @@ async function runMcpTool(deps: RunToolDeps, input: RunToolInput, toolInput: Rec
     } else {
       // Not retried: the call may have reached the server, and MCP tools can have side effects.
       // The model gets the failure as the tool's result and decides what to do.
-      const auth = err instanceof Error && err.name === 'McpAuthenticationError';
-      const error = mcpSessionError(err, server?.name ?? 'unknown', auth ? 'terminal' : 'exhausted');
+      const error = mcpSessionError(err, server?.name ?? 'unknown');
       await store.append(sessionId, [{ key: `tool:${toolUseId}:mcp-error`, event: { type: 'session.error', error } as never }]);
       outcome = { is_error: true, content: [{ type: 'text', text: `The MCP server ${server?.name ?? ''} could not be used: ${error.message}` }] };
     }

@@ -235,7 +235,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       await mountFiles({ sessionId, environment, files, ...(state.vaultIds?.length ? { vaultIds: state.vaultIds } : {}) });
     } catch (err) {
       if (isCancellation(err)) throw err;
-      const cause = (err as { cause?: { message?: string } }).cause?.message ?? String(err);
+      const cause = failureMessage(err);
       log.warn('mounting files failed for good', { sessionId, error: cause });
       const paths = files.map((f) => f.mountPath).join(', ');
       await emitEvents({
@@ -263,7 +263,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     // A call whose retries ran out is the tool's error result, not the end of the session.
     const call = attempt.catch(async (err: unknown) => {
       if (isCancellation(err)) throw err;
-      const cause = (err as { cause?: { message?: string } }).cause?.message ?? String(err);
+      const cause = failureMessage(err);
       log.warn('tool call failed for good', { sessionId, toolUseId: ref.toolUseId, error: cause });
       await emitEvents({ sessionId, events: [...leading, errorResult(ref, `The tool call failed: ${cause}`)] });
       return { isError: true };
@@ -519,6 +519,11 @@ function addUsage(total: Usage, delta: Usage): void {
   total.output_tokens += delta.output_tokens;
   total.cache_creation_input_tokens += delta.cache_creation_input_tokens;
   total.cache_read_input_tokens += delta.cache_read_input_tokens;
+}
+
+/** What went wrong in an activity that failed for good: its cause's message, not the wrapper's. */
+function failureMessage(err: unknown): string {
+  return (err as { cause?: { message?: string } }).cause?.message ?? String(err);
 }
 
 function isModelFailure(err: unknown): boolean {

@@ -270,8 +270,7 @@ async function discoverMcpTools(deps: CallModelDeps, input: CallModelInput, atte
         found.set(server.name, await deps.mcp.listTools(server, input.vaultIds ?? [], signal));
       } catch (err) {
         if (signal.aborted) throw err;
-        const retryStatus = err instanceof Error && err.name === 'McpAuthenticationError' ? 'terminal' : 'exhausted';
-        failures.push({ key: `${input.callKey}:a${attempt}:mcp:${server.name}`, event: { type: 'session.error', error: mcpSessionError(err, server.name, retryStatus) } as NewEvent['event'] });
+        failures.push({ key: `${input.callKey}:a${attempt}:mcp:${server.name}`, event: { type: 'session.error', error: mcpSessionError(err, server.name) } as NewEvent['event'] });
       }
     }),
   );

@@ -42,7 +42,8 @@ export async function sessionStateOf(
   return { status, usage: { ...(await usageOf(store, sessionId)), active_seconds: Math.round(activeMs) / 1000 } };
 }
 
-async function usageOf(store: SessionStore, sessionId: string): Promise<Omit<Session['usage'], 'active_seconds'>> {
+/** The session's token totals and list cost: the latest `session.usage`, else the sum of its model requests. */
+export async function usageOf(store: SessionStore, sessionId: string): Promise<Omit<Session['usage'], 'active_seconds'>> {
   const [latest] = await store.listEvents(sessionId, { order: 'desc', limit: 1, types: ['session.usage'] });
   if (latest?.event.type === 'session.usage') {
     const u = latest.event.usage;

@@ -12,7 +12,7 @@ import type { ApiStores } from '../../src/store/open-api-stores.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { findSessionContainers } from '../../sandbox/docker-sandbox-driver.ts';
 import { lastToolResults, text, toolUse, type ScriptedTurn } from '../../src/testing/index.ts';
-import { startTestTemporal, type Harness } from '../support/harness.ts';
+import { bashInSandbox, startTestTemporal, type Harness } from '../support/harness.ts';
 import { API_KEY, startApiFixture, type ApiFixture } from './api-fixture.ts';
 
 // Our response types must be assignable to the SDK's: a drift in a field fails typechecking.
@@ -204,10 +204,7 @@ test('sessions: a file resource is in the sandbox before the agent first looks; 
   assert.match(JSON.stringify(reply), /saw: line one/);
   // The default place, /mnt/session, is a volume of its own: the file is there, the agent's, and survives the container.
   const check = `cat /mnt/session/uploads/${file.id} && stat -c '%U' /mnt/session/uploads/${file.id}`;
-  const inSandbox = async () => {
-    const sandbox = await harness.sandboxes.ensure({ sessionId: session.id, networking: { type: 'unrestricted' } });
-    return (await sandbox.runTool({ toolUseId: `check-${Date.now()}`, name: 'bash', input: { command: check } })).content.map((b) => b.text).join('');
-  };
+  const inSandbox = () => bashInSandbox(harness, session.id, check);
   assert.equal((await inSandbox()).trim(), `${content}agent`);
   await harness.sandboxes.destroy(session.id, { removeVolume: false });
   assert.equal((await inSandbox()).trim(), `${content}agent`, 'a new container has the file');

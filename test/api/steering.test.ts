@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { betaTool } from '@anthropic-ai/sdk/helpers/beta/json-schema';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { lastToolResults, lastUserText, text, toolUse, type ScriptFunction, type ScriptedRequest } from '../../src/testing/index.ts';
-import { startTestTemporal } from '../support/harness.ts';
+import { bashInSandbox, startTestTemporal } from '../support/harness.ts';
 import { startApiFixture, type ApiFixture } from './api-fixture.ts';
 import { idleWith, sessionLog, userText, waitForEvent, type LoggedEvent } from './session-log.ts';
 
@@ -23,12 +23,7 @@ async function sessionFor(f: ApiFixture, agentParams: Record<string, unknown>, s
   return f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, ...session } as never);
 }
 
-/** Runs a bash command in the session's sandbox (outside the session's own log), for checking its state. */
-async function inSandbox(f: ApiFixture, sessionId: string, command: string): Promise<string> {
-  const sandbox = await f.harness.sandboxes.ensure({ sessionId, networking: { type: 'unrestricted' } });
-  const outcome = await sandbox.runTool({ toolUseId: `check-${Date.now()}-${Math.random()}`, name: 'bash', input: { command } });
-  return outcome.content.map((b) => b.text).join('');
-}
+const inSandbox = (f: ApiFixture, sessionId: string, command: string) => bashInSandbox(f.harness, sessionId, command);
 
 const toolResultTexts = (request: ScriptedRequest | undefined) => (request ? lastToolResults(request).map((r) => ({ text: r.text, isError: r.is_error === true })) : []);
 

@@ -181,3 +181,10 @@ export async function assertGaplessLog(store: SessionStore, sessionId: string): 
   if (ids.size !== rows.length) throw new Error(`event log of ${sessionId} repeats an id`);
   return rows.map((r) => r.event);
 }
+
+/** Runs a bash command in the session's sandbox outside its log (a test looking at what the agent left behind). */
+export async function bashInSandbox(harness: Pick<Harness, 'sandboxes'>, sessionId: string, command: string): Promise<string> {
+  const sandbox = await harness.sandboxes.ensure({ sessionId, networking: { type: 'unrestricted' } });
+  const outcome = await sandbox.runTool({ toolUseId: `check-${Date.now()}-${Math.random()}`, name: 'bash', input: { command } });
+  return outcome.content.map((b) => b.text).join('');
+}

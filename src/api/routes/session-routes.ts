@@ -15,7 +15,7 @@ import { BadRequestError, HttpApiError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
-import { sessionObject, sessionStateOf } from '../session-state.ts';
+import { sessionObject, sessionStateOf, usageOf } from '../session-state.ts';
 import { prepareFileResources, type SessionFileDeps } from './session-resource-routes.ts';
 
 /** What sessions need of the vault store: existence and archival. */
@@ -186,7 +186,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
     const [idle] = await store.listEvents(id, { order: 'desc', limit: 1, types: ['session.status_idle', 'session.status_running'] });
     if (idle?.event.type !== 'session.status_idle' || idle.event.stop_reason.type !== 'budget_reached') return false;
     if (budget === null) return true;
-    const spent = (await sessionStateOf(store, id)).usage.list_cost?.amount ?? '0';
+    const spent = (await usageOf(store, id)).list_cost?.amount ?? '0';
     return parseUsd(budget.max_list_cost.amount) > parseUsd(spent);
   }
 
