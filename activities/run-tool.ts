@@ -189,7 +189,7 @@ export async function sandboxSpecFor(
   return secrets.length > 0 ? { ...spec, egress: { secrets: secrets.map(({ name, value, hosts, header, body }) => ({ name, value, hosts, header, body })) } } : spec;
 }
 
-export function sandboxSpec(sessionId: string, environment: EnvironmentDefinition): SandboxSpec {
+function sandboxSpec(sessionId: string, environment: EnvironmentDefinition): SandboxSpec {
   return {
     sessionId,
     image: environment.image,

@@ -31,7 +31,6 @@ export type CallModelInput = {
   budget?: BudgetLimit | null | undefined;
 };
 
-export type { ToolUseRef };
 
 export type CallModelResult = {
   stopReason: string | null;
