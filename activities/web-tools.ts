@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { isOwnAddress } from '../sandbox/egress/own-addresses.ts';
 import { isInternalAddress } from '../src/core/internal-address.ts';
 import type { Networking } from '../src/schemas/environment.ts';
 import type { ToolOutcome } from '../sandbox/types.ts';
@@ -93,7 +94,7 @@ async function internalAddressOf(host: string, networking: Networking): Promise<
   if (networking.type === 'limited' && (networking.allowed_hosts ?? []).length > 0 && hostAllowed(host, networking)) return undefined;
   const bare = host.replace(/^\[|\]$/g, '');
   const addresses = isIP(bare) ? [bare] : (await lookup(bare, { all: true }).catch(() => [])).map((a) => a.address);
-  const internal = addresses.find(isInternalAddress);
+  const internal = addresses.find((address) => isInternalAddress(address) || isOwnAddress(address));
   return internal ? `${host} resolves to the internal address ${internal}; list it in allowed_hosts to allow it` : undefined;
 }
 

@@ -1,4 +1,5 @@
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Dockerode from 'dockerode';
@@ -14,10 +15,11 @@ import { type PackageRegistries, registryEnvironment, registryHosts } from './pa
 import { buildSandboxContainer } from './sandbox-container.ts';
 import {
   assertSessionId,
+  LABEL_LAYOUT,
   LABEL_SESSION,
-  SANDBOX_GID,
-  SANDBOX_UID,
+  SANDBOX_LAYOUT,
   SOCKET_FILE,
+  sessionTrustDir,
   volumeName,
   sessionFilesVolumeName,
 } from './sandbox-resources.ts';
@@ -173,7 +175,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     const deadline = Date.now() + this.#readyTimeoutMs;
     for (;;) {
       const existing = await findSessionContainers(docker, sessionId);
-      const running = existing.find((c) => c.State === 'running');
+      // A container of an older layout is never adopted: its agent could write its executor's folder.
+      const running = existing.find((c) => c.State === 'running' && c.Labels[LABEL_LAYOUT] === SANDBOX_LAYOUT);
       if (running !== undefined) {
         const container = docker.getContainer(running.Id);
         const client = new ExecutorClient({ socketPath });
@@ -195,8 +198,12 @@ export class DockerSandboxDriver implements SandboxDriver {
         await sleep(10);
         continue;
       }
-      // Dead, stopped, abandoned or unusable containers are replaced; the volume stays.
+      // Dead, stopped, abandoned, unusable or old-layout containers are replaced; the volume stays.
       await Promise.all(existing.map((c) => removeContainer(docker.getContainer(c.Id))));
+      if (existing.some((c) => c.Labels[LABEL_LAYOUT] !== SANDBOX_LAYOUT)) {
+        await this.#egress.stop(sessionId);
+        await this.#prepareSessionDir(sessionId, { fresh: true });
+      }
       const client = new ExecutorClient({ socketPath });
       try {
         const { containerId, bootId } = await this.#create(spec, image, sessionDir, client);
@@ -217,10 +224,9 @@ export class DockerSandboxDriver implements SandboxDriver {
     client: ExecutorClient,
   ): Promise<{ containerId: string; bootId: string }> {
     const egress = await this.#egress.forNewContainer(spec, sessionDir);
-    const { policy } = egress;
     const environment = {
       ...(packagesReachable(spec.networking) ? registryEnvironment(this.#registries) : {}),
-      ...(policy !== undefined ? proxyEnvironment() : {}),
+      ...proxyEnvironment(),
       ...egress.environment,
       ...Object.fromEntries(egress.placeholders),
     };
@@ -228,17 +234,17 @@ export class DockerSandboxDriver implements SandboxDriver {
     const builder = buildSandboxContainer({
       sessionId: spec.sessionId,
       image,
-      networking: spec.networking,
       memoryMb: spec.memoryMb ?? this.#limits.memoryMb,
       cpus: spec.cpus ?? this.#limits.cpus,
       pidsLimit: spec.pidsLimit ?? this.#limits.pidsLimit,
       tmpfsMb: this.#limits.tmpfsMb,
       sessionDir,
+      trustDir: sessionTrustDir(sessionDir),
       executorDir: this.#executorDir,
       maxOutputBytes: this.#maxOutputBytes,
       defaultTimeoutMs: this.#defaultTimeoutMs,
       waitStrategy,
-      egressRelayPort: policy !== undefined ? EGRESS_RELAY_PORT : undefined,
+      egressRelayPort: EGRESS_RELAY_PORT,
       environment,
     });
     try {
@@ -301,20 +307,55 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.#sandboxes.delete(sessionId);
   }
 
-  async #prepareSessionDir(sessionId: string): Promise<string> {
-    const dir = this.sessionDir(sessionId);
-    const state = join(dir, 'state');
-    await mkdir(state, { recursive: true, mode: 0o700 });
-    // The executor runs as the sandbox user and must create its socket and journal here.
-    for (const path of [dir, state]) {
-      if (process.getuid?.() === 0) {
-        await chown(path, SANDBOX_UID, SANDBOX_GID);
-      } else {
-        // Not root: open the folder up; dataDir itself should be private to this user.
-        await chmod(path, 0o777);
-      }
+  /**
+   * The session's host folder, closed to the sandbox: owned by this worker (root), mode
+   * 0700, so in the container only the executor (root) can enter it; and its `trust/`
+   * folder, mounted read-only. Nothing here is ever chowned, and nothing is followed: a
+   * folder that is not a plain directory owned by root (a link, or an older layout's
+   * folder the agent could write) is removed, links and all, and made anew, since what
+   * the agent could write there (the journal included) cannot be trusted.
+   */
+  async #prepareSessionDir(sessionId: string, { fresh = false }: { fresh?: boolean } = {}): Promise<string> {
+    if (process.getuid?.() !== 0) {
+      throw new SandboxStartError(
+        'start_failed',
+        'the Docker sandbox driver must run as root: the sandbox executor is root in its container, and only a root-owned host folder keeps the agent out of it',
+      );
     }
+    const dir = this.sessionDir(sessionId);
+    await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    if (fresh || !(await isOwnDirectory(dir, 0o700)) || !(await isOwnDirectory(sessionTrustDir(dir), 0o755))) {
+      // rm does not follow links: a planted link is removed, not its target.
+      await rm(dir, { recursive: true, force: true });
+    }
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdir(sessionTrustDir(dir), { mode: 0o755 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    // mkdir's mode is masked by the umask; set it exactly, on the folder itself (O_NOFOLLOW).
+    await chmodDirectory(dir, 0o700);
+    await chmodDirectory(sessionTrustDir(dir), 0o755);
     return dir;
+  }
+}
+
+/** True when `path` is a real directory (not a link) owned by this process's uid with exactly `mode`. */
+async function isOwnDirectory(path: string, mode: number): Promise<boolean> {
+  try {
+    const info = await lstat(path);
+    return info.isDirectory() && info.uid === process.getuid?.() && (info.mode & 0o7777) === mode;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+async function chmodDirectory(path: string, mode: number): Promise<void> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
   }
 }
 

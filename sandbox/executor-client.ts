@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -42,7 +42,7 @@ export type ExecutorRunOptions = {
   signal?: AbortSignal | undefined;
 };
 
-type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
 
 type Reply = { id: number; ok: boolean; result?: unknown; error?: { type?: string; message?: string } };
 
@@ -50,10 +50,27 @@ type Reply = { id: number; ok: boolean; result?: unknown; error?: { type?: strin
 const MAX_SOCKET_PATH_BYTES = 107;
 
 /**
+ * Largest reply line accepted. Tool output is capped far below this by the executor
+ * (100 KB per call by default); anything bigger means the other end is not our executor.
+ */
+export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+
+/** How long past its own time limit a tool call may take to be answered. */
+const RUN_GRACE_MS = 30_000;
+/** The executor's own default limit for a call, when neither request nor input sets one. */
+const EXECUTOR_DEFAULT_TIMEOUT_MS = 120_000;
+/** Cancel and other bookkeeping requests. */
+const CONTROL_TIMEOUT_MS = 10_000;
+
+/**
  * Client of the in-sandbox executor's protocol: newline-delimited JSON over a Unix
  * socket. One connection carries any number of concurrent calls (replies are matched by
  * request id); it is opened on first use and again after it closes. An idle client does
  * not keep the process alive.
+ *
+ * The other end is inside a hostile sandbox, so nothing it sends is trusted: a reply
+ * line is capped at {@link MAX_REPLY_BYTES} (past it the connection is dropped), every
+ * request has a deadline, and replies are parsed, not cast.
  *
  * @example
  * const client = new ExecutorClient({ socketPath: join(driver.sessionDir('sesn_1'), 'exec.sock') });
@@ -62,27 +79,43 @@ const MAX_SOCKET_PATH_BYTES = 107;
  */
 export class ExecutorClient {
   readonly socketPath: string;
+  readonly #runGraceMs: number;
+  readonly #controlTimeoutMs: number;
   #socket: Socket | undefined;
   #connecting: Promise<Socket> | undefined;
   #pending = new Map<number, Pending>();
   #nextId = 1;
-  #buffer = '';
   #closed = false;
 
-  constructor({ socketPath }: { socketPath: string }) {
+  constructor({
+    socketPath,
+    runGraceMs = RUN_GRACE_MS,
+    controlTimeoutMs = CONTROL_TIMEOUT_MS,
+  }: {
+    socketPath: string;
+    /** How long past its own time limit a tool call may take to be answered. Default 30 000. */
+    runGraceMs?: number;
+    /** Deadline of a cancel. Default 10 000. */
+    controlTimeoutMs?: number;
+  }) {
     this.socketPath = socketPath;
+    this.#runGraceMs = runGraceMs;
+    this.#controlTimeoutMs = controlTimeoutMs;
   }
 
   /** Runs a tool call, or re-attaches to it, or gets its recorded result: the executor decides. */
   async run({ toolUseId, name, input, timeoutMs, signal }: ExecutorRunOptions): Promise<ToolOutcome> {
     signal?.throwIfAborted();
-    const reply = this.#request({
-      op: 'run',
-      tool_use_id: toolUseId,
-      name,
-      input,
-      ...(timeoutMs !== undefined ? { timeout_ms: timeoutMs } : {}),
-    });
+    const reply = this.#request(
+      {
+        op: 'run',
+        tool_use_id: toolUseId,
+        name,
+        input,
+        ...(timeoutMs !== undefined ? { timeout_ms: timeoutMs } : {}),
+      },
+      runDeadlineMs(input, timeoutMs, this.#runGraceMs),
+    );
     const onAbort = (): void => {
       this.cancel(toolUseId).catch(() => {
         // The run's own promise reports a lost connection.
@@ -98,23 +131,24 @@ export class ExecutorClient {
 
   /** Asks the executor to kill a running call; false when it was not running. */
   async cancel(toolUseId: string): Promise<boolean> {
-    const result = await this.#request({ op: 'cancel', tool_use_id: toolUseId });
+    const result = await this.#request({ op: 'cancel', tool_use_id: toolUseId }, this.#controlTimeoutMs);
     return isObject(result) && result['cancelled'] === true;
   }
 
   /** Resolves when the executor answers; rejects with {@link ExecutorConnectionError} otherwise. */
   async ping({ timeoutMs = 5_000 }: { timeoutMs?: number } = {}): Promise<ExecutorPing> {
+    const started = Date.now();
+    const connected = this.#connection();
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new ExecutorConnectionError(`executor did not answer ping within ${timeoutMs} ms`));
-      }, timeoutMs);
+    const connectTimeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ExecutorConnectionError(`executor did not answer ping within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      return (await Promise.race([this.#request({ op: 'ping' }), timeout])) as ExecutorPing;
+      await Promise.race([connected, connectTimeout]);
     } finally {
       clearTimeout(timer);
     }
+    return parsePing(await this.#request({ op: 'ping' }, Math.max(1, timeoutMs - (Date.now() - started))));
   }
 
   /** Closes the connection; pending calls reject (their executions go on in the sandbox). */
@@ -124,13 +158,19 @@ export class ExecutorClient {
     this.#failAll(new ExecutorConnectionError('executor client closed'));
   }
 
-  async #request(body: Record<string, unknown>): Promise<unknown> {
+  async #request(body: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
     if (this.#closed) throw new ExecutorConnectionError('executor client closed');
     const socket = await this.#connection();
     const id = this.#nextId++;
     const line = `${JSON.stringify({ id, ...body })}\n`;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        if (!this.#pending.delete(id)) return;
+        if (this.#pending.size === 0) this.#socket?.unref();
+        reject(new ExecutorConnectionError(`executor at ${this.socketPath} did not answer ${String(body['op'])} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.#pending.set(id, { resolve, reject, timer });
       socket.ref();
       socket.write(line);
     });
@@ -139,8 +179,13 @@ export class ExecutorClient {
   #connection(): Promise<Socket> {
     if (this.#socket !== undefined) return Promise.resolve(this.#socket);
     this.#connecting ??= new Promise<Socket>((resolve, reject) => {
+      const notSocket = notASocket(this.socketPath);
+      if (notSocket !== undefined) {
+        this.#connecting = undefined;
+        reject(new ExecutorConnectionError(`cannot connect to the executor at ${this.socketPath}: ${notSocket}`, { code: 'ENOTSOCK' }));
+        return;
+      }
       const socket = connect({ path: connectablePath(this.socketPath) });
-      socket.setEncoding('utf8');
       const onError = (error: NodeJS.ErrnoException): void => {
         this.#connecting = undefined;
         reject(
@@ -163,18 +208,16 @@ export class ExecutorClient {
 
   #attach(socket: Socket): void {
     this.#socket = socket;
-    this.#buffer = '';
-    socket.on('data', (chunk: string) => {
-      this.#buffer += chunk;
-      let newline = this.#buffer.indexOf('\n');
-      while (newline >= 0) {
-        const line = this.#buffer.slice(0, newline);
-        this.#buffer = this.#buffer.slice(newline + 1);
-        this.#settle(line);
-        newline = this.#buffer.indexOf('\n');
+    let failure: Error | undefined;
+    const lines = new LineSplitter(MAX_REPLY_BYTES);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const line of lines.push(chunk)) this.#settle(line);
+      } catch (error) {
+        failure = error as Error;
+        socket.destroy();
       }
     });
-    let failure: Error | undefined;
     socket.on('error', (error) => {
       failure = error;
     });
@@ -199,9 +242,11 @@ export class ExecutorClient {
       this.#socket?.destroy();
       return;
     }
+    if (!isObject(reply) || typeof reply.id !== 'number') return;
     const pending = this.#pending.get(reply.id);
     if (pending === undefined) return;
     this.#pending.delete(reply.id);
+    clearTimeout(pending.timer);
     if (this.#pending.size === 0) this.#socket?.unref();
     if (reply.ok) pending.resolve(reply.result);
     else pending.reject(new ExecutorRequestError(reply.error?.type ?? 'unknown', reply.error?.message ?? 'executor error'));
@@ -210,8 +255,80 @@ export class ExecutorClient {
   #failAll(error: Error): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const { reject } of pending) reject(error);
+    for (const { reject, timer } of pending) {
+      clearTimeout(timer);
+      reject(error);
+    }
   }
+}
+
+/**
+ * Splits a byte stream into UTF-8 lines without holding more than `maxLineBytes` of an
+ * unfinished line: past that it throws, and the caller drops the connection. Each byte
+ * is looked at once (chunks are kept as they come, joined only when a line ends).
+ */
+export class LineSplitter {
+  readonly #maxLineBytes: number;
+  #parts: Buffer[] = [];
+  #length = 0;
+
+  constructor(maxLineBytes: number) {
+    this.#maxLineBytes = maxLineBytes;
+  }
+
+  push(chunk: Buffer): string[] {
+    const lines: string[] = [];
+    let start = 0;
+    for (let newline = chunk.indexOf(10); newline >= 0; newline = chunk.indexOf(10, start)) {
+      this.#append(chunk.subarray(start, newline));
+      lines.push(Buffer.concat(this.#parts, this.#length).toString('utf8'));
+      this.#parts = [];
+      this.#length = 0;
+      start = newline + 1;
+    }
+    this.#append(chunk.subarray(start));
+    return lines;
+  }
+
+  #append(part: Buffer): void {
+    if (part.length === 0) return;
+    this.#length += part.length;
+    if (this.#length > this.#maxLineBytes) {
+      this.#parts = [];
+      this.#length = 0;
+      throw new ExecutorConnectionError(`executor reply line exceeds ${this.#maxLineBytes} bytes; dropped the connection`, {
+        code: 'EMSGSIZE',
+      });
+    }
+    this.#parts.push(part);
+  }
+}
+
+/** Why `path` must not be connected to (a link, or not a socket), or undefined when it may (or does not exist yet). */
+function notASocket(path: string): string | undefined {
+  try {
+    const info = lstatSync(path);
+    if (info.isSymbolicLink()) return 'it is a symbolic link';
+    if (!info.isSocket()) return 'it is not a socket';
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A run's deadline: the call's own limit (input, request or the executor's default) plus a grace. */
+function runDeadlineMs(input: Record<string, unknown>, timeoutMs: number | undefined, graceMs: number): number {
+  const own = input['timeout_ms'];
+  const limit = typeof own === 'number' && Number.isFinite(own) && own > 0 ? own : (timeoutMs ?? EXECUTOR_DEFAULT_TIMEOUT_MS);
+  // setTimeout takes at most 2^31-1 ms; a longer limit waits that long.
+  return Math.min(limit + graceMs, 2 ** 31 - 1);
+}
+
+function parsePing(value: unknown): ExecutorPing {
+  if (!isObject(value) || value['pong'] !== true || typeof value['boot_id'] !== 'string') {
+    throw new ExecutorRequestError('bad_reply', 'executor returned a malformed ping');
+  }
+  return value as ExecutorPing;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -3,14 +3,15 @@ import { GenericContainer, PullPolicy, type WaitStrategy } from 'testcontainers'
 import {
   CONTAINER_PATHS,
   containerName,
+  LABEL_LAYOUT,
   SANDBOX_GID,
+  SANDBOX_LAYOUT,
   SANDBOX_UID,
   sessionFilesVolumeName,
   sessionLabels,
   volumeName,
 } from './sandbox-resources.ts';
 import { EGRESS_SOCKET_FILE } from './egress/sandbox-egress.ts';
-import type { SandboxNetworking } from './types.ts';
 
 /**
  * `GenericContainer` plus the host settings its builder has no method for (init
@@ -26,12 +27,13 @@ export class SandboxContainer extends GenericContainer {
 export type SandboxContainerOptions = {
   sessionId: string;
   image: string;
-  networking: SandboxNetworking;
   memoryMb: number;
   cpus: number;
   pidsLimit: number;
-  /** The session's host folder, mounted read-write at /run/longhaul (socket and journal). */
+  /** The session's control folder on the host, mounted at /run/longhaul: only the executor (root) can enter it. */
   sessionDir: string;
+  /** Host folder of files the sandbox may read but never write (the egress CA bundle), mounted read-only at /etc/longhaul. */
+  trustDir: string;
   /** The executor's source folder on the host, mounted read-only. */
   executorDir: string;
   /** Size of each tmpfs (/tmp, /var/tmp, the home folder); counts against the memory limit only when used. */
@@ -39,29 +41,24 @@ export type SandboxContainerOptions = {
   maxOutputBytes: number;
   defaultTimeoutMs: number;
   waitStrategy: WaitStrategy;
-  /**
-   * Port of the in-sandbox relay to the worker's egress proxy (its socket is in
-   * `sessionDir`); undefined when the sandbox talks to the network directly.
-   */
-  egressRelayPort?: number | undefined;
+  /** Port of the in-sandbox relay to the worker's egress proxy (its socket is in `sessionDir`): the sandbox's only way out. */
+  egressRelayPort: number;
   /** Added to the container's environment: proxy settings, secret placeholders, registry settings. Never secret values. */
   environment?: Record<string, string> | undefined;
 };
 
 /**
- * Docker network mode for an environment's networking policy. A sandbox whose
- * traffic goes through the egress proxy has no interface but loopback, so nothing
- * in it can bypass the policy; only `unrestricted` without secrets is bridged.
+ * Capabilities of the executor, the only root process: it switches to the sandbox user
+ * for every tool (SETUID, SETGID) and kills every agent process by uid (KILL). The
+ * tools themselves run with none: a switch to a non-zero uid clears them all.
  */
-export function networkModeFor(networking: SandboxNetworking, { proxied }: { proxied: boolean }): string {
-  return networking.type === 'unrestricted' && !proxied ? 'bridge' : 'none';
-}
+export const EXECUTOR_CAPABILITIES = ['SETUID', 'SETGID', 'KILL'] as const;
 
 /**
- * The hardened container for one session: non-root, every capability dropped,
- * no-new-privileges, memory/CPU/pids limits, read-only root with tmpfs scratch space,
- * `/workspace` on the session's named volume, and the executor as main process
- * under Docker's init (which forwards signals and reaps orphans).
+ * The hardened container for one session: the executor as main process under Docker's
+ * init (which forwards signals and reaps orphans), root with three capabilities and
+ * running every tool as the sandbox user; no-new-privileges, memory/CPU/pids limits,
+ * read-only root with tmpfs scratch space, `/workspace` on the session's named volume.
  */
 export function buildSandboxContainer(options: SandboxContainerOptions): SandboxContainer {
   const { sessionId, memoryMb, tmpfsMb } = options;
@@ -69,12 +66,12 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
   const tmpfs = `rw,nosuid,nodev,size=${tmpfsMb}m`;
   return new SandboxContainer(options.image)
     .withName(containerName(sessionId))
-    .withLabels(sessionLabels(sessionId, 'sandbox'))
+    .withLabels({ ...sessionLabels(sessionId, 'sandbox'), [LABEL_LAYOUT]: SANDBOX_LAYOUT })
     .withPullPolicy(PullPolicy.neverPull())
     // Sandboxes outlive the worker process by design (a new worker re-attaches), so no
     // reaper may remove them when this process exits.
     .withAutoCleanup(false)
-    .withUser(`${SANDBOX_UID}:${SANDBOX_GID}`)
+    .withUser('0:0')
     .withWorkingDir(CONTAINER_PATHS.workspace)
     .withHostname('sandbox')
     .withEnvironment({
@@ -97,12 +94,20 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
       String(options.maxOutputBytes),
       '--default-timeout-ms',
       String(options.defaultTimeoutMs),
-      ...(options.egressRelayPort !== undefined
-        ? ['--egress-port', String(options.egressRelayPort), '--egress-socket', `${CONTAINER_PATHS.run}/${EGRESS_SOCKET_FILE}`]
-        : []),
+      '--sandbox-uid',
+      String(SANDBOX_UID),
+      '--sandbox-gid',
+      String(SANDBOX_GID),
+      '--egress-port',
+      String(options.egressRelayPort),
+      '--egress-socket',
+      `${CONTAINER_PATHS.run}/${EGRESS_SOCKET_FILE}`,
     ])
-    .withNetworkMode(networkModeFor(options.networking, { proxied: options.egressRelayPort !== undefined }))
+    // No interface but loopback, whatever the policy: the relay to the worker's egress
+    // proxy is the only way out, so nothing in the sandbox can bypass the policy.
+    .withNetworkMode('none')
     .withDroppedCapabilities('ALL')
+    .withAddedCapabilities(...EXECUTOR_CAPABILITIES)
     .withSecurityOpt('no-new-privileges')
     .withTmpFs({
       '/tmp': tmpfs,
@@ -138,6 +143,7 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
           VolumeOptions: { NoCopy: false, Labels: sessionLabels(sessionId, 'session-files'), DriverConfig: { Name: 'local', Options: {} } },
         },
         { Type: 'bind', Source: options.sessionDir, Target: CONTAINER_PATHS.run },
+        { Type: 'bind', Source: options.trustDir, Target: CONTAINER_PATHS.trust, ReadOnly: true },
         { Type: 'bind', Source: options.executorDir, Target: CONTAINER_PATHS.executor, ReadOnly: true },
       ],
     })

@@ -7,8 +7,15 @@
 export const LABEL_LONGHAUL = 'longhaul';
 export const LABEL_SESSION = 'longhaul.session';
 export const LABEL_ROLE = 'longhaul.role';
+/**
+ * How a sandbox container is laid out. Layout 2: the executor runs as root and its
+ * folder is closed to the sandbox user. A running container without it (layout 1: the
+ * executor as the sandbox user, its folder writable by the agent) is replaced, never adopted.
+ */
+export const LABEL_LAYOUT = 'longhaul.layout';
+export const SANDBOX_LAYOUT = '2';
 
-/** The image's sandbox user; the container runs as it and the host folders are made usable by it. */
+/** The image's sandbox user: every tool runs as it (the executor alone is root). */
 export const SANDBOX_UID = 1000;
 export const SANDBOX_GID = 1000;
 
@@ -18,13 +25,20 @@ export const CONTAINER_PATHS = {
   /** Files mounted into the session (`/mnt/session/uploads/<file_id>` by default), on a volume of their own. */
   session: '/mnt/session',
   home: '/home/agent',
-  /** The session's host folder: the executor's socket and journal. */
+  /** The session's control folder: the executor's socket and journal, the egress proxy's socket. Root only. */
   run: '/run/longhaul',
+  /** Files the sandbox trusts and may read but not write (the egress CA bundle); a read-only mount. */
+  trust: '/etc/longhaul',
   socket: '/run/longhaul/exec.sock',
   state: '/run/longhaul/state',
   /** The executor's source folder, mounted read-only. */
   executor: '/opt/longhaul/executor',
 } as const;
+
+/** The folder, inside the session's host folder, mounted read-only at `CONTAINER_PATHS.trust`. */
+export function sessionTrustDir(sessionDir: string): string {
+  return `${sessionDir}/trust`;
+}
 
 /** File name of the socket inside the session's host folder. */
 export const SOCKET_FILE = 'exec.sock';

@@ -7,6 +7,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, TLSSocket } from 'node:tls';
 import { basename, dirname, join } from 'node:path';
 import { isInternalAddress } from '../../src/core/internal-address.ts';
+import { isOwnAddress } from './own-addresses.ts';
 import { connectablePath } from '../executor-client.ts';
 import { decideEgress, type EgressPolicy, secretsFor } from './egress-policy.ts';
 import { parseHostPort } from './host-pattern.ts';
@@ -333,12 +334,12 @@ export class EgressProxy {
       this.#log('egress denied', { method, host, port, reason: 'unresolvable' });
       return `${deniedPrefix} cannot resolve ${host}: ${(error as Error).message}\n`;
     }
-    const usable = decision.internalAllowed ? addresses : addresses.filter((a) => !isInternalAddress(a));
+    const usable = decision.internalAllowed ? addresses : addresses.filter((a) => !isInternalAddress(a) && !isOwnAddress(a));
     const address = usable[0];
     if (address === undefined) {
       this.#log('egress denied', { method, host, port, reason: 'internal address' });
       const shown = addresses[0] ?? 'no address';
-      return `${deniedPrefix} ${host} resolves to the internal address ${shown}; name the host exactly in allowed_hosts to allow it\n`;
+      return `${deniedPrefix} ${host} resolves to the internal address ${shown}; name the host exactly in a limited environment's allowed_hosts to allow it\n`;
     }
     this.#log('egress allowed', { method, host, port, address });
     return { address };

@@ -9,17 +9,17 @@ export const EGRESS_RELAY_PORT = 3128;
 /** File name of the egress proxy's socket in the session's host folder. */
 export const EGRESS_SOCKET_FILE = 'egress.sock';
 
-/** In the session's host folder: the interception CA alone, and the CA bundle with it added. */
+/** In the session's trust folder: the interception CA alone, and the CA bundle with it added. */
 export const EGRESS_CA_FILE = 'egress-ca.pem';
 export const CA_BUNDLE_FILE = 'ca-bundle.pem';
 
 /**
  * Where TLS clients look for trusted CAs (OpenSSL, curl, Python requests, pip,
  * git, cargo; Node adds NODE_EXTRA_CA_CERTS to its own), pointed at files in
- * `runDir` (the session folder as the sandbox sees it).
+ * `trustDir` (the read-only trust folder as the sandbox sees it).
  */
-export function trustEnvironment(runDir: string): Record<string, string> {
-  const bundle = `${runDir}/${CA_BUNDLE_FILE}`;
+export function trustEnvironment(trustDir: string): Record<string, string> {
+  const bundle = `${trustDir}/${CA_BUNDLE_FILE}`;
   return {
     SSL_CERT_FILE: bundle,
     CURL_CA_BUNDLE: bundle,
@@ -27,7 +27,7 @@ export function trustEnvironment(runDir: string): Record<string, string> {
     PIP_CERT: bundle,
     GIT_SSL_CAINFO: bundle,
     CARGO_HTTP_CAINFO: bundle,
-    NODE_EXTRA_CA_CERTS: `${runDir}/${EGRESS_CA_FILE}`,
+    NODE_EXTRA_CA_CERTS: `${trustDir}/${EGRESS_CA_FILE}`,
   };
 }
 
@@ -95,11 +95,14 @@ export function placeholdersFromEnv(env: readonly string[] | undefined, secrets:
 }
 
 /**
- * The egress policy of a sandbox, or undefined when it needs no proxy
- * (`unrestricted` without secrets keeps plain bridge networking).
- * `limited` always goes through the proxy, so a refused host gets a clear 403
- * instead of a DNS failure. `packageRegistryHosts` are added under
- * `allow_package_managers`.
+ * The egress policy of a sandbox: every sandbox goes through the proxy, so a refused
+ * host gets a clear 403 and nothing reaches the host's network by accident.
+ * `limited` reaches its `allowed_hosts` (plus the package registries under
+ * `allow_package_managers`). `unrestricted` reaches the internet, not the host: any
+ * destination whose address is public; internal ones (loopback, private, link-local
+ * and metadata, the worker host's own addresses) only when a secret's hosts or a
+ * configured package registry names them exactly. To reach an internal service,
+ * name it in a `limited` environment's `allowed_hosts`.
  */
 export function sandboxEgressPolicy({
   networking,
@@ -111,10 +114,11 @@ export function sandboxEgressPolicy({
   secrets: readonly SandboxSecret[];
   placeholders: ReadonlyMap<string, string>;
   packageRegistryHosts?: readonly string[];
-}): EgressPolicy | undefined {
-  if (networking.type === 'unrestricted' && secrets.length === 0) return undefined;
+}): EgressPolicy {
   const injected = injectedSecrets(secrets, placeholders);
-  if (networking.type === 'unrestricted') return { allowedHosts: 'any', secrets: injected };
+  if (networking.type === 'unrestricted') {
+    return { allowedHosts: 'any', secrets: injected, internalHosts: parseHostPatterns(packageRegistryHosts) };
+  }
   const hosts = [...(networking.allowed_hosts ?? []), ...(networking.allow_package_managers === true ? packageRegistryHosts : [])];
   return { allowedHosts: parseHostPatterns(hosts), secrets: injected };
 }

@@ -1,8 +1,9 @@
-import { writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getCACertificates } from 'node:tls';
 import type Dockerode from 'dockerode';
-import { CONTAINER_PATHS } from '../sandbox-resources.ts';
+import { CONTAINER_PATHS, sessionTrustDir } from '../sandbox-resources.ts';
 import type { SandboxLogger, SandboxSecret, SandboxSpec } from '../types.ts';
 import { EgressProxy, type ResolveHost } from './egress-proxy.ts';
 import type { EgressPolicy } from './egress-policy.ts';
@@ -19,8 +20,7 @@ import {
 
 /** What a new container needs to go through its proxy. */
 export type EgressForContainer = {
-  /** Undefined when the sandbox talks to the network directly. */
-  policy: EgressPolicy | undefined;
+  policy: EgressPolicy;
   /** Secret name → placeholder, for the container's environment. */
   placeholders: ReadonlyMap<string, string>;
   /** CA trust settings, when https requests are intercepted to substitute secrets. */
@@ -66,27 +66,23 @@ export class SessionEgress {
     const placeholders = newPlaceholders(secretsOf(spec));
     const policy = this.#policy(spec, placeholders);
     // Secrets ride in https requests too: the sandbox trusts a CA of its own proxy.
-    const intercepting = policy !== undefined && policy.secrets.length > 0;
-    if (policy !== undefined) await this.#serve(spec.sessionId, sessionDir, policy, placeholders, intercepting);
-    return { policy, placeholders, environment: intercepting ? trustEnvironment(CONTAINER_PATHS.run) : {} };
+    const intercepting = policy.secrets.length > 0;
+    await this.#serve(spec.sessionId, sessionDir, policy, placeholders, intercepting);
+    return { policy, placeholders, environment: intercepting ? trustEnvironment(CONTAINER_PATHS.trust) : {} };
   }
 
   /** Serves the proxy of a running container this worker did not start. */
   async forRunningContainer(spec: SandboxSpec, sessionDir: string, container: Dockerode.Container): Promise<void> {
     const env = (await container.inspect()).Config.Env ?? [];
     const placeholders = placeholdersFromEnv(env, secretsOf(spec));
-    const proxied = env.some((e) => e.startsWith('HTTP_PROXY=http://127.0.0.1:'));
-    const intercepting = env.includes(`SSL_CERT_FILE=${trustEnvironment(CONTAINER_PATHS.run)['SSL_CERT_FILE']}`);
-    // A proxied container whose environment became unrestricted without secrets has no other way out.
-    const policy = this.#policy(spec, placeholders) ?? (proxied ? { allowedHosts: 'any' as const, secrets: [] } : undefined);
-    if (policy !== undefined) await this.#serve(spec.sessionId, sessionDir, policy, placeholders, intercepting);
+    const intercepting = env.includes(`SSL_CERT_FILE=${trustEnvironment(CONTAINER_PATHS.trust)['SSL_CERT_FILE']}`);
+    await this.#serve(spec.sessionId, sessionDir, this.#policy(spec, placeholders), placeholders, intercepting);
   }
 
   /** New requests use the spec's current hosts and secret values (rotated ones included). */
   refresh(spec: SandboxSpec): void {
     const served = this.#served.get(spec.sessionId);
-    const policy = served && this.#policy(spec, served.placeholders);
-    if (served !== undefined && policy !== undefined) served.proxy.update(policy);
+    if (served !== undefined) served.proxy.update(this.#policy(spec, served.placeholders));
   }
 
   async stop(sessionId: string): Promise<void> {
@@ -99,7 +95,7 @@ export class SessionEgress {
     await Promise.all([...this.#served.keys()].map((sessionId) => this.stop(sessionId)));
   }
 
-  #policy(spec: SandboxSpec, placeholders: ReadonlyMap<string, string>): EgressPolicy | undefined {
+  #policy(spec: SandboxSpec, placeholders: ReadonlyMap<string, string>): EgressPolicy {
     return sandboxEgressPolicy({
       networking: spec.networking,
       secrets: secretsOf(spec),
@@ -125,7 +121,7 @@ export class SessionEgress {
     // A new CA per proxy: its key never leaves this process, so a worker that
     // adopts the sandbox makes its own and rewrites the files the sandbox trusts.
     const interceptionCa = intercepting ? InterceptionCa.create() : undefined;
-    if (interceptionCa !== undefined) await writeTrustFiles(sessionDir, interceptionCa.certificatePem);
+    if (interceptionCa !== undefined) await writeTrustFiles(sessionTrustDir(sessionDir), interceptionCa.certificatePem);
     const proxy = await EgressProxy.listen({
       socketPath: join(sessionDir, EGRESS_SOCKET_FILE),
       policy,
@@ -139,11 +135,28 @@ export class SessionEgress {
   }
 }
 
-/** The CA alone (for Node's extra CAs) and a full bundle: the roots this worker trusts plus the CA. */
-async function writeTrustFiles(sessionDir: string, caPem: string): Promise<void> {
+/**
+ * The CA alone (for Node's extra CAs) and a full bundle: the roots this worker trusts
+ * plus the CA. `trustDir` is writable by root only and read-only in the sandbox; each
+ * file is written new (never through an existing name, which could be a link) and
+ * renamed into place.
+ */
+async function writeTrustFiles(trustDir: string, caPem: string): Promise<void> {
   const bundle = `${trustedRoots().map((pem) => pem.trim()).join('\n')}\n${caPem}`;
-  await writeFile(join(sessionDir, EGRESS_CA_FILE), caPem, { mode: 0o644 });
-  await writeFile(join(sessionDir, CA_BUNDLE_FILE), bundle, { mode: 0o644 });
+  await writeNewFile(trustDir, EGRESS_CA_FILE, caPem);
+  await writeNewFile(trustDir, CA_BUNDLE_FILE, bundle);
+}
+
+async function writeNewFile(dir: string, name: string, content: string): Promise<void> {
+  const partial = join(dir, `.${name}.${randomBytes(6).toString('hex')}`);
+  try {
+    // 'wx' is O_CREAT | O_EXCL: it fails on any existing name, a symlink included.
+    await writeFile(partial, content, { mode: 0o644, flag: 'wx' });
+    await rename(partial, join(dir, name));
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
 }
 
 /** What this worker trusts: Node's roots (with NODE_EXTRA_CA_CERTS) and the system's. */

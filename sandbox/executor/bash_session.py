@@ -7,8 +7,10 @@ prints a marker with a per-session random token and the exit status on stdout, i
 write, so the marker cannot interleave with a background job's output; everything
 before the marker is the command's output (stdout and stderr, combined).
 
-Bash runs in its own session and process group: a timeout, a cancel or a restart kills
-that whole tree (background jobs included) and the next call gets a fresh shell.
+Bash runs as the sandbox user, in its own session and process group. A timeout, a cancel
+or a restart kills every process the agent has in the sandbox (background jobs included,
+and whatever escaped the shell's session with setsid or a double fork) and the next call
+gets a fresh shell.
 Output a background job prints between two calls belongs to neither and is dropped;
 what it prints during a call shows up in that call's output, as in a terminal.
 """
@@ -20,8 +22,8 @@ import os
 import secrets
 from typing import Any
 
+from identity import kill_sandbox_processes, subprocess_identity
 from output import OutputBuffer, Outcome, error, outcome
-from process_tree import kill_process_tree
 
 _RESET_NOTE = "the shell was restarted, so its working directory and environment are reset"
 
@@ -74,6 +76,7 @@ class BashSession:
                 pass_fds=(read_fd,),
                 start_new_session=True,
                 cwd=self.cwd,
+                **subprocess_identity(),
                 env=self.env,
                 limit=1 << 20,
             )
@@ -139,8 +142,9 @@ class BashSession:
         self._proc = None
         if proc is None:
             return
-        # Even when bash itself is gone its background jobs may live on in its session.
-        kill_process_tree(proc.pid)
+        # Even when bash itself is gone its background jobs may live on, in its session
+        # or out of it: every process of the agent goes.
+        kill_sandbox_processes()
         try:
             await asyncio.wait_for(proc.wait(), 5)
         except asyncio.TimeoutError:
@@ -204,11 +208,11 @@ class BashSession:
         await self.kill()
         text = sink.text()
         if cancel_wait in finished or cancelled.is_set():
-            note = f"[interrupted: the command was cancelled and killed with everything started from this shell; {_RESET_NOTE}]"
+            note = f"[interrupted: the command was cancelled and killed with every process in the sandbox; {_RESET_NOTE}]"
         else:
             note = (
-                f"[timed out after {timeout_ms} ms: the command was killed with everything started "
-                f"from this shell; {_RESET_NOTE}]"
+                f"[timed out after {timeout_ms} ms: the command was killed with every process "
+                f"in the sandbox; {_RESET_NOTE}]"
             )
         return error(_with_note(text, note))
 

@@ -1,7 +1,10 @@
 """Longhaul's in-sandbox executor: runs the built-in tools, each `tool_use_id` at most once.
 
-It is the container's main process (under Docker's init) and serves newline-delimited
-JSON on a Unix socket in a host folder bind-mounted at /run/longhaul:
+It is the container's main process (under Docker's init), runs as root with only
+CAP_SETUID, CAP_SETGID and CAP_KILL, and runs every tool as the sandbox user (see
+identity.py). It serves newline-delimited JSON on a Unix socket in a host folder
+bind-mounted at /run/longhaul, which only root can enter: the agent can neither reach
+nor replace the socket, nor touch the journal beside it.
 
   {"id": 1, "op": "run", "tool_use_id": "toolu_…", "name": "bash", "input": {…}, "timeout_ms": 120000}
   {"id": 1, "ok": true, "result": {"content": [{"type": "text", "text": "…"}], "is_error": false}}
@@ -34,8 +37,11 @@ from typing import Any, Callable
 from bash_session import BashSession, run_bash_tool
 from egress_relay import start_relay
 from file_tools import edit_tool, read_tool, write_tool
+from identity import configure as configure_identity
+from identity import sandbox_user_threads
 from journal import Journal
 from output import Interrupted, Outcome, ToolInputError, error
+from pid_guard import PidGuard
 from search_tools import glob_tool, grep_tool, python_grep
 
 PROTOCOL_VERSION = 1
@@ -71,6 +77,9 @@ class Executor:
         self.bash = BashSession(cwd=workspace, env=_shell_env())
         # One shell: its calls take turns.
         self.bash_turn = asyncio.Lock()
+        # The file tools touch the filesystem as the sandbox user, never as root.
+        self.tool_threads = sandbox_user_threads()
+        self.pid_guard = PidGuard()
 
     async def run(self, tool_use_id: str, name: str, tool_input: Any, timeout_ms: int | None) -> Outcome:
         """Runs the call, or re-attaches to it, or returns its recorded result."""
@@ -165,12 +174,17 @@ class Executor:
             if turn.done() and not turn.cancelled():
                 self.bash_turn.release()
             return error(NOT_STARTED)
+        kills_before = self.pid_guard.kills
         try:
-            return await run_bash_tool(
+            result = await run_bash_tool(
                 self.bash, tool_input, timeout_ms=timeout_ms, cancelled=execution.cancelled, output_limit=self.output_limit
             )
         finally:
             self.bash_turn.release()
+        if self.pid_guard.kills != kills_before:
+            text = "".join(block.get("text", "") for block in result["content"])
+            return error(f"{text}{'' if not text or text.endswith(chr(10)) else chr(10)}{self.pid_guard.note()}")
+        return result
 
     async def _in_thread(self, execution: Execution, tool: Callable[[Callable[[], None]], Outcome], timeout_ms: int) -> Outcome:
         stop = threading.Event()
@@ -179,7 +193,7 @@ class Executor:
             if stop.is_set():
                 raise Interrupted()
 
-        work = asyncio.ensure_future(asyncio.to_thread(tool, check))
+        work = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(self.tool_threads, tool, check))
         cancel_wait = asyncio.ensure_future(execution.cancelled.wait())
         try:
             done, _ = await asyncio.wait({work, cancel_wait}, timeout=timeout_ms / 1000, return_when=asyncio.FIRST_COMPLETED)
@@ -306,6 +320,7 @@ def _require_id(request: dict[str, Any]) -> str:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    configure_identity(uid=args.sandbox_uid, gid=args.sandbox_gid)
     executor = Executor(
         state_dir=args.state,
         workspace=args.workspace,
@@ -321,14 +336,14 @@ async def serve(args: argparse.Namespace) -> None:
     # Bound before the executor answers ping, so no tool runs before its proxy is there.
     relay = await start_relay(args.egress_port, args.egress_socket) if args.egress_port else None
     server = await asyncio.start_unix_server(server_handler.handle, path=args.socket, limit=MAX_LINE_BYTES)
-    # The host side may run as another uid than the sandbox user.
-    os.chmod(args.socket, 0o666)
+    guard = asyncio.create_task(executor.pid_guard.run())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
+    guard.cancel()
     if relay is not None:
         relay.close()
     await executor.bash.kill()
@@ -343,6 +358,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--default-timeout-ms", type=int, default=120_000, help="when neither request nor input set one")
     parser.add_argument("--egress-port", type=int, default=0, help="relay 127.0.0.1:PORT to --egress-socket (0: none)")
     parser.add_argument("--egress-socket", default="", help="the worker's egress proxy socket")
+    parser.add_argument("--sandbox-uid", type=int, default=1000, help="uid the tools run as (never root)")
+    parser.add_argument("--sandbox-gid", type=int, default=1000, help="gid the tools run as (never root)")
     return parser.parse_args(argv)
 
 

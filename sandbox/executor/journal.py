@@ -33,6 +33,10 @@ def record_file_name(tool_use_id: str) -> str:
 class Journal:
     def __init__(self, state_dir: str) -> None:
         self.state_dir = state_dir
+        # Whatever stands at the folder's name that is not a real folder (a link, a
+        # file) is not ours: it goes, and is never followed.
+        if os.path.islink(state_dir) or (os.path.lexists(state_dir) and not os.path.isdir(state_dir)):
+            os.unlink(state_dir)
         os.makedirs(state_dir, exist_ok=True)
 
     def _path(self, tool_use_id: str) -> str:

@@ -10,8 +10,8 @@ import stat
 from typing import Any, Callable
 
 from file_tools import resolve
+from identity import subprocess_identity
 from output import OutputBuffer, Outcome, ToolInputError, error, optional_str, outcome, require_str, truncate_text
-from process_tree import kill_process_tree
 
 MAX_GLOB_RESULTS = 1000
 _MAGIC = set("*?[{\\")
@@ -173,6 +173,7 @@ async def grep_tool(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        **subprocess_identity(),
     )
     stdout = OutputBuffer(output_limit)
     stderr = OutputBuffer(8192)
@@ -191,7 +192,8 @@ async def grep_tool(
     finally:
         cancel_wait.cancel()
     if finished_reading not in done:
-        kill_process_tree(proc.pid)
+        # rg does not fork: the one process is all there is to stop.
+        proc.kill()
         await asyncio.gather(finished_reading, return_exceptions=True)
         if cancelled.is_set():
             return error("[interrupted: the search was cancelled]")

@@ -193,20 +193,17 @@ test('the secret value is nowhere in the container: not in docker inspect, /proc
 test('nothing leaves without the proxy: no interface but loopback, no name resolution, no route to the host', async () => {
   const { stdout } = await exec('docker', ['inspect', '--format', '{{.HostConfig.NetworkMode}}', limited.containerId]);
   assert.equal(stdout.trim(), 'none');
-  const { stdout: gatewayOut } = await exec('docker', ['network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}']);
-  const gateway = gatewayOut.trim();
-  assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
   const direct = await bash(
     limited,
     [
       `curl -sS --noproxy '*' --max-time 3 http://plain.example.com:${plain.port}/direct; echo "curl=$?"`,
-      `python3 -c "import socket; socket.create_connection(('${gateway}', ${plain.port}), timeout=3)" 2>&1 | tail -1`,
-      'cat /proc/net/dev',
+      'cat /proc/net/dev; echo routes; tail -n +2 /proc/net/route',
     ].join('; '),
   );
   assert.match(text(direct), /Could not resolve host: plain\.example\.com\ncurl=6\n/);
-  assert.match(text(direct), /OSError: \[Errno 101\] Network is unreachable/);
   assert.doesNotMatch(text(direct), /eth0/);
+  // No route at all: no packet for any address but loopback can leave.
+  assert.match(text(direct), /routes\n$/);
   assert.equal(plain.seen.filter((s) => s.path === '/direct').length, 0);
 });
 

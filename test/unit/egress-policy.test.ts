@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { networkInterfaces } from 'node:os';
 import { test } from 'node:test';
 import { decideEgress, type EgressPolicy, injectedSecrets, secretsFor } from '../../sandbox/egress/egress-policy.ts';
 import { substituteBuffer } from '../../sandbox/egress/http-forwarding.ts';
 import { parseHostPattern, parseHostPatterns, parseHostPort } from '../../sandbox/egress/host-pattern.ts';
+import { isOwnAddress } from '../../sandbox/egress/own-addresses.ts';
+import { sandboxEgressPolicy } from '../../sandbox/egress/sandbox-egress.ts';
+import { isInternalAddress } from '../../src/core/internal-address.ts';
 import { packageRegistriesFromEnv, registryEnvironment, registryHosts } from '../../sandbox/packages/package-registries.ts';
 
 test('allowed_hosts entries are normalised: scheme, path, user info, case and trailing dot dropped; a port restricts', () => {
@@ -81,4 +85,74 @@ test('registry settings come from LONGHAUL_* variables and become client setting
     'a.example.com',
     'b.example.com',
   ]);
+});
+
+test('unrestricted is the internet, not the host: every sandbox gets a proxy policy, internal addresses stay shut', () => {
+  const open = sandboxEgressPolicy({ networking: { type: 'unrestricted' }, secrets: [], placeholders: new Map() });
+  assert.equal(open.allowedHosts, 'any');
+  assert.deepEqual(decideEgress(open, 'example.com', 443), { allowed: true, internalAllowed: false });
+  assert.deepEqual(decideEgress(open, '169.254.169.254', 80), { allowed: true, internalAllowed: false });
+  // A configured package mirror may sit inside the network: it is named, so it is reachable.
+  const withMirror = sandboxEgressPolicy({
+    networking: { type: 'unrestricted' },
+    secrets: [],
+    placeholders: new Map(),
+    packageRegistryHosts: ['pypi.internal.example'],
+  });
+  assert.deepEqual(decideEgress(withMirror, 'pypi.internal.example', 443), { allowed: true, internalAllowed: true });
+  assert.deepEqual(decideEgress(withMirror, 'other.internal.example', 443), { allowed: true, internalAllowed: false });
+});
+
+test('internal addresses in every spelling: metadata, link-local, private, reserved, mapped, compatible, NAT64 and 6to4 forms', () => {
+  const internal = [
+    '169.254.169.254',
+    '[fd00:ec2::254]',
+    'fe80::1%eth0',
+    '10.1.2.3',
+    '172.17.0.1',
+    '192.168.1.1',
+    '100.64.0.1',
+    '127.0.0.1',
+    '0.0.0.0',
+    '::',
+    '::1',
+    '192.0.2.10',
+    '198.51.100.7',
+    '203.0.113.9',
+    '2001:db8::1',
+    '::ffff:169.254.169.254',
+    '::ffff:a9fe:a9fe',
+    '::169.254.169.254',
+    '64:ff9b::a9fe:a9fe',
+    '64:ff9b:1::a00:1',
+    '2002:a9fe:a9fe::1',
+    '2002:0a00:0001::',
+    'metadata.google.internal',
+    'not-an-address',
+  ];
+  for (const address of internal) assert.equal(isInternalAddress(address), true, address);
+  for (const address of ['93.184.216.34', '1.1.1.1', '2606:4700:4700::1111', '2002:5db8:d822::1']) {
+    assert.equal(isInternalAddress(address), false, address);
+  }
+  // Odd IPv4 spellings are canonicalised before any decision.
+  for (const [spelling, canonical] of [
+    ['2852039166', '169.254.169.254'],
+    ['0xa9.0xfe.0xa9.0xfe', '169.254.169.254'],
+    ['0251.0376.0251.0376', '169.254.169.254'],
+    ['0x7f.1', '127.0.0.1'],
+  ] as const) {
+    assert.equal(parseHostPort(`${spelling}:80`)?.host, canonical, spelling);
+  }
+});
+
+test("the worker host's own addresses count as the host, in any spelling", () => {
+  const own = Object.values(networkInterfaces()).flatMap((entries) => (entries ?? []).map((e) => e.address));
+  assert.ok(own.length > 0);
+  for (const address of own) {
+    assert.equal(isOwnAddress(address), true, address);
+    if (!address.includes(':')) assert.equal(isOwnAddress(`::ffff:${address}`), true, `::ffff:${address}`);
+  }
+  assert.equal(isOwnAddress('[::1]'), true);
+  assert.equal(isOwnAddress('0:0:0:0:0:0:0:1'), true);
+  assert.equal(isOwnAddress('93.184.216.34'), false);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,8 @@ import {
   ExecutorClient,
   ExecutorConnectionError,
   ExecutorRequestError,
+  LineSplitter,
+  MAX_REPLY_BYTES,
 } from '../../sandbox/executor-client.ts';
 
 type Request = { id: number; op: string; tool_use_id?: string };
@@ -142,4 +144,65 @@ test('socket paths too long for sun_path go through a short symlink', async () =
   assert.equal(connectablePath(long), short);
   assert.equal(connectablePath(join(dir, 'exec.sock')), join(dir, 'exec.sock'));
   await rm(dirname(short), { force: true });
+});
+
+// The other end of the socket is inside a hostile sandbox: these are what an agent that
+// got hold of it could send.
+
+test('a reply that streams without a newline is cut off at MAX_REPLY_BYTES, not buffered without limit', async () => {
+  const path = join(dir, 'exec.sock');
+  let sent = 0;
+  await fakeExecutor(path, (_request, _reply, socket) => {
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    const pump = (): void => {
+      while (!socket.destroyed && sent <= MAX_REPLY_BYTES + 4 * chunk.length) {
+        sent += chunk.length;
+        if (!socket.write(chunk)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+  const client = new ExecutorClient({ socketPath: path });
+  const error = await client.run({ toolUseId: 'flood', name: 'bash', input: {} }).catch((e: unknown) => e);
+  assert.ok(error instanceof ExecutorConnectionError, String(error));
+  assert.equal(error.code, 'EMSGSIZE');
+  client.close();
+});
+
+test('a run the other end never answers fails at its deadline (its own limit plus the grace)', async () => {
+  const path = join(dir, 'exec.sock');
+  await fakeExecutor(path, () => undefined);
+  const client = new ExecutorClient({ socketPath: path, runGraceMs: 100, controlTimeoutMs: 100 });
+  await assert.rejects(client.run({ toolUseId: 'silent', name: 'bash', input: { timeout_ms: 50 } }), /did not answer run within 150 ms/);
+  await assert.rejects(client.cancel('silent'), /did not answer cancel within 100 ms/);
+  client.close();
+});
+
+test('a symlink or a plain file where the socket should be is refused before connecting', async () => {
+  const target = join(dir, 'real.sock');
+  await fakeExecutor(target, (request, reply) => reply({ ok: true, result: { pong: true, boot_id: 'x' } }));
+  const link = join(dir, 'link.sock');
+  await symlink(target, link);
+  const viaLink = await new ExecutorClient({ socketPath: link }).ping({ timeoutMs: 500 }).catch((e: unknown) => e);
+  assert.ok(viaLink instanceof ExecutorConnectionError);
+  assert.match(viaLink.message, /symbolic link/);
+  const file = join(dir, 'file.sock');
+  await writeFile(file, '');
+  const viaFile = await new ExecutorClient({ socketPath: file }).ping({ timeoutMs: 500 }).catch((e: unknown) => e);
+  assert.ok(viaFile instanceof ExecutorConnectionError);
+  assert.match(viaFile.message, /not a socket/);
+});
+
+test('LineSplitter joins lines across chunks and refuses a line over its cap', () => {
+  const lines = new LineSplitter(8);
+  assert.deepEqual(lines.push(Buffer.from('ab')), []);
+  assert.deepEqual(lines.push(Buffer.from('c\nde\nf')), ['abc', 'de']);
+  assert.deepEqual(lines.push(Buffer.from('\n')), ['f']);
+  assert.throws(() => lines.push(Buffer.from('123456789')), /exceeds 8 bytes/);
+  // Multi-byte characters split across chunks come out whole.
+  const euro = Buffer.from('€\n');
+  assert.deepEqual([...lines.push(euro.subarray(0, 1)), ...lines.push(euro.subarray(1))], ['€']);
 });
