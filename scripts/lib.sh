@@ -43,6 +43,18 @@ version_ge() {
 # Milliseconds since the epoch, for phase timings.
 now_ms() { date +%s%3N; }
 
+# Starts a long-lived service (a daemon) in a session and process group of its own, stdin
+# closed, output to LOG, so that a signal to the caller's process group (a CI step's
+# timeout, a supervisor stopping `longhaul dev`) does not reach it; fd 9 (the setup lock)
+# is not inherited. Prints the service's pid.
+#   start_detached LOG COMMAND [ARGS...]
+start_detached() {
+  local log="$1"
+  shift
+  setsid "$@" >"$log" 2>&1 </dev/null 9>&- &
+  echo "$!"
+}
+
 # "1.2s" from a start time taken with now_ms.
 elapsed_since() {
   local ms=$(( $(now_ms) - $1 ))

@@ -262,8 +262,8 @@ start_dockerd() {
   local started
   started=$(now_ms)
   log "starting dockerd in the background (log: .cache/dockerd.log)"
-  # 9>&- : the daemon must not inherit (and hold forever) the setup lock.
-  nohup dockerd >"$LONGHAUL_CACHE/dockerd.log" 2>&1 </dev/null 9>&- &
+  # Its own session: stopping whatever ran setup must not stop the engine and every sandbox.
+  start_detached "$LONGHAUL_CACHE/dockerd.log" dockerd >/dev/null
   local i
   for ((i = 0; i < DOCKERD_WAIT_S * 4; i++)); do
     if docker info >/dev/null 2>&1; then
