@@ -109,6 +109,12 @@ export type SessionSettings = { budget?: BudgetLimit | null | undefined; vaultId
 
 export type SessionWorkflowInput = {
   sessionId: string;
+  /**
+   * Identity of the store the session lives in (`SessionStore.storeId`). Every activity
+   * carries it, and a worker on another store refuses the work. Absent for sessions
+   * started before stores had one.
+   */
+  storeId?: string | undefined;
   agent: AgentDefinition;
   environment: EnvironmentDefinition;
   /** Events to handle as soon as the session starts (e.g. the first user.message). */

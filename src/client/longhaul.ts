@@ -79,7 +79,7 @@ export class Longhaul {
         taskQueue: this.#taskQueue,
         workflowId: id,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        args: [{ sessionId: id, agent: parsedAgent, environment: parsedEnvironment, initialEvents, tuning, ...(vaultIds.length > 0 ? { vaultIds } : {}), ...(budget ? { budget } : {}), ...(mounts.length > 0 ? { mounts } : {}) }],
+        args: [{ sessionId: id, storeId: this.#store.storeId, agent: parsedAgent, environment: parsedEnvironment, initialEvents, tuning, ...(vaultIds.length > 0 ? { vaultIds } : {}), ...(budget ? { budget } : {}), ...(mounts.length > 0 ? { mounts } : {}) }],
       });
       return {
         id,

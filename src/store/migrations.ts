@@ -166,4 +166,18 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       );
     `,
   },
+  {
+    id: 8,
+    name: 'store identity',
+    sql: `
+      -- One random id per store, made once: sessions carry it, and a worker opened on
+      -- another store refuses their work instead of writing it into the wrong database.
+      CREATE TABLE store_identity (
+        one           boolean PRIMARY KEY DEFAULT true CHECK (one),
+        id            text NOT NULL,
+        created_at    timestamptz NOT NULL DEFAULT now()
+      );
+      INSERT INTO store_identity (id) VALUES ('store_' || replace(gen_random_uuid()::text, '-', ''));
+    `,
+  },
 ];

@@ -40,6 +40,7 @@ export class SessionStore {
   readonly #db: SqlDriver;
   readonly #feeds = new SessionFeeds({ read: (sessionId, afterSeq, limit) => this.listEvents(sessionId, { afterSeq, limit }) });
   #unlisten: (() => Promise<void>) | undefined;
+  #storeId = '';
   /** `event_start` / `event_delta` previews of model output, for streams that ask for them. */
   readonly previews: StreamPreviews;
 
@@ -52,8 +53,19 @@ export class SessionStore {
   static async open(driver: SqlDriver): Promise<SessionStore> {
     const store = new SessionStore(driver);
     await migrateSchema(driver);
+    const [identity] = await driver.query<{ id: string }>('SELECT id FROM store_identity');
+    if (identity === undefined) throw new Error('the store has no identity row (store_identity); was it migrated by another version?');
+    store.#storeId = identity.id;
     store.#unlisten = await driver.listen(EVENTS_CHANNEL, (sessionId) => store.#feeds.notify(sessionId));
     return store;
+  }
+
+  /**
+   * This store's identity, made once when its schema was created. Sessions carry it to
+   * their workers, which refuse sessions of another store.
+   */
+  get storeId(): string {
+    return this.#storeId;
   }
 
   async close(): Promise<void> {

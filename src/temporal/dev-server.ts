@@ -16,6 +16,12 @@ export type DevServerOptions = {
   startTimeoutMs?: number;
   /** Where the CLI's output goes. Default: ignored. */
   logFile?: string | undefined;
+  /**
+   * Whether a server already answering on `port` may be used instead of starting one.
+   * Default true. With false, a busy port is an error: a server that is not ours may
+   * keep other engines' workflows, and sharing it makes engines run each other's sessions.
+   */
+  reuse?: boolean;
   /** More `temporal server start-dev` arguments. */
   extraArgs?: readonly string[];
   /**
@@ -59,12 +65,14 @@ export async function startDevServer({
   namespace = 'default',
   startTimeoutMs = 30_000,
   logFile,
+  reuse = true,
   extraArgs = [],
   dynamicConfig = LOW_LATENCY_DYNAMIC_CONFIG,
 }: DevServerOptions = {}): Promise<DevServer> {
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://127.0.0.1:${uiPort}`;
   if (await isServing(address)) {
+    if (!reuse) throw new Error(`another Temporal server already answers on ${address}`);
     return { address, uiUrl, started: false, process: undefined, stop: async () => {}, [Symbol.asyncDispose]: async () => {} };
   }
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--namespace', namespace, '--log-level', 'warn'];
@@ -98,7 +106,8 @@ export async function startDevServer({
   return { address, uiUrl, started: true, process: child, stop, [Symbol.asyncDispose]: stop };
 }
 
-async function isServing(address: string): Promise<boolean> {
+/** True when a Temporal server answers its health check on `address`. */
+export async function isServing(address: string): Promise<boolean> {
   try {
     const connection = await Connection.connect({ address, connectTimeout: 500 });
     try {
@@ -110,4 +119,56 @@ async function isServing(address: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Stops dev servers left running on `dbFile` by an engine that was killed without
+ * stopping them (its child outlives a `kill -9`). Two servers must never share one
+ * SQLite file. Linux only (it reads /proc); elsewhere it finds nothing.
+ */
+export async function stopOrphanDevServers(dbFile: string): Promise<number> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  let stopped = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`).catch(() => Buffer.alloc(0))).toString().split('\0');
+    const at = argv.indexOf('--db-filename');
+    if (!argv.includes('start-dev') || at < 0 || argv[at + 1] !== dbFile) continue;
+    try {
+      process.kill(Number(entry), 'SIGTERM');
+      stopped += 1;
+    } catch {
+      // Gone already.
+    }
+  }
+  for (let i = 0; i < 50 && stopped > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!(await anyServes(dbFile))) break;
+  }
+  return stopped;
+}
+
+async function anyServes(dbFile: string): Promise<boolean> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`).catch(() => Buffer.alloc(0))).toString().split('\0');
+    const at = argv.indexOf('--db-filename');
+    if (argv.includes('start-dev') && at >= 0 && argv[at + 1] === dbFile) return true;
+  }
+  return false;
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { storeIdentityCheck } from './store-identity-check.ts';
 import { createSessionActivities } from '../../activities/session-activities.ts';
 import type { WebSearchProvider } from '../../activities/web-tools.ts';
 import type { McpGateway } from '../../activities/mcp-gateway.ts';
@@ -12,13 +13,14 @@ import type { SessionStore } from '../store/session-store.ts';
 export const DEFAULT_TASK_QUEUE = 'longhaul';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+const workflowInterceptorModules = [fileURLToPath(new URL('../../workflows/store-identity-interceptors.ts', import.meta.url))];
 
 /**
  * Bundles Longhaul's workflows once; hand the result to several workers (or
  * worker restarts) to skip re-bundling.
  */
 export function bundleLonghaulWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  return bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietBundlerLogger });
 }
 
 export type LonghaulWorkerOptions = {
@@ -84,6 +86,8 @@ export async function createLonghaulWorker({
     taskQueue,
     workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
     activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files }),
+    // The workflow half (the store id header) is in the bundle: bundleLonghaulWorkflows adds it.
+    interceptors: { activity: [storeIdentityCheck({ storeId: store.storeId })] },
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     shutdownGraceTime: shutdownGraceTimeMs,
     // Cancellation reaches an activity on its next heartbeat; keep that short so interrupts are prompt.
