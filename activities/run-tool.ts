@@ -9,7 +9,7 @@ import type { ToolResultContentBlock } from '../src/schemas/events.ts';
 import type { WorkflowEvent } from '../workflows/session-types.ts';
 import { mcpSessionError, type McpGateway } from './mcp-gateway.ts';
 import { runWebTool, type WebSearchProvider } from './web-tools.ts';
-import { toNewEvents, toTranscriptItems } from './workflow-events.ts';
+import { appendWorkflowEvents } from './workflow-events.ts';
 
 export type RunToolInput = {
   sessionId: string;
@@ -54,7 +54,7 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   const ctx = Context.current();
   const attempt = ctx.info.attempt;
   const resultKey = `tool:${toolUseId}:result`;
-  if (input.leading?.length) await store.append(sessionId, toNewEvents(input.leading), toTranscriptItems(input.leading));
+  await appendWorkflowEvents(store, sessionId, input.leading ?? []);
 
   // Only a retry can find its result already stored (the worker died after the commit).
   if (attempt > 1) {

@@ -12,7 +12,7 @@ import type { WebSearchProvider } from './web-tools.ts';
 import type { McpGateway } from './mcp-gateway.ts';
 import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import { TranscriptCache } from './model/transcript-cache.ts';
-import { toNewEvents, toTranscriptItems } from './workflow-events.ts';
+import { appendWorkflowEvents } from './workflow-events.ts';
 
 export type SessionActivityDeps = {
   store: SessionStore;
@@ -69,7 +69,7 @@ export function createSessionActivities({
 
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {
-      if (events.length > 0) await store.append(sessionId, toNewEvents(events), toTranscriptItems(events));
+      await appendWorkflowEvents(store, sessionId, events);
     },
 
     async ensureSandbox({ sessionId, environment, vaultIds }: { sessionId: string; environment: EnvironmentDefinition; vaultIds?: string[] }): Promise<void> {

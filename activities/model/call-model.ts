@@ -14,7 +14,7 @@ import { classifyModelError } from './classify-model-error.ts';
 import { buildModelRequest } from './model-request.ts';
 import { answerEvents } from './server-tool-events.ts';
 import type { TranscriptCache } from './transcript-cache.ts';
-import { toNewEvents, toTranscriptItems } from '../workflow-events.ts';
+import { appendWorkflowEvents } from '../workflow-events.ts';
 
 export type CallModelInput = {
   sessionId: string;
@@ -71,7 +71,7 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
   const ctx = Context.current();
   const attempt = ctx.info.attempt;
 
-  if (input.leading.length > 0) await store.append(sessionId, toNewEvents(input.leading), toTranscriptItems(input.leading));
+  await appendWorkflowEvents(store, sessionId, input.leading);
 
   // Only a retry can find its answer already stored (the worker died after the commit).
   if (attempt > 1) {

@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { Longhaul } from '../client/longhaul.ts';
 import { newId } from '../store/ids.ts';
 import type { AgentStore } from '../store/agent-store.ts';
@@ -20,6 +21,8 @@ import { registerSessionResourceRoutes } from './routes/session-resource-routes.
 import { registerSessionRoutes } from './routes/session-routes.ts';
 import { registerVaultRoutes } from './routes/vault-routes.ts';
 
+export const DEFAULT_MAX_JSON_BODY_BYTES = 32 * 1024 * 1024;
+
 export type CreateApiAppOptions = {
   longhaul: Longhaul;
   /** The event log the session workflows write. */
@@ -35,6 +38,12 @@ export type CreateApiAppOptions = {
   files?: FileStore | undefined;
   /** Largest upload, in bytes. Default 500 MB. */
   maxFileBytes?: number | undefined;
+  /**
+   * Largest JSON request body, in bytes; past it the answer is 413 `request_too_large`.
+   * Default 32 MiB, the Messages API's own request limit: large user content is kept in
+   * the store and reaches the session by reference, so it never weighs on Temporal.
+   */
+  maxJsonBodyBytes?: number | undefined;
   /** Vaults and credentials; serves `/v1/vaults` (answering 503 when the store has no secret key). */
   vaults?: VaultStore | undefined;
   /** Keys a client may present (`Authorization: Bearer` or `x-api-key`); kept only as sha256 digests. */
@@ -64,6 +73,7 @@ export function createApiApp({
   apiKeys,
   files,
   maxFileBytes,
+  maxJsonBodyBytes = DEFAULT_MAX_JSON_BODY_BYTES,
   vaults,
   streamKeepaliveMs = 15_000,
   onInternalError = (error, { method, path, requestId }) => console.error(`longhaul api: ${method} ${path} (${requestId}) failed:`, error),
@@ -81,6 +91,15 @@ export function createApiApp({
     c.header('request-id', c.get('requestId'));
   });
   app.use('/v1/*', apiKeyAuth({ apiKeys }));
+  // Stated and enforced before anything is read: a Content-Length over the limit is
+  // answered at once; a chunked body is counted as it streams. File uploads have their own.
+  const jsonBodyLimit = bodyLimit({
+    maxSize: maxJsonBodyBytes,
+    onError: () => {
+      throw new HttpApiError('request_too_large', `request body: larger than the ${maxJsonBodyBytes} bytes this server accepts`);
+    },
+  });
+  app.use('/v1/*', (c, next) => (c.req.method === 'POST' && c.req.path === '/v1/files' ? next() : jsonBodyLimit(c, next)));
 
   const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs, files, vaults };
   registerAgentRoutes(app, deps);

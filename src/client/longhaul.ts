@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AgentDefinition, type AgentDefinitionInput } from '../schemas/agent.ts';
 import { EnvironmentDefinition, type EnvironmentDefinitionInput } from '../schemas/environment.ts';
 import { UserEventParams, type SessionEvent } from '../schemas/events.ts';
+import { externalizeLargeContent } from '../store/content-refs.ts';
 import { deterministicId, newId } from '../store/ids.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
@@ -72,7 +73,9 @@ export class Longhaul {
     create: async ({ agent, environment = {}, events = [], id = newId('sesn'), vaultIds = [], budget = null, mounts = [], tuning }: CreateSessionOptions): Promise<SessionInfo> => {
       const parsedAgent = AgentDefinition.parse(agent);
       const parsedEnvironment = EnvironmentDefinition.parse(environment);
-      const initialEvents = z.array(UserEventParams).parse(events);
+      const parsedEvents = z.array(UserEventParams).parse(events);
+      // Large content waits in the store; the workflow's input carries references.
+      const initialEvents = await externalizeLargeContent(this.#store, id, parsedEvents);
       const createdAt = new Date().toISOString();
       await this.#store.putSession(id, { id, agent: parsedAgent, environment: parsedEnvironment, created_at: createdAt });
       await this.#client.workflow.start(sessionWorkflow, {
@@ -128,7 +131,9 @@ export class Longhaul {
     send: async (sessionId: string, events: unknown[]): Promise<SentUserEvent[]> => {
       const parsed = z.array(UserEventParams).min(1).parse(events);
       const keyed = parsed.map((event) => ({ ...event, key: `user:${newId('in')}` }));
-      await this.#client.workflow.getHandle(sessionId).signal(userEventsSignal, keyed);
+      // Large content waits in the store (written before the signal, so the workflow's
+      // reference always resolves); the signal stays far below Temporal's payload limit.
+      await this.#client.workflow.getHandle(sessionId).signal(userEventsSignal, await externalizeLargeContent(this.#store, sessionId, keyed));
       return keyed.map(({ key, ...event }) => ({ ...event, id: deterministicId('sevt', sessionId, key), processed_at: null }));
     },
 

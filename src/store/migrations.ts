@@ -180,4 +180,19 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       INSERT INTO store_identity (id) VALUES ('store_' || replace(gen_random_uuid()::text, '-', ''));
     `,
   },
+  {
+    id: 9,
+    name: 'session content kept by reference',
+    sql: `
+      -- User content too large to ride in a Temporal payload: the client stores it here
+      -- and the session's workflow gets a reference (see content-refs.ts).
+      CREATE TABLE session_content (
+        session_id    text NOT NULL,
+        id            text NOT NULL,
+        content       jsonb NOT NULL,
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (session_id, id)
+      );
+    `,
+  },
 ];

@@ -1,4 +1,5 @@
 import { deterministicId } from './ids.ts';
+import type { ContentStore } from './content-refs.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { SessionFeeds } from './session-feed.ts';
 import { StreamPreviews } from './stream-previews.ts';
@@ -36,7 +37,7 @@ const EVENTS_CHANNEL = 'longhaul_session_events';
  * The session store: session records, the event log and the transcript.
  * One instance per process; it owns the driver.
  */
-export class SessionStore {
+export class SessionStore implements ContentStore {
   readonly #db: SqlDriver;
   readonly #feeds = new SessionFeeds({ read: (sessionId, afterSeq, limit) => this.listEvents(sessionId, { afterSeq, limit }) });
   #unlisten: (() => Promise<void>) | undefined;
@@ -77,6 +78,25 @@ export class SessionStore {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  // ---- content kept by reference (content-refs.ts) ---------------------------
+
+  async putContent(sessionId: string, items: readonly { id: string; content: unknown[] }[]): Promise<void> {
+    for (const { id, content } of items) {
+      await this.#db.query(
+        'INSERT INTO session_content (session_id, id, content) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT DO NOTHING',
+        [sessionId, id, JSON.stringify(content)],
+      );
+    }
+  }
+
+  async getContent(sessionId: string, ids: readonly string[]): Promise<Map<string, unknown[]>> {
+    const rows = await this.#db.query<{ id: string; content: unknown[] }>(
+      'SELECT id, content FROM session_content WHERE session_id = $1 AND id = ANY($2::text[])',
+      [sessionId, [...ids]],
+    );
+    return new Map(rows.map((row) => [row.id, row.content]));
   }
 
   // ---- sessions -------------------------------------------------------------

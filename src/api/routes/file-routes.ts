@@ -24,7 +24,7 @@ const tags = ['files'];
 
 /** `client.beta.files`: upload (multipart), list, retrieveMetadata, download, delete. */
 export function registerFileRoutes(app: ApiApp, { files, maxFileBytes = 500_000_000 }: FileRouteDeps): void {
-  const tooLarge = () => new HttpApiError('invalid_request_error', `file: larger than the ${maxFileBytes} bytes this server accepts`, { status: 413 });
+  const tooLarge = () => new HttpApiError('request_too_large', `file: larger than the ${maxFileBytes} bytes this server accepts`);
 
   /** The file's metadata; an expired file is gone for every purpose. */
   const live = async (id: string): Promise<FileMetadata> => {
