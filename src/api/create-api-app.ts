@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { Longhaul } from '../client/longhaul.ts';
 import { newId } from '../store/ids.ts';
 import type { AgentStore } from '../store/agent-store.ts';
@@ -13,6 +14,7 @@ import { apiKeyAuth } from './api-key-auth.ts';
 import { BadRequestError, errorResponseOf, HttpApiError } from './api-errors.ts';
 import type { ApiApp, ApiEnv } from './api-types.ts';
 import { formatZodError } from './format-zod-error.ts';
+import { storableText } from './storable-text.ts';
 import { registerAgentRoutes } from './routes/agent-routes.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
 import { registerEventRoutes } from './routes/event-routes.ts';
@@ -100,6 +102,18 @@ export function createApiApp({
     },
   });
   app.use('/v1/*', (c, next) => (c.req.method === 'POST' && c.req.path === '/v1/files' ? next() : jsonBodyLimit(c, next)));
+  app.use('*', storableText());
+  // A path served with other methods answers 405 with `Allow` (TRACE included), not 404.
+  app.use(
+    '*',
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) => {
+        c.header('Allow', methods.join(', '));
+        throw new HttpApiError('invalid_request_error', `${c.req.method} is not served on ${c.req.path}; use ${methods.join(', ')}`, { status: 405 });
+      },
+    }),
+  );
 
   const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs, files, vaults };
   registerAgentRoutes(app, deps);

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 
@@ -21,6 +22,15 @@ export async function serveApi({ app, port, host = '127.0.0.1' }: { app: Pick<Ho
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const started = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(started));
     started.once('error', reject);
+  });
+  // Node's parser refuses headers over 16 KB; answer with the envelope instead of a bare close.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return;
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const message = tooLarge ? 'request headers: larger than the 16 KB this server reads' : 'malformed HTTP request';
+    const body = JSON.stringify({ type: 'error', error: { type: tooLarge ? 'request_too_large' : 'invalid_request_error', message } });
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;

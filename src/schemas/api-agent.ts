@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AgentToolName, CustomToolDefinition, McpServerDefinition, PermissionPolicy, type AgentDefinition } from './agent.ts';
-import { Metadata, MetadataPatch, Timestamp } from './api-common.ts';
+import { INT32_MAX, Metadata, MetadataPatch, Timestamp } from './api-common.ts';
 
 /**
  * The agent resource of the Managed Agents API (`client.beta.agents`): what a
@@ -50,7 +50,7 @@ export const ToolConfigParams = z
     permission_policy: PermissionPolicy.nullish(),
     allowed_domains: DomainList.optional(),
     blocked_domains: DomainList.optional(),
-    max_content_tokens: z.number().int().positive().nullish(),
+    max_content_tokens: z.number().int().positive().max(INT32_MAX).nullish(),
   })
   .refine((c) => c.type === undefined || c.type === c.name, { message: 'type must equal name', path: ['type'] })
   .refine((c) => !(c.allowed_domains?.length && c.blocked_domains?.length), { message: 'allowed_domains and blocked_domains are mutually exclusive' });
@@ -147,7 +147,7 @@ export const AgentUpdateParams = z.object({
   multiagent: z.null({ error: 'multiagent is not supported by Longhaul yet' }).optional(),
   metadata: MetadataPatch.nullish(),
   execution_identity: ExecutionIdentity.nullish(),
-  version: z.number().int().min(1).optional(),
+  version: z.number().int().min(1).max(INT32_MAX).optional(),
 });
 export type AgentUpdateParams = z.infer<typeof AgentUpdateParams>;
 
@@ -163,7 +163,7 @@ export const WebFetchToolConfig = toolConfig('web_fetch').extend({
   url_sources: z.null(),
   allowed_domains: DomainList.exactOptional(),
   blocked_domains: DomainList.exactOptional(),
-  max_content_tokens: z.number().int().nullable().exactOptional(),
+  max_content_tokens: z.number().int().max(INT32_MAX).nullable().exactOptional(),
 });
 
 export const WebSearchToolConfig = toolConfig('web_search').extend({
@@ -278,7 +278,7 @@ export const AgentSpec = z.object({
   model: ModelConfig,
   tools: z.array(AgentTool),
   mcp_servers: z.array(z.object({ type: z.literal('url'), name: z.string(), url: z.string() })),
-  skills: z.tuple([]),
+  skills: z.array(z.never().openapi({ type: 'object', description: 'Longhaul serves no skills yet: always empty' })).max(0),
   multiagent: z.null(),
   metadata: z.record(z.string(), z.string()),
   execution_identity: ExecutionIdentity,

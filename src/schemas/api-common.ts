@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** RFC 3339 timestamp string, as every API object carries. */
 export const Timestamp = z.string();
 
+/** The largest integer a PostgreSQL `integer` column holds: every integer the API takes stays below it. */
+export const INT32_MAX = 2_147_483_647;
+
 /** `metadata`: at most 16 pairs, keys up to 64 characters, values up to 512. */
 export const Metadata = z
   .record(z.string().min(1).max(64), z.string().max(512))
@@ -27,7 +30,7 @@ export function applyMetadataPatch(current: Metadata, patch: MetadataPatch | nul
 
 /** `limit` and `page` of every `PageCursor` list. */
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(INT32_MAX).optional(),
   page: z.string().optional(),
 });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolParams } from './api-agent.ts';
-import { Metadata, MetadataPatch, Timestamp } from './api-common.ts';
+import { INT32_MAX, Metadata, MetadataPatch, Timestamp } from './api-common.ts';
 import { FileResource } from './api-file.ts';
 import { UserMessageEventParams } from './events.ts';
 
@@ -8,13 +8,13 @@ import { UserMessageEventParams } from './events.ts';
 
 export const SessionAgentParam = z.union([
   z.string().min(1),
-  z.object({ type: z.literal('agent'), id: z.string().min(1), version: z.number().int().min(1).optional() }),
+  z.object({ type: z.literal('agent'), id: z.string().min(1), version: z.number().int().min(1).max(INT32_MAX).optional() }),
   /** An agent version with some of its settings replaced for this session only (no new version is made). */
   z
     .object({
       type: z.literal('agent_with_overrides'),
       id: z.string().min(1),
-      version: z.number().int().min(1).optional(),
+      version: z.number().int().min(1).max(INT32_MAX).optional(),
       model: ModelParam.optional(),
       system: z.string().max(100_000).nullish(),
       tools: z.array(ToolParams).max(256).optional(),

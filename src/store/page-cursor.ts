@@ -17,6 +17,8 @@ export function decodeCursor(page: string): Cursor | undefined {
     if (!Array.isArray(value) || value.length !== 3) return undefined;
     const [direction, createdAt, id] = value as unknown[];
     if ((direction !== 'next' && direction !== 'prev') || typeof createdAt !== 'string' || typeof id !== 'string') return undefined;
+    // What a SQL statement will take: a real timestamp, and ids without NUL.
+    if (Number.isNaN(Date.parse(createdAt)) || createdAt.includes('\u0000') || id.includes('\u0000')) return undefined;
     return { direction, createdAt, id };
   } catch {
     return undefined;

@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { Agent, AgentCreateParams, AgentUpdateParams, agentSpecFromCreate } from '../../schemas/api-agent.ts';
-import { CreatedAtQuery, PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
+import { INT32_MAX, CreatedAtQuery, PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
@@ -21,7 +21,7 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
       method: 'get',
       path: '/v1/agents/{agent_id}',
       tags,
-      request: { params: AgentParam, query: z.object({ version: z.coerce.number().int().min(1).optional() }) },
+      request: { params: AgentParam, query: z.object({ version: z.coerce.number().int().min(1).max(INT32_MAX).optional() }) },
       responses: { 200: json(Agent, 'The agent (latest version unless `version` is given)'), ...ERROR_RESPONSES },
     }),
     async (c) => c.json(await agents.retrieve(c.req.valid('param').agent_id, c.req.valid('query').version), 200),

@@ -129,8 +129,8 @@ function eventCursorOf(page: string | undefined, order: 'asc' | 'desc'): number 
   try {
     if (!page.startsWith('evpage_')) throw new Error('not an event cursor');
     const [cursorOrder, seq] = JSON.parse(Buffer.from(page.slice(7), 'base64url').toString('utf8')) as unknown[];
-    if (cursorOrder !== order || typeof seq !== 'number') throw new Error('cursor of another order');
-    return seq;
+    if (cursorOrder !== order || !Number.isSafeInteger(seq) || (seq as number) < 0) throw new Error('cursor of another order');
+    return seq as number;
   } catch {
     throw new BadRequestError('page: not a page cursor this server returned for this order');
   }
