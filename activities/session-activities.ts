@@ -96,6 +96,11 @@ export function createSessionActivities({
     async destroySandbox({ sessionId, removeVolume }: { sessionId: string; removeVolume: boolean }): Promise<void> {
       await sandboxes.destroy(sessionId, { removeVolume });
     },
+
+    /** Deletes every row the session has in the store (it was deleted through the API). */
+    async purgeSessionRecords({ sessionId }: { sessionId: string }): Promise<void> {
+      await store.deleteSession(sessionId);
+    },
   };
 }
 

@@ -13,6 +13,7 @@
 #                                 dockerfile, or rootfs (debootstrap + docker import; needs root)
 #   LONGHAUL_SETUP_POSTGRES=1     also make sure Debian's postgresql binaries are installed
 #   LONGHAUL_SETUP_PYTHON_SDK=1   also install the Python anthropic SDK into .cache/python-sdk (conformance test)
+#                                 and schemathesis into .cache/schemathesis (API fuzz test)
 #   LONGHAUL_SANDBOX_IMAGE        tag of the sandbox image (default longhaul-sandbox:latest)
 #   TEMPORAL_CLI_PATH             a Temporal CLI binary to use instead of looking for one
 set -euo pipefail
@@ -457,6 +458,24 @@ ensure_python_sdk() {
   log "installed python anthropic $ANTHROPIC_PY_VERSION into .cache/python-sdk in $(elapsed_since "$started")"
 }
 
+# Schemathesis, for the fuzz test that throws generated requests at the API (npm test).
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  [[ "${LONGHAUL_SETUP_PYTHON_SDK:-0}" == 1 ]] || return 0
+  local venv="$LONGHAUL_CACHE/schemathesis"
+  if [[ -x "$venv/bin/st" ]] && [[ "$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('schemathesis'))" 2>/dev/null)" == "$SCHEMATHESIS_VERSION" ]]; then
+    found "schemathesis $SCHEMATHESIS_VERSION (.cache/schemathesis)"
+    return
+  fi
+  have python3 || die "python3 is missing (needed for the API fuzz test)" "install python3 (Debian: apt-get install python3 python3-venv), then rerun"
+  local started
+  started=$(now_ms)
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2 || die "python3 -m venv failed" "install the venv module (Debian: apt-get install python3-venv), then rerun"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2 || die "pip install schemathesis==$SCHEMATHESIS_VERSION failed" "check that PyPI is reachable, then rerun"
+  log "installed schemathesis $SCHEMATHESIS_VERSION into .cache/schemathesis in $(elapsed_since "$started")"
+}
+
 summary() {
   [[ "$QUIET" == 1 ]] && return
   local id size pg=""
@@ -476,6 +495,7 @@ ensure_docker
 ensure_sandbox_image
 ensure_postgres
 ensure_python_sdk
+ensure_schemathesis
 write_env
 summary
 found "setup done in $(elapsed_since "$SETUP_STARTED")"

@@ -1,1 +1,1 @@
-export { sessionWorkflow, userEventsSignal, terminateSignal, statusQuery } from './session.ts';
+export { sessionCleanupWorkflow, sessionWorkflow, userEventsSignal, terminateSignal, statusQuery } from './session.ts';

@@ -147,3 +147,14 @@ export type WorkflowEvent = {
   event: { type: string } & Record<string, unknown>;
   transcript?: TranscriptItem | undefined;
 };
+
+/**
+ * What ending a session removes besides its container (the `longhaul.terminate` signal's
+ * argument; absent in signals sent before it existed: nothing more).
+ */
+export type SessionRemoval = {
+  /** The session's `/workspace` and `/mnt/session` and its host folder (archive and delete). */
+  workspace?: boolean | undefined;
+  /** Every row of the session in the store: events, transcript, content (delete). */
+  records?: boolean | undefined;
+};

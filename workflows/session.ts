@@ -19,12 +19,12 @@ import type { SessionActivities } from '../activities/session-activities.ts';
 import { parseUsd } from './budget.ts';
 import { SANDBOX_TOOLS } from './sandbox-tools.ts';
 import type { StopReason } from '../src/schemas/events.ts';
-import type { CarriedState, FileMount, SessionSettings, InboundUserEvent, SessionStatus, SessionWorkflowInput, ToolUseRef, Usage, WorkflowEvent } from './session-types.ts';
+import type { CarriedState, FileMount, SessionRemoval, SessionSettings, InboundUserEvent, SessionStatus, SessionWorkflowInput, ToolUseRef, Usage, WorkflowEvent } from './session-types.ts';
 
 /** User events (`user.message`, `user.interrupt`) for the session. */
 export const userEventsSignal = defineSignal<[InboundUserEvent[]]>('longhaul.userEvents');
 /** Ends the session: `session.status_terminated`, sandbox removed. */
-export const terminateSignal = defineSignal<[]>('longhaul.terminate');
+export const terminateSignal = defineSignal<[SessionRemoval?]>('longhaul.terminate');
 /**
  * Changes the session's settings: `budget` (`null` lifts it; raising it resumes a
  * turn stopped at the budget) and `vaultIds` (used from the next tool call on).
@@ -84,7 +84,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
   });
-  const { emitEvents, ensureSandbox, destroySandbox, releaseSandbox } = proxyActivities<SessionActivities>({
+  const { emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords } = proxyActivities<SessionActivities>({
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
   });
@@ -99,6 +99,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
 
   let interruptRequested = false;
   let terminateRequested = false;
+  /** What the end of the session removes (delete: everything; archive: the workspace). */
+  const removal: SessionRemoval = {};
   let turnScope: CancellationScope | undefined;
   /** Tool calls of the current step waiting for the client, by event id. */
   let awaiting = new Map<string, ToolUseRef>();
@@ -130,8 +132,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       }
     }
   });
-  setHandler(terminateSignal, () => {
+  setHandler(terminateSignal, (requested) => {
     terminateRequested = true;
+    if (requested?.workspace === true) removal.workspace = true;
+    if (requested?.records === true) removal.records = true;
     turnScope?.cancel();
   });
   setHandler(settingsSignal, (settings) => {
@@ -485,11 +489,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     if (shouldContinueAsNew()) await continueAsNewNow();
   }
 
-  // Terminated: record it, release the sandbox.
+  // Terminated: record it, release the sandbox; archive and delete remove more.
   await CancellationScope.nonCancellable(async () => {
     state.phase = 'terminated';
     await emitEvents({ sessionId, events: [...drainInbox().events, event('session.status_terminated')] });
-    await destroySandbox({ sessionId, removeVolume: false });
+    // Only signals sent since deletion existed ask for removal, so older histories replay unchanged.
+    const removing = (removal.workspace === true || removal.records === true) && patched('remove-on-delete');
+    await destroySandbox({ sessionId, removeVolume: removing && (removal.workspace === true || removal.records === true) });
+    if (removing && removal.records === true) await purgeSessionRecords({ sessionId });
   });
 }
 
@@ -536,4 +543,19 @@ const CLIENT_EVENT_TYPES = new Set(['user.message', 'user.interrupt', 'system.me
 
 function userEventsOf(events: WorkflowEvent[]): InboundUserEvent[] {
   return events.flatMap((e): InboundUserEvent[] => (CLIENT_EVENT_TYPES.has(e.event.type) ? [{ ...e.event, key: e.key } as InboundUserEvent] : []));
+}
+
+/**
+ * Removes what a session left behind when it had already ended before it was deleted
+ * or archived (its workflow can no longer take the signal): its container, volumes and
+ * host folder, and with `records` its rows. Started by the API under the id
+ * `<session id>:cleanup`; any worker runs it, retried until done.
+ */
+export async function sessionCleanupWorkflow({ sessionId, records }: { sessionId: string; records: boolean }): Promise<void> {
+  const { destroySandbox, purgeSessionRecords } = proxyActivities<SessionActivities>({
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  });
+  await destroySandbox({ sessionId, removeVolume: true });
+  if (records) await purgeSessionRecords({ sessionId });
 }

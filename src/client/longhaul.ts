@@ -1,4 +1,4 @@
-import { WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { AgentDefinition, type AgentDefinitionInput } from '../schemas/agent.ts';
 import { EnvironmentDefinition, type EnvironmentDefinitionInput } from '../schemas/environment.ts';
@@ -7,8 +7,8 @@ import { externalizeLargeContent } from '../store/content-refs.ts';
 import { deterministicId, newId } from '../store/ids.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
-import { mountFilesSignal, sessionWorkflow, settingsSignal, statusQuery, terminateSignal, userEventsSignal } from '../../workflows/session.ts';
-import type { BudgetLimit, FileMount, SessionSettings, SessionStatus, SessionTuning } from '../../workflows/session-types.ts';
+import { mountFilesSignal, sessionCleanupWorkflow, sessionWorkflow, settingsSignal, statusQuery, terminateSignal, userEventsSignal } from '../../workflows/session.ts';
+import type { BudgetLimit, FileMount, SessionRemoval, SessionSettings, SessionStatus, SessionTuning } from '../../workflows/session-types.ts';
 import { NotFoundError } from '../errors.ts';
 
 export type CreateSessionOptions = {
@@ -117,9 +117,29 @@ export class Longhaul {
       await this.#client.workflow.getHandle(sessionId).signal(mountFilesSignal, mounts);
     },
 
-    /** Ends the session: it records `session.status_terminated` and releases its sandbox. */
-    terminate: async (sessionId: string): Promise<void> => {
-      await this.#client.workflow.getHandle(sessionId).signal(terminateSignal);
+    /**
+     * Ends the session: it records `session.status_terminated` and releases its sandbox.
+     * `removal` also removes its workspace (archive) or everything it left (delete); for a
+     * session that had already ended, a cleanup workflow does that instead. Either way any
+     * worker does it, retried until done, so a worker that is down only delays it.
+     */
+    terminate: async (sessionId: string, removal: SessionRemoval = {}): Promise<void> => {
+      const removing = removal.workspace === true || removal.records === true;
+      try {
+        await this.#client.workflow.getHandle(sessionId).signal(terminateSignal, removal);
+      } catch (error) {
+        if (!(error instanceof WorkflowNotFoundError) || !removing) throw error;
+        await this.#client.workflow
+          .start(sessionCleanupWorkflow, {
+            taskQueue: this.#taskQueue,
+            workflowId: `${sessionId}:cleanup`,
+            args: [{ sessionId, records: removal.records === true }],
+          })
+          .catch((startError: unknown) => {
+            // A cleanup already running does the same work.
+            if (!(startError instanceof WorkflowExecutionAlreadyStartedError)) throw startError;
+          });
+      }
     },
   };
 

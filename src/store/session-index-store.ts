@@ -53,7 +53,7 @@ export class SessionIndexStore {
     );
   }
 
-  /** Undoes `create` when the session could not be started. */
+  /** Deletes the session's record: undoes `create` when the session could not be started, and serves DELETE. */
   async remove(id: string): Promise<void> {
     await this.#db.query('DELETE FROM api_sessions WHERE id = $1', [id]);
   }
@@ -84,10 +84,6 @@ export class SessionIndexStore {
     return this.#mutate(id, (current, now) => ({ ...current, archived_at: current.archived_at ?? now }));
   }
 
-  async markDeleted(id: string): Promise<void> {
-    const rows = await this.#db.query<{ id: string }>('UPDATE api_sessions SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING id', [id, new Date().toISOString()]);
-    if (!rows[0]) throw new NotFoundError(`session ${id} not found`);
-  }
 
   async list({ limit, cursor, order = 'desc', includeArchived = false, agentId, agentVersion, createdAt = {} }: ListSessionsOptions): Promise<Page<SessionRecord>> {
     const where = ['deleted_at IS NULL'];

@@ -101,6 +101,15 @@ export class SessionStore implements ContentStore {
 
   // ---- sessions -------------------------------------------------------------
 
+  /** Deletes every row of the session this store keeps: events, transcript, content, its record. Idempotent. */
+  async deleteSession(sessionId: string): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      for (const table of ['session_events', 'session_transcript', 'session_content', 'session_event_seq', 'sessions']) {
+        await tx.query(`DELETE FROM ${table} WHERE ${table === 'sessions' ? 'id' : 'session_id'} = $1`, [sessionId]);
+      }
+    });
+  }
+
   async putSession(id: string, record: Record<string, unknown>): Promise<void> {
     const now = new Date().toISOString();
     await this.#db.query(

@@ -105,9 +105,12 @@ export async function startHarness({
       shutdownGraceTimeMs: 2000,
     });
     const running = worker.run();
+    let stopped = false;
     const handle = {
       worker,
       stop: async () => {
+        if (stopped) return;
+        stopped = true;
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running;
         await connection.close();

@@ -10,6 +10,7 @@ import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpd
 import { parseUsd } from '../../core/model-pricing.ts';
 import { ConflictError } from '../../store/conflict-error.ts';
 import { newId } from '../../store/ids.ts';
+import type { SessionRemoval } from '../../../workflows/session-types.ts';
 import type { SessionRecord } from '../../store/session-index-store.ts';
 import { BadRequestError, HttpApiError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
@@ -36,9 +37,9 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
   const present = async (record: SessionRecord): Promise<Session> => sessionObject(record, await stateOf(record), { resources: await resourcesOf(record.id) });
   const load = async (id: string): Promise<Session> => present(await sessions.retrieve(id));
 
-  /** Ends the session's workflow; a workflow already gone is fine. */
-  const terminate = async (id: string) => {
-    await longhaul.sessions.terminate(id).catch((error: unknown) => {
+  /** Ends the session's workflow (a workflow already gone is fine) and removes what `removal` names. */
+  const terminate = async (id: string, removal: SessionRemoval = {}) => {
+    await longhaul.sessions.terminate(id, removal).catch((error: unknown) => {
       if (!(error instanceof WorkflowNotFoundError)) throw error;
     });
   };
@@ -163,7 +164,8 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       const current = await load(id);
       if (current.archived_at === null) {
         if (current.status === 'running' || current.status === 'rescheduling') throw new ConflictError(`session ${id} is ${current.status}: interrupt it or wait for it to go idle, then archive it`);
-        await terminate(id);
+        // An archived session never runs again: its events stay readable, its sandbox and workspace go.
+        await terminate(id, { workspace: true });
       }
       return c.json(await present(await sessions.archive(id)), 200);
     },
@@ -175,8 +177,11 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       const id = c.req.valid('param').session_id;
       const current = await load(id);
       if (current.status === 'running' || current.status === 'rescheduling') throw new ConflictError(`session ${id} is ${current.status}: interrupt it or wait for it to go idle, then delete it`);
-      await terminate(id);
-      await sessions.markDeleted(id);
+      // Its container, volumes, host folder and log go with the workflow's end (any worker,
+      // retried until done); the API's own rows go now. Uploaded files stay: they are the caller's.
+      await terminate(id, { workspace: true, records: true });
+      await sessions.remove(id);
+      await deps.files?.removeResources(id);
       return c.json({ id, type: 'session_deleted' as const }, 200);
     },
   );
