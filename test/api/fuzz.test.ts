@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -53,10 +55,13 @@ test('generated requests against every operation get no 5xx', { timeout: 600_000
     'true',
     '--no-color',
   ];
-  const result = await run(st, args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: '' } }).then(
+  // In a scratch folder: schemathesis leaves its reports where it runs.
+  const scratch = await mkdtemp(join(tmpdir(), 'longhaul-fuzz-'));
+  const result = await run(st, args, { cwd: scratch, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: '' } }).then(
     ({ stdout }) => ({ code: 0, stdout }),
     (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: `${error.stdout ?? ''}\n${error.stderr ?? ''}` }),
   );
+  await rm(scratch, { recursive: true, force: true });
   assert.equal(result.code, 0, `schemathesis found failures:\n${result.stdout.slice(-8000)}`);
   // It ran: both phases tested every operation.
   assert.match(result.stdout, /Coverage \(in [\d.]+s\)\s+✅ \d+ passed/);
