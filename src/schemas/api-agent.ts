@@ -278,7 +278,7 @@ export const AgentSpec = z.object({
   model: ModelConfig,
   tools: z.array(AgentTool),
   mcp_servers: z.array(z.object({ type: z.literal('url'), name: z.string(), url: z.string() })),
-  skills: z.array(z.never().openapi({ type: 'object', description: 'Longhaul serves no skills yet: always empty' })).max(0),
+  skills: z.array(z.never().meta({ type: 'object', description: 'Longhaul serves no skills yet: always empty' })).max(0),
   multiagent: z.null(),
   metadata: z.record(z.string(), z.string()),
   execution_identity: ExecutionIdentity,
