@@ -1,8 +1,8 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
-import type { SessionStore } from '../src/store/session-store.ts';
-import { SandboxLostError, SandboxStartError, type SandboxDriver, type SandboxSpec, type ToolOutcome } from '../sandbox/types.ts';
+import type { NewEvent, SessionStore } from '../src/store/session-store.ts';
+import { SandboxLostError, SandboxStartError, type DiskFull, type SandboxDriver, type SandboxSpec, type ToolOutcome } from '../sandbox/types.ts';
 import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import type { McpServerDefinition } from '../src/schemas/agent.ts';
 import type { ToolResultContentBlock } from '../src/schemas/events.ts';
@@ -99,11 +99,26 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
 
   await store.append(
     sessionId,
-    [{ key: resultKey, event: { type: 'agent.tool_result', tool_use_id: input.eventId, content: outcome.content, is_error: outcome.is_error } }],
+    [
+      { key: resultKey, event: { type: 'agent.tool_result', tool_use_id: input.eventId, content: outcome.content, is_error: outcome.is_error } },
+      ...(outcome.disk_full ? [{ key: `tool:${toolUseId}:disk-full`, event: diskFullError(outcome.disk_full) }] : []),
+    ],
     [{ key: resultKey, item: { kind: 'tool_result', tool_use_id: toolUseId, content: outcome.content, is_error: outcome.is_error } }],
   );
   if (ctx.cancellationSignal.aborted) throw new CancelledFailure('tool call interrupted');
   return { isError: outcome.is_error };
+}
+
+/**
+ * The operator's side of a full disk: the agent got the tool error and may free space,
+ * so the session goes on (`retrying`), but someone watching should know why writes fail.
+ */
+function diskFullError(full: DiskFull): NewEvent['event'] {
+  const mib = Math.floor(full.size_bytes / (1024 * 1024));
+  return {
+    type: 'session.error',
+    error: { type: 'unknown_error', message: `the session's disk is full (${full.free_bytes} bytes free of its ${mib} MiB quota): writes in /workspace and /mnt/session fail until files are deleted`, retry_status: { type: 'retrying' } },
+  } as NewEvent['event'];
 }
 
 /** One MCP tool call; a server that cannot be reached (or refuses the credential) becomes `session.error` and an error result. */
@@ -197,6 +212,7 @@ function sandboxSpec(sessionId: string, environment: EnvironmentDefinition): San
     memoryMb: environment.memory_mb,
     cpus: environment.cpus,
     pidsLimit: environment.pids_limit,
+    diskMb: environment.disk_mb,
     packages: environment.packages,
   };
 }

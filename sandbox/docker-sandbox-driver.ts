@@ -12,7 +12,8 @@ import { ExecutorClient } from './executor-client.ts';
 import { containerDeadReason, ExecutorReadyWaitStrategy, waitForExecutor } from './executor-ready.ts';
 import { PackageImageBuilder } from './packages/package-image-builder.ts';
 import { type PackageRegistries, registryEnvironment, registryHosts } from './packages/package-registries.ts';
-import { buildSandboxContainer } from './sandbox-container.ts';
+import { buildSandboxContainer, type SandboxContainerOptions } from './sandbox-container.ts';
+import { SessionDisks } from './session-disk.ts';
 import {
   assertSessionId,
   LABEL_LAYOUT,
@@ -48,6 +49,8 @@ export type DockerSandboxDriverOptions = {
   pidsLimit?: number;
   /** Size cap of each tmpfs (/tmp, /var/tmp, home) in MiB. Default 512. */
   tmpfsMb?: number;
+  /** Disk quota of a session (`/workspace` and `/mnt/session` together) in MiB when the spec sets none. Default 10 240. */
+  diskMb?: number;
   /** Tool call time limit when neither the request nor the tool input sets one. Default 120 000. */
   defaultTimeoutMs?: number;
   /** Output kept per tool call, head and tail, in bytes. Default 100 000. */
@@ -67,8 +70,9 @@ export type DockerSandboxDriverOptions = {
 };
 
 /**
- * Runs each session's tools in its own hardened Docker container, with `/workspace` on
- * a per-session named volume so a replaced container keeps the files.
+ * Runs each session's tools in its own hardened Docker container, with `/workspace` and
+ * `/mnt/session` on the session's own quota'd disk (`SessionDisks`), so a replaced
+ * container keeps the files and no session can fill the host.
  *
  * `ensure` is safe to call from any number of workers at once: the container name is
  * the session's, so only one container per session can exist, and a worker that loses
@@ -84,7 +88,8 @@ export class DockerSandboxDriver implements SandboxDriver {
   readonly dataDir: string;
   readonly #image: string;
   readonly #executorDir: string;
-  readonly #limits: { memoryMb: number; cpus: number; pidsLimit: number; tmpfsMb: number };
+  readonly #limits: { memoryMb: number; cpus: number; pidsLimit: number; tmpfsMb: number; diskMb: number };
+  readonly #disks: SessionDisks;
   readonly #defaultTimeoutMs: number;
   readonly #maxOutputBytes: number;
   readonly #readyTimeoutMs: number;
@@ -102,6 +107,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     cpus = 1,
     pidsLimit = 512,
     tmpfsMb = 512,
+    diskMb = 10_240,
     defaultTimeoutMs = 120_000,
     maxOutputBytes = 100_000,
     readyTimeoutMs = 30_000,
@@ -114,7 +120,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.dataDir = resolve(dataDir);
     this.#image = image;
     this.#executorDir = resolve(executorDir);
-    this.#limits = { memoryMb, cpus, pidsLimit, tmpfsMb };
+    this.#limits = { memoryMb, cpus, pidsLimit, tmpfsMb, diskMb };
+    this.#disks = new SessionDisks(join(this.dataDir, '.disks'));
     this.#defaultTimeoutMs = defaultTimeoutMs;
     this.#maxOutputBytes = maxOutputBytes;
     this.#readyTimeoutMs = readyTimeoutMs;
@@ -144,6 +151,12 @@ export class DockerSandboxDriver implements SandboxDriver {
   sessionDir(sessionId: string): string {
     assertSessionId(sessionId);
     return join(this.dataDir, sessionId);
+  }
+
+  /** The image file of the session's disk (its `/workspace` and `/mnt/session`), once it has one. */
+  diskImagePath(sessionId: string): string {
+    assertSessionId(sessionId);
+    return this.#disks.imagePath(sessionId);
   }
 
   async ensure(spec: SandboxSpec): Promise<DockerSandbox> {
@@ -181,6 +194,8 @@ export class DockerSandboxDriver implements SandboxDriver {
         const container = docker.getContainer(running.Id);
         const client = new ExecutorClient({ socketPath });
         try {
+          // Files are copied in through the disk's host path, so it must be mounted here too.
+          if (await this.#disks.exists(sessionId)) await this.#disks.mount(sessionId, this.#diskMb(spec));
           await this.#egress.forRunningContainer(spec, sessionDir, container);
           // It may have been started a moment ago by another worker: give it the budget.
           const ping = await waitForExecutor({
@@ -206,7 +221,8 @@ export class DockerSandboxDriver implements SandboxDriver {
       }
       const client = new ExecutorClient({ socketPath });
       try {
-        const { containerId, bootId } = await this.#create(spec, image, sessionDir, client);
+        const storage = await this.#storage(docker, spec);
+        const { containerId, bootId } = await this.#create(spec, image, sessionDir, storage, client);
         return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(containerId), client, bootId }));
       } catch (error) {
         client.close();
@@ -221,6 +237,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     spec: SandboxSpec,
     image: string,
     sessionDir: string,
+    storage: SandboxContainerOptions['storage'],
     client: ExecutorClient,
   ): Promise<{ containerId: string; bootId: string }> {
     const egress = await this.#egress.forNewContainer(spec, sessionDir);
@@ -246,6 +263,7 @@ export class DockerSandboxDriver implements SandboxDriver {
       waitStrategy,
       egressRelayPort: EGRESS_RELAY_PORT,
       environment,
+      storage,
     });
     try {
       const started = await builder.start();
@@ -269,8 +287,23 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 
   /**
-   * Removes the session's container. With `removeVolume`, also its `/workspace` and `/mnt/session` volumes
-   * and its host folder (socket and tool-call journal): the session is over.
+   * The session's disk, mounted; or, for a session whose files are on the named volumes
+   * of a release before disks (and that has no disk), those volumes.
+   */
+  async #storage(docker: Dockerode, spec: SandboxSpec): Promise<SandboxContainerOptions['storage']> {
+    const { sessionId } = spec;
+    if (!(await this.#disks.exists(sessionId)) && (await volumeExists(docker, volumeName(sessionId)))) return { type: 'volumes' };
+    return { type: 'disk', disk: await this.#disks.mount(sessionId, this.#diskMb(spec)) };
+  }
+
+  #diskMb(spec: SandboxSpec): number {
+    return spec.diskMb ?? this.#limits.diskMb;
+  }
+
+  /**
+   * Removes the session's container and unmounts its disk. With `removeVolume`, also its
+   * files (the disk, or older sessions' volumes) and its host folder (socket and
+   * tool-call journal): the session is over.
    */
   async destroy(sessionId: string, { removeVolume = false }: { removeVolume?: boolean } = {}): Promise<void> {
     assertSessionId(sessionId);
@@ -280,7 +313,10 @@ export class DockerSandboxDriver implements SandboxDriver {
     const docker = await dockerClient();
     const containers = await findSessionContainers(docker, sessionId);
     await Promise.all(containers.map((c) => removeContainer(docker.getContainer(c.Id))));
-    if (removeVolume) {
+    if (!removeVolume) {
+      await this.#disks.unmount(sessionId);
+    } else {
+      await this.#disks.remove(sessionId);
       await removeVolumeIfPresent(docker, volumeName(sessionId));
       await removeVolumeIfPresent(docker, sessionFilesVolumeName(sessionId));
       await rm(this.sessionDir(sessionId), { recursive: true, force: true });
@@ -380,6 +416,16 @@ export async function removeContainer(container: Dockerode.Container): Promise<v
     // Already gone, or already being removed by someone else.
     const status = (error as { statusCode?: number }).statusCode;
     if (status !== 404 && status !== 409) throw error;
+  }
+}
+
+async function volumeExists(docker: Dockerode, name: string): Promise<boolean> {
+  try {
+    await docker.getVolume(name).inspect();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return false;
+    throw error;
   }
 }
 

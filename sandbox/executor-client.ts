@@ -346,6 +346,10 @@ function parseOutcome(value: unknown): ToolOutcome {
     }
     return { type: 'text' as const, text: block['text'] };
   });
+  const full = value['disk_full'];
+  if (isObject(full) && Number.isSafeInteger(full['size_bytes']) && Number.isSafeInteger(full['free_bytes'])) {
+    return { content, is_error: value['is_error'], disk_full: { size_bytes: full['size_bytes'] as number, free_bytes: full['free_bytes'] as number } };
+  }
   return { content, is_error: value['is_error'] };
 }
 

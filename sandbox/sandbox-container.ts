@@ -1,4 +1,4 @@
-import type { HostConfig } from 'dockerode';
+import type { HostConfig, MountConfig } from 'dockerode';
 import { GenericContainer, PullPolicy, type WaitStrategy } from 'testcontainers';
 import {
   CONTAINER_PATHS,
@@ -12,6 +12,7 @@ import {
   volumeName,
 } from './sandbox-resources.ts';
 import { EGRESS_SOCKET_FILE } from './egress/sandbox-egress.ts';
+import type { MountedDisk } from './session-disk.ts';
 
 /**
  * `GenericContainer` plus the host settings its builder has no method for (init
@@ -45,7 +46,15 @@ export type SandboxContainerOptions = {
   egressRelayPort: number;
   /** Added to the container's environment: proxy settings, secret placeholders, registry settings. Never secret values. */
   environment?: Record<string, string> | undefined;
+  /**
+   * What `/workspace` and `/mnt/session` are: folders of the session's quota'd disk, or
+   * (sessions started before disks existed) its two named volumes, which have no quota.
+   */
+  storage: { type: 'disk'; disk: MountedDisk } | { type: 'volumes' };
 };
+
+/** The executor's own log (the agent's output goes to it, not here) is capped like everything else. */
+const LOG_CONFIG = { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '1' } };
 
 /**
  * Capabilities of the executor, the only root process: it switches to the sandbox user
@@ -58,7 +67,7 @@ export const EXECUTOR_CAPABILITIES = ['SETUID', 'SETGID', 'KILL'] as const;
  * The hardened container for one session: the executor as main process under Docker's
  * init (which forwards signals and reaps orphans), root with three capabilities and
  * running every tool as the sandbox user; no-new-privileges, memory/CPU/pids limits,
- * read-only root with tmpfs scratch space, `/workspace` on the session's named volume.
+ * read-only root with tmpfs scratch space, `/workspace` and `/mnt/session` on the session's disk.
  */
 export function buildSandboxContainer(options: SandboxContainerOptions): SandboxContainer {
   const { sessionId, memoryMb, tmpfsMb } = options;
@@ -123,29 +132,36 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
       NanoCpus: Math.round(options.cpus * 1e9),
       ReadonlyRootfs: true,
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      LogConfig: LOG_CONFIG,
       Mounts: [
-        {
-          Type: 'volume',
-          Source: volumeName(sessionId),
-          Target: CONTAINER_PATHS.workspace,
-          // Docker creates the volume on first use with these labels, and copies the
-          // image's /workspace (owned by the sandbox user) into it.
-          VolumeOptions: {
-            NoCopy: false,
-            Labels: sessionLabels(sessionId, 'workspace'),
-            DriverConfig: { Name: 'local', Options: {} },
-          },
-        },
-        {
-          Type: 'volume',
-          Source: sessionFilesVolumeName(sessionId),
-          Target: CONTAINER_PATHS.session,
-          VolumeOptions: { NoCopy: false, Labels: sessionLabels(sessionId, 'session-files'), DriverConfig: { Name: 'local', Options: {} } },
-        },
+        ...storageMounts(sessionId, options.storage),
         { Type: 'bind', Source: options.sessionDir, Target: CONTAINER_PATHS.run },
         { Type: 'bind', Source: options.trustDir, Target: CONTAINER_PATHS.trust, ReadOnly: true },
         { Type: 'bind', Source: options.executorDir, Target: CONTAINER_PATHS.executor, ReadOnly: true },
       ],
     })
     .withWaitStrategy(options.waitStrategy);
+}
+
+function storageMounts(sessionId: string, storage: SandboxContainerOptions['storage']): MountConfig {
+  if (storage.type === 'disk') {
+    return [
+      { Type: 'bind', Source: storage.disk.workspace, Target: CONTAINER_PATHS.workspace },
+      { Type: 'bind', Source: storage.disk.sessionFiles, Target: CONTAINER_PATHS.session },
+    ];
+  }
+  return [
+    {
+      Type: 'volume',
+      Source: volumeName(sessionId),
+      Target: CONTAINER_PATHS.workspace,
+      VolumeOptions: { NoCopy: false, Labels: sessionLabels(sessionId, 'workspace'), DriverConfig: { Name: 'local', Options: {} } },
+    },
+    {
+      Type: 'volume',
+      Source: sessionFilesVolumeName(sessionId),
+      Target: CONTAINER_PATHS.session,
+      VolumeOptions: { NoCopy: false, Labels: sessionLabels(sessionId, 'session-files'), DriverConfig: { Name: 'local', Options: {} } },
+    },
+  ];
 }

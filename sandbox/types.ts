@@ -10,7 +10,11 @@ export type ToolResultBlock = { type: 'text'; text: string };
 export type ToolOutcome = {
   content: ToolResultBlock[];
   is_error: boolean;
+  /** Set when the call left the session's disk full: its size and what is free, in bytes. */
+  disk_full?: DiskFull | undefined;
 };
+
+export type DiskFull = { size_bytes: number; free_bytes: number };
 
 /** Networking policy of an environment, as the Managed Agents API spells it. */
 export type SandboxNetworking =
@@ -68,6 +72,8 @@ export type SandboxSpec = {
   cpus?: number | undefined;
   /** Max processes. Default 512. */
   pidsLimit?: number | undefined;
+  /** Disk quota of `/workspace` and `/mnt/session` together, in MiB, fixed when the session's disk is made. Default 10 240. */
+  diskMb?: number | undefined;
   /** Secrets for the egress proxy to substitute. */
   egress?: SandboxEgress | undefined;
   /** Installed into an image derived from `image`, built once per package set and cached. */
@@ -103,7 +109,7 @@ export interface Sandbox {
 export interface SandboxDriver {
   /** Returns the session's running sandbox, or starts one on the session's volume. */
   ensure(spec: SandboxSpec): Promise<Sandbox>;
-  /** Removes the session's container; with `removeVolume` also its `/workspace`. */
+  /** Removes the session's container; with `removeVolume` also its files (`/workspace`, `/mnt/session`). */
   destroy(sessionId: string, options?: { removeVolume?: boolean }): Promise<void>;
 }
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from bash_session import BashSession, run_bash_tool
+from disk import WRITING_TOOLS, disk_full, with_disk_full
 from egress_relay import start_relay
 from file_tools import edit_tool, read_tool, write_tool
 from identity import configure as configure_identity
@@ -131,6 +132,10 @@ class Executor:
             result = error(f"Invalid input for {execution.name}: {e}")
         except Exception as e:  # noqa: BLE001 - a tool bug is reported to the model, not hidden
             result = error(f"{execution.name} failed inside the sandbox executor: {type(e).__name__}: {e}")
+        if execution.name in WRITING_TOOLS:
+            full = await asyncio.to_thread(disk_full, self.workspace)
+            if full is not None:
+                result = with_disk_full(result, full)
         try:
             await asyncio.to_thread(
                 self.journal.mark_done, execution.tool_use_id, execution.name, self.boot_id, execution.started_at, result

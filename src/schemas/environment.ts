@@ -38,6 +38,8 @@ export const EnvironmentDefinition = z.object({
   memory_mb: z.number().int().min(64).max(65536).optional(),
   cpus: z.number().min(0.1).max(64).optional(),
   pids_limit: z.number().int().min(16).max(65536).optional(),
+  /** Disk quota of `/workspace` and `/mnt/session` together, in MiB; fixed when the session's sandbox first starts. */
+  disk_mb: z.number().int().min(64).max(16 * 1024 * 1024).optional(),
   packages: EnvironmentPackages.optional(),
 });
 export type EnvironmentDefinition = z.infer<typeof EnvironmentDefinition>;

@@ -1,5 +1,5 @@
 /**
- * DELETE deletes: the container, the workspace and session-file volumes, the host
+ * DELETE deletes: the container, the session's disk (workspace and session files), the host
  * folder and every row of the session. Archive keeps the log readable and frees the
  * sandbox and its workspace. Both happen even when no worker runs at the moment.
  */
@@ -24,7 +24,7 @@ after(async () => {
 const script: ScriptFunction = (_request, { callIndex }) =>
   callIndex % 2 === 0 ? { content: [toolUse('bash', { command: 'echo kept > /workspace/kept.txt && echo ok' })] } : { content: [text('done')] };
 
-/** A session that ran a tool (so it has a container, volumes, a host folder, events and transcript), idle. */
+/** A session that ran a tool (so it has a container, a disk, a host folder, events and transcript), idle. */
 async function usedSession(f: ApiFixture, big = false): Promise<string> {
   const agent = await f.client.beta.agents.create({ name: 'doomed', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
   const environment = await f.client.beta.environments.create({ name: 'doomed-env', config: { type: 'cloud', networking: { type: 'limited' } } });
@@ -33,13 +33,12 @@ async function usedSession(f: ApiFixture, big = false): Promise<string> {
   await f.client.beta.sessions.events.send(session.id, { events: [userText(big ? 'y'.repeat(64 * 1024) : 'write a file')] });
   await waitForEvent(f.client, session.id, idleWith('end_turn'));
   assert.ok(containers(session.id).length > 0);
-  assert.equal(volumes(session.id).length, 2);
+  assert.ok(existsSync(f.harness.sandboxes.diskImagePath(session.id)), 'the session has a disk');
   assert.ok(existsSync(f.harness.sandboxes.sessionDir(session.id)));
   return session.id;
 }
 
 const containers = (id: string) => execFileSync('docker', ['ps', '-aq', '--filter', `label=longhaul.session=${id}`]).toString().trim().split('\n').filter(Boolean);
-const volumes = (id: string) => execFileSync('docker', ['volume', 'ls', '-q', '--filter', `label=longhaul.session=${id}`]).toString().trim().split('\n').filter(Boolean);
 
 async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -51,7 +50,7 @@ async function eventually(what: string, check: () => Promise<boolean> | boolean,
 
 async function assertGone(f: ApiFixture, id: string): Promise<void> {
   await eventually('the container is removed', () => containers(id).length === 0);
-  await eventually('the volumes are removed', () => volumes(id).length === 0);
+  await eventually('the disk is removed', () => !existsSync(f.harness.sandboxes.diskImagePath(id)));
   await eventually('the host folder is removed', () => !existsSync(f.harness.sandboxes.sessionDir(id)));
   await eventually('the rows are deleted', async () => (await f.harness.store.listEvents(id, { limit: 10 })).length === 0);
   assert.equal(await f.harness.store.getSession(id), undefined);
@@ -59,7 +58,7 @@ async function assertGone(f: ApiFixture, id: string): Promise<void> {
   await assert.rejects(f.client.beta.sessions.retrieve(id), /404/);
 }
 
-test('DELETE removes the container, volumes, host folder and every row of the session', async () => {
+test('DELETE removes the container, disk, host folder and every row of the session', async () => {
   await using f = await startApiFixture({ temporal, script });
   const id = await usedSession(f, true);
   assert.deepEqual(await f.client.beta.sessions.delete(id), { id, type: 'session_deleted' });
@@ -74,7 +73,7 @@ test('DELETE while no worker runs is carried out when one starts', async () => {
   await worker.stop();
   await f.client.beta.sessions.delete(id);
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  assert.ok(volumes(id).length > 0, 'nothing should have happened without a worker');
+  assert.ok(existsSync(f.harness.sandboxes.diskImagePath(id)), 'nothing should have happened without a worker');
   await f.harness.startWorker();
   await assertGone(f, id);
 });
@@ -84,7 +83,7 @@ test('DELETE of an archived session (its workflow over) still removes everything
   const id = await usedSession(f);
   const archived = await f.client.beta.sessions.archive(id);
   assert.notEqual(archived.archived_at, null);
-  await eventually('archive frees the volumes', () => volumes(id).length === 0 && containers(id).length === 0);
+  await eventually('archive frees the disk', () => !existsSync(f.harness.sandboxes.diskImagePath(id)) && containers(id).length === 0);
   assert.ok((await f.harness.store.listEvents(id, { limit: 10 })).length > 0, 'an archived session keeps its events');
   await f.client.beta.sessions.delete(id);
   await assertGone(f, id);

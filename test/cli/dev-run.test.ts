@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
+import { removeSessionSandboxes } from '../support/docker.ts';
 import { freePort } from '../support/postgres.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -58,16 +59,9 @@ before(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'longhaul-cli-'));
 });
 
-after(() => {
+after(async () => {
   if (dev && dev.exitCode === null && dev.signalCode === null) dev.kill('SIGKILL');
-  for (const id of sessions) {
-    execFileSync('docker', ['rm', '-f', `longhaul-sbx-${id}`], { stdio: 'ignore' });
-    try {
-      execFileSync('docker', ['volume', 'rm', '-f', `longhaul-ws-${id}`], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  }
+  await removeSessionSandboxes(join(dataDir, 'sandboxes'), sessions);
   rmSync(dataDir, { recursive: true, force: true });
 });
 

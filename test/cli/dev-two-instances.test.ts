@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
+import { removeSessionSandboxes } from '../support/docker.ts';
 import { freePort } from '../support/postgres.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -60,11 +61,8 @@ after(async () => {
       dev.child.kill('SIGINT');
       await Promise.race([dev.exited, new Promise((r) => setTimeout(r, 30_000))]);
     }
+    await removeSessionSandboxes(join(dev.dataDir, 'sandboxes'), sessions);
     rmSync(dev.dataDir, { recursive: true, force: true });
-  }
-  for (const id of sessions) {
-    execFileSync('docker', ['rm', '-f', `longhaul-sbx-${id}`], { stdio: 'ignore' });
-    execFileSync('docker', ['volume', 'rm', '-f', `longhaul-ws-${id}`, `longhaul-mnt-${id}`], { stdio: 'ignore' });
   }
 });
 

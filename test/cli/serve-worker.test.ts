@@ -17,6 +17,7 @@ import { ConfigError } from '../../src/config/dev-config.ts';
 import { redactDatabaseUrl, resolveApiKeys, resolveEngineConfig, resolveServeConfig, resolveWorkerModel } from '../../src/config/server-config.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
+import { removeSessionSandboxes } from '../support/docker.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { QUICKSTART_TURN_EVENT_TYPES } from '../support/quickstart-events.ts';
@@ -90,10 +91,7 @@ before(async () => {
 
 after(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const id of sessions) {
-    execFileSync('docker', ['rm', '-f', `longhaul-sbx-${id}`], { stdio: 'ignore' });
-    execFileSync('docker', ['volume', 'rm', '-f', `longhaul-ws-${id}`], { stdio: 'ignore' });
-  }
+  await removeSessionSandboxes(join(dataDir, 'sandboxes'), sessions);
   await temporal?.stop();
   await postgres?.stop();
   rmSync(dataDir, { recursive: true, force: true });

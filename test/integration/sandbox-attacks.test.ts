@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,3 +168,39 @@ test('a fork bomb, in the background or in the foreground, is killed whole and t
   assert.deepEqual(leftAgain.length, 2, `still running: ${leftAgain.slice(0, 10).join(', ')} (${leftAgain.length} in all)`);
   assert.equal(text(await bash(sandbox, 'echo ok')), 'ok\n');
 });
+
+test('a session cannot fill the host disk: its quota holds for /workspace and /mnt/session together, a full disk is a clear tool error, and deleting frees it', async () => {
+  const sessionId = fixture.newSessionId('disk');
+  const sandbox = await fixture.driver.ensure(fixture.spec(sessionId, { diskMb: 64 }));
+  const image = join(fixture.dataDir, '.disks', `${sessionId}.ext4`);
+
+  const filled = await bash(sandbox, 'dd if=/dev/zero of=/workspace/big bs=1M count=200; dd if=/dev/zero of=/mnt/session/more bs=1M count=8');
+  assert.equal(filled.is_error, true, text(filled));
+  assert.match(text(filled), /No space left on device/);
+  assert.match(text(filled), /the session's disk is full: \d+ bytes free of [4-6]\d MiB, shared by \/workspace and \/mnt\/session/);
+  assert.ok(filled.disk_full !== undefined && filled.disk_full.size_bytes <= 64 * 1024 * 1024, JSON.stringify(filled.disk_full));
+  // What the host spent is the quota, not the 208 MiB asked for.
+  const allocated = (await stat(image)).blocks * 512;
+  assert.ok(allocated <= 66 * 1024 * 1024, `image holds ${allocated} bytes`);
+
+  const write = await sandbox.runTool({ toolUseId: toolUseId(), name: 'write', input: { file_path: '/workspace/note.txt', content: 'x'.repeat(2 * 1024 * 1024) } });
+  assert.equal(write.is_error, true, text(write));
+  assert.match(text(write), /session's disk is full/);
+
+  const freed = await bash(sandbox, 'rm /workspace/big /mnt/session/more && echo hello > /workspace/after.txt && cat /workspace/after.txt');
+  assert.deepEqual([freed.is_error, text(freed).trim(), freed.disk_full], [false, 'hello', undefined]);
+
+  // The disk outlives its container (a replaced container keeps the files) ...
+  await fixture.driver.destroy(sessionId, { removeVolume: false });
+  assert.equal(mountedAt(join(fixture.dataDir, '.disks', sessionId)), false, 'unmounted with its container');
+  const again = await fixture.driver.ensure(fixture.spec(sessionId, { diskMb: 64 }));
+  assert.equal(text(await bash(again, 'cat /workspace/after.txt')).trim(), 'hello');
+  // ... and deleting the session deletes it.
+  await fixture.driver.destroy(sessionId, { removeVolume: true });
+  await assert.rejects(stat(image), { code: 'ENOENT' });
+  assert.equal(mountedAt(join(fixture.dataDir, '.disks', sessionId)), false);
+});
+
+function mountedAt(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === path);
+}

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { getContainerRuntimeClient } from 'testcontainers';
 import { volumeName } from '../../sandbox/sandbox-resources.ts';
 import { SandboxLostError, SandboxStartError } from '../../sandbox/types.ts';
-import { createSandboxFixture, exec, type SandboxFixture, text, toolUseId } from './sandbox-fixture.ts';
+import { createSandboxFixture, exec, SANDBOX_IMAGE, type SandboxFixture, text, toolUseId } from './sandbox-fixture.ts';
 
 let fixture: SandboxFixture;
 
@@ -114,13 +114,14 @@ test('two workers ensuring the same new session end up on one container', async 
   assert.deepEqual(await sessionContainers(sessionId), [a.containerId]);
 });
 
-test('destroy keeps the volume unless asked; removeVolume removes volume and host folder', async () => {
+test('destroy keeps the disk unless asked; removeVolume removes the disk and the host folder', async () => {
   const sessionId = fixture.newSessionId('destroy');
   const first = await fixture.driver.ensure(fixture.spec(sessionId));
   await first.runTool({ toolUseId: toolUseId(), name: 'write', input: { file_path: 'f.txt', content: 'still here' } });
   await fixture.driver.destroy(sessionId);
   assert.deepEqual(await sessionContainers(sessionId), []);
-  assert.equal(await volumeExists(volumeName(sessionId)), true);
+  await access(fixture.driver.diskImagePath(sessionId));
+  assert.equal(await volumeExists(volumeName(sessionId)), false, 'a new session has a disk, not a volume');
 
   const second = await fixture.driver.ensure(fixture.spec(sessionId));
   const cat = await second.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'cat f.txt' } });
@@ -128,8 +129,22 @@ test('destroy keeps the volume unless asked; removeVolume removes volume and hos
 
   await fixture.driver.destroy(sessionId, { removeVolume: true });
   assert.deepEqual(await sessionContainers(sessionId), []);
-  assert.equal(await volumeExists(volumeName(sessionId)), false);
+  await assert.rejects(access(fixture.driver.diskImagePath(sessionId)));
   await assert.rejects(access(fixture.driver.sessionDir(sessionId)));
+});
+
+test('a session started before disks keeps its named volumes (and its files) until it is deleted', async () => {
+  const sessionId = fixture.newSessionId('legacy');
+  const docker = (await getContainerRuntimeClient()).container.dockerode;
+  await docker.createVolume({ Name: volumeName(sessionId), Labels: { longhaul: '1', 'longhaul.session': sessionId, 'longhaul.role': 'workspace' } });
+  await exec('docker', ['run', '--rm', '--user', '0', '-v', `${volumeName(sessionId)}:/w`, '--entrypoint', 'sh', SANDBOX_IMAGE, '-c', 'echo from-before > /w/old.txt && chown 1000:1000 /w /w/old.txt']);
+
+  const sandbox = await fixture.driver.ensure(fixture.spec(sessionId));
+  assert.equal(text(await sandbox.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'cat /workspace/old.txt' } })).trim(), 'from-before');
+  await assert.rejects(access(fixture.driver.diskImagePath(sessionId)), 'no disk is made beside the volume');
+
+  await fixture.driver.destroy(sessionId, { removeVolume: true });
+  assert.equal(await volumeExists(volumeName(sessionId)), false);
 });
 
 test('a missing image is a SandboxStartError with code image_missing', async () => {

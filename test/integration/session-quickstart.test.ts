@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
@@ -151,7 +152,7 @@ test('an idle session gives its container back after idleSandboxReleaseMs; the n
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.equal(execFileSync('docker', ['ps', '-aq', '--filter', `label=longhaul.session=${session.id}`]).toString().trim(), '', 'the idle container was removed');
-  assert.match(execFileSync('docker', ['volume', 'ls', '-q', '--filter', `label=longhaul.session=${session.id}`]).toString(), /\S/, 'its volume stays');
+  assert.ok(existsSync(h.sandboxes.diskImagePath(session.id)), 'its disk stays');
 
   await h.longhaul.events.send(session.id, [userMessage('read it back')]);
   const turn2 = await collectEvents(h.longhaul, session.id, isIdle, { after: turn1.at(-1)!.id });

@@ -14,6 +14,7 @@ import { bundleLonghaulWorkflows, createLonghaulWorker } from '../../src/worker/
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import type { ResolveHost } from '../../sandbox/index.ts';
 import { freePort } from './postgres.ts';
+import { unmountDisksUnder } from './docker.ts';
 import type { McpGateway } from '../../activities/mcp-gateway.ts';
 import type { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
 
@@ -146,6 +147,7 @@ export async function startHarness({
       await clientConnection.close();
       await model.close();
       await store.close();
+      unmountDisksUnder(dataDir);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

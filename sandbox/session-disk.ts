@@ -1,0 +1,173 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chown, link, lstat, mkdir, open, readFile, realpath, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { SANDBOX_GID, SANDBOX_UID } from './sandbox-resources.ts';
+import { SandboxStartError } from './types.ts';
+
+const run = promisify(execFile);
+
+/** Smallest disk a session may have: the file system's own structures need a few MiB. */
+export const MIN_DISK_MB = 64;
+
+/** Host paths of a mounted session disk, bind-mounted into the container. */
+export type MountedDisk = {
+  /** Becomes `/workspace`. */
+  workspace: string;
+  /** Becomes `/mnt/session`. */
+  sessionFiles: string;
+};
+
+/**
+ * Each session's disk quota: an ext4 file system in a sparse image file of the quota's
+ * size, loop-mounted on the worker's host and bind-mounted into the container at
+ * `/workspace` and `/mnt/session`. A sandbox that fills it gets "No space left on
+ * device"; the host's disk and the neighbours' stay free. The image costs only what is
+ * written to it.
+ *
+ * Nothing here trusts the sandbox: the file system's root is root's (mode 0755), so the
+ * agent can write inside `workspace/` and `session/` but can never replace them with
+ * links; the image and its mount point live in a folder only root can enter.
+ *
+ * The mount lives while the session's container does: `unmount` after the container is
+ * removed (the image stays, the next container mounts it again), `remove` when the
+ * session is deleted. `mount -o loop` reuses a loop device already attached to the
+ * image, so a second mount (a new worker, a lost mount point) never attaches the same
+ * file system twice.
+ */
+export class SessionDisks {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  imagePath(sessionId: string): string {
+    return join(this.root, `${sessionId}.ext4`);
+  }
+
+  mountPath(sessionId: string): string {
+    return join(this.root, sessionId);
+  }
+
+  async exists(sessionId: string): Promise<boolean> {
+    return (await lstatOrUndefined(this.imagePath(sessionId))) !== undefined;
+  }
+
+  /** Creates the session's disk of `sizeMb` if it has none (an existing one keeps its size) and mounts it. */
+  async mount(sessionId: string, sizeMb: number): Promise<MountedDisk> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const image = this.imagePath(sessionId);
+    if (!(await this.exists(sessionId))) await createImage(image, sizeMb);
+    const target = this.mountPath(sessionId);
+    await mkdir(target, { recursive: true, mode: 0o700 });
+    if (!(await isMountPoint(target))) {
+      await command('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noatime,noinit_itable', image, target]);
+    }
+    return {
+      workspace: await sandboxFolder(join(target, 'workspace')),
+      sessionFiles: await sandboxFolder(join(target, 'session')),
+    };
+  }
+
+  /** Unmounts the disk (its container must be gone); the image stays. No-op when not mounted. */
+  async unmount(sessionId: string): Promise<void> {
+    const target = this.mountPath(sessionId);
+    if (!(await isMountPoint(target))) return;
+    try {
+      await command('umount', [target]);
+    } catch {
+      // Busy: a `docker cp` or a dying container still holds it. Detach now; the kernel
+      // frees the loop device when the last user lets go.
+      await command('umount', ['--lazy', target]);
+    }
+  }
+
+  /** Unmounts the disk and deletes its image: the session's files are gone. */
+  async remove(sessionId: string): Promise<void> {
+    await this.unmount(sessionId);
+    await rm(this.imagePath(sessionId), { force: true });
+    await rm(this.mountPath(sessionId), { recursive: true, force: true });
+  }
+}
+
+/**
+ * A sparse image with an empty ext4 file system, made under a temporary name and linked
+ * into place, so two workers creating it at once leave one complete image.
+ */
+async function createImage(image: string, sizeMb: number): Promise<void> {
+  if (!Number.isInteger(sizeMb) || sizeMb < MIN_DISK_MB) {
+    throw new SandboxStartError('start_failed', `a session disk must be at least ${MIN_DISK_MB} MiB, not ${sizeMb}`);
+  }
+  const temporary = `${image}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    await handle.truncate(sizeMb * 1024 * 1024);
+  } finally {
+    await handle.close();
+  }
+  try {
+    // No reserved blocks (nothing in a sandbox runs as root); a small journal; inode
+    // tables left unwritten (a fresh sparse file reads as zeros) so the image stays small.
+    await command('mkfs.ext4', ['-q', '-F', '-m', '0', '-J', 'size=4', '-E', 'lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0', temporary]);
+    await link(temporary, image).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}
+
+/**
+ * A folder on the disk for the sandbox user. Only a folder this call creates is handed
+ * over (chown); one that exists must be a plain directory, never a link.
+ */
+async function sandboxFolder(path: string): Promise<string> {
+  try {
+    await mkdir(path, { mode: 0o755 });
+    await chown(path, SANDBOX_UID, SANDBOX_GID);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const info = await lstat(path);
+    if (!info.isDirectory()) throw new SandboxStartError('start_failed', `${path} on the session disk is not a directory`);
+  }
+  return path;
+}
+
+/** Whether `path` is a mount point in this process's mount namespace (`/proc/self/mountinfo`). */
+export async function isMountPoint(path: string): Promise<boolean> {
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch {
+    return false;
+  }
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  return mountinfo.split('\n').some((line) => unescapeMountPath(line.split(' ')[4] ?? '') === real);
+}
+
+/** mountinfo writes space, tab, newline and backslash in paths as octal escapes. */
+function unescapeMountPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+async function command(file: string, args: string[]): Promise<void> {
+  try {
+    await run(file, args, { timeout: 60_000 });
+  } catch (error) {
+    const { code, stderr } = error as { code?: string | number; stderr?: string };
+    const reason = code === 'ENOENT' ? `${file} is not installed (it comes with e2fsprogs / util-linux)` : (stderr?.trim() || String(error));
+    throw new SandboxStartError('start_failed', `could not prepare the session disk: ${file} ${args.join(' ')}: ${reason}`, { cause: error });
+  }
+}
+
+async function lstatOrUndefined(path: string) {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
