@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
+import { sandboxLimitsFromEnv } from '../config/sandbox-config.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
 import { FileStore, type FileContentReader } from '../store/file-store.ts';
@@ -97,7 +98,7 @@ export async function startEngineWorker({
   env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
   process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= env['TESTCONTAINERS_RYUK_DISABLED'];
   await checkDocker({ image });
-  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image, packageRegistries: packageRegistriesFromEnv(env) });
+  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxLimitsFromEnv(env) });
   cleanups.push('sandbox containers', () => stopDevSandboxes(sandboxes));
 
   const modelHandle = await startDevModel({

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { dataDirLayout, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../../src/config/dev-config.ts';
+import { ConfigError, dataDirLayout, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../../src/config/dev-config.ts';
+import { sandboxLimitsFromEnv } from '../../src/config/sandbox-config.ts';
 import { devInfoPath, readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../../src/config/dev-info.ts';
 import { resolveRunTarget } from '../../src/cli/run-target.ts';
 
@@ -84,4 +85,12 @@ test('run target: dev.json of the data dir, or --url with a key; the dev key ser
     model: undefined,
   });
   await removeDevInfo(dir);
+});
+
+test('LONGHAUL_SANDBOX_DISK_MB sets the default disk quota; anything but a whole number of MiB from 64 up is a ConfigError naming it', () => {
+  assert.deepEqual(sandboxLimitsFromEnv({}), {});
+  assert.deepEqual(sandboxLimitsFromEnv({ LONGHAUL_SANDBOX_DISK_MB: ' 2048 ' }), { diskMb: 2048 });
+  for (const bad of ['63', '1.5', '-100', '10G', '1e4']) {
+    assert.throws(() => sandboxLimitsFromEnv({ LONGHAUL_SANDBOX_DISK_MB: bad }), (error: unknown) => error instanceof ConfigError && /LONGHAUL_SANDBOX_DISK_MB/.test(error.message));
+  }
 });
