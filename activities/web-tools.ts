@@ -1,5 +1,7 @@
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { ResolveHost } from '../sandbox/egress/egress-proxy.ts';
 import { isOwnAddress } from '../sandbox/egress/own-addresses.ts';
 import { isInternalAddress } from '../src/core/internal-address.ts';
 import type { Networking } from '../src/schemas/environment.ts';
@@ -23,14 +25,15 @@ export async function runWebTool({
   networking,
   webSearch,
   signal,
-  fetchImpl = fetch,
+  resolveHost = systemResolve,
 }: {
   name: string;
   input: Record<string, unknown>;
   networking: Networking;
   webSearch?: WebSearchProvider | undefined;
   signal: AbortSignal;
-  fetchImpl?: typeof fetch;
+  /** How destination names are resolved. Default: the system resolver. */
+  resolveHost?: ResolveHost;
 }): Promise<ToolOutcome> {
   if (name === 'web_search') {
     const query = input['query'];
@@ -50,8 +53,9 @@ export async function runWebTool({
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return failed(`only http and https URLs can be fetched, not ${url.protocol}`);
   if (!hostAllowed(url.hostname, networking)) return failed(`the environment's network policy does not allow ${url.hostname}`);
+  const dispatcher = new Agent({ connect: { lookup: checkedLookup(networking, resolveHost) } });
   try {
-    const response = await fetchFollowingPolicy({ url, networking, signal, fetchImpl });
+    const response = await fetchFollowingPolicy({ url, networking, signal, dispatcher });
     if (typeof response === 'string') return failed(response);
     const body = await readCapped(response, MAX_FETCH_BYTES);
     const type = response.headers.get('content-type') ?? '';
@@ -59,27 +63,36 @@ export async function runWebTool({
     const header = `HTTP ${response.status} ${response.url || url.href}${body.truncated ? ` (truncated to ${MAX_FETCH_BYTES} bytes)` : ''}\n\n`;
     return { is_error: !response.ok, content: [{ type: 'text', text: header + text }] };
   } catch (err) {
-    return failed(`fetching ${url.href} failed: ${err instanceof Error ? err.message : String(err)}`);
+    return failed(`fetching ${url.href} failed: ${reasonOf(err)}`);
+  } finally {
+    await dispatcher.close().catch(() => undefined);
   }
+}
+
+const systemResolve: ResolveHost = async (host) => (await lookup(host, { all: true })).map((a) => a.address);
+
+/** The innermost cause's message: undici wraps the lookup's refusal in "fetch failed". */
+function reasonOf(err: unknown): string {
+  let current = err;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(err);
 }
 
 /**
  * Follows redirects by hand so every hop is checked against the policy before
  * the worker connects to it. Returns the final response, or why it stopped.
  */
-async function fetchFollowingPolicy({ url, networking, signal, fetchImpl }: { url: URL; networking: Networking; signal: AbortSignal; fetchImpl: typeof fetch }): Promise<Response | string> {
-  const internal = await internalAddressOf(url.hostname, networking);
-  if (internal) return internal;
+async function fetchFollowingPolicy({ url, networking, signal, dispatcher }: { url: URL; networking: Networking; signal: AbortSignal; dispatcher: Agent }): Promise<Response | string> {
   let current = url;
   for (let hop = 0; hop <= 5; hop++) {
-    const response = await fetchImpl(current, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]), redirect: 'manual' });
+    const internal = internalLiteral(current.hostname, networking);
+    if (internal) return internal;
+    const response = (await undiciFetch(current, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]), redirect: 'manual', dispatcher })) as unknown as Response;
     const location = response.headers.get('location');
     if (response.status < 300 || response.status >= 400 || !location) return response;
     await response.body?.cancel();
     const next = new URL(location, current);
     if (!hostAllowed(next.hostname, networking)) return `redirected to ${next.hostname}, which the environment's network policy does not allow`;
-    const internal = await internalAddressOf(next.hostname, networking);
-    if (internal) return internal;
     current = next;
   }
   return `too many redirects fetching ${url.href}`;
@@ -90,12 +103,36 @@ async function fetchFollowingPolicy({ url, networking, signal, fetchImpl }: { ur
  * into it (Temporal, databases, cloud metadata). Loopback, private and
  * link-local addresses are refused unless the host is listed in allowed_hosts.
  */
-async function internalAddressOf(host: string, networking: Networking): Promise<string | undefined> {
+function internalRefusal(host: string, addresses: readonly string[], networking: Networking): string | undefined {
   if (networking.type === 'limited' && (networking.allowed_hosts ?? []).length > 0 && hostAllowed(host, networking)) return undefined;
-  const bare = host.replace(/^\[|\]$/g, '');
-  const addresses = isIP(bare) ? [bare] : (await lookup(bare, { all: true }).catch(() => [])).map((a) => a.address);
   const internal = addresses.find((address) => isInternalAddress(address) || isOwnAddress(address));
   return internal ? `${host} resolves to the internal address ${internal}; list it in allowed_hosts to allow it` : undefined;
+}
+
+/** An address literal in the URL never reaches a lookup: check it here. */
+function internalLiteral(host: string, networking: Networking): string | undefined {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return isIP(bare) ? internalRefusal(host, [bare], networking) : undefined;
+}
+
+/**
+ * The connection's own name lookup, checked: the addresses judged are the addresses
+ * connected to, so a name that answers a public address to a check and an internal
+ * one to the connection (DNS rebinding) cannot slip between the two.
+ */
+function checkedLookup(networking: Networking, resolveHost: ResolveHost): LookupFunction {
+  return (hostname, options, callback) => {
+    resolveHost(hostname).then(
+      (addresses) => {
+        const refusal = addresses.length === 0 ? `${hostname} does not resolve` : internalRefusal(hostname, addresses, networking);
+        if (refusal) return callback(Object.assign(new Error(refusal), { code: 'ENOTFOUND' }), '', 0);
+        const entries = addresses.map((address) => ({ address, family: isIP(address) }));
+        if (options.all) return (callback as unknown as (error: null, all: typeof entries) => void)(null, entries);
+        callback(null, entries[0]!.address, entries[0]!.family);
+      },
+      (error: Error) => callback(error as NodeJS.ErrnoException, '', 0),
+    );
+  };
 }
 
 export function hostAllowed(host: string, networking: Networking): boolean {

@@ -14,6 +14,10 @@ before(async () => {
       res.statusCode = 302;
       res.setHeader('location', 'http://localhost.invalid/elsewhere');
       res.end();
+    } else if (req.url?.startsWith('/hop?to=')) {
+      res.statusCode = 302;
+      res.setHeader('location', decodeURIComponent(req.url.slice('/hop?to='.length)));
+      res.end();
     } else if (req.url === '/big') {
       res.end('y'.repeat(2 * 1024 * 1024));
     } else {
@@ -57,6 +61,35 @@ test('web_fetch does not reach internal addresses (the worker network) unless al
   assert.equal((await fetchTool(`${base}/page`, { type: 'limited', allowed_hosts: ['127.0.0.1'] })).is_error, false);
   assert.ok(isInternalAddress('192.168.1.1') && isInternalAddress('172.20.0.1') && isInternalAddress('::ffff:127.0.0.1') && isInternalAddress('fd00::1'));
   assert.ok(!isInternalAddress('93.184.216.34') && !isInternalAddress('172.32.0.1') && !isInternalAddress('2606:4700::1'));
+});
+
+test('web_fetch judges the addresses it connects to (one lookup per connection, so a rebinding name cannot pass a check and then connect inside)', async () => {
+  const port = new URL(base).port;
+  const lookups: string[] = [];
+  // A name whose every answer is the worker's own network; another whose answer is the test server, named by allowed_hosts.
+  const resolveHost = async (host: string) => {
+    lookups.push(host);
+    return ['127.0.0.1'];
+  };
+  let hits = 0;
+  const count = () => hits++;
+  server.on('request', count);
+  try {
+    const refused = await runWebTool({ name: 'web_fetch', input: { url: `http://rebind.test:${port}/page` }, networking: { type: 'unrestricted' }, signal, resolveHost });
+    assert.equal(refused.is_error, true);
+    assert.match(textOf(refused), /rebind\.test resolves to the internal address 127\.0\.0\.1/);
+    assert.equal(hits, 0, 'nothing reached the internal server');
+
+    const redirected = await runWebTool({ name: 'web_fetch', input: { url: `${base}/hop?to=http://rebind.test:${port}/page` }, networking: { type: 'limited', allowed_hosts: ['127.0.0.1', 'rebind.test', 'named.test'] }, signal, resolveHost });
+    assert.equal(redirected.is_error, false, textOf(redirected));
+
+    lookups.length = 0;
+    const allowed = await runWebTool({ name: 'web_fetch', input: { url: `http://named.test:${port}/page` }, networking: { type: 'limited', allowed_hosts: ['named.test'] }, signal, resolveHost });
+    assert.equal(allowed.is_error, false, textOf(allowed));
+    assert.deepEqual(lookups, ['named.test'], 'the connection resolved the name once: no separate check to race');
+  } finally {
+    server.off('request', count);
+  }
 });
 
 test('web_fetch reports HTTP errors, bad URLs and caps large bodies', async () => {
