@@ -87,6 +87,21 @@ export type ToolParams = z.infer<typeof ToolParams>;
 
 export const McpServerParams = McpServerDefinition;
 
+/**
+ * Tools travel in the input of every session's workflow, and Temporal refuses inputs over
+ * 2 MiB: a limit well under that keeps an agent with huge tool schemas a 400 here rather
+ * than a session that cannot start.
+ */
+export const MAX_TOOLS_JSON_BYTES = 512 * 1024;
+
+/** An agent's `tools`: at most 256, at most `MAX_TOOLS_JSON_BYTES` as JSON. */
+export const ToolList = z
+  .array(ToolParams)
+  .max(256)
+  .refine((tools) => Buffer.byteLength(JSON.stringify(tools)) <= MAX_TOOLS_JSON_BYTES, {
+    message: `tools must take at most ${MAX_TOOLS_JSON_BYTES} bytes as JSON (input schemas included)`,
+  });
+
 /** Server names are unique, tool names are unique, and every MCP toolset names a declared server. */
 export function checkToolReferences(
   value: { tools?: readonly ToolParams[] | null | undefined; mcp_servers?: readonly McpServerDefinition[] | null | undefined },
@@ -126,7 +141,7 @@ export const AgentCreateParams = z.object({
   model: ModelParam,
   description: z.string().max(2048).nullish(),
   system: z.string().max(100_000).nullish(),
-  tools: z.array(ToolParams).max(256).optional(),
+  tools: ToolList.optional(),
   mcp_servers: z.array(McpServerParams).max(20).optional(),
   skills: notSupported('skills').optional(),
   multiagent: z.null({ error: 'multiagent is not supported by Longhaul yet' }).optional(),
@@ -141,7 +156,7 @@ export const AgentUpdateParams = z.object({
   model: ModelParam.optional(),
   description: z.string().max(2048).nullish(),
   system: z.string().max(100_000).nullish(),
-  tools: z.array(ToolParams).max(256).nullish(),
+  tools: ToolList.nullish(),
   mcp_servers: z.array(McpServerParams).max(20).nullish(),
   skills: notSupported('skills').nullish(),
   multiagent: z.null({ error: 'multiagent is not supported by Longhaul yet' }).optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolParams } from './api-agent.ts';
+import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolList } from './api-agent.ts';
 import { INT32_MAX, Metadata, MetadataPatch, Timestamp } from './api-common.ts';
 import { FileResource } from './api-file.ts';
 import { UserMessageEventParams } from './events.ts';
@@ -17,7 +17,7 @@ export const SessionAgentParam = z.union([
       version: z.number().int().min(1).max(INT32_MAX).optional(),
       model: ModelParam.optional(),
       system: z.string().max(100_000).nullish(),
-      tools: z.array(ToolParams).max(256).optional(),
+      tools: ToolList.optional(),
       mcp_servers: z.array(McpServerParams).max(20).optional(),
       skills: z.array(z.unknown()).max(0, 'skills are not supported by Longhaul yet').optional(),
     })

@@ -95,6 +95,16 @@ test('integers beyond what the store holds are a 400', async () => {
   assertRefused(await call('GET', '/v1/agents?limit=99999999999'), 400, /^limit: /);
 });
 
+test('tools too large for a session to carry are a 400 naming tools, for agents and session overrides alike', async () => {
+  const huge = { type: 'custom', name: 'huge', description: 'd', input_schema: { type: 'object', description: 'x'.repeat(600 * 1024) } };
+  assertRefused(await call('POST', '/v1/agents', JSON.stringify({ name: 'big', model: 'claude-sonnet-5-5', tools: [huge] })), 400, /^tools: .*at most 524288 bytes/);
+  const agent = await f.client.beta.agents.create({ name: 'small', model: 'claude-sonnet-5-5' });
+  assertRefused(await call('POST', `/v1/agents/${agent.id}`, JSON.stringify({ version: 1, tools: [huge] })), 400, /^tools: /);
+  const environment = await f.client.beta.environments.create({ name: 'big-tools' });
+  const override = { type: 'agent_with_overrides', id: agent.id, tools: [huge] };
+  assertRefused(await call('POST', '/v1/sessions', JSON.stringify({ agent: override, environment_id: environment.id })), 400, /^agent\.tools: /);
+});
+
 test('a page cursor this server did not write is a 400 naming page', async () => {
   const session = (await f.client.beta.sessions.create({
     agent: (await f.client.beta.agents.create({ name: 'c', model: 'claude-sonnet-5-5' })).id,
