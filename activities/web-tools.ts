@@ -3,7 +3,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { ResolveHost } from '../sandbox/egress/egress-proxy.ts';
 import { isOwnAddress } from '../sandbox/egress/own-addresses.ts';
-import { isInternalAddress } from '../src/core/internal-address.ts';
+import { isInternalAddress } from '../src/net/internal-address.ts';
 import type { Networking } from '../src/schemas/environment.ts';
 import type { ToolOutcome } from '../sandbox/types.ts';
 

@@ -16,8 +16,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SessionActivities } from '../activities/session-activities.ts';
-import { parseUsd } from './budget.ts';
-import { SANDBOX_TOOLS } from './sandbox-tools.ts';
+import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
+import { parseUsd } from '../src/core/budget.ts';
 import type { StopReason } from '../src/schemas/events.ts';
 import type { CarriedState, FileMount, SessionRemoval, SessionSettings, InboundUserEvent, SessionStatus, SessionWorkflowInput, ToolUseRef, Usage, WorkflowEvent } from './session-types.ts';
 

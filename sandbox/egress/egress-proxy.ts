@@ -6,7 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, TLSSocket } from 'node:tls';
 import { basename, dirname, join } from 'node:path';
-import { isInternalAddress } from '../../src/core/internal-address.ts';
+import { isInternalAddress } from '../../src/net/internal-address.ts';
 import { isOwnAddress } from './own-addresses.ts';
 import { connectablePath } from '../executor-client.ts';
 import { decideEgress, type EgressPolicy, secretsFor } from './egress-policy.ts';

@@ -112,7 +112,8 @@ export const AGENT_TOOLSET: Readonly<Record<AgentToolName, ModelToolDefinition>>
   },
 };
 
-export { SANDBOX_TOOLS } from '../../workflows/sandbox-tools.ts';
+/** The built-in tools that run inside the sandbox container (the rest run on the worker). */
+export const SANDBOX_TOOLS: ReadonlySet<string> = new Set(['bash', 'read', 'write', 'edit', 'glob', 'grep']);
 
 /** The tool names an agent's toolsets enable, in toolset order. */
 export function enabledAgentTools(tools: readonly ToolDefinition[]): AgentToolName[] {

@@ -58,5 +58,3 @@ export function formatUsd(nanos: number): string {
   const fraction = String(micros % 1_000_000).padStart(6, '0').replace(/0+$/, '');
   return fraction ? `${whole}.${fraction}` : `${whole}`;
 }
-
-export { parseUsd } from '../../workflows/budget.ts';

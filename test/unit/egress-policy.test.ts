@@ -6,7 +6,7 @@ import { substituteBuffer } from '../../sandbox/egress/http-forwarding.ts';
 import { parseHostPattern, parseHostPatterns, parseHostPort } from '../../sandbox/egress/host-pattern.ts';
 import { isOwnAddress } from '../../sandbox/egress/own-addresses.ts';
 import { sandboxEgressPolicy } from '../../sandbox/egress/sandbox-egress.ts';
-import { isInternalAddress } from '../../src/core/internal-address.ts';
+import { isInternalAddress } from '../../src/net/internal-address.ts';
 import { packageRegistriesFromEnv, registryEnvironment, registryHosts } from '../../sandbox/packages/package-registries.ts';
 
 test('allowed_hosts entries are normalised: scheme, path, user info, case and trailing dot dropped; a port restricts', () => {

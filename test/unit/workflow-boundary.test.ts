@@ -2,20 +2,38 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-// Workflow code must be deterministic: it may import @temporalio/workflow, other
-// workflow modules, and types (erased at build time). Anything else would pull
-// I/O, clocks or Node built-ins into the sandboxed workflow isolate.
-test('workflows/ imports only @temporalio/workflow, its own modules, and types', () => {
-  const dir = new URL('../../workflows/', import.meta.url);
+// Workflow code must be deterministic. Workflows may import @temporalio/workflow, their
+// own modules, the pure layer in src/core, and types (erased at build time); src/core
+// may import only itself and types. Anything else would pull I/O, clocks or Node
+// built-ins into the sandboxed workflow isolate.
+const CLOCKS = /\b(Date\.now|new Date\(|Math\.random|setTimeout|setInterval|process\.)/;
+
+function importsOf(source: string): { typeOnly: boolean; from: string; text: string }[] {
+  return [...source.matchAll(/^(import|export)\s+(type\s+)?[^'"]*?from\s+'([^']+)'/gm)].map((match) => ({
+    typeOnly: match[2] !== undefined,
+    from: match[3] ?? '',
+    text: match[0],
+  }));
+}
+
+function check(folder: string, allowed: (from: string) => boolean): string[] {
+  const dir = new URL(folder, import.meta.url);
   const offenders: string[] = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(new URL(file, dir), 'utf8');
-    for (const match of source.matchAll(/^(import|export)\s+(type\s+)?[^'"]*?from\s+'([^']+)'/gm)) {
-      const [, , typeOnly, from = ''] = match;
-      const allowed = typeOnly !== undefined || from === '@temporalio/workflow' || (from.startsWith('./') && !from.includes('/..'));
-      if (!allowed) offenders.push(`${file}: ${match[0]}`);
-    }
-    assert.doesNotMatch(source, /\b(Date\.now|new Date\(|Math\.random|setTimeout|process\.)/, `${file} uses a clock, randomness or process state`);
+    for (const { typeOnly, from, text } of importsOf(source)) if (!typeOnly && !allowed(from)) offenders.push(`${folder}${file}: ${text}`);
+    assert.doesNotMatch(source, CLOCKS, `${folder}${file} uses a clock, randomness or process state`);
   }
-  assert.deepEqual(offenders, []);
+  return offenders;
+}
+
+const sibling = (from: string) => from.startsWith('./') && !from.includes('/..');
+
+test('workflows/ imports only @temporalio/workflow, its own modules, src/core and types', () => {
+  const pureLayer = (from: string) => /^\.\.\/src\/core\/[\w-]+\.ts$/.test(from);
+  assert.deepEqual(check('../../workflows/', (from) => from === '@temporalio/workflow' || sibling(from) || pureLayer(from)), []);
+});
+
+test('src/core is pure: it imports only itself and types, and reads no clock', () => {
+  assert.deepEqual(check('../../src/core/', sibling), []);
 });

@@ -7,7 +7,7 @@ import { CreatedAtQuery, PageQuery, QueryBoolean, bidirectionalPageOf, createdAt
 import { environmentDefinitionOf, type Environment } from '../../schemas/api-environment.ts';
 import { SessionResourceParams, type FileResourceParams } from '../../schemas/api-file.ts';
 import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams, type BudgetLimit, type SessionAgent } from '../../schemas/api-session.ts';
-import { parseUsd } from '../../core/model-pricing.ts';
+import { parseUsd } from '../../core/budget.ts';
 import { ConflictError } from '../../store/conflict-error.ts';
 import { newId } from '../../store/ids.ts';
 import type { SessionRemoval } from '../../../workflows/session-types.ts';
