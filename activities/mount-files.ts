@@ -4,7 +4,7 @@ import type { FileContentReader } from '../src/store/file-store.ts';
 import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import { ContentSizeMismatchError, copyIntoWorkspace } from '../sandbox/copy-into-workspace.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
-import type { FileMount } from '../workflows/session-types.ts';
+import type { FileMount } from '../workflows/contract.ts';
 import { sandboxSpecFor } from './run-tool.ts';
 
 /** Plain JSON, so it can cross the workflow boundary. */

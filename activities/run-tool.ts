@@ -6,7 +6,7 @@ import { SandboxLostError, SandboxStartError, type DiskFull, type SandboxDriver,
 import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import type { McpServerDefinition } from '../src/schemas/agent.ts';
 import type { ToolResultContentBlock } from '../src/schemas/events.ts';
-import type { WorkflowEvent } from '../workflows/session-types.ts';
+import type { WorkflowEvent } from '../workflows/contract.ts';
 import { mcpSessionError, type McpGateway } from './mcp-gateway.ts';
 import { runWebTool, type WebSearchProvider } from './web-tools.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';

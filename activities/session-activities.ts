@@ -4,7 +4,7 @@ import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { FileContentReader } from '../src/store/file-store.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
-import type { WorkflowEvent } from '../workflows/session-types.ts';
+import type { WorkflowEvent } from '../workflows/contract.ts';
 import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
 import { runTool, sandboxSpecFor, type RunToolInput, type RunToolResult } from './run-tool.ts';

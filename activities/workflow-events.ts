@@ -1,7 +1,7 @@
 import { resolveContentRefs } from '../src/store/content-refs.ts';
 import type { NewEvent, NewTranscriptItem, SessionStore } from '../src/store/session-store.ts';
 import type { TranscriptItem } from '../src/core/transcript.ts';
-import type { WorkflowEvent } from '../workflows/session-types.ts';
+import type { WorkflowEvent } from '../workflows/contract.ts';
 
 export function toNewEvents(events: readonly WorkflowEvent[]): NewEvent[] {
   return events.map(({ key, event }) => ({ key, event: event as NewEvent['event'] }));

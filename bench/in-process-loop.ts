@@ -5,7 +5,7 @@ import type { AgentDefinition } from '../src/schemas/agent.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
-import type { WorkflowEvent } from '../workflows/session-types.ts';
+import type { WorkflowEvent } from '../workflows/contract.ts';
 
 /**
  * The session loop without Temporal: the same activity functions (model call

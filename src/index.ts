@@ -3,7 +3,8 @@
  * (`Longhaul`), run them (`createLonghaulWorker`), and the parts they are built from.
  */
 export { Longhaul, type CreateSessionOptions, type SessionInfo, type ListEventsOptions } from './client/longhaul.ts';
-export { createLonghaulWorker, bundleLonghaulWorkflows, DEFAULT_TASK_QUEUE, type LonghaulWorkerOptions } from './worker/create-worker.ts';
+export { createLonghaulWorker, bundleLonghaulWorkflows, type LonghaulWorkerOptions } from './worker/create-worker.ts';
+export { DEFAULT_TASK_QUEUE } from '../workflows/contract.ts';
 export { createSessionActivities, type SessionActivities, type SessionActivityDeps } from '../activities/session-activities.ts';
 export { SessionStore, type StoredEvent, type NewEvent } from './store/session-store.ts';
 export { openPgliteDriver } from './store/pglite-driver.ts';
@@ -15,7 +16,7 @@ export { startDevServer, type DevServer, type DevServerOptions } from './tempora
 export { AgentDefinition, type AgentDefinitionInput } from './schemas/agent.ts';
 export { EnvironmentDefinition, type EnvironmentDefinitionInput } from './schemas/environment.ts';
 export { UserEventParams, type SessionEvent } from './schemas/events.ts';
-export type { SessionStatus, SessionTuning, SessionWorkflowInput } from '../workflows/session-types.ts';
+export type { SessionStatus, SessionTuning, SessionWorkflowInput } from '../workflows/contract.ts';
 export { NotFoundError, InvalidRequestError, LonghaulError } from './errors.ts';
 export { SecretBox, SecretKeyError, SecretIntegrityError, type SecretBoxOptions } from './secrets/secret-box.ts';
 export { secretBoxFromEnv, SECRET_KEY_ENV } from './config/secret-key.ts';

@@ -1,1 +1,1 @@
-export { sessionCleanupWorkflow, sessionWorkflow, userEventsSignal, terminateSignal, statusQuery } from './session.ts';
+export { sessionCleanupWorkflow, sessionWorkflow } from './session.ts';

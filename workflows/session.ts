@@ -6,8 +6,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   isCancellation,
   log,
   patched,
@@ -19,20 +17,22 @@ import type { SessionActivities } from '../activities/session-activities.ts';
 import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import { parseUsd } from '../src/core/budget.ts';
 import type { StopReason } from '../src/schemas/events.ts';
-import type { CarriedState, FileMount, SessionRemoval, SessionSettings, InboundUserEvent, SessionStatus, SessionWorkflowInput, ToolUseRef, Usage, WorkflowEvent } from './session-types.ts';
-
-/** User events (`user.message`, `user.interrupt`) for the session. */
-export const userEventsSignal = defineSignal<[InboundUserEvent[]]>('longhaul.userEvents');
-/** Ends the session: `session.status_terminated`, sandbox removed. */
-export const terminateSignal = defineSignal<[SessionRemoval?]>('longhaul.terminate');
-/**
- * Changes the session's settings: `budget` (`null` lifts it; raising it resumes a
- * turn stopped at the budget) and `vaultIds` (used from the next tool call on).
- */
-export const settingsSignal = defineSignal<[SessionSettings]>('longhaul.settings');
-/** Files to copy into the sandbox: before the next model call, or at once when idle. */
-export const mountFilesSignal = defineSignal<[FileMount[]]>('longhaul.mountFiles');
-export const statusQuery = defineQuery<SessionStatus>('longhaul.status');
+import {
+  mountFilesSignal,
+  settingsSignal,
+  statusQuery,
+  terminateSignal,
+  userEventsSignal,
+  type CarriedState,
+  type FileMount,
+  type SessionRemoval,
+  type InboundUserEvent,
+  type SessionStatus,
+  type SessionWorkflowInput,
+  type ToolUseRef,
+  type Usage,
+  type WorkflowEvent,
+} from './contract.ts';
 
 const ZERO_USAGE: Usage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 

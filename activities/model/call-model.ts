@@ -6,7 +6,7 @@ import { modelId, type AgentDefinition } from '../../src/schemas/agent.ts';
 import { autoPermissionRule, type AutoVerdict } from '../../src/core/auto-permission-rules.ts';
 import { formatUsd, listCostNanos } from '../../src/core/model-pricing.ts';
 import { mcpToolsetsOf, toolRoutes, type McpToolDescription, type ToolRoute } from '../../src/core/tool-routing.ts';
-import type { BudgetLimit, ToolUseRef, Usage, WorkflowEvent } from '../../workflows/session-types.ts';
+import type { BudgetLimit, ToolUseRef, Usage, WorkflowEvent } from '../../workflows/contract.ts';
 import { mcpSessionError, type McpGateway } from '../mcp-gateway.ts';
 import { judgeToolCall } from './judge-tool-call.ts';
 import { previewPublisher } from './preview-publisher.ts';

@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { AutoVerdict } from '../../src/core/auto-permission-rules.ts';
-import type { Usage } from '../../workflows/session-types.ts';
+import type { Usage } from '../../workflows/contract.ts';
 
 const JUDGE_SYSTEM = [
   'You review one tool call an autonomous agent wants to make inside its sandbox, for a human operator.',

@@ -6,9 +6,18 @@ import { UserEventParams, type SessionEvent } from '../schemas/events.ts';
 import { externalizeLargeContent } from '../store/content-refs.ts';
 import { deterministicId, newId } from '../store/ids.ts';
 import type { SessionStore } from '../store/session-store.ts';
-import { DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
-import { mountFilesSignal, sessionCleanupWorkflow, sessionWorkflow, settingsSignal, statusQuery, terminateSignal, userEventsSignal } from '../../workflows/session.ts';
-import type { BudgetLimit, FileMount, SessionRemoval, SessionSettings, SessionStatus, SessionTuning } from '../../workflows/session-types.ts';
+import type { sessionCleanupWorkflow, sessionWorkflow } from '../../workflows/session.ts';
+import {
+  DEFAULT_TASK_QUEUE,
+  mountFilesSignal,
+  SESSION_CLEANUP_WORKFLOW,
+  SESSION_WORKFLOW,
+  settingsSignal,
+  statusQuery,
+  terminateSignal,
+  userEventsSignal,
+} from '../../workflows/contract.ts';
+import type { BudgetLimit, FileMount, SessionRemoval, SessionSettings, SessionStatus, SessionTuning } from '../../workflows/contract.ts';
 import { NotFoundError } from '../errors.ts';
 
 export type CreateSessionOptions = {
@@ -78,7 +87,7 @@ export class Longhaul {
       const initialEvents = await externalizeLargeContent(this.#store, id, parsedEvents);
       const createdAt = new Date().toISOString();
       await this.#store.putSession(id, { id, agent: parsedAgent, environment: parsedEnvironment, created_at: createdAt });
-      await this.#client.workflow.start(sessionWorkflow, {
+      await this.#client.workflow.start<typeof sessionWorkflow>(SESSION_WORKFLOW, {
         taskQueue: this.#taskQueue,
         workflowId: id,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
@@ -130,7 +139,7 @@ export class Longhaul {
       } catch (error) {
         if (!(error instanceof WorkflowNotFoundError) || !removing) throw error;
         await this.#client.workflow
-          .start(sessionCleanupWorkflow, {
+          .start<typeof sessionCleanupWorkflow>(SESSION_CLEANUP_WORKFLOW, {
             taskQueue: this.#taskQueue,
             workflowId: `${sessionId}:cleanup`,
             args: [{ sessionId, records: removal.records === true }],

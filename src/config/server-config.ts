@@ -3,7 +3,7 @@
  * each setting from its flag, else its environment variable, else a default. Every
  * mistake is a `ConfigError` whose message names the flag and the variable.
  */
-import { DEFAULT_TASK_QUEUE } from '../worker/create-worker.ts';
+import { DEFAULT_TASK_QUEUE } from '../../workflows/contract.ts';
 import { ConfigError, resolveApiPort } from './dev-config.ts';
 
 /** Temporal frontend when neither `--temporal-address` nor `TEMPORAL_ADDRESS` is given. */

@@ -6,7 +6,7 @@
  * event-writing activity swaps back for the stored blocks. The workflow never looks
  * inside content, so it needs no change and its history stays small.
  */
-import type { WorkflowEvent } from '../../workflows/session-types.ts';
+import type { WorkflowEvent } from '../../workflows/contract.ts';
 import { newId } from './ids.ts';
 
 export const CONTENT_REF_BLOCK = 'longhaul_content_ref';

@@ -10,7 +10,7 @@ import type { SandboxDriver } from '../../sandbox/types.ts';
 import type { FileContentReader } from '../store/file-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 
-export const DEFAULT_TASK_QUEUE = 'longhaul';
+import { DEFAULT_TASK_QUEUE } from '../../workflows/contract.ts';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 const workflowInterceptorModules = [fileURLToPath(new URL('../../workflows/store-identity-interceptors.ts', import.meta.url))];

@@ -37,3 +37,28 @@ test('workflows/ imports only @temporalio/workflow, its own modules, src/core an
 test('src/core is pure: it imports only itself and types, and reads no clock', () => {
   assert.deepEqual(check('../../src/core/', sibling), []);
 });
+
+/** Every file `entry` reaches through value imports of relative paths. */
+function reachable(entry: URL): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: URL) => {
+    if (seen.has(file.pathname)) return;
+    seen.add(file.pathname);
+    for (const { typeOnly, from } of importsOf(readFileSync(file, 'utf8'))) {
+      if (!typeOnly && from.startsWith('.') && from.endsWith('.ts')) visit(new URL(from, file));
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+test('the API and the client reach the workflows only through their contract, and never the worker, activities or sandboxes', () => {
+  const root = new URL('../../', import.meta.url).pathname;
+  const forbidden = /^(activities|sandbox|src\/worker)\/|^workflows\/(?!contract\.ts$)/;
+  for (const entry of ['src/api/create-api-app.ts', 'src/client/longhaul.ts']) {
+    const files = [...reachable(new URL(entry, new URL('../../', import.meta.url)))].map((path) => path.slice(root.length));
+    assert.ok(files.length > 5 && files.includes('src/schemas/events.ts'), `${entry} reaches only: ${files.join(', ')}`);
+    const offenders = files.filter((path) => forbidden.test(path));
+    assert.deepEqual(offenders, [], `${entry} reaches ${offenders.join(', ')}`);
+  }
+});

@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
-import type { FileMount } from '../../../workflows/session-types.ts';
+import type { FileMount } from '../../../workflows/contract.ts';
 import { NotFoundError } from '../../errors.ts';
 import { PageQuery, pageCursorOf } from '../../schemas/api-common.ts';
 import { DeletedSessionResource, FileResource, FileResourceParams, resolveMountPath } from '../../schemas/api-file.ts';

@@ -10,7 +10,7 @@ import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpd
 import { parseUsd } from '../../core/budget.ts';
 import { ConflictError } from '../../store/conflict-error.ts';
 import { newId } from '../../store/ids.ts';
-import type { SessionRemoval } from '../../../workflows/session-types.ts';
+import type { SessionRemoval } from '../../../workflows/contract.ts';
 import type { SessionRecord } from '../../store/session-index-store.ts';
 import { BadRequestError, HttpApiError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';

@@ -1,3 +1,10 @@
+/**
+ * The contract between a session's workflows and everyone who talks to them: the task
+ * queue, the workflow names, the signals and queries, the inputs and the state a run
+ * carries into the next. The client and the API import this module, never the workflow
+ * code or the worker.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { AgentDefinition, McpServerDefinition } from '../src/schemas/agent.ts';
 import type { TranscriptItem } from '../src/core/transcript.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
@@ -158,3 +165,23 @@ export type SessionRemoval = {
   /** Every row of the session in the store: events, transcript, content (delete). */
   records?: boolean | undefined;
 };
+
+/** The task queue sessions run on unless a deployment names another. */
+export const DEFAULT_TASK_QUEUE = 'longhaul';
+
+/** Workflow type names, as the worker registers them (the exported function names). */
+export const SESSION_WORKFLOW = 'sessionWorkflow';
+export const SESSION_CLEANUP_WORKFLOW = 'sessionCleanupWorkflow';
+
+/** User events (`user.message`, `user.interrupt`) for the session. */
+export const userEventsSignal = defineSignal<[InboundUserEvent[]]>('longhaul.userEvents');
+/** Ends the session: `session.status_terminated`, sandbox removed (and, as asked, its workspace and records). */
+export const terminateSignal = defineSignal<[SessionRemoval?]>('longhaul.terminate');
+/**
+ * Changes the session's settings: `budget` (`null` lifts it; raising it resumes a
+ * turn stopped at the budget) and `vaultIds` (used from the next tool call on).
+ */
+export const settingsSignal = defineSignal<[SessionSettings]>('longhaul.settings');
+/** Files to copy into the sandbox: before the next model call, or at once when idle. */
+export const mountFilesSignal = defineSignal<[FileMount[]]>('longhaul.mountFiles');
+export const statusQuery = defineQuery<SessionStatus>('longhaul.status');
