@@ -9,6 +9,9 @@ import type { AgentDefinition, McpServerDefinition } from '../src/schemas/agent.
 import type { TranscriptItem } from '../src/core/transcript.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { StopReason, UserEventParams } from '../src/schemas/events.ts';
+import type { Usage } from '../src/core/usage.ts';
+
+export type { Usage };
 
 /**
  * A user event as the workflow receives it. `key`, when the sender sets it, names
@@ -16,14 +19,6 @@ import type { StopReason, UserEventParams } from '../src/schemas/events.ts';
  * event's id before the workflow has taken it.
  */
 export type InboundUserEvent = UserEventParams & { key?: string | undefined };
-
-/** Token usage, summed over a session's model requests. */
-export type Usage = {
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens: number;
-  cache_read_input_tokens: number;
-};
 
 /** A session's spending cap (`BetaManagedAgentsBudgetLimit`); USD only. */
 export type BudgetLimit = { type: 'limit'; max_list_cost: { amount: string; currency: 'USD' } };

@@ -1,1 +1,2 @@
-export { sessionCleanupWorkflow, sessionWorkflow } from './session.ts';
+export { sessionWorkflow } from './session.ts';
+export { sessionCleanupWorkflow } from './session-cleanup.ts';

@@ -1,3 +1,4 @@
+import { sumUsage, type Usage } from '../core/usage.ts';
 import type { Session, SessionStatus } from '../schemas/api-session.ts';
 import type { SessionRecord } from '../store/session-index-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
@@ -55,15 +56,19 @@ export async function usageOf(store: SessionStore, sessionId: string): Promise<O
       list_cost: u.list_cost ? { amount: u.list_cost.amount, currency: 'USD' } : null,
     };
   }
-  const usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0 }, list_cost: null };
-  for (const { event } of await store.listEvents(sessionId, { limit: 1_000_000, types: ['span.model_request_end'] })) {
-    if (event.type !== 'span.model_request_end') continue;
-    usage.input_tokens += event.model_usage.input_tokens;
-    usage.output_tokens += event.model_usage.output_tokens;
-    usage.cache_read_input_tokens += event.model_usage.cache_read_input_tokens;
-    usage.cache_creation.ephemeral_5m_input_tokens += event.model_usage.cache_creation_input_tokens;
-  }
-  return usage;
+  const ends = await store.listEvents(sessionId, { limit: 1_000_000, types: ['span.model_request_end'] });
+  return apiUsage(sumUsage(ends.flatMap(({ event }) => (event.type === 'span.model_request_end' ? [event.model_usage] : []))), null);
+}
+
+/** Token totals in the API's shape (`Session.usage` without `active_seconds`). */
+export function apiUsage(usage: Usage, listCost: { amount: string; currency: 'USD' } | null): Omit<Session['usage'], 'active_seconds'> {
+  return {
+    input_tokens: usage.input_tokens,
+    output_tokens: usage.output_tokens,
+    cache_read_input_tokens: usage.cache_read_input_tokens,
+    cache_creation: { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens },
+    list_cost: listCost,
+  };
 }
 
 /** The `Session` object of the API. */

@@ -1,12 +1,13 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
+import { zeroUsage } from '../core/usage.ts';
 import { AgentDefinition, type AgentDefinitionInput } from '../schemas/agent.ts';
 import { EnvironmentDefinition, type EnvironmentDefinitionInput } from '../schemas/environment.ts';
 import { UserEventParams, type SessionEvent } from '../schemas/events.ts';
 import { externalizeLargeContent } from '../store/content-refs.ts';
 import { deterministicId, newId } from '../store/ids.ts';
 import type { SessionStore } from '../store/session-store.ts';
-import type { sessionCleanupWorkflow, sessionWorkflow } from '../../workflows/session.ts';
+import type { sessionCleanupWorkflow, sessionWorkflow } from '../../workflows/index.ts';
 import {
   DEFAULT_TASK_QUEUE,
   mountFilesSignal,
@@ -100,7 +101,7 @@ export class Longhaul {
         created_at: createdAt,
         status: initialEvents.length > 0 ? 'running' : 'idle',
         stop_reason: null,
-        usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        usage: zeroUsage(),
       };
     },
 
@@ -112,7 +113,7 @@ export class Longhaul {
         ...(record as Pick<SessionInfo, 'id' | 'agent' | 'environment' | 'created_at'>),
         status: status?.phase ?? 'terminated',
         stop_reason: status?.stopReason ?? null,
-        usage: status?.usage ?? { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        usage: status?.usage ?? zeroUsage(),
       };
     },
 

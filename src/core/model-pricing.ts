@@ -1,4 +1,4 @@
-import type { Usage } from '../../workflows/contract.ts';
+import type { Usage } from './usage.ts';
 
 /** List prices in USD per million tokens. Cache writes and reads are priced from `input`. */
 export type ModelPrice = { input: number; output: number };

@@ -8,6 +8,7 @@ import { environmentDefinitionOf, type Environment } from '../../schemas/api-env
 import { SessionResourceParams, type FileResourceParams } from '../../schemas/api-file.ts';
 import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams, type BudgetLimit, type SessionAgent } from '../../schemas/api-session.ts';
 import { parseUsd } from '../../core/budget.ts';
+import { zeroUsage } from '../../core/usage.ts';
 import { ConflictError } from '../../store/conflict-error.ts';
 import { newId } from '../../store/ids.ts';
 import type { SessionRemoval } from '../../../workflows/contract.ts';
@@ -16,7 +17,7 @@ import { BadRequestError, HttpApiError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
-import { sessionObject, sessionStateOf, usageOf } from '../session-state.ts';
+import { apiUsage, sessionObject, sessionStateOf, usageOf } from '../session-state.ts';
 import { prepareFileResources, type SessionFileDeps } from './session-resource-routes.ts';
 
 /** What sessions need of the vault store: existence and archival. */
@@ -26,7 +27,7 @@ const SessionParam = z.object({ session_id: z.string().min(1) });
 const tags = ['sessions'];
 /** `sessions.create` with file resources; other resource kinds are refused by name. */
 const SessionCreateWithResources = SessionCreateParams.extend({ resources: z.array(SessionResourceParams).max(100).optional() });
-const ZERO_USAGE = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0 }, list_cost: null, active_seconds: 0 };
+const ZERO_USAGE = { ...apiUsage(zeroUsage(), null), active_seconds: 0 };
 
 /** `client.beta.sessions` (create, retrieve, update, list, archive, delete). */
 export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps & { vaults?: VaultLookup | undefined }): void {

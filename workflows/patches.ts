@@ -1,0 +1,21 @@
+/**
+ * Every `patched()` id of the session workflow, in one place. A patch guards a change in
+ * the commands the workflow issues, so that histories recorded before it still replay
+ * (`test/fixtures/histories/`, replayed by `test/integration/workflow-replay.test.ts`).
+ *
+ * A patch can go, together with its old branch, once no open session started before it:
+ * `deprecatePatch()` it for one release, then delete it, and retire the fixtures
+ * recorded before it.
+ */
+export const PATCHES = {
+  /** An interrupt kills running sandbox tools at once (not at their next heartbeat), and ends the step. */
+  interruptKillsTools: 'interrupt-kills-tools',
+  /** The workflow copies signalled files into the sandbox: before the next model call, or at once when idle. */
+  mountFiles: 'mount-files',
+  /** An idle session gives its container back after `idleSandboxReleaseMs`. */
+  releaseIdleSandbox: 'release-idle-sandbox',
+  /** User events taken for a model call that an interrupt cancelled are delivered with the next turn. */
+  requeueUnsentOnInterrupt: 'requeue-unsent-on-interrupt',
+  /** Archive and delete remove the session's files (and delete its rows) as the workflow ends. */
+  removeOnDelete: 'remove-on-delete',
+} as const;

@@ -1,0 +1,153 @@
+import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, log, workflowInfo } from '@temporalio/workflow';
+import { parseUsd } from '../src/core/budget.ts';
+import { zeroUsage } from '../src/core/usage.ts';
+import type { StopReason } from '../src/schemas/events.ts';
+import { resolveTuning, sessionActivities, type ResolvedTuning, type SessionActivityProxies } from './activity-options.ts';
+import type { CarriedState, SessionRemoval, SessionWorkflowInput, ToolUseRef, WorkflowEvent } from './contract.ts';
+import { failureMessage } from './failures.ts';
+import type { sessionWorkflow } from './session.ts';
+
+/**
+ * Everything one run of a session workflow knows: its input, its tuning with defaults
+ * resolved, its activities, the state it carries into the next run, and what only this
+ * run holds (requests from signals, the turn's cancellation scope, the sandbox's
+ * warm-up). The handlers, the turn and the inbox all work on this one object.
+ */
+export class SessionLoop {
+  readonly input: SessionWorkflowInput;
+  readonly sessionId: string;
+  readonly tuning: ResolvedTuning;
+  readonly activities: SessionActivityProxies;
+  readonly state: CarriedState;
+
+  interruptRequested = false;
+  terminateRequested = false;
+  /** What the end of the session removes (delete: everything; archive: the workspace). */
+  readonly removal: SessionRemoval = {};
+  turnScope: CancellationScope | undefined;
+  /** Tool calls of the current step waiting for the client, by event id. */
+  awaiting = new Map<string, ToolUseRef>();
+  /** Sandbox tool calls in flight (their `toolu_…` ids), for interrupts to kill directly. */
+  readonly runningSandboxTools = new Set<string>();
+  /** User events taken from the inbox and not yet recorded; an interrupt puts them back. */
+  unsent: WorkflowEvent[] = [];
+  sandboxReady: Promise<void> | undefined;
+  sandboxWarm = false;
+
+  constructor(input: SessionWorkflowInput) {
+    this.input = input;
+    this.sessionId = input.sessionId;
+    this.tuning = resolveTuning(input.tuning);
+    this.activities = sessionActivities(this.tuning);
+    this.state = input.carried ?? freshState(input);
+    this.state.runs += 1;
+    // Runs carried from before budgets existed lack these.
+    this.state.costNanos ??= 0;
+    if (this.state.budget === undefined) this.state.budget = input.budget ?? null;
+    this.state.vaultIds ??= input.vaultIds ?? [];
+  }
+
+  /** The key of the next event the workflow itself makes. */
+  nextKey(what: string): string {
+    return `wf:${this.state.emitCounter++}:${what}`;
+  }
+
+  event(type: string, fields: Record<string, unknown> = {}): WorkflowEvent {
+    return { key: this.nextKey(type), event: { type, ...fields } };
+  }
+
+  /** The session's vaults as an activity argument (absent when it has none, as older histories recorded it). */
+  vaults(): { vaultIds?: string[] } {
+    return this.state.vaultIds?.length ? { vaultIds: this.state.vaultIds } : {};
+  }
+
+  overBudget(): boolean {
+    const limit = this.state.budget ? parseUsd(this.state.budget.max_list_cost.amount) : undefined;
+    return limit !== undefined && (this.state.costNanos ?? 0) >= limit;
+  }
+
+  hasPendingMounts(): boolean {
+    return (this.state.pendingMounts?.length ?? 0) > 0;
+  }
+
+  shouldContinueAsNew(): boolean {
+    return workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= this.tuning.maxHistoryEvents;
+  }
+
+  async continueAsNewNow(): Promise<never> {
+    await condition(allHandlersFinished);
+    log.info('session continues as new', { sessionId: this.sessionId, historyLength: workflowInfo().historyLength, runs: this.state.runs });
+    return continueAsNew<typeof sessionWorkflow>({ ...this.input, initialEvents: undefined, mounts: undefined, carried: this.state });
+  }
+
+  async goIdle(stopReason: StopReason, leading: WorkflowEvent[] = []): Promise<void> {
+    const { state } = this;
+    state.phase = 'idle';
+    state.turnActive = false;
+    state.stepsInTurn = 0;
+    state.lastStopReason = stopReason;
+    await this.activities.emitEvents({ sessionId: this.sessionId, events: [...leading, this.event('session.status_idle', { stop_reason: stopReason, stop_details: null })] });
+  }
+
+  /** Starts the sandbox while the first model call is under way; tools wait for it. */
+  warmSandbox(): Promise<void> {
+    this.sandboxWarm = true;
+    this.sandboxReady ??= this.activities.ensureSandbox({ sessionId: this.sessionId, environment: this.input.environment, ...this.vaults() }).catch((err: unknown) => {
+      // Tools provision on demand too; a failed warm-up only costs latency.
+      log.warn('sandbox warm-up failed', { sessionId: this.sessionId, error: String(err) });
+      this.sandboxReady = undefined;
+    });
+    return this.sandboxReady;
+  }
+
+  async releaseSandbox(): Promise<void> {
+    await this.activities.releaseSandbox({ sessionId: this.sessionId });
+    this.sandboxWarm = false;
+    this.sandboxReady = undefined;
+  }
+
+  /**
+   * Copies the files received so far into the sandbox. Files that cannot be
+   * mounted (deleted since, say) are reported as a `session.error` and dropped:
+   * the session goes on without them.
+   */
+  async mountPending(): Promise<void> {
+    const { state, sessionId } = this;
+    const files = [...(state.pendingMounts ?? [])];
+    try {
+      await this.activities.mountFiles({ sessionId, environment: this.input.environment, files, ...this.vaults() });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = failureMessage(err);
+      log.warn('mounting files failed for good', { sessionId, error: cause });
+      const paths = files.map((f) => f.mountPath).join(', ');
+      await this.activities.emitEvents({
+        sessionId,
+        events: [this.event('session.error', { error: { type: 'unknown_error', message: `could not place ${paths} in the sandbox: ${cause}`, retry_status: { type: 'exhausted' } } })],
+      });
+    }
+    // Files signalled while this ran stay for the next mount.
+    state.pendingMounts = (state.pendingMounts ?? []).slice(files.length);
+  }
+}
+
+function freshState(input: SessionWorkflowInput): CarriedState {
+  return {
+    schemaVersion: 1,
+    emitCounter: 0,
+    callCounter: 0,
+    inbox: [...(input.initialEvents ?? [])],
+    phase: 'idle',
+    turnActive: false,
+    stepsInTurn: 0,
+    lastStopReason: null,
+    usage: zeroUsage(),
+    totalSteps: 0,
+    runs: 0,
+    costNanos: 0,
+    budget: input.budget ?? null,
+    budgetHalted: false,
+    vaultIds: input.vaultIds ?? [],
+    ...(input.mounts?.length ? { pendingMounts: [...input.mounts] } : {}),
+  };
+}

@@ -1,0 +1,191 @@
+import { CancelledFailure, condition, isCancellation, log, patched } from '@temporalio/workflow';
+import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
+import { addUsage } from '../src/core/usage.ts';
+import type { StopReason } from '../src/schemas/events.ts';
+import type { InboundUserEvent, ToolUseRef, WorkflowEvent } from './contract.ts';
+import { failureMessage } from './failures.ts';
+import { drainInbox, requeue, resolutionEvent, takeAnswers } from './inbox.ts';
+import { PATCHES } from './patches.ts';
+import type { SessionLoop } from './session-loop.ts';
+
+/**
+ * One turn: model and tools until the model stops asking for tools. Each step is one
+ * model call, then its tool calls (allowed ones at once, the rest as the client answers).
+ * Messages that arrive meanwhile join the next step; the turn ends at `end_turn`, a
+ * refusal, the step limit or the budget.
+ */
+export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[]): Promise<{ stopReason: StopReason; leading: WorkflowEvent[] }> {
+  const { state, sessionId, tuning } = loop;
+  let leading = leadingEvents;
+  loop.unsent = leading;
+  for (;;) {
+    if (state.stepsInTurn >= tuning.maxStepsPerTurn) {
+      return {
+        stopReason: { type: 'retries_exhausted' },
+        leading: [
+          ...leading,
+          loop.event('session.error', { error: { type: 'unknown_error', message: `turn stopped after ${tuning.maxStepsPerTurn} model requests`, retry_status: { type: 'exhausted' } } }),
+        ],
+      };
+    }
+    if (loop.overBudget()) {
+      // Stop before spending more; raising the budget resumes from here.
+      state.budgetHalted = true;
+      return { stopReason: { type: 'budget_reached' }, leading };
+    }
+    // Files added during the turn are in place before the model next looks.
+    if (loop.hasPendingMounts() && patched(PATCHES.mountFiles)) await loop.mountPending();
+    const callKey = `call:${state.callCounter++}`;
+    const result = await loop.activities.callModel({
+      sessionId,
+      callKey,
+      agent: loop.input.agent,
+      leading,
+      maxAttempts: tuning.modelMaxAttempts,
+      vaultIds: state.vaultIds ?? [],
+      spent: { usage: state.usage, costNanos: state.costNanos ?? 0 },
+      budget: state.budget ?? null,
+    });
+    leading = [];
+    loop.unsent = [];
+    state.stepsInTurn += 1;
+    state.totalSteps += 1;
+    addUsage(state.usage, result.usage);
+    state.costNanos = (state.costNanos ?? 0) + (result.costNanos ?? 0);
+
+    if (result.toolUses.length > 0) {
+      await loop.warmSandbox();
+      await runStepTools(loop, result.toolUses);
+    }
+    // Messages that arrived while the agent worked are delivered at the next model turn.
+    // An interrupt that killed the tools lets the step end normally: stop here, before taking more input.
+    if (loop.interruptRequested && patched(PATCHES.interruptKillsTools)) throw new CancelledFailure('interrupted');
+    const arrived = drainInbox(loop);
+    leading = arrived.events;
+    loop.unsent = leading;
+    if (result.toolUses.length === 0 && arrived.messages === 0) {
+      return { stopReason: result.stopReason === 'refusal' ? { type: 'refusal' } : { type: 'end_turn' }, leading };
+    }
+    if (loop.shouldContinueAsNew()) {
+      // Put the drained events back so the next run delivers them.
+      requeue(loop, leading);
+      await loop.continueAsNewNow();
+    }
+  }
+}
+
+/**
+ * Runs a step's tool calls: allowed ones at once, denied ones answered with the
+ * denial, and the ones that wait for the client (approvals, custom tools) as the
+ * client resolves them, while the others run.
+ */
+async function runStepTools(loop: SessionLoop, refs: readonly ToolUseRef[]): Promise<void> {
+  const running: Promise<unknown>[] = [];
+  const pending = new Map<string, ToolUseRef>();
+  const denied: WorkflowEvent[] = [];
+  for (const ref of refs) {
+    if (ref.kind === 'custom' || ref.permission === 'ask') pending.set(ref.eventId, ref);
+    else if (ref.permission === 'deny') denied.push(errorResult(ref, `This call was denied by the permission policy (${ref.denyReason ?? 'denied'}).`));
+    else startTool(loop, ref, running);
+  }
+  if (denied.length > 0) running.push(loop.activities.emitEvents({ sessionId: loop.sessionId, events: denied }));
+  if (pending.size > 0) await awaitClient(loop, pending, running);
+  await Promise.all(running);
+}
+
+function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>[], leading: WorkflowEvent[] = []): void {
+  const { sessionId } = loop;
+  const attempt = loop.activities.runTool({
+    sessionId,
+    environment: loop.input.environment,
+    toolUseId: ref.toolUseId,
+    eventId: ref.eventId,
+    name: ref.name,
+    defaultTimeoutMs: loop.tuning.toolTimeoutMs,
+    ...(ref.kind === 'mcp' ? { kind: 'mcp' as const, mcpServer: ref.mcpServer, mcpTool: ref.mcpTool } : {}),
+    ...loop.vaults(),
+    ...(leading.length > 0 ? { leading } : {}),
+  });
+  // A call whose retries ran out is the tool's error result, not the end of the session.
+  const call = attempt.catch(async (err: unknown) => {
+    if (isCancellation(err)) throw err;
+    const cause = failureMessage(err);
+    log.warn('tool call failed for good', { sessionId, toolUseId: ref.toolUseId, error: cause });
+    await loop.activities.emitEvents({ sessionId, events: [...leading, errorResult(ref, `The tool call failed: ${cause}`)] });
+    return { isError: true };
+  });
+  if (ref.kind !== 'mcp' && SANDBOX_TOOLS.has(ref.name)) {
+    loop.runningSandboxTools.add(ref.toolUseId);
+    const settled = () => loop.runningSandboxTools.delete(ref.toolUseId);
+    void call.then(settled, settled);
+  }
+  // Awaited with the step's other calls; this only keeps an early failure from counting as unhandled.
+  call.catch(() => undefined);
+  running.push(call);
+}
+
+/** Idles with `requires_action` until every pending call is resolved; each partial answer re-idles with the rest. */
+async function awaitClient(loop: SessionLoop, pending: Map<string, ToolUseRef>, running: Promise<unknown>[]): Promise<void> {
+  const { state, sessionId } = loop;
+  loop.awaiting = pending;
+  const waiting = (): WorkflowEvent => {
+    const stopReason: StopReason = { type: 'requires_action', event_ids: [...pending.keys()] };
+    state.lastStopReason = stopReason;
+    return loop.event('session.status_idle', { stop_reason: stopReason, stop_details: null });
+  };
+  state.phase = 'idle';
+  await loop.activities.emitEvents({ sessionId, events: [waiting()] });
+  const resolves = (e: InboundUserEvent) =>
+    (e.type === 'user.tool_confirmation' && pending.has(e.tool_use_id)) || (e.type === 'user.custom_tool_result' && pending.has(e.custom_tool_use_id));
+  try {
+    while (pending.size > 0) {
+      await condition(() => state.inbox.some(resolves));
+      const answers = takeAnswers(loop, resolves);
+      const events: WorkflowEvent[] = [];
+      const approved: ToolUseRef[] = [];
+      for (const answer of answers) {
+        const key = answer.key ?? loop.nextKey(answer.type);
+        if (answer.type === 'user.tool_confirmation') {
+          const ref = pending.get(answer.tool_use_id);
+          if (!ref) continue;
+          pending.delete(answer.tool_use_id);
+          events.push({ key, event: resolutionEvent(answer) });
+          if (answer.result === 'allow') approved.push(ref);
+          else events.push(errorResult(ref, answer.deny_message ? `The user denied this tool call: ${answer.deny_message}` : 'The user denied this tool call.'));
+        } else if (answer.type === 'user.custom_tool_result') {
+          const ref = pending.get(answer.custom_tool_use_id);
+          if (!ref) continue;
+          pending.delete(answer.custom_tool_use_id);
+          events.push({
+            key,
+            event: resolutionEvent(answer),
+            transcript: { kind: 'tool_result', tool_use_id: ref.toolUseId, content: answer.content ?? [], is_error: answer.is_error ?? false },
+          });
+        }
+      }
+      if (pending.size > 0) {
+        events.push(waiting());
+      } else {
+        state.phase = 'running';
+        events.push(loop.event('session.status_running'));
+      }
+      // The first approved call records the answers as it starts: one hop less between approval and tool.
+      const [first, ...rest] = approved;
+      if (first) startTool(loop, first, running, events);
+      else await loop.activities.emitEvents({ sessionId, events });
+      for (const ref of rest) startTool(loop, ref, running);
+    }
+  } finally {
+    loop.awaiting = new Map();
+  }
+}
+
+/** An error result for a call that did not run (denied, or failed for good). Same key as a run's result, so it is recorded once. */
+function errorResult(ref: ToolUseRef, text: string): WorkflowEvent {
+  const content = [{ type: 'text' as const, text }];
+  const event: WorkflowEvent['event'] =
+    ref.kind === 'mcp'
+      ? { type: 'agent.mcp_tool_result', mcp_tool_use_id: ref.eventId, content, is_error: true }
+      : { type: 'agent.tool_result', tool_use_id: ref.eventId, content, is_error: true };
+  return { key: `tool:${ref.toolUseId}:result`, event, transcript: { kind: 'tool_result', tool_use_id: ref.toolUseId, content, is_error: true } };
+}
