@@ -1,10 +1,10 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { NewEvent, SessionStore } from '../../src/store/session-store.ts';
+import type { AttemptUsage, NewEvent, SessionStore } from '../../src/store/session-store.ts';
 import { deterministicId } from '../../src/store/ids.ts';
 import { modelId, type AgentDefinition } from '../../src/schemas/agent.ts';
 import { autoPermissionRule, type AutoVerdict } from '../../src/core/auto-permission-rules.ts';
-import { formatUsd, listCostNanos } from '../../src/core/model-pricing.ts';
+import { formatUsd } from '../../src/core/model-pricing.ts';
 import { mcpToolsetsOf, toolRoutes, type McpToolDescription, type ToolRoute } from '../../src/core/tool-routing.ts';
 import type { BudgetLimit, ToolUseRef, Usage, WorkflowEvent } from '../../workflows/contract.ts';
 import { mcpSessionError, type McpGateway } from '../mcp-gateway.ts';
@@ -15,6 +15,7 @@ import { buildModelRequest } from './model-request.ts';
 import { answerEvents } from './server-tool-events.ts';
 import type { TranscriptCache } from './transcript-cache.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
+import { AttemptUsageRecorder, billedUsageOfCall, sumUsage, usageOf } from './attempt-usage.ts';
 
 export type CallModelInput = {
   sessionId: string;
@@ -35,8 +36,9 @@ export type CallModelInput = {
 export type CallModelResult = {
   stopReason: string | null;
   toolUses: ToolUseRef[];
+  /** Every request of the call the endpoint answered: its attempts (failed ones too) and their permission judgements. */
   usage: Usage;
-  /** List cost of this call (and of any `auto` permission judgements), in nano-dollars. */
+  /** List cost of `usage`, in nano-dollars. */
   costNanos?: number;
 };
 
@@ -63,7 +65,8 @@ type ToolDecision = {
 /**
  * One model request. Idempotent per `callKey`: the answer and the events it
  * yields are stored in one transaction, and a retry after that returns the
- * stored answer without calling the model again.
+ * stored answer without calling the model again. The usage it returns is what the
+ * endpoint billed for the call: every attempt it answered, not only the last.
  */
 export async function callModel(deps: CallModelDeps, input: CallModelInput): Promise<CallModelResult> {
   const { store } = deps;
@@ -73,18 +76,23 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
 
   await appendWorkflowEvents(store, sessionId, input.leading);
 
+  const model = modelId(input.agent.model);
+
   // Only a retry can find its answer already stored (the worker died after the commit).
   if (attempt > 1) {
     const answered = await store.getTranscriptItem(sessionId, `assistant:${callKey}`);
     if (answered?.kind === 'assistant') {
-      const usage = await usageOfStoredCall(store, sessionId, callKey);
+      const billed = await billedUsageOfStoredCall(store, sessionId, callKey, { before: attempt, model });
       const toolUses = await storedToolUses(store, sessionId, callKey, answered.content, input.agent);
-      return { stopReason: answered.stop_reason, toolUses, usage, costNanos: listCostNanos(modelId(input.agent.model), usage) };
+      return { stopReason: answered.stop_reason, toolUses, usage: billed.usage, costNanos: billed.costNanos };
     }
-    await closeSpansOfCrashedAttempts(store, sessionId, callKey, attempt);
+    // The earlier attempts are over: what they were billed is fixed from here on.
+    const earlier = await store.finalizeAttemptUsage(sessionId, callKey, { beforeAttempt: attempt });
+    await closeSpansOfCrashedAttempts(store, sessionId, callKey, earlier);
   }
   const [start] = await store.append(sessionId, [{ key: `${callKey}:a${attempt}:start`, event: { type: 'span.model_request_start' } }]);
   const startId = start!.event.id;
+  const billing = new AttemptUsageRecorder({ store, sessionId, callKey, attempt, log: ctx.log });
 
   const transcript = await deps.transcripts.read(store, sessionId);
   const mcpTools = await discoverMcpTools(deps, input, attempt, ctx.cancellationSignal);
@@ -99,33 +107,39 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
 
   // A timer, not every stream event: liveness and cancellation only need a steady beat,
   // and a heartbeat per event costs a server round trip on short calls.
-  const heartbeat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
+  // The usage reported since the last beat is recorded on the same tick.
+  const heartbeat = setInterval(() => {
+    ctx.heartbeat();
+    billing.flush();
+  }, deps.heartbeatEveryMs);
   try {
     const stream = deps.anthropic.messages.stream(request, { signal: ctx.cancellationSignal });
     const previews = previewPublisher({ previews: store.previews, sessionId, callKey });
-    stream.on('streamEvent', (event) => previews.onStreamEvent(event));
+    stream.on('streamEvent', (event, snapshot) => {
+      previews.onStreamEvent(event);
+      billing.onStreamEvent(event, snapshot);
+    });
     const message = await stream.finalMessage();
+    billing.setModel(message.usage);
     // Previews of this answer reach streams before its events do.
     await previews.flush();
-    const usage = usageOf(message.usage);
-    const model = modelId(input.agent.model);
-    let costNanos = listCostNanos(model, usage);
     const routes = toolRoutes(input.agent, mcpTools);
     const decisions = new Map<string, ToolDecision>();
-    const judged: Usage[] = [];
     for (const block of message.content) {
       if (block.type !== 'tool_use') continue;
       const route = routes.get(block.name);
       const decision = await decide(route, block.name, (block.input ?? {}) as Record<string, unknown>, async (tool, toolInput) => {
         const { verdict, usage: judgeUsage } = await judgeToolCall({ anthropic: deps.anthropic, model, tool, input: toolInput, signal: ctx.cancellationSignal });
-        if (judgeUsage) judged.push(judgeUsage);
+        if (judgeUsage) await billing.addJudge(judgeUsage);
         return verdict;
       });
       decisions.set(block.id, decision);
     }
-    for (const judgeUsage of judged) costNanos += listCostNanos(model, judgeUsage);
+    const { model: usage } = await billing.close();
+    // The session is billed for the whole call: this attempt, its judgements and every earlier attempt.
+    const billed = billedUsageOfCall(await store.listAttemptUsage(sessionId, { callKey }), { committedAttempt: attempt, model });
     const blockEvents = answerEvents({ sessionId, callKey, content: message.content, toolUseEvent: (block) => toolUseEventOf(block, decisions.get(block.id)) });
-    const usageEvent = sessionUsageEvent(input, [usage, ...judged], costNanos);
+    const usageEvent = sessionUsageEvent(input, billed.usage, billed.costNanos);
     await store.append(
       sessionId,
       [
@@ -135,11 +149,12 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
       ],
       [{ key: `assistant:${callKey}`, item: { kind: 'assistant', content: message.content, stop_reason: message.stop_reason } }],
     );
-    // The session's totals include the permission judgements' tokens too.
-    return { ...summarize(sessionId, callKey, message.content, message.stop_reason, sumUsage([usage, ...judged]), decisions), costNanos };
+    return { ...summarize(sessionId, callKey, message.content, message.stop_reason, billed.usage, decisions), costNanos: billed.costNanos };
   } catch (err) {
     const endKey = `${callKey}:a${attempt}:end`;
-    const end: NewEvent['event'] = { type: 'span.model_request_end', model_request_start_id: startId, is_error: true, model_usage: usageOf(undefined) };
+    // The endpoint bills what it reported before the stream broke or was cancelled.
+    const { model: partial } = await billing.close();
+    const end: NewEvent['event'] = { type: 'span.model_request_end', model_request_start_id: startId, is_error: true, model_usage: partial };
     if (ctx.cancellationSignal.aborted) {
       await store.append(sessionId, [{ key: endKey, event: end }]);
       throw new CancelledFailure('model request cancelled');
@@ -164,15 +179,15 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
   }
 }
 
-/** A worker that died mid-call left a start without an end: close it as failed. */
-async function closeSpansOfCrashedAttempts(store: SessionStore, sessionId: string, callKey: string, attempt: number): Promise<void> {
-  for (let previous = 1; previous < attempt; previous++) {
-    const start = await store.findEventByKey(sessionId, `${callKey}:a${previous}:start`);
+/** A worker that died mid-call left a start without an end: close it as failed, with the usage the attempt recorded. */
+async function closeSpansOfCrashedAttempts(store: SessionStore, sessionId: string, callKey: string, earlier: readonly AttemptUsage[]): Promise<void> {
+  for (const { attempt, model } of earlier) {
+    const start = await store.findEventByKey(sessionId, `${callKey}:a${attempt}:start`);
     if (!start) continue;
-    const endKey = `${callKey}:a${previous}:end`;
+    const endKey = `${callKey}:a${attempt}:end`;
     if (await store.findEventByKey(sessionId, endKey)) continue;
     await store.append(sessionId, [
-      { key: endKey, event: { type: 'span.model_request_end', model_request_start_id: start.event.id, is_error: true, model_usage: usageOf(undefined) } },
+      { key: endKey, event: { type: 'span.model_request_end', model_request_start_id: start.event.id, is_error: true, model_usage: model } },
     ]);
   }
 }
@@ -278,9 +293,9 @@ async function discoverMcpTools(deps: CallModelDeps, input: CallModelInput, atte
 }
 
 /** The `session.usage` event: the session's totals after this call (absent for callers that track nothing). */
-function sessionUsageEvent(input: CallModelInput, usages: Usage[], costNanos: number): NewEvent['event'] | undefined {
+function sessionUsageEvent(input: CallModelInput, usage: Usage, costNanos: number): NewEvent['event'] | undefined {
   if (!input.spent) return undefined;
-  const total = sumUsage([input.spent.usage, ...usages]);
+  const total = sumUsage([input.spent.usage, usage]);
   return {
     type: 'session.usage',
     usage: {
@@ -294,30 +309,16 @@ function sessionUsageEvent(input: CallModelInput, usages: Usage[], costNanos: nu
   } as NewEvent['event'];
 }
 
-async function usageOfStoredCall(store: SessionStore, sessionId: string, callKey: string): Promise<Usage> {
-  for (let attempt = 1; ; attempt++) {
+/** What a call whose answer is stored was billed: the same total the attempt that stored it returned. */
+async function billedUsageOfStoredCall(store: SessionStore, sessionId: string, callKey: string, { before, model }: { before: number; model: string }): Promise<{ usage: Usage; costNanos: number }> {
+  const records = await store.listAttemptUsage(sessionId, { callKey });
+  for (let attempt = 1; attempt < before; attempt++) {
     const end = await store.findEventByKey(sessionId, `${callKey}:a${attempt}:end`);
-    if (!end) return usageOf(undefined);
-    if (end.event.type === 'span.model_request_end' && end.event.is_error === false) return usageOf(end.event.model_usage);
+    if (end?.event.type !== 'span.model_request_end' || end.event.is_error !== false) continue;
+    // An answer stored by a worker from before usage records: its span is all there is.
+    const legacy = records.some((r) => r.attempt === attempt) ? [] : [{ callKey, attempt, model: usageOf(end.event.model_usage), judge: usageOf(undefined), final: true }];
+    return billedUsageOfCall([...records, ...legacy], { committedAttempt: attempt, model });
   }
-}
-
-function usageOf(usage: { [K in keyof Usage]?: number | null } | null | undefined): Usage {
-  return {
-    input_tokens: usage?.input_tokens ?? 0,
-    output_tokens: usage?.output_tokens ?? 0,
-    cache_creation_input_tokens: usage?.cache_creation_input_tokens ?? 0,
-    cache_read_input_tokens: usage?.cache_read_input_tokens ?? 0,
-  };
-}
-
-function sumUsage(usages: readonly Usage[]): Usage {
-  const total = usageOf(undefined);
-  for (const u of usages) {
-    total.input_tokens += u.input_tokens;
-    total.output_tokens += u.output_tokens;
-    total.cache_creation_input_tokens += u.cache_creation_input_tokens;
-    total.cache_read_input_tokens += u.cache_read_input_tokens;
-  }
-  return total;
+  // The answer is stored with its end span; without one, count every attempt recorded.
+  return billedUsageOfCall(records, { committedAttempt: before, model });
 }

@@ -195,4 +195,24 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       );
     `,
   },
+  {
+    id: 10,
+    name: 'usage of each model-call attempt',
+    sql: `
+      -- What the model endpoint reported for each attempt of a model call, written as the
+      -- stream reports it, so an attempt that dies (worker killed, stream broken) is still
+      -- billed. model_usage is the request's; judge_usage the permission judgements' it made.
+      -- final: the attempt is over and counted; later writes (a stale worker) are ignored.
+      CREATE TABLE model_attempt_usage (
+        session_id    text NOT NULL,
+        call_key      text NOT NULL,
+        attempt       integer NOT NULL,
+        model_usage   jsonb NOT NULL,
+        judge_usage   jsonb NOT NULL,
+        final         boolean NOT NULL DEFAULT false,
+        updated_at    timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (session_id, call_key, attempt)
+      );
+    `,
+  },
 ];

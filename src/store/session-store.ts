@@ -6,6 +6,7 @@ import { StreamPreviews } from './stream-previews.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import type { SessionEvent } from '../schemas/events.ts';
 import type { TranscriptItem } from '../core/transcript.ts';
+import type { Usage } from '../../workflows/session-types.ts';
 
 /** An event to append: `key` names its cause and makes the append idempotent. */
 export type NewEvent = {
@@ -17,6 +18,18 @@ export type NewEvent = {
 export type StoredEvent = { seq: number; event: SessionEvent };
 
 export type NewTranscriptItem = { key: string; item: TranscriptItem };
+
+/** What the model endpoint reported for one attempt of a model call. */
+export type AttemptUsage = {
+  callKey: string;
+  attempt: number;
+  /** The model request's usage, as its stream reported it so far. */
+  model: Usage;
+  /** The attempt's permission judgements (`auto` policy), summed. */
+  judge: Usage;
+  /** The attempt is over and counted: its numbers no longer change. */
+  final: boolean;
+};
 
 export type ListEventsOptions = {
   /** Only events with `seq` greater than this. Default 0. */
@@ -99,12 +112,58 @@ export class SessionStore implements ContentStore {
     return new Map(rows.map((row) => [row.id, row.content]));
   }
 
+  // ---- usage of model-call attempts (activities/model/attempt-usage.ts) ------
+
+  /**
+   * Records what the endpoint reported so far for one attempt, replacing the last
+   * record. Ignored once the attempt is final, so a stale worker cannot change what was
+   * counted; `final` makes this the last record.
+   */
+  async putAttemptUsage(sessionId: string, { callKey, attempt, model, judge, final }: Omit<AttemptUsage, 'final'> & { final: boolean }): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO model_attempt_usage (session_id, call_key, attempt, model_usage, judge_usage, final)
+       VALUES ($1, $2, $3, $4::text::jsonb, $5::text::jsonb, $6)
+       ON CONFLICT (session_id, call_key, attempt) DO UPDATE
+         SET model_usage = EXCLUDED.model_usage, judge_usage = EXCLUDED.judge_usage, final = EXCLUDED.final, updated_at = now()
+         WHERE NOT model_attempt_usage.final`,
+      [sessionId, callKey, attempt, JSON.stringify(model), JSON.stringify(judge), final],
+    );
+  }
+
+  /**
+   * Makes attempts 1 … `beforeAttempt - 1` of a call final, as they stand (an attempt
+   * that reported nothing gets a zero record), and returns them in order. A retry does
+   * this first: those attempts are over, and a worker that still runs one writes no more.
+   */
+  async finalizeAttemptUsage(sessionId: string, callKey: string, { beforeAttempt }: { beforeAttempt: number }): Promise<AttemptUsage[]> {
+    if (beforeAttempt <= 1) return [];
+    const zero = JSON.stringify({ input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+    const rows = await this.#db.query<AttemptUsageRow>(
+      `INSERT INTO model_attempt_usage (session_id, call_key, attempt, model_usage, judge_usage, final)
+       SELECT $1, $2, attempt, $4::text::jsonb, $4::text::jsonb, true FROM generate_series(1, $3::integer - 1) AS attempt
+       ON CONFLICT (session_id, call_key, attempt) DO UPDATE SET final = true
+       RETURNING call_key, attempt, model_usage, judge_usage, final`,
+      [sessionId, callKey, beforeAttempt, zero],
+    );
+    return rows.map(attemptUsageOf).sort((a, b) => a.attempt - b.attempt);
+  }
+
+  /** The recorded attempts of one call, or with no `callKey` of every call of the session, in order. */
+  async listAttemptUsage(sessionId: string, { callKey }: { callKey?: string | undefined } = {}): Promise<AttemptUsage[]> {
+    const rows = await this.#db.query<AttemptUsageRow>(
+      `SELECT call_key, attempt, model_usage, judge_usage, final FROM model_attempt_usage
+       WHERE session_id = $1 AND ($2::text IS NULL OR call_key = $2) ORDER BY call_key, attempt`,
+      [sessionId, callKey ?? null],
+    );
+    return rows.map(attemptUsageOf);
+  }
+
   // ---- sessions -------------------------------------------------------------
 
-  /** Deletes every row of the session this store keeps: events, transcript, content, its record. Idempotent. */
+  /** Deletes every row of the session this store keeps: events, transcript, content, usage records, its record. Idempotent. */
   async deleteSession(sessionId: string): Promise<void> {
     await this.#db.transaction(async (tx) => {
-      for (const table of ['session_events', 'session_transcript', 'session_content', 'session_event_seq', 'sessions']) {
+      for (const table of ['session_events', 'session_transcript', 'session_content', 'model_attempt_usage', 'session_event_seq', 'sessions']) {
         await tx.query(`DELETE FROM ${table} WHERE ${table === 'sessions' ? 'id' : 'session_id'} = $1`, [sessionId]);
       }
     });
@@ -314,6 +373,12 @@ export class SessionStore implements ContentStore {
     const rows = await this.#db.query<{ item: TranscriptItem }>('SELECT item FROM session_transcript WHERE session_id = $1 AND key = $2', [sessionId, key]);
     return rows[0]?.item;
   }
+}
+
+type AttemptUsageRow = { call_key: string; attempt: number; model_usage: Usage; judge_usage: Usage; final: boolean };
+
+function attemptUsageOf(row: AttemptUsageRow): AttemptUsage {
+  return { callKey: row.call_key, attempt: Number(row.attempt), model: row.model_usage, judge: row.judge_usage, final: row.final };
 }
 
 /**

@@ -38,12 +38,27 @@ export type RecordedRequest = {
   answer: RecordedAnswer;
 };
 
+/** Token counts as the API reports them to the client. */
+export type ReportedUsage = {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+};
+
 /** A Messages API call that reached the script. */
 export type RecordedCall = RecordedRequest & {
   /** 0-based position among calls; the unscripted-call message shows it as `call #(callIndex + 1)`. */
   callIndex: number;
   body: ScriptedRequest;
   stream: boolean;
+  /**
+   * The usage this call has told its client so far, i.e. what it bills: set when a
+   * non-streamed answer or a stream's `message_start` is sent, updated by a sent
+   * `message_delta`. Absent while nothing carrying usage was sent (errors, a stream
+   * cut before `message_start`).
+   */
+  reportedUsage?: ReportedUsage | undefined;
 };
 
 type Waiter = { count: number; resolve: (calls: readonly RecordedCall[]) => void; reject: (error: Error) => void };

@@ -27,7 +27,7 @@ export {
   type ScriptedUsage,
 } from './script.ts';
 export { lastToolResults, lastUserMessage, lastUserText, type ToolResultWithText } from './request-readers.ts';
-export { UnscriptedCallError, type RecordedAnswer, type RecordedCall, type RecordedRequest } from './call-log.ts';
+export { UnscriptedCallError, type RecordedAnswer, type RecordedCall, type RecordedRequest, type ReportedUsage } from './call-log.ts';
 export type { ApiErrorType } from './api-errors.ts';
 export { demoAgentScript, QUICKSTART_TASK } from './demo-agent-script.ts';
 export {

@@ -4,6 +4,7 @@
  * tool input split into a few deltas.
  */
 import type { ContentBlock, Message, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
+import type { ReportedUsage } from './call-log.ts';
 
 /** A stream event, or the keep-alive `ping` the API interleaves (clients ignore it). */
 export type StreamEvent = RawMessageStreamEvent | { type: 'ping' };
@@ -73,6 +74,33 @@ function blockEvents(block: ContentBlock, index: number): StreamEvent[] {
       // Blocks without deltas (redacted thinking, server tool results) arrive whole in their start event.
       return [start(block), stop];
   }
+}
+
+/**
+ * The usage a client knows of after `event`, given what it knew before: `message_start`
+ * reports the input and cache counts and provisional output, and `message_delta`
+ * overwrites the counts it carries (they are running totals, never increments).
+ */
+export function usageAfter(before: ReportedUsage | undefined, event: StreamEvent): ReportedUsage | undefined {
+  if (event.type === 'message_start') return reportedUsageOf(event.message.usage);
+  if (event.type !== 'message_delta' || before === undefined) return before;
+  const { usage } = event;
+  return {
+    input_tokens: usage.input_tokens ?? before.input_tokens,
+    output_tokens: usage.output_tokens,
+    cache_creation_input_tokens: usage.cache_creation_input_tokens ?? before.cache_creation_input_tokens,
+    cache_read_input_tokens: usage.cache_read_input_tokens ?? before.cache_read_input_tokens,
+  };
+}
+
+/** The four billed counts of a `Message`'s usage. */
+export function reportedUsageOf(usage: Message['usage']): ReportedUsage {
+  return {
+    input_tokens: usage.input_tokens,
+    output_tokens: usage.output_tokens,
+    cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
+    cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
+  };
 }
 
 /** One server-sent event, framed as the API frames it. */

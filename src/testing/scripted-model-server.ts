@@ -10,6 +10,7 @@ import { CallLog, UnscriptedCallError, type RecordedCall, type RecordedRequest }
 import { headersOf, parseCountTokensRequest, parseMessagesRequest, readJsonBody } from './http-request.ts';
 import { parseTurn, reply, type Script, type ScriptFunction, type ScriptedTurn } from './script.ts';
 import { buildMessage, estimateInputTokens, newApiId } from './scripted-message.ts';
+import { reportedUsageOf, usageAfter, type StreamEvent } from './messages-sse.ts';
 import { sendMessage, streamMessage, type StreamInterruption } from './send-answer.ts';
 
 export type ScriptedModelServerOptions = {
@@ -236,13 +237,21 @@ export class ScriptedModelServer implements AsyncDisposable {
       throw new ApiRequestError('api_error', message, { retryable: false });
     }
     const { turn } = decision;
+    // What the client is billed is what it was told: message_start, then any message_delta.
+    const onSent = (event: StreamEvent): void => {
+      call.reportedUsage = usageAfter(call.reportedUsage, event);
+    };
     const estimatedInputTokens = estimateInputTokens(body);
     if (!('fault' in turn)) {
       const message = buildMessage({ reply: turn, model: body.model, estimatedInputTokens });
       call.answer = { kind: 'reply', turn, message };
       await this.#wait(turn.delayMs, signal);
-      if (!call.stream) return sendMessage(response, message, call.requestId);
-      return streamMessage(response, { message, requestId: call.requestId, eventDelayMs: turn.eventDelayMs ?? 0, signal });
+      if (!call.stream) {
+        sendMessage(response, message, call.requestId);
+        call.reportedUsage = reportedUsageOf(message.usage);
+        return;
+      }
+      return streamMessage(response, { message, requestId: call.requestId, eventDelayMs: turn.eventDelayMs ?? 0, signal, onSent });
     }
     call.answer = { kind: 'fault', fault: turn };
     // Never answered: the connection stays open until the client gives up or close() ends it.
@@ -266,7 +275,7 @@ export class ScriptedModelServer implements AsyncDisposable {
         }
         const message = buildMessage({ reply: INTERRUPTED_REPLY, model: body.model, estimatedInputTokens });
         const interruption = { afterEvents: turn.afterEvents ?? DEFAULT_AFTER_EVENTS, then };
-        return streamMessage(response, { message, requestId: call.requestId, eventDelayMs: 0, signal, interruption });
+        return streamMessage(response, { message, requestId: call.requestId, eventDelayMs: 0, signal, interruption, onSent });
       }
     }
   }

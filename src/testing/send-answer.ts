@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from '@anthropic-ai/sdk/resources/messages';
 import { type ApiRequestError, errorEnvelope } from './api-errors.ts';
-import { encodeSseEvent, messageStreamEvents } from './messages-sse.ts';
+import { encodeSseEvent, messageStreamEvents, type StreamEvent } from './messages-sse.ts';
 
 /** A non-streaming answer. */
 export function sendMessage(response: ServerResponse, message: Message, requestId: string): void {
@@ -29,12 +29,14 @@ export type StreamMessageOptions = {
   /** Aborts when the client leaves or the server closes; the stream then stops quietly. */
   signal: AbortSignal;
   interruption?: StreamInterruption | undefined;
+  /** Called with each event once it is handed to the socket. */
+  onSent?: ((event: StreamEvent) => void) | undefined;
 };
 
 /** Streams `message` as SSE, or part of it when `interruption` is given. */
 export async function streamMessage(
   response: ServerResponse,
-  { message, requestId, eventDelayMs, signal, interruption }: StreamMessageOptions,
+  { message, requestId, eventDelayMs, signal, interruption, onSent }: StreamMessageOptions,
 ): Promise<void> {
   response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': requestId });
   response.flushHeaders();
@@ -51,6 +53,7 @@ export async function streamMessage(
     if (sent > 1 && eventDelayMs > 0) await sleep(eventDelayMs, undefined, { signal });
     if (signal.aborted || response.destroyed) return;
     await write(response, encodeSseEvent(event));
+    onSent?.(event);
   }
   if (interruption === undefined) {
     response.end();

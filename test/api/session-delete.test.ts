@@ -35,6 +35,7 @@ async function usedSession(f: ApiFixture, big = false): Promise<string> {
   assert.ok(containers(session.id).length > 0);
   assert.ok(existsSync(f.harness.sandboxes.diskImagePath(session.id)), 'the session has a disk');
   assert.ok(existsSync(f.harness.sandboxes.sessionDir(session.id)));
+  assert.ok((await f.harness.store.listAttemptUsage(session.id)).length > 0, 'the model calls recorded their usage');
   return session.id;
 }
 
@@ -55,6 +56,7 @@ async function assertGone(f: ApiFixture, id: string): Promise<void> {
   await eventually('the rows are deleted', async () => (await f.harness.store.listEvents(id, { limit: 10 })).length === 0);
   assert.equal(await f.harness.store.getSession(id), undefined);
   assert.deepEqual(await f.harness.store.readTranscript(id), []);
+  assert.deepEqual(await f.harness.store.listAttemptUsage(id), []);
   await assert.rejects(f.client.beta.sessions.retrieve(id), /404/);
 }
 

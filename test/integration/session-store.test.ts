@@ -126,6 +126,33 @@ test('transcript items append once, in order', async () => {
   assert.deepEqual(await store.getTranscriptItem('s', 'u1'), { kind: 'user', content: [{ type: 'text', text: 'a' }] });
 });
 
+test('attempt usage: later records replace earlier ones until the attempt is final; a retry finalizes the attempts before it; delete removes them', async () => {
+  await using store = await openStore();
+  const usage = (input: number, output: number) => ({ input_tokens: input, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: 7 });
+  const zero = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+  await store.putAttemptUsage('s', { callKey: 'call:0', attempt: 1, model: usage(100, 1), judge: zero, final: false });
+  await store.putAttemptUsage('s', { callKey: 'call:0', attempt: 1, model: usage(100, 40), judge: zero, final: false });
+  // Attempt 2 died before the endpoint reported anything; attempt 3 is the retry that finalizes both.
+  const earlier = await store.finalizeAttemptUsage('s', 'call:0', { beforeAttempt: 3 });
+  assert.deepEqual(earlier, [
+    { callKey: 'call:0', attempt: 1, model: usage(100, 40), judge: zero, final: true },
+    { callKey: 'call:0', attempt: 2, model: zero, judge: zero, final: true },
+  ]);
+  // A worker still running attempt 1 (or 2) cannot change what is counted.
+  await store.putAttemptUsage('s', { callKey: 'call:0', attempt: 1, model: usage(100, 90), judge: zero, final: true });
+  await store.putAttemptUsage('s', { callKey: 'call:0', attempt: 2, model: usage(5, 5), judge: zero, final: false });
+  await store.putAttemptUsage('s', { callKey: 'call:0', attempt: 3, model: usage(120, 9), judge: usage(30, 2), final: true });
+  await store.putAttemptUsage('s', { callKey: 'call:1', attempt: 1, model: usage(1, 1), judge: zero, final: false });
+  assert.deepEqual(
+    (await store.listAttemptUsage('s', { callKey: 'call:0' })).map((r) => [r.attempt, r.model.output_tokens, r.judge.input_tokens, r.final]),
+    [[1, 40, 0, true], [2, 0, 0, true], [3, 9, 30, true]],
+  );
+  assert.deepEqual(await store.finalizeAttemptUsage('s', 'call:1', { beforeAttempt: 1 }), [], 'a first attempt has nothing before it');
+  assert.equal((await store.listAttemptUsage('s')).length, 4);
+  await store.deleteSession('s');
+  assert.deepEqual(await store.listAttemptUsage('s'), []);
+});
+
 });
 }
 

@@ -114,6 +114,28 @@ describe('scripted faults reach the SDK as the API would send them', () => {
     await assert.rejects(client.messages.create(params), InternalServerError);
   });
 
+  test('reportedUsage: what each call told its client, from message_start and any message_delta sent', async () => {
+    await using model = await ScriptedModelServer.start({
+      script: [
+        { ...reply('Hi there'), usage: { input_tokens: 50, output_tokens: 7, cache_read_input_tokens: 9 } },
+        { fault: 'disconnect_mid_stream', afterEvents: 1 },
+        { fault: 'error_mid_stream', afterEvents: 100 },
+        { fault: 'overloaded' },
+      ],
+    });
+    const client = clientFor(model);
+    await client.messages.stream(params).finalMessage();
+    await client.messages.stream(params).finalMessage().catch(() => {});
+    await client.messages.stream(params).finalMessage().catch(() => {});
+    await client.messages.create(params).catch(() => {});
+    const [whole, cut, errored, refused] = model.calls;
+    assert.deepEqual(whole?.reportedUsage, { input_tokens: 50, output_tokens: 7, cache_creation_input_tokens: 0, cache_read_input_tokens: 9 });
+    assert.equal(cut?.reportedUsage?.output_tokens, 1, 'message_start reports provisional output');
+    assert.ok(cut.reportedUsage.input_tokens > 0);
+    assert.ok((errored?.reportedUsage?.output_tokens ?? 0) > 1, 'the message_delta before the error reported the output');
+    assert.equal(refused?.reportedUsage, undefined, 'an error answer reports no usage');
+  });
+
   test('stall_mid_stream: events stop but the connection stays open until close()', async () => {
     const model = await ScriptedModelServer.start({ script: [{ fault: 'stall_mid_stream', afterEvents: 3 }] });
     const stream = await clientFor(model).messages.create({ ...params, stream: true });
