@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { AttemptUsage, SessionStore } from '../../src/store/session-store.ts';
 import { listCostNanos } from '../../src/core/model-pricing.ts';
-import type { Usage } from '../../workflows/session-types.ts';
+import { sumUsage, usageFrom, zeroUsage, type Usage } from '../../src/core/usage.ts';
 
 type Log = { warn(message: string, meta?: Record<string, unknown>): void };
 
@@ -44,7 +44,7 @@ export class AttemptUsageRecorder {
   /** Takes the usage the SDK accumulated after a stream event (`snapshot` is its message so far). */
   onStreamEvent(event: Anthropic.Messages.MessageStreamEvent, snapshot: Anthropic.Messages.Message): void {
     if (event.type !== 'message_start' && event.type !== 'message_delta') return;
-    this.#model = usageOf(snapshot.usage);
+    this.#model = usageFrom(snapshot.usage);
     this.#reported = true;
     this.#dirty = true;
     // message_start is what a crash soon after would lose: write it now. Deltas wait for the heartbeat.
@@ -53,7 +53,7 @@ export class AttemptUsageRecorder {
 
   /** Sets the request's usage from its final message (exactly what the stream reported last). */
   setModel(usage: Anthropic.Messages.Usage): void {
-    this.#model = usageOf(usage);
+    this.#model = usageFrom(usage);
     this.#reported = true;
     this.#dirty = true;
   }
@@ -108,28 +108,4 @@ export function billedUsageOfCall(records: readonly AttemptUsage[], { committedA
   const counted = records.filter((r) => r.attempt <= committedAttempt);
   const requests = counted.flatMap((r) => [r.model, r.judge]);
   return { usage: sumUsage(requests), costNanos: requests.reduce((nanos, usage) => nanos + listCostNanos(model, usage), 0) };
-}
-
-export function usageOf(usage: { [K in keyof Usage]?: number | null } | null | undefined): Usage {
-  return {
-    input_tokens: usage?.input_tokens ?? 0,
-    output_tokens: usage?.output_tokens ?? 0,
-    cache_creation_input_tokens: usage?.cache_creation_input_tokens ?? 0,
-    cache_read_input_tokens: usage?.cache_read_input_tokens ?? 0,
-  };
-}
-
-function zeroUsage(): Usage {
-  return usageOf(undefined);
-}
-
-export function sumUsage(usages: readonly Usage[]): Usage {
-  const total = zeroUsage();
-  for (const u of usages) {
-    total.input_tokens += u.input_tokens;
-    total.output_tokens += u.output_tokens;
-    total.cache_creation_input_tokens += u.cache_creation_input_tokens;
-    total.cache_read_input_tokens += u.cache_read_input_tokens;
-  }
-  return total;
 }

@@ -15,7 +15,8 @@ import { buildModelRequest } from './model-request.ts';
 import { answerEvents } from './server-tool-events.ts';
 import type { TranscriptCache } from './transcript-cache.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
-import { AttemptUsageRecorder, billedUsageOfCall, sumUsage, usageOf } from './attempt-usage.ts';
+import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
+import { sumUsage, usageFrom, zeroUsage } from '../../src/core/usage.ts';
 
 export type CallModelInput = {
   sessionId: string;
@@ -316,7 +317,7 @@ async function billedUsageOfStoredCall(store: SessionStore, sessionId: string, c
     const end = await store.findEventByKey(sessionId, `${callKey}:a${attempt}:end`);
     if (end?.event.type !== 'span.model_request_end' || end.event.is_error !== false) continue;
     // An answer stored by a worker from before usage records: its span is all there is.
-    const legacy = records.some((r) => r.attempt === attempt) ? [] : [{ callKey, attempt, model: usageOf(end.event.model_usage), judge: usageOf(undefined), final: true }];
+    const legacy = records.some((r) => r.attempt === attempt) ? [] : [{ callKey, attempt, model: usageFrom(end.event.model_usage), judge: zeroUsage(), final: true }];
     return billedUsageOfCall([...records, ...legacy], { committedAttempt: attempt, model });
   }
   // The answer is stored with its end span; without one, count every attempt recorded.

@@ -6,7 +6,7 @@ import { StreamPreviews } from './stream-previews.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import type { SessionEvent } from '../schemas/events.ts';
 import type { TranscriptItem } from '../core/transcript.ts';
-import type { Usage } from '../../workflows/session-types.ts';
+import type { Usage } from '../core/usage.ts';
 
 /** An event to append: `key` names its cause and makes the append idempotent. */
 export type NewEvent = {
