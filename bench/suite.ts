@@ -31,7 +31,7 @@ export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promi
   const probe = new CallProbe();
   try {
     await using h = await startHarness({ temporal, script: script.script });
-    probe.wrap(h.store, 'store', ['append', 'findEventByKey', 'findEventById', 'getTranscriptItem', 'readTranscript', 'putSession', 'listEvents']);
+    probe.wrap(h.store, 'store', ['append', 'findEventByKey', 'findEventById', 'getTranscriptItem', 'readTranscript', 'listEvents']);
     probe.wrap(h.sandboxes, 'sandbox', ['ensure']);
     probe.onResult = (name, result) => {
       if (name !== 'sandbox.ensure') return;

@@ -2,7 +2,7 @@
  * Longhaul's public library: start and drive agent sessions on Temporal
  * (`Longhaul`), run them (`createLonghaulWorker`), and the parts they are built from.
  */
-export { Longhaul, type CreateSessionOptions, type SessionInfo, type ListEventsOptions } from './client/longhaul.ts';
+export { Longhaul, type CreateSessionOptions, type SessionView, type ListEventsOptions } from './client/longhaul.ts';
 export { createLonghaulWorker, bundleLonghaulWorkflows, type LonghaulWorkerOptions } from './worker/create-worker.ts';
 export { DEFAULT_TASK_QUEUE } from '../workflows/contract.ts';
 export { createSessionActivities, type SessionActivities, type SessionActivityDeps } from '../activities/session-activities.ts';

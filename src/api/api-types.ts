@@ -2,7 +2,6 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Longhaul } from '../client/longhaul.ts';
 import type { AgentStore } from '../store/agent-store.ts';
 import type { EnvironmentStore } from '../store/environment-store.ts';
-import type { SessionIndexStore } from '../store/session-index-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 
 /** Per-request values handlers may read. */
@@ -16,5 +15,4 @@ export type ApiDeps = {
   store: SessionStore;
   agents: AgentStore;
   environments: EnvironmentStore;
-  sessions: SessionIndexStore;
 };

@@ -7,7 +7,6 @@ import { newId } from '../store/ids.ts';
 import type { AgentStore } from '../store/agent-store.ts';
 import type { EnvironmentStore } from '../store/environment-store.ts';
 import type { FileStore } from '../store/file-store.ts';
-import type { SessionIndexStore } from '../store/session-index-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import type { VaultStore } from '../store/vault-store.ts';
 import { apiKeyAuth } from './api-key-auth.ts';
@@ -31,8 +30,6 @@ export type CreateApiAppOptions = {
   store: SessionStore;
   agents: AgentStore;
   environments: EnvironmentStore;
-  /** The API's session index (`openApiStores` makes all three on one driver). */
-  sessions: SessionIndexStore;
   /**
    * Uploaded files (metadata and bytes, in the shared store) and session file
    * resources; serves `/v1/files`. Workers copy the files into sandboxes.
@@ -71,7 +68,6 @@ export function createApiApp({
   store,
   agents,
   environments,
-  sessions,
   apiKeys,
   files,
   maxFileBytes,
@@ -115,7 +111,7 @@ export function createApiApp({
     }),
   );
 
-  const deps = { longhaul, store, agents, environments, sessions, streamKeepaliveMs, files, vaults };
+  const deps = { longhaul, store, agents, environments, streamKeepaliveMs, files, vaults };
   registerAgentRoutes(app, deps);
   registerEnvironmentRoutes(app, deps);
   registerSessionRoutes(app, deps);

@@ -1,12 +1,17 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { z } from 'zod';
+import { parseUsd } from '../core/budget.ts';
 import { zeroUsage } from '../core/usage.ts';
 import { AgentDefinition, type AgentDefinitionInput } from '../schemas/agent.ts';
 import { EnvironmentDefinition, type EnvironmentDefinitionInput } from '../schemas/environment.ts';
-import { UserEventParams, type SessionEvent } from '../schemas/events.ts';
+import type { SessionAgent, SessionUpdateParams } from '../schemas/api-session.ts';
+import type { SessionEvent, UserEventParams } from '../schemas/events.ts';
 import { externalizeLargeContent } from '../store/content-refs.ts';
 import { deterministicId, newId } from '../store/ids.ts';
+import { ConflictError } from '../store/conflict-error.ts';
+import type { Page } from '../store/page-cursor.ts';
+import type { ApiSessionRecord, ListSessionsOptions, SessionRecord } from '../store/session-records.ts';
 import type { SessionStore } from '../store/session-store.ts';
+import { apiUsage, sessionStateOf, usageOf, type SessionState } from './session-state.ts';
 import type { sessionCleanupWorkflow, sessionWorkflow } from '../../workflows/index.ts';
 import {
   DEFAULT_TASK_QUEUE,
@@ -14,18 +19,17 @@ import {
   SESSION_CLEANUP_WORKFLOW,
   SESSION_WORKFLOW,
   settingsSignal,
-  statusQuery,
   terminateSignal,
   userEventsSignal,
 } from '../../workflows/contract.ts';
-import type { BudgetLimit, FileMount, SessionRemoval, SessionSettings, SessionStatus, SessionTuning } from '../../workflows/contract.ts';
-import { NotFoundError } from '../errors.ts';
+import type { BudgetLimit, FileMount, SessionRemoval, SessionTuning } from '../../workflows/contract.ts';
+import { InvalidRequestError, NotFoundError } from '../errors.ts';
 
 export type CreateSessionOptions = {
   agent: AgentDefinitionInput;
   environment?: EnvironmentDefinitionInput;
   /** Events to start with, usually the first `user.message`. */
-  events?: unknown[];
+  events?: readonly UserEventParams[];
   /** Session id; a new `sesn_…` when omitted. */
   id?: string;
   /** Vaults whose credentials the session's MCP calls and sandbox egress may use. */
@@ -35,17 +39,14 @@ export type CreateSessionOptions = {
   /** Uploaded files a worker copies into the sandbox before the first model call (validated paths). */
   mounts?: FileMount[];
   tuning?: SessionTuning;
+  /** What an API client named: the agent version (overrides applied) and the environment. Library sessions have none. */
+  named?: { agent: SessionAgent; environmentId: string };
+  title?: string | null;
+  metadata?: Record<string, string>;
 };
 
-export type SessionInfo = {
-  id: string;
-  agent: AgentDefinition;
-  environment: EnvironmentDefinition;
-  created_at: string;
-  status: SessionStatus['phase'];
-  stop_reason: SessionStatus['stopReason'];
-  usage: SessionStatus['usage'];
-};
+/** A session: its record, and its status and usage as its event log tells them. */
+export type SessionView = SessionRecord & SessionState;
 
 /** A user event as sent: its log id is known before the session takes it. */
 export type SentUserEvent = UserEventParams & { id: string; processed_at: string | null };
@@ -80,46 +81,91 @@ export class Longhaul {
   }
 
   readonly sessions = {
-    create: async ({ agent, environment = {}, events = [], id = newId('sesn'), vaultIds = [], budget = null, mounts = [], tuning }: CreateSessionOptions): Promise<SessionInfo> => {
-      const parsedAgent = AgentDefinition.parse(agent);
-      const parsedEnvironment = EnvironmentDefinition.parse(environment);
-      const parsedEvents = z.array(UserEventParams).parse(events);
-      // Large content waits in the store; the workflow's input carries references.
-      const initialEvents = await externalizeLargeContent(this.#store, id, parsedEvents);
-      const createdAt = new Date().toISOString();
-      await this.#store.putSession(id, { id, agent: parsedAgent, environment: parsedEnvironment, created_at: createdAt });
-      await this.#client.workflow.start<typeof sessionWorkflow>(SESSION_WORKFLOW, {
-        taskQueue: this.#taskQueue,
-        workflowId: id,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        args: [{ sessionId: id, storeId: this.#store.storeId, agent: parsedAgent, environment: parsedEnvironment, initialEvents, tuning, ...(vaultIds.length > 0 ? { vaultIds } : {}), ...(budget ? { budget } : {}), ...(mounts.length > 0 ? { mounts } : {}) }],
-      });
-      return {
+    /**
+     * Writes the session's record and starts its workflow; a workflow that cannot be
+     * started leaves no record behind.
+     */
+    create: async (options: CreateSessionOptions): Promise<SessionView> => {
+      const { events = [], id = newId('sesn'), vaultIds = [], budget = null, mounts = [], tuning, named } = options;
+      const agent = AgentDefinition.parse(options.agent);
+      const environment = EnvironmentDefinition.parse(options.environment ?? {});
+      const now = new Date().toISOString();
+      const record: SessionRecord = {
         id,
-        agent: parsedAgent,
-        environment: parsedEnvironment,
-        created_at: createdAt,
-        status: initialEvents.length > 0 ? 'running' : 'idle',
-        stop_reason: null,
-        usage: zeroUsage(),
+        definition: { agent, environment },
+        ...(named ? { agent: named.agent, environment_id: named.environmentId } : {}),
+        title: options.title ?? null,
+        metadata: options.metadata ?? {},
+        vault_ids: vaultIds,
+        budget,
+        created_at: now,
+        updated_at: now,
+        archived_at: null,
       };
+      await this.#store.sessions.create(record);
+      try {
+        // Large content waits in the store; the workflow's input carries references.
+        const initialEvents = await externalizeLargeContent(this.#store, id, [...events]);
+        await this.#client.workflow.start<typeof sessionWorkflow>(SESSION_WORKFLOW, {
+          taskQueue: this.#taskQueue,
+          workflowId: id,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          args: [{ sessionId: id, storeId: this.#store.storeId, agent, environment, initialEvents, tuning, ...(vaultIds.length > 0 ? { vaultIds } : {}), ...(budget ? { budget } : {}), ...(mounts.length > 0 ? { mounts } : {}) }],
+        });
+      } catch (error) {
+        await this.#store.sessions.remove(id);
+        throw error;
+      }
+      return { ...record, status: events.length > 0 ? 'running' : 'idle', usage: { ...apiUsage(zeroUsage(), null), active_seconds: 0 } };
     },
 
-    retrieve: async (sessionId: string): Promise<SessionInfo> => {
-      const record = await this.#store.getSession(sessionId);
-      if (!record) throw new NotFoundError(`session ${sessionId} not found`);
-      const status = await this.#status(sessionId);
-      return {
-        ...(record as Pick<SessionInfo, 'id' | 'agent' | 'environment' | 'created_at'>),
-        status: status?.phase ?? 'terminated',
-        stop_reason: status?.stopReason ?? null,
-        usage: status?.usage ?? zeroUsage(),
-      };
+    /** The session's record (not deleted), without reading its log. */
+    record: async (sessionId: string): Promise<SessionRecord> => this.#store.sessions.retrieve(sessionId),
+
+    retrieve: async (sessionId: string): Promise<SessionView> => this.#view(await this.#store.sessions.retrieve(sessionId)),
+
+    /** Sessions API clients created, newest first unless `order` says otherwise. */
+    list: async (options: ListSessionsOptions): Promise<Page<SessionView & ApiSessionRecord>> => {
+      const page = await this.#store.sessions.listApiSessions(options);
+      return { ...page, data: await Promise.all(page.data.map(async (record) => ({ ...record, ...(await this.#stateOf(record)) }))) };
     },
 
-    /** Changes the budget and/or vaults of a running session (raising the budget resumes a session stopped at it). */
-    updateSettings: async (sessionId: string, settings: SessionSettings): Promise<void> => {
-      await this.#client.workflow.getHandle(sessionId).signal(settingsSignal, settings);
+    /**
+     * Changes title, metadata, budget or vaults. A live session takes a new budget or new
+     * vaults at once; raising the budget of a session stopped at it resumes its turn.
+     */
+    update: async (sessionId: string, params: SessionUpdateParams): Promise<SessionView> => {
+      const record = await this.#store.sessions.update(sessionId, params);
+      if ((params.budget !== undefined || params.vault_ids !== undefined) && record.archived_at === null) {
+        await this.#client.workflow.getHandle(sessionId).signal(settingsSignal, {
+          ...(params.budget !== undefined ? { budget: params.budget } : {}),
+          ...(params.vault_ids !== undefined ? { vaultIds: params.vault_ids } : {}),
+        });
+        if (params.budget !== undefined && (await this.#stoppedAtBudget(sessionId, params.budget))) {
+          await this.#store.sessions.markTurnRequested(sessionId, await this.#store.lastSeq(sessionId));
+        }
+      }
+      return this.sessions.retrieve(sessionId);
+    },
+
+    /** Archives the session: it never runs again; its log stays readable, its sandbox and files go. */
+    archive: async (sessionId: string): Promise<SessionView> => {
+      const current = await this.sessions.retrieve(sessionId);
+      if (current.archived_at === null) {
+        this.#refuseWhileWorking(current, 'archive');
+        await this.#endWorkflow(sessionId, { workspace: true });
+      }
+      return this.#view(await this.#store.sessions.archive(sessionId));
+    },
+
+    /**
+     * Deletes the session: at once it is gone for retrieve and list; its container, disk,
+     * host folder and every row go as its workflow ends (any worker, retried until done).
+     */
+    delete: async (sessionId: string): Promise<void> => {
+      this.#refuseWhileWorking(await this.sessions.retrieve(sessionId), 'delete');
+      await this.#endWorkflow(sessionId, { workspace: true, records: true });
+      await this.#store.sessions.markDeleted(sessionId);
     },
 
     /** Has a worker copy uploaded files into the session's sandbox before its next model call (at once when idle). */
@@ -158,12 +204,19 @@ export class Longhaul {
      * Sends user events (validated) to the session and returns them as they will
      * appear in its log: with their ids, `processed_at` null until the agent takes them.
      */
-    send: async (sessionId: string, events: unknown[]): Promise<SentUserEvent[]> => {
-      const parsed = z.array(UserEventParams).min(1).parse(events);
-      const keyed = parsed.map((event) => ({ ...event, key: `user:${newId('in')}` }));
+    send: async (sessionId: string, events: readonly UserEventParams[]): Promise<SentUserEvent[]> => {
+      const record = await this.#store.sessions.retrieve(sessionId);
+      const state = await this.#stateOf(record);
+      if (record.archived_at !== null || state.status === 'terminated') throw new InvalidRequestError(`session ${sessionId} is terminated and takes no more events`);
+      await checkAnswersReferToCalls(this.#store, sessionId, events);
+      // An idle session given work counts as running until it records a status of its own.
+      const givesWork = events.some((e) => e.type === 'user.message' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result');
+      const logEnd = givesWork && state.status === 'idle' ? await this.#store.lastSeq(sessionId) : undefined;
+      const keyed = events.map((event) => ({ ...event, key: `user:${newId('in')}` }));
       // Large content waits in the store (written before the signal, so the workflow's
       // reference always resolves); the signal stays far below Temporal's payload limit.
       await this.#client.workflow.getHandle(sessionId).signal(userEventsSignal, await externalizeLargeContent(this.#store, sessionId, keyed));
+      if (logEnd !== undefined) await this.#store.sessions.markTurnRequested(sessionId, logEnd);
       return keyed.map(({ key, ...event }) => ({ ...event, id: deterministicId('sevt', sessionId, key), processed_at: null }));
     },
 
@@ -194,20 +247,53 @@ export class Longhaul {
     return this.events.send(sessionId, [{ type: 'user.interrupt' }]);
   }
 
-  async #status(sessionId: string): Promise<SessionStatus | undefined> {
-    try {
-      return await this.#client.workflow.getHandle(sessionId).query(statusQuery);
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
-      // A completed workflow cannot answer queries on some servers; it is terminated.
-      if (err instanceof Error && /completed|closed/i.test(err.message)) return undefined;
-      throw err;
+  async #view(record: SessionRecord): Promise<SessionView> {
+    return { ...record, ...(await this.#stateOf(record)) };
+  }
+
+  #stateOf(record: SessionRecord): Promise<SessionState> {
+    return sessionStateOf(this.#store, record.id, { turnRequestedAfterSeq: record.turn_requested_after_seq });
+  }
+
+  #refuseWhileWorking(session: SessionView, action: 'archive' | 'delete'): void {
+    if (session.status === 'running' || session.status === 'rescheduling') {
+      throw new ConflictError(`session ${session.id} is ${session.status}: interrupt it or wait for it to go idle, then ${action} it`);
     }
+  }
+
+  /** Ends the session's workflow with `removal` (one already gone is fine: a cleanup workflow removes instead). */
+  async #endWorkflow(sessionId: string, removal: SessionRemoval): Promise<void> {
+    await this.sessions.terminate(sessionId, removal).catch((error: unknown) => {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    });
+  }
+
+  /** Whether the session idles at its budget and `budget` lets it go on (so it is about to resume). */
+  async #stoppedAtBudget(sessionId: string, budget: BudgetLimit | null): Promise<boolean> {
+    const [idle] = await this.#store.listEvents(sessionId, { order: 'desc', limit: 1, types: ['session.status_idle', 'session.status_running'] });
+    if (idle?.event.type !== 'session.status_idle' || idle.event.stop_reason.type !== 'budget_reached') return false;
+    if (budget === null) return true;
+    const spent = (await usageOf(this.#store, sessionId)).list_cost?.amount ?? '0';
+    return parseUsd(budget.max_list_cost.amount) > parseUsd(spent);
   }
 
   async #seqOf(sessionId: string, eventId: string): Promise<number> {
     const seq = await this.#store.seqOfEventId(sessionId, eventId);
     if (seq === undefined) throw new NotFoundError(`event ${eventId} not found in session ${sessionId}`);
     return seq;
+  }
+}
+
+/** A confirmation must name a held tool call, a custom result a custom tool call, of this session. */
+async function checkAnswersReferToCalls(store: SessionStore, sessionId: string, events: readonly UserEventParams[]): Promise<void> {
+  for (const [index, event] of events.entries()) {
+    if (event.type === 'user.tool_confirmation') {
+      const call = await store.findEventById(sessionId, event.tool_use_id);
+      const held = (call?.event.type === 'agent.tool_use' || call?.event.type === 'agent.mcp_tool_use') && call.event.evaluated_permission === 'ask';
+      if (!held) throw new InvalidRequestError(`events.${index}.tool_use_id: ${event.tool_use_id} is not a tool call of this session waiting for confirmation`);
+    } else if (event.type === 'user.custom_tool_result') {
+      const call = await store.findEventById(sessionId, event.custom_tool_use_id);
+      if (call?.event.type !== 'agent.custom_tool_use') throw new InvalidRequestError(`events.${index}.custom_tool_use_id: ${event.custom_tool_use_id} is not a custom tool call of this session`);
+    }
   }
 }

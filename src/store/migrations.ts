@@ -215,4 +215,28 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       );
     `,
   },
+  {
+    id: 11,
+    name: 'one record per session',
+    sql: `
+      -- A session had two rows: sessions (what its workflow runs) and api_sessions (what an
+      -- API client named and may change). They become one: the sessions row, its record
+      -- holding both, with the columns list and filters need. api_sessions is left in place
+      -- for servers of the previous release still running during an upgrade; a later
+      -- migration drops it.
+      ALTER TABLE sessions ADD COLUMN agent_id text;
+      ALTER TABLE sessions ADD COLUMN environment_id text;
+      ALTER TABLE sessions ADD COLUMN archived_at text;
+      ALTER TABLE sessions ADD COLUMN deleted_at text;
+      UPDATE sessions SET record = jsonb_build_object(
+        'id', id, 'created_at', created_at, 'updated_at', updated_at, 'archived_at', null, 'title', null, 'metadata', '{}'::jsonb,
+        'definition', jsonb_build_object('agent', record->'agent', 'environment', record->'environment'));
+      UPDATE sessions s SET
+        record = a.record || jsonb_build_object('definition', s.record->'definition'),
+        agent_id = a.agent_id, environment_id = a.environment_id, archived_at = a.archived_at,
+        deleted_at = a.deleted_at, created_at = a.created_at, updated_at = a.updated_at
+        FROM api_sessions a WHERE a.id = s.id;
+      CREATE INDEX sessions_created ON sessions (created_at, id);
+    `,
+  },
 ];

@@ -2,12 +2,11 @@ import { AgentStore } from './agent-store.ts';
 import { EnvironmentStore } from './environment-store.ts';
 import { FileStore } from './file-store.ts';
 import { migrateSchema } from './migrate-schema.ts';
-import { SessionIndexStore } from './session-index-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { VaultStore } from './vault-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
-export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; sessions: SessionIndexStore; files: FileStore; vaults: VaultStore };
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore };
 
 /**
  * The HTTP API's resource stores on `driver`, schema brought up to date. Share
@@ -26,7 +25,6 @@ export async function openApiStores(driver: SqlDriver, { secretBox }: { secretBo
   return {
     agents: new AgentStore(driver),
     environments: new EnvironmentStore(driver),
-    sessions: new SessionIndexStore(driver),
     files: new FileStore(driver),
     vaults: new VaultStore(driver, { secretBox }),
   };

@@ -2,6 +2,7 @@ import { deterministicId } from './ids.ts';
 import type { ContentStore } from './content-refs.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { SessionFeeds } from './session-feed.ts';
+import { SessionRecords } from './session-records.ts';
 import { StreamPreviews } from './stream-previews.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import type { SessionEvent } from '../schemas/events.ts';
@@ -57,10 +58,13 @@ export class SessionStore implements ContentStore {
   #storeId = '';
   /** `event_start` / `event_delta` previews of model output, for streams that ask for them. */
   readonly previews: StreamPreviews;
+  /** One record per session: what it runs and what its client named and may change. */
+  readonly sessions: SessionRecords;
 
   private constructor(db: SqlDriver) {
     this.#db = db;
     this.previews = new StreamPreviews(db);
+    this.sessions = new SessionRecords(db);
   }
 
   /** Opens the store on `driver` and brings its schema up to date. */
@@ -167,20 +171,6 @@ export class SessionStore implements ContentStore {
         await tx.query(`DELETE FROM ${table} WHERE ${table === 'sessions' ? 'id' : 'session_id'} = $1`, [sessionId]);
       }
     });
-  }
-
-  async putSession(id: string, record: Record<string, unknown>): Promise<void> {
-    const now = new Date().toISOString();
-    await this.#db.query(
-      `INSERT INTO sessions (id, record, created_at, updated_at) VALUES ($1, $2::text::jsonb, $3, $3)
-       ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, updated_at = EXCLUDED.updated_at`,
-      [id, JSON.stringify(record), now],
-    );
-  }
-
-  async getSession(id: string): Promise<Record<string, unknown> | undefined> {
-    const rows = await this.#db.query<{ record: Record<string, unknown> }>('SELECT record FROM sessions WHERE id = $1', [id]);
-    return rows[0]?.record;
   }
 
   // ---- events ---------------------------------------------------------------

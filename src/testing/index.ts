@@ -42,3 +42,4 @@ export {
   type RecordedTokenRequest,
 } from './mcp-test-server.ts';
 export { DEFAULT_TEST_ORDERS, TINY_PNG_BASE64 } from './mcp-test-tools.ts';
+export { userMessage } from './user-events.ts';

@@ -79,7 +79,7 @@ export async function startApiFixture({
     async [Symbol.asyncDispose]() {
       await api.close();
       // Sessions made over HTTP are not in the harness's list: end their workflows and sandboxes here.
-      const { data } = await stores.sessions.list({ limit: 1000, includeArchived: true });
+      const { data } = await harness.store.sessions.listApiSessions({ limit: 1000, includeArchived: true });
       for (const session of data) {
         await harness.client.workflow.getHandle(session.id).terminate('test over').catch(() => {});
         await harness.sandboxes.destroy(session.id, { removeVolume: true }).catch(() => {});

@@ -1,21 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { agentSpecFromCreate, AgentCreateParams } from '../../src/schemas/api-agent.ts';
+import { agentDefinitionOf, agentSpecFromCreate, AgentCreateParams } from '../../src/schemas/api-agent.ts';
+import { environmentDefinitionOf } from '../../src/schemas/api-environment.ts';
 import { ConflictError } from '../../src/store/conflict-error.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
 import { decodeCursor } from '../../src/store/page-cursor.ts';
+import type { SessionRecords } from '../../src/store/session-records.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { storeBackends } from '../support/store-backends.ts';
 
 const backends: Record<string, () => Promise<SqlDriver>> = storeBackends();
 
-async function open(openDriver: () => Promise<SqlDriver>): Promise<ApiStores & AsyncDisposable> {
+async function open(openDriver: () => Promise<SqlDriver>): Promise<ApiStores & { sessions: SessionRecords } & AsyncDisposable> {
   const driver = await openDriver();
   // The session store migrates first here, as `longhaul dev` does; the API stores share its driver.
   const store = await SessionStore.open(driver);
   const stores = await openApiStores(driver);
-  return { ...stores, [Symbol.asyncDispose]: () => store.close() };
+  return { ...stores, sessions: store.sessions, [Symbol.asyncDispose]: () => store.close() };
 }
 
 const spec = (name: string) => agentSpecFromCreate(AgentCreateParams.parse({ name, model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] }));
@@ -54,13 +56,23 @@ for (const [backend, openDriver] of Object.entries(backends)) {
       const now = new Date().toISOString();
       const agent = await s.agents.retrieve(ids[0]!);
       for (const id of ['sesn_a', 'sesn_b', 'sesn_c']) {
-        await s.sessions.create({ id, agent: { ...agent, metadata: undefined } as never, environment_id: environment.id, title: null, metadata: {}, created_at: now, updated_at: now, archived_at: null });
+        await s.sessions.create({
+          id,
+          definition: { agent: agentDefinitionOf(agent), environment: environmentDefinitionOf(environment) },
+          agent: { ...agent, metadata: undefined } as never,
+          environment_id: environment.id,
+          title: null,
+          metadata: {},
+          created_at: now,
+          updated_at: now,
+          archived_at: null,
+        });
       }
-      const first = await s.sessions.list({ limit: 2 });
+      const first = await s.sessions.listApiSessions({ limit: 2 });
       assert.deepEqual(first.data.map((x) => x.id), ['sesn_c', 'sesn_b'], 'same created_at: ordered by id');
-      const second = await s.sessions.list({ limit: 2, cursor: decodeCursor(first.next_page!) });
+      const second = await s.sessions.listApiSessions({ limit: 2, cursor: decodeCursor(first.next_page!) });
       assert.deepEqual([second.data.map((x) => x.id), second.next_page], [['sesn_a'], null]);
-      const back = await s.sessions.list({ limit: 2, cursor: decodeCursor(second.prev_page!) });
+      const back = await s.sessions.listApiSessions({ limit: 2, cursor: decodeCursor(second.prev_page!) });
       assert.deepEqual([back.data.map((x) => x.id), back.prev_page], [['sesn_c', 'sesn_b'], null]);
     });
   });

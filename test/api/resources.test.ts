@@ -338,7 +338,7 @@ test('sessions.create with agent_with_overrides runs that version with the overr
   // The agent itself is unchanged, and the workflow runs the overridden definition.
   const again = await client.beta.agents.retrieve(agent.id);
   assert.deepEqual([again.version, again.system], [1, 'You are terse.']);
-  const started = (await f.harness.store.getSession(session.id)) as { agent: { system: string; tools: { type: string }[] } };
+  const started = (await f.harness.store.sessions.retrieve(session.id)).definition;
   assert.equal(started.agent.system, 'You are verbose.');
   assert.deepEqual(started.agent.tools.map((t) => t.type), ['agent_toolset_20260401', 'custom']);
 

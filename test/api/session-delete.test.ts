@@ -54,7 +54,8 @@ async function assertGone(f: ApiFixture, id: string): Promise<void> {
   await eventually('the disk is removed', () => !existsSync(f.harness.sandboxes.diskImagePath(id)));
   await eventually('the host folder is removed', () => !existsSync(f.harness.sandboxes.sessionDir(id)));
   await eventually('the rows are deleted', async () => (await f.harness.store.listEvents(id, { limit: 10 })).length === 0);
-  assert.equal(await f.harness.store.getSession(id), undefined);
+  await assert.rejects(f.harness.store.sessions.retrieve(id), /not found/);
+  assert.equal((await f.harness.store.sessions.listApiSessions({ limit: 1000, includeArchived: true })).data.some((s) => s.id === id), false);
   assert.deepEqual(await f.harness.store.readTranscript(id), []);
   assert.deepEqual(await f.harness.store.listAttemptUsage(id), []);
   await assert.rejects(f.client.beta.sessions.retrieve(id), /404/);

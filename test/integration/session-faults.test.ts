@@ -3,12 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import type { SessionEvent } from '../../src/schemas/events.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
-import { text, toolUse } from '../../src/testing/index.ts';
+import { text, toolUse, userMessage } from '../../src/testing/index.ts';
 import { findSessionContainerId } from '../support/docker.ts';
 import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
 
 const agent = { name: 'coder', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' as const }] };
-const userMessage = (t: string) => ({ type: 'user.message', content: [{ type: 'text', text: t }] });
 const stopReasonOf = (e: SessionEvent | undefined) => (e?.type === 'session.status_idle' ? e.stop_reason : undefined);
 const textOf = (e: { content?: { type: string; text?: string }[] | null } | undefined) => (e?.content ?? []).map((b) => b.text ?? '').join('');
 

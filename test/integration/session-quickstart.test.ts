@@ -3,13 +3,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
-import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
+import { demoAgentScript, QUICKSTART_TASK, userMessage } from '../../src/testing/index.ts';
 import { findSessionContainerId } from '../support/docker.ts';
 import { QUICKSTART_TURN_EVENT_TYPES } from '../support/quickstart-events.ts';
 import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
 
 const agent = { name: 'coder', model: 'claude-sonnet-5-5', system: 'You are a careful engineer.', tools: [{ type: 'agent_toolset_20260401' as const }] };
-const userMessage = (text: string) => ({ type: 'user.message', content: [{ type: 'text', text }] });
 
 let temporal: DevServer;
 before(async () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { usageOf as apiUsageOf } from '../../src/api/session-state.ts';
+import { usageOf as apiUsageOf } from '../../src/client/session-state.ts';
 import { formatUsd, listCostNanos } from '../../src/core/model-pricing.ts';
 import type { SessionEvent } from '../../src/schemas/events.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';

@@ -9,7 +9,7 @@ import { Longhaul } from '../../src/client/longhaul.ts';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
-import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
+import { demoAgentScript, QUICKSTART_TASK, userMessage } from '../../src/testing/index.ts';
 import { capturingOutput } from '../support/capture-output.ts';
 import { startHarness, startTestTemporal } from '../support/harness.ts';
 
@@ -21,7 +21,6 @@ after(async () => {
   await temporal?.stop();
 });
 
-const userMessage = (text: string) => ({ type: 'user.message', content: [{ type: 'text', text }] });
 const agent = { name: 'coder', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' as const }] };
 
 test('every store has its own identity', async () => {

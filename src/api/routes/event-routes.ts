@@ -8,7 +8,7 @@ import { formatZodError } from '../format-zod-error.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
-import { sessionStateOf } from '../session-state.ts';
+import { apiSessionOf } from '../session-object.ts';
 import { streamSessionEvents } from '../stream-session-events.ts';
 
 const SessionParam = z.object({ session_id: z.string().min(1) });
@@ -20,7 +20,8 @@ const tags = ['events'];
 
 /** `client.beta.sessions.events`: send, list, stream. */
 export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepaliveMs: number }): void {
-  const { longhaul, store, sessions } = deps;
+  const { longhaul, store } = deps;
+  const existing = async (id: string) => apiSessionOf(await longhaul.sessions.record(id));
 
   app.openapi(
     createRoute({
@@ -32,17 +33,9 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
     }),
     async (c) => {
       const id = c.req.valid('param').session_id;
-      const record = await sessions.retrieve(id);
-      const state = await sessionStateOf(store, id);
-      if (record.archived_at !== null || state.status === 'terminated') throw new BadRequestError(`session ${id} is terminated and takes no more events`);
-      const events = c.req.valid('json').events;
-      // The refused types never pass validation, so what remains are the events the workflow takes.
-      await checkAnswersReferToCalls(store, id, events as UserEventParams[]);
-      // An idle session given work counts as running until it records a status of its own.
-      const givesWork = events.some((e) => e.type === 'user.message' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result');
-      const logEnd = givesWork && state.status === 'idle' ? await store.lastSeq(id) : undefined;
-      const sent = await longhaul.events.send(id, events);
-      if (logEnd !== undefined) await sessions.markTurnRequested(id, logEnd);
+      await existing(id);
+      // The refused types never pass validation, so what remains are the events sessions take.
+      const sent = await longhaul.events.send(id, c.req.valid('json').events as UserEventParams[]);
       // Absent optional fields are dropped by JSON; the cast only forgets that.
       return c.json({ data: sent } as z.infer<typeof SendEventsResponse>, 200);
     },
@@ -61,7 +54,7 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
     }),
     async (c) => {
       const id = c.req.valid('param').session_id;
-      await sessions.retrieve(id);
+      await existing(id);
       const query = c.req.valid('query');
       const order = query.order ?? 'asc';
       const limit = clampLimit(query.limit, { max: 1000 });
@@ -94,7 +87,7 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
   });
   app.get('/v1/sessions/:session_id/events/stream', async (c) => {
     const id = c.req.param('session_id');
-    await sessions.retrieve(id);
+    await existing(id);
     const repeated = c.req.queries();
     const raw = { after_id: c.req.query('after_id'), event_deltas: repeated['event_deltas'], 'event_deltas[]': repeated['event_deltas[]'] };
     const query = StreamQuery.safeParse(raw);
@@ -103,20 +96,6 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
     const deltas = new Set(queryArray<DeltaType>(query.data, 'event_deltas') ?? []);
     return streamSessionEvents(c, { store, sessionId: id, resumeAfter, keepaliveMs: deps.streamKeepaliveMs, deltas });
   });
-}
-
-/** A confirmation must name a held tool call, a custom result a custom tool call, of this session. */
-async function checkAnswersReferToCalls(store: ApiDeps['store'], sessionId: string, events: readonly UserEventParams[]): Promise<void> {
-  for (const [index, event] of events.entries()) {
-    if (event.type === 'user.tool_confirmation') {
-      const call = await store.findEventById(sessionId, event.tool_use_id);
-      const held = (call?.event.type === 'agent.tool_use' || call?.event.type === 'agent.mcp_tool_use') && call.event.evaluated_permission === 'ask';
-      if (!held) throw new BadRequestError(`events.${index}.tool_use_id: ${event.tool_use_id} is not a tool call of this session waiting for confirmation`);
-    } else if (event.type === 'user.custom_tool_result') {
-      const call = await store.findEventById(sessionId, event.custom_tool_use_id);
-      if (call?.event.type !== 'agent.custom_tool_use') throw new BadRequestError(`events.${index}.custom_tool_use_id: ${event.custom_tool_use_id} is not a custom tool call of this session`);
-    }
-  }
 }
 
 // Event-list cursors: the order they were made for and the last sequence number seen.

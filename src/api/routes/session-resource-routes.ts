@@ -9,6 +9,7 @@ import type { FileStore } from '../../store/file-store.ts';
 import { newId } from '../../store/ids.ts';
 import { BadRequestError, HttpApiError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
+import { apiSessionOf } from '../session-object.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 
@@ -63,12 +64,12 @@ const ResourceParam = z.object({ session_id: z.string().min(1), resource_id: z.s
 const tags = ['sessions'];
 
 /** `client.beta.sessions.resources` for file resources: add, list, retrieve, delete. */
-export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, 'sessions' | 'longhaul'> & { files: FileStore }): void {
-  const { files, sessions, longhaul } = deps;
+export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, 'longhaul'> & { files: FileStore }): void {
+  const { files, longhaul } = deps;
 
   /** The session, which must exist and not be archived to change. */
   const liveSession = async (id: string) => {
-    const session = await sessions.retrieve(id);
+    const session = apiSessionOf(await longhaul.sessions.record(id));
     if (session.archived_at !== null) throw new BadRequestError(`session ${id} is archived`);
     return session;
   };
@@ -112,7 +113,7 @@ export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, '
     }),
     async (c) => {
       const sessionId = c.req.valid('param').session_id;
-      await sessions.retrieve(sessionId);
+      apiSessionOf(await longhaul.sessions.record(sessionId));
       const query = c.req.valid('query');
       const page = await files.listResources(sessionId, { limit: clampLimit(query.limit, { max: 1000 }), cursor: cursorOf(query.page) });
       return c.json({ data: page.data, next_page: page.next_page }, 200);

@@ -1,15 +1,25 @@
 import { applyMetadataPatch } from '../schemas/api-common.ts';
+import type { AgentDefinition } from '../schemas/agent.ts';
 import type { BudgetLimit, SessionAgent, SessionUpdateParams } from '../schemas/api-session.ts';
+import type { EnvironmentDefinition } from '../schemas/environment.ts';
 import { NotFoundError } from '../errors.ts';
 import { keysetPage } from './keyset-page.ts';
 import type { Cursor, Page } from './page-cursor.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
-/** What the API keeps about a session besides its event log. */
+/**
+ * A session's one record: what its workflow runs (`definition`), what a client of the
+ * API named when it created it (the agent version and environment), and what the API
+ * lets a client change. Its status and usage are not here: the event log tells them.
+ */
 export type SessionRecord = {
   id: string;
-  agent: SessionAgent;
-  environment_id: string;
+  /** What the session's workflow runs, resolved when it was created. */
+  definition: { agent: AgentDefinition; environment: EnvironmentDefinition };
+  /** The agent version an API client named (overrides applied); absent for a library session started with an inline definition. */
+  agent?: SessionAgent | undefined;
+  /** The environment an API client named; absent for library sessions. */
+  environment_id?: string | undefined;
   title: string | null;
   metadata: Record<string, string>;
   /** Absent on sessions created before vaults existed. */
@@ -25,6 +35,13 @@ export type SessionRecord = {
   archived_at: string | null;
 };
 
+/** A session an API client created: it names an agent version and an environment. */
+export type ApiSessionRecord = SessionRecord & { agent: SessionAgent; environment_id: string };
+
+export function isApiSession(record: SessionRecord): record is ApiSessionRecord {
+  return record.agent !== undefined && record.environment_id !== undefined;
+}
+
 type Row = { id: string; record: SessionRecord; created_at: string; archived_at: string | null };
 
 export type ListSessionsOptions = {
@@ -37,8 +54,12 @@ export type ListSessionsOptions = {
   createdAt?: { gt?: string | undefined; gte?: string | undefined; lt?: string | undefined; lte?: string | undefined } | undefined;
 };
 
-/** The sessions the HTTP API created: for retrieve, list, archive and delete. */
-export class SessionIndexStore {
+/**
+ * The `sessions` table: one row per session, written when it is created (by the API or
+ * a library client alike), changed by update and archive, marked deleted at once by
+ * DELETE and removed with the rest of its rows when the session's workflow purges it.
+ */
+export class SessionRecords {
   readonly #db: SqlDriver;
 
   /** Expects the schema migrated (`migrateSchema` or `SessionStore.open` on the same driver). */
@@ -48,19 +69,24 @@ export class SessionIndexStore {
 
   async create(record: SessionRecord): Promise<void> {
     await this.#db.query(
-      'INSERT INTO api_sessions (id, record, agent_id, environment_id, created_at, updated_at) VALUES ($1, $2::text::jsonb, $3, $4, $5, $5)',
-      [record.id, JSON.stringify(record), record.agent.id, record.environment_id, record.created_at],
+      'INSERT INTO sessions (id, record, agent_id, environment_id, created_at, updated_at) VALUES ($1, $2::text::jsonb, $3, $4, $5, $5)',
+      [record.id, JSON.stringify(record), record.agent?.id ?? null, record.environment_id ?? null, record.created_at],
     );
   }
 
-  /** Deletes the session's record: undoes `create` when the session could not be started, and serves DELETE. */
+  /** Removes the record outright: undoes `create` when the session could not be started. */
   async remove(id: string): Promise<void> {
-    await this.#db.query('DELETE FROM api_sessions WHERE id = $1', [id]);
+    await this.#db.query('DELETE FROM sessions WHERE id = $1', [id]);
+  }
+
+  /** Hides the record from retrieve and list at once; the session's workflow deletes it with its other rows. */
+  async markDeleted(id: string): Promise<void> {
+    await this.#db.query('UPDATE sessions SET deleted_at = $2 WHERE id = $1', [id, new Date().toISOString()]);
   }
 
   /** The session's record; deleted sessions are not found. */
   async retrieve(id: string): Promise<SessionRecord> {
-    const rows = await this.#db.query<Row>('SELECT record FROM api_sessions WHERE id = $1 AND deleted_at IS NULL', [id]);
+    const rows = await this.#db.query<Row>('SELECT record FROM sessions WHERE id = $1 AND deleted_at IS NULL', [id]);
     if (!rows[0]) throw new NotFoundError(`session ${id} not found`);
     return rows[0].record;
   }
@@ -84,9 +110,9 @@ export class SessionIndexStore {
     return this.#mutate(id, (current, now) => ({ ...current, archived_at: current.archived_at ?? now }));
   }
 
-
-  async list({ limit, cursor, order = 'desc', includeArchived = false, agentId, agentVersion, createdAt = {} }: ListSessionsOptions): Promise<Page<SessionRecord>> {
-    const where = ['deleted_at IS NULL'];
+  /** Sessions API clients created (library sessions have no agent version to show). */
+  async listApiSessions({ limit, cursor, order = 'desc', includeArchived = false, agentId, agentVersion, createdAt = {} }: ListSessionsOptions): Promise<Page<ApiSessionRecord>> {
+    const where = ['deleted_at IS NULL', 'agent_id IS NOT NULL'];
     const params: unknown[] = [];
     const add = (condition: (n: string) => string, value: unknown) => {
       params.push(value);
@@ -99,26 +125,26 @@ export class SessionIndexStore {
     if (createdAt.gte !== undefined) add((n) => `created_at >= ${n}`, createdAt.gte);
     if (createdAt.lt !== undefined) add((n) => `created_at < ${n}`, createdAt.lt);
     if (createdAt.lte !== undefined) add((n) => `created_at <= ${n}`, createdAt.lte);
-    return keysetPage<Row, SessionRecord>({
+    return keysetPage<Row, ApiSessionRecord>({
       db: this.#db,
-      select: 'SELECT id, record, created_at, archived_at FROM api_sessions',
+      select: 'SELECT id, record, created_at, archived_at FROM sessions',
       where,
       params,
       order,
       limit,
       cursor,
-      toItem: (row) => row.record,
+      toItem: (row) => row.record as ApiSessionRecord,
     });
   }
 
   async #mutate(id: string, change: (current: SessionRecord, now: string) => SessionRecord, { touch = true }: { touch?: boolean } = {}): Promise<SessionRecord> {
     return this.#db.transaction(async (tx) => {
-      const rows = await tx.query<Row>('SELECT record FROM api_sessions WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
+      const rows = await tx.query<Row>('SELECT record FROM sessions WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
       const current = rows[0]?.record;
       if (!current) throw new NotFoundError(`session ${id} not found`);
       const now = new Date().toISOString();
       const next = { ...change(current, now), updated_at: touch ? now : current.updated_at };
-      await tx.query('UPDATE api_sessions SET record = $2::text::jsonb, updated_at = $3, archived_at = $4 WHERE id = $1', [id, JSON.stringify(next), now, next.archived_at]);
+      await tx.query('UPDATE sessions SET record = $2::text::jsonb, updated_at = $3, archived_at = $4 WHERE id = $1', [id, JSON.stringify(next), now, next.archived_at]);
       return next;
     });
   }

@@ -1,6 +1,5 @@
 import { sumUsage, type Usage } from '../core/usage.ts';
 import type { Session, SessionStatus } from '../schemas/api-session.ts';
-import type { SessionRecord } from '../store/session-index-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 
 const STATUS_OF_EVENT: Record<string, SessionStatus> = {
@@ -68,29 +67,5 @@ export function apiUsage(usage: Usage, listCost: { amount: string; currency: 'US
     cache_read_input_tokens: usage.cache_read_input_tokens,
     cache_creation: { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens },
     list_cost: listCost,
-  };
-}
-
-/** The `Session` object of the API. */
-export function sessionObject(record: SessionRecord, state: SessionState, { now = Date.now(), resources = [] }: { now?: number; resources?: Session['resources'] } = {}): Session {
-  const end = record.archived_at ?? new Date(now).toISOString();
-  return {
-    type: 'session',
-    id: record.id,
-    agent: record.agent,
-    environment_id: record.environment_id,
-    status: record.archived_at !== null ? 'terminated' : state.status,
-    title: record.title,
-    metadata: record.metadata,
-    resources,
-    vault_ids: record.vault_ids ?? [],
-    budget: record.budget ?? null,
-    outcome_evaluations: [],
-    stats: { duration_seconds: Math.max(0, (Date.parse(end) - Date.parse(record.created_at)) / 1000), active_seconds: state.usage.active_seconds },
-    usage: state.usage,
-    deployment_id: null,
-    created_at: record.created_at,
-    updated_at: record.updated_at,
-    archived_at: record.archived_at,
   };
 }
