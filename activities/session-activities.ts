@@ -4,8 +4,9 @@ import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { FileContentReader } from '../src/store/file-store.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
-import type { WorkflowEvent } from '../workflows/contract.ts';
+import type { GradeResult, GraderInput, WorkflowEvent } from '../workflows/contract.ts';
 import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
+import { gradeOutcome } from './model/grade-outcome.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
 import { runTool, sandboxSpecFor, type RunToolInput, type RunToolResult } from './run-tool.ts';
 import type { WebSearchProvider } from './web-tools.ts';
@@ -66,6 +67,9 @@ export function createSessionActivities({
       callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts, mcp }, input),
 
     runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials }, input),
+
+    /** One outcome evaluation cycle: the grader's verdict, in a context of its own. */
+    gradeOutcome: (input: GraderInput): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs }, input),
 
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {

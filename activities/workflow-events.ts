@@ -1,10 +1,13 @@
 import { resolveContentRefs } from '../src/store/content-refs.ts';
-import type { NewEvent, NewTranscriptItem, SessionStore } from '../src/store/session-store.ts';
+import { eventIdOfKey, type NewEvent, type NewTranscriptItem, type SessionStore } from '../src/store/session-store.ts';
 import type { TranscriptItem } from '../src/core/transcript.ts';
 import type { WorkflowEvent } from '../workflows/contract.ts';
 
-export function toNewEvents(events: readonly WorkflowEvent[]): NewEvent[] {
-  return events.map(({ key, event }) => ({ key, event: event as NewEvent['event'] }));
+export function toNewEvents(sessionId: string, events: readonly WorkflowEvent[]): NewEvent[] {
+  return events.map(({ key, event, idsOf }) => {
+    const ids = Object.fromEntries(Object.entries(idsOf ?? {}).map(([field, eventKey]) => [field, eventIdOfKey(sessionId, eventKey)]));
+    return { key, event: { ...event, ...ids } as NewEvent['event'] };
+  });
 }
 
 /** User messages enter the transcript in the same transaction as their events. */
@@ -20,5 +23,5 @@ export function toTranscriptItems(events: readonly WorkflowEvent[]): NewTranscri
 export async function appendWorkflowEvents(store: SessionStore, sessionId: string, events: readonly WorkflowEvent[]): Promise<void> {
   if (events.length === 0) return;
   const resolved = await resolveContentRefs(store, sessionId, events);
-  await store.append(sessionId, toNewEvents(resolved), toTranscriptItems(resolved));
+  await store.append(sessionId, toNewEvents(sessionId, resolved), toTranscriptItems(resolved));
 }

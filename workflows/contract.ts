@@ -8,7 +8,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { AgentDefinition, McpServerDefinition } from '../src/schemas/agent.ts';
 import type { TranscriptItem } from '../src/core/transcript.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
-import type { StopReason, UserEventParams } from '../src/schemas/events.ts';
+import type { OutcomeRubric, StopReason, UserDefineOutcomeEventParams, UserEventParams } from '../src/schemas/events.ts';
 import type { Usage } from '../src/core/usage.ts';
 
 export type { Usage };
@@ -18,7 +18,37 @@ export type { Usage };
  * the event in the log (its id derives from it), so a sender can answer with the
  * event's id before the workflow has taken it.
  */
-export type InboundUserEvent = UserEventParams & { key?: string | undefined };
+export type InboundUserEvent = (Exclude<UserEventParams, { type: 'user.define_outcome' }> | InboundOutcome) & { key?: string | undefined };
+
+/** A `user.define_outcome` as the session takes it: with the `outc_` id the client gave it. */
+export type InboundOutcome = UserDefineOutcomeEventParams & { outcome_id: string };
+
+/** The outcome the session works toward, and where its evaluation stands. */
+export type OpenOutcome = {
+  id: string;
+  description: string;
+  rubric: OutcomeRubric;
+  maxIterations: number;
+  /** The evaluation cycle the outcome is on (0-based). */
+  iteration: number;
+};
+
+/** What the grader child workflow is given: the outcome, never the agent's transcript. */
+export type GraderInput = {
+  sessionId: string;
+  storeId?: string | undefined;
+  outcome: OpenOutcome;
+  /** The model the grader uses: the agent's. */
+  model: string;
+};
+
+/** The grader's verdict on one evaluation cycle, with what its model requests cost. */
+export type GradeResult = {
+  result: 'satisfied' | 'needs_revision' | 'failed';
+  explanation: string;
+  usage: Usage;
+  costNanos: number;
+};
 
 /** A session's spending cap (`BetaManagedAgentsBudgetLimit`); USD only. */
 export type BudgetLimit = { type: 'limit'; max_list_cost: { amount: string; currency: 'USD' } };
@@ -96,6 +126,8 @@ export type CarriedState = {
   vaultIds?: string[] | undefined;
   /** Files received and not yet copied into the sandbox (absent before file mounts moved to the workflow). */
   pendingMounts?: FileMount[] | undefined;
+  /** The outcome being worked toward; absent when there is none (or it reached a verdict). */
+  outcome?: OpenOutcome | undefined;
 };
 
 /** An uploaded file to copy into the session's sandbox, and where. */
@@ -148,6 +180,11 @@ export type WorkflowEvent = {
   key: string;
   event: { type: string } & Record<string, unknown>;
   transcript?: TranscriptItem | undefined;
+  /**
+   * Fields that name another event of the session by its id, given here by its key (a
+   * workflow cannot derive ids; the writer does): `{ outcome_evaluation_start_id: '<key>' }`.
+   */
+  idsOf?: Record<string, string> | undefined;
 };
 
 /**
@@ -167,6 +204,7 @@ export const DEFAULT_TASK_QUEUE = 'longhaul';
 /** Workflow type names, as the worker registers them (the exported function names). */
 export const SESSION_WORKFLOW = 'sessionWorkflow';
 export const SESSION_CLEANUP_WORKFLOW = 'sessionCleanupWorkflow';
+export const OUTCOME_GRADER_WORKFLOW = 'outcomeGraderWorkflow';
 
 /** User events (`user.message`, `user.interrupt`) for the session. */
 export const userEventsSignal = defineSignal<[InboundUserEvent[]]>('longhaul.userEvents');

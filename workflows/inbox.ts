@@ -1,3 +1,4 @@
+import { DEFAULT_OUTCOME_ITERATIONS } from '../src/core/outcomes.ts';
 import type { InboundUserEvent, WorkflowEvent } from './contract.ts';
 import type { SessionLoop } from './session-loop.ts';
 
@@ -27,6 +28,16 @@ export function drainInbox(loop: SessionLoop): { events: WorkflowEvent[]; messag
         break;
       case 'system.message':
         events.push({ key, event: { type: 'system.message', content: user.content }, transcript: { kind: 'system', content: user.content } });
+        break;
+      case 'user.define_outcome':
+        // The agent begins work on it at once; a newer outcome replaces one still open.
+        messages += 1;
+        state.outcome = { id: user.outcome_id, description: user.description, rubric: user.rubric, maxIterations: user.max_iterations ?? DEFAULT_OUTCOME_ITERATIONS, iteration: 0 };
+        events.push({
+          key,
+          event: { type: 'user.define_outcome', description: user.description, rubric: user.rubric, max_iterations: state.outcome.maxIterations, outcome_id: user.outcome_id },
+          transcript: { kind: 'user', content: [{ type: 'text', text: outcomeTask(user.description) }] },
+        });
         break;
       default:
         // A confirmation or result for a call that no longer waits (answered twice, or interrupted): logged only.
@@ -70,7 +81,12 @@ export function resolutionEvent(user: InboundUserEvent): WorkflowEvent['event'] 
   return event;
 }
 
-const CLIENT_EVENT_TYPES = new Set(['user.message', 'user.interrupt', 'system.message', 'user.tool_confirmation', 'user.custom_tool_result']);
+/** What the agent is told of an outcome: the task, and that its work will be checked (the rubric is the grader's). */
+function outcomeTask(description: string): string {
+  return `${description}\n\n(When you finish, an independent grader checks your work against a rubric and may send you back to revise it.)`;
+}
+
+const CLIENT_EVENT_TYPES = new Set(['user.message', 'user.interrupt', 'system.message', 'user.tool_confirmation', 'user.custom_tool_result', 'user.define_outcome']);
 
 function userEventsOf(events: readonly WorkflowEvent[]): InboundUserEvent[] {
   return events.flatMap((e): InboundUserEvent[] => (CLIENT_EVENT_TYPES.has(e.event.type) ? [{ ...e.event, key: e.key } as InboundUserEvent] : []));

@@ -5,6 +5,7 @@ import type { StopReason } from '../src/schemas/events.ts';
 import { resolveTuning, sessionActivities, type ResolvedTuning, type SessionActivityProxies } from './activity-options.ts';
 import type { CarriedState, SessionRemoval, SessionWorkflowInput, ToolUseRef, WorkflowEvent } from './contract.ts';
 import { failureMessage } from './failures.ts';
+import type { Grading } from './outcome.ts';
 import type { sessionWorkflow } from './session.ts';
 
 /**
@@ -33,6 +34,8 @@ export class SessionLoop {
   unsent: WorkflowEvent[] = [];
   sandboxReady: Promise<void> | undefined;
   sandboxWarm = false;
+  /** The outcome evaluation in flight, if any. */
+  grading: Grading | undefined;
 
   constructor(input: SessionWorkflowInput) {
     this.input = input;

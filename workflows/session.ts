@@ -1,10 +1,11 @@
 import { CancellationScope, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
-import { mountFilesSignal, settingsSignal, statusQuery, terminateSignal, userEventsSignal, type SessionWorkflowInput } from './contract.ts';
+import { mountFilesSignal, settingsSignal, statusQuery, terminateSignal, userEventsSignal, type SessionWorkflowInput, type WorkflowEvent } from './contract.ts';
 import { isModelFailure } from './failures.ts';
 import { drainInbox, drainInterrupts, requeue } from './inbox.ts';
 import { PATCHES } from './patches.ts';
 import { SessionLoop } from './session-loop.ts';
-import { runTurn } from './turn.ts';
+import { evaluateOutcome, interruptedEvaluation } from './outcome.ts';
+import { runTurn, type TurnEnd } from './turn.ts';
 
 /**
  * A session: one long-lived workflow that runs the agent loop
@@ -60,7 +61,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     loop.turnScope = new CancellationScope();
     try {
       const scope = loop.turnScope;
-      const outcome = await scope.run(() => runTurn(loop, leading));
+      const outcome = await scope.run(() => runTurnAndGrade(loop, leading));
       // Idle is recorded outside the turn's scope so an interrupt racing it cannot record it twice.
       loop.turnScope = undefined;
       await loop.goIdle(outcome.stopReason, outcome.leading);
@@ -70,8 +71,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         if (loop.unsent.length > 0 && patched(PATCHES.requeueUnsentOnInterrupt)) requeue(loop, loop.unsent);
         loop.unsent = [];
         if (loop.terminateRequested) break;
-        // The interrupt is echoed, then the session idles; messages that came with it start the next turn.
-        await CancellationScope.nonCancellable(() => loop.goIdle({ type: 'end_turn' }, drainInterrupts(loop)));
+        // The interrupt is echoed (and a grading it stopped closed), then the session idles; messages that came with it start the next turn.
+        await CancellationScope.nonCancellable(() => loop.goIdle({ type: 'end_turn' }, [...interruptedEvaluation(loop), ...drainInterrupts(loop)]));
       } else if (isModelFailure(err)) {
         // callModel already recorded the session.error; the turn is abandoned, the session stays usable.
         await loop.goIdle({ type: 'retries_exhausted' }, drainInterrupts(loop));
@@ -87,13 +88,27 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   // Terminated: record it, release the sandbox; archive and delete remove more.
   await CancellationScope.nonCancellable(async () => {
     state.phase = 'terminated';
-    await loop.activities.emitEvents({ sessionId, events: [...drainInbox(loop).events, loop.event('session.status_terminated')] });
+    await loop.activities.emitEvents({ sessionId, events: [...interruptedEvaluation(loop), ...drainInbox(loop).events, loop.event('session.status_terminated')] });
     const { removal } = loop;
     // Only signals sent since deletion existed ask for removal, so older histories replay unchanged.
     const removing = (removal.workspace === true || removal.records === true) && patched(PATCHES.removeOnDelete);
     await loop.activities.destroySandbox({ sessionId, removeVolume: removing && (removal.workspace === true || removal.records === true) });
     if (removing && removal.records === true) await loop.activities.purgeSessionRecords({ sessionId });
   });
+}
+
+/**
+ * A turn, and while an outcome is open the grading after it: a verdict that sends the
+ * agent back (with the grader's feedback) runs another turn without going idle.
+ */
+async function runTurnAndGrade(loop: SessionLoop, leading: WorkflowEvent[]): Promise<TurnEnd> {
+  let ended = await runTurn(loop, leading);
+  while (ended.stopReason.type === 'end_turn' && loop.state.outcome) {
+    const graded = await evaluateOutcome(loop, ended.leading);
+    if (!graded.agentAgain) return { stopReason: ended.stopReason, leading: graded.leading };
+    ended = await runTurn(loop, graded.leading);
+  }
+  return ended;
 }
 
 /** Signals and queries: they only record requests on the loop; the loop acts on them. */

@@ -8,13 +8,16 @@ import { drainInbox, requeue, resolutionEvent, takeAnswers } from './inbox.ts';
 import { PATCHES } from './patches.ts';
 import type { SessionLoop } from './session-loop.ts';
 
+/** How a turn ended, and the events (drained input) to record with that. */
+export type TurnEnd = { stopReason: StopReason; leading: WorkflowEvent[] };
+
 /**
  * One turn: model and tools until the model stops asking for tools. Each step is one
  * model call, then its tool calls (allowed ones at once, the rest as the client answers).
  * Messages that arrive meanwhile join the next step; the turn ends at `end_turn`, a
  * refusal, the step limit or the budget.
  */
-export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[]): Promise<{ stopReason: StopReason; leading: WorkflowEvent[] }> {
+export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[]): Promise<TurnEnd> {
   const { state, sessionId, tuning } = loop;
   let leading = leadingEvents;
   loop.unsent = leading;

@@ -4,13 +4,14 @@ import { zeroUsage } from '../core/usage.ts';
 import { AgentDefinition, type AgentDefinitionInput } from '../schemas/agent.ts';
 import { EnvironmentDefinition, type EnvironmentDefinitionInput } from '../schemas/environment.ts';
 import type { SessionAgent, SessionUpdateParams } from '../schemas/api-session.ts';
+import { DEFAULT_OUTCOME_ITERATIONS } from '../core/outcomes.ts';
 import type { SessionEvent, UserEventParams } from '../schemas/events.ts';
 import { externalizeLargeContent } from '../store/content-refs.ts';
-import { deterministicId, newId } from '../store/ids.ts';
+import { newId } from '../store/ids.ts';
 import { ConflictError } from '../store/conflict-error.ts';
 import type { Page } from '../store/page-cursor.ts';
 import type { ApiSessionRecord, ListSessionsOptions, SessionRecord } from '../store/session-records.ts';
-import type { SessionStore } from '../store/session-store.ts';
+import { eventIdOfKey, type SessionStore } from '../store/session-store.ts';
 import { apiUsage, sessionStateOf, usageOf, type SessionState } from './session-state.ts';
 import type { sessionCleanupWorkflow, sessionWorkflow } from '../../workflows/index.ts';
 import {
@@ -22,7 +23,7 @@ import {
   terminateSignal,
   userEventsSignal,
 } from '../../workflows/contract.ts';
-import type { BudgetLimit, FileMount, SessionRemoval, SessionTuning } from '../../workflows/contract.ts';
+import type { BudgetLimit, FileMount, InboundUserEvent, SessionRemoval, SessionTuning } from '../../workflows/contract.ts';
 import { InvalidRequestError, NotFoundError } from '../errors.ts';
 
 export type CreateSessionOptions = {
@@ -49,7 +50,7 @@ export type CreateSessionOptions = {
 export type SessionView = SessionRecord & SessionState;
 
 /** A user event as sent: its log id is known before the session takes it. */
-export type SentUserEvent = UserEventParams & { id: string; processed_at: string | null };
+export type SentUserEvent = InboundUserEvent & { id: string; processed_at: string | null };
 
 export type ListEventsOptions = {
   /** Return events after this event id. */
@@ -102,10 +103,11 @@ export class Longhaul {
         updated_at: now,
         archived_at: null,
       };
+      const taken = events.map(inbound);
       await this.#store.sessions.create(record);
       try {
         // Large content waits in the store; the workflow's input carries references.
-        const initialEvents = await externalizeLargeContent(this.#store, id, [...events]);
+        const initialEvents = await externalizeLargeContent(this.#store, id, taken);
         await this.#client.workflow.start<typeof sessionWorkflow>(SESSION_WORKFLOW, {
           taskQueue: this.#taskQueue,
           workflowId: id,
@@ -116,7 +118,13 @@ export class Longhaul {
         await this.#store.sessions.remove(id);
         throw error;
       }
-      return { ...record, status: events.length > 0 ? 'running' : 'idle', usage: { ...apiUsage(zeroUsage(), null), active_seconds: 0 } };
+      const outcomes = taken.flatMap((e) => (e.type === 'user.define_outcome' ? [e] : []));
+      return {
+        ...record,
+        status: events.length > 0 ? 'running' : 'idle',
+        usage: { ...apiUsage(zeroUsage(), null), active_seconds: 0 },
+        outcome_evaluations: outcomes.map((o) => ({ type: 'outcome_evaluation', outcome_id: o.outcome_id, description: o.description, iteration: 0, result: 'pending', explanation: null, completed_at: null })),
+      };
     },
 
     /** The session's record (not deleted), without reading its log. */
@@ -210,14 +218,14 @@ export class Longhaul {
       if (record.archived_at !== null || state.status === 'terminated') throw new InvalidRequestError(`session ${sessionId} is terminated and takes no more events`);
       await checkAnswersReferToCalls(this.#store, sessionId, events);
       // An idle session given work counts as running until it records a status of its own.
-      const givesWork = events.some((e) => e.type === 'user.message' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result');
+      const givesWork = events.some((e) => e.type === 'user.message' || e.type === 'user.define_outcome' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result');
       const logEnd = givesWork && state.status === 'idle' ? await this.#store.lastSeq(sessionId) : undefined;
-      const keyed = events.map((event) => ({ ...event, key: `user:${newId('in')}` }));
+      const keyed = events.map((event) => ({ ...inbound(event), key: `user:${newId('in')}` }));
       // Large content waits in the store (written before the signal, so the workflow's
       // reference always resolves); the signal stays far below Temporal's payload limit.
       await this.#client.workflow.getHandle(sessionId).signal(userEventsSignal, await externalizeLargeContent(this.#store, sessionId, keyed));
       if (logEnd !== undefined) await this.#store.sessions.markTurnRequested(sessionId, logEnd);
-      return keyed.map(({ key, ...event }) => ({ ...event, id: deterministicId('sevt', sessionId, key), processed_at: null }));
+      return keyed.map(({ key, ...event }) => ({ ...event, id: eventIdOfKey(sessionId, key), processed_at: null }));
     },
 
     list: async (sessionId: string, { after, limit = 100, order = 'asc', types }: ListEventsOptions = {}): Promise<SessionEvent[]> => {
@@ -296,4 +304,10 @@ async function checkAnswersReferToCalls(store: SessionStore, sessionId: string, 
       if (call?.event.type !== 'agent.custom_tool_use') throw new InvalidRequestError(`events.${index}.custom_tool_use_id: ${event.custom_tool_use_id} is not a custom tool call of this session`);
     }
   }
+}
+
+/** The event as the session takes it: an outcome gets its `outc_` id (and its iteration limit) here, so the echo can name it. */
+function inbound(event: UserEventParams): InboundUserEvent {
+  if (event.type !== 'user.define_outcome') return event;
+  return { ...event, max_iterations: event.max_iterations ?? DEFAULT_OUTCOME_ITERATIONS, outcome_id: newId('outc') };
 }

@@ -9,7 +9,7 @@ const STATUS_OF_EVENT: Record<string, SessionStatus> = {
   'session.status_terminated': 'terminated',
 };
 
-export type SessionState = { status: SessionStatus; usage: Session['usage'] };
+export type SessionState = { status: SessionStatus; usage: Session['usage']; outcome_evaluations: Session['outcome_evaluations'] };
 
 /**
  * Status and usage as the event log tells them: the last status event, the
@@ -39,7 +39,11 @@ export async function sessionStateOf(
   let status = (last && STATUS_OF_EVENT[last.event.type]) ?? fallback;
   // Work was handed to the idle session and it has not recorded a status since: it is about to run.
   if (status === 'idle' && turnRequestedAfterSeq !== undefined && (last?.seq ?? 0) <= turnRequestedAfterSeq) status = 'running';
-  return { status, usage: { ...(await usageOf(store, sessionId)), active_seconds: Math.round(activeMs) / 1000 } };
+  return {
+    status,
+    usage: { ...(await usageOf(store, sessionId)), active_seconds: Math.round(activeMs) / 1000 },
+    outcome_evaluations: await outcomeEvaluationsOf(store, sessionId),
+  };
 }
 
 /** The session's token totals and list cost: the latest `session.usage`, else the sum of its model requests. */
@@ -68,4 +72,39 @@ export function apiUsage(usage: Usage, listCost: { amount: string; currency: 'US
     cache_creation: { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens },
     list_cost: listCost,
   };
+}
+
+const OUTCOME_EVENTS = ['user.define_outcome', 'span.outcome_evaluation_start', 'span.outcome_evaluation_end', 'session.status_idle', 'session.status_running'];
+
+/**
+ * Every outcome of the session and where it stands, from its log: `pending` until the
+ * agent takes it up, `running` while the agent works (or revises), `evaluating` while
+ * the grader scores, then the verdict that ended it.
+ */
+export async function outcomeEvaluationsOf(store: SessionStore, sessionId: string): Promise<Session['outcome_evaluations']> {
+  const rows = await store.listEvents(sessionId, { limit: 1_000_000, types: OUTCOME_EVENTS });
+  const outcomes = new Map<string, Session['outcome_evaluations'][number]>();
+  for (const { event } of rows) {
+    if (event.type === 'user.define_outcome') {
+      outcomes.set(event.outcome_id, { type: 'outcome_evaluation', outcome_id: event.outcome_id, description: event.description, iteration: 0, result: 'running', explanation: null, completed_at: null });
+      continue;
+    }
+    if (event.type !== 'span.outcome_evaluation_start' && event.type !== 'span.outcome_evaluation_end') continue;
+    const outcome = outcomes.get(event.outcome_id);
+    if (!outcome) continue;
+    outcome.iteration = event.iteration;
+    if (event.type === 'span.outcome_evaluation_start') {
+      outcome.result = 'evaluating';
+    } else {
+      outcome.explanation = event.explanation;
+      if (event.result === 'needs_revision') {
+        outcome.result = 'running';
+        outcome.iteration = event.iteration + 1;
+      } else {
+        outcome.result = event.result;
+        outcome.completed_at = event.processed_at;
+      }
+    }
+  }
+  return [...outcomes.values()];
 }

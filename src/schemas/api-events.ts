@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SystemMessageEventParams, UserCustomToolResultEventParams, UserInterruptEventParams, UserMessageEventParams, UserToolConfirmationEventParams } from './events.ts';
+import { SystemMessageEventParams, UserCustomToolResultEventParams, UserDefineOutcomeEventParams, UserInterruptEventParams, UserMessageEventParams, UserToolConfirmationEventParams } from './events.ts';
 
 /** What `events.send`, `events.list` and the event stream take and give. */
 
@@ -30,7 +30,7 @@ export const SendEventParams = z.discriminatedUnion('type', [
   UserToolConfirmationEventParams,
   UserCustomToolResultEventParams,
   SystemMessageEventParams,
-  refused('user.define_outcome', 'are not supported by Longhaul yet'),
+  UserDefineOutcomeEventParams,
   refused('user.tool_result', 'are only valid for self_hosted environments; Longhaul runs the agent toolset in its sandbox'),
 ]);
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolList } from './api-agent.ts';
 import { INT32_MAX, Metadata, MetadataPatch, Timestamp } from './api-common.ts';
 import { FileResource } from './api-file.ts';
-import { UserMessageEventParams } from './events.ts';
+import { UserDefineOutcomeEventParams, UserMessageEventParams } from './events.ts';
 
 /** The session resource (`client.beta.sessions`). */
 
@@ -27,13 +27,7 @@ export type SessionAgentParam = z.infer<typeof SessionAgentParam>;
 
 const notSupported = (what: string) => z.array(z.unknown()).max(0, `${what} are not supported by Longhaul yet`);
 
-const InitialEvent = z.discriminatedUnion('type', [
-  UserMessageEventParams,
-  z
-    .object({ type: z.literal('user.define_outcome') })
-    .loose()
-    .refine(() => false, { message: 'user.define_outcome is not supported by Longhaul yet', path: ['type'] }),
-]);
+const InitialEvent = z.discriminatedUnion('type', [UserMessageEventParams, UserDefineOutcomeEventParams]);
 
 /** `BetaManagedAgentsBudgetLimit`: the most a session may spend, at list prices. */
 export const BudgetLimit = z.object({
@@ -106,7 +100,17 @@ export const Session = z.object({
   resources: z.array(FileResource),
   vault_ids: z.array(z.string()),
   budget: BudgetLimit.nullable(),
-  outcome_evaluations: z.tuple([]),
+  outcome_evaluations: z.array(
+    z.object({
+      type: z.literal('outcome_evaluation'),
+      outcome_id: z.string(),
+      description: z.string(),
+      iteration: z.number().int(),
+      result: z.string(),
+      explanation: z.string().nullable(),
+      completed_at: Timestamp.nullable(),
+    }),
+  ),
   stats: z.object({ duration_seconds: z.number().exactOptional(), active_seconds: z.number().exactOptional() }),
   usage: SessionUsage,
   deployment_id: z.null(),

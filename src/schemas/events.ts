@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_OUTCOME_ITERATIONS, MAX_RUBRIC_CHARS } from '../core/outcomes.ts';
 import { DocumentBlock, ImageBlock, TextBlock, UserContentBlock } from './content.ts';
 
 /**
@@ -71,6 +72,22 @@ export const SystemMessageEventParams = z.object({
 });
 export type SystemMessageEventParams = z.infer<typeof SystemMessageEventParams>;
 
+
+export const OutcomeRubric = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text'), content: z.string().min(1, 'rubric content must not be empty').max(MAX_RUBRIC_CHARS) }),
+  z.object({ type: z.literal('file'), file_id: z.string().min(1) }),
+]);
+export type OutcomeRubric = z.infer<typeof OutcomeRubric>;
+
+/** What done looks like: the agent works on `description`; a grader checks the work against `rubric`. */
+export const UserDefineOutcomeEventParams = z.object({
+  type: z.literal('user.define_outcome'),
+  description: z.string().min(1, 'description must not be empty').max(MAX_RUBRIC_CHARS),
+  rubric: OutcomeRubric,
+  max_iterations: z.number().int().min(1).max(MAX_OUTCOME_ITERATIONS).nullish(),
+});
+export type UserDefineOutcomeEventParams = z.infer<typeof UserDefineOutcomeEventParams>;
+
 /** The user events the session workflow accepts. */
 export const UserEventParams = z.discriminatedUnion('type', [
   UserMessageEventParams,
@@ -78,6 +95,7 @@ export const UserEventParams = z.discriminatedUnion('type', [
   UserToolConfirmationEventParams,
   UserCustomToolResultEventParams,
   SystemMessageEventParams,
+  UserDefineOutcomeEventParams,
 ]);
 export type UserEventParams = z.infer<typeof UserEventParams>;
 

@@ -51,6 +51,11 @@ const EVENTS_CHANNEL = 'longhaul_session_events';
  * The session store: session records, the event log and the transcript.
  * One instance per process; it owns the driver.
  */
+/** An event's id: derived from its key, so whoever knows the key knows the id before the event is stored. */
+export function eventIdOfKey(sessionId: string, key: string): string {
+  return deterministicId('sevt', sessionId, key);
+}
+
 export class SessionStore implements ContentStore {
   readonly #db: SqlDriver;
   readonly #feeds = new SessionFeeds({ read: (sessionId, afterSeq, limit) => this.listEvents(sessionId, { afterSeq, limit }) });
@@ -202,7 +207,7 @@ export class SessionStore implements ContentStore {
           continue;
         }
         seq += 1;
-        const full = { id: deterministicId('sevt', sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
+        const full = { id: eventIdOfKey(sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
         await tx.query(
           'INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event) VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)',
           [sessionId, seq, full.id, key, full.type, processedAt, JSON.stringify(full)],

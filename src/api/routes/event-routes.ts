@@ -8,7 +8,8 @@ import { formatZodError } from '../format-zod-error.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
-import { apiSessionOf } from '../session-object.ts';
+import { apiSessionOf, checkRubricFiles } from '../session-object.ts';
+import type { SessionFileDeps } from './session-resource-routes.ts';
 import { streamSessionEvents } from '../stream-session-events.ts';
 
 const SessionParam = z.object({ session_id: z.string().min(1) });
@@ -19,7 +20,7 @@ const StreamQuery = z.object({ after_id: z.string().optional(), event_deltas: on
 const tags = ['events'];
 
 /** `client.beta.sessions.events`: send, list, stream. */
-export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepaliveMs: number }): void {
+export function registerEventRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps & { streamKeepaliveMs: number }): void {
   const { longhaul, store } = deps;
   const existing = async (id: string) => apiSessionOf(await longhaul.sessions.record(id));
 
@@ -34,8 +35,10 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & { streamKeepali
     async (c) => {
       const id = c.req.valid('param').session_id;
       await existing(id);
+      const events = c.req.valid('json').events;
+      await checkRubricFiles(deps.files, events, 'events');
       // The refused types never pass validation, so what remains are the events sessions take.
-      const sent = await longhaul.events.send(id, c.req.valid('json').events as UserEventParams[]);
+      const sent = await longhaul.events.send(id, events as UserEventParams[]);
       // Absent optional fields are dropped by JSON; the cast only forgets that.
       return c.json({ data: sent } as z.infer<typeof SendEventsResponse>, 200);
     },

@@ -13,7 +13,7 @@ import { BadRequestError, HttpApiError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
-import { apiSessionOf, sessionObject } from '../session-object.ts';
+import { apiSessionOf, checkRubricFiles, sessionObject } from '../session-object.ts';
 import { prepareFileResources, type SessionFileDeps } from './session-resource-routes.ts';
 
 /** What sessions need of the vault store: existence and archival. */
@@ -46,6 +46,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       const environment = await environmentFor(params.environment_id);
       const fileParams = (params.resources ?? []).filter((r): r is FileResourceParams => r.type === 'file');
       const fileResources = await prepareFileResources(deps, fileParams, { field: 'resources' });
+      await checkRubricFiles(deps.files, params.initial_events ?? [], 'initial_events');
       const id = newId('sesn');
       for (const resource of fileResources.resources) await deps.files?.addResource(id, resource);
       try {

@@ -1,0 +1,149 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { listCostNanos } from '../../src/core/model-pricing.ts';
+import { MAX_RUBRIC_CHARS } from '../../src/core/outcomes.ts';
+import { sumUsage, zeroUsage } from '../../src/core/usage.ts';
+import type { FileContentReader } from '../../src/store/file-store.ts';
+import type { SessionStore } from '../../src/store/session-store.ts';
+import type { GradeResult, GraderInput, OpenOutcome } from '../../workflows/contract.ts';
+import { AttemptUsageRecorder } from './attempt-usage.ts';
+import { classifyModelError } from './classify-model-error.ts';
+
+export const GRADER_SYSTEM = [
+  'You are the grader of an autonomous agent\'s work. You did not do the work and you have not seen how it was done.',
+  'You get the task, the rubric, and what the agent reported when it finished. Check the work against every criterion of the rubric.',
+  'Answer with one JSON object and nothing else:',
+  '{"result": "satisfied" | "needs_revision" | "failed", "explanation": "<what meets the rubric, and what does not and why>"}',
+  'satisfied: every criterion is met. needs_revision: something is missing or wrong that the agent can fix; say exactly what.',
+  'failed: the rubric cannot be applied to this work at all (not: the work is poor).',
+].join('\n');
+
+/** `span.outcome_evaluation_ongoing` is recorded every this many heartbeats while the grader works (5 s by default). */
+const ONGOING_EVERY_HEARTBEATS = 5;
+/** Grader answers that could not be read before the cycle is `failed`. */
+const PARSE_TRIES = 3;
+const RESULTS = new Set(['satisfied', 'needs_revision', 'failed']);
+
+export type GradeOutcomeDeps = {
+  store: SessionStore;
+  anthropic: Anthropic;
+  files?: FileContentReader | undefined;
+  heartbeatEveryMs: number;
+};
+
+/**
+ * One evaluation cycle: asks the grader model for a verdict on the agent's work, in a
+ * context of its own. An answer that cannot be read is asked again, up to three times,
+ * then the cycle is `failed` with the reason; it never crashes the session. Every
+ * request's usage is recorded as the endpoint reports it (`AttemptUsageRecorder`), so a
+ * retry after a crash still counts what the lost attempt was billed.
+ */
+export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput): Promise<GradeResult> {
+  const ctx = Context.current();
+  const { store } = deps;
+  const { sessionId, outcome, model } = input;
+  const cycle = `grade:${outcome.id}:${outcome.iteration}`;
+  const rubric = await rubricText(deps, outcome);
+  const report = await finalReport(store, sessionId);
+  let ongoing = 0;
+  const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
+  const ongoingTimer = setInterval(() => {
+    void store
+      .append(sessionId, [{ key: `${cycle}:a${ctx.info.attempt}:ongoing:${ongoing++}`, event: { type: 'span.outcome_evaluation_ongoing', outcome_id: outcome.id, iteration: outcome.iteration } as never }])
+      .catch(() => undefined);
+  }, deps.heartbeatEveryMs * ONGOING_EVERY_HEARTBEATS);
+  try {
+    let verdict: { result: GradeResult['result']; explanation: string } | undefined;
+    let unreadable = '';
+    for (let attempt = 1; attempt <= PARSE_TRIES && !verdict; attempt++) {
+      const text = await askGrader(deps, { sessionId, callKey: `${cycle}:t${attempt}`, model, outcome, rubric, report, signal: ctx.cancellationSignal });
+      verdict = parseGraderVerdict(text);
+      if (!verdict) unreadable = text.slice(0, 500);
+    }
+    const billed = await billedUsage(store, sessionId, cycle, model);
+    return {
+      ...(verdict ?? { result: 'failed' as const, explanation: `The grader's answer could not be understood after ${PARSE_TRIES} tries (it must be a JSON verdict); its last answer began: ${JSON.stringify(unreadable)}` }),
+      ...billed,
+    };
+  } finally {
+    clearInterval(beat);
+    clearInterval(ongoingTimer);
+  }
+}
+
+async function askGrader(
+  deps: GradeOutcomeDeps,
+  { sessionId, callKey, model, outcome, rubric, report, signal }: { sessionId: string; callKey: string; model: string; outcome: OpenOutcome; rubric: string; report: string; signal: AbortSignal },
+): Promise<string> {
+  const recorder = new AttemptUsageRecorder({ store: deps.store, sessionId, callKey, attempt: Context.current().info.attempt, log: Context.current().log });
+  try {
+    const stream = deps.anthropic.messages.stream(
+      {
+        model,
+        max_tokens: 2000,
+        system: GRADER_SYSTEM,
+        messages: [
+          {
+            role: 'user',
+            content: `<task>\n${outcome.description}\n</task>\n\n<rubric>\n${rubric}\n</rubric>\n\n<agent_report iteration="${outcome.iteration}">\n${report || '(the agent reported nothing)'}\n</agent_report>`,
+          },
+        ],
+      },
+      { signal },
+    );
+    stream.on('streamEvent', (event, snapshot) => recorder.onStreamEvent(event, snapshot));
+    const message = await stream.finalMessage();
+    recorder.setModel(message.usage);
+    return message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const failure = classifyModelError(err);
+    throw ApplicationFailure.create({ type: 'GraderRequestFailed', message: failure.message, nonRetryable: !failure.retryable });
+  } finally {
+    await recorder.close().catch(() => undefined);
+  }
+}
+
+/** `{result, explanation}` from the grader's answer, or undefined when it is not one. */
+export function parseGraderVerdict(text: string): { result: GradeResult['result']; explanation: string } | undefined {
+  const json = text.match(/\{[\s\S]*\}/)?.[0];
+  try {
+    const parsed = JSON.parse(json ?? '') as { result?: unknown; explanation?: unknown };
+    const result = typeof parsed.result === 'string' ? parsed.result.trim().toLowerCase() : '';
+    if (!RESULTS.has(result) || typeof parsed.explanation !== 'string' || parsed.explanation.trim() === '') return undefined;
+    return { result: result as GradeResult['result'], explanation: parsed.explanation.trim() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the cycle's requests were billed, over every attempt of this activity (a crashed one's too). */
+async function billedUsage(store: SessionStore, sessionId: string, cycle: string, model: string): Promise<{ usage: GradeResult['usage']; costNanos: number }> {
+  const records = (await store.listAttemptUsage(sessionId)).filter((r) => r.callKey.startsWith(`${cycle}:`));
+  const requests = records.map((r) => r.model);
+  return { usage: requests.length > 0 ? sumUsage(requests) : zeroUsage(), costNanos: requests.reduce((nanos, usage) => nanos + listCostNanos(model, usage), 0) };
+}
+
+/** The rubric's text: inline, or the uploaded file's (its first `MAX_RUBRIC_CHARS` characters). */
+async function rubricText(deps: GradeOutcomeDeps, outcome: OpenOutcome): Promise<string> {
+  if (outcome.rubric.type === 'text') return outcome.rubric.content;
+  if (!deps.files) throw ApplicationFailure.nonRetryable('this worker has no file store, so it cannot read a file rubric', 'RubricUnreadable');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of deps.files.readContent(outcome.rubric.file_id)) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > MAX_RUBRIC_CHARS * 4) break;
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, MAX_RUBRIC_CHARS);
+}
+
+/** What the agent said when it finished: the text of its last answer (no thinking, no tool calls). */
+async function finalReport(store: SessionStore, sessionId: string): Promise<string> {
+  const transcript = await store.readTranscript(sessionId);
+  for (let i = transcript.length - 1; i >= 0; i--) {
+    const { item } = transcript[i]!;
+    if (item.kind === 'assistant') return item.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
+  }
+  return '';
+}

@@ -1,0 +1,116 @@
+import { ChildWorkflowCancellationType, ParentClosePolicy, executeChild, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { formatUsd } from '../src/core/model-pricing.ts';
+import { addUsage, zeroUsage } from '../src/core/usage.ts';
+import { OUTCOME_GRADER_WORKFLOW, type GradeResult, type OpenOutcome, type WorkflowEvent } from './contract.ts';
+import { failureMessage } from './failures.ts';
+import type { outcomeGraderWorkflow } from './outcome-grader.ts';
+import type { SessionLoop } from './session-loop.ts';
+
+/** An evaluation cycle in flight, so an interrupt can close it as `interrupted`. */
+export type Grading = { outcome: OpenOutcome; startKey: string };
+
+/**
+ * After a turn that ended while an outcome is open: a grader child workflow checks the
+ * work in a context of its own, and its verdict decides what happens next.
+ * `needs_revision` gives the agent the grader's feedback as its next turn;
+ * `max_iterations_reached` (a revision the outcome has no cycles left for) gives it one
+ * closing turn; `satisfied` and `failed` end the outcome. Returns the events to record
+ * before going on, and whether the agent works again.
+ */
+export async function evaluateOutcome(loop: SessionLoop, leading: WorkflowEvent[]): Promise<{ leading: WorkflowEvent[]; agentAgain: boolean }> {
+  const { state, sessionId } = loop;
+  const outcome = state.outcome!;
+  const start = loop.event('span.outcome_evaluation_start', { outcome_id: outcome.id, iteration: outcome.iteration });
+  await loop.activities.emitEvents({ sessionId, events: [...leading, start] });
+  loop.grading = { outcome, startKey: start.key };
+  let verdict: GradeResult;
+  try {
+    verdict = await executeChild<typeof outcomeGraderWorkflow>(OUTCOME_GRADER_WORKFLOW, {
+      workflowId: `${sessionId}:outcome:${outcome.id}:${outcome.iteration}`,
+      taskQueue: workflowInfo().taskQueue,
+      args: [{ sessionId, storeId: loop.input.storeId, outcome, model: agentModel(loop) }],
+      // An interrupt cancels the grader and waits for it to stop: no grader outlives its cycle.
+      cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+    });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    // The grader could not run at all (its model unreachable through every retry): the outcome fails, the session goes on.
+    verdict = { result: 'failed', explanation: `The grader could not evaluate the work: ${failureMessage(err)}`, usage: zeroUsage(), costNanos: 0 };
+  }
+  loop.grading = undefined;
+  addUsage(state.usage, verdict.usage);
+  state.costNanos = (state.costNanos ?? 0) + verdict.costNanos;
+
+  const lastCycle = outcome.iteration + 1 >= outcome.maxIterations;
+  const result = verdict.result === 'needs_revision' && lastCycle ? 'max_iterations_reached' : verdict.result;
+  const end: WorkflowEvent = {
+    ...loop.event('span.outcome_evaluation_end', {
+      outcome_id: outcome.id,
+      iteration: outcome.iteration,
+      result,
+      explanation: verdict.explanation,
+      usage: verdict.usage,
+    }),
+    idsOf: { outcome_evaluation_start_id: start.key },
+  };
+  const events = [end, usageEvent(loop)];
+  if (result === 'needs_revision') {
+    state.outcome = { ...outcome, iteration: outcome.iteration + 1 };
+    end.transcript = feedback(`The grader checked your work against the rubric and it needs revision:\n\n${verdict.explanation}\n\nRevise your work to meet every criterion, then finish.`);
+    return { leading: events, agentAgain: true };
+  }
+  state.outcome = undefined;
+  if (result === 'max_iterations_reached') {
+    end.transcript = feedback(
+      `The grader checked your work against the rubric one last time and it still needs revision:\n\n${verdict.explanation}\n\nNo further evaluation follows. Wrap up: say briefly what is done and what is not.`,
+    );
+    return { leading: events, agentAgain: true };
+  }
+  return { leading: events, agentAgain: false };
+}
+
+/** The end of a cycle an interrupt stopped: the outcome is over, `interrupted`. */
+export function interruptedEvaluation(loop: SessionLoop): WorkflowEvent[] {
+  const grading = loop.grading;
+  if (!grading) return [];
+  loop.grading = undefined;
+  loop.state.outcome = undefined;
+  return [
+    {
+      ...loop.event('span.outcome_evaluation_end', {
+        outcome_id: grading.outcome.id,
+        iteration: grading.outcome.iteration,
+        result: 'interrupted',
+        explanation: 'The user interrupted the session while the grader was evaluating.',
+        usage: zeroUsage(),
+      }),
+      idsOf: { outcome_evaluation_start_id: grading.startKey },
+    },
+  ];
+}
+
+function feedback(text: string): WorkflowEvent['transcript'] {
+  return { kind: 'user', content: [{ type: 'text', text }] };
+}
+
+/** The grader uses the agent's model. */
+function agentModel(loop: SessionLoop): string {
+  const { model } = loop.input.agent;
+  return typeof model === 'string' ? model : model.id;
+}
+
+/** The session's totals after the grader's requests, as `session.usage` reports them. */
+function usageEvent(loop: SessionLoop): WorkflowEvent {
+  const { usage, costNanos, budget } = loop.state;
+  return loop.event('session.usage', {
+    usage: {
+      input_tokens: usage.input_tokens,
+      output_tokens: usage.output_tokens,
+      cache_read_input_tokens: usage.cache_read_input_tokens,
+      cache_creation: { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens },
+      list_cost: { amount: formatUsd(costNanos ?? 0), currency: 'USD' },
+    },
+    budget: budget ?? null,
+  });
+}
