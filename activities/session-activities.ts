@@ -69,7 +69,7 @@ export function createSessionActivities({
     runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials }, input),
 
     /** One outcome evaluation cycle: the grader's verdict, in a context of its own. */
-    gradeOutcome: (input: GraderInput): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs }, input),
+    gradeOutcome: (input: GraderInput): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials }, input),
 
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {

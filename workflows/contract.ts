@@ -40,6 +40,9 @@ export type GraderInput = {
   outcome: OpenOutcome;
   /** The model the grader uses: the agent's. */
   model: string;
+  /** The session's environment and vaults: the grader reads the work in the session's sandbox. */
+  environment: EnvironmentDefinition;
+  vaultIds?: string[] | undefined;
 };
 
 /** The grader's verdict on one evaluation cycle, with what its model requests cost. */

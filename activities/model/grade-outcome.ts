@@ -7,11 +7,16 @@ import type { FileContentReader } from '../../src/store/file-store.ts';
 import type { SessionStore } from '../../src/store/session-store.ts';
 import type { GradeResult, GraderInput, OpenOutcome } from '../../workflows/contract.ts';
 import { AttemptUsageRecorder } from './attempt-usage.ts';
+import { AGENT_TOOLSET } from '../../src/core/agent-toolset.ts';
+import type { Sandbox, SandboxDriver } from '../../sandbox/types.ts';
+import type { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
+import { sandboxSpecFor } from '../run-tool.ts';
 import { classifyModelError } from './classify-model-error.ts';
 
 export const GRADER_SYSTEM = [
   'You are the grader of an autonomous agent\'s work. You did not do the work and you have not seen how it was done.',
   'You get the task, the rubric, and what the agent reported when it finished. Check the work against every criterion of the rubric.',
+  'You may read the agent\'s workspace (/workspace) with the read, glob and grep tools to check the work itself; you cannot change anything.',
   'Answer with one JSON object and nothing else:',
   '{"result": "satisfied" | "needs_revision" | "failed", "explanation": "<what meets the rubric, and what does not and why>"}',
   'satisfied: every criterion is met. needs_revision: something is missing or wrong that the agent can fix; say exactly what.',
@@ -29,7 +34,16 @@ export type GradeOutcomeDeps = {
   anthropic: Anthropic;
   files?: FileContentReader | undefined;
   heartbeatEveryMs: number;
+  /** The session's sandbox, which the grader may read; without it the grader judges the report alone. */
+  sandboxes?: SandboxDriver | undefined;
+  credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
 };
+
+/** What the grader may do in the workspace: look, never change. */
+const GRADER_TOOLS: Anthropic.Messages.Tool[] = [AGENT_TOOLSET.read, AGENT_TOOLSET.glob, AGENT_TOOLSET.grep];
+const GRADER_TOOL_NAMES = new Set(GRADER_TOOLS.map((t) => t.name));
+/** Model requests of one verdict, reads included. */
+const MAX_GRADER_STEPS = 12;
 
 /**
  * One evaluation cycle: asks the grader model for a verdict on the agent's work, in a
@@ -45,6 +59,7 @@ export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput): 
   const cycle = `grade:${outcome.id}:${outcome.iteration}`;
   const rubric = await rubricText(deps, outcome);
   const report = await finalReport(store, sessionId);
+  const workspace = deps.sandboxes ? await deps.sandboxes.ensure(await sandboxSpecFor(deps, sessionId, input.environment, input.vaultIds)) : undefined;
   let ongoing = 0;
   const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
   const ongoingTimer = setInterval(() => {
@@ -56,7 +71,7 @@ export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput): 
     let verdict: { result: GradeResult['result']; explanation: string } | undefined;
     let unreadable = '';
     for (let attempt = 1; attempt <= PARSE_TRIES && !verdict; attempt++) {
-      const text = await askGrader(deps, { sessionId, callKey: `${cycle}:t${attempt}`, model, outcome, rubric, report, signal: ctx.cancellationSignal });
+      const text = await askGrader(deps, { sessionId, callKey: `${cycle}:t${attempt}`, model, outcome, rubric, report, signal: ctx.cancellationSignal, workspace });
       verdict = parseGraderVerdict(text);
       if (!verdict) unreadable = text.slice(0, 500);
     }
@@ -71,37 +86,65 @@ export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput): 
   }
 }
 
-async function askGrader(
-  deps: GradeOutcomeDeps,
-  { sessionId, callKey, model, outcome, rubric, report, signal }: { sessionId: string; callKey: string; model: string; outcome: OpenOutcome; rubric: string; report: string; signal: AbortSignal },
-): Promise<string> {
-  const recorder = new AttemptUsageRecorder({ store: deps.store, sessionId, callKey, attempt: Context.current().info.attempt, log: Context.current().log });
+/**
+ * One verdict from the grader: it may first read the workspace (read, glob, grep; nothing
+ * that writes), step by step, then answers. Each model request's usage is recorded.
+ */
+async function askGrader(deps: GradeOutcomeDeps, ask: GraderAsk): Promise<string> {
+  const messages: Anthropic.Messages.MessageParam[] = [
+    {
+      role: 'user',
+      content: `<task>\n${ask.outcome.description}\n</task>\n\n<rubric>\n${ask.rubric}\n</rubric>\n\n<agent_report iteration="${ask.outcome.iteration}">\n${ask.report || '(the agent reported nothing)'}\n</agent_report>`,
+    },
+  ];
+  for (let step = 0; ; step++) {
+    // The last step offers no tools: the grader must answer.
+    const tools = ask.workspace && step < MAX_GRADER_STEPS - 1 ? GRADER_TOOLS : undefined;
+    const message = await graderRequest(deps, ask, `${ask.callKey}:s${step}`, messages, tools);
+    const uses = message.content.filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === 'tool_use');
+    if (uses.length === 0 || !ask.workspace) return message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
+    messages.push({ role: 'assistant', content: message.content });
+    messages.push({ role: 'user', content: await Promise.all(uses.map((use) => readWorkspace(ask.workspace!, use, ask.signal))) });
+  }
+}
+
+type GraderAsk = {
+  sessionId: string;
+  callKey: string;
+  model: string;
+  outcome: OpenOutcome;
+  rubric: string;
+  report: string;
+  signal: AbortSignal;
+  /** The session's sandbox, for reading the work; absent when the worker has none. */
+  workspace?: Sandbox | undefined;
+};
+
+async function graderRequest(deps: GradeOutcomeDeps, ask: GraderAsk, callKey: string, messages: Anthropic.Messages.MessageParam[], tools: Anthropic.Messages.Tool[] | undefined): Promise<Anthropic.Messages.Message> {
+  const recorder = new AttemptUsageRecorder({ store: deps.store, sessionId: ask.sessionId, callKey, attempt: Context.current().info.attempt, log: Context.current().log });
   try {
-    const stream = deps.anthropic.messages.stream(
-      {
-        model,
-        max_tokens: 2000,
-        system: GRADER_SYSTEM,
-        messages: [
-          {
-            role: 'user',
-            content: `<task>\n${outcome.description}\n</task>\n\n<rubric>\n${rubric}\n</rubric>\n\n<agent_report iteration="${outcome.iteration}">\n${report || '(the agent reported nothing)'}\n</agent_report>`,
-          },
-        ],
-      },
-      { signal },
-    );
+    const stream = deps.anthropic.messages.stream({ model: ask.model, max_tokens: 2000, system: GRADER_SYSTEM, messages, ...(tools ? { tools } : {}) }, { signal: ask.signal });
     stream.on('streamEvent', (event, snapshot) => recorder.onStreamEvent(event, snapshot));
     const message = await stream.finalMessage();
     recorder.setModel(message.usage);
-    return message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
+    return message;
   } catch (err) {
-    if (signal.aborted) throw err;
+    if (ask.signal.aborted) throw err;
     const failure = classifyModelError(err);
     throw ApplicationFailure.create({ type: 'GraderRequestFailed', message: failure.message, nonRetryable: !failure.retryable });
   } finally {
     await recorder.close().catch(() => undefined);
   }
+}
+
+/** Runs one of the grader's reads in the session's sandbox; anything else is refused. */
+async function readWorkspace(sandbox: Sandbox, use: Anthropic.Messages.ToolUseBlock, signal: AbortSignal): Promise<Anthropic.Messages.ToolResultBlockParam> {
+  if (!GRADER_TOOL_NAMES.has(use.name)) {
+    return { type: 'tool_result', tool_use_id: use.id, is_error: true, content: `The grader may only read (${[...GRADER_TOOL_NAMES].join(', ')}); ${use.name} is not available.` };
+  }
+  // Its own ids: the executor runs each id once, and a retried grading asks anew.
+  const outcome = await sandbox.runTool({ toolUseId: `grade_${use.id}`, name: use.name, input: (use.input ?? {}) as Record<string, unknown>, defaultTimeoutMs: 60_000, signal });
+  return { type: 'tool_result', tool_use_id: use.id, is_error: outcome.is_error, content: outcome.content };
 }
 
 /** `{result, explanation}` from the grader's answer, or undefined when it is not one. */

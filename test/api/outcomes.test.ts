@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { toFile } from '@anthropic-ai/sdk';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
-import { lastUserText, text, toolUse, type ScriptedRequest, type ScriptedTurn } from '../../src/testing/index.ts';
-import { startTestTemporal } from '../support/harness.ts';
+import { lastToolResults, lastUserText, text, toolUse, type ScriptedRequest, type ScriptedTurn } from '../../src/testing/index.ts';
+import { bashInSandbox, startTestTemporal } from '../support/harness.ts';
 import { startApiFixture, type ApiFixture } from './api-fixture.ts';
 import { idleWith, sessionLog, waitForEvent, type LoggedEvent } from './session-log.ts';
 
@@ -79,6 +79,26 @@ test('satisfied on the first try: the grader sees the task, the rubric and the r
   assert.notEqual(evaluation.completed_at, null);
   const agentUsage = log.filter((e) => e.type === 'span.model_request_end').reduce((sum, e) => sum + (e.type === 'span.model_request_end' ? e.model_usage.input_tokens : 0), 0);
   assert.equal(retrieved.usage.input_tokens, agentUsage + 700, 'the grader\'s tokens are in the session\'s usage');
+});
+
+test('the grader may read the workspace, never change it; its reads stay out of the session\'s log', async () => {
+  const { script, seen } = twoParty(
+    (_r, n) => (n === 0 ? { content: [toolUse('bash', { command: 'printf "roses are red\\nviolets are blue\\n" > /workspace/poem.txt' })] } : { content: [text('Wrote /workspace/poem.txt')] }),
+    (_r, n) =>
+      n === 0
+        ? { content: [toolUse('read', { file_path: '/workspace/poem.txt' }), toolUse('bash', { command: 'rm -f /workspace/poem.txt' })] }
+        : verdict('satisfied', 'The file rhymes.'),
+  );
+  await using f = await startApiFixture({ temporal, script });
+  const { session } = await outcomeSession(f, { description: 'Write a poem to /workspace/poem.txt', rubric: { type: 'text', content: 'It rhymes' } });
+  const log = await waitForEvent(f.client, session.id, idleWith('end_turn'));
+  assert.equal(ends(log)[0]?.result, 'satisfied');
+  assert.equal(seen.grader.length, 2);
+  const results = lastToolResults(seen.grader[1]!);
+  assert.match(results[0]?.text ?? '', /roses are red/);
+  assert.deepEqual([results[1]?.is_error, /may only read/.test(results[1]?.text ?? '')], [true, true]);
+  assert.match(await bashInSandbox(f.harness, session.id, 'cat /workspace/poem.txt'), /violets are blue/, 'the grader changed nothing');
+  assert.equal(log.filter((e) => e.type === 'agent.tool_use').length, 1, 'only the agent\'s own call is in the log');
 });
 
 test('needs_revision, then satisfied: the agent\'s next turn carries the feedback; two evaluations', async () => {
