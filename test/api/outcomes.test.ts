@@ -194,3 +194,35 @@ test('a file rubric is read by the grader; an unknown file is a 404 naming the f
     assert.match(error.message ?? '', field);
   }
 });
+
+test('the README snippet: define an outcome, stream until idle, read outcome_evaluations', async () => {
+  const { script } = twoParty(
+    (_r, n) => ({ content: [text(n === 0 ? 'fizzbuzz.py written' : 'test added too')] }),
+    (_r, n) => (n === 0 ? verdict('needs_revision', 'test_fizzbuzz.py is missing') : verdict('satisfied', 'both criteria met')),
+  );
+  await using f = await startApiFixture({ temporal, script });
+  const client = f.client;
+  const agent = await client.beta.agents.create({ name: 'Coding Assistant', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
+  const environment = await client.beta.environments.create({ name: 'python', config: { type: 'cloud', networking: { type: 'limited' } } });
+  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+  const printed: unknown[][] = [];
+  const console = { log: (...values: unknown[]) => printed.push(values) };
+
+  const stream = await client.beta.sessions.events.stream(session.id);
+  await client.beta.sessions.events.send(session.id, {
+    events: [{
+      type: 'user.define_outcome',
+      description: 'Write fizzbuzz.py and a test for it',
+      rubric: { type: 'text', content: '- fizzbuzz.py prints 1..100 with Fizz, Buzz and FizzBuzz\n- test_fizzbuzz.py passes' },
+      max_iterations: 3, // evaluate-then-revise cycles; default 3, at most 20
+    }],
+  });
+  for await (const event of stream) {
+    if (event.type === 'span.outcome_evaluation_end') console.log(event.iteration, event.result, event.explanation);
+    if (event.type === 'session.status_idle') break;
+  }
+  const { outcome_evaluations } = await client.beta.sessions.retrieve(session.id);
+
+  assert.deepEqual(printed, [[0, 'needs_revision', 'test_fizzbuzz.py is missing'], [1, 'satisfied', 'both criteria met']]);
+  assert.deepEqual(outcome_evaluations.map((o) => [o.result, o.iteration, o.explanation]), [['satisfied', 1, 'both criteria met']]);
+});
