@@ -40,6 +40,8 @@ export type GraderInput = {
   outcome: OpenOutcome;
   /** The model the grader uses: the agent's. */
   model: string;
+  /** Heartbeat timeout of the grading activity: how long a dead worker holds it (the session's model-call timeout). */
+  heartbeatTimeoutMs?: number | undefined;
   /** The session's environment and vaults: the grader reads the work in the session's sandbox. */
   environment: EnvironmentDefinition;
   vaultIds?: string[] | undefined;

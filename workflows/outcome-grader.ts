@@ -11,7 +11,7 @@ import type { GradeResult, GraderInput } from './contract.ts';
 export async function outcomeGraderWorkflow(input: GraderInput): Promise<GradeResult> {
   const { gradeOutcome } = proxyActivities<SessionActivities>({
     startToCloseTimeout: '15 minutes',
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout: input.heartbeatTimeoutMs ?? 30_000,
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 8 },
   });
   return gradeOutcome(input);

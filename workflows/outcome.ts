@@ -28,7 +28,7 @@ export async function evaluateOutcome(loop: SessionLoop, leading: WorkflowEvent[
     verdict = await executeChild<typeof outcomeGraderWorkflow>(OUTCOME_GRADER_WORKFLOW, {
       workflowId: `${sessionId}:outcome:${outcome.id}:${outcome.iteration}`,
       taskQueue: workflowInfo().taskQueue,
-      args: [{ sessionId, storeId: loop.input.storeId, outcome, model: agentModel(loop), environment: loop.input.environment, ...loop.vaults() }],
+      args: [{ sessionId, storeId: loop.input.storeId, outcome, model: agentModel(loop), heartbeatTimeoutMs: loop.tuning.modelHeartbeatTimeoutMs, environment: loop.input.environment, ...loop.vaults() }],
       // An interrupt cancels the grader and waits for it to stop: no grader outlives its cycle.
       cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
       parentClosePolicy: ParentClosePolicy.TERMINATE,
