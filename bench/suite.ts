@@ -19,6 +19,7 @@ import { envInt, progress } from './stats.ts';
 import { measureStoreFloor } from './store-floor.ts';
 import { measureTemporalFloor } from './temporal-floor.ts';
 import { measureSteering } from './steering.ts';
+import { measureOutcomeGrading } from './outcome-grading.ts';
 
 
 const DELIVERY_TARGET = 'none yet (recorded for later targets)';
@@ -67,6 +68,7 @@ export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promi
     probe.restore();
     await h.sandboxes.close();
     if (wanted('steering')) results['steering'] = await measureSteering({ temporal, turns: envInt('BENCH_STEERING_TURNS', 20) });
+    if (wanted('outcomes')) results['outcomes'] = await measureOutcomeGrading({ temporal, samples: envInt('BENCH_OUTCOME_SAMPLES', 20) });
   } finally {
     await temporal.stop();
   }

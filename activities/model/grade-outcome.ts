@@ -59,7 +59,9 @@ export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput): 
   const cycle = `grade:${outcome.id}:${outcome.iteration}`;
   const rubric = await rubricText(deps, outcome);
   const report = await finalReport(store, sessionId);
-  const workspace = deps.sandboxes ? await deps.sandboxes.ensure(await sandboxSpecFor(deps, sessionId, input.environment, input.vaultIds)) : undefined;
+  // The sandbox is reached only when the grader first reads: a verdict on the report alone starts no container.
+  const sandboxes = deps.sandboxes;
+  const workspace = sandboxes ? async () => sandboxes.ensure(await sandboxSpecFor(deps, sessionId, input.environment, input.vaultIds)) : undefined;
   let ongoing = 0;
   const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
   const ongoingTimer = setInterval(() => {
@@ -104,7 +106,8 @@ async function askGrader(deps: GradeOutcomeDeps, ask: GraderAsk): Promise<string
     const uses = message.content.filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === 'tool_use');
     if (uses.length === 0 || !ask.workspace) return message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
     messages.push({ role: 'assistant', content: message.content });
-    messages.push({ role: 'user', content: await Promise.all(uses.map((use) => readWorkspace(ask.workspace!, use, ask.signal))) });
+    const sandbox = await ask.workspace();
+    messages.push({ role: 'user', content: await Promise.all(uses.map((use) => readWorkspace(sandbox, use, ask.signal))) });
   }
 }
 
@@ -116,8 +119,8 @@ type GraderAsk = {
   rubric: string;
   report: string;
   signal: AbortSignal;
-  /** The session's sandbox, for reading the work; absent when the worker has none. */
-  workspace?: Sandbox | undefined;
+  /** The session's sandbox, for reading the work (started on first use); absent when the worker has none. */
+  workspace?: (() => Promise<Sandbox>) | undefined;
 };
 
 async function graderRequest(deps: GradeOutcomeDeps, ask: GraderAsk, callKey: string, messages: Anthropic.Messages.MessageParam[], tools: Anthropic.Messages.Tool[] | undefined): Promise<Anthropic.Messages.Message> {
