@@ -449,13 +449,18 @@ ensure_python_sdk() {
     found "python anthropic $ANTHROPIC_PY_VERSION (.cache/python-sdk)"
     return
   fi
-  have python3 || die "python3 is missing (needed for the Python SDK conformance test)" "install python3 (Debian: apt-get install python3 python3-venv), then rerun"
-  local started
+  install_venv "$venv" anthropic "$ANTHROPIC_PY_VERSION" "the Python SDK conformance test"
+}
+
+# A fresh virtualenv at $1 with package $2 at version $3, for $4 (what needs it).
+install_venv() {
+  local venv="$1" package="$2" version="$3" purpose="$4" started
+  have python3 || die "python3 is missing (needed for $purpose)" "install python3 (Debian: apt-get install python3 python3-venv), then rerun"
   started=$(now_ms)
   rm -rf "$venv"
   python3 -m venv "$venv" >&2 || die "python3 -m venv failed" "install the venv module (Debian: apt-get install python3-venv), then rerun"
-  "$venv/bin/pip" install -q --disable-pip-version-check "anthropic==$ANTHROPIC_PY_VERSION" >&2 || die "pip install anthropic==$ANTHROPIC_PY_VERSION failed" "check that PyPI is reachable, then rerun"
-  log "installed python anthropic $ANTHROPIC_PY_VERSION into .cache/python-sdk in $(elapsed_since "$started")"
+  "$venv/bin/pip" install -q --disable-pip-version-check "$package==$version" >&2 || die "pip install $package==$version failed" "check that PyPI is reachable, then rerun"
+  log "installed $package $version into .cache/${venv##*/} in $(elapsed_since "$started")"
 }
 
 # Schemathesis, for the fuzz test that throws generated requests at the API (npm test).
@@ -467,13 +472,7 @@ ensure_schemathesis() {
     found "schemathesis $SCHEMATHESIS_VERSION (.cache/schemathesis)"
     return
   fi
-  have python3 || die "python3 is missing (needed for the API fuzz test)" "install python3 (Debian: apt-get install python3 python3-venv), then rerun"
-  local started
-  started=$(now_ms)
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2 || die "python3 -m venv failed" "install the venv module (Debian: apt-get install python3-venv), then rerun"
-  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2 || die "pip install schemathesis==$SCHEMATHESIS_VERSION failed" "check that PyPI is reachable, then rerun"
-  log "installed schemathesis $SCHEMATHESIS_VERSION into .cache/schemathesis in $(elapsed_since "$started")"
+  install_venv "$venv" schemathesis "$SCHEMATHESIS_VERSION" "the API fuzz test"
 }
 
 summary() {

@@ -1,27 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { test } from 'node:test';
 import { lastToolResults, text, toolUse, type ScriptFunction } from '../../src/testing/index.ts';
-import { startTestTemporal } from '../support/harness.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { kill9, startWorkerProcess } from '../support/worker-processes.ts';
+import { crashServers } from '../support/crash-servers.ts';
+import { kill9 } from '../support/worker-processes.ts';
 import { startApiFixture } from './api-fixture.ts';
 import { idleWith, userText, waitForEvent } from './session-log.ts';
 
-let temporal: DevServer;
-let postgres: TestPostgres;
-before(async () => {
-  [temporal, postgres] = await Promise.all([startTestTemporal(), startPostgres()]);
-});
-after(async () => {
-  await Promise.all([temporal.stop(), postgres.stop()]);
-});
+const servers = crashServers();
 
 test('a worker killed while an approval is pending loses nothing: a new worker runs the call once approved', async () => {
   const script: ScriptFunction = (request, { callIndex }) =>
     callIndex === 0 ? { content: [toolUse('bash', { command: 'echo ran >> /workspace/runs.txt; cat /workspace/runs.txt | wc -l' })] } : { content: [text(`result: ${lastToolResults(request)[0]?.text.trim()}`)] };
-  await using f = await startApiFixture({ temporal, script, postgresUrl: postgres.url, worker: false });
-  let worker = await startWorkerProcess(f.harness, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+  await using f = await startApiFixture({ temporal: servers.temporal, script, postgresUrl: servers.postgres.url, worker: false });
+  let worker = await servers.startWorker(f.harness);
   try {
     const agent = await f.client.beta.agents.create({
       name: 'careful',
@@ -38,7 +29,7 @@ test('a worker killed while an approval is pending loses nothing: a new worker r
     await kill9(worker);
     // Nothing runs the session now; the approval waits in Temporal.
     await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.tool_confirmation', tool_use_id: use.id, result: 'allow' }] });
-    worker = await startWorkerProcess(f.harness, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+    worker = await servers.startWorker(f.harness);
 
     const done = await waitForEvent(f.client, session.id, idleWith('end_turn'));
     const results = done.filter((e) => e.type === 'agent.tool_result');

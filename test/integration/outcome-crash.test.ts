@@ -3,24 +3,16 @@
  * outcome gets exactly one verdict per cycle, and the killed grader request is billed.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { test } from 'node:test';
 import { text, type ScriptFunction, type ScriptedTurn } from '../../src/testing/index.ts';
-import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { kill9, startWorkerProcess } from '../support/worker-processes.ts';
+import { assertGaplessLog, collectEvents, isIdle, startHarness } from '../support/harness.ts';
+import { crashServers } from '../support/crash-servers.ts';
+import { kill9 } from '../support/worker-processes.ts';
 
 const agent = { name: 'writer', model: 'claude-sonnet-5-5', tools: [] };
 const tuning = { modelHeartbeatTimeoutMs: 3000, toolHeartbeatTimeoutMs: 3000 };
 
-let temporal: DevServer;
-let postgres: TestPostgres;
-before(async () => {
-  [temporal, postgres] = await Promise.all([startTestTemporal(), startPostgres()]);
-});
-after(async () => {
-  await Promise.all([temporal.stop(), postgres.stop()]);
-});
+const servers = crashServers();
 
 test('kill -9 of the worker while the grader works: one verdict, nothing duplicated, the killed grader request billed', async () => {
   const verdict = JSON.stringify({ result: 'satisfied', explanation: 'all there' });
@@ -31,8 +23,8 @@ test('kill -9 of the worker while the grader works: one verdict, nothing duplica
     graderCalls += 1;
     return graderCalls === 1 ? slowGrader : { content: [text(verdict)], usage: { input_tokens: 910, output_tokens: 31 } };
   };
-  await using h = await startHarness({ temporal, script, worker: false, postgresUrl: postgres.url });
-  let worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+  await using h = await startHarness({ temporal: servers.temporal, script, worker: false, postgresUrl: servers.postgres.url });
+  let worker = await servers.startWorker(h);
   try {
     const session = await h.longhaul.sessions.create({
       agent,
@@ -44,7 +36,7 @@ test('kill -9 of the worker while the grader works: one verdict, nothing duplica
     // The grader's answer is streaming (message_start is out); kill its worker mid-stream.
     await new Promise((r) => setTimeout(r, 1500));
     await kill9(worker);
-    worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+    worker = await servers.startWorker(h);
 
     const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
     await assertGaplessLog(h.store, session.id);

@@ -4,29 +4,21 @@
  * with what the endpoint reported for it, next to the retry that succeeded.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { usageOf as apiUsageOf } from '../../src/client/session-state.ts';
 import { formatUsd, listCostNanos } from '../../src/core/model-pricing.ts';
 import type { SessionEvent } from '../../src/schemas/events.ts';
-import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { text, toolUse, type RecordedCall, type ReportedUsage, type ScriptFunction, type ScriptedRequest, type ScriptedTurn } from '../../src/testing/index.ts';
-import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal, type Harness } from '../support/harness.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { kill9, startWorkerProcess } from '../support/worker-processes.ts';
+import { assertGaplessLog, collectEvents, isIdle, startHarness, type Harness } from '../support/harness.ts';
+import { crashServers } from '../support/crash-servers.ts';
+import { kill9 } from '../support/worker-processes.ts';
 
 const MODEL = 'claude-sonnet-5-5';
 const agent = { name: 'coder', model: MODEL, tools: [] };
 // Short heartbeat timeouts so a killed worker's call is handed to the next worker in seconds.
 const tuning = { modelHeartbeatTimeoutMs: 3000, toolHeartbeatTimeoutMs: 3000 };
 
-let temporal: DevServer;
-let postgres: TestPostgres;
-before(async () => {
-  [temporal, postgres] = await Promise.all([startTestTemporal(), startPostgres()]);
-});
-after(async () => {
-  await Promise.all([temporal.stop(), postgres.stop()]);
-});
+const servers = crashServers();
 
 const ZERO: ReportedUsage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 
@@ -83,15 +75,15 @@ test('a model call whose worker is killed mid-stream is billed: its message_star
   };
   const script: ScriptFunction = (_request, { callIndex }) =>
     callIndex === 0 ? slow : { content: [text('done')], usage: { input_tokens: 1250, cache_read_input_tokens: 3400, cache_creation_input_tokens: 0, output_tokens: 9 } };
-  await using h = await startHarness({ temporal, script, worker: false, postgresUrl: postgres.url });
-  let worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+  await using h = await startHarness({ temporal: servers.temporal, script, worker: false, postgresUrl: servers.postgres.url });
+  let worker = await servers.startWorker(h);
   try {
     const session = await h.longhaul.sessions.create({ agent, tuning, events: [{ type: 'user.message', content: [{ type: 'text', text: 'go' }] }] });
     const [first] = await h.model.waitForCalls(1, { timeoutMs: 60_000 });
     // message_start goes out at once; give the worker a moment with it, then kill it mid-stream.
     await new Promise((r) => setTimeout(r, 1500));
     await kill9(worker);
-    worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+    worker = await servers.startWorker(h);
 
     const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
     assert.equal(h.model.callCount, 2, 'the killed call was retried once');
@@ -116,7 +108,7 @@ test('streams that break after message_start are billed: an error after message_
     { fault: 'disconnect_mid_stream', afterEvents: 1 },
     { content: [text('recovered')], usage: { input_tokens: 900, cache_read_input_tokens: 2000, cache_creation_input_tokens: 120, output_tokens: 5 } },
   ];
-  await using h = await startHarness({ temporal, script, postgresUrl: postgres.url });
+  await using h = await startHarness({ temporal: servers.temporal, script, postgresUrl: servers.postgres.url });
   const session = await h.longhaul.sessions.create({ agent, tuning, events: [{ type: 'user.message', content: [{ type: 'text', text: 'go' }] }] });
   const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
   assert.equal(h.model.callCount, 3);
@@ -155,15 +147,15 @@ test('a worker killed between permission judgements: the finished answer and the
     return { content: [text('nothing to do then')], usage: { input_tokens: 1700, cache_read_input_tokens: 2500, output_tokens: 8 } };
   };
   const judged = { ...agent, tools: [{ type: 'agent_toolset_20260401' as const, default_config: { permission_policy: { type: 'auto' as const } } }] };
-  await using h = await startHarness({ temporal, script, worker: false, postgresUrl: postgres.url });
-  let worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+  await using h = await startHarness({ temporal: servers.temporal, script, worker: false, postgresUrl: servers.postgres.url });
+  let worker = await servers.startWorker(h);
   try {
     const session = await h.longhaul.sessions.create({ agent: judged, tuning, events: [{ type: 'user.message', content: [{ type: 'text', text: 'ship it' }] }] });
     // The answer (call 1) and the first judgement (call 2) are done; the second judgement (call 3) hangs.
     await h.model.waitForCalls(3, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 500));
     await kill9(worker);
-    worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+    worker = await servers.startWorker(h);
 
     const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
     const [answer, firstJudgement, killedJudgement] = h.model.calls;

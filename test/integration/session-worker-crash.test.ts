@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { SessionEvent } from '../../src/schemas/events.ts';
-import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { text, toolUse, type ScriptFunction } from '../../src/testing/index.ts';
-import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { kill9, startWorkerProcess } from '../support/worker-processes.ts';
+import { assertGaplessLog, collectEvents, isIdle, startHarness } from '../support/harness.ts';
+import { crashServers } from '../support/crash-servers.ts';
+import { kill9 } from '../support/worker-processes.ts';
 
 const agent = { name: 'coder', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' as const }] };
 // Short heartbeat timeouts so a killed worker's calls are handed to the next worker in seconds.
 const tuning = { modelHeartbeatTimeoutMs: 3000, toolHeartbeatTimeoutMs: 3000 };
 
-let temporal: DevServer;
-let postgres: TestPostgres;
-before(async () => {
-  [temporal, postgres] = await Promise.all([startTestTemporal(), startPostgres()]);
-});
-after(async () => {
-  await Promise.all([temporal.stop(), postgres.stop()]);
-});
+const servers = crashServers();
 
 /** Every tool_use has exactly one result, every span start exactly one end, no id twice. */
 function assertNothingLostOrDuplicated(events: SessionEvent[]): void {
@@ -47,8 +39,8 @@ test('kill -9 of the worker during a tool call and during a model call: a new wo
         return { content: [text('all done')] };
     }
   };
-  await using h = await startHarness({ temporal, script, worker: false, postgresUrl: postgres.url });
-  let worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+  await using h = await startHarness({ temporal: servers.temporal, script, worker: false, postgresUrl: servers.postgres.url });
+  let worker = await servers.startWorker(h);
   try {
     const session = await h.longhaul.sessions.create({ agent, tuning, events: [{ type: 'user.message', content: [{ type: 'text', text: 'go' }] }] });
 
@@ -56,13 +48,13 @@ test('kill -9 of the worker during a tool call and during a model call: a new wo
     await collectEvents(h.longhaul, session.id, (e) => e.type === 'agent.tool_use');
     await new Promise((r) => setTimeout(r, 1000));
     await kill9(worker);
-    worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+    worker = await servers.startWorker(h);
 
     // 2. Kill during the slow model call (the second request reached the model).
     await h.model.waitForCalls(2, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 500));
     await kill9(worker);
-    worker = await startWorkerProcess(h, { postgresUrl: postgres.url, temporalAddress: temporal.address });
+    worker = await servers.startWorker(h);
 
     const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
     assert.deepEqual(events.at(-1)?.type === 'session.status_idle' ? events.at(-1) : undefined, { ...events.at(-1), stop_reason: { type: 'end_turn' } });
