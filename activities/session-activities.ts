@@ -4,7 +4,7 @@ import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { FileContentReader } from '../src/store/file-store.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
-import type { GradeResult, GraderInput, WorkflowEvent } from '../workflows/contract.ts';
+import type { GradeRequest, GradeResult, GraderInput, WorkflowEvent } from '../workflows/contract.ts';
 import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
 import { gradeOutcome } from './model/grade-outcome.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
@@ -69,7 +69,7 @@ export function createSessionActivities({
     runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials }, input),
 
     /** One outcome evaluation cycle: the grader's verdict, in a context of its own. */
-    gradeOutcome: (input: GraderInput): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials }, input),
+    gradeOutcome: (input: GraderInput & GradeRequest): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials }, input),
 
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {

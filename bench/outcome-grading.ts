@@ -19,7 +19,7 @@ const isGrader = (request: ScriptedRequest) => JSON.stringify(request.system ?? 
  * activity starting, and the grader building its request. One outcome per sample, each
  * in a fresh session.
  */
-export async function measureOutcomeGrading({ temporal, samples }: { temporal: DevServer; samples: number }) {
+export async function measureOutcomeGrading({ temporal, samples, postgresUrl }: { temporal: DevServer; samples: number; postgresUrl?: string | undefined }) {
   let agentAnsweredMs = 0;
   const latencies: number[] = [];
   const script = (request: ScriptedRequest) => {
@@ -30,7 +30,7 @@ export async function measureOutcomeGrading({ temporal, samples }: { temporal: D
     agentAnsweredMs = nowMs();
     return { content: [text('done')] };
   };
-  await using h = await startHarness({ temporal, script, heartbeatEveryMs: PRODUCTION_HEARTBEAT_MS });
+  await using h = await startHarness({ temporal, script, heartbeatEveryMs: PRODUCTION_HEARTBEAT_MS, ...(postgresUrl ? { postgresUrl } : {}) });
   const agent = AgentDefinition.parse({ name: 'bench', model: 'claude-sonnet-5-5', tools: [] });
   for (let i = -2; i < samples; i++) {
     const session = await h.longhaul.sessions.create({
@@ -44,6 +44,7 @@ export async function measureOutcomeGrading({ temporal, samples }: { temporal: D
   }
   const summary = summarize(latencies);
   return {
+    store: postgresUrl ? 'postgresql' : 'pglite (in the worker process)',
     worker_heartbeat_ms: PRODUCTION_HEARTBEAT_MS,
     turn_end_to_grader_request: { target_p50_ms_max: TARGET_TURN_END_TO_GRADER_P50_MS, meets_target: summary.p50_ms <= TARGET_TURN_END_TO_GRADER_P50_MS, ...summary },
   };

@@ -68,7 +68,12 @@ export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promi
     probe.restore();
     await h.sandboxes.close();
     if (wanted('steering')) results['steering'] = await measureSteering({ temporal, turns: envInt('BENCH_STEERING_TURNS', 20) });
-    if (wanted('outcomes')) results['outcomes'] = await measureOutcomeGrading({ temporal, samples: envInt('BENCH_OUTCOME_SAMPLES', 20) });
+    if (wanted('outcomes')) {
+      const samples = envInt('BENCH_OUTCOME_SAMPLES', 20);
+      // Production stores are PostgreSQL; PGlite runs in the worker's own event loop and slows what shares it.
+      await using postgres = await startPostgres();
+      results['outcomes'] = { pglite: await measureOutcomeGrading({ temporal, samples }), postgres: await measureOutcomeGrading({ temporal, samples, postgresUrl: postgres.url }) };
+    }
   } finally {
     await temporal.stop();
   }

@@ -47,6 +47,14 @@ export type GraderInput = {
   vaultIds?: string[] | undefined;
 };
 
+/** What the grader learns when the turn ends (`gradeSignal`): what to read and what to record first. */
+export type GradeRequest = {
+  /** Transcript key of the agent's last answer: its text is the report the grader reads. */
+  reportKey: string;
+  /** Events the grader records before it starts: what the turn left to record, and the cycle's `span.outcome_evaluation_start`. */
+  leading: WorkflowEvent[];
+};
+
 /** The grader's verdict on one evaluation cycle, with what its model requests cost. */
 export type GradeResult = {
   result: 'satisfied' | 'needs_revision' | 'failed';
@@ -223,3 +231,5 @@ export const settingsSignal = defineSignal<[SessionSettings]>('longhaul.settings
 /** Files to copy into the sandbox: before the next model call, or at once when idle. */
 export const mountFilesSignal = defineSignal<[FileMount[]]>('longhaul.mountFiles');
 export const statusQuery = defineQuery<SessionStatus>('longhaul.status');
+/** Tells a waiting grader child that its turn ended: grade now. */
+export const gradeSignal = defineSignal<[GradeRequest]>('longhaul.grade');

@@ -1,42 +1,73 @@
-import { ChildWorkflowCancellationType, ParentClosePolicy, executeChild, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ChildWorkflowCancellationType, ParentClosePolicy, isCancellation, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { formatUsd } from '../src/core/model-pricing.ts';
 import { addUsage, zeroUsage } from '../src/core/usage.ts';
-import { OUTCOME_GRADER_WORKFLOW, type GradeResult, type OpenOutcome, type WorkflowEvent } from './contract.ts';
+import { gradeSignal, OUTCOME_GRADER_WORKFLOW, type GradeResult, type OpenOutcome, type WorkflowEvent } from './contract.ts';
 import { failureMessage } from './failures.ts';
 import type { outcomeGraderWorkflow } from './outcome-grader.ts';
 import type { SessionLoop } from './session-loop.ts';
 
 /** An evaluation cycle in flight, so an interrupt can close it as `interrupted`. */
-export type Grading = { outcome: OpenOutcome; startKey: string };
+export type Grading = { outcome: OpenOutcome; start: WorkflowEvent };
+
+/** A grader child started with its turn, waiting for the turn to end to grade it. */
+export type PendingGrader = { outcome: OpenOutcome; scope: CancellationScope; started: Promise<ChildWorkflowHandle<typeof outcomeGraderWorkflow>> };
 
 /**
- * After a turn that ended while an outcome is open: a grader child workflow checks the
+ * Starts the grader of the open outcome's next cycle as the turn starts, so that when
+ * the turn ends only a signal stands between it and the grader's first request (a new
+ * child's first workflow task costs tens of milliseconds). Undefined when no outcome is open.
+ */
+export function startGrader(loop: SessionLoop): PendingGrader | undefined {
+  const { state, sessionId } = loop;
+  const outcome = state.outcome;
+  if (!outcome) return undefined;
+  // Inside the turn's scope: an interrupt or the end of the session cancels it too.
+  const scope = new CancellationScope();
+  const started = scope.run(() =>
+    startChild<typeof outcomeGraderWorkflow>(OUTCOME_GRADER_WORKFLOW, {
+      // Unique per turn: a grader cancelled with its turn leaves its id to no one.
+      workflowId: `${sessionId}:outcome:${outcome.id}:${outcome.iteration}:${state.callCounter}`,
+      taskQueue: workflowInfo().taskQueue,
+      args: [{ sessionId, storeId: loop.input.storeId, outcome, model: agentModel(loop), heartbeatTimeoutMs: loop.tuning.modelHeartbeatTimeoutMs, environment: loop.input.environment, ...loop.vaults() }],
+      // Cancelled, it stops before the parent goes on: no grader outlives its cycle.
+      cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+    }),
+  );
+  started.catch(() => undefined);
+  return { outcome, scope, started };
+}
+
+/** Cancels a grader whose turn did not end in grading (a budget stop, a model failure). */
+export function dropGrader(grader: PendingGrader | undefined): void {
+  grader?.scope.cancel();
+}
+
+/**
+ * After a turn that ended while an outcome is open: the grader child workflow checks the
  * work in a context of its own, and its verdict decides what happens next.
  * `needs_revision` gives the agent the grader's feedback as its next turn;
  * `max_iterations_reached` (a revision the outcome has no cycles left for) gives it one
  * closing turn; `satisfied` and `failed` end the outcome. Returns the events to record
  * before going on, and whether the agent works again.
  */
-export async function evaluateOutcome(loop: SessionLoop, leading: WorkflowEvent[]): Promise<{ leading: WorkflowEvent[]; agentAgain: boolean }> {
+export async function evaluateOutcome(loop: SessionLoop, leading: WorkflowEvent[], grader: PendingGrader): Promise<{ leading: WorkflowEvent[]; agentAgain: boolean }> {
   const { state, sessionId } = loop;
-  const outcome = state.outcome!;
+  const outcome = grader.outcome;
   const start = loop.event('span.outcome_evaluation_start', { outcome_id: outcome.id, iteration: outcome.iteration });
-  await loop.activities.emitEvents({ sessionId, events: [...leading, start] });
-  loop.grading = { outcome, startKey: start.key };
+  loop.grading = { outcome, start };
   let verdict: GradeResult;
   try {
-    verdict = await executeChild<typeof outcomeGraderWorkflow>(OUTCOME_GRADER_WORKFLOW, {
-      workflowId: `${sessionId}:outcome:${outcome.id}:${outcome.iteration}`,
-      taskQueue: workflowInfo().taskQueue,
-      args: [{ sessionId, storeId: loop.input.storeId, outcome, model: agentModel(loop), heartbeatTimeoutMs: loop.tuning.modelHeartbeatTimeoutMs, environment: loop.input.environment, ...loop.vaults() }],
-      // An interrupt cancels the grader and waits for it to stop: no grader outlives its cycle.
-      cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-      parentClosePolicy: ParentClosePolicy.TERMINATE,
-    });
+    const child = await grader.started;
+    // The grader records these first: the turn's last input and the cycle's start, one hop sooner than an activity of their own.
+    await child.signal(gradeSignal, { leading: [...leading, start], reportKey: `assistant:call:${state.callCounter - 1}` });
+    verdict = await child.result();
   } catch (err) {
     if (isCancellation(err)) throw err;
     // The grader could not run at all (its model unreachable through every retry): the outcome fails, the session goes on.
     verdict = { result: 'failed', explanation: `The grader could not evaluate the work: ${failureMessage(err)}`, usage: zeroUsage(), costNanos: 0 };
+    // What the grader may not have recorded (recording is idempotent by key).
+    await loop.activities.emitEvents({ sessionId, events: [...leading, start] });
   }
   loop.grading = undefined;
   addUsage(state.usage, verdict.usage);
@@ -76,7 +107,9 @@ export function interruptedEvaluation(loop: SessionLoop): WorkflowEvent[] {
   if (!grading) return [];
   loop.grading = undefined;
   loop.state.outcome = undefined;
+  // The start, in case the grader was stopped before it recorded it (recording is idempotent by key).
   return [
+    grading.start,
     {
       ...loop.event('span.outcome_evaluation_end', {
         outcome_id: grading.outcome.id,
@@ -85,7 +118,7 @@ export function interruptedEvaluation(loop: SessionLoop): WorkflowEvent[] {
         explanation: 'The user interrupted the session while the grader was evaluating.',
         usage: zeroUsage(),
       }),
-      idsOf: { outcome_evaluation_start_id: grading.startKey },
+      idsOf: { outcome_evaluation_start_id: grading.start.key },
     },
   ];
 }

@@ -4,7 +4,7 @@ import { isModelFailure } from './failures.ts';
 import { drainInbox, drainInterrupts, requeue } from './inbox.ts';
 import { PATCHES } from './patches.ts';
 import { SessionLoop } from './session-loop.ts';
-import { evaluateOutcome, interruptedEvaluation } from './outcome.ts';
+import { dropGrader, evaluateOutcome, interruptedEvaluation, startGrader } from './outcome.ts';
 import { runTurn, type TurnEnd } from './turn.ts';
 
 /**
@@ -102,13 +102,26 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
  * agent back (with the grader's feedback) runs another turn without going idle.
  */
 async function runTurnAndGrade(loop: SessionLoop, leading: WorkflowEvent[]): Promise<TurnEnd> {
-  let ended = await runTurn(loop, leading);
-  while (ended.stopReason.type === 'end_turn' && loop.state.outcome) {
-    const graded = await evaluateOutcome(loop, ended.leading);
-    if (!graded.agentAgain) return { stopReason: ended.stopReason, leading: graded.leading };
-    ended = await runTurn(loop, graded.leading);
+  let grader = startGrader(loop);
+  try {
+    let ended = await runTurn(loop, leading);
+    while (ended.stopReason.type === 'end_turn' && loop.state.outcome) {
+      // An outcome defined during the turn, or replaced by a newer one, has no grader waiting yet.
+      if (grader?.outcome.id !== loop.state.outcome.id) {
+        dropGrader(grader);
+        grader = startGrader(loop);
+      }
+      const graded = await evaluateOutcome(loop, ended.leading, grader!);
+      grader = undefined;
+      if (!graded.agentAgain) return { stopReason: ended.stopReason, leading: graded.leading };
+      grader = startGrader(loop);
+      ended = await runTurn(loop, graded.leading);
+    }
+    return ended;
+  } finally {
+    // A turn that ended without grading (budget, refusal, a failed model call) gives its grader up.
+    dropGrader(grader);
   }
-  return ended;
 }
 
 /** Signals and queries: they only record requests on the loop; the loop acts on them. */

@@ -5,12 +5,14 @@ import { MAX_RUBRIC_CHARS } from '../../src/core/outcomes.ts';
 import { sumUsage, zeroUsage } from '../../src/core/usage.ts';
 import type { FileContentReader } from '../../src/store/file-store.ts';
 import type { SessionStore } from '../../src/store/session-store.ts';
-import type { GradeResult, GraderInput, OpenOutcome } from '../../workflows/contract.ts';
+import type { TranscriptItem } from '../../src/core/transcript.ts';
+import type { GradeRequest, GradeResult, GraderInput, OpenOutcome } from '../../workflows/contract.ts';
 import { AttemptUsageRecorder } from './attempt-usage.ts';
 import { AGENT_TOOLSET } from '../../src/core/agent-toolset.ts';
 import type { Sandbox, SandboxDriver } from '../../sandbox/types.ts';
 import type { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
 import { sandboxSpecFor } from '../run-tool.ts';
+import { appendWorkflowEvents } from '../workflow-events.ts';
 import { classifyModelError } from './classify-model-error.ts';
 
 export const GRADER_SYSTEM = [
@@ -52,13 +54,12 @@ const MAX_GRADER_STEPS = 12;
  * request's usage is recorded as the endpoint reports it (`AttemptUsageRecorder`), so a
  * retry after a crash still counts what the lost attempt was billed.
  */
-export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput): Promise<GradeResult> {
+export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput & GradeRequest): Promise<GradeResult> {
   const ctx = Context.current();
   const { store } = deps;
   const { sessionId, outcome, model } = input;
   const cycle = `grade:${outcome.id}:${outcome.iteration}`;
-  const rubric = await rubricText(deps, outcome);
-  const report = await finalReport(store, sessionId);
+  const [rubric, report] = await Promise.all([rubricText(deps, outcome), finalReport(store, sessionId, input.reportKey), appendWorkflowEvents(store, sessionId, input.leading)]);
   // The sandbox is reached only when the grader first reads: a verdict on the report alone starts no container.
   const sandboxes = deps.sandboxes;
   const workspace = sandboxes ? async () => sandboxes.ensure(await sandboxSpecFor(deps, sessionId, input.environment, input.vaultIds)) : undefined;
@@ -185,11 +186,9 @@ async function rubricText(deps: GradeOutcomeDeps, outcome: OpenOutcome): Promise
 }
 
 /** What the agent said when it finished: the text of its last answer (no thinking, no tool calls). */
-async function finalReport(store: SessionStore, sessionId: string): Promise<string> {
+async function finalReport(store: SessionStore, sessionId: string, reportKey: string | undefined): Promise<string> {
+  const textOf = (item: TranscriptItem | undefined) => (item?.kind === 'assistant' ? item.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n') : undefined);
+  if (reportKey !== undefined) return textOf(await store.getTranscriptItem(sessionId, reportKey)) ?? '';
   const transcript = await store.readTranscript(sessionId);
-  for (let i = transcript.length - 1; i >= 0; i--) {
-    const { item } = transcript[i]!;
-    if (item.kind === 'assistant') return item.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
-  }
-  return '';
+  return textOf(transcript.findLast(({ item }) => item.kind === 'assistant')?.item) ?? '';
 }
