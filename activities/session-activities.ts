@@ -42,6 +42,8 @@ export type SessionActivityDeps = {
   mcp?: McpGateway | undefined;
   /** Vault credentials: `environment_variable` secrets for the sandboxes' egress proxies. */
   credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
+  /** Model the outcome grader uses; default: the session agent's own. */
+  graderModel?: string | undefined;
 };
 
 /**
@@ -60,6 +62,7 @@ export function createSessionActivities({
   files,
   mcp,
   credentials,
+  graderModel,
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
   return {
@@ -69,7 +72,7 @@ export function createSessionActivities({
     runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials }, input),
 
     /** One outcome evaluation cycle: the grader's verdict, in a context of its own. */
-    gradeOutcome: (input: GraderInput & GradeRequest): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials }, input),
+    gradeOutcome: (input: GraderInput & GradeRequest): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials, graderModel }, input),
 
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {

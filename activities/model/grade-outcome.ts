@@ -39,6 +39,8 @@ export type GradeOutcomeDeps = {
   /** The session's sandbox, which the grader may read; without it the grader judges the report alone. */
   sandboxes?: SandboxDriver | undefined;
   credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
+  /** Overrides the model the session asks for (the agent's). */
+  graderModel?: string | undefined;
 };
 
 /** What the grader may do in the workspace: look, never change. */
@@ -57,7 +59,8 @@ const MAX_GRADER_STEPS = 12;
 export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput & GradeRequest): Promise<GradeResult> {
   const ctx = Context.current();
   const { store } = deps;
-  const { sessionId, outcome, model } = input;
+  const { sessionId, outcome } = input;
+  const model = deps.graderModel ?? input.model;
   const cycle = `grade:${outcome.id}:${outcome.iteration}`;
   const [rubric, report] = await Promise.all([rubricText(deps, outcome), finalReport(store, sessionId, input.reportKey), appendWorkflowEvents(store, sessionId, input.leading)]);
   // The sandbox is reached only when the grader first reads: a verdict on the report alone starts no container.

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
-import { sandboxLimitsFromEnv } from '../config/sandbox-config.ts';
+import { graderModelFromEnv, sandboxLimitsFromEnv } from '../config/sandbox-config.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
 import { FileStore, type FileContentReader } from '../store/file-store.ts';
@@ -125,6 +125,7 @@ export async function startEngineWorker({
     mcp,
     ...(credentials ? { credentials } : {}),
     files,
+    ...graderModelFromEnv(env),
   });
   const running = worker.run();
   cleanups.push('worker', async () => {

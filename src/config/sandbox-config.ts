@@ -16,3 +16,9 @@ export function sandboxLimitsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandbox
   }
   return { diskMb };
 }
+
+/** `LONGHAUL_GRADER_MODEL`: the model outcome graders use on this worker (default: each session agent's own). */
+export function graderModelFromEnv(env: NodeJS.ProcessEnv): { graderModel?: string } {
+  const model = env['LONGHAUL_GRADER_MODEL']?.trim();
+  return model ? { graderModel: model } : {};
+}

@@ -48,6 +48,8 @@ export type LonghaulWorkerOptions = {
   maxConcurrentActivities?: number;
   /** Activity heartbeat interval, which also bounds how fast an interrupt reaches a running call. Default 1000 ms. */
   heartbeatEveryMs?: number;
+  /** Model the outcome grader uses; default: the session agent's own. */
+  graderModel?: string | undefined;
   /**
    * On shutdown, how long running model and tool calls may finish before they are
    * cancelled (and retried on another worker). Default 30 000 ms.
@@ -78,6 +80,7 @@ export async function createLonghaulWorker({
   maxConcurrentActivities = 100,
   heartbeatEveryMs = 1000,
   shutdownGraceTimeMs = 30_000,
+  graderModel,
 }: LonghaulWorkerOptions): Promise<Worker> {
   const model = (anthropic ?? new Anthropic()).withOptions({ maxRetries: 0 });
   return Worker.create({
@@ -85,7 +88,7 @@ export async function createLonghaulWorker({
     namespace,
     taskQueue,
     workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
-    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files }),
+    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files, graderModel }),
     // The workflow half (the store id header) is in the bundle: bundleLonghaulWorkflows adds it.
     interceptors: { activity: [storeIdentityCheck({ storeId: store.storeId })] },
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,

@@ -49,6 +49,7 @@ export async function startApiFixture({
   resolveEgressHost?: ResolveHost;
   /** Options of `/v1/files` (always served; the worker mounts files from the store). */
   files?: { maxFileBytes?: number };
+  graderModel?: string;
 }): Promise<ApiFixture> {
   const driver = apiStoreUrl ? await openPostgresDriver({ url: apiStoreUrl }) : await openPgliteDriver();
   const secretBox = SecretBox.fromBase64(SecretBox.generateKey());

@@ -70,6 +70,7 @@ test('satisfied on the first try: the grader sees the task, the rubric and the r
   assert.match(graderRequest, /The poem is in \/workspace\/poem.txt/);
   assert.doesNotMatch(graderRequest, /UNSEEN_BY_GRADER|tool_use|bash/, 'no agent tool call reaches the grader');
   assert.equal(seen.grader.length, 1);
+  assert.equal(seen.grader[0]?.model, 'claude-sonnet-5-5', "the agent's model grades by default");
   assert.match(lastUserText(seen.agent[0]!), /Write a rhyming poem/);
 
   const retrieved = await f.client.beta.sessions.retrieve(session.id);
@@ -99,6 +100,14 @@ test('the grader may read the workspace, never change it; its reads stay out of 
   assert.deepEqual([results[1]?.is_error, /may only read/.test(results[1]?.text ?? '')], [true, true]);
   assert.match(await bashInSandbox(f.harness, session.id, 'cat /workspace/poem.txt'), /violets are blue/, 'the grader changed nothing');
   assert.equal(log.filter((e) => e.type === 'agent.tool_use').length, 1, 'only the agent\'s own call is in the log');
+});
+
+test('a worker may give graders a model of their own (LONGHAUL_GRADER_MODEL); by default they use the agent\'s', async () => {
+  const { script, seen } = twoParty(() => ({ content: [text('done')] }), () => verdict('satisfied', 'ok'));
+  await using f = await startApiFixture({ temporal, script, graderModel: 'claude-haiku-5-5' });
+  const { session } = await outcomeSession(f, { description: 'x', rubric: { type: 'text', content: 'y' } });
+  await waitForEvent(f.client, session.id, idleWith('end_turn'));
+  assert.deepEqual([seen.agent[0]?.model, seen.grader[0]?.model], ['claude-sonnet-5-5', 'claude-haiku-5-5']);
 });
 
 test('needs_revision, then satisfied: the agent\'s next turn carries the feedback; two evaluations', async () => {

@@ -62,6 +62,7 @@ export async function startHarness({
   files,
   heartbeatEveryMs = 200,
   resolveEgressHost,
+  graderModel,
 }: {
   temporal: DevServer;
   script: Script;
@@ -77,6 +78,8 @@ export async function startHarness({
   heartbeatEveryMs?: number;
   /** How the sandboxes' egress proxies resolve host names (tests map example names to local servers). */
   resolveEgressHost?: ResolveHost;
+  /** The workers' outcome grader model (default: the agent's). */
+  graderModel?: string;
 }): Promise<Harness> {
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
@@ -102,6 +105,7 @@ export async function startHarness({
       ...(mcp ? { mcp } : {}),
       ...(credentials ? { credentials } : {}),
       ...(files ? { files } : {}),
+      ...(graderModel ? { graderModel } : {}),
       // Tests end by terminating their sessions; their calls then stop within a heartbeat.
       shutdownGraceTimeMs: 2000,
     });
