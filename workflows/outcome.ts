@@ -1,6 +1,5 @@
 import { CancellationScope, ChildWorkflowCancellationType, ParentClosePolicy, isCancellation, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
-import { formatUsd } from '../src/core/model-pricing.ts';
-import { addUsage, zeroUsage } from '../src/core/usage.ts';
+import { addUsage, usageSnapshot, zeroUsage } from '../src/core/usage.ts';
 import { gradeSignal, OUTCOME_GRADER_WORKFLOW, type GradeResult, type OpenOutcome, type WorkflowEvent } from './contract.ts';
 import { failureMessage } from './failures.ts';
 import type { outcomeGraderWorkflow } from './outcome-grader.ts';
@@ -127,7 +126,7 @@ function feedback(text: string): WorkflowEvent['transcript'] {
   return { kind: 'user', content: [{ type: 'text', text }] };
 }
 
-/** The grader uses the agent's model. */
+/** The grader uses the agent's model (a worker may set another: `LONGHAUL_GRADER_MODEL`). */
 function agentModel(loop: SessionLoop): string {
   const { model } = loop.input.agent;
   return typeof model === 'string' ? model : model.id;
@@ -136,14 +135,5 @@ function agentModel(loop: SessionLoop): string {
 /** The session's totals after the grader's requests, as `session.usage` reports them. */
 function usageEvent(loop: SessionLoop): WorkflowEvent {
   const { usage, costNanos, budget } = loop.state;
-  return loop.event('session.usage', {
-    usage: {
-      input_tokens: usage.input_tokens,
-      output_tokens: usage.output_tokens,
-      cache_read_input_tokens: usage.cache_read_input_tokens,
-      cache_creation: { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens },
-      list_cost: { amount: formatUsd(costNanos ?? 0), currency: 'USD' },
-    },
-    budget: budget ?? null,
-  });
+  return loop.event('session.usage', { usage: usageSnapshot(usage, costNanos ?? 0), budget: budget ?? null });
 }

@@ -4,7 +4,6 @@ import type { AttemptUsage, NewEvent, SessionStore } from '../../src/store/sessi
 import { deterministicId } from '../../src/store/ids.ts';
 import { modelId, type AgentDefinition } from '../../src/schemas/agent.ts';
 import { autoPermissionRule, type AutoVerdict } from '../../src/core/auto-permission-rules.ts';
-import { formatUsd } from '../../src/core/model-pricing.ts';
 import { mcpToolsetsOf, toolRoutes, type McpToolDescription, type ToolRoute } from '../../src/core/tool-routing.ts';
 import type { BudgetLimit, ToolUseRef, Usage, WorkflowEvent } from '../../workflows/contract.ts';
 import { mcpSessionError, type McpGateway } from '../mcp-gateway.ts';
@@ -16,7 +15,7 @@ import { answerEvents } from './server-tool-events.ts';
 import type { TranscriptCache } from './transcript-cache.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
 import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
-import { sumUsage, usageFrom, zeroUsage } from '../../src/core/usage.ts';
+import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
 
 export type CallModelInput = {
   sessionId: string;
@@ -296,16 +295,9 @@ async function discoverMcpTools(deps: CallModelDeps, input: CallModelInput, atte
 /** The `session.usage` event: the session's totals after this call (absent for callers that track nothing). */
 function sessionUsageEvent(input: CallModelInput, usage: Usage, costNanos: number): NewEvent['event'] | undefined {
   if (!input.spent) return undefined;
-  const total = sumUsage([input.spent.usage, usage]);
   return {
     type: 'session.usage',
-    usage: {
-      input_tokens: total.input_tokens,
-      output_tokens: total.output_tokens,
-      cache_read_input_tokens: total.cache_read_input_tokens,
-      cache_creation: { ephemeral_5m_input_tokens: total.cache_creation_input_tokens },
-      list_cost: { amount: formatUsd(input.spent.costNanos + costNanos), currency: 'USD' },
-    },
+    usage: usageSnapshot(sumUsage([input.spent.usage, usage]), input.spent.costNanos + costNanos),
     budget: input.budget ?? null,
   } as NewEvent['event'];
 }

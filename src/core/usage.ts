@@ -1,3 +1,5 @@
+import { formatUsd } from './model-pricing.ts';
+
 /** Token usage, summed over a session's model requests. */
 export type Usage = {
   input_tokens: number;
@@ -32,4 +34,15 @@ export function addUsage(total: Usage, delta: Usage): Usage {
 /** The sum of `usages`, as a new value. */
 export function sumUsage(usages: readonly Usage[]): Usage {
   return usages.reduce(addUsage, zeroUsage());
+}
+
+/** A session's totals as `session.usage` reports them: tokens, and the list cost of `costNanos`. */
+export function usageSnapshot(total: Usage, costNanos: number) {
+  return {
+    input_tokens: total.input_tokens,
+    output_tokens: total.output_tokens,
+    cache_read_input_tokens: total.cache_read_input_tokens,
+    cache_creation: { ephemeral_5m_input_tokens: total.cache_creation_input_tokens },
+    list_cost: { amount: formatUsd(costNanos), currency: 'USD' as const },
+  };
 }
