@@ -64,7 +64,12 @@ export class SessionDisks {
     const target = this.mountPath(sessionId);
     await mkdir(target, { recursive: true, mode: 0o700 });
     if (!(await isMountPoint(target))) {
-      await command('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noatime,noinit_itable', image, target]);
+      try {
+        await command('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noatime,noinit_itable', image, target]);
+      } catch (error) {
+        // Another worker (or driver) mounted it a moment ago: mount refuses a second mount, which is what we want.
+        if (!(await isMountPoint(target))) throw error;
+      }
     }
     return {
       workspace: await sandboxFolder(join(target, 'workspace')),

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { readFileSync, realpathSync } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { getContainerRuntimeClient } from 'testcontainers';
 import { volumeName } from '../../sandbox/sandbox-resources.ts';
+import { SessionDisks } from '../../sandbox/session-disk.ts';
 import { SandboxLostError, SandboxStartError } from '../../sandbox/types.ts';
 import { createSandboxFixture, exec, SANDBOX_IMAGE, type SandboxFixture, text, toolUseId } from './sandbox-fixture.ts';
 
@@ -161,4 +164,17 @@ test('a missing image is a SandboxStartError with code image_missing', async () 
 test('session ids that cannot name Docker resources are refused', async () => {
   await assert.rejects(fixture.driver.ensure(fixture.spec('../escape')), TypeError);
   await assert.rejects(fixture.driver.ensure(fixture.spec('has space')), TypeError);
+});
+
+test('workers making and mounting the same new session disk at once all get the one disk', async () => {
+  const root = join(fixture.dataDir, '.race-disks');
+  for (let round = 0; round < 5; round++) {
+    const sessionId = `race-disk-${round}`;
+    const disks = [new SessionDisks(root), new SessionDisks(root), new SessionDisks(root)];
+    const mounted = await Promise.all(disks.map((d) => d.mount(sessionId, 64)));
+    assert.equal(new Set(mounted.map((m) => m.workspace)).size, 1);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.split(' ')[4] === realpathSync(disks[0]!.mountPath(sessionId)));
+    assert.equal(mounts.length, 1, 'mounted once');
+    await disks[0]!.remove(sessionId);
+  }
 });
