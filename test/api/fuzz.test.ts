@@ -1,8 +1,9 @@
 /**
  * Schemathesis throws generated requests (a fixed seed, a bounded number per operation)
  * at every operation of `/openapi.json`, on the real API and store: no answer may be a
- * 5xx. Sessions it creates have agents that only talk, so no sandbox is started. Path ids
- * are real resources made first, so requests reach the code behind the lookups.
+ * 5xx. Sessions it creates have agents that only talk; the one sandbox it starts is the one
+ * its file resource is copied into. Path ids are real resources made first, so requests
+ * reach the code behind the lookups.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
