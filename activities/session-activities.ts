@@ -4,9 +4,9 @@ import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { FileContentReader } from '../src/store/file-store.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
-import type { GradeRequest, GradeResult, GraderInput, WorkflowEvent } from '../workflows/contract.ts';
+import type { GradeRequest, GradeResult, GraderInput, OpenOutcome, Usage, WorkflowEvent } from '../workflows/contract.ts';
 import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
-import { gradeOutcome } from './model/grade-outcome.ts';
+import { billedUsage, gradeOutcome, gradingCycleKey } from './model/grade-outcome.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
 import { runTool, sandboxSpecFor, type RunToolInput, type RunToolResult } from './run-tool.ts';
 import type { WebSearchProvider } from './web-tools.ts';
@@ -70,6 +70,10 @@ export function createSessionActivities({
       callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts, mcp }, input),
 
     runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials }, input),
+
+    /** What an evaluation cycle's grader requests were billed so far (an interrupted cycle's, which returned no verdict). */
+    gradingUsage: ({ sessionId, outcome, model }: { sessionId: string; outcome: OpenOutcome; model: string }): Promise<{ usage: Usage; costNanos: number }> =>
+      billedUsage(store, sessionId, gradingCycleKey(outcome), graderModel ?? model),
 
     /** One outcome evaluation cycle: the grader's verdict, in a context of its own. */
     gradeOutcome: (input: GraderInput & GradeRequest): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials, graderModel }, input),

@@ -37,7 +37,7 @@ export function sessionActivities(tuning: ResolvedTuning) {
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
   });
-  const { emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords } = proxyActivities<SessionActivities>({
+  const { emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, gradingUsage } = proxyActivities<SessionActivities>({
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
   });
@@ -49,7 +49,7 @@ export function sessionActivities(tuning: ResolvedTuning) {
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5 },
   });
-  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools };
+  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools, gradingUsage };
 }
 
 export type SessionActivityProxies = ReturnType<typeof sessionActivities>;

@@ -100,25 +100,33 @@ export async function evaluateOutcome(loop: SessionLoop, leading: WorkflowEvent[
   return { leading: events, agentAgain: false };
 }
 
-/** The end of a cycle an interrupt stopped: the outcome is over, `interrupted`. */
-export function interruptedEvaluation(loop: SessionLoop): WorkflowEvent[] {
+/**
+ * The end of a cycle an interrupt stopped: the outcome is over, `interrupted`. What the
+ * grader's requests were billed until then still counts in the session's usage.
+ */
+export async function interruptedEvaluation(loop: SessionLoop): Promise<WorkflowEvent[]> {
   const grading = loop.grading;
   if (!grading) return [];
   loop.grading = undefined;
   loop.state.outcome = undefined;
+  const { outcome } = grading;
+  const billed = await loop.activities.gradingUsage({ sessionId: loop.sessionId, outcome, model: agentModel(loop) });
+  addUsage(loop.state.usage, billed.usage);
+  loop.state.costNanos = (loop.state.costNanos ?? 0) + billed.costNanos;
   // The start, in case the grader was stopped before it recorded it (recording is idempotent by key).
   return [
     grading.start,
     {
       ...loop.event('span.outcome_evaluation_end', {
-        outcome_id: grading.outcome.id,
-        iteration: grading.outcome.iteration,
+        outcome_id: outcome.id,
+        iteration: outcome.iteration,
         result: 'interrupted',
         explanation: 'The user interrupted the session while the grader was evaluating.',
-        usage: zeroUsage(),
+        usage: billed.usage,
       }),
       idsOf: { outcome_evaluation_start_id: grading.start.key },
     },
+    usageEvent(loop),
   ];
 }
 

@@ -72,7 +72,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         loop.unsent = [];
         if (loop.terminateRequested) break;
         // The interrupt is echoed (and a grading it stopped closed), then the session idles; messages that came with it start the next turn.
-        await CancellationScope.nonCancellable(() => loop.goIdle({ type: 'end_turn' }, [...interruptedEvaluation(loop), ...drainInterrupts(loop)]));
+        await CancellationScope.nonCancellable(async () => loop.goIdle({ type: 'end_turn' }, [...(await interruptedEvaluation(loop)), ...drainInterrupts(loop)]));
       } else if (isModelFailure(err)) {
         // callModel already recorded the session.error; the turn is abandoned, the session stays usable.
         await loop.goIdle({ type: 'retries_exhausted' }, drainInterrupts(loop));
@@ -88,7 +88,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   // Terminated: record it, release the sandbox; archive and delete remove more.
   await CancellationScope.nonCancellable(async () => {
     state.phase = 'terminated';
-    await loop.activities.emitEvents({ sessionId, events: [...interruptedEvaluation(loop), ...drainInbox(loop).events, loop.event('session.status_terminated')] });
+    await loop.activities.emitEvents({ sessionId, events: [...(await interruptedEvaluation(loop)), ...drainInbox(loop).events, loop.event('session.status_terminated')] });
     const { removal } = loop;
     // Only signals sent since deletion existed ask for removal, so older histories replay unchanged.
     const removing = (removal.workspace === true || removal.records === true) && patched(PATCHES.removeOnDelete);

@@ -61,7 +61,7 @@ export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput & 
   const { store } = deps;
   const { sessionId, outcome } = input;
   const model = deps.graderModel ?? input.model;
-  const cycle = `grade:${outcome.id}:${outcome.iteration}`;
+  const cycle = gradingCycleKey(outcome);
   const [rubric, report] = await Promise.all([rubricText(deps, outcome), finalReport(store, sessionId, input.reportKey), appendWorkflowEvents(store, sessionId, input.leading)]);
   // The sandbox is reached only when the grader first reads: a verdict on the report alone starts no container.
   const sandboxes = deps.sandboxes;
@@ -154,6 +154,11 @@ async function readWorkspace(sandbox: Sandbox, use: Anthropic.Messages.ToolUseBl
   return { type: 'tool_result', tool_use_id: use.id, is_error: outcome.is_error, content: outcome.content };
 }
 
+/** The prefix of the call keys of one evaluation cycle's grader requests. */
+export function gradingCycleKey(outcome: Pick<OpenOutcome, 'id' | 'iteration'>): string {
+  return `grade:${outcome.id}:${outcome.iteration}`;
+}
+
 /** `{result, explanation}` from the grader's answer, or undefined when it is not one. */
 export function parseGraderVerdict(text: string): { result: GradeResult['result']; explanation: string } | undefined {
   const json = text.match(/\{[\s\S]*\}/)?.[0];
@@ -168,7 +173,7 @@ export function parseGraderVerdict(text: string): { result: GradeResult['result'
 }
 
 /** What the cycle's requests were billed, over every attempt of this activity (a crashed one's too). */
-async function billedUsage(store: SessionStore, sessionId: string, cycle: string, model: string): Promise<{ usage: GradeResult['usage']; costNanos: number }> {
+export async function billedUsage(store: SessionStore, sessionId: string, cycle: string, model: string): Promise<{ usage: GradeResult['usage']; costNanos: number }> {
   const records = (await store.listAttemptUsage(sessionId)).filter((r) => r.callKey.startsWith(`${cycle}:`));
   const requests = records.map((r) => r.model);
   return { usage: requests.length > 0 ? sumUsage(requests) : zeroUsage(), costNanos: requests.reduce((nanos, usage) => nanos + listCostNanos(model, usage), 0) };

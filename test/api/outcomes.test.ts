@@ -163,7 +163,8 @@ test('a grader answer that cannot be read is asked again, then the outcome fails
 test('the grader reports it is working; an interrupt while it works ends the evaluation as interrupted and idles the session', async () => {
   const { script } = twoParty(
     () => ({ content: [text('done')] }),
-    () => ({ ...verdict('satisfied', 'late'), delayMs: 20_000 }),
+    // It streams slowly: message_start (its input tokens billed) goes out at once, the verdict never does.
+    () => ({ content: [text(JSON.stringify({ result: 'satisfied', explanation: 'late '.repeat(40) }))], usage: { input_tokens: 777, output_tokens: 50 }, eventDelayMs: 2000 }),
   );
   await using f = await startApiFixture({ temporal, script });
   const { session } = await outcomeSession(f, { description: 'Anything', rubric: { type: 'text', content: 'Anything' } });
@@ -177,7 +178,11 @@ test('the grader reports it is working; an interrupt while it works ends the eva
   assert.ok(Date.now() - asked < 15_000, 'the grader did not run to its end');
   const [end] = ends(log);
   assert.deepEqual([end?.result, end?.outcome_evaluation_start_id], ['interrupted', starts(log)[0]?.id]);
-  assert.equal((await f.client.beta.sessions.retrieve(session.id)).outcome_evaluations[0]?.result, 'interrupted');
+  assert.equal(end?.usage.input_tokens, 777, 'the interrupted grader request is billed');
+  const retrieved = await f.client.beta.sessions.retrieve(session.id);
+  assert.equal(retrieved.outcome_evaluations[0]?.result, 'interrupted');
+  const agentInput = log.reduce((sum, e) => sum + (e.type === 'span.model_request_end' ? e.model_usage.input_tokens : 0), 0);
+  assert.equal(retrieved.usage.input_tokens, agentInput + 777, "the session's usage counts it");
 });
 
 test('a file rubric is read by the grader; an unknown file is a 404 naming the field; bad outcomes are 400s', async () => {
