@@ -1,4 +1,5 @@
 import { CancellationScope, ChildWorkflowCancellationType, ParentClosePolicy, isCancellation, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { modelId } from '../src/core/model-id.ts';
 import { addUsage, usageSnapshot, zeroUsage } from '../src/core/usage.ts';
 import { gradeSignal, OUTCOME_GRADER_WORKFLOW, type GradeResult, type OpenOutcome, type WorkflowEvent } from './contract.ts';
 import { failureMessage } from './failures.ts';
@@ -136,8 +137,7 @@ function feedback(text: string): WorkflowEvent['transcript'] {
 
 /** The grader uses the agent's model (a worker may set another: `LONGHAUL_GRADER_MODEL`). */
 function agentModel(loop: SessionLoop): string {
-  const { model } = loop.input.agent;
-  return typeof model === 'string' ? model : model.id;
+  return modelId(loop.input.agent.model);
 }
 
 /** The session's totals after the grader's requests, as `session.usage` reports them. */

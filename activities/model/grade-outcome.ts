@@ -1,13 +1,10 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { listCostNanos } from '../../src/core/model-pricing.ts';
 import { MAX_RUBRIC_CHARS } from '../../src/core/outcomes.ts';
-import { sumUsage, zeroUsage } from '../../src/core/usage.ts';
 import type { FileContentReader } from '../../src/store/file-store.ts';
 import type { SessionStore } from '../../src/store/session-store.ts';
-import type { TranscriptItem } from '../../src/core/transcript.ts';
 import type { GradeRequest, GradeResult, GraderInput, OpenOutcome } from '../../workflows/contract.ts';
-import { AttemptUsageRecorder } from './attempt-usage.ts';
+import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { AGENT_TOOLSET } from '../../src/core/agent-toolset.ts';
 import type { Sandbox, SandboxDriver } from '../../sandbox/types.ts';
 import type { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
@@ -174,9 +171,8 @@ export function parseGraderVerdict(text: string): { result: GradeResult['result'
 
 /** What the cycle's requests were billed, over every attempt of this activity (a crashed one's too). */
 export async function billedUsage(store: SessionStore, sessionId: string, cycle: string, model: string): Promise<{ usage: GradeResult['usage']; costNanos: number }> {
-  const records = (await store.listAttemptUsage(sessionId)).filter((r) => r.callKey.startsWith(`${cycle}:`));
-  const requests = records.map((r) => r.model);
-  return { usage: requests.length > 0 ? sumUsage(requests) : zeroUsage(), costNanos: requests.reduce((nanos, usage) => nanos + listCostNanos(model, usage), 0) };
+  // Every attempt of the grading activity counts: a retry after a crash asks the grader anew.
+  return billedUsageOfCall(await store.listAttemptUsage(sessionId, { callKeyPrefix: `${cycle}:` }), { committedAttempt: Number.MAX_SAFE_INTEGER, model });
 }
 
 /** The rubric's text: inline, or the uploaded file's (its first `MAX_RUBRIC_CHARS` characters). */
@@ -194,9 +190,7 @@ async function rubricText(deps: GradeOutcomeDeps, outcome: OpenOutcome): Promise
 }
 
 /** What the agent said when it finished: the text of its last answer (no thinking, no tool calls). */
-async function finalReport(store: SessionStore, sessionId: string, reportKey: string | undefined): Promise<string> {
-  const textOf = (item: TranscriptItem | undefined) => (item?.kind === 'assistant' ? item.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n') : undefined);
-  if (reportKey !== undefined) return textOf(await store.getTranscriptItem(sessionId, reportKey)) ?? '';
-  const transcript = await store.readTranscript(sessionId);
-  return textOf(transcript.findLast(({ item }) => item.kind === 'assistant')?.item) ?? '';
+async function finalReport(store: SessionStore, sessionId: string, reportKey: string): Promise<string> {
+  const item = await store.getTranscriptItem(sessionId, reportKey);
+  return item?.kind === 'assistant' ? item.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n') : '';
 }

@@ -3,7 +3,8 @@ import { AGENT_TOOLSET, enabledAgentTools } from '../../src/core/agent-toolset.t
 import { mcpModelToolName, mcpToolConfig, mcpToolsetsOf, type McpToolDescription } from '../../src/core/tool-routing.ts';
 import { fitToContextBudget } from '../../src/core/context-budget.ts';
 import { assembleMessages, type TranscriptItem } from '../../src/core/transcript.ts';
-import { modelId, type AgentDefinition } from '../../src/schemas/agent.ts';
+import type { AgentDefinition } from '../../src/schemas/agent.ts';
+import { modelId } from '../../src/core/model-id.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 

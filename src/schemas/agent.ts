@@ -72,7 +72,3 @@ export const AgentDefinition = z.object({
 });
 export type AgentDefinition = z.infer<typeof AgentDefinition>;
 export type AgentDefinitionInput = z.input<typeof AgentDefinition>;
-
-export function modelId(model: AgentDefinition['model']): string {
-  return typeof model === 'string' ? model : model.id;
-}

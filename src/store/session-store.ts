@@ -158,11 +158,11 @@ export class SessionStore implements ContentStore {
   }
 
   /** The recorded attempts of one call, or with no `callKey` of every call of the session, in order. */
-  async listAttemptUsage(sessionId: string, { callKey }: { callKey?: string | undefined } = {}): Promise<AttemptUsage[]> {
+  async listAttemptUsage(sessionId: string, { callKey, callKeyPrefix }: { callKey?: string | undefined; callKeyPrefix?: string | undefined } = {}): Promise<AttemptUsage[]> {
     const rows = await this.#db.query<AttemptUsageRow>(
       `SELECT call_key, attempt, model_usage, judge_usage, final FROM model_attempt_usage
-       WHERE session_id = $1 AND ($2::text IS NULL OR call_key = $2) ORDER BY call_key, attempt`,
-      [sessionId, callKey ?? null],
+       WHERE session_id = $1 AND ($2::text IS NULL OR call_key = $2) AND ($3::text IS NULL OR starts_with(call_key, $3)) ORDER BY call_key, attempt`,
+      [sessionId, callKey ?? null, callKeyPrefix ?? null],
     );
     return rows.map(attemptUsageOf);
   }
