@@ -135,7 +135,8 @@ export class Longhaul {
     /** Sessions API clients created, newest first unless `order` says otherwise. */
     list: async (options: ListSessionsOptions): Promise<Page<SessionView & ApiSessionRecord>> => {
       const page = await this.#store.sessions.listApiSessions(options);
-      return { ...page, data: await Promise.all(page.data.map(async (record) => ({ ...record, ...(await this.#stateOf(record)) }))) };
+      // The records are API sessions; their view adds only status, usage and outcomes.
+      return { ...page, data: await Promise.all(page.data.map(async (record) => (await this.#view(record)) as SessionView & ApiSessionRecord)) };
     },
 
     /**
