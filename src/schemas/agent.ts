@@ -62,13 +62,33 @@ export const ModelConfigParams = z.object({
  * What a session runs: the model, its system prompt and its tools. This is the
  * part of `AgentCreateParams` the session loop needs.
  */
-export const AgentDefinition = z.object({
+const SingleAgentDefinition = z.object({
   name: z.string().min(1).max(256).default('agent'),
   model: z.union([z.string().min(1), ModelConfigParams]),
   system: z.string().nullish(),
   tools: z.array(ToolDefinition).default([]),
   /** Absent in sessions started before MCP support; read it as `[]`. */
   mcp_servers: z.array(McpServerDefinition).optional(),
+});
+
+/**
+ * One agent a coordinator may delegate to, pinned at session creation: its saved id and
+ * version and what its thread runs. `self` marks the coordinator's own entry: its thread
+ * runs the coordinator's definition, roster included, so it may delegate in turn.
+ */
+export const RosterMember = z.object({
+  agent_id: z.string(),
+  version: z.number().int(),
+  name: z.string(),
+  description: z.string().nullable(),
+  self: z.boolean().default(false),
+  definition: SingleAgentDefinition,
+});
+export type RosterMember = z.infer<typeof RosterMember>;
+
+export const AgentDefinition = SingleAgentDefinition.extend({
+  /** Multi-agent sessions: the agents this one may delegate to (absent or empty: it works alone). */
+  roster: z.array(RosterMember).max(20).optional(),
 });
 export type AgentDefinition = z.infer<typeof AgentDefinition>;
 export type AgentDefinitionInput = z.input<typeof AgentDefinition>;
