@@ -28,7 +28,12 @@ export type RunToolInput = {
   vaultIds?: string[] | undefined;
   /** Workflow events to record before the call starts (e.g. the approval that released it). */
   leading?: WorkflowEvent[] | undefined;
+  /** A thread's call: its events go to the thread's log; the sandbox is still the session's. */
+  threadId?: string | undefined;
 };
+
+/** The log a call's events go to. */
+const logOf = (input: RunToolInput): string => input.threadId ?? input.sessionId;
 
 export type RunToolResult = { isError: boolean };
 
@@ -50,27 +55,28 @@ export type RunToolDeps = {
  */
 export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<RunToolResult> {
   const { store } = deps;
-  const { sessionId, toolUseId } = input;
+  const { toolUseId } = input;
+  const logId = logOf(input);
   const ctx = Context.current();
   const attempt = ctx.info.attempt;
   const resultKey = `tool:${toolUseId}:result`;
-  await appendWorkflowEvents(store, sessionId, input.leading ?? []);
+  await appendWorkflowEvents(store, logId, input.leading ?? []);
 
   // Only a retry can find its result already stored (the worker died after the commit).
   if (attempt > 1) {
-    const recorded = await store.findEventByKey(sessionId, resultKey);
+    const recorded = await store.findEventByKey(logId, resultKey);
     if (recorded?.event.type === 'agent.tool_result' || recorded?.event.type === 'agent.mcp_tool_result') return { isError: recorded.event.is_error === true };
   }
 
-  const toolUse = await store.findEventById(sessionId, input.eventId);
+  const toolUse = await store.findEventById(logId, input.eventId);
   if (toolUse?.event.type !== 'agent.tool_use' && toolUse?.event.type !== 'agent.mcp_tool_use') {
     throw ApplicationFailure.nonRetryable(`tool use event ${input.eventId} not found`, 'ToolUseMissing');
   }
   const toolInput = toolUse.event.input;
   if (input.kind === 'mcp') return runMcpTool(deps, input, toolInput, resultKey);
 
-  if (attempt > 1 && (await store.findEventByKey(sessionId, `tool:${toolUseId}:lost:${attempt - 1}`))) {
-    await store.append(sessionId, [{ key: `tool:${toolUseId}:resumed:${attempt}`, event: { type: 'session.status_running' } }]);
+  if (attempt > 1 && (await store.findEventByKey(logId, `tool:${toolUseId}:lost:${attempt - 1}`))) {
+    await store.append(logId, [{ key: `tool:${toolUseId}:resumed:${attempt}`, event: { type: 'session.status_running' } }]);
   }
 
   const heartbeat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
@@ -88,7 +94,7 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   } catch (err) {
     if (err instanceof SandboxLostError) {
       // The container died under the call: say so, and let Temporal retry on a new one.
-      await store.append(sessionId, [{ key: `tool:${toolUseId}:lost:${attempt}`, event: { type: 'session.status_rescheduled' } }]);
+      await store.append(logId, [{ key: `tool:${toolUseId}:lost:${attempt}`, event: { type: 'session.status_rescheduled' } }]);
       throw ApplicationFailure.retryable(`sandbox lost during ${input.name}: ${err.message}`, 'SandboxLost');
     }
     if (ctx.cancellationSignal.aborted) outcome = { is_error: true, content: [{ type: 'text', text: 'Interrupted by the user.' }] };
@@ -98,7 +104,7 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   }
 
   await store.append(
-    sessionId,
+    logId,
     [
       { key: resultKey, event: { type: 'agent.tool_result', tool_use_id: input.eventId, content: outcome.content, is_error: outcome.is_error } },
       ...(outcome.disk_full ? [{ key: `tool:${toolUseId}:disk-full`, event: diskFullError(outcome.disk_full) }] : []),
@@ -124,7 +130,8 @@ function diskFullError(full: DiskFull): NewEvent['event'] {
 /** One MCP tool call; a server that cannot be reached (or refuses the credential) becomes `session.error` and an error result. */
 async function runMcpTool(deps: RunToolDeps, input: RunToolInput, toolInput: Record<string, unknown>, resultKey: string): Promise<RunToolResult> {
   const { store } = deps;
-  const { sessionId, toolUseId } = input;
+  const { toolUseId } = input;
+  const logId = logOf(input);
   const ctx = Context.current();
   const server = input.mcpServer;
   let outcome: ToolOutcomeLike;
@@ -149,14 +156,14 @@ async function runMcpTool(deps: RunToolDeps, input: RunToolInput, toolInput: Rec
       // Not retried: the call may have reached the server, and MCP tools can have side effects.
       // The model gets the failure as the tool's result and decides what to do.
       const error = mcpSessionError(err, server?.name ?? 'unknown');
-      await store.append(sessionId, [{ key: `tool:${toolUseId}:mcp-error`, event: { type: 'session.error', error } as never }]);
+      await store.append(logId, [{ key: `tool:${toolUseId}:mcp-error`, event: { type: 'session.error', error } as never }]);
       outcome = { is_error: true, content: [{ type: 'text', text: `The MCP server ${server?.name ?? ''} could not be used: ${error.message}` }] };
     }
   } finally {
     clearInterval(heartbeat);
   }
   await store.append(
-    sessionId,
+    logId,
     [{ key: resultKey, event: { type: 'agent.mcp_tool_result', mcp_tool_use_id: input.eventId, content: outcome.content, is_error: outcome.is_error } as never }],
     [{ key: resultKey, item: { kind: 'tool_result', tool_use_id: toolUseId, content: outcome.content, is_error: outcome.is_error } }],
   );
@@ -180,7 +187,7 @@ async function ensureOrExplain(deps: RunToolDeps, input: RunToolInput, attempt: 
   } catch (err) {
     if (!(err instanceof SandboxStartError)) throw err;
     const permanent = PERMANENT_START_FAILURES.has(err.code);
-    await deps.store.append(input.sessionId, [
+    await deps.store.append(logOf(input), [
       {
         key: `tool:${input.toolUseId}:sandbox-error:${attempt}`,
         event: { type: 'session.error', error: { type: 'unknown_error', message: `the sandbox could not start: ${err.message}`, retry_status: { type: permanent ? 'terminal' : 'retrying' } } } as never,

@@ -22,6 +22,16 @@ export function toTranscriptItems(events: readonly WorkflowEvent[]): NewTranscri
  */
 export async function appendWorkflowEvents(store: SessionStore, sessionId: string, events: readonly WorkflowEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const resolved = await resolveContentRefs(store, sessionId, events);
-  await store.append(sessionId, toNewEvents(sessionId, resolved), toTranscriptItems(resolved));
+  for (const { thread } of events) if (thread) await store.threads.put(thread);
+  // The writer's own log first, then the copies that go to others (a thread's events cross-posted to the session's).
+  const byLog = new Map<string, WorkflowEvent[]>([[sessionId, []]]);
+  for (const event of events) {
+    const log = event.log ?? sessionId;
+    byLog.set(log, [...(byLog.get(log) ?? []), event]);
+  }
+  for (const [log, logEvents] of byLog) {
+    if (logEvents.length === 0) continue;
+    const resolved = await resolveContentRefs(store, log, logEvents);
+    await store.append(log, toNewEvents(log, resolved), toTranscriptItems(resolved));
+  }
 }

@@ -10,6 +10,7 @@ import type { TranscriptItem } from '../src/core/transcript.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { OutcomeRubric, StopReason, UserDefineOutcomeEventParams, UserEventParams } from '../src/schemas/events.ts';
 import type { Usage } from '../src/core/usage.ts';
+import type { DelegationCall } from '../src/core/delegation.ts';
 
 export type { Usage };
 
@@ -19,6 +20,35 @@ export type { Usage };
  * event's id before the workflow has taken it.
  */
 export type InboundUserEvent = (Exclude<UserEventParams, { type: 'user.define_outcome' }> | InboundOutcome) & { key?: string | undefined };
+
+/** A message from another thread of the session (a delegation or follow-up), as the receiving thread takes it. */
+export type InboundThreadMessage = {
+  type: 'thread.message';
+  from_thread_id: string;
+  from_agent_name: string;
+  text: string;
+  /** What the rest of the session had spent when this was sent (nano-dollars): the budget covers every thread. */
+  spentElsewhereNanos?: number | undefined;
+  key?: string | undefined;
+};
+
+/** A thread's answer (its turn ended), as the thread that started it takes it. */
+export type InboundThreadReport = {
+  type: 'thread.report';
+  thread_id: string;
+  agent_name: string;
+  /** The thread's last answer text (what the agent said as it ended its turn). */
+  text: string;
+  /** The thread's totals so far. */
+  usage: Usage;
+  costNanos: number;
+  /** The thread ended (archived, or its session ended) before it answered: it takes no more work. */
+  terminated?: boolean | undefined;
+  key?: string | undefined;
+};
+
+/** Anything a session's or thread's inbox holds. */
+export type InboundEvent = InboundUserEvent | InboundThreadMessage | InboundThreadReport;
 
 /** A `user.define_outcome` as the session takes it: with the `outc_` id the client gave it. */
 export type InboundOutcome = UserDefineOutcomeEventParams & { outcome_id: string };
@@ -77,10 +107,12 @@ export type ToolUseRef = {
   eventId: string;
   /** The tool's name as the model called it. */
   name: string;
-  kind?: 'builtin' | 'custom' | 'mcp' | undefined;
+  kind?: 'builtin' | 'custom' | 'mcp' | 'delegation' | undefined;
   permission?: 'allow' | 'ask' | 'deny' | undefined;
   /** Why the `auto` policy denied the call. */
   denyReason?: string | undefined;
+  /** A delegation tool's call (`kind: 'delegation'`): what the workflow is asked to do. */
+  delegation?: DelegationCall | undefined;
   mcpServer?: McpServerDefinition | undefined;
   /** The tool's name on its MCP server. */
   mcpTool?: string | undefined;
@@ -119,8 +151,8 @@ export type CarriedState = {
   emitCounter: number;
   /** Counter behind model-call keys. */
   callCounter: number;
-  /** User events received and not yet handled. */
-  inbox: InboundUserEvent[];
+  /** User events (and messages from other threads) received and not yet handled. */
+  inbox: InboundEvent[];
   phase: SessionPhase;
   /** Set when a run continued-as-new in the middle of a turn. */
   turnActive: boolean;
@@ -141,6 +173,34 @@ export type CarriedState = {
   pendingMounts?: FileMount[] | undefined;
   /** The outcome being worked toward; absent when there is none (or it reached a verdict). */
   outcome?: OpenOutcome | undefined;
+  /** Threads this workflow started, by thread id, in the order started (absent: none). */
+  threads?: Record<string, ChildThread> | undefined;
+  /** What the rest of the session had spent when this thread last heard from its parent (threads only). */
+  spentElsewhereNanos?: number | undefined;
+};
+
+/** A thread a workflow started, as the starter tracks it. */
+export type ChildThread = {
+  agentName: string;
+  /** `running` from the message that gave it work until its report. */
+  status: 'running' | 'idle' | 'terminated';
+  usage: Usage;
+  costNanos: number;
+};
+
+/** Who a thread is: what the session workflow's input carries when it runs a thread rather than the primary. */
+export type ThreadIdentity = {
+  /** The thread's `sthr_` id: its workflow id and the id of its event log. */
+  id: string;
+  /** The thread that started it, and that thread's workflow id (the session's own for the primary). */
+  parentThreadId: string;
+  parentWorkflowId: string;
+  agentName: string;
+  /** The roster member it runs. */
+  agentId: string;
+  agentVersion: number;
+  /** 1 for a thread the primary started, 2 for one that thread started, … */
+  depth: number;
 };
 
 /** An uploaded file to copy into the session's sandbox, and where. */
@@ -165,7 +225,7 @@ export type SessionWorkflowInput = {
   agent: AgentDefinition;
   environment: EnvironmentDefinition;
   /** Events to handle as soon as the session starts (e.g. the first user.message). */
-  initialEvents?: InboundUserEvent[] | undefined;
+  initialEvents?: InboundEvent[] | undefined;
   /** Vaults whose credentials MCP calls and the sandbox egress proxy may use. */
   vaultIds?: string[] | undefined;
   budget?: BudgetLimit | null | undefined;
@@ -173,6 +233,13 @@ export type SessionWorkflowInput = {
   mounts?: FileMount[] | undefined;
   tuning?: SessionTuning | undefined;
   carried?: CarriedState | undefined;
+  /**
+   * Multi-agent sessions: the primary thread's `sthr_` id (the session's own thread status
+   * events name it). Absent for single-agent sessions, which record no thread events.
+   */
+  primaryThreadId?: string | undefined;
+  /** Set when this run is a thread (a child of the session), not the session's primary. */
+  thread?: ThreadIdentity | undefined;
 };
 
 /** What the `status` query answers. */
@@ -198,6 +265,20 @@ export type WorkflowEvent = {
    * workflow cannot derive ids; the writer does): `{ outcome_evaluation_start_id: '<key>' }`.
    */
   idsOf?: Record<string, string> | undefined;
+  /** The log the event goes to when not the writer's own: a thread's events cross-posted to the session's primary log. */
+  log?: string | undefined;
+  /** A thread's record, written with its `session.thread_created` event. */
+  thread?: ThreadRecord | undefined;
+};
+
+/** What the store keeps of a thread besides its log (`SessionThread` is built from both). */
+export type ThreadRecord = {
+  id: string;
+  sessionId: string;
+  parentThreadId: string;
+  agentId: string;
+  agentVersion: number;
+  agentName: string;
 };
 
 /**
@@ -218,6 +299,12 @@ export const DEFAULT_TASK_QUEUE = 'longhaul';
 export const SESSION_WORKFLOW = 'sessionWorkflow';
 export const SESSION_CLEANUP_WORKFLOW = 'sessionCleanupWorkflow';
 export const OUTCOME_GRADER_WORKFLOW = 'outcomeGraderWorkflow';
+export const THREAD_WORKFLOW = 'threadWorkflow';
+
+/** Most threads one session may start (the primary's and every thread's together). */
+export const MAX_THREADS_PER_SESSION = 25;
+/** Deepest a thread may start threads: only a roster with `self` gets past depth 1. */
+export const MAX_THREAD_DEPTH = 3;
 
 /** User events (`user.message`, `user.interrupt`) for the session. */
 export const userEventsSignal = defineSignal<[InboundUserEvent[]]>('longhaul.userEvents');
@@ -231,5 +318,7 @@ export const settingsSignal = defineSignal<[SessionSettings]>('longhaul.settings
 /** Files to copy into the sandbox: before the next model call, or at once when idle. */
 export const mountFilesSignal = defineSignal<[FileMount[]]>('longhaul.mountFiles');
 export const statusQuery = defineQuery<SessionStatus>('longhaul.status');
+/** Messages between threads: delegations and follow-ups to a thread, reports back to its starter. */
+export const threadEventsSignal = defineSignal<[(InboundThreadMessage | InboundThreadReport)[]]>('longhaul.threadEvents');
 /** Tells a waiting grader child that its turn ended: grade now. */
 export const gradeSignal = defineSignal<[GradeRequest]>('longhaul.grade');

@@ -1,5 +1,5 @@
 import { DEFAULT_OUTCOME_ITERATIONS } from '../src/core/outcomes.ts';
-import type { InboundUserEvent, WorkflowEvent } from './contract.ts';
+import type { InboundEvent, InboundUserEvent, WorkflowEvent } from './contract.ts';
 import type { SessionLoop } from './session-loop.ts';
 
 /**
@@ -29,6 +29,21 @@ export function drainInbox(loop: SessionLoop): { events: WorkflowEvent[]; messag
       case 'system.message':
         events.push({ key, event: { type: 'system.message', content: user.content }, transcript: { kind: 'system', content: user.content } });
         break;
+      case 'thread.message':
+        // A delegation or follow-up: the thread's next turn works on it.
+        messages += 1;
+        state.spentElsewhereNanos = user.spentElsewhereNanos ?? state.spentElsewhereNanos;
+        events.push(threadMessageEvent(key, user.from_thread_id, user.from_agent_name, user.text, user.text));
+        break;
+      case 'thread.report': {
+        // A thread's answer wakes its starter like a user message would.
+        messages += 1;
+        const child = state.threads?.[user.thread_id];
+        if (child) Object.assign(child, { status: user.terminated ? 'terminated' : 'idle', usage: user.usage, costNanos: user.costNanos });
+        const said = `[Message from thread ${user.thread_id} (agent ${user.agent_name})]\n${user.text || '(the thread ended its turn without a text answer)'}`;
+        events.push(threadMessageEvent(key, user.thread_id, user.agent_name, user.text, said));
+        break;
+      }
       case 'user.define_outcome':
         // The agent begins work on it at once; a newer outcome replaces one still open.
         messages += 1;
@@ -59,7 +74,7 @@ export function drainInterrupts(loop: SessionLoop): WorkflowEvent[] {
 }
 
 /** Takes the inbox's answers to the given waiting calls (confirmations, custom tool results), in order. */
-export function takeAnswers(loop: SessionLoop, resolves: (e: InboundUserEvent) => boolean): InboundUserEvent[] {
+export function takeAnswers(loop: SessionLoop, resolves: (e: InboundEvent) => boolean): InboundEvent[] {
   const answers = loop.state.inbox.filter(resolves);
   loop.state.inbox = loop.state.inbox.filter((e) => !resolves(e));
   return answers;
@@ -70,13 +85,21 @@ export function requeue(loop: SessionLoop, events: readonly WorkflowEvent[]): vo
   loop.state.inbox.unshift(...userEventsOf(events));
 }
 
-function interruptEvent(user: InboundUserEvent, key: string): WorkflowEvent {
+function threadMessageEvent(key: string, fromThreadId: string, fromAgentName: string, text: string, modelText: string): WorkflowEvent {
+  return {
+    key,
+    event: { type: 'agent.thread_message_received', from_session_thread_id: fromThreadId, from_agent_name: fromAgentName, content: [{ type: 'text', text }] },
+    transcript: { kind: 'user', content: [{ type: 'text', text: modelText }] },
+  };
+}
+
+function interruptEvent(user: InboundEvent, key: string): WorkflowEvent {
   const thread = user.type === 'user.interrupt' ? user.session_thread_id : undefined;
   return { key, event: { type: 'user.interrupt', ...(thread ? { session_thread_id: thread } : {}) } };
 }
 
 /** The logged form of a client's answer (its routing key stripped). */
-export function resolutionEvent(user: InboundUserEvent): WorkflowEvent['event'] {
+export function resolutionEvent(user: InboundEvent): WorkflowEvent['event'] {
   const { key: _key, ...event } = user;
   return event;
 }
@@ -88,6 +111,17 @@ function outcomeTask(description: string): string {
 
 const CLIENT_EVENT_TYPES = new Set(['user.message', 'user.interrupt', 'system.message', 'user.tool_confirmation', 'user.custom_tool_result', 'user.define_outcome']);
 
-function userEventsOf(events: readonly WorkflowEvent[]): InboundUserEvent[] {
-  return events.flatMap((e): InboundUserEvent[] => (CLIENT_EVENT_TYPES.has(e.event.type) ? [{ ...e.event, key: e.key } as InboundUserEvent] : []));
+function userEventsOf(events: readonly WorkflowEvent[]): InboundEvent[] {
+  return events.flatMap((e): InboundEvent[] => {
+    if (CLIENT_EVENT_TYPES.has(e.event.type)) return [{ ...e.event, key: e.key } as InboundUserEvent];
+    if (e.event.type === 'agent.thread_message_received') return [threadEventOf(e)];
+    return [];
+  });
+}
+
+/** A taken thread message, back as it arrived (a report keeps no usage: its starter counted it when it took it). */
+function threadEventOf(e: WorkflowEvent): InboundEvent {
+  const event = e.event as unknown as { from_session_thread_id: string; from_agent_name: string; content: { text: string }[] };
+  const text = event.content[0]?.text ?? '';
+  return { type: 'thread.message', from_thread_id: event.from_session_thread_id, from_agent_name: event.from_agent_name, text, key: e.key };
 }

@@ -1,3 +1,3 @@
-export { sessionWorkflow } from './session.ts';
+export { sessionWorkflow, threadWorkflow } from './session.ts';
 export { sessionCleanupWorkflow } from './session-cleanup.ts';
 export { outcomeGraderWorkflow } from './outcome-grader.ts';

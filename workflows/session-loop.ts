@@ -1,11 +1,12 @@
 import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, log, workflowInfo } from '@temporalio/workflow';
 import { parseUsd } from '../src/core/budget.ts';
-import { zeroUsage } from '../src/core/usage.ts';
+import { sumUsage, zeroUsage, type Usage } from '../src/core/usage.ts';
 import type { StopReason } from '../src/schemas/events.ts';
 import { resolveTuning, sessionActivities, type ResolvedTuning, type SessionActivityProxies } from './activity-options.ts';
-import type { CarriedState, SessionRemoval, SessionWorkflowInput, ToolUseRef, WorkflowEvent } from './contract.ts';
+import type { CarriedState, SessionRemoval, SessionWorkflowInput, ThreadIdentity, ToolUseRef, WorkflowEvent } from './contract.ts';
 import { failureMessage } from './failures.ts';
 import type { Grading } from './outcome.ts';
+import { reportToParent } from './threads.ts';
 import type { sessionWorkflow } from './session.ts';
 
 /**
@@ -16,7 +17,12 @@ import type { sessionWorkflow } from './session.ts';
  */
 export class SessionLoop {
   readonly input: SessionWorkflowInput;
+  /** The session: its sandbox, its record. */
   readonly sessionId: string;
+  /** Where this run's events and transcript go: the session's log, or its thread's. */
+  readonly logId: string;
+  /** Set when this run is a thread of the session, not its primary. */
+  readonly thread: ThreadIdentity | undefined;
   readonly tuning: ResolvedTuning;
   readonly activities: SessionActivityProxies;
   readonly state: CarriedState;
@@ -36,10 +42,14 @@ export class SessionLoop {
   sandboxWarm = false;
   /** The outcome evaluation in flight, if any. */
   grading: Grading | undefined;
+  /** The text of the agent's latest answer (threads only: what a thread reports to its starter). */
+  lastAnswerText = '';
 
   constructor(input: SessionWorkflowInput) {
     this.input = input;
     this.sessionId = input.sessionId;
+    this.thread = input.thread;
+    this.logId = input.thread?.id ?? input.sessionId;
     this.tuning = resolveTuning(input.tuning);
     this.activities = sessionActivities(this.tuning);
     this.state = input.carried ?? freshState(input);
@@ -59,14 +69,55 @@ export class SessionLoop {
     return { key: this.nextKey(type), event: { type, ...fields } };
   }
 
+  /** Records events in this run's log (the session's, or its thread's). */
+  emit(events: WorkflowEvent[]): Promise<void> {
+    return this.activities.emitEvents({ sessionId: this.logId, events });
+  }
+
+  /** The id of the thread this run is: the thread's, or the primary's (absent in single-agent sessions). */
+  threadId(): string | undefined {
+    return this.thread?.id ?? this.input.primaryThreadId;
+  }
+
+  /**
+   * The events of a status change. The primary records `session.status_*`, and in a
+   * multi-agent session also its own `session.thread_status_*` (the SDK's tool runner
+   * takes the first thread status event for the primary's). A thread records
+   * `session.thread_status_*` in its log and cross-posts it to the primary log.
+   */
+  statusEvents(status: 'running' | 'idle' | 'terminated', fields: Record<string, unknown> = {}): WorkflowEvent[] {
+    const threadId = this.threadId();
+    const threadFields = { session_thread_id: threadId, agent_name: this.thread?.agentName ?? this.input.agent.name, ...fields };
+    if (this.thread === undefined) {
+      const own = this.event(`session.status_${status}`, fields);
+      return threadId === undefined ? [own] : [own, this.event(`session.thread_status_${status}`, threadFields)];
+    }
+    const own = this.event(`session.thread_status_${status}`, threadFields);
+    return [own, { ...this.event(`session.thread_status_${status}`, threadFields), log: this.sessionId }];
+  }
+
   /** The session's vaults as an activity argument (absent when it has none, as older histories recorded it). */
   vaults(): { vaultIds?: string[] } {
     return this.state.vaultIds?.length ? { vaultIds: this.state.vaultIds } : {};
   }
 
+  /** What this run and the threads it started have spent, as far as it knows (their reports). */
+  spentSoFar(): { usage: Usage; costNanos: number } {
+    const children = Object.values(this.state.threads ?? {});
+    return {
+      usage: children.length === 0 ? this.state.usage : sumUsage([this.state.usage, ...children.map((c) => c.usage)]),
+      costNanos: (this.state.costNanos ?? 0) + children.reduce((sum, c) => sum + c.costNanos, 0),
+    };
+  }
+
+  /**
+   * The budget covers the whole session: a thread counts what the rest of the session had
+   * spent when its parent last wrote to it, so parallel threads see each other's spending
+   * as their results come in.
+   */
   overBudget(): boolean {
     const limit = this.state.budget ? parseUsd(this.state.budget.max_list_cost.amount) : undefined;
-    return limit !== undefined && (this.state.costNanos ?? 0) >= limit;
+    return limit !== undefined && this.spentSoFar().costNanos + (this.state.spentElsewhereNanos ?? 0) >= limit;
   }
 
   hasPendingMounts(): boolean {
@@ -89,7 +140,9 @@ export class SessionLoop {
     state.turnActive = false;
     state.stepsInTurn = 0;
     state.lastStopReason = stopReason;
-    await this.activities.emitEvents({ sessionId: this.sessionId, events: [...leading, this.event('session.status_idle', { stop_reason: stopReason, stop_details: null })] });
+    await this.emit([...leading, ...this.statusEvents('idle', { stop_reason: stopReason, stop_details: null })]);
+    // A thread's starter waits for its answer; waiting for the client is not an answer.
+    if (this.thread && stopReason.type !== 'requires_action') await reportToParent(this, stopReason);
   }
 
   /** Starts the sandbox while the first model call is under way; tools wait for it. */
@@ -124,10 +177,7 @@ export class SessionLoop {
       const cause = failureMessage(err);
       log.warn('mounting files failed for good', { sessionId, error: cause });
       const paths = files.map((f) => f.mountPath).join(', ');
-      await this.activities.emitEvents({
-        sessionId,
-        events: [this.event('session.error', { error: { type: 'unknown_error', message: `could not place ${paths} in the sandbox: ${cause}`, retry_status: { type: 'exhausted' } } })],
-      });
+      await this.emit([this.event('session.error', { error: { type: 'unknown_error', message: `could not place ${paths} in the sandbox: ${cause}`, retry_status: { type: 'exhausted' } } })]);
     }
     // Files signalled while this ran stay for the next mount.
     state.pendingMounts = (state.pendingMounts ?? []).slice(files.length);

@@ -1,10 +1,11 @@
 import { CancellationScope, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
-import { mountFilesSignal, settingsSignal, statusQuery, terminateSignal, userEventsSignal, type SessionWorkflowInput, type WorkflowEvent } from './contract.ts';
+import { mountFilesSignal, settingsSignal, statusQuery, terminateSignal, threadEventsSignal, userEventsSignal, type SessionWorkflowInput, type WorkflowEvent } from './contract.ts';
 import { isModelFailure } from './failures.ts';
 import { drainInbox, drainInterrupts, requeue } from './inbox.ts';
 import { PATCHES } from './patches.ts';
 import { SessionLoop } from './session-loop.ts';
 import { dropGrader, evaluateOutcome, interruptedEvaluation, startGrader } from './outcome.ts';
+import { forwardInterrupt, reportToParent, terminateThreads, threadCreatedEvents } from './threads.ts';
 import { runTurn, type TurnEnd } from './turn.ts';
 
 /**
@@ -16,8 +17,10 @@ import { runTurn, type TurnEnd } from './turn.ts';
  */
 export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void> {
   const loop = new SessionLoop(input);
-  const { state, sessionId } = loop;
+  const { state } = loop;
   setHandlers(loop);
+  // A thread's log opens with its creation, recorded with its first turn.
+  let opening = loop.thread && input.carried === undefined ? threadCreatedEvents(loop) : [];
 
   // A turn stopped at the budget has work again once the budget is raised.
   const hasWork = () => state.inbox.length > 0 || loop.terminateRequested || (state.budgetHalted === true && !loop.overBudget()) || loop.hasPendingMounts();
@@ -25,7 +28,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     if (!state.turnActive) {
       // Sessions created before idle release existed replay without the timer.
       const releaseIdleSandbox = patched(PATCHES.releaseIdleSandbox);
-      if (releaseIdleSandbox && loop.sandboxWarm && !(await condition(hasWork, loop.tuning.idleSandboxReleaseMs))) {
+      // The sandbox is the session's: only the primary gives it back.
+      if (releaseIdleSandbox && !loop.thread && loop.sandboxWarm && !(await condition(hasWork, loop.tuning.idleSandboxReleaseMs))) {
         // Idle long enough: give the container back; the session's disk keeps /workspace.
         await loop.releaseSandbox();
       }
@@ -44,10 +48,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     }
 
     const drained = drainInbox(loop);
+    drained.events.unshift(...opening);
+    opening = [];
     const budgetRaised = !state.turnActive && state.budgetHalted === true && !loop.overBudget();
     if (!state.turnActive && drained.messages === 0 && !budgetRaised) {
       // Nothing to act on while idle (interrupts, late answers): record them.
-      await loop.activities.emitEvents({ sessionId, events: drained.events });
+      await loop.emit(drained.events);
       continue;
     }
     state.budgetHalted = false;
@@ -55,7 +61,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     state.turnActive = true;
     state.phase = 'running';
     loop.interruptRequested = false;
-    const leading = resumed ? drained.events : [...drained.events, loop.event('session.status_running')];
+    const leading = resumed ? drained.events : [...drained.events, ...loop.statusEvents('running')];
     if (!resumed) void loop.warmSandbox();
 
     loop.turnScope = new CancellationScope();
@@ -85,11 +91,18 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     if (loop.shouldContinueAsNew()) await loop.continueAsNewNow();
   }
 
-  // Terminated: record it, release the sandbox; archive and delete remove more.
+  // Terminated: record it, end its threads, release the sandbox; archive and delete remove more.
   await CancellationScope.nonCancellable(async () => {
+    const wasWorking = state.turnActive;
     state.phase = 'terminated';
-    await loop.activities.emitEvents({ sessionId, events: [...(await interruptedEvaluation(loop)), ...drainInbox(loop).events, loop.event('session.status_terminated')] });
-    const { removal } = loop;
+    await terminateThreads(loop);
+    await loop.emit([...opening, ...(await interruptedEvaluation(loop)), ...drainInbox(loop).events, ...loop.statusEvents('terminated')]);
+    if (loop.thread) {
+      // A thread ends alone: the sandbox and the records are the session's. Its starter stops waiting for it.
+      if (wasWorking) await reportToParent(loop, { type: 'end_turn' }, { terminated: true });
+      return;
+    }
+    const { removal, sessionId } = loop;
     // Only signals sent since deletion existed ask for removal, so older histories replay unchanged.
     const removing = (removal.workspace === true || removal.records === true) && patched(PATCHES.removeOnDelete);
     await loop.activities.destroySandbox({ sessionId, removeVolume: removing && (removal.workspace === true || removal.records === true) });
@@ -130,6 +143,8 @@ function setHandlers(loop: SessionLoop): void {
   setHandler(userEventsSignal, (events) => {
     for (const event of events) {
       state.inbox.push(event);
+      // An interrupt that names no thread is for every thread: pass it on to the ones this one started.
+      if (event.type === 'user.interrupt' && event.session_thread_id === undefined) forwardInterrupt(loop);
       // A turn waiting for approvals is still a turn: an interrupt ends it.
       if (event.type === 'user.interrupt' && state.turnActive) {
         loop.interruptRequested = true;
@@ -144,6 +159,9 @@ function setHandlers(loop: SessionLoop): void {
         }
       }
     }
+  });
+  setHandler(threadEventsSignal, (events) => {
+    state.inbox.push(...events);
   });
   setHandler(terminateSignal, (requested) => {
     loop.terminateRequested = true;
@@ -168,4 +186,15 @@ function setHandlers(loop: SessionLoop): void {
     costNanos: state.costNanos ?? 0,
     awaiting: [...loop.awaiting.keys()],
   }));
+}
+
+/**
+ * A thread of a multi-agent session: the session's agent loop on the thread's own log
+ * and transcript, with the roster member's agent, in the session's sandbox. It takes
+ * work from the thread that started it (`threadEventsSignal`) and reports each answer
+ * back; it ends when the session ends or the thread is archived.
+ */
+export async function threadWorkflow(input: SessionWorkflowInput): Promise<void> {
+  if (input.thread === undefined) throw new Error('threadWorkflow needs input.thread');
+  await sessionWorkflow(input);
 }

@@ -2,11 +2,12 @@ import { CancelledFailure, condition, isCancellation, log, patched } from '@temp
 import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import { addUsage } from '../src/core/usage.ts';
 import type { StopReason } from '../src/schemas/events.ts';
-import type { InboundUserEvent, ToolUseRef, WorkflowEvent } from './contract.ts';
+import type { InboundEvent, ToolUseRef, WorkflowEvent } from './contract.ts';
 import { failureMessage } from './failures.ts';
 import { drainInbox, requeue, resolutionEvent, takeAnswers } from './inbox.ts';
 import { PATCHES } from './patches.ts';
 import type { SessionLoop } from './session-loop.ts';
+import { hasRunningThreads, runDelegations } from './threads.ts';
 
 /** How a turn ended, and the events (drained input) to record with that. */
 export type TurnEnd = { stopReason: StopReason; leading: WorkflowEvent[] };
@@ -40,14 +41,15 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
     if (loop.hasPendingMounts() && patched(PATCHES.mountFiles)) await loop.mountPending();
     const callKey = `call:${state.callCounter++}`;
     const result = await loop.activities.callModel({
-      sessionId,
+      sessionId: loop.logId,
       callKey,
       agent: loop.input.agent,
       leading,
       maxAttempts: tuning.modelMaxAttempts,
       vaultIds: state.vaultIds ?? [],
-      spent: { usage: state.usage, costNanos: state.costNanos ?? 0 },
+      spent: loop.spentSoFar(),
       budget: state.budget ?? null,
+      ...(loop.thread ? { thread: { sessionId, threadId: loop.thread.id } } : {}),
     });
     leading = [];
     loop.unsent = [];
@@ -55,9 +57,11 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
     state.totalSteps += 1;
     addUsage(state.usage, result.usage);
     state.costNanos = (state.costNanos ?? 0) + (result.costNanos ?? 0);
+    if (result.text !== undefined) loop.lastAnswerText = result.text;
 
     if (result.toolUses.length > 0) {
-      await loop.warmSandbox();
+      // Delegations need no sandbox; the thread they start warms it if it runs tools.
+      if (result.toolUses.some((ref) => ref.kind !== 'delegation')) await loop.warmSandbox();
       await runStepTools(loop, result.toolUses);
     }
     // Messages that arrived while the agent worked are delivered at the next model turn.
@@ -67,13 +71,34 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
     leading = arrived.events;
     loop.unsent = leading;
     if (result.toolUses.length === 0 && arrived.messages === 0) {
-      return { stopReason: result.stopReason === 'refusal' ? { type: 'refusal' } : { type: 'end_turn' }, leading };
+      // An answer given while threads it started still work is not the last word: their reports are the next step.
+      if (result.stopReason !== 'refusal' && hasRunningThreads(loop) && (await awaitThreads(loop))) {
+        leading = loop.unsent;
+        continue;
+      }
+      return { stopReason: result.stopReason === 'refusal' ? { type: 'refusal' } : { type: 'end_turn' }, leading: loop.unsent };
     }
     if (loop.shouldContinueAsNew()) {
       // Put the drained events back so the next run delivers them.
       requeue(loop, leading);
       await loop.continueAsNewNow();
     }
+  }
+}
+
+/**
+ * Waits for the threads this one started to report. True once there is a message (a
+ * report, or the user's) to act on; false when no thread is left working. What it takes
+ * from the inbox joins `loop.unsent`, the next step's leading events.
+ */
+async function awaitThreads(loop: SessionLoop): Promise<boolean> {
+  const { state } = loop;
+  for (;;) {
+    await condition(() => state.inbox.length > 0 || !hasRunningThreads(loop));
+    if (state.inbox.length === 0) return false;
+    const more = drainInbox(loop);
+    loop.unsent = [...loop.unsent, ...more.events];
+    if (more.messages > 0) return true;
   }
 }
 
@@ -86,12 +111,16 @@ async function runStepTools(loop: SessionLoop, refs: readonly ToolUseRef[]): Pro
   const running: Promise<unknown>[] = [];
   const pending = new Map<string, ToolUseRef>();
   const denied: WorkflowEvent[] = [];
+  const delegations = refs.filter((ref) => ref.kind === 'delegation');
+  // Threads start (or hear a follow-up) alongside the step's other tools.
+  if (delegations.length > 0) running.push(runDelegations(loop, delegations).then((events) => loop.emit(events)));
   for (const ref of refs) {
+    if (ref.kind === 'delegation') continue;
     if (ref.kind === 'custom' || ref.permission === 'ask') pending.set(ref.eventId, ref);
     else if (ref.permission === 'deny') denied.push(errorResult(ref, `This call was denied by the permission policy (${ref.denyReason ?? 'denied'}).`));
     else startTool(loop, ref, running);
   }
-  if (denied.length > 0) running.push(loop.activities.emitEvents({ sessionId: loop.sessionId, events: denied }));
+  if (denied.length > 0) running.push(loop.emit(denied));
   if (pending.size > 0) await awaitClient(loop, pending, running);
   await Promise.all(running);
 }
@@ -108,13 +137,14 @@ function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>
     ...(ref.kind === 'mcp' ? { kind: 'mcp' as const, mcpServer: ref.mcpServer, mcpTool: ref.mcpTool } : {}),
     ...loop.vaults(),
     ...(leading.length > 0 ? { leading } : {}),
+    ...(loop.thread ? { threadId: loop.thread.id } : {}),
   });
   // A call whose retries ran out is the tool's error result, not the end of the session.
   const call = attempt.catch(async (err: unknown) => {
     if (isCancellation(err)) throw err;
     const cause = failureMessage(err);
     log.warn('tool call failed for good', { sessionId, toolUseId: ref.toolUseId, error: cause });
-    await loop.activities.emitEvents({ sessionId, events: [...leading, errorResult(ref, `The tool call failed: ${cause}`)] });
+    await loop.emit([...leading, errorResult(ref, `The tool call failed: ${cause}`)]);
     return { isError: true };
   });
   if (ref.kind !== 'mcp' && SANDBOX_TOOLS.has(ref.name)) {
@@ -129,16 +159,16 @@ function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>
 
 /** Idles with `requires_action` until every pending call is resolved; each partial answer re-idles with the rest. */
 async function awaitClient(loop: SessionLoop, pending: Map<string, ToolUseRef>, running: Promise<unknown>[]): Promise<void> {
-  const { state, sessionId } = loop;
+  const { state } = loop;
   loop.awaiting = pending;
-  const waiting = (): WorkflowEvent => {
+  const waiting = (): WorkflowEvent[] => {
     const stopReason: StopReason = { type: 'requires_action', event_ids: [...pending.keys()] };
     state.lastStopReason = stopReason;
-    return loop.event('session.status_idle', { stop_reason: stopReason, stop_details: null });
+    return loop.statusEvents('idle', { stop_reason: stopReason, stop_details: null });
   };
   state.phase = 'idle';
-  await loop.activities.emitEvents({ sessionId, events: [waiting()] });
-  const resolves = (e: InboundUserEvent) =>
+  await loop.emit(waiting());
+  const resolves = (e: InboundEvent) =>
     (e.type === 'user.tool_confirmation' && pending.has(e.tool_use_id)) || (e.type === 'user.custom_tool_result' && pending.has(e.custom_tool_use_id));
   try {
     while (pending.size > 0) {
@@ -167,15 +197,15 @@ async function awaitClient(loop: SessionLoop, pending: Map<string, ToolUseRef>, 
         }
       }
       if (pending.size > 0) {
-        events.push(waiting());
+        events.push(...waiting());
       } else {
         state.phase = 'running';
-        events.push(loop.event('session.status_running'));
+        events.push(...loop.statusEvents('running'));
       }
       // The first approved call records the answers as it starts: one hop less between approval and tool.
       const [first, ...rest] = approved;
       if (first) startTool(loop, first, running, events);
-      else await loop.activities.emitEvents({ sessionId, events });
+      else await loop.emit(events);
       for (const ref of rest) startTool(loop, ref, running);
     }
   } finally {

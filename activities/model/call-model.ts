@@ -17,6 +17,7 @@ import type { TranscriptCache } from './transcript-cache.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
 import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
+import { DELEGATION_TOOLS, parseDelegation } from '../../src/core/delegation.ts';
 
 export type CallModelInput = {
   sessionId: string;
@@ -31,6 +32,12 @@ export type CallModelInput = {
   /** The session's totals before this call: the `session.usage` event reports them plus this call. */
   spent?: { usage: Usage; costNanos: number } | undefined;
   budget?: BudgetLimit | null | undefined;
+  /**
+   * Set when the call is a thread's (`sessionId` is then the thread's log): calls that
+   * wait for the client are cross-posted to the session's log, and the answer's text is
+   * returned for the thread's report.
+   */
+  thread?: { sessionId: string; threadId: string } | undefined;
 };
 
 
@@ -41,6 +48,8 @@ export type CallModelResult = {
   usage: Usage;
   /** List cost of `usage`, in nano-dollars. */
   costNanos?: number;
+  /** A thread's call: the answer's text blocks, joined (what the thread reports when this answer ends its turn). */
+  text?: string;
 };
 
 export type CallModelDeps = {
@@ -85,7 +94,8 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
     if (answered?.kind === 'assistant') {
       const billed = await billedUsageOfStoredCall(store, sessionId, callKey, { before: attempt, model });
       const toolUses = await storedToolUses(store, sessionId, callKey, answered.content, input.agent);
-      return { stopReason: answered.stop_reason, toolUses, usage: billed.usage, costNanos: billed.costNanos };
+      await crossPostWaitingCalls(store, input, toolUses);
+      return { stopReason: answered.stop_reason, toolUses, usage: billed.usage, costNanos: billed.costNanos, ...textOf(input, answered.content) };
     }
     // The earlier attempts are over: what they were billed is fixed from here on.
     const earlier = await store.finalizeAttemptUsage(sessionId, callKey, { beforeAttempt: attempt });
@@ -150,7 +160,9 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
       ],
       [{ key: `assistant:${callKey}`, item: { kind: 'assistant', content: message.content, stop_reason: message.stop_reason } }],
     );
-    return { ...summarize(sessionId, callKey, message.content, message.stop_reason, billed.usage, decisions), costNanos: billed.costNanos };
+    const result = summarize(sessionId, callKey, message.content, message.stop_reason, billed.usage, decisions);
+    await crossPostWaitingCalls(store, input, result.toolUses);
+    return { ...result, costNanos: billed.costNanos, ...textOf(input, message.content) };
   } catch (err) {
     const endKey = `${callKey}:a${attempt}:end`;
     // The endpoint bills what it reported before the stream broke or was cancelled.
@@ -205,14 +217,15 @@ function summarize(
     if (block.type !== 'tool_use') return [];
     // Event ids derive from event keys, so the summary needs no read-back.
     const eventId = deterministicId('sevt', sessionId, `${callKey}:block:${index}`);
-    return [refOf(block.id, eventId, block.name, decisions.get(block.id))];
+    return [refOf(block.id, eventId, block.name, decisions.get(block.id), (block.input ?? {}) as Record<string, unknown>)];
   });
   return { stopReason, toolUses, usage };
 }
 
-function refOf(toolUseId: string, eventId: string, name: string, decision: ToolDecision | undefined): ToolUseRef {
+function refOf(toolUseId: string, eventId: string, name: string, decision: ToolDecision | undefined, input: Record<string, unknown>): ToolUseRef {
   const route = decision?.route;
   const ref: ToolUseRef = { toolUseId, eventId, name, kind: route?.kind ?? 'builtin', permission: decision?.permission ?? 'allow' };
+  if (route?.kind === 'delegation') ref.delegation = parseDelegation(name, input);
   if (decision?.evaluation.type === 'auto' && decision.evaluation.evaluated_permission.type === 'deny') ref.denyReason = decision.evaluation.evaluated_permission.reason_code;
   if (route?.kind === 'mcp') {
     ref.mcpServer = route.server;
@@ -228,7 +241,7 @@ async function decide(
   input: Record<string, unknown>,
   judge: (tool: string, input: Record<string, unknown>) => Promise<AutoVerdict>,
 ): Promise<ToolDecision> {
-  if (!route || route.kind === 'custom') return { route, permission: 'allow', evaluation: { type: 'always_allow' } };
+  if (!route || route.kind === 'custom' || route.kind === 'delegation') return { route, permission: 'allow', evaluation: { type: 'always_allow' } };
   if (route.policy === 'always_allow') return { route, permission: 'allow', evaluation: { type: 'always_allow' } };
   if (route.policy === 'always_ask') return { route, permission: 'ask', evaluation: { type: 'always_ask' } };
   const ruleName = route.kind === 'builtin' ? name : `mcp:${route.tool}`;
@@ -255,6 +268,10 @@ async function storedToolUses(store: SessionStore, sessionId: string, callKey: s
     const eventId = stored?.event.id ?? deterministicId('sevt', sessionId, `${callKey}:block:${index}`);
     const ref: ToolUseRef = { toolUseId: block.id, eventId, name: block.name, kind: 'builtin', permission: 'allow' };
     if (event?.type === 'agent.custom_tool_use') ref.kind = 'custom';
+    if (event?.type === 'agent.tool_use' && agent.roster?.length && DELEGATION_TOOLS.has(block.name)) {
+      ref.kind = 'delegation';
+      ref.delegation = parseDelegation(block.name, (block.input ?? {}) as Record<string, unknown>);
+    }
     if (event?.type === 'agent.mcp_tool_use') {
       ref.kind = 'mcp';
       ref.mcpServer = (agent.mcp_servers ?? []).find((s) => s.name === event['mcp_server_name']);
@@ -267,6 +284,32 @@ async function storedToolUses(store: SessionStore, sessionId: string, callKey: s
     refs.push(ref);
   }
   return refs;
+}
+
+/**
+ * A thread's calls that wait for the client (approval, custom tools) also go to the
+ * session's log, with the thread's id and the same event id: the client watches the
+ * session's stream and answers there.
+ */
+async function crossPostWaitingCalls(store: SessionStore, input: CallModelInput, toolUses: readonly ToolUseRef[]): Promise<void> {
+  const { thread } = input;
+  if (thread === undefined) return;
+  const waiting = toolUses.filter((ref) => ref.kind === 'custom' || ref.permission === 'ask');
+  if (waiting.length === 0) return;
+  const copies: NewEvent[] = [];
+  for (const ref of waiting) {
+    const original = await store.findEventById(input.sessionId, ref.eventId);
+    if (!original) continue;
+    const { id, processed_at: _at, ...event } = original.event as { id: string; processed_at?: string; type: NewEvent['event']['type'] };
+    copies.push({ key: `thread:${thread.threadId}:${id}`, id, event: { ...event, session_thread_id: thread.threadId } });
+  }
+  await store.append(thread.sessionId, copies);
+}
+
+/** The answer's text, for a thread's report. */
+function textOf(input: CallModelInput, content: readonly Anthropic.Messages.ContentBlock[]): { text?: string } {
+  if (input.thread === undefined) return {};
+  return { text: content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('\n\n') };
 }
 
 /** The tools of the agent's MCP servers; a server that fails is reported as `session.error` and left out of this request. */

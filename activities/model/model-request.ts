@@ -5,6 +5,7 @@ import { fitToContextBudget } from '../../src/core/context-budget.ts';
 import { assembleMessages, type TranscriptItem } from '../../src/core/transcript.ts';
 import type { AgentDefinition } from '../../src/schemas/agent.ts';
 import { modelId } from '../../src/core/model-id.ts';
+import { delegationTools } from '../../src/core/delegation.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 
@@ -36,6 +37,7 @@ export function buildModelRequest({
     if (serverWebTools && name === 'web_fetch') return { type: 'web_fetch_20250910', name: 'web_fetch' };
     return { ...AGENT_TOOLSET[name] };
   });
+  if (agent.roster?.length) tools.push(...delegationTools(agent.roster));
   for (const tool of agent.tools) {
     if (tool.type === 'custom') tools.push({ name: tool.name, description: tool.description, input_schema: tool.input_schema as Anthropic.Messages.Tool['input_schema'] });
   }

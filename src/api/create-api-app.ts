@@ -17,6 +17,7 @@ import { storableText } from './storable-text.ts';
 import { registerAgentRoutes } from './routes/agent-routes.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
 import { registerEventRoutes } from './routes/event-routes.ts';
+import { registerThreadRoutes } from './routes/thread-routes.ts';
 import { registerFileRoutes } from './routes/file-routes.ts';
 import { registerSessionResourceRoutes } from './routes/session-resource-routes.ts';
 import { registerSessionRoutes } from './routes/session-routes.ts';
@@ -116,6 +117,7 @@ export function createApiApp({
   registerEnvironmentRoutes(app, deps);
   registerSessionRoutes(app, deps);
   registerEventRoutes(app, deps);
+  registerThreadRoutes(app, deps);
   if (files) registerSessionResourceRoutes(app, { ...deps, files });
   if (files) registerFileRoutes(app, { files, maxFileBytes });
   if (vaults) registerVaultRoutes(app, { vaults });

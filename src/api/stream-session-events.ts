@@ -12,6 +12,8 @@ export type StreamSessionEventsOptions = {
   keepaliveMs: number;
   /** Event types to preview (`event_deltas`): their `event_start` / `event_delta` as the model writes them. */
   deltas?: ReadonlySet<'agent.message' | 'agent.thinking'> | undefined;
+  /** The event after which the log takes nothing more: the stream closes on it. Default `session.status_terminated` (a thread's log: `session.thread_status_terminated`). */
+  endType?: string | undefined;
 };
 
 /**
@@ -21,7 +23,7 @@ export type StreamSessionEventsOptions = {
  * event of that turn and nothing older. Each message is `event: <type>`,
  * `data: <json>` and `id: <event id>`; the ids are those of `events.list`.
  */
-export async function streamSessionEvents(c: Context, { store, sessionId, resumeAfter, keepaliveMs, deltas }: StreamSessionEventsOptions): Promise<Response> {
+export async function streamSessionEvents(c: Context, { store, sessionId, resumeAfter, keepaliveMs, deltas, endType = 'session.status_terminated' }: StreamSessionEventsOptions): Promise<Response> {
   let afterSeq: number;
   if (resumeAfter !== undefined) {
     const seq = await store.seqOfEventId(sessionId, resumeAfter);
@@ -31,7 +33,7 @@ export async function streamSessionEvents(c: Context, { store, sessionId, resume
     afterSeq = await store.lastSeq(sessionId);
   }
   // A session already terminated before this point sends nothing more: close at once.
-  const [terminated] = await store.listEvents(sessionId, { order: 'desc', limit: 1, types: ['session.status_terminated'] });
+  const [terminated] = await store.listEvents(sessionId, { order: 'desc', limit: 1, types: [endType] });
   const alreadyOver = terminated !== undefined && terminated.seq <= afterSeq;
 
   return streamSSE(c, async (stream) => {
@@ -50,7 +52,7 @@ export async function streamSessionEvents(c: Context, { store, sessionId, resume
       if (deltas === undefined || deltas.size === 0) {
         for await (const { event } of store.tail(sessionId, { afterSeq, signal: controller.signal })) {
           await stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: event.id });
-          if (event.type === 'session.status_terminated') break;
+          if (event.type === endType) break;
         }
         return;
       }
@@ -75,7 +77,7 @@ export async function streamSessionEvents(c: Context, { store, sessionId, resume
           const { event } = item;
           written.add(event.id);
           await stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: event.id });
-          if (event.type === 'session.status_terminated') break;
+          if (event.type === endType) break;
           continue;
         }
         const { preview } = item;

@@ -13,6 +13,7 @@ import type { Page } from '../store/page-cursor.ts';
 import type { ApiSessionRecord, ListSessionsOptions, SessionRecord } from '../store/session-records.ts';
 import { eventIdOfKey, type SessionStore } from '../store/session-store.ts';
 import { apiUsage, sessionStateOf, usageOf, type SessionState } from './session-state.ts';
+import { childThreadView, primaryThreadIdOf, primaryThreadView, type ThreadView } from './session-threads.ts';
 import type { sessionCleanupWorkflow, sessionWorkflow } from '../../workflows/index.ts';
 import {
   DEFAULT_TASK_QUEUE,
@@ -112,7 +113,20 @@ export class Longhaul {
           taskQueue: this.#taskQueue,
           workflowId: id,
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          args: [{ sessionId: id, storeId: this.#store.storeId, agent, environment, initialEvents, tuning, ...(vaultIds.length > 0 ? { vaultIds } : {}), ...(budget ? { budget } : {}), ...(mounts.length > 0 ? { mounts } : {}) }],
+          args: [
+            {
+              sessionId: id,
+              storeId: this.#store.storeId,
+              agent,
+              environment,
+              initialEvents,
+              tuning,
+              ...(vaultIds.length > 0 ? { vaultIds } : {}),
+              ...(budget ? { budget } : {}),
+              ...(mounts.length > 0 ? { mounts } : {}),
+              ...(agent.roster?.length ? { primaryThreadId: primaryThreadIdOf(id) } : {}),
+            },
+          ],
         });
       } catch (error) {
         await this.#store.sessions.remove(id);
@@ -217,16 +231,25 @@ export class Longhaul {
       const record = await this.#store.sessions.retrieve(sessionId);
       const state = await this.#stateOf(record);
       if (record.archived_at !== null || state.status === 'terminated') throw new InvalidRequestError(`session ${sessionId} is terminated and takes no more events`);
-      await checkAnswersReferToCalls(this.#store, sessionId, events);
+      const threads = await threadsAddressed(this.#store, sessionId, events);
       // An idle session given work counts as running until it records a status of its own.
-      const givesWork = events.some((e) => e.type === 'user.message' || e.type === 'user.define_outcome' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result');
+      const givesWork = events.some((e, i) => threads[i] === undefined && (e.type === 'user.message' || e.type === 'user.define_outcome' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result'));
       const logEnd = givesWork && state.status === 'idle' ? await this.#store.lastSeq(sessionId) : undefined;
       const keyed = events.map((event) => ({ ...inbound(event), key: `user:${newId('in')}` }));
-      // Large content waits in the store (written before the signal, so the workflow's
-      // reference always resolves); the signal stays far below Temporal's payload limit.
-      await this.#client.workflow.getHandle(sessionId).signal(userEventsSignal, await externalizeLargeContent(this.#store, sessionId, keyed));
+      // Each event goes to the workflow of the thread it is for (a thread's answers and interrupts), the rest to the session's.
+      const targets = new Map<string, InboundUserEvent[]>();
+      keyed.forEach((event, i) => targets.set(threads[i] ?? sessionId, [...(targets.get(threads[i] ?? sessionId) ?? []), event]));
+      for (const [workflowId, batch] of targets) {
+        // Large content waits in the store (written before the signal, so the workflow's
+        // reference always resolves); the signal stays far below Temporal's payload limit.
+        await this.#client.workflow.getHandle(workflowId).signal(userEventsSignal, await externalizeLargeContent(this.#store, workflowId, batch));
+      }
       if (logEnd !== undefined) await this.#store.sessions.markTurnRequested(sessionId, logEnd);
-      return keyed.map(({ key, ...event }) => ({ ...event, id: eventIdOfKey(sessionId, key), processed_at: null }));
+      return keyed.map(({ key, ...event }, i) => {
+        const thread = threads[i];
+        // A thread's answer is recorded in the thread's log, under the thread's id.
+        return { ...event, ...(thread && event.type !== 'user.interrupt' ? { session_thread_id: thread } : {}), id: eventIdOfKey(thread ?? sessionId, key), processed_at: null };
+      });
     },
 
     list: async (sessionId: string, { after, limit = 100, order = 'asc', types }: ListEventsOptions = {}): Promise<SessionEvent[]> => {
@@ -250,6 +273,56 @@ export class Longhaul {
       };
     },
   };
+
+  /**
+   * The session's threads: the primary (the session itself) and each thread a
+   * multi-agent session started, every one with its own event log.
+   */
+  readonly threads = {
+    /** The primary first, then the session's threads in the order they started. */
+    list: async (sessionId: string, { statuses }: { statuses?: readonly ThreadView['status'][] | undefined } = {}): Promise<ThreadView[]> => {
+      const record = await this.#store.sessions.retrieve(sessionId);
+      const stored = await this.#store.threads.list(sessionId);
+      const views = [await primaryThreadView(this.#store, record), ...(await Promise.all(stored.map((thread) => childThreadView(this.#store, record, thread))))];
+      return statuses?.length ? views.filter((view) => statuses.includes(view.status)) : views;
+    },
+
+    retrieve: async (sessionId: string, threadId: string): Promise<ThreadView> => {
+      const record = await this.#store.sessions.retrieve(sessionId);
+      if (threadId === primaryThreadIdOf(sessionId)) return primaryThreadView(this.#store, record);
+      return childThreadView(this.#store, record, await this.#thread(sessionId, threadId));
+    },
+
+    /** Ends a thread the session started (its workflow records its termination) and marks it archived. */
+    archive: async (sessionId: string, threadId: string): Promise<ThreadView> => {
+      if (threadId === primaryThreadIdOf(sessionId)) throw new InvalidRequestError(`thread ${threadId} is the session's primary thread: archive the session instead`);
+      const thread = await this.#thread(sessionId, threadId);
+      if (thread.archivedAt === null) {
+        await this.#client.workflow
+          .getHandle(threadId)
+          .signal(terminateSignal)
+          .catch((error: unknown) => {
+            // A thread whose workflow is over (its session ended) has nothing left to stop.
+            if (!(error instanceof WorkflowNotFoundError)) throw error;
+          });
+        await this.#store.threads.archive(sessionId, threadId);
+      }
+      return this.threads.retrieve(sessionId, threadId);
+    },
+
+    /** The log a thread's events are in: the session's for the primary, the thread's own otherwise. */
+    logOf: async (sessionId: string, threadId: string): Promise<{ logId: string; primary: boolean }> => {
+      await this.#store.sessions.retrieve(sessionId);
+      if (threadId === primaryThreadIdOf(sessionId)) return { logId: sessionId, primary: true };
+      return { logId: (await this.#thread(sessionId, threadId)).id, primary: false };
+    },
+  };
+
+  async #thread(sessionId: string, threadId: string) {
+    const thread = await this.#store.threads.get(sessionId, threadId);
+    if (thread === undefined) throw new NotFoundError(`thread ${threadId} not found in session ${sessionId}`);
+    return thread;
+  }
 
   /** Stops what the agent is doing; the session goes idle and takes the next message. */
   async interrupt(sessionId: string): Promise<SentUserEvent[]> {
@@ -293,18 +366,39 @@ export class Longhaul {
   }
 }
 
-/** A confirmation must name a held tool call, a custom result a custom tool call, of this session. */
-async function checkAnswersReferToCalls(store: SessionStore, sessionId: string, events: readonly UserEventParams[]): Promise<void> {
+/**
+ * The thread each event is for (undefined: the session's primary), checking what they
+ * name: a confirmation must name a held tool call, a custom result a custom tool call,
+ * of this session (a thread's calls are cross-posted to the session's log with its id);
+ * an interrupt's `session_thread_id` must be a thread of this session that still runs.
+ */
+async function threadsAddressed(store: SessionStore, sessionId: string, events: readonly UserEventParams[]): Promise<(string | undefined)[]> {
+  const threads: (string | undefined)[] = [];
   for (const [index, event] of events.entries()) {
     if (event.type === 'user.tool_confirmation') {
       const call = await store.findEventById(sessionId, event.tool_use_id);
       const held = (call?.event.type === 'agent.tool_use' || call?.event.type === 'agent.mcp_tool_use') && call.event.evaluated_permission === 'ask';
       if (!held) throw new InvalidRequestError(`events.${index}.tool_use_id: ${event.tool_use_id} is not a tool call of this session waiting for confirmation`);
+      threads.push(threadOfCall(call.event));
     } else if (event.type === 'user.custom_tool_result') {
       const call = await store.findEventById(sessionId, event.custom_tool_use_id);
       if (call?.event.type !== 'agent.custom_tool_use') throw new InvalidRequestError(`events.${index}.custom_tool_use_id: ${event.custom_tool_use_id} is not a custom tool call of this session`);
+      threads.push(threadOfCall(call.event));
+    } else if (event.type === 'user.interrupt' && event.session_thread_id != null && event.session_thread_id !== primaryThreadIdOf(sessionId)) {
+      const thread = await store.threads.get(sessionId, event.session_thread_id);
+      if (thread === undefined) throw new InvalidRequestError(`events.${index}.session_thread_id: ${event.session_thread_id} is not a thread of session ${sessionId}`);
+      if (thread.archivedAt !== null) throw new InvalidRequestError(`events.${index}.session_thread_id: thread ${thread.id} is archived`);
+      threads.push(thread.id);
+    } else {
+      threads.push(undefined);
     }
   }
+  return threads;
+}
+
+function threadOfCall(event: object): string | undefined {
+  const thread = (event as { session_thread_id?: unknown }).session_thread_id;
+  return typeof thread === 'string' ? thread : undefined;
 }
 
 /** The event as the session takes it: an outcome gets its `outc_` id (and its iteration limit) here, so the echo can name it. */

@@ -1,5 +1,6 @@
 import type { AgentDefinition, AgentToolName, McpServerDefinition, McpToolsetDefinition, ToolDefinition } from '../schemas/agent.ts';
 import { AGENT_TOOLSET } from './agent-toolset.ts';
+import { DELEGATION_TOOLS } from './delegation.ts';
 
 export type PermissionPolicyType = 'always_allow' | 'always_ask' | 'auto';
 
@@ -7,7 +8,9 @@ export type PermissionPolicyType = 'always_allow' | 'always_ask' | 'auto';
 export type ToolRoute =
   | { kind: 'builtin'; name: AgentToolName; policy: PermissionPolicyType }
   | { kind: 'custom'; name: string }
-  | { kind: 'mcp'; name: string; server: McpServerDefinition; tool: string; policy: PermissionPolicyType };
+  | { kind: 'mcp'; name: string; server: McpServerDefinition; tool: string; policy: PermissionPolicyType }
+  /** A delegation tool of a coordinator (`delegation.ts`): the workflow acts on it. */
+  | { kind: 'delegation'; name: string };
 
 /** An MCP tool as discovered on its server. */
 export type McpToolDescription = { name: string; description: string; inputSchema: { type: 'object'; [k: string]: unknown } };
@@ -56,8 +59,9 @@ export function builtinToolPolicy(tools: readonly ToolDefinition[], name: AgentT
  * Routes for every tool the model was offered: built-ins, custom tools, and the
  * discovered tools of MCP servers (`mcpTools` by server name).
  */
-export function toolRoutes(agent: Pick<AgentDefinition, 'tools' | 'mcp_servers'>, mcpTools: ReadonlyMap<string, readonly McpToolDescription[]>): Map<string, ToolRoute> {
+export function toolRoutes(agent: Pick<AgentDefinition, 'tools' | 'mcp_servers' | 'roster'>, mcpTools: ReadonlyMap<string, readonly McpToolDescription[]>): Map<string, ToolRoute> {
   const routes = new Map<string, ToolRoute>();
+  if (agent.roster?.length) for (const name of DELEGATION_TOOLS) routes.set(name, { kind: 'delegation', name });
   for (const name of Object.keys(AGENT_TOOLSET) as AgentToolName[]) routes.set(name, { kind: 'builtin', name, policy: builtinToolPolicy(agent.tools, name) });
   for (const tool of agent.tools) if (tool.type === 'custom') routes.set(tool.name, { kind: 'custom', name: tool.name });
   for (const { toolset, server } of mcpToolsetsOf(agent)) {

@@ -239,4 +239,24 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       CREATE INDEX sessions_created ON sessions (created_at, id);
     `,
   },
+  {
+    id: 12,
+    name: 'session threads',
+    sql: `
+      -- The threads a multi-agent session started. Each thread's events, transcript and
+      -- usage records are a log of their own: the session tables' rows whose session_id
+      -- is the thread's id.
+      CREATE TABLE session_threads (
+        id                text PRIMARY KEY,
+        session_id        text NOT NULL,
+        parent_thread_id  text NOT NULL,
+        agent_id          text NOT NULL,
+        agent_version     integer NOT NULL,
+        agent_name        text NOT NULL,
+        created_at        text NOT NULL,
+        archived_at       text
+      );
+      CREATE INDEX session_threads_session ON session_threads (session_id, created_at);
+    `,
+  },
 ];

@@ -3,6 +3,7 @@ import type { ContentStore } from './content-refs.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { SessionFeeds } from './session-feed.ts';
 import { SessionRecords } from './session-records.ts';
+import { SessionThreads } from './session-threads.ts';
 import { StreamPreviews } from './stream-previews.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import type { SessionEvent } from '../schemas/events.ts';
@@ -12,6 +13,12 @@ import type { Usage } from '../core/usage.ts';
 /** An event to append: `key` names its cause and makes the append idempotent. */
 export type NewEvent = {
   key: string;
+  /**
+   * The event's id when it is not derived from the key: a copy of another log's event
+   * (a thread's call cross-posted to the session's log) keeps the original's id, so an
+   * answer to either names the same call.
+   */
+  id?: string | undefined;
   /** The event without `id` and `processed_at`; the store adds both. */
   event: { type: SessionEvent['type'] } & Record<string, unknown>;
 };
@@ -65,11 +72,14 @@ export class SessionStore implements ContentStore {
   readonly previews: StreamPreviews;
   /** One record per session: what it runs and what its client named and may change. */
   readonly sessions: SessionRecords;
+  /** The threads of multi-agent sessions (each thread's log is kept under its id). */
+  readonly threads: SessionThreads;
 
   private constructor(db: SqlDriver) {
     this.#db = db;
     this.previews = new StreamPreviews(db);
     this.sessions = new SessionRecords(db);
+    this.threads = new SessionThreads(db);
   }
 
   /** Opens the store on `driver` and brings its schema up to date. */
@@ -169,12 +179,16 @@ export class SessionStore implements ContentStore {
 
   // ---- sessions -------------------------------------------------------------
 
-  /** Deletes every row of the session this store keeps: events, transcript, content, usage records, its record. Idempotent. */
+  /** Deletes every row of the session this store keeps: events, transcript, content, usage records, its threads' logs, its record. Idempotent. */
   async deleteSession(sessionId: string): Promise<void> {
     await this.#db.transaction(async (tx) => {
-      for (const table of ['session_events', 'session_transcript', 'session_content', 'model_attempt_usage', 'session_event_seq', 'sessions']) {
-        await tx.query(`DELETE FROM ${table} WHERE ${table === 'sessions' ? 'id' : 'session_id'} = $1`, [sessionId]);
+      const threads = await tx.query<{ id: string }>('SELECT id FROM session_threads WHERE session_id = $1', [sessionId]);
+      const logs = [sessionId, ...threads.map((t) => t.id)];
+      for (const table of ['session_events', 'session_transcript', 'session_content', 'model_attempt_usage', 'session_event_seq']) {
+        await tx.query(`DELETE FROM ${table} WHERE session_id = ANY($1::text[])`, [logs]);
       }
+      await tx.query('DELETE FROM session_threads WHERE session_id = $1', [sessionId]);
+      await tx.query('DELETE FROM sessions WHERE id = $1', [sessionId]);
     });
   }
 
@@ -200,14 +214,14 @@ export class SessionStore implements ContentStore {
       let seq = Number(lastSeq);
       const processedAt = new Date().toISOString();
       const result: StoredEvent[] = [];
-      for (const { key, event } of events) {
+      for (const { key, event, id } of events) {
         const known = byKey.get(key);
         if (known) {
           result.push(known);
           continue;
         }
         seq += 1;
-        const full = { id: eventIdOfKey(sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
+        const full = { id: id ?? eventIdOfKey(sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
         await tx.query(
           'INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event) VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)',
           [sessionId, seq, full.id, key, full.type, processedAt, JSON.stringify(full)],

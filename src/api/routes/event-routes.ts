@@ -11,12 +11,14 @@ import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 import { apiSessionOf, checkRubricFiles } from '../session-object.ts';
 import type { SessionFileDeps } from './session-resource-routes.ts';
 import { streamSessionEvents } from '../stream-session-events.ts';
+import type { Context } from 'hono';
+import type { ListEventsOptions, SessionStore } from '../../store/session-store.ts';
 
 const SessionParam = z.object({ session_id: z.string().min(1) });
 const DeltaType = z.enum(['agent.message', 'agent.thinking']);
 type DeltaType = z.infer<typeof DeltaType>;
 /** Query of the event stream: `after_id`, and `event_deltas[]` to receive previews of those event types. */
-const StreamQuery = z.object({ after_id: z.string().optional(), event_deltas: oneOrMany(DeltaType), 'event_deltas[]': oneOrMany(DeltaType) });
+export const StreamQuery = z.object({ after_id: z.string().optional(), event_deltas: oneOrMany(DeltaType), 'event_deltas[]': oneOrMany(DeltaType) });
 const tags = ['events'];
 
 /** `client.beta.sessions.events`: send, list, stream. */
@@ -59,22 +61,7 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps
       const id = c.req.valid('param').session_id;
       await existing(id);
       const query = c.req.valid('query');
-      const order = query.order ?? 'asc';
-      const limit = clampLimit(query.limit, { max: 1000 });
-      const types = queryArray<(typeof SESSION_EVENT_TYPES)[number]>(query, 'types');
-      const from = eventCursorOf(query.page, order);
-      const rows = await store.listEvents(id, {
-        order,
-        limit: limit + 1,
-        types,
-        processedAt: createdAtRange(query),
-        ...(order === 'asc' ? { afterSeq: from ?? 0 } : from === undefined ? {} : { beforeSeq: from }),
-      });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      // Stored events are the SDK's shapes; the document only describes their common fields.
-      const data = page.map((row) => row.event as unknown as z.infer<typeof SessionEventObject>);
-      return c.json({ data, next_page: rows.length > limit && last ? encodeEventCursor(order, last.seq) : null }, 200);
+      return c.json(await listEventsPage(store, id, { ...query, types: queryArray<(typeof SESSION_EVENT_TYPES)[number]>(query, 'types'), processedAt: createdAtRange(query) }), 200);
     },
   );
 
@@ -91,14 +78,40 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps
   app.get('/v1/sessions/:session_id/events/stream', async (c) => {
     const id = c.req.param('session_id');
     await existing(id);
-    const repeated = c.req.queries();
-    const raw = { after_id: c.req.query('after_id'), event_deltas: repeated['event_deltas'], 'event_deltas[]': repeated['event_deltas[]'] };
-    const query = StreamQuery.safeParse(raw);
-    if (!query.success) throw new BadRequestError(formatZodError(query.error, raw));
-    const resumeAfter = c.req.header('last-event-id')?.trim() || query.data.after_id || undefined;
-    const deltas = new Set(queryArray<DeltaType>(query.data, 'event_deltas') ?? []);
-    return streamSessionEvents(c, { store, sessionId: id, resumeAfter, keepaliveMs: deps.streamKeepaliveMs, deltas });
+    return streamSessionEvents(c, { store, sessionId: id, keepaliveMs: deps.streamKeepaliveMs, ...streamOptionsOf(c) });
   });
+}
+
+/** What a stream request asks for: where to resume (`Last-Event-ID` or `after_id`) and which previews. */
+export function streamOptionsOf(c: Context): { resumeAfter: string | undefined; deltas: Set<DeltaType> } {
+  const repeated = c.req.queries();
+  const raw = { after_id: c.req.query('after_id'), event_deltas: repeated['event_deltas'], 'event_deltas[]': repeated['event_deltas[]'] };
+  const query = StreamQuery.safeParse(raw);
+  if (!query.success) throw new BadRequestError(formatZodError(query.error, raw));
+  return { resumeAfter: c.req.header('last-event-id')?.trim() || query.data.after_id || undefined, deltas: new Set(queryArray<DeltaType>(query.data, 'event_deltas') ?? []) };
+}
+
+/** One page of a log's events (a session's or a thread's), oldest first unless `order=desc`. */
+export async function listEventsPage(
+  store: SessionStore,
+  logId: string,
+  query: { limit?: number | undefined; page?: string | undefined; order?: 'asc' | 'desc' | undefined; types?: string[] | undefined; processedAt?: ListEventsOptions['processedAt'] },
+): Promise<{ data: z.infer<typeof SessionEventObject>[]; next_page: string | null }> {
+  const order = query.order ?? 'asc';
+  const limit = clampLimit(query.limit, { max: 1000 });
+  const from = eventCursorOf(query.page, order);
+  const rows = await store.listEvents(logId, {
+    order,
+    limit: limit + 1,
+    types: query.types,
+    processedAt: query.processedAt,
+    ...(order === 'asc' ? { afterSeq: from ?? 0 } : from === undefined ? {} : { beforeSeq: from }),
+  });
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  // Stored events are the SDK's shapes; the document only describes their common fields.
+  const data = page.map((row) => row.event as unknown as z.infer<typeof SessionEventObject>);
+  return { data, next_page: rows.length > limit && last ? encodeEventCursor(order, last.seq) : null };
 }
 
 // Event-list cursors: the order they were made for and the last sequence number seen.

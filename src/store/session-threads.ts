@@ -1,0 +1,58 @@
+import type { ThreadRecord } from '../../workflows/contract.ts';
+import type { SqlDriver } from './sql-driver.ts';
+
+/** A thread's stored record: who it is, and when it began and was archived. Its status and usage come from its log. */
+export type StoredThread = ThreadRecord & { createdAt: string; archivedAt: string | null };
+
+type Row = { id: string; session_id: string; parent_thread_id: string; agent_id: string; agent_version: number; agent_name: string; created_at: string; archived_at: string | null };
+
+/**
+ * The `session_threads` table: one row per thread a session started (the primary thread
+ * has none; it is the session). A thread's events and transcript are a log of their own,
+ * kept under the thread's id in the session tables.
+ */
+export class SessionThreads {
+  readonly #db: SqlDriver;
+
+  constructor(db: SqlDriver) {
+    this.#db = db;
+  }
+
+  /** Records a thread as it opens; idempotent (its first events may be written twice). */
+  async put(thread: ThreadRecord): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO session_threads (id, session_id, parent_thread_id, agent_id, agent_version, agent_name, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+      [thread.id, thread.sessionId, thread.parentThreadId, thread.agentId, thread.agentVersion, thread.agentName, new Date().toISOString()],
+    );
+  }
+
+  /** The session's threads, oldest first. */
+  async list(sessionId: string): Promise<StoredThread[]> {
+    const rows = await this.#db.query<Row>('SELECT * FROM session_threads WHERE session_id = $1 ORDER BY created_at, id', [sessionId]);
+    return rows.map(threadOf);
+  }
+
+  async get(sessionId: string, threadId: string): Promise<StoredThread | undefined> {
+    const rows = await this.#db.query<Row>('SELECT * FROM session_threads WHERE session_id = $1 AND id = $2', [sessionId, threadId]);
+    return rows[0] && threadOf(rows[0]);
+  }
+
+  /** Marks a thread archived (once: the first time stays). */
+  async archive(sessionId: string, threadId: string): Promise<void> {
+    await this.#db.query('UPDATE session_threads SET archived_at = COALESCE(archived_at, $3) WHERE session_id = $1 AND id = $2', [sessionId, threadId, new Date().toISOString()]);
+  }
+}
+
+function threadOf(row: Row): StoredThread {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    parentThreadId: row.parent_thread_id,
+    agentId: row.agent_id,
+    agentVersion: Number(row.agent_version),
+    agentName: row.agent_name,
+    createdAt: row.created_at,
+    archivedAt: row.archived_at,
+  };
+}

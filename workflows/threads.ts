@@ -1,0 +1,184 @@
+import { ParentClosePolicy, getExternalWorkflowHandle, log, startChild, uuid4, workflowInfo } from '@temporalio/workflow';
+import { rosterMemberFor } from '../src/core/delegation.ts';
+import { zeroUsage } from '../src/core/usage.ts';
+import {
+  MAX_THREAD_DEPTH,
+  MAX_THREADS_PER_SESSION,
+  THREAD_WORKFLOW,
+  terminateSignal,
+  threadEventsSignal,
+  userEventsSignal,
+  type InboundThreadMessage,
+  type SessionWorkflowInput,
+  type ToolUseRef,
+  type WorkflowEvent,
+} from './contract.ts';
+import type { StopReason } from '../src/schemas/events.ts';
+import type { SessionLoop } from './session-loop.ts';
+
+/**
+ * Threads: each is a child workflow (its id is the thread's `sthr_` id) running the same
+ * agent loop as the session, on its own log and transcript, in the session's sandbox.
+ * This module is the starter's side (delegation calls, forwarding interrupts and ends)
+ * and the thread's side (its first events, its report back).
+ */
+
+/**
+ * Acts on a step's delegation calls: starts threads and sends follow-ups. Returns the
+ * events that record them: each call's `agent.thread_message_sent` and its tool result.
+ */
+export async function runDelegations(loop: SessionLoop, refs: readonly ToolUseRef[]): Promise<WorkflowEvent[]> {
+  const events: WorkflowEvent[] = [];
+  for (const ref of refs) {
+    const call = ref.delegation;
+    try {
+      if (call === undefined || call.type === 'invalid') throw new DelegationRefused(call?.error ?? 'this call could not be read');
+      const threadId = call.type === 'start' ? await startThread(loop, call.agent, call.message, ref) : await followUp(loop, call.threadId, call.message, ref);
+      const child = loop.state.threads![threadId]!;
+      events.push(
+        { key: `tool:${ref.toolUseId}:sent`, event: { type: 'agent.thread_message_sent', to_session_thread_id: threadId, to_agent_name: child.agentName, content: [{ type: 'text', text: call.message }] } },
+        toolResult(
+          ref,
+          call.type === 'start'
+            ? `Started thread ${threadId} (agent ${child.agentName}). Its answer will arrive as a message from that thread; keep working meanwhile, or end your turn to wait for it.`
+            : `Sent to thread ${threadId} (agent ${child.agentName}). Its answer will arrive as a message from that thread.`,
+          false,
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof DelegationRefused)) throw err;
+      events.push(toolResult(ref, err.message, true));
+    }
+  }
+  return events;
+}
+
+async function startThread(loop: SessionLoop, agent: string, message: string, ref: ToolUseRef): Promise<string> {
+  const roster = loop.input.agent.roster ?? [];
+  const member = rosterMemberFor(roster, agent);
+  if (member === undefined) throw new DelegationRefused(`No agent named ${agent} can be started. Agents you can start: ${roster.map((m) => m.name).join(', ')}.`);
+  const depth = (loop.thread?.depth ?? 0) + 1;
+  if (depth > MAX_THREAD_DEPTH) throw new DelegationRefused(`Threads may not be nested deeper than ${MAX_THREAD_DEPTH}: do this work yourself.`);
+  const threads = (loop.state.threads ??= {});
+  if (Object.keys(threads).length >= MAX_THREADS_PER_SESSION) {
+    throw new DelegationRefused(`This thread has started ${MAX_THREADS_PER_SESSION} threads, the most it may: send follow-ups to the ones it has (message_thread).`);
+  }
+  const threadId = newThreadId();
+  const parentThreadId = loop.threadId()!;
+  const input: SessionWorkflowInput = {
+    sessionId: loop.sessionId,
+    storeId: loop.input.storeId,
+    // The roster's own entry runs the coordinator, roster and all: it may delegate in turn.
+    agent: member.self ? loop.input.agent : member.definition,
+    environment: loop.input.environment,
+    ...loop.vaults(),
+    budget: loop.state.budget ?? null,
+    tuning: loop.input.tuning,
+    primaryThreadId: loop.input.primaryThreadId,
+    thread: { id: threadId, parentThreadId, parentWorkflowId: workflowInfo().workflowId, agentName: member.name, agentId: member.agent_id, agentVersion: member.version, depth },
+    initialEvents: [threadMessage(loop, parentThreadId, ref, message, 0)],
+  };
+  threads[threadId] = { agentName: member.name, status: 'running', usage: zeroUsage(), costNanos: 0 };
+  // Abandoned, not terminated, when this run closes: a continue-as-new closes it too, and threads outlive that.
+  await startChild(THREAD_WORKFLOW, { workflowId: threadId, args: [input], parentClosePolicy: ParentClosePolicy.ABANDON });
+  return threadId;
+}
+
+async function followUp(loop: SessionLoop, threadId: string, message: string, ref: ToolUseRef): Promise<string> {
+  const child = loop.state.threads?.[threadId];
+  if (child === undefined) throw new DelegationRefused(`There is no thread ${threadId} that you started.`);
+  if (child.status === 'terminated') throw new DelegationRefused(`Thread ${threadId} has ended (archived or terminated): start a new one.`);
+  await getExternalWorkflowHandle(threadId).signal(threadEventsSignal, [threadMessage(loop, loop.threadId()!, ref, message, child.costNanos)]);
+  child.status = 'running';
+  return threadId;
+}
+
+function threadMessage(loop: SessionLoop, fromThreadId: string, ref: ToolUseRef, text: string, childCostNanos: number): InboundThreadMessage {
+  // What the rest of the session spent: everything this thread knows of, less the receiver's own.
+  const spentElsewhereNanos = loop.spentSoFar().costNanos + (loop.state.spentElsewhereNanos ?? 0) - childCostNanos;
+  return {
+    type: 'thread.message',
+    from_thread_id: fromThreadId,
+    from_agent_name: loop.thread?.agentName ?? loop.input.agent.name,
+    text,
+    spentElsewhereNanos,
+    key: `from:${fromThreadId}:${ref.toolUseId}`,
+  };
+}
+
+/** Whether a thread this one started is still working: its starter waits for it before idling. */
+export function hasRunningThreads(loop: SessionLoop): boolean {
+  return Object.values(loop.state.threads ?? {}).some((c) => c.status === 'running');
+}
+
+/** Passes an interrupt for every thread on to the threads this one started that are working. */
+export function forwardInterrupt(loop: SessionLoop): void {
+  for (const [threadId, child] of Object.entries(loop.state.threads ?? {})) {
+    if (child.status !== 'running') continue;
+    void getExternalWorkflowHandle(threadId)
+      .signal(userEventsSignal, [{ type: 'user.interrupt' }])
+      .catch((err: unknown) => log.warn('could not pass an interrupt on to a thread', { threadId, error: String(err) }));
+  }
+}
+
+/** Ends every thread this one started (the session is ending); each records its own termination. */
+export async function terminateThreads(loop: SessionLoop): Promise<void> {
+  await Promise.all(
+    Object.entries(loop.state.threads ?? {}).map(async ([threadId, child]) => {
+      if (child.status === 'terminated') return;
+      child.status = 'terminated';
+      await getExternalWorkflowHandle(threadId)
+        .signal(terminateSignal)
+        .catch((err: unknown) => log.warn('could not end a thread', { threadId, error: String(err) }));
+    }),
+  );
+}
+
+/** A thread's first events: its creation, in its own log and the session's, with its record. */
+export function threadCreatedEvents(loop: SessionLoop): WorkflowEvent[] {
+  const thread = loop.thread!;
+  const event = { type: 'session.thread_created', session_thread_id: thread.id, agent_name: thread.agentName, workflow_run_id: null };
+  const record = { id: thread.id, sessionId: loop.sessionId, parentThreadId: thread.parentThreadId, agentId: thread.agentId, agentVersion: thread.agentVersion, agentName: thread.agentName };
+  return [
+    { key: 'thread:created', event, thread: record },
+    { key: `thread:${thread.id}:created`, event, log: loop.sessionId },
+  ];
+}
+
+/**
+ * Tells the thread's starter that its turn ended, with its last answer: the starter takes
+ * it like a user message. A thread that ended for another reason says so.
+ */
+export async function reportToParent(loop: SessionLoop, stopReason: StopReason, { terminated = false }: { terminated?: boolean } = {}): Promise<void> {
+  const thread = loop.thread!;
+  const said = loop.lastAnswerText;
+  const text = terminated
+    ? `(the thread was ended before it answered)${said ? `\n${said}` : ''}`
+    : stopReason.type === 'end_turn'
+      ? said
+      : `(the thread stopped: ${stopReason.type})${said ? `\n${said}` : ''}`;
+  const { usage, costNanos } = loop.spentSoFar();
+  await getExternalWorkflowHandle(thread.parentWorkflowId)
+    .signal(threadEventsSignal, [{ type: 'thread.report', thread_id: thread.id, agent_name: thread.agentName, text, usage, costNanos, key: `report:${thread.id}:${loop.state.emitCounter}`, ...(terminated ? { terminated } : {}) }])
+    .catch((err: unknown) => log.warn('could not report to the thread that started this one', { threadId: thread.id, error: String(err) }));
+}
+
+function toolResult(ref: ToolUseRef, text: string, isError: boolean): WorkflowEvent {
+  const content = [{ type: 'text' as const, text }];
+  return {
+    key: `tool:${ref.toolUseId}:result`,
+    event: { type: 'agent.tool_result', tool_use_id: ref.eventId, content, is_error: isError },
+    transcript: { kind: 'tool_result', tool_use_id: ref.toolUseId, content, is_error: isError },
+  };
+}
+
+/** A new thread id in the API's shape, from the workflow's seeded (replay-safe) randomness. */
+function newThreadId(): string {
+  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const hex = (uuid4() + uuid4()).replace(/-/g, '');
+  let id = '';
+  for (let i = 0; i + 2 <= hex.length && id.length < 20; i += 2) id += alphabet[parseInt(hex.slice(i, i + 2), 16) % 62];
+  return `sthr_011C${id}`;
+}
+
+class DelegationRefused extends Error {}
