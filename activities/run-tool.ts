@@ -87,7 +87,15 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
       outcome =
         'content' in sandbox
           ? sandbox
-          : await sandbox.runTool({ toolUseId, name: input.name, input: toolInput, defaultTimeoutMs: input.defaultTimeoutMs, signal: ctx.cancellationSignal });
+          : await sandbox.runTool({
+              toolUseId,
+              name: input.name,
+              input: toolInput,
+              defaultTimeoutMs: input.defaultTimeoutMs,
+              signal: ctx.cancellationSignal,
+              // Threads share the sandbox, each in a shell of its own: their commands run side by side.
+              ...(input.threadId ? { shell: input.threadId } : {}),
+            });
     } else {
       outcome = await runWebTool({ name: input.name, input: toolInput, networking: input.environment.networking, webSearch: deps.webSearch, signal: ctx.cancellationSignal });
     }

@@ -20,6 +20,7 @@ import { measureStoreFloor } from './store-floor.ts';
 import { measureTemporalFloor } from './temporal-floor.ts';
 import { measureSteering } from './steering.ts';
 import { measureOutcomeGrading } from './outcome-grading.ts';
+import { measureMultiagent } from './multiagent.ts';
 
 
 const DELIVERY_TARGET = 'none yet (recorded for later targets)';
@@ -73,6 +74,11 @@ export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promi
       // Production stores are PostgreSQL; PGlite runs in the worker's own event loop and slows what shares it.
       await using postgres = await startPostgres();
       results['outcomes'] = { pglite: await measureOutcomeGrading({ temporal, samples }), postgres: await measureOutcomeGrading({ temporal, samples, postgresUrl: postgres.url }) };
+    }
+    if (wanted('multiagent')) {
+      const samples = envInt('BENCH_MULTIAGENT_SAMPLES', 20);
+      await using postgres = await startPostgres();
+      results['multiagent'] = { pglite: await measureMultiagent({ temporal, samples }), postgres: await measureMultiagent({ temporal, samples, postgresUrl: postgres.url }) };
     }
   } finally {
     await temporal.stop();

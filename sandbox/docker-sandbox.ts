@@ -37,9 +37,9 @@ export class DockerSandbox implements Sandbox {
     this.#client = client;
   }
 
-  async runTool({ toolUseId, name, input, defaultTimeoutMs, signal }: RunToolRequest): Promise<ToolOutcome> {
+  async runTool({ toolUseId, name, input, defaultTimeoutMs, shell, signal }: RunToolRequest): Promise<ToolOutcome> {
     const run = (): Promise<ToolOutcome> =>
-      this.#client.run({ toolUseId, name, input, timeoutMs: defaultTimeoutMs, signal });
+      this.#client.run({ toolUseId, name, input, timeoutMs: defaultTimeoutMs, shell, signal });
     try {
       return await run();
     } catch (error) {

@@ -34,6 +34,8 @@ export type ExecutorRunOptions = {
   input: Record<string, unknown>;
   /** Limit for the call when the tool input has none; the executor's default (120 s) otherwise. */
   timeoutMs?: number | undefined;
+  /** The bash shell the call runs in: one per thread of a multi-agent session (default: the sandbox's first). */
+  shell?: string | undefined;
   /**
    * Aborting sends `cancel` for the call. The promise still settles with the executor's
    * answer: normally an `is_error` "interrupted" outcome (or the real result, when the
@@ -104,7 +106,7 @@ export class ExecutorClient {
   }
 
   /** Runs a tool call, or re-attaches to it, or gets its recorded result: the executor decides. */
-  async run({ toolUseId, name, input, timeoutMs, signal }: ExecutorRunOptions): Promise<ToolOutcome> {
+  async run({ toolUseId, name, input, timeoutMs, shell, signal }: ExecutorRunOptions): Promise<ToolOutcome> {
     signal?.throwIfAborted();
     const reply = this.#request(
       {
@@ -113,6 +115,7 @@ export class ExecutorClient {
         name,
         input,
         ...(timeoutMs !== undefined ? { timeout_ms: timeoutMs } : {}),
+        ...(shell ? { shell } : {}),
       },
       runDeadlineMs(input, timeoutMs, this.#runGraceMs),
     );

@@ -88,6 +88,8 @@ export type RunToolRequest = {
   input: Record<string, unknown>;
   /** Wall-clock limit for the call when the tool input has none. */
   defaultTimeoutMs?: number | undefined;
+  /** The bash shell to run in (each thread of a multi-agent session has its own); default the sandbox's first. */
+  shell?: string | undefined;
   signal?: AbortSignal | undefined;
 };
 

@@ -29,6 +29,8 @@ export type InboundThreadMessage = {
   text: string;
   /** What the rest of the session had spent when this was sent (nano-dollars): the budget covers every thread. */
   spentElsewhereNanos?: number | undefined;
+  /** Key of the sender's `agent.thread_message_sent` (a new thread records it, after its creation, in the sender's log). */
+  sentKey?: string | undefined;
   key?: string | undefined;
 };
 

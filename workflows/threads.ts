@@ -35,8 +35,9 @@ export async function runDelegations(loop: SessionLoop, refs: readonly ToolUseRe
       if (call === undefined || call.type === 'invalid') throw new DelegationRefused(call?.error ?? 'this call could not be read');
       const threadId = call.type === 'start' ? await startThread(loop, call.agent, call.message, ref) : await followUp(loop, call.threadId, call.message, ref);
       const child = loop.state.threads![threadId]!;
+      // A new thread records the message it was sent itself, after its creation; a follow-up's is recorded here.
+      if (call.type === 'follow_up') events.push(sentEvent(sentKeyOf(ref), threadId, child.agentName, call.message));
       events.push(
-        { key: `tool:${ref.toolUseId}:sent`, event: { type: 'agent.thread_message_sent', to_session_thread_id: threadId, to_agent_name: child.agentName, content: [{ type: 'text', text: call.message }] } },
         toolResult(
           ref,
           call.type === 'start'
@@ -102,8 +103,15 @@ function threadMessage(loop: SessionLoop, fromThreadId: string, ref: ToolUseRef,
     from_agent_name: loop.thread?.agentName ?? loop.input.agent.name,
     text,
     spentElsewhereNanos,
+    sentKey: sentKeyOf(ref),
     key: `from:${fromThreadId}:${ref.toolUseId}`,
   };
+}
+
+const sentKeyOf = (ref: ToolUseRef) => `tool:${ref.toolUseId}:sent`;
+
+function sentEvent(key: string, threadId: string, agentName: string, text: string): { key: string; event: WorkflowEvent['event'] } {
+  return { key, event: { type: 'agent.thread_message_sent', to_session_thread_id: threadId, to_agent_name: agentName, content: [{ type: 'text', text }] } };
 }
 
 /** Whether a thread this one started is still working: its starter waits for it before idling. */
@@ -134,15 +142,24 @@ export async function terminateThreads(loop: SessionLoop): Promise<void> {
   );
 }
 
-/** A thread's first events: its creation, in its own log and the session's, with its record. */
+/**
+ * A thread's first events: its creation, in its own log (with its record) and the
+ * session's, then the message its starter sent it, in the starter's log. Written by the
+ * thread with its first turn, so on every stream the creation comes before all else of it.
+ */
 export function threadCreatedEvents(loop: SessionLoop): WorkflowEvent[] {
   const thread = loop.thread!;
   const event = { type: 'session.thread_created', session_thread_id: thread.id, agent_name: thread.agentName, workflow_run_id: null };
   const record = { id: thread.id, sessionId: loop.sessionId, parentThreadId: thread.parentThreadId, agentId: thread.agentId, agentVersion: thread.agentVersion, agentName: thread.agentName };
-  return [
+  const events: WorkflowEvent[] = [
     { key: 'thread:created', event, thread: record },
     { key: `thread:${thread.id}:created`, event, log: loop.sessionId },
   ];
+  // The starter's log is its workflow's id: the session's, or its thread's.
+  for (const message of loop.input.initialEvents ?? []) {
+    if (message.type === 'thread.message' && message.sentKey) events.push({ ...sentEvent(message.sentKey, thread.id, thread.agentName, message.text), log: thread.parentWorkflowId });
+  }
+  return events;
 }
 
 /**

@@ -22,16 +22,21 @@ import os
 import secrets
 from typing import Any
 
-from identity import kill_sandbox_processes, subprocess_identity
+from typing import Callable
+
+from identity import kill_sandbox_processes, kill_session_processes, subprocess_identity
 from output import OutputBuffer, Outcome, error, outcome
 
 _RESET_NOTE = "the shell was restarted, so its working directory and environment are reset"
 
 
 class BashSession:
-    def __init__(self, *, cwd: str, env: dict[str, str]) -> None:
+    def __init__(self, *, cwd: str, env: dict[str, str], alone: Callable[[], bool] = lambda: True) -> None:
         self.cwd = cwd
         self.env = env
+        # Whether this is the sandbox's only shell: then a kill sweeps every process of the
+        # agent; beside other shells (threads of a multi-agent session) only its own session's.
+        self._alone = alone
         self._proc: asyncio.subprocess.Process | None = None
         self._commands: asyncio.WriteTransport | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -143,8 +148,12 @@ class BashSession:
         if proc is None:
             return
         # Even when bash itself is gone its background jobs may live on, in its session
-        # or out of it: every process of the agent goes.
-        kill_sandbox_processes()
+        # or out of it: every process of the agent goes, unless other shells share the
+        # sandbox, whose processes are not this shell's to kill.
+        if self._alone():
+            kill_sandbox_processes()
+        else:
+            kill_session_processes(proc.pid)
         try:
             await asyncio.wait_for(proc.wait(), 5)
         except asyncio.TimeoutError:

@@ -55,6 +55,8 @@ NOT_STARTED = "[interrupted: the call was cancelled before it started]"
 EARLY_CANCEL_SECONDS = 60
 # A request line may carry a whole file for `write`.
 MAX_LINE_BYTES = 256 * 1024 * 1024
+# Shells side by side in one sandbox (one per thread of a multi-agent session).
+MAX_SHELLS = 64
 
 
 @dataclass
@@ -64,6 +66,8 @@ class Execution:
     started_at: float
     result: asyncio.Future[Outcome]
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    # The shell a bash call runs in ("" unless the caller names one).
+    shell: str = ""
 
 
 class Executor:
@@ -75,14 +79,14 @@ class Executor:
         self.default_timeout_ms = default_timeout_ms
         self.running: dict[str, Execution] = {}
         self.early_cancels: dict[str, float] = {}
-        self.bash = BashSession(cwd=workspace, env=_shell_env())
-        # One shell: its calls take turns.
-        self.bash_turn = asyncio.Lock()
+        # A shell per caller (each thread of a multi-agent session has its own; "" is the
+        # session's primary): the calls of one shell take turns, shells run side by side.
+        self.shells: dict[str, tuple[BashSession, asyncio.Lock]] = {}
         # The file tools touch the filesystem as the sandbox user, never as root.
         self.tool_threads = sandbox_user_threads()
         self.pid_guard = PidGuard()
 
-    async def run(self, tool_use_id: str, name: str, tool_input: Any, timeout_ms: int | None) -> Outcome:
+    async def run(self, tool_use_id: str, name: str, tool_input: Any, timeout_ms: int | None, shell: str = "") -> Outcome:
         """Runs the call, or re-attaches to it, or returns its recorded result."""
         # No await between the lookups and registering a new execution: a concurrent
         # request for the same id must find one or the other.
@@ -94,7 +98,7 @@ class Executor:
                     return record["result"]
                 # Marked running by an executor that is gone: never run it a second time.
                 return await self._finish_orphan(tool_use_id, name, record)
-            execution = self._start(tool_use_id, name, tool_input, timeout_ms)
+            execution = self._start(tool_use_id, name, tool_input, timeout_ms, shell)
             cancelled_at = self.early_cancels.pop(tool_use_id, None)
             if cancelled_at is not None and time.monotonic() - cancelled_at < EARLY_CANCEL_SECONDS:
                 execution.cancelled.set()
@@ -107,9 +111,9 @@ class Executor:
         await asyncio.to_thread(self.journal.mark_done, tool_use_id, str(record.get("name", name)), self.boot_id, started_at, result)
         return result
 
-    def _start(self, tool_use_id: str, name: str, tool_input: Any, timeout_ms: int | None) -> Execution:
+    def _start(self, tool_use_id: str, name: str, tool_input: Any, timeout_ms: int | None, shell: str) -> Execution:
         loop = asyncio.get_running_loop()
-        execution = Execution(tool_use_id, name, time.time(), loop.create_future())
+        execution = Execution(tool_use_id, name, time.time(), loop.create_future(), shell=shell)
         # Registered before any await, so a concurrent request for the id re-attaches.
         self.running[tool_use_id] = execution
         asyncio.create_task(self._execute(execution, tool_input, timeout_ms or self.default_timeout_ms))
@@ -167,8 +171,18 @@ class Executor:
         }
         return await self._in_thread(execution, tools[name], timeout_ms)
 
+    def shell(self, name: str) -> tuple[BashSession, asyncio.Lock]:
+        found = self.shells.get(name)
+        if found is None:
+            if len(self.shells) >= MAX_SHELLS:
+                raise ToolInputError(f"the sandbox already runs {MAX_SHELLS} shells")
+            session = BashSession(cwd=self.workspace, env=_shell_env(), alone=lambda: all(s is session or s.pid is None for s, _ in self.shells.values()))
+            found = self.shells[name] = (session, asyncio.Lock())
+        return found
+
     async def _bash(self, execution: Execution, tool_input: dict[str, Any], timeout_ms: int) -> Outcome:
-        turn = asyncio.ensure_future(self.bash_turn.acquire())
+        bash, bash_turn = self.shell(execution.shell)
+        turn = asyncio.ensure_future(bash_turn.acquire())
         cancel_wait = asyncio.ensure_future(execution.cancelled.wait())
         try:
             await asyncio.wait({turn, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
@@ -177,15 +191,15 @@ class Executor:
         if not turn.done() or execution.cancelled.is_set():
             turn.cancel()
             if turn.done() and not turn.cancelled():
-                self.bash_turn.release()
+                bash_turn.release()
             return error(NOT_STARTED)
         kills_before = self.pid_guard.kills
         try:
             result = await run_bash_tool(
-                self.bash, tool_input, timeout_ms=timeout_ms, cancelled=execution.cancelled, output_limit=self.output_limit
+                bash, tool_input, timeout_ms=timeout_ms, cancelled=execution.cancelled, output_limit=self.output_limit
             )
         finally:
-            self.bash_turn.release()
+            bash_turn.release()
         if self.pid_guard.kills != kills_before:
             text = "".join(block.get("text", "") for block in result["content"])
             return error(f"{text}{'' if not text or text.endswith(chr(10)) else chr(10)}{self.pid_guard.note()}")
@@ -300,7 +314,10 @@ class Server:
             timeout_ms = request.get("timeout_ms")
             if timeout_ms is not None and (not isinstance(timeout_ms, (int, float)) or timeout_ms <= 0):
                 raise ValueError("`timeout_ms` must be a positive number")
-            return await self.executor.run(_require_id(request), name, request.get("input"), int(timeout_ms) if timeout_ms else None)
+            shell = request.get("shell", "")
+            if not isinstance(shell, str) or len(shell) > 64 or not all(c.isalnum() or c == "_" for c in shell):
+                raise ValueError("`shell` must be up to 64 letters, digits or _")
+            return await self.executor.run(_require_id(request), name, request.get("input"), int(timeout_ms) if timeout_ms else None, shell)
         raise ValueError(f"unknown op {op!r}")
 
     async def _reply(
@@ -351,7 +368,8 @@ async def serve(args: argparse.Namespace) -> None:
     guard.cancel()
     if relay is not None:
         relay.close()
-    await executor.bash.kill()
+    for bash, _ in executor.shells.values():
+        await bash.kill()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -124,6 +124,46 @@ def kill_sandbox_processes(*, attempts: int = 50) -> int:
     return left
 
 
+def kill_session_processes(sid: int, *, attempts: int = 50) -> int:
+    """SIGKILLs every process of one session (a shell's: it is the session's leader).
+
+    What left the session (setsid, a double fork into a new one) is not found here: a
+    shell that shares the sandbox with others cannot tell those apart from theirs.
+    Returns how many were still there after the last attempt.
+    """
+    left = 0
+    for attempt in range(attempts):
+        members = _session_members(sid)
+        left = len(members)
+        if left == 0:
+            return 0
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.001 if attempt < 10 else 0.02)
+    return left
+
+
+def _session_members(sid: int) -> list[int]:
+    """Live processes whose session is `sid`."""
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        # After "pid (comm) ": state, ppid, pgrp, session, …
+        fields = data[data.rfind(b")") + 2 :].split()
+        if len(fields) > 3 and fields[0] not in (b"Z", b"X") and int(fields[3]) == sid:
+            found.append(int(entry))
+    return found
+
+
 def _others(me: int) -> list[int]:
     """Live processes other than init, the executor, and zombies waiting to be reaped."""
     found: list[int] = []

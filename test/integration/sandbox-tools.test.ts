@@ -37,6 +37,35 @@ async function fails(outcome: Promise<ToolOutcome>, pattern: RegExp): Promise<st
   return text(result);
 }
 
+describe('bash shells (one per thread of a multi-agent session)', () => {
+  const inShell = (shell: string, command: string, id = toolUseId()) => sandbox.runTool({ toolUseId: id, name: 'bash', input: { command }, shell });
+
+  test('shells run side by side, each with its own working directory', async () => {
+    await ok(inShell('sthr_a', 'cd /tmp && rm -f /tmp/pipe && mkfifo /tmp/pipe'));
+    // The reader blocks until the writer writes: with one shared shell the writer would wait behind it for ever.
+    const reader = inShell('sthr_a', 'cat /tmp/pipe');
+    await ok(inShell('sthr_b', 'sleep 0.2; echo through > /tmp/pipe'));
+    assert.equal(await ok(reader), 'through\n');
+    assert.equal(await ok(inShell('sthr_a', 'pwd')), '/tmp\n');
+    assert.equal(await ok(inShell('sthr_b', 'pwd')), '/workspace\n');
+  });
+
+  test("cancelling one shell's command kills its processes, not another shell's", async () => {
+    await ok(inShell('sthr_c', 'sleep 300 > /dev/null 2>&1 & echo $! > /tmp/c.pid'));
+    const id = toolUseId();
+    const running = inShell('sthr_d', 'sleep 300', id);
+    await new Promise((r) => setTimeout(r, 300));
+    await sandbox.cancelTool(id);
+    await fails(running, /interrupted/);
+    assert.equal(await ok(inShell('sthr_c', 'kill -0 "$(cat /tmp/c.pid)" && echo alive')), 'alive\n', "the other shell's background job lives");
+    await ok(inShell('sthr_c', 'kill "$(cat /tmp/c.pid)"'));
+  });
+
+  test('a shell name the executor cannot take is refused', async () => {
+    await assert.rejects(inShell('../etc', 'true'));
+  });
+});
+
 describe('bash', () => {
   test('keeps the working directory and environment between calls', async () => {
     await ok(bash('cd /tmp && export LONGHAUL_X=42 && mkdir -p here && cd here'));
