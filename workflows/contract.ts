@@ -46,6 +46,8 @@ export type InboundThreadReport = {
   costNanos: number;
   /** The thread ended (archived, or its session ended) before it answered: it takes no more work. */
   terminated?: boolean | undefined;
+  /** The thread was interrupted: its starter hears of it, but an idle starter does not start a turn for it. */
+  interrupted?: boolean | undefined;
   key?: string | undefined;
 };
 

@@ -36,8 +36,9 @@ export function drainInbox(loop: SessionLoop): { events: WorkflowEvent[]; messag
         events.push(threadMessageEvent(key, user.from_thread_id, user.from_agent_name, user.text, user.text));
         break;
       case 'thread.report': {
-        // A thread's answer wakes its starter like a user message would.
-        messages += 1;
+        // A thread's answer wakes its starter like a user message would; one cut short by an
+        // interrupt is news only to a starter still waiting for it (an interrupt of everything idles it too).
+        if (!user.interrupted || state.turnActive) messages += 1;
         const child = state.threads?.[user.thread_id];
         if (child) Object.assign(child, { status: user.terminated ? 'terminated' : 'idle', usage: user.usage, costNanos: user.costNanos });
         const said = `[Message from thread ${user.thread_id} (agent ${user.agent_name})]\n${user.text || '(the thread ended its turn without a text answer)'}`;

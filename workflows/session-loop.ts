@@ -93,7 +93,8 @@ export class SessionLoop {
       return threadId === undefined ? [own] : [own, this.event(`session.thread_status_${status}`, threadFields)];
     }
     const own = this.event(`session.thread_status_${status}`, threadFields);
-    return [own, { ...this.event(`session.thread_status_${status}`, threadFields), log: this.sessionId }];
+    // Keyed by the thread in the session's log, where every thread's keys meet.
+    return [own, { key: `${this.thread.id}:${own.key}`, event: own.event, log: this.sessionId }];
   }
 
   /** The session's vaults as an activity argument (absent when it has none, as older histories recorded it). */
@@ -134,7 +135,7 @@ export class SessionLoop {
     return continueAsNew<typeof sessionWorkflow>({ ...this.input, initialEvents: undefined, mounts: undefined, carried: this.state });
   }
 
-  async goIdle(stopReason: StopReason, leading: WorkflowEvent[] = []): Promise<void> {
+  async goIdle(stopReason: StopReason, leading: WorkflowEvent[] = [], { interrupted = false }: { interrupted?: boolean } = {}): Promise<void> {
     const { state } = this;
     state.phase = 'idle';
     state.turnActive = false;
@@ -142,7 +143,7 @@ export class SessionLoop {
     state.lastStopReason = stopReason;
     await this.emit([...leading, ...this.statusEvents('idle', { stop_reason: stopReason, stop_details: null })]);
     // A thread's starter waits for its answer; waiting for the client is not an answer.
-    if (this.thread && stopReason.type !== 'requires_action') await reportToParent(this, stopReason);
+    if (this.thread && stopReason.type !== 'requires_action') await reportToParent(this, stopReason, { interrupted });
   }
 
   /** Starts the sandbox while the first model call is under way; tools wait for it. */

@@ -5,7 +5,7 @@ import { drainInbox, drainInterrupts, requeue } from './inbox.ts';
 import { PATCHES } from './patches.ts';
 import { SessionLoop } from './session-loop.ts';
 import { dropGrader, evaluateOutcome, interruptedEvaluation, startGrader } from './outcome.ts';
-import { forwardInterrupt, reportToParent, terminateThreads, threadCreatedEvents } from './threads.ts';
+import { forwardInterrupt, forwardSettings, reportToParent, terminateThreads, threadCreatedEvents } from './threads.ts';
 import { runTurn, type TurnEnd } from './turn.ts';
 
 /**
@@ -78,7 +78,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         loop.unsent = [];
         if (loop.terminateRequested) break;
         // The interrupt is echoed (and a grading it stopped closed), then the session idles; messages that came with it start the next turn.
-        await CancellationScope.nonCancellable(async () => loop.goIdle({ type: 'end_turn' }, [...(await interruptedEvaluation(loop)), ...drainInterrupts(loop)]));
+        await CancellationScope.nonCancellable(async () =>
+          loop.goIdle({ type: 'end_turn' }, [...(await interruptedEvaluation(loop)), ...drainInterrupts(loop)], { interrupted: true }),
+        );
       } else if (isModelFailure(err)) {
         // callModel already recorded the session.error; the turn is abandoned, the session stays usable.
         await loop.goIdle({ type: 'retries_exhausted' }, drainInterrupts(loop));
@@ -172,6 +174,7 @@ function setHandlers(loop: SessionLoop): void {
   setHandler(settingsSignal, (settings) => {
     if (settings.budget !== undefined) state.budget = settings.budget;
     if (settings.vaultIds !== undefined) state.vaultIds = settings.vaultIds;
+    forwardSettings(loop, settings);
   });
   setHandler(mountFilesSignal, (files) => {
     state.pendingMounts = [...(state.pendingMounts ?? []), ...files];

@@ -5,10 +5,12 @@ import {
   MAX_THREAD_DEPTH,
   MAX_THREADS_PER_SESSION,
   THREAD_WORKFLOW,
+  settingsSignal,
   terminateSignal,
   threadEventsSignal,
   userEventsSignal,
   type InboundThreadMessage,
+  type SessionSettings,
   type SessionWorkflowInput,
   type ToolUseRef,
   type WorkflowEvent,
@@ -129,6 +131,16 @@ export function forwardInterrupt(loop: SessionLoop): void {
   }
 }
 
+/** Passes new settings (budget, vaults) on to the threads this one started: they hold the session's. */
+export function forwardSettings(loop: SessionLoop, settings: SessionSettings): void {
+  for (const [threadId, child] of Object.entries(loop.state.threads ?? {})) {
+    if (child.status === 'terminated') continue;
+    void getExternalWorkflowHandle(threadId)
+      .signal(settingsSignal, settings)
+      .catch((err: unknown) => log.warn('could not pass settings on to a thread', { threadId, error: String(err) }));
+  }
+}
+
 /** Ends every thread this one started (the session is ending); each records its own termination. */
 export async function terminateThreads(loop: SessionLoop): Promise<void> {
   await Promise.all(
@@ -166,17 +178,18 @@ export function threadCreatedEvents(loop: SessionLoop): WorkflowEvent[] {
  * Tells the thread's starter that its turn ended, with its last answer: the starter takes
  * it like a user message. A thread that ended for another reason says so.
  */
-export async function reportToParent(loop: SessionLoop, stopReason: StopReason, { terminated = false }: { terminated?: boolean } = {}): Promise<void> {
+export async function reportToParent(
+  loop: SessionLoop,
+  stopReason: StopReason,
+  { terminated = false, interrupted = false }: { terminated?: boolean; interrupted?: boolean } = {},
+): Promise<void> {
   const thread = loop.thread!;
   const said = loop.lastAnswerText;
-  const text = terminated
-    ? `(the thread was ended before it answered)${said ? `\n${said}` : ''}`
-    : stopReason.type === 'end_turn'
-      ? said
-      : `(the thread stopped: ${stopReason.type})${said ? `\n${said}` : ''}`;
+  const why = terminated ? 'the thread was ended before it answered' : interrupted ? 'the thread was interrupted' : stopReason.type === 'end_turn' ? undefined : `the thread stopped: ${stopReason.type}`;
+  const text = why === undefined ? said : `(${why})${said ? `\n${said}` : ''}`;
   const { usage, costNanos } = loop.spentSoFar();
   await getExternalWorkflowHandle(thread.parentWorkflowId)
-    .signal(threadEventsSignal, [{ type: 'thread.report', thread_id: thread.id, agent_name: thread.agentName, text, usage, costNanos, key: `report:${thread.id}:${loop.state.emitCounter}`, ...(terminated ? { terminated } : {}) }])
+    .signal(threadEventsSignal, [{ type: 'thread.report', thread_id: thread.id, agent_name: thread.agentName, text, usage, costNanos, key: `report:${thread.id}:${loop.state.emitCounter}`, ...(terminated ? { terminated } : {}), ...(interrupted ? { interrupted } : {}) }])
     .catch((err: unknown) => log.warn('could not report to the thread that started this one', { threadId: thread.id, error: String(err) }));
 }
 

@@ -47,10 +47,16 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
       leading,
       maxAttempts: tuning.modelMaxAttempts,
       vaultIds: state.vaultIds ?? [],
-      spent: loop.spentSoFar(),
+      spent: { usage: state.usage, costNanos: state.costNanos ?? 0 },
       budget: state.budget ?? null,
       ...(loop.thread ? { thread: { sessionId, threadId: loop.thread.id } } : {}),
+      ...(loop.input.primaryThreadId ? { multiagent: { sessionId } } : {}),
     });
+    if (result.budgetReached) {
+      // The session's threads together spent the budget: stop here; raising it resumes.
+      state.budgetHalted = true;
+      return { stopReason: { type: 'budget_reached' }, leading };
+    }
     leading = [];
     loop.unsent = [];
     state.stepsInTurn += 1;

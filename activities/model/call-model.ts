@@ -18,6 +18,7 @@ import { appendWorkflowEvents } from '../workflow-events.ts';
 import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
 import { DELEGATION_TOOLS, parseDelegation } from '../../src/core/delegation.ts';
+import { parseUsd } from '../../src/core/budget.ts';
 
 export type CallModelInput = {
   sessionId: string;
@@ -38,6 +39,12 @@ export type CallModelInput = {
    * returned for the thread's report.
    */
   thread?: { sessionId: string; threadId: string } | undefined;
+  /**
+   * Set in multi-agent sessions: the budget holds the whole session (every thread's own
+   * spending, as the store has it), the primary's `session.usage` reports the session's
+   * totals, and this log's own totals are recorded for the others.
+   */
+  multiagent?: { sessionId: string } | undefined;
 };
 
 
@@ -50,6 +57,8 @@ export type CallModelResult = {
   costNanos?: number;
   /** A thread's call: the answer's text blocks, joined (what the thread reports when this answer ends its turn). */
   text?: string;
+  /** The session's budget was spent (by all its threads together) before this call: no request was made. */
+  budgetReached?: boolean;
 };
 
 export type CallModelDeps = {
@@ -95,11 +104,16 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
       const billed = await billedUsageOfStoredCall(store, sessionId, callKey, { before: attempt, model });
       const toolUses = await storedToolUses(store, sessionId, callKey, answered.content, input.agent);
       await crossPostWaitingCalls(store, input, toolUses);
+      await recordSpend(store, input, billed);
       return { stopReason: answered.stop_reason, toolUses, usage: billed.usage, costNanos: billed.costNanos, ...textOf(input, answered.content) };
     }
     // The earlier attempts are over: what they were billed is fixed from here on.
     const earlier = await store.finalizeAttemptUsage(sessionId, callKey, { beforeAttempt: attempt });
     await closeSpansOfCrashedAttempts(store, sessionId, callKey, earlier);
+  }
+  const elsewhere = input.multiagent ? await store.threads.spent(input.multiagent.sessionId, { exceptLogId: sessionId }) : undefined;
+  if (elsewhere && input.budget && input.spent && input.spent.costNanos + elsewhere.costNanos >= parseUsd(input.budget.max_list_cost.amount)) {
+    return { stopReason: null, toolUses: [], usage: zeroUsage(), costNanos: 0, budgetReached: true };
   }
   const [start] = await store.append(sessionId, [{ key: `${callKey}:a${attempt}:start`, event: { type: 'span.model_request_start' } }]);
   const startId = start!.event.id;
@@ -150,7 +164,8 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
     // The session is billed for the whole call: this attempt, its judgements and every earlier attempt.
     const billed = billedUsageOfCall(await store.listAttemptUsage(sessionId, { callKey }), { committedAttempt: attempt, model });
     const blockEvents = answerEvents({ sessionId, callKey, content: message.content, toolUseEvent: (block) => toolUseEventOf(block, decisions.get(block.id)) });
-    const usageEvent = sessionUsageEvent(input, billed.usage, billed.costNanos);
+    // The primary's `session.usage` is the session's: its own calls and every thread's.
+    const usageEvent = sessionUsageEvent(input, billed.usage, billed.costNanos, input.multiagent && input.thread === undefined ? elsewhere : undefined);
     await store.append(
       sessionId,
       [
@@ -162,6 +177,7 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
     );
     const result = summarize(sessionId, callKey, message.content, message.stop_reason, billed.usage, decisions);
     await crossPostWaitingCalls(store, input, result.toolUses);
+    await recordSpend(store, input, billed);
     return { ...result, costNanos: billed.costNanos, ...textOf(input, message.content) };
   } catch (err) {
     const endKey = `${callKey}:a${attempt}:end`;
@@ -336,14 +352,20 @@ async function discoverMcpTools(deps: CallModelDeps, input: CallModelInput, atte
   return found;
 }
 
-/** The `session.usage` event: the session's totals after this call (absent for callers that track nothing). */
-function sessionUsageEvent(input: CallModelInput, usage: Usage, costNanos: number): NewEvent['event'] | undefined {
+/** The `session.usage` event: the log's totals after this call, with the rest of the session's when given (absent for callers that track nothing). */
+function sessionUsageEvent(input: CallModelInput, usage: Usage, costNanos: number, elsewhere?: { usage: Usage; costNanos: number }): NewEvent['event'] | undefined {
   if (!input.spent) return undefined;
   return {
     type: 'session.usage',
-    usage: usageSnapshot(sumUsage([input.spent.usage, usage]), input.spent.costNanos + costNanos),
+    usage: usageSnapshot(sumUsage([input.spent.usage, usage, elsewhere?.usage ?? zeroUsage()]), input.spent.costNanos + costNanos + (elsewhere?.costNanos ?? 0)),
     budget: input.budget ?? null,
   } as NewEvent['event'];
+}
+
+/** A multi-agent session's log records its own totals after the call, for the budget checks of the others. */
+async function recordSpend(store: SessionStore, input: CallModelInput, billed: { usage: Usage; costNanos: number }): Promise<void> {
+  if (!input.multiagent || !input.spent) return;
+  await store.threads.recordSpend(input.multiagent.sessionId, input.sessionId, sumUsage([input.spent.usage, billed.usage]), input.spent.costNanos + billed.costNanos);
 }
 
 /** What a call whose answer is stored was billed: the same total the attempt that stored it returned. */

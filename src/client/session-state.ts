@@ -1,3 +1,4 @@
+import { formatUsd } from '../core/model-pricing.ts';
 import { sumUsage, type Usage } from '../core/usage.ts';
 import type { Session, SessionStatus } from '../schemas/api-session.ts';
 import type { SessionStore } from '../store/session-store.ts';
@@ -46,8 +47,13 @@ export async function sessionStateOf(
   };
 }
 
-/** The session's token totals and list cost: the latest `session.usage`, else the sum of its model requests. */
+/**
+ * The session's token totals and list cost: a multi-agent session's, the sum of what each
+ * of its logs spent; else the latest `session.usage`, else the sum of its model requests.
+ */
 export async function usageOf(store: SessionStore, sessionId: string): Promise<Omit<Session['usage'], 'active_seconds'>> {
+  const spent = await store.threads.spent(sessionId);
+  if (spent.logs > 0) return apiUsage(spent.usage, { amount: formatUsd(spent.costNanos), currency: 'USD' });
   const [latest] = await store.listEvents(sessionId, { order: 'desc', limit: 1, types: ['session.usage'] });
   if (latest?.event.type === 'session.usage') {
     const u = latest.event.usage;

@@ -130,6 +130,106 @@ export function checkToolReferences(
 
 const notSupported = (what: string) => z.array(z.unknown()).max(0, `${what} are not supported by Longhaul yet`);
 
+// ---- multiagent ------------------------------------------------------------------
+
+const AgentRefParam = z.object({ type: z.literal('agent'), id: z.string().min(1), version: z.number().int().min(1).max(INT32_MAX).optional() });
+const SelfParam = z.object({ type: z.literal('self') });
+const AdvisorParam = z.object({ type: z.literal('advisor'), model: z.string().min(1) });
+const PredefinedAgentParam = z.union([z.string().min(1), AgentRefParam, SelfParam]);
+export type PredefinedAgentParam = z.infer<typeof PredefinedAgentParam>;
+const Disabled = z.object({ type: z.literal('disabled') });
+const Enabled = z.object({ type: z.literal('enabled') });
+
+/** `coordinator`: the roster the session's primary thread may start threads with (1–20 entries). */
+const MultiagentCoordinatorParams = z.object({
+  type: z.literal('coordinator'),
+  agents: z.array(z.union([z.string().min(1), AgentRefParam, SelfParam, AdvisorParam])).min(1).max(20),
+});
+
+/** `multiagent_20261001`: three members, each enabled or disabled (Longhaul serves `subagents`). */
+const Multiagent20261001Params = z.object({
+  type: z.literal('multiagent_20261001'),
+  subagents: z
+    .discriminatedUnion('type', [Enabled.extend({ inline_agents: z.discriminatedUnion('type', [Enabled, Disabled]).nullish(), predefined_agents: z.array(PredefinedAgentParam).max(20).nullish() }), Disabled])
+    .nullish(),
+  workflows: z.discriminatedUnion('type', [Enabled.loose(), Disabled]).nullish(),
+  advisor: z.discriminatedUnion('type', [Enabled.extend({ model: z.string().min(1) }), Disabled]).nullish(),
+});
+
+/**
+ * `multiagent` of create and update, in both shapes the SDK declares. Longhaul serves
+ * delegation to saved agents; workflow runs, advisors and inline agents it does not, so
+ * asking for them is a 400 naming the field (left out, they resolve to `disabled`, where
+ * the hosted service enables some by default).
+ */
+export const MultiagentParams = z.discriminatedUnion('type', [MultiagentCoordinatorParams, Multiagent20261001Params]).superRefine((value, ctx) => {
+  const notServed = (path: (string | number)[], what: string) => ctx.addIssue({ code: 'custom', path, message: `${what} not supported by Longhaul yet` });
+  const entries = value.type === 'coordinator' ? value.agents : value.subagents?.type === 'enabled' ? (value.subagents.predefined_agents ?? []) : [];
+  const listPath = value.type === 'coordinator' ? ['agents'] : ['subagents', 'predefined_agents'];
+  entries.forEach((entry, index) => {
+    if (typeof entry === 'object' && entry.type === 'advisor') notServed([...listPath, index], 'advisor roster entries are');
+  });
+  if (entries.filter((entry) => typeof entry === 'object' && entry.type === 'self').length > 1) ctx.addIssue({ code: 'custom', path: listPath, message: 'at most one entry may be {type: "self"}' });
+  if (value.type === 'multiagent_20261001') {
+    if (value.workflows?.type === 'enabled') notServed(['workflows'], 'workflow runs are');
+    if (value.advisor?.type === 'enabled') notServed(['advisor'], 'advisors are');
+    if (value.subagents?.type === 'enabled' && value.subagents.inline_agents?.type === 'enabled') notServed(['subagents', 'inline_agents'], 'inline agents are');
+  }
+});
+export type MultiagentParams = z.infer<typeof MultiagentParams>;
+
+/** The version a stored roster gives its `self` entry: "the version that holds this roster" (see the agent store). */
+export const SELF_VERSION = 0;
+
+/** A saved agent pinned at a version (`BetaManagedAgentsAgentReference`). */
+export const AgentReference = z.object({ type: z.literal('agent'), id: z.string(), version: z.number().int() });
+export type AgentReference = z.infer<typeof AgentReference>;
+
+const DisabledMember = z.object({ type: z.literal('disabled') });
+
+/** `multiagent` as an agent shows it: every roster entry resolved to an agent version. */
+export const Multiagent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('coordinator'), agents: z.array(AgentReference) }),
+  z.object({
+    type: z.literal('multiagent_20261001'),
+    advisor: DisabledMember,
+    subagents: z.discriminatedUnion('type', [z.object({ type: z.literal('enabled'), inline_agents: DisabledMember, predefined_agents: z.array(AgentReference) }), DisabledMember]),
+    workflows: DisabledMember,
+  }),
+]);
+export type Multiagent = z.infer<typeof Multiagent>;
+
+/**
+ * An update's `multiagent` with its entries resolved (`rosterRefs`), before it meets the
+ * stored one: a `multiagent_20261001` member left out is `undefined` (kept on a merge).
+ */
+export type ResolvedMultiagentParams =
+  | Extract<Multiagent, { type: 'coordinator' }>
+  | { type: 'multiagent_20261001'; subagents?: { type: 'enabled'; predefined_agents?: AgentReference[] | undefined } | { type: 'disabled' } | undefined };
+
+/** The agents of a roster: the coordinator's, or the enabled subagents' (none otherwise). */
+export function rosterRefs(multiagent: Multiagent | null): AgentReference[] {
+  if (multiagent === null) return [];
+  if (multiagent.type === 'coordinator') return multiagent.agents;
+  return multiagent.subagents.type === 'enabled' ? multiagent.subagents.predefined_agents : [];
+}
+
+/** The stored `multiagent` after an update: a `multiagent_20261001` over a stored one merges member by member, anything else replaces. */
+export function mergeMultiagent(current: Multiagent | null, update: ResolvedMultiagentParams | null): Multiagent | null {
+  if (update === null) return null;
+  if (update.type === 'coordinator') return update;
+  const stored = current?.type === 'multiagent_20261001' ? current : undefined;
+  const sent = update.subagents;
+  let subagents: Extract<Multiagent, { type: 'multiagent_20261001' }>['subagents'];
+  if (sent === undefined) subagents = stored?.subagents ?? { type: 'enabled', inline_agents: { type: 'disabled' }, predefined_agents: [] };
+  else if (sent.type === 'disabled') subagents = sent;
+  else {
+    const kept = stored?.subagents.type === 'enabled' ? stored.subagents.predefined_agents : [];
+    subagents = { type: 'enabled', inline_agents: { type: 'disabled' }, predefined_agents: sent.predefined_agents ?? kept };
+  }
+  return { type: 'multiagent_20261001', advisor: { type: 'disabled' }, subagents, workflows: { type: 'disabled' } };
+}
+
 export const ExecutionIdentity = z.discriminatedUnion('type', [
   z.object({ type: z.literal('service_account') }),
   z.object({ type: z.literal('aws_role'), role_arn: z.string().min(1) }),
@@ -144,7 +244,7 @@ export const AgentCreateParams = z.object({
   tools: ToolList.optional(),
   mcp_servers: z.array(McpServerParams).max(20).optional(),
   skills: notSupported('skills').optional(),
-  multiagent: z.null({ error: 'multiagent is not supported by Longhaul yet' }).optional(),
+  multiagent: MultiagentParams.nullish(),
   metadata: Metadata.optional(),
   execution_identity: ExecutionIdentity.nullish(),
 }).superRefine((value, ctx) => checkToolReferences(value, ctx));
@@ -159,7 +259,7 @@ export const AgentUpdateParams = z.object({
   tools: ToolList.nullish(),
   mcp_servers: z.array(McpServerParams).max(20).nullish(),
   skills: notSupported('skills').nullish(),
-  multiagent: z.null({ error: 'multiagent is not supported by Longhaul yet' }).optional(),
+  multiagent: MultiagentParams.nullish(),
   metadata: MetadataPatch.nullish(),
   execution_identity: ExecutionIdentity.nullish(),
   version: z.number().int().min(1).max(INT32_MAX).optional(),
@@ -294,7 +394,8 @@ export const AgentSpec = z.object({
   tools: z.array(AgentTool),
   mcp_servers: z.array(z.object({ type: z.literal('url'), name: z.string(), url: z.string() })),
   skills: z.array(z.never().meta({ type: 'object', description: 'Longhaul serves no skills yet: always empty' })).max(0),
-  multiagent: z.null(),
+  /** Null when the agent works alone. */
+  multiagent: Multiagent.nullable(),
   metadata: z.record(z.string(), z.string()),
   execution_identity: ExecutionIdentity,
 });
@@ -311,8 +412,8 @@ export const Agent = AgentSpec.extend({
 });
 export type Agent = z.infer<typeof Agent>;
 
-/** A new agent's first version. */
-export function agentSpecFromCreate(params: AgentCreateParams): AgentSpec {
+/** A new agent's first version, its `multiagent` already resolved (`resolveRoster`). */
+export function agentSpecFromCreate(params: AgentCreateParams, multiagent: Multiagent | null = null): AgentSpec {
   return {
     name: params.name,
     description: params.description || null,
@@ -321,7 +422,7 @@ export function agentSpecFromCreate(params: AgentCreateParams): AgentSpec {
     tools: resolveTools(params.tools),
     mcp_servers: params.mcp_servers ?? [],
     skills: [],
-    multiagent: null,
+    multiagent,
     metadata: params.metadata ?? {},
     execution_identity: params.execution_identity ?? { type: 'service_account' },
   };
@@ -342,8 +443,11 @@ export function agentDefinitionOf(agent: Pick<AgentSpec, 'name' | 'model' | 'sys
   };
 }
 
-/** What is wrong with a spec's tool references (an update may remove a server a toolset still names). */
-export function agentSpecProblem(spec: Pick<AgentSpec, 'tools' | 'mcp_servers'>): string | undefined {
+/** What is wrong with a spec (an update may remove a server a toolset still names, or merge a roster empty). */
+export function agentSpecProblem(spec: Pick<AgentSpec, 'tools' | 'mcp_servers'> & { multiagent?: Multiagent | null | undefined }): string | undefined {
+  if (spec.multiagent?.type === 'multiagent_20261001' && spec.multiagent.subagents.type === 'enabled' && spec.multiagent.subagents.predefined_agents.length === 0) {
+    return 'multiagent.subagents.predefined_agents: must name at least one agent (inline agents are not supported by Longhaul yet)';
+  }
   for (const [index, tool] of spec.tools.entries()) {
     if (tool.type === 'mcp_toolset' && !spec.mcp_servers.some((s) => s.name === tool.mcp_server_name)) {
       return `tools.${index}.mcp_server_name: no mcp_servers entry is named ${tool.mcp_server_name}`;
@@ -352,8 +456,11 @@ export function agentSpecProblem(spec: Pick<AgentSpec, 'tools' | 'mcp_servers'>)
   return undefined;
 }
 
+/** An update with its `multiagent` resolved (`resolveRoster`); the rest as sent. */
+export type ResolvedAgentUpdate = Omit<AgentUpdateParams, 'multiagent'> & { multiagent?: ResolvedMultiagentParams | null | undefined };
+
 /** The next version's spec: omitted fields are kept, `null` clears, metadata is a patch. */
-export function applyAgentUpdate(current: AgentSpec, params: AgentUpdateParams, applyMetadata: (patch: AgentUpdateParams['metadata']) => AgentSpec['metadata']): AgentSpec {
+export function applyAgentUpdate(current: AgentSpec, params: ResolvedAgentUpdate, applyMetadata: (patch: AgentUpdateParams['metadata']) => AgentSpec['metadata']): AgentSpec {
   return {
     ...current,
     ...(params.name !== undefined ? { name: params.name } : {}),
@@ -363,6 +470,7 @@ export function applyAgentUpdate(current: AgentSpec, params: AgentUpdateParams, 
     ...(params.tools !== undefined ? { tools: resolveTools(params.tools) } : {}),
     ...(params.mcp_servers !== undefined ? { mcp_servers: params.mcp_servers ?? [] } : {}),
     ...(params.execution_identity !== undefined ? { execution_identity: params.execution_identity ?? { type: 'service_account' as const } } : {}),
+    ...(params.multiagent !== undefined ? { multiagent: mergeMultiagent(current.multiagent, params.multiagent) } : {}),
     metadata: applyMetadata(params.metadata),
   };
 }

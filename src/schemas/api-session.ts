@@ -67,12 +67,30 @@ export type SessionUpdateParams = z.infer<typeof SessionUpdateParams>;
 export const SessionStatus = z.enum(['idle', 'running', 'rescheduling', 'terminated']);
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
-/** The agent snapshot a session runs (`BetaManagedAgentsSessionAgent`). */
-export const SessionAgent = AgentSpec.omit({ metadata: true }).extend({
+/** An agent version as a thread runs it (`BetaManagedAgentsSessionThreadAgent`): no metadata, no roster. */
+export const SessionThreadAgent = AgentSpec.omit({ metadata: true, multiagent: true }).extend({
   type: z.literal('agent'),
   id: z.string(),
   version: z.number().int(),
 });
+export type SessionThreadAgent = z.infer<typeof SessionThreadAgent>;
+
+const DisabledMember = z.object({ type: z.literal('disabled') });
+
+/** A session's roster (`BetaManagedAgentsSessionMultiagent`): the agent's, with each member's full snapshot. */
+export const SessionMultiagent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('coordinator'), agents: z.array(SessionThreadAgent) }),
+  z.object({
+    type: z.literal('multiagent_20261001'),
+    advisor: DisabledMember,
+    subagents: z.discriminatedUnion('type', [z.object({ type: z.literal('enabled'), inline_agents: DisabledMember, predefined_agents: z.array(SessionThreadAgent) }), DisabledMember]),
+    workflows: DisabledMember,
+  }),
+]);
+export type SessionMultiagent = z.infer<typeof SessionMultiagent>;
+
+/** The agent snapshot a session runs (`BetaManagedAgentsSessionAgent`), its roster pinned with it. */
+export const SessionAgent = SessionThreadAgent.extend({ multiagent: SessionMultiagent.nullable() });
 export type SessionAgent = z.infer<typeof SessionAgent>;
 
 export const MonetaryAmount = z.object({ amount: z.string(), currency: z.literal('USD') });

@@ -1,5 +1,5 @@
 import { applyMetadataPatch } from '../schemas/api-common.ts';
-import { agentSpecProblem, applyAgentUpdate, type Agent, type AgentSpec, type AgentUpdateParams } from '../schemas/api-agent.ts';
+import { SELF_VERSION, agentSpecProblem, applyAgentUpdate, type Agent, type AgentReference, type AgentSpec, type Multiagent, type ResolvedAgentUpdate } from '../schemas/api-agent.ts';
 import { InvalidRequestError, NotFoundError } from '../errors.ts';
 import { ConflictError } from './conflict-error.ts';
 import { newId } from './ids.ts';
@@ -30,8 +30,8 @@ export class AgentStore {
     this.#db = db;
   }
 
-  async create(spec: AgentSpec): Promise<Agent> {
-    const id = newId('agent');
+  /** A new agent; `id` when the caller made it first (a roster's `self` entry names it). */
+  async create(spec: AgentSpec, id = newId('agent')): Promise<Agent> {
     const now = new Date().toISOString();
     await this.#db.transaction(async (tx) => {
       await tx.query('INSERT INTO agents (id, latest_version, created_at, updated_at) VALUES ($1, 1, $2, $2)', [id, now]);
@@ -54,7 +54,7 @@ export class AgentStore {
    * Applies `params` to the latest version. With `params.version`, fails with
    * a `ConflictError` unless that is still the latest. No change, no new version.
    */
-  async update(id: string, params: AgentUpdateParams): Promise<Agent> {
+  async update(id: string, params: ResolvedAgentUpdate): Promise<Agent> {
     return this.#db.transaction(async (tx) => {
       const rows = await tx.query<AgentRow>('SELECT id, latest_version, created_at, updated_at, archived_at FROM agents WHERE id = $1 FOR UPDATE', [id]);
       const agent = rows[0];
@@ -140,8 +140,21 @@ function toAgent(agent: AgentRow, version: VersionRow): Agent {
     id: agent.id,
     version: Number(version.version),
     ...version.spec,
+    multiagent: withSelfPinned(version.spec.multiagent ?? null, agent.id, Number(version.version)),
     created_at: agent.created_at,
     updated_at: latest ? agent.updated_at : version.created_at,
     archived_at: agent.archived_at,
   };
+}
+
+/**
+ * A roster's `self` entry is stored as this agent at version 0 (the version being written
+ * is not known when it is resolved); shown, it names the version that holds it.
+ */
+function withSelfPinned(multiagent: Multiagent | null, id: string, version: number): Multiagent | null {
+  if (multiagent === null) return null;
+  const pin = (ref: AgentReference): AgentReference => (ref.id === id && ref.version === SELF_VERSION ? { ...ref, version } : ref);
+  if (multiagent.type === 'coordinator') return { ...multiagent, agents: multiagent.agents.map(pin) };
+  if (multiagent.subagents.type === 'disabled') return multiagent;
+  return { ...multiagent, subagents: { ...multiagent.subagents, predefined_agents: multiagent.subagents.predefined_agents.map(pin) } };
 }

@@ -257,6 +257,15 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
         archived_at       text
       );
       CREATE INDEX session_threads_session ON session_threads (session_id, created_at);
+      -- What each log of a multi-agent session (the primary's, each thread's) spent on its
+      -- own model calls: their sum is the session's, which its budget holds.
+      CREATE TABLE session_spend (
+        log_id       text PRIMARY KEY,
+        session_id   text NOT NULL,
+        usage        jsonb NOT NULL,
+        cost_nanos   bigint NOT NULL
+      );
+      CREATE INDEX session_spend_session ON session_spend (session_id);
     `,
   },
 ];

@@ -1,4 +1,5 @@
 import type { ThreadRecord } from '../../workflows/contract.ts';
+import { sumUsage, usageFrom, type Usage } from '../core/usage.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
 /** A thread's stored record: who it is, and when it began and was archived. Its status and usage come from its log. */
@@ -36,6 +37,25 @@ export class SessionThreads {
   async get(sessionId: string, threadId: string): Promise<StoredThread | undefined> {
     const rows = await this.#db.query<Row>('SELECT * FROM session_threads WHERE session_id = $1 AND id = $2', [sessionId, threadId]);
     return rows[0] && threadOf(rows[0]);
+  }
+
+  /**
+   * Records what one log of a multi-agent session (the primary's, or a thread's) has
+   * spent on its own model calls, as of its latest one. Idempotent: a retried call
+   * writes the same totals.
+   */
+  async recordSpend(sessionId: string, logId: string, usage: Usage, costNanos: number): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO session_spend (session_id, log_id, usage, cost_nanos) VALUES ($1, $2, $3::text::jsonb, $4)
+       ON CONFLICT (log_id) DO UPDATE SET usage = EXCLUDED.usage, cost_nanos = EXCLUDED.cost_nanos`,
+      [sessionId, logId, JSON.stringify(usage), costNanos],
+    );
+  }
+
+  /** What the session's logs have spent, all but `exceptLogId`'s: the rest of the session, for one log's budget check. */
+  async spent(sessionId: string, { exceptLogId = '' }: { exceptLogId?: string } = {}): Promise<{ usage: Usage; costNanos: number; logs: number }> {
+    const rows = await this.#db.query<{ usage: Usage; cost_nanos: number }>('SELECT usage, cost_nanos FROM session_spend WHERE session_id = $1 AND log_id <> $2', [sessionId, exceptLogId]);
+    return { usage: sumUsage(rows.map((row) => usageFrom(row.usage))), costNanos: rows.reduce((sum, row) => sum + Number(row.cost_nanos), 0), logs: rows.length };
   }
 
   /** Marks a thread archived (once: the first time stays). */

@@ -1,6 +1,9 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { Agent, AgentCreateParams, AgentUpdateParams, agentSpecFromCreate } from '../../schemas/api-agent.ts';
+import { Agent, AgentCreateParams, AgentUpdateParams, agentSpecFromCreate, agentSpecProblem, mergeMultiagent } from '../../schemas/api-agent.ts';
+import { newId } from '../../store/ids.ts';
+import { BadRequestError } from '../api-errors.ts';
+import { resolveRoster } from '../agent-roster.ts';
 import { INT32_MAX, CreatedAtQuery, PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
@@ -13,7 +16,16 @@ const tags = ['agents'];
 export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agents'>): void {
   app.openapi(
     createRoute({ method: 'post', path: '/v1/agents', tags, request: { body: jsonBody(AgentCreateParams) }, responses: { 200: json(Agent, 'The new agent, version 1'), ...ERROR_RESPONSES } }),
-    async (c) => c.json(await agents.create(agentSpecFromCreate(c.req.valid('json'))), 200),
+    async (c) => {
+      const params = c.req.valid('json');
+      // The id comes first: a roster's `self` entry names it.
+      const id = newId('agent');
+      const multiagent = await resolveRoster(params.multiagent, { agents, selfId: id });
+      const spec = agentSpecFromCreate(params, multiagent === undefined ? null : mergeMultiagent(null, multiagent));
+      const problem = agentSpecProblem(spec);
+      if (problem) throw new BadRequestError(problem);
+      return c.json(await agents.create(spec, id), 200);
+    },
   );
 
   app.openapi(
@@ -35,7 +47,11 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
       request: { params: AgentParam, body: jsonBody(AgentUpdateParams) },
       responses: { 200: json(Agent, 'The agent after the update (a new version if anything changed)'), ...ERROR_RESPONSES },
     }),
-    async (c) => c.json(await agents.update(c.req.valid('param').agent_id, c.req.valid('json')), 200),
+    async (c) => {
+      const id = c.req.valid('param').agent_id;
+      const params = c.req.valid('json');
+      return c.json(await agents.update(id, { ...params, multiagent: await resolveRoster(params.multiagent, { agents, selfId: id }) }), 200);
+    },
   );
 
   app.openapi(

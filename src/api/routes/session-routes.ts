@@ -14,6 +14,7 @@ import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 import { apiSessionOf, checkRubricFiles, sessionObject } from '../session-object.ts';
+import { pinRoster, threadAgentOf } from '../agent-roster.ts';
 import { prepareFileResources, type SessionFileDeps } from './session-resource-routes.ts';
 
 /** What sessions need of the vault store: existence and archival. */
@@ -43,6 +44,8 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       const stored = await agents.retrieve(agentRef.id, agentRef.version);
       if (stored.archived_at !== null) throw new BadRequestError(`agent: agent ${stored.id} is archived`);
       const agent = typeof params.agent !== 'string' && params.agent.type === 'agent_with_overrides' ? withOverrides(stored, params.agent) : stored;
+      // A coordinator's whole roster is pinned now: later versions of its agents do not reach this session.
+      const roster = await pinRoster(agent, agents);
       const environment = await environmentFor(params.environment_id);
       const fileParams = (params.resources ?? []).filter((r): r is FileResourceParams => r.type === 'file');
       const fileResources = await prepareFileResources(deps, fileParams, { field: 'resources' });
@@ -53,14 +56,14 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
         // A worker copies the files into the sandbox before the first model call.
         const session = await longhaul.sessions.create({
           id,
-          agent: agentDefinitionOf(agent),
+          agent: { ...agentDefinitionOf(agent), ...(roster.members.length > 0 ? { roster: roster.members } : {}) },
           environment: environmentDefinitionOf(environment),
           // The refused event types never pass validation: what remains is what sessions take.
           events: (params.initial_events ?? []) as UserEventParams[],
           vaultIds: await checkVaults(params.vault_ids ?? [], 'vault_ids'),
           budget: params.budget ?? null,
           mounts: fileResources.mounts,
-          named: { agent: sessionAgentOf(agent), environmentId: environment.id },
+          named: { agent: { ...threadAgentOf(agent), multiagent: roster.snapshot }, environmentId: environment.id },
           title: params.title ?? null,
           metadata: params.metadata ?? {},
         });
@@ -194,6 +197,4 @@ function withOverrides(agent: Agent, overrides: Extract<SessionCreateParams['age
   return { ...agent, ...spec };
 }
 
-function sessionAgentOf({ metadata: _metadata, created_at: _c, updated_at: _u, archived_at: _a, ...agent }: Agent): SessionAgent {
-  return agent;
-}
+
