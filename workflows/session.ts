@@ -100,8 +100,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     await terminateThreads(loop);
     await loop.emit([...opening, ...(await interruptedEvaluation(loop)), ...drainInbox(loop).events, ...loop.statusEvents('terminated')]);
     if (loop.thread) {
-      // A thread ends alone: the sandbox and the records are the session's. Its starter stops waiting for it.
+      // A thread ends alone: the sandbox is the session's. Its starter stops waiting for it.
       if (wasWorking) await reportToParent(loop, { type: 'end_turn' }, { terminated: true });
+      // Deleted with its session: its log goes after its last write (the session's purge may have run already).
+      if (loop.removal.records === true) await loop.activities.purgeSessionRecords({ sessionId: loop.logId });
       return;
     }
     const { removal, sessionId } = loop;

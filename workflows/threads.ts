@@ -147,8 +147,9 @@ export async function terminateThreads(loop: SessionLoop): Promise<void> {
     Object.entries(loop.state.threads ?? {}).map(async ([threadId, child]) => {
       if (child.status === 'terminated') return;
       child.status = 'terminated';
+      // A delete removes the threads' records too: each purges its own log as it ends, after its last write.
       await getExternalWorkflowHandle(threadId)
-        .signal(terminateSignal)
+        .signal(terminateSignal, loop.removal)
         .catch((err: unknown) => log.warn('could not end a thread', { threadId, error: String(err) }));
     }),
   );

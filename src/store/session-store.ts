@@ -188,7 +188,7 @@ export class SessionStore implements ContentStore {
         await tx.query(`DELETE FROM ${table} WHERE session_id = ANY($1::text[])`, [logs]);
       }
       await tx.query('DELETE FROM session_threads WHERE session_id = $1', [sessionId]);
-      await tx.query('DELETE FROM session_spend WHERE session_id = $1', [sessionId]);
+      await tx.query('DELETE FROM session_spend WHERE session_id = $1 OR log_id = $1', [sessionId]);
       await tx.query('DELETE FROM sessions WHERE id = $1', [sessionId]);
     });
   }

@@ -299,3 +299,35 @@ test('the budget holds the whole session: specialists spending side by side stop
   log = await waitForEvent(f.client, session.id, (e) => e.type === 'agent.thread_message_received' && /finished/.test(JSON.stringify(e.content)), { count: 2, timeoutMs: 90_000 });
   await waitForEvent(f.client, session.id, idleWith('end_turn'), { timeoutMs: 60_000 });
 });
+
+test('with self in its roster a thread delegates in turn, down to the depth limit; deleting the session removes every thread', async () => {
+  const seen: string[] = [];
+  const script = (request: ScriptedRequest) => {
+    const results = lastToolResults(request);
+    const said = JSON.stringify(request.messages);
+    seen.push(results.map((r) => r.text).join(' | '));
+    if (results.some((r) => r.text.includes('may not be nested deeper'))) return { content: [text('deepest: did it myself')] };
+    if (said.includes('Message from thread')) return { content: [text('passing the answer up')] };
+    if (results.length === 0) return { content: [toolUse('delegate_to_agent', { agent: 'recursive', message: 'go one deeper' })] };
+    return { content: [text('waiting for my thread')] };
+  };
+  await using f = await startApiFixture({ temporal, script });
+  const agent = await f.client.beta.agents.create({ name: 'recursive', model: MODELS.coordinator, tools: [{ type: 'agent_toolset_20260401' }], multiagent: { type: 'coordinator', agents: [{ type: 'self' }] } } as Anthropic.Beta.Agents.AgentCreateParams);
+  const environment = await f.client.beta.environments.create({ name: 'deep-env' });
+  const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+  await f.client.beta.sessions.events.send(session.id, { events: [userText('Go deep.')] });
+  const log = await waitForEvent(f.client, session.id, idleWith('end_turn'), { timeoutMs: 90_000 });
+  assert.equal(ofType(log, 'session.thread_created').length, 3, 'three levels of threads below the primary');
+  assert.ok(seen.some((s) => /Threads may not be nested deeper than 3/.test(s)), 'the deepest thread was told why it cannot delegate');
+  const threads = (await f.client.beta.sessions.threads.list(session.id)).data;
+  const parents = new Map(threads.map((t) => [t.id, t.parent_thread_id]));
+  const depthOf = (id: string): number => (parents.get(id) ? 1 + depthOf(parents.get(id)!) : 0);
+  assert.deepEqual(threads.map((t) => depthOf(t.id)).sort(), [0, 1, 2, 3]);
+  assert.ok(ofType(log, 'agent.message').some((e) => JSON.stringify(e.content).includes('passing the answer up')));
+
+  await f.client.beta.sessions.delete(session.id);
+  const deadline = Date.now() + 30_000;
+  while ((await f.harness.store.threads.list(session.id)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(await f.harness.store.threads.list(session.id), [], "the session's threads are gone");
+  for (const thread of threads) assert.deepEqual(await f.harness.store.listEvents(thread.id), [], `${thread.id}'s log is gone`);
+});
