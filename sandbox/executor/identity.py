@@ -148,7 +148,17 @@ def kill_session_processes(sid: int, *, attempts: int = 50) -> int:
 
 def _session_members(sid: int) -> list[int]:
     """Live processes whose session is `sid`."""
-    found: list[int] = []
+    return [pid for pid, fields in _live_processes() if len(fields) > 3 and int(fields[3]) == sid]
+
+
+def _others(me: int) -> list[int]:
+    """Live processes other than init, the executor, and zombies waiting to be reaped."""
+    return [pid for pid, _ in _live_processes() if pid not in (1, me)]
+
+
+def _live_processes() -> list[tuple[int, list[bytes]]]:
+    """Each process that is not a zombie, with its /proc stat fields after "pid (comm) ": state, ppid, pgrp, session, …"""
+    found: list[tuple[int, list[bytes]]] = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -157,28 +167,7 @@ def _session_members(sid: int) -> list[int]:
                 data = f.read()
         except OSError:
             continue
-        # After "pid (comm) ": state, ppid, pgrp, session, …
         fields = data[data.rfind(b")") + 2 :].split()
-        if len(fields) > 3 and fields[0] not in (b"Z", b"X") and int(fields[3]) == sid:
-            found.append(int(entry))
-    return found
-
-
-def _others(me: int) -> list[int]:
-    """Live processes other than init, the executor, and zombies waiting to be reaped."""
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        if pid in (1, me):
-            continue
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        state = data[data.rfind(b")") + 2 : data.rfind(b")") + 3]
-        if state not in (b"Z", b"X"):
-            found.append(pid)
+        if fields and fields[0] not in (b"Z", b"X"):
+            found.append((int(entry), fields))
     return found

@@ -1,7 +1,7 @@
 import { formatUsd } from '../core/model-pricing.ts';
 import { sumUsage, type Usage } from '../core/usage.ts';
 import type { Session, SessionStatus } from '../schemas/api-session.ts';
-import type { SessionStore } from '../store/session-store.ts';
+import type { SessionStore, StoredEvent } from '../store/session-store.ts';
 
 const STATUS_OF_EVENT: Record<string, SessionStatus> = {
   'session.status_running': 'running',
@@ -25,17 +25,7 @@ export async function sessionStateOf(
   { fallback = 'idle', now = Date.now(), turnRequestedAfterSeq }: { fallback?: SessionStatus; now?: number; turnRequestedAfterSeq?: number | undefined } = {},
 ): Promise<SessionState> {
   const statuses = await store.listEvents(sessionId, { limit: 1_000_000, types: Object.keys(STATUS_OF_EVENT) });
-  let activeMs = 0;
-  let runningSince: number | undefined;
-  for (const { event } of statuses) {
-    const at = Date.parse(event.processed_at ?? '') || now;
-    if (event.type === 'session.status_running') runningSince ??= at;
-    else if (runningSince !== undefined && event.type !== 'session.status_rescheduled') {
-      activeMs += at - runningSince;
-      runningSince = undefined;
-    }
-  }
-  if (runningSince !== undefined) activeMs += Math.max(0, now - runningSince);
+  const activeMs = activeMillis(statuses, { running: 'session.status_running', rescheduled: 'session.status_rescheduled', now });
   const last = statuses.at(-1);
   let status = (last && STATUS_OF_EVENT[last.event.type]) ?? fallback;
   // Work was handed to the idle session and it has not recorded a status since: it is about to run.
@@ -45,6 +35,21 @@ export async function sessionStateOf(
     usage: { ...(await usageOf(store, sessionId)), active_seconds: Math.round(activeMs) / 1000 },
     outcome_evaluations: await outcomeEvaluationsOf(store, sessionId),
   };
+}
+
+/** Time spent running, from status events: each running status until the status that ended it (a reschedule does not), the last up to `now`. */
+export function activeMillis(statuses: readonly StoredEvent[], { running, rescheduled, now }: { running: string; rescheduled: string; now: number }): number {
+  let activeMs = 0;
+  let runningSince: number | undefined;
+  for (const { event } of statuses) {
+    const at = Date.parse(event.processed_at ?? '') || now;
+    if (event.type === running) runningSince ??= at;
+    else if (runningSince !== undefined && event.type !== rescheduled) {
+      activeMs += at - runningSince;
+      runningSince = undefined;
+    }
+  }
+  return runningSince === undefined ? activeMs : activeMs + Math.max(0, now - runningSince);
 }
 
 /**

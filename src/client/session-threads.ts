@@ -2,7 +2,7 @@ import { deterministicId } from '../store/ids.ts';
 import type { SessionRecord } from '../store/session-records.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import type { StoredThread } from '../store/session-threads.ts';
-import { sessionStateOf, usageOf, type SessionState } from './session-state.ts';
+import { activeMillis, sessionStateOf, usageOf, type SessionState } from './session-state.ts';
 
 export type ThreadStatus = 'running' | 'idle' | 'rescheduling' | 'terminated';
 
@@ -57,18 +57,7 @@ export async function primaryThreadView(store: SessionStore, record: SessionReco
 /** A thread the session started: its record, and its status, time and usage from its own log. */
 export async function childThreadView(store: SessionStore, record: SessionRecord, thread: StoredThread): Promise<ThreadView> {
   const statuses = await store.listEvents(thread.id, { limit: 1_000_000, types: Object.keys(THREAD_STATUS_OF_EVENT) });
-  let activeMs = 0;
-  let runningSince: number | undefined;
-  const now = Date.now();
-  for (const { event } of statuses) {
-    const at = Date.parse(event.processed_at ?? '') || now;
-    if (event.type === 'session.thread_status_running') runningSince ??= at;
-    else if (runningSince !== undefined && event.type !== 'session.thread_status_rescheduled') {
-      activeMs += at - runningSince;
-      runningSince = undefined;
-    }
-  }
-  if (runningSince !== undefined) activeMs += Math.max(0, now - runningSince);
+  const activeMs = activeMillis(statuses, { running: 'session.thread_status_running', rescheduled: 'session.thread_status_rescheduled', now: Date.now() });
   const last = statuses.at(-1);
   const status = (last && THREAD_STATUS_OF_EVENT[last.event.type]) ?? 'running';
   const updatedAt = last?.event.processed_at ?? thread.createdAt;

@@ -187,16 +187,21 @@ export type AgentReference = z.infer<typeof AgentReference>;
 
 const DisabledMember = z.object({ type: z.literal('disabled') });
 
+/** A resolved `multiagent` in both shapes, its roster entries being `member`s (references on an agent, snapshots on a session). */
+export function multiagentOf<T extends z.ZodType>(member: T) {
+  return z.discriminatedUnion('type', [
+    z.object({ type: z.literal('coordinator'), agents: z.array(member) }),
+    z.object({
+      type: z.literal('multiagent_20261001'),
+      advisor: DisabledMember,
+      subagents: z.discriminatedUnion('type', [z.object({ type: z.literal('enabled'), inline_agents: DisabledMember, predefined_agents: z.array(member) }), DisabledMember]),
+      workflows: DisabledMember,
+    }),
+  ]);
+}
+
 /** `multiagent` as an agent shows it: every roster entry resolved to an agent version. */
-export const Multiagent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('coordinator'), agents: z.array(AgentReference) }),
-  z.object({
-    type: z.literal('multiagent_20261001'),
-    advisor: DisabledMember,
-    subagents: z.discriminatedUnion('type', [z.object({ type: z.literal('enabled'), inline_agents: DisabledMember, predefined_agents: z.array(AgentReference) }), DisabledMember]),
-    workflows: DisabledMember,
-  }),
-]);
+export const Multiagent = multiagentOf(AgentReference);
 export type Multiagent = z.infer<typeof Multiagent>;
 
 /**

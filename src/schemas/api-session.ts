@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolList } from './api-agent.ts';
+import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolList, multiagentOf } from './api-agent.ts';
 import { INT32_MAX, Metadata, MetadataPatch, Timestamp } from './api-common.ts';
 import { FileResource } from './api-file.ts';
 import { UserDefineOutcomeEventParams, UserMessageEventParams } from './events.ts';
@@ -75,18 +75,8 @@ export const SessionThreadAgent = AgentSpec.omit({ metadata: true, multiagent: t
 });
 export type SessionThreadAgent = z.infer<typeof SessionThreadAgent>;
 
-const DisabledMember = z.object({ type: z.literal('disabled') });
-
 /** A session's roster (`BetaManagedAgentsSessionMultiagent`): the agent's, with each member's full snapshot. */
-export const SessionMultiagent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('coordinator'), agents: z.array(SessionThreadAgent) }),
-  z.object({
-    type: z.literal('multiagent_20261001'),
-    advisor: DisabledMember,
-    subagents: z.discriminatedUnion('type', [z.object({ type: z.literal('enabled'), inline_agents: DisabledMember, predefined_agents: z.array(SessionThreadAgent) }), DisabledMember]),
-    workflows: DisabledMember,
-  }),
-]);
+export const SessionMultiagent = multiagentOf(SessionThreadAgent);
 export type SessionMultiagent = z.infer<typeof SessionMultiagent>;
 
 /** The agent snapshot a session runs (`BetaManagedAgentsSessionAgent`), its roster pinned with it. */
