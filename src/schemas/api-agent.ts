@@ -137,6 +137,7 @@ const SelfParam = z.object({ type: z.literal('self') });
 const AdvisorParam = z.object({ type: z.literal('advisor'), model: z.string().min(1) });
 const PredefinedAgentParam = z.union([z.string().min(1), AgentRefParam, SelfParam]);
 export type PredefinedAgentParam = z.infer<typeof PredefinedAgentParam>;
+/** A `multiagent_20261001` member switched off (advisor, subagents, workflows, inline agents alike), sent or shown. */
 const Disabled = z.object({ type: z.literal('disabled') });
 const Enabled = z.object({ type: z.literal('enabled') });
 
@@ -185,17 +186,15 @@ export const SELF_VERSION = 0;
 export const AgentReference = z.object({ type: z.literal('agent'), id: z.string(), version: z.number().int() });
 export type AgentReference = z.infer<typeof AgentReference>;
 
-const DisabledMember = z.object({ type: z.literal('disabled') });
-
 /** A resolved `multiagent` in both shapes, its roster entries being `member`s (references on an agent, snapshots on a session). */
 export function multiagentOf<T extends z.ZodType>(member: T) {
   return z.discriminatedUnion('type', [
     z.object({ type: z.literal('coordinator'), agents: z.array(member) }),
     z.object({
       type: z.literal('multiagent_20261001'),
-      advisor: DisabledMember,
-      subagents: z.discriminatedUnion('type', [z.object({ type: z.literal('enabled'), inline_agents: DisabledMember, predefined_agents: z.array(member) }), DisabledMember]),
-      workflows: DisabledMember,
+      advisor: Disabled,
+      subagents: z.discriminatedUnion('type', [z.object({ type: z.literal('enabled'), inline_agents: Disabled, predefined_agents: z.array(member) }), Disabled]),
+      workflows: Disabled,
     }),
   ]);
 }
