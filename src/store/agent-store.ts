@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { applyMetadataPatch } from '../schemas/api-common.ts';
 import { SELF_VERSION, agentSpecProblem, applyAgentUpdate, type Agent, type AgentReference, type AgentSpec, type Multiagent, type ResolvedAgentUpdate } from '../schemas/api-agent.ts';
 import { InvalidRequestError, NotFoundError } from '../errors.ts';
@@ -68,7 +69,9 @@ export class AgentStore {
       const next = applyAgentUpdate(current.spec, params, (patch) => applyMetadataPatch(current.spec.metadata, patch));
       const problem = agentSpecProblem(next);
       if (problem) throw new InvalidRequestError(problem);
-      if (JSON.stringify(next) === JSON.stringify(current.spec)) return toAgent(agent, current);
+      // The stored spec comes back from jsonb with its keys reordered: compare values, not text
+      // (as JSON, so an absent key and an undefined one are the same, as they are once stored).
+      if (isDeepStrictEqual(JSON.parse(JSON.stringify(next)), current.spec)) return toAgent(agent, current);
       const now = new Date().toISOString();
       const version = latest + 1;
       await tx.query('INSERT INTO agent_versions (agent_id, version, spec, created_at) VALUES ($1, $2, $3::text::jsonb, $4)', [id, version, JSON.stringify(next), now]);

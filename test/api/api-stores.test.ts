@@ -34,6 +34,14 @@ for (const [backend, openDriver] of Object.entries(backends)) {
       assert.deepEqual((await s.agents.listVersions(agent.id, { limit: 10 })).data.map((a) => a.version), [2, 1]);
     });
 
+    test('an update that resends what is stored makes no version, whatever order jsonb keeps the keys in', async () => {
+      await using s = await open(openDriver);
+      const agent = await s.agents.create(spec('a'));
+      const resent = await s.agents.update(agent.id, { version: 1, model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }], mcp_servers: [] });
+      assert.equal(resent.version, 1);
+      assert.equal((await s.agents.update(agent.id, { version: 1, tools: [] })).version, 2);
+    });
+
     test('lists page by (created_at, id) both ways without repeats', async () => {
       await using s = await open(openDriver);
       const created = [];
