@@ -12,6 +12,7 @@ import { API_KEY, startApiFixture } from './api-fixture.ts';
 // The Python `anthropic` package shares the wire format; setup installs it with LONGHAUL_SETUP_PYTHON_SDK=1.
 const python = new URL('../../.cache/python-sdk/bin/python', import.meta.url).pathname;
 const script = new URL('./python/quickstart.py', import.meta.url).pathname;
+const multiagentScript = new URL('./python/multiagent.py', import.meta.url).pathname;
 
 let temporal: DevServer;
 before(async () => {
@@ -34,4 +35,14 @@ test('the README quickstart in Python, through the official anthropic package, a
   assert.ok(lines.includes(`listed ${QUICKSTART_TURN_EVENT_TYPES.length}`), stdout);
   assert.ok(lines.some((l) => /^bad request: name/.test(l)), stdout);
   assert.match(lines.at(-1) ?? '', /^final: .*largest prime is 229.*sum of all 50 primes is 5117/);
+});
+
+test('agents with multiagent, and the roster a session snapshots, parse in the Python SDK with strict response validation', async () => {
+  assert.ok(existsSync(python), 'the Python SDK is missing: run LONGHAUL_SETUP_PYTHON_SDK=1 bash scripts/setup.sh');
+  await using f = await startApiFixture({ temporal, script: demoAgentScript });
+  const { stdout } = await promisify(execFile)(python, [multiagentScript], { env: { ...process.env, BASE_URL: f.api.url, API_KEY }, timeout: 120_000 });
+  const [coordinator, subagents, session] = stdout.trim().split('\n');
+  assert.match(coordinator ?? '', /^coordinator agent_\w+@1,agent_\w+@1$/);
+  assert.equal(subagents, 'multiagent_20261001 enabled disabled disabled');
+  assert.equal(session, 'session coordinator specialist,coordinator');
 });
