@@ -5,7 +5,7 @@ import { agentDefinitionOf, agentSpecProblem, applyAgentUpdate, type Agent } fro
 import { CreatedAtQuery, PageQuery, QueryBoolean, bidirectionalPageOf, createdAtRange } from '../../schemas/api-common.ts';
 import { environmentDefinitionOf, type Environment } from '../../schemas/api-environment.ts';
 import { SessionResourceParams, type FileResourceParams } from '../../schemas/api-file.ts';
-import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams, type SessionAgent } from '../../schemas/api-session.ts';
+import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams } from '../../schemas/api-session.ts';
 import type { UserEventParams } from '../../schemas/events.ts';
 import type { SessionView } from '../../client/longhaul.ts';
 import { newId } from '../../store/ids.ts';
@@ -196,5 +196,3 @@ function withOverrides(agent: Agent, overrides: Extract<SessionCreateParams['age
   if (problem) throw new BadRequestError(`agent.${problem}`);
   return { ...agent, ...spec };
 }
-
-
