@@ -160,8 +160,9 @@ const Multiagent20261001Params = z.object({
 /**
  * `multiagent` of create and update, in both shapes the SDK declares. Longhaul serves
  * delegation to saved agents; workflow runs, advisors and inline agents it does not, so
- * asking for them is a 400 naming the field (left out, they resolve to `disabled`, where
- * the hosted service enables some by default).
+ * asking for them is a 400 naming the field. Left out or null, they resolve to `disabled`:
+ * a deliberate difference from the hosted service, where null or absent `workflows` and
+ * `inline_agents` take their default, enabled.
  */
 export const MultiagentParams = z.discriminatedUnion('type', [MultiagentCoordinatorParams, Multiagent20261001Params]).superRefine((value, ctx) => {
   const notServed = (path: (string | number)[], what: string) => ctx.addIssue({ code: 'custom', path, message: `${what} not supported by Longhaul yet` });
