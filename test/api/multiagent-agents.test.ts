@@ -89,7 +89,7 @@ test('coordinator: ids resolve to their latest version, a reference keeps its ve
   assert.deepEqual([narrowed.version, narrowed.multiagent], [3, { type: 'coordinator', agents: [ref(writer, 2)] }]);
 });
 
-test('multiagent_20261001: subagents left out or null are enabled; advisor, workflows and inline agents resolve to disabled', async () => {
+test('multiagent_20261001: advisor, workflows and inline agents left out or null resolve to disabled; subagents may be disabled', async () => {
   const member = await specialist('member');
   const resolved = (coordinatorId: string) => ({
     type: 'multiagent_20261001',
