@@ -37,6 +37,9 @@ export type MountedDisk = {
  * image, so a second mount (a new worker, a lost mount point) never attaches the same
  * file system twice.
  */
+/** How a session disk is mounted: no setuid or device files from the sandbox's side, no atime writes. */
+const MOUNT_OPTIONS = 'loop,nosuid,nodev,noatime,noinit_itable';
+
 export class SessionDisks {
   readonly root: string;
 
@@ -64,12 +67,9 @@ export class SessionDisks {
     const target = this.mountPath(sessionId);
     await mkdir(target, { recursive: true, mode: 0o700 });
     if (!(await isMountPoint(target))) {
-      try {
-        await command('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noatime,noinit_itable', image, target]);
-      } catch (error) {
-        // Another worker (or driver) mounted it a moment ago: mount refuses a second mount, which is what we want.
-        if (!(await isMountPoint(target))) throw error;
-      }
+      // Check and mount under one lock shared by every process: two mounts racing past
+      // the check would put the image on two loop devices at once, which corrupts it.
+      await command('flock', ['--exclusive', '--timeout', '60', `${target}.lock`, 'sh', '-c', `mountpoint -q "$1" || mount -t ext4 -o ${MOUNT_OPTIONS} "$2" "$1"`, 'mount-disk', target, image]);
     }
     return {
       workspace: await sandboxFolder(join(target, 'workspace')),
@@ -95,6 +95,7 @@ export class SessionDisks {
     await this.unmount(sessionId);
     await rm(this.imagePath(sessionId), { force: true });
     await rm(this.mountPath(sessionId), { recursive: true, force: true });
+    await rm(`${this.mountPath(sessionId)}.lock`, { force: true });
   }
 }
 
