@@ -84,9 +84,9 @@ test('a 300-step specialist: its thread continues as new on its own, its history
   const MAX_HISTORY_EVENTS = 400;
   const script: ScriptFunction = (request) => {
     if (roleOf(request) === 'coordinator') {
-      return JSON.stringify(request.messages).includes('Message from thread')
-        ? { content: [text(`coordinator heard: ${lastUserText(request).slice(0, 200)}`)] }
-        : { content: [toolUse('delegate_to_agent', { agent: 'worker', message: 'count' })] };
+      if (JSON.stringify(request.messages).includes('Message from thread')) return { content: [text(`coordinator heard: ${lastUserText(request).slice(0, 200)}`)] };
+      // One delegation, then wait for its report.
+      return lastToolResults(request).length === 0 ? { content: [toolUse('delegate_to_agent', { agent: 'worker', message: 'count' })] } : { content: [text('waiting')] };
     }
     const done = (JSON.stringify(request.messages).match(/"tool_result"/g) ?? []).length;
     return done < STEPS ? { content: [toolUse('bash', { command: `echo step ${done}` })] } : { content: [text(`counted to ${done}`)] };
@@ -100,7 +100,9 @@ test('a 300-step specialist: its thread continues as new on its own, its history
   const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 15 * 60_000 });
   const report = events.find((e) => e.type === 'agent.thread_message_received');
   assert.match(JSON.stringify(report), new RegExp(`counted to ${STEPS}`));
-  const [thread] = await h.store.threads.list(session.id);
+  const threads = await h.store.threads.list(session.id);
+  assert.equal(threads.length, 1, 'one thread did the counting');
+  const [thread] = threads;
   const log = await assertGaplessLog(h.store, thread!.id);
   assert.equal(log.filter((e) => e.type === 'agent.tool_result').length, STEPS);
 
