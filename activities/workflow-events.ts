@@ -22,7 +22,6 @@ export function toTranscriptItems(events: readonly WorkflowEvent[]): NewTranscri
  */
 export async function appendWorkflowEvents(store: SessionStore, sessionId: string, events: readonly WorkflowEvent[]): Promise<void> {
   if (events.length === 0) return;
-  for (const { thread } of events) if (thread) await store.threads.put(thread);
   // The writer's own log first, then the copies that go to others (a thread's events cross-posted to the session's).
   const byLog = new Map<string, WorkflowEvent[]>([[sessionId, []]]);
   for (const event of events) {

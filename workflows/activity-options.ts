@@ -1,4 +1,4 @@
-import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { SessionActivities } from '../activities/session-activities.ts';
 import type { SessionTuning } from './contract.ts';
 
@@ -49,7 +49,12 @@ export function sessionActivities(tuning: ResolvedTuning) {
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5 },
   });
-  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools, gradingUsage };
+  // One short write on the delegation's path: run in the worker at once, no task queue in between.
+  const { reserveThread } = proxyLocalActivities<SessionActivities>({
+    startToCloseTimeout: '10 seconds',
+    retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '5s' },
+  });
+  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools, gradingUsage, reserveThread };
 }
 
 export type SessionActivityProxies = ReturnType<typeof sessionActivities>;

@@ -271,11 +271,9 @@ export type WorkflowEvent = {
   idsOf?: Record<string, string> | undefined;
   /** The log the event goes to when not the writer's own: a thread's events cross-posted to the session's primary log. */
   log?: string | undefined;
-  /** A thread's record, written with its `session.thread_created` event. */
-  thread?: ThreadRecord | undefined;
 };
 
-/** What the store keeps of a thread besides its log (`SessionThread` is built from both). */
+/** What the store keeps of a thread besides its log (`SessionThread` is built from both): written by its starter as it reserves it. */
 export type ThreadRecord = {
   id: string;
   sessionId: string;
@@ -305,7 +303,7 @@ export const SESSION_CLEANUP_WORKFLOW = 'sessionCleanupWorkflow';
 export const OUTCOME_GRADER_WORKFLOW = 'outcomeGraderWorkflow';
 export const THREAD_WORKFLOW = 'threadWorkflow';
 
-/** Most threads one session may start (the primary's and every thread's together). */
+/** Most threads one session may start, its primary's and every thread's together. */
 export const MAX_THREADS_PER_SESSION = 25;
 /** Deepest a thread may start threads: only a roster with `self` gets past depth 1. */
 export const MAX_THREAD_DEPTH = 3;

@@ -83,7 +83,7 @@ export function takeAnswers(loop: SessionLoop, resolves: (e: InboundEvent) => bo
 
 /** Puts recorded-to-be events back into the inbox, first, so the next turn (or run) delivers them. */
 export function requeue(loop: SessionLoop, events: readonly WorkflowEvent[]): void {
-  loop.state.inbox.unshift(...userEventsOf(events));
+  loop.state.inbox.unshift(...userEventsOf(loop, events));
 }
 
 function threadMessageEvent(key: string, fromThreadId: string, fromAgentName: string, text: string, modelText: string): WorkflowEvent {
@@ -112,17 +112,21 @@ function outcomeTask(description: string): string {
 
 const CLIENT_EVENT_TYPES = new Set(['user.message', 'user.interrupt', 'system.message', 'user.tool_confirmation', 'user.custom_tool_result', 'user.define_outcome']);
 
-function userEventsOf(events: readonly WorkflowEvent[]): InboundEvent[] {
+function userEventsOf(loop: SessionLoop, events: readonly WorkflowEvent[]): InboundEvent[] {
   return events.flatMap((e): InboundEvent[] => {
     if (CLIENT_EVENT_TYPES.has(e.event.type)) return [{ ...e.event, key: e.key } as InboundUserEvent];
-    if (e.event.type === 'agent.thread_message_received') return [threadEventOf(e)];
+    if (e.event.type === 'agent.thread_message_received') return [threadEventOf(loop, e)];
     return [];
   });
 }
 
-/** A taken thread message, back as it arrived (a report keeps no usage: its starter counted it when it took it). */
-function threadEventOf(e: WorkflowEvent): InboundEvent {
+/** A taken thread message, back as it arrived: a report of a thread this one started, or a message from its starter. */
+function threadEventOf(loop: SessionLoop, e: WorkflowEvent): InboundEvent {
   const event = e.event as unknown as { from_session_thread_id: string; from_agent_name: string; content: { text: string }[] };
+  const from = event.from_session_thread_id;
   const text = event.content[0]?.text ?? '';
-  return { type: 'thread.message', from_thread_id: event.from_session_thread_id, from_agent_name: event.from_agent_name, text, key: e.key };
+  const child = loop.state.threads?.[from];
+  // The report's numbers were taken already; taking them again changes nothing.
+  if (child) return { type: 'thread.report', thread_id: from, agent_name: event.from_agent_name, text, usage: child.usage, costNanos: child.costNanos, key: e.key, ...(child.status === 'terminated' ? { terminated: true } : {}) };
+  return { type: 'thread.message', from_thread_id: from, from_agent_name: event.from_agent_name, text, key: e.key };
 }

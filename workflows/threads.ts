@@ -62,12 +62,13 @@ async function startThread(loop: SessionLoop, agent: string, message: string, re
   if (member === undefined) throw new DelegationRefused(`No agent named ${agent} can be started. Agents you can start: ${roster.map((m) => m.name).join(', ')}.`);
   const depth = (loop.thread?.depth ?? 0) + 1;
   if (depth > MAX_THREAD_DEPTH) throw new DelegationRefused(`Threads may not be nested deeper than ${MAX_THREAD_DEPTH}: do this work yourself.`);
-  const threads = (loop.state.threads ??= {});
-  if (Object.keys(threads).length >= MAX_THREADS_PER_SESSION) {
-    throw new DelegationRefused(`This thread has started ${MAX_THREADS_PER_SESSION} threads, the most it may: send follow-ups to the ones it has (message_thread).`);
-  }
   const threadId = newThreadId();
   const parentThreadId = loop.threadId()!;
+  const record = { id: threadId, sessionId: loop.sessionId, parentThreadId, agentId: member.agent_id, agentVersion: member.version, agentName: member.name };
+  if (!(await loop.activities.reserveThread({ thread: record, limit: MAX_THREADS_PER_SESSION }))) {
+    throw new DelegationRefused(`This session has ${MAX_THREADS_PER_SESSION} threads, the most it may: send follow-ups to the threads you have (message_thread), or do the work yourself.`);
+  }
+  const threads = (loop.state.threads ??= {});
   const input: SessionWorkflowInput = {
     sessionId: loop.sessionId,
     storeId: loop.input.storeId,
@@ -156,16 +157,16 @@ export async function terminateThreads(loop: SessionLoop): Promise<void> {
 }
 
 /**
- * A thread's first events: its creation, in its own log (with its record) and the
- * session's, then the message its starter sent it, in the starter's log. Written by the
- * thread with its first turn, so on every stream the creation comes before all else of it.
+ * A thread's first events: its creation, in its own log and the session's, then the
+ * message its starter sent it, in the starter's log. Written by the thread with its first
+ * turn, so on every stream the creation comes before all else of it. (Its record was
+ * written by its starter, which reserved it within the session's limit.)
  */
 export function threadCreatedEvents(loop: SessionLoop): WorkflowEvent[] {
   const thread = loop.thread!;
   const event = { type: 'session.thread_created', session_thread_id: thread.id, agent_name: thread.agentName, workflow_run_id: null };
-  const record = { id: thread.id, sessionId: loop.sessionId, parentThreadId: thread.parentThreadId, agentId: thread.agentId, agentVersion: thread.agentVersion, agentName: thread.agentName };
   const events: WorkflowEvent[] = [
-    { key: 'thread:created', event, thread: record },
+    { key: 'thread:created', event },
     { key: `thread:${thread.id}:created`, event, log: loop.sessionId },
   ];
   // The starter's log is its workflow's id: the session's, or its thread's.

@@ -19,13 +19,24 @@ export class SessionThreads {
     this.#db = db;
   }
 
-  /** Records a thread as it opens; idempotent (its first events may be written twice). */
-  async put(thread: ThreadRecord): Promise<void> {
-    await this.#db.query(
-      `INSERT INTO session_threads (id, session_id, parent_thread_id, agent_id, agent_version, agent_name, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-      [thread.id, thread.sessionId, thread.parentThreadId, thread.agentId, thread.agentVersion, thread.agentName, new Date().toISOString()],
-    );
+  /**
+   * Records a thread before it starts, if the session has fewer than `limit` threads
+   * (counted under a lock on the session's record, so starters racing in different
+   * threads cannot pass it together). True when the thread is recorded, now or before.
+   */
+  async reserve(thread: ThreadRecord, limit: number): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      await tx.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [thread.sessionId]);
+      const [known] = await tx.query<{ id: string }>('SELECT id FROM session_threads WHERE id = $1', [thread.id]);
+      if (known) return true;
+      const [{ count } = { count: 0 }] = await tx.query<{ count: number }>('SELECT count(*)::int AS count FROM session_threads WHERE session_id = $1', [thread.sessionId]);
+      if (Number(count) >= limit) return false;
+      await tx.query(
+        'INSERT INTO session_threads (id, session_id, parent_thread_id, agent_id, agent_version, agent_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [thread.id, thread.sessionId, thread.parentThreadId, thread.agentId, thread.agentVersion, thread.agentName, new Date().toISOString()],
+      );
+      return true;
+    });
   }
 
   /** The session's threads, oldest first. */

@@ -331,3 +331,21 @@ test('with self in its roster a thread delegates in turn, down to the depth limi
   assert.deepEqual(await f.harness.store.threads.list(session.id), [], "the session's threads are gone");
   for (const thread of threads) assert.deepEqual(await f.harness.store.listEvents(thread.id), [], `${thread.id}'s log is gone`);
 });
+
+test('a session starts at most 25 threads; the delegation past the limit is an error the coordinator reads', async () => {
+  const { script, seen } = byRole({
+    coordinator: (request, n) =>
+      n === 0 ? { content: Array.from({ length: 26 }, (_, i) => toolUse('delegate_to_agent', { agent: i % 2 ? 'writer' : 'researcher', message: `task ${i}` })) } : { content: [text('noted')] },
+    researcher: () => ({ content: [text('researched')] }),
+    writer: () => ({ content: [text('written')] }),
+  });
+  await using f = await startApiFixture({ temporal, script });
+  const { session } = await team(f);
+  await f.client.beta.sessions.events.send(session.id, { events: [userText('Fan out.')] });
+  const log = await waitForEvent(f.client, session.id, idleWith('end_turn'), { timeoutMs: 120_000 });
+  assert.equal(ofType(log, 'session.thread_created').length, 25);
+  assert.equal((await f.client.beta.sessions.threads.list(session.id, { limit: 100 })).data.length, 26, 'the primary and 25 threads');
+  const refused = lastToolResults(seen.coordinator[1]!).filter((r) => r.is_error);
+  assert.equal(refused.length, 1);
+  assert.match(refused[0]!.text, /This session has 25 threads, the most it may/);
+});
