@@ -37,12 +37,13 @@ test('the README quickstart in Python, through the official anthropic package, a
   assert.match(lines.at(-1) ?? '', /^final: .*largest prime is 229.*sum of all 50 primes is 5117/);
 });
 
-test('agents with multiagent, and the roster a session snapshots, parse in the Python SDK with strict response validation', async () => {
+test('agents with multiagent, the roster a session snapshots and its threads parse in the Python SDK with strict response validation', async () => {
   assert.ok(existsSync(python), 'the Python SDK is missing: run LONGHAUL_SETUP_PYTHON_SDK=1 bash scripts/setup.sh');
   await using f = await startApiFixture({ temporal, script: demoAgentScript });
   const { stdout } = await promisify(execFile)(python, [multiagentScript], { env: { ...process.env, BASE_URL: f.api.url, API_KEY }, timeout: 120_000 });
-  const [coordinator, subagents, session] = stdout.trim().split('\n');
+  const [coordinator, subagents, session, threads] = stdout.trim().split('\n');
   assert.match(coordinator ?? '', /^coordinator agent_\w+@1,agent_\w+@1$/);
   assert.equal(subagents, 'multiagent_20261001 enabled disabled disabled');
   assert.equal(session, 'session coordinator specialist,coordinator');
+  assert.equal(threads, 'threads 1 session_thread None idle coordinator 0', 'the primary thread parses as a SessionThread; its log is the session\'s');
 });

@@ -28,3 +28,8 @@ print("multiagent_20261001", subagents.multiagent.subagents.type, subagents.mult
 environment = client.beta.environments.create(name="python-multiagent")
 session = client.beta.sessions.create(agent=coordinator.id, environment_id=environment.id)
 print("session", session.agent.multiagent.type, ",".join(member.name for member in session.agent.multiagent.agents))
+
+threads = list(client.beta.sessions.threads.list(session.id))
+primary = client.beta.sessions.threads.retrieve(threads[0].id, session_id=session.id)
+events = list(client.beta.sessions.threads.events.list(primary.id, session_id=session.id))
+print("threads", len(threads), primary.type, primary.parent_thread_id, primary.status, primary.agent.name, len(events))
