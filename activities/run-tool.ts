@@ -30,6 +30,8 @@ export type RunToolInput = {
   leading?: WorkflowEvent[] | undefined;
   /** A thread's call: its events go to the thread's log; the sandbox is still the session's. */
   threadId?: string | undefined;
+  /** The thread's agent (its status events name it). */
+  threadAgentName?: string | undefined;
 };
 
 /** The log a call's events go to. */
@@ -76,7 +78,7 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   if (input.kind === 'mcp') return runMcpTool(deps, input, toolInput, resultKey);
 
   if (attempt > 1 && (await store.findEventByKey(logId, `tool:${toolUseId}:lost:${attempt - 1}`))) {
-    await store.append(logId, [{ key: `tool:${toolUseId}:resumed:${attempt}`, event: { type: 'session.status_running' } }]);
+    await recordStatus(store, input, 'running', `tool:${toolUseId}:resumed:${attempt}`);
   }
 
   const heartbeat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
@@ -102,7 +104,7 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   } catch (err) {
     if (err instanceof SandboxLostError) {
       // The container died under the call: say so, and let Temporal retry on a new one.
-      await store.append(logId, [{ key: `tool:${toolUseId}:lost:${attempt}`, event: { type: 'session.status_rescheduled' } }]);
+      await recordStatus(store, input, 'rescheduled', `tool:${toolUseId}:lost:${attempt}`);
       throw ApplicationFailure.retryable(`sandbox lost during ${input.name}: ${err.message}`, 'SandboxLost');
     }
     if (ctx.cancellationSignal.aborted) outcome = { is_error: true, content: [{ type: 'text', text: 'Interrupted by the user.' }] };
@@ -121,6 +123,20 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   );
   if (ctx.cancellationSignal.aborted) throw new CancelledFailure('tool call interrupted');
   return { isError: outcome.is_error };
+}
+
+/**
+ * A status change a lost sandbox causes: the session's, or a thread's in its own log and,
+ * cross-posted, the session's.
+ */
+async function recordStatus(store: SessionStore, input: RunToolInput, status: 'running' | 'rescheduled', key: string): Promise<void> {
+  if (input.threadId === undefined) {
+    await store.append(input.sessionId, [{ key, event: { type: `session.status_${status}` } }]);
+    return;
+  }
+  const event = { type: `session.thread_status_${status}`, session_thread_id: input.threadId, agent_name: input.threadAgentName ?? '' } as NewEvent['event'];
+  await store.append(input.threadId, [{ key, event }]);
+  await store.append(input.sessionId, [{ key: `${input.threadId}:${key}`, event }]);
 }
 
 /**

@@ -143,7 +143,7 @@ function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>
     ...(ref.kind === 'mcp' ? { kind: 'mcp' as const, mcpServer: ref.mcpServer, mcpTool: ref.mcpTool } : {}),
     ...loop.vaults(),
     ...(leading.length > 0 ? { leading } : {}),
-    ...(loop.thread ? { threadId: loop.thread.id } : {}),
+    ...(loop.thread ? { threadId: loop.thread.id, threadAgentName: loop.thread.agentName } : {}),
   });
   // A call whose retries ran out is the tool's error result, not the end of the session.
   const call = attempt.catch(async (err: unknown) => {

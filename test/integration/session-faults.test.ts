@@ -143,3 +143,37 @@ test('"stop, do this instead": an interrupt sent with a new message idles the tu
   assert.ok(events.some((e) => e.id === message?.id && e.type === 'user.message'));
   await assertGaplessLog(h.store, session.id);
 });
+
+test("docker kill of the sandbox under a specialist thread: the thread is rescheduled and runs again on a new container; the session's stream hears of it", async () => {
+  const member = { agent_id: 'agent_011Cworker', version: 1, name: 'worker', description: null, self: false, definition: { ...agent, name: 'worker', system: 'ROLE:worker' } };
+  await using h = await startHarness({
+    temporal,
+    script: (request) => {
+      const said = JSON.stringify(request.messages);
+      if (!JSON.stringify(request.system ?? '').includes('ROLE:worker')) {
+        if (said.includes('Message from thread')) return { content: [text('coordinator done')] };
+        return said.includes('Started thread') ? { content: [text('waiting')] } : { content: [toolUse('delegate_to_agent', { agent: 'worker', message: 'sleep a while' })] };
+      }
+      return said.includes('tool_result') ? { content: [text('worker done')] } : { content: [toolUse('bash', { command: 'sleep 30' })] };
+    },
+  });
+  const session = await h.longhaul.sessions.create({ agent: { ...agent, roster: [member] }, events: [userMessage('go')] });
+  const deadline = Date.now() + 60_000;
+  let thread;
+  while (Date.now() < deadline) {
+    [thread] = await h.store.threads.list(session.id);
+    if (thread && (await h.store.listEvents(thread.id, { types: ['agent.tool_use'] })).length > 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const before = await findSessionContainerId(session.id);
+  execFileSync('docker', ['kill', before]);
+  const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
+  const threadLog = (await assertGaplessLog(h.store, thread!.id)).map((e) => e.type);
+  assert.ok(threadLog.includes('session.thread_status_rescheduled'), threadLog.join(' '));
+  assert.ok(threadLog.indexOf('session.thread_status_running', threadLog.indexOf('session.thread_status_rescheduled')) > 0, 'running again after the reschedule');
+  assert.ok(events.some((e) => e.type === 'session.thread_status_rescheduled' && e.session_thread_id === thread!.id && e.agent_name === 'worker'), 'cross-posted to the session');
+  assert.ok(!events.some((e) => e.type === 'session.status_rescheduled'), 'the session itself was not rescheduled');
+  assert.notEqual(await findSessionContainerId(session.id), before, 'a new container');
+  await assertGaplessLog(h.store, session.id);
+});
