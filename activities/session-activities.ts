@@ -1,10 +1,10 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { FileContentReader } from '../src/store/file-store.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
-import type { GradeRequest, GradeResult, GraderInput, OpenOutcome, ThreadRecord, Usage, WorkflowEvent } from '../workflows/contract.ts';
+import type { GradeRequest, GradeResult, GraderInput, OpenOutcome, Usage, WorkflowEvent } from '../workflows/contract.ts';
 import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
 import { billedUsage, gradeOutcome, gradingCycleKey } from './model/grade-outcome.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
@@ -78,16 +78,19 @@ export function createSessionActivities({
     /** One outcome evaluation cycle: the grader's verdict, in a context of its own. */
     gradeOutcome: (input: GraderInput & GradeRequest): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials, graderModel }, input),
 
-    /** Records a thread about to start, within the session's limit: false when the session has `limit` threads already. */
-    reserveThread: ({ thread, limit }: { thread: ThreadRecord; limit: number }): Promise<boolean> => store.threads.reserve(thread, limit),
-
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {
       await appendWorkflowEvents(store, sessionId, events);
     },
 
     async ensureSandbox({ sessionId, environment, vaultIds }: { sessionId: string; environment: EnvironmentDefinition; vaultIds?: string[] }): Promise<void> {
-      await sandboxes.ensure(await sandboxSpecFor({ credentials }, sessionId, environment, vaultIds));
+      const ctx = Context.current();
+      const heartbeat = setInterval(() => ctx.heartbeat(), heartbeatEveryMs);
+      try {
+        await sandboxes.ensure(await sandboxSpecFor({ credentials }, sessionId, environment, vaultIds));
+      } finally {
+        clearInterval(heartbeat);
+      }
     },
 
     /** Copies uploaded files from the store into the session's sandbox volumes. */

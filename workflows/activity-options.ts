@@ -1,4 +1,4 @@
-import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { SessionActivities } from '../activities/session-activities.ts';
 import type { SessionTuning } from './contract.ts';
 
@@ -37,7 +37,18 @@ export function sessionActivities(tuning: ResolvedTuning) {
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
   });
-  const { emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, gradingUsage } = proxyActivities<SessionActivities>({
+  // Writes of a few rows, idempotent by key: a worker that died under one holds it seconds, not minutes.
+  const { emitEvents } = proxyActivities<SessionActivities>({
+    startToCloseTimeout: '20 seconds',
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+  });
+  // A container start may build a package image for minutes; it heartbeats, so a dead worker's start moves on.
+  const { ensureSandbox } = proxyActivities<SessionActivities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: tuning.toolHeartbeatTimeoutMs,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+  });
+  const { destroySandbox, releaseSandbox, purgeSessionRecords, gradingUsage } = proxyActivities<SessionActivities>({
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
   });
@@ -49,12 +60,7 @@ export function sessionActivities(tuning: ResolvedTuning) {
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5 },
   });
-  // One short write on the delegation's path: run in the worker at once, no task queue in between.
-  const { reserveThread } = proxyLocalActivities<SessionActivities>({
-    startToCloseTimeout: '10 seconds',
-    retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '5s' },
-  });
-  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools, gradingUsage, reserveThread };
+  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools, gradingUsage };
 }
 
 export type SessionActivityProxies = ReturnType<typeof sessionActivities>;

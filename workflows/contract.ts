@@ -303,10 +303,6 @@ export const SESSION_CLEANUP_WORKFLOW = 'sessionCleanupWorkflow';
 export const OUTCOME_GRADER_WORKFLOW = 'outcomeGraderWorkflow';
 export const THREAD_WORKFLOW = 'threadWorkflow';
 
-/** Most threads one session may start, its primary's and every thread's together. */
-export const MAX_THREADS_PER_SESSION = 25;
-/** Deepest a thread may start threads: only a roster with `self` gets past depth 1. */
-export const MAX_THREAD_DEPTH = 3;
 
 /** User events (`user.message`, `user.interrupt`) for the session. */
 export const userEventsSignal = defineSignal<[InboundUserEvent[]]>('longhaul.userEvents');

@@ -1,9 +1,8 @@
-import { ParentClosePolicy, getExternalWorkflowHandle, log, startChild, uuid4, workflowInfo } from '@temporalio/workflow';
-import { rosterMemberFor } from '../src/core/delegation.ts';
+import { ParentClosePolicy, getExternalWorkflowHandle, log, startChild, workflowInfo } from '@temporalio/workflow';
+import type { DelegationCall } from '../src/core/delegation.ts';
+import { rosterMemberFor, unknownAgentRefusal } from '../src/core/delegation.ts';
 import { zeroUsage } from '../src/core/usage.ts';
 import {
-  MAX_THREAD_DEPTH,
-  MAX_THREADS_PER_SESSION,
   THREAD_WORKFLOW,
   settingsSignal,
   terminateSignal,
@@ -35,7 +34,7 @@ export async function runDelegations(loop: SessionLoop, refs: readonly ToolUseRe
     const call = ref.delegation;
     try {
       if (call === undefined || call.type === 'invalid') throw new DelegationRefused(call?.error ?? 'this call could not be read');
-      const threadId = call.type === 'start' ? await startThread(loop, call.agent, call.message, ref) : await followUp(loop, call.threadId, call.message, ref);
+      const threadId = call.type === 'start' ? await startThread(loop, call, ref) : await followUp(loop, call.threadId, call.message, ref);
       const child = loop.state.threads![threadId]!;
       // A new thread records the message it was sent itself, after its creation; a follow-up's is recorded here.
       if (call.type === 'follow_up') events.push(sentEvent(sentKeyOf(ref), threadId, child.agentName, call.message));
@@ -56,18 +55,15 @@ export async function runDelegations(loop: SessionLoop, refs: readonly ToolUseRe
   return events;
 }
 
-async function startThread(loop: SessionLoop, agent: string, message: string, ref: ToolUseRef): Promise<string> {
+/** Starts the thread the model call checked and reserved (its id came with the call). */
+async function startThread(loop: SessionLoop, call: Extract<DelegationCall, { type: 'start' }>, ref: ToolUseRef): Promise<string> {
   const roster = loop.input.agent.roster ?? [];
-  const member = rosterMemberFor(roster, agent);
-  if (member === undefined) throw new DelegationRefused(`No agent named ${agent} can be started. Agents you can start: ${roster.map((m) => m.name).join(', ')}.`);
-  const depth = (loop.thread?.depth ?? 0) + 1;
-  if (depth > MAX_THREAD_DEPTH) throw new DelegationRefused(`Threads may not be nested deeper than ${MAX_THREAD_DEPTH}: do this work yourself.`);
-  const threadId = newThreadId();
+  const member = rosterMemberFor(roster, call.agent);
+  if (member === undefined) throw new DelegationRefused(unknownAgentRefusal(call.agent, roster));
+  const { threadId, message } = call;
+  if (threadId === undefined) throw new DelegationRefused('This thread could not be started; try again.');
   const parentThreadId = loop.threadId()!;
-  const record = { id: threadId, sessionId: loop.sessionId, parentThreadId, agentId: member.agent_id, agentVersion: member.version, agentName: member.name };
-  if (!(await loop.activities.reserveThread({ thread: record, limit: MAX_THREADS_PER_SESSION }))) {
-    throw new DelegationRefused(`This session has ${MAX_THREADS_PER_SESSION} threads, the most it may: send follow-ups to the threads you have (message_thread), or do the work yourself.`);
-  }
+  const depth = (loop.thread?.depth ?? 0) + 1;
   const threads = (loop.state.threads ??= {});
   const input: SessionWorkflowInput = {
     sessionId: loop.sessionId,
@@ -82,9 +78,15 @@ async function startThread(loop: SessionLoop, agent: string, message: string, re
     thread: { id: threadId, parentThreadId, parentWorkflowId: workflowInfo().workflowId, agentName: member.name, agentId: member.agent_id, agentVersion: member.version, depth },
     initialEvents: [threadMessage(loop, parentThreadId, ref, message, 0)],
   };
+  try {
+    // Abandoned, not terminated, when this run closes: a continue-as-new closes it too, and threads outlive that.
+    await startChild(THREAD_WORKFLOW, { workflowId: threadId, args: [input], parentClosePolicy: ParentClosePolicy.ABANDON });
+  } catch (err) {
+    // A thread id already taken (a model that repeats a tool call id) starts nothing.
+    if (!(err instanceof Error) || err.name !== 'WorkflowExecutionAlreadyStartedError') throw err;
+    throw new DelegationRefused(`This call could not start a thread: ${err.message}`);
+  }
   threads[threadId] = { agentName: member.name, status: 'running', usage: zeroUsage(), costNanos: 0 };
-  // Abandoned, not terminated, when this run closes: a continue-as-new closes it too, and threads outlive that.
-  await startChild(THREAD_WORKFLOW, { workflowId: threadId, args: [input], parentClosePolicy: ParentClosePolicy.ABANDON });
   return threadId;
 }
 
@@ -202,15 +204,6 @@ function toolResult(ref: ToolUseRef, text: string, isError: boolean): WorkflowEv
     event: { type: 'agent.tool_result', tool_use_id: ref.eventId, content, is_error: isError },
     transcript: { kind: 'tool_result', tool_use_id: ref.toolUseId, content, is_error: isError },
   };
-}
-
-/** A new thread id in the API's shape, from the workflow's seeded (replay-safe) randomness. */
-function newThreadId(): string {
-  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-  const hex = (uuid4() + uuid4()).replace(/-/g, '');
-  let id = '';
-  for (let i = 0; i + 2 <= hex.length && id.length < 20; i += 2) id += alphabet[parseInt(hex.slice(i, i + 2), 16) % 62];
-  return `sthr_011C${id}`;
 }
 
 class DelegationRefused extends Error {}

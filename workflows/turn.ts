@@ -50,7 +50,7 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
       spent: { usage: state.usage, costNanos: state.costNanos ?? 0 },
       budget: state.budget ?? null,
       ...(loop.thread ? { thread: { sessionId, threadId: loop.thread.id } } : {}),
-      ...(loop.input.primaryThreadId ? { multiagent: { sessionId } } : {}),
+      ...(loop.input.primaryThreadId ? { multiagent: { sessionId, threadId: loop.threadId()!, depth: loop.thread?.depth ?? 0 } } : {}),
     });
     if (result.budgetReached) {
       // The session's threads together spent the budget: stop here; raising it resumes.

@@ -17,7 +17,7 @@ import type { TranscriptCache } from './transcript-cache.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
 import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
-import { DELEGATION_TOOLS, parseDelegation } from '../../src/core/delegation.ts';
+import { DELEGATION_TOOLS, MAX_THREADS_PER_SESSION, THREAD_LIMIT_REFUSAL, depthRefusal, parseDelegation, rosterMemberFor, unknownAgentRefusal } from '../../src/core/delegation.ts';
 import { parseUsd } from '../../src/core/budget.ts';
 
 export type CallModelInput = {
@@ -44,7 +44,7 @@ export type CallModelInput = {
    * spending, as the store has it), the primary's `session.usage` reports the session's
    * totals, and this log's own totals are recorded for the others.
    */
-  multiagent?: { sessionId: string } | undefined;
+  multiagent?: { sessionId: string; threadId: string; depth: number } | undefined;
 };
 
 
@@ -104,6 +104,7 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
       const billed = await billedUsageOfStoredCall(store, sessionId, callKey, { before: attempt, model });
       const toolUses = await storedToolUses(store, sessionId, callKey, answered.content, input.agent);
       await crossPostWaitingCalls(store, input, toolUses);
+      await reserveThreads(store, input, toolUses);
       await recordSpend(store, input, billed);
       return { stopReason: answered.stop_reason, toolUses, usage: billed.usage, costNanos: billed.costNanos, ...textOf(input, answered.content) };
     }
@@ -177,6 +178,7 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
     );
     const result = summarize(sessionId, callKey, message.content, message.stop_reason, billed.usage, decisions);
     await crossPostWaitingCalls(store, input, result.toolUses);
+    await reserveThreads(store, input, result.toolUses);
     await recordSpend(store, input, billed);
     return { ...result, costNanos: billed.costNanos, ...textOf(input, message.content) };
   } catch (err) {
@@ -320,6 +322,31 @@ async function crossPostWaitingCalls(store: SessionStore, input: CallModelInput,
     copies.push({ key: `thread:${thread.threadId}:${id}`, id, event: { ...event, session_thread_id: thread.threadId } });
   }
   await store.append(thread.sessionId, copies);
+}
+
+/**
+ * The threads the answer starts, checked and reserved before the workflow starts them: the
+ * roster names the agent, the depth allows one more level, and the session has room
+ * (`MAX_THREADS_PER_SESSION`, counted in the store across all its threads). Each start
+ * gets its thread's id (derived from the call, so a retry reserves the same one); a start
+ * that may not happen becomes the error the model reads.
+ */
+async function reserveThreads(store: SessionStore, input: CallModelInput, toolUses: ToolUseRef[]): Promise<void> {
+  const roster = input.agent.roster ?? [];
+  for (const ref of toolUses) {
+    const call = ref.delegation;
+    if (call?.type !== 'start') continue;
+    const member = rosterMemberFor(roster, call.agent);
+    const refusal = member === undefined ? unknownAgentRefusal(call.agent, roster) : input.multiagent === undefined ? 'Delegation is not available here.' : depthRefusal(input.multiagent.depth);
+    if (refusal !== undefined || member === undefined || input.multiagent === undefined) {
+      ref.delegation = { type: 'invalid', error: refusal ?? 'Delegation is not available here.' };
+      continue;
+    }
+    const { sessionId, threadId: parentThreadId } = input.multiagent;
+    const threadId = deterministicId('sthr', input.sessionId, ref.toolUseId);
+    const reserved = await store.threads.reserve({ id: threadId, sessionId, parentThreadId, agentId: member.agent_id, agentVersion: member.version, agentName: member.name }, MAX_THREADS_PER_SESSION);
+    ref.delegation = reserved ? { ...call, threadId } : { type: 'invalid', error: THREAD_LIMIT_REFUSAL };
+  }
 }
 
 /** The answer's text, for a thread's report. */

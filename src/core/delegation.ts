@@ -12,9 +12,18 @@ export const DELEGATE_TOOL = 'delegate_to_agent';
 export const MESSAGE_THREAD_TOOL = 'message_thread';
 export const DELEGATION_TOOLS: ReadonlySet<string> = new Set([DELEGATE_TOOL, MESSAGE_THREAD_TOOL]);
 
-/** What a delegation tool call asks for, as the workflow acts on it. */
+/** Most threads one session may start, its primary's and every thread's together. */
+export const MAX_THREADS_PER_SESSION = 25;
+/** Deepest a thread may start threads: only a roster with `self` gets past depth 1. */
+export const MAX_THREAD_DEPTH = 3;
+
+/**
+ * What a delegation tool call asks for, as the workflow acts on it. A start the model
+ * call accepted carries the new thread's id: the call checked the roster, the depth and
+ * the session's limit, and reserved the thread in the store.
+ */
 export type DelegationCall =
-  | { type: 'start'; agent: string; message: string }
+  | { type: 'start'; agent: string; message: string; threadId?: string | undefined }
   | { type: 'follow_up'; threadId: string; message: string }
   | { type: 'invalid'; error: string };
 
@@ -70,6 +79,17 @@ export function parseDelegation(name: string, input: Record<string, unknown>): D
   const threadId = input['thread_id'];
   if (typeof threadId !== 'string' || threadId === '') return { type: 'invalid', error: 'thread_id must be a thread id' };
   return { type: 'follow_up', threadId, message };
+}
+
+/** Why a thread at `depth` (0: the primary) may not start one more, if it may not. */
+export function depthRefusal(depth: number): string | undefined {
+  return depth + 1 > MAX_THREAD_DEPTH ? `Threads may not be nested deeper than ${MAX_THREAD_DEPTH}: do this work yourself.` : undefined;
+}
+
+export const THREAD_LIMIT_REFUSAL = `This session has ${MAX_THREADS_PER_SESSION} threads, the most it may: send follow-ups to the threads you have (message_thread), or do the work yourself.`;
+
+export function unknownAgentRefusal(agent: string, roster: readonly RosterMember[]): string {
+  return `No agent named ${agent} can be started. Agents you can start: ${roster.map((m) => m.name).join(', ')}.`;
 }
 
 /** The roster member a start call names (by name, or by agent id). */
