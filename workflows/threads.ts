@@ -1,6 +1,5 @@
 import { ParentClosePolicy, getExternalWorkflowHandle, log, startChild, workflowInfo } from '@temporalio/workflow';
-import type { DelegationCall } from '../src/core/delegation.ts';
-import { rosterMemberFor, unknownAgentRefusal } from '../src/core/delegation.ts';
+import { rosterMemberFor, unknownAgentRefusal, type DelegationCall } from '../src/core/delegation.ts';
 import { zeroUsage } from '../src/core/usage.ts';
 import {
   THREAD_WORKFLOW,
