@@ -268,4 +268,62 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       CREATE INDEX session_spend_session ON session_spend (session_id);
     `,
   },
+  {
+    id: 13,
+    name: 'deployments and their runs',
+    sql: `
+      -- A deployment: an agent version, an environment and initial events started on a
+      -- schedule (one Temporal Schedule per scheduled deployment) or on demand. The record
+      -- holds the API object without what comes from the Schedule (upcoming and last runs).
+      CREATE TABLE deployments (
+        id           text PRIMARY KEY,
+        agent_id     text NOT NULL,
+        status       text NOT NULL,
+        record       jsonb NOT NULL,
+        created_at   text NOT NULL,
+        archived_at  text
+      );
+      CREATE INDEX deployments_created ON deployments (created_at, id);
+      -- One row per run. id is derived from what started it (the Schedule's workflow or
+      -- a run request), so a retried start finds its row instead of making another.
+      CREATE TABLE deployment_runs (
+        id             text PRIMARY KEY,
+        deployment_id  text NOT NULL,
+        trigger_type   text NOT NULL,
+        has_error      boolean NOT NULL,
+        record         jsonb NOT NULL,
+        created_at     text NOT NULL
+      );
+      CREATE INDEX deployment_runs_created ON deployment_runs (created_at, id);
+      CREATE INDEX deployment_runs_deployment ON deployment_runs (deployment_id, created_at);
+    `,
+  },
+  {
+    id: 14,
+    name: 'webhook endpoints and deliveries',
+    sql: `
+      -- Where events are delivered. The signing secret is sealed with the server's secret
+      -- key, like vault credentials; record holds the API object.
+      CREATE TABLE webhook_endpoints (
+        id             text PRIMARY KEY,
+        record         jsonb NOT NULL,
+        sealed_secret  text NOT NULL,
+        created_at     text NOT NULL,
+        archived_at    text
+      );
+      CREATE INDEX webhook_endpoints_created ON webhook_endpoints (created_at, id);
+      -- One row per (event, endpoint): its attempts and outcome. The id is the
+      -- webhook-id header, the same on every attempt, so a receiver can deduplicate.
+      CREATE TABLE webhook_deliveries (
+        id            text PRIMARY KEY,
+        endpoint_id   text NOT NULL,
+        event_type    text NOT NULL,
+        status        text NOT NULL,
+        attempts      integer NOT NULL,
+        record        jsonb NOT NULL,
+        created_at    text NOT NULL
+      );
+      CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at);
+    `,
+  },
 ];
