@@ -1,6 +1,7 @@
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
 import { LonghaulError } from '../errors.ts';
+import type { RunErrorType } from '../schemas/api-deployment.ts';
 import { formatZodError } from './format-zod-error.ts';
 
 /** The error types of the Anthropic error envelope that Longhaul sends, with their statuses. */
@@ -44,6 +45,21 @@ export class BadRequestError extends HttpApiError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('invalid_request_error', message, details ? { details } : {});
     this.name = 'BadRequestError';
+  }
+}
+
+/**
+ * Something a new session needs is gone or archived (its agent, environment, a vault, a
+ * file). `runError` is the deployment run error type it becomes when a deployment's
+ * run meets it; the API answer is the same either way.
+ */
+export class PrerequisiteError extends HttpApiError {
+  readonly runError: RunErrorType;
+
+  constructor(errorType: 'invalid_request_error' | 'not_found_error', message: string, runError: RunErrorType) {
+    super(errorType, message, { details: { error_code: runError.replace(/_error$/, '') } });
+    this.name = 'PrerequisiteError';
+    this.runError = runError;
   }
 }
 

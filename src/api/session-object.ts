@@ -1,7 +1,7 @@
 import type { Session } from '../schemas/api-session.ts';
 import { NotFoundError } from '../errors.ts';
 import type { FileStore } from '../store/file-store.ts';
-import { BadRequestError, HttpApiError } from './api-errors.ts';
+import { BadRequestError, PrerequisiteError } from './api-errors.ts';
 import { isApiSession, type ApiSessionRecord, type SessionRecord } from '../store/session-records.ts';
 import type { SessionState } from '../client/session-state.ts';
 
@@ -48,7 +48,7 @@ export async function checkRubricFiles(files: Pick<FileStore, 'retrieve'> | unde
     try {
       await files.retrieve(rubric.file_id);
     } catch (error) {
-      if (error instanceof NotFoundError) throw new HttpApiError('not_found_error', `${where}: file ${rubric.file_id} not found`);
+      if (error instanceof NotFoundError) throw new PrerequisiteError('not_found_error', `${where}: file ${rubric.file_id} not found`, 'file_not_found_error');
       throw error;
     }
   }

@@ -7,7 +7,7 @@ import { PageQuery, pageCursorOf } from '../../schemas/api-common.ts';
 import { DeletedSessionResource, FileResource, FileResourceParams, resolveMountPath } from '../../schemas/api-file.ts';
 import type { FileStore } from '../../store/file-store.ts';
 import { newId } from '../../store/ids.ts';
-import { BadRequestError, HttpApiError } from '../api-errors.ts';
+import { BadRequestError, PrerequisiteError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { apiSessionOf } from '../session-object.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
@@ -44,11 +44,11 @@ export async function prepareFileResources(
     try {
       file = await files.retrieve(param.file_id);
     } catch (error) {
-      if (error instanceof NotFoundError) throw new HttpApiError('not_found_error', `${where}: file ${param.file_id} not found`);
+      if (error instanceof NotFoundError) throw new PrerequisiteError('not_found_error', `${where}: file ${param.file_id} not found`, 'file_not_found_error');
       throw error;
     }
     if (file.expires_at !== null && Date.parse(file.expires_at) <= Date.now()) {
-      throw new HttpApiError('not_found_error', `${where}: file ${file.id} expired at ${file.expires_at}`, { details: { error_code: 'file_expired' } });
+      throw new PrerequisiteError('not_found_error', `${where}: file ${file.id} expired at ${file.expires_at}`, 'file_not_found_error');
     }
     const mountPath = resolveMountPath(param.mount_path, file.id);
     if (mountPath === undefined) throw new BadRequestError(`${where.replace(/file_id$/, 'mount_path')}: must lie under /workspace or /mnt/session`);

@@ -1,0 +1,110 @@
+import { NotFoundError } from '../errors.ts';
+import { agentDefinitionOf, agentSpecProblem, applyAgentUpdate, type Agent } from '../schemas/api-agent.ts';
+import { environmentDefinitionOf, type Environment } from '../schemas/api-environment.ts';
+import type { FileResourceParams } from '../schemas/api-file.ts';
+import type { BudgetLimit, Session, SessionAgentParam } from '../schemas/api-session.ts';
+import type { Metadata } from '../schemas/api-common.ts';
+import type { UserEventParams } from '../schemas/events.ts';
+import { newId } from '../store/ids.ts';
+import { BadRequestError, PrerequisiteError } from './api-errors.ts';
+import type { ApiDeps } from './api-types.ts';
+import { pinRoster, threadAgentOf } from './agent-roster.ts';
+import { apiSessionOf, checkRubricFiles, sessionObject } from './session-object.ts';
+import { prepareFileResources, type SessionFileDeps } from './routes/session-resource-routes.ts';
+
+/** What sessions need of the vault store: existence and archival. */
+export type VaultLookup = { retrieve(id: string): Promise<{ archived_at: string | null }> };
+
+export type CreateSessionDeps = Pick<ApiDeps, 'longhaul' | 'agents' | 'environments'> & SessionFileDeps & { vaults?: VaultLookup | undefined };
+
+/** `sessions.create`'s body, validated; deployment runs build the same. */
+export type NewApiSession = {
+  /** Set by a deployment run, so a retried start makes the same session; otherwise a new id. */
+  id?: string | undefined;
+  agent: SessionAgentParam;
+  environment_id: string;
+  initial_events?: readonly UserEventParams[] | undefined;
+  resources?: readonly FileResourceParams[] | undefined;
+  vault_ids?: readonly string[] | undefined;
+  budget?: BudgetLimit | null | undefined;
+  title?: string | null | undefined;
+  metadata?: Metadata | undefined;
+};
+
+/**
+ * Creates a session as `POST /v1/sessions` does, for the route and for deployment
+ * runs (one code path, so a scheduled run checks exactly what a request would).
+ * A missing or archived prerequisite is a `PrerequisiteError` naming the field.
+ */
+export async function createApiSession(deps: CreateSessionDeps, params: NewApiSession): Promise<Session> {
+  const { longhaul, agents } = deps;
+  const agentRef = typeof params.agent === 'string' ? { id: params.agent, version: undefined } : params.agent;
+  const stored = await agents.retrieve(agentRef.id, agentRef.version);
+  if (stored.archived_at !== null) throw new PrerequisiteError('invalid_request_error', `agent: agent ${stored.id} is archived`, 'agent_archived_error');
+  const agent = typeof params.agent !== 'string' && params.agent.type === 'agent_with_overrides' ? withOverrides(stored, params.agent) : stored;
+  // A coordinator's whole roster is pinned now: later versions of its agents do not reach this session.
+  const roster = await pinRoster(agent, agents);
+  const environment = await environmentFor(deps, params.environment_id);
+  const fileResources = await prepareFileResources(deps, params.resources ?? [], { field: 'resources' });
+  await checkRubricFiles(deps.files, params.initial_events ?? [], 'initial_events');
+  const vaultIds = await checkVaults(deps, params.vault_ids ?? [], 'vault_ids');
+  const id = params.id ?? newId('sesn');
+  for (const resource of fileResources.resources) await deps.files?.addResource(id, resource);
+  try {
+    // A worker copies the files into the sandbox before the first model call.
+    const session = await longhaul.sessions.create({
+      id,
+      agent: { ...agentDefinitionOf(agent), ...(roster.members.length > 0 ? { roster: roster.members } : {}) },
+      environment: environmentDefinitionOf(environment),
+      events: [...(params.initial_events ?? [])],
+      vaultIds,
+      budget: params.budget ?? null,
+      mounts: fileResources.mounts,
+      named: { agent: { ...threadAgentOf(agent), multiagent: roster.snapshot }, environmentId: environment.id },
+      title: params.title ?? null,
+      metadata: params.metadata ?? {},
+    });
+    return sessionObject(apiSessionOf(session), session, { resources: fileResources.resources });
+  } catch (error) {
+    if (fileResources.resources.length > 0) await deps.files?.removeResources(id);
+    throw error;
+  }
+}
+
+/** Each vault must exist and not be archived; 404 names the field. */
+export async function checkVaults(deps: { vaults?: VaultLookup | undefined }, ids: readonly string[], field: string): Promise<string[]> {
+  for (const [index, vaultId] of ids.entries()) {
+    if (!deps.vaults) throw new BadRequestError(`${field}: this server keeps no vaults (it was started without a secret key)`);
+    let vault;
+    try {
+      vault = await deps.vaults.retrieve(vaultId);
+    } catch (error) {
+      if (error instanceof NotFoundError) throw new PrerequisiteError('not_found_error', `${field}.${index}: vault ${vaultId} not found`, 'vault_not_found_error');
+      throw error;
+    }
+    if (vault.archived_at !== null) throw new PrerequisiteError('invalid_request_error', `${field}.${index}: vault ${vaultId} is archived`, 'vault_archived_error');
+  }
+  return [...ids];
+}
+
+/** The environment, which must exist and not be archived. */
+export async function environmentFor({ environments }: Pick<ApiDeps, 'environments'>, id: string, field = 'environment_id'): Promise<Environment> {
+  let environment: Environment;
+  try {
+    environment = await environments.retrieve(id);
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new PrerequisiteError('not_found_error', `${field}: environment ${id} not found`, 'environment_not_found_error');
+    throw error;
+  }
+  if (environment.archived_at !== null) throw new PrerequisiteError('invalid_request_error', `${field}: environment ${id} is archived`, 'environment_archived_error');
+  return environment;
+}
+
+/** The agent version with a session's overrides applied: the same id and version, other settings for this session. */
+function withOverrides(agent: Agent, overrides: Extract<SessionAgentParam, { type: 'agent_with_overrides' }>): Agent {
+  const { model, system, tools, mcp_servers } = overrides;
+  const spec = applyAgentUpdate(agent, { model, system, tools, mcp_servers }, () => agent.metadata);
+  const problem = agentSpecProblem(spec);
+  if (problem) throw new BadRequestError(`agent.${problem}`);
+  return { ...agent, ...spec };
+}
