@@ -302,6 +302,17 @@ export const SESSION_WORKFLOW = 'sessionWorkflow';
 export const SESSION_CLEANUP_WORKFLOW = 'sessionCleanupWorkflow';
 export const OUTCOME_GRADER_WORKFLOW = 'outcomeGraderWorkflow';
 export const THREAD_WORKFLOW = 'threadWorkflow';
+export const DEPLOYMENT_RUN_WORKFLOW = 'deploymentRunWorkflow';
+
+/**
+ * One run of a deployment. A Schedule starts it with `deploymentId` only (the run's
+ * id and scheduled time come from the workflow id Temporal gives each fire); a
+ * manual run, already created by the API, names its `runId`.
+ */
+export type DeploymentRunInput = { deploymentId: string; storeId: string; runId?: string | undefined };
+
+/** Where a run's session stands: still working, or settled one way or the other. */
+export type DeploymentRunProgress = 'working' | 'succeeded' | 'failed';
 
 
 /** User events (`user.message`, `user.interrupt`) for the session. */

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { Longhaul } from '../client/longhaul.ts';
+import type { DeploymentService } from '../deployments/deployment-service.ts';
 import { newId } from '../store/ids.ts';
 import type { AgentStore } from '../store/agent-store.ts';
 import type { EnvironmentStore } from '../store/environment-store.ts';
@@ -15,6 +16,7 @@ import type { ApiApp, ApiEnv } from './api-types.ts';
 import { formatZodError } from './format-zod-error.ts';
 import { storableText } from './storable-text.ts';
 import { registerAgentRoutes } from './routes/agent-routes.ts';
+import { registerDeploymentRoutes } from './routes/deployment-routes.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
 import { registerEventRoutes } from './routes/event-routes.ts';
 import { registerThreadRoutes } from './routes/thread-routes.ts';
@@ -46,6 +48,8 @@ export type CreateApiAppOptions = {
   maxJsonBodyBytes?: number | undefined;
   /** Vaults and credentials; serves `/v1/vaults` (answering 503 when the store has no secret key). */
   vaults?: VaultStore | undefined;
+  /** Deployments and their runs; serves `/v1/deployments` and `/v1/deployment_runs`. */
+  deploymentService?: DeploymentService | undefined;
   /** Keys a client may present (`Authorization: Bearer` or `x-api-key`); kept only as sha256 digests. */
   apiKeys: Iterable<string>;
   /** How often an idle event stream gets a `: keepalive` comment. Default 15 s. */
@@ -74,6 +78,7 @@ export function createApiApp({
   maxFileBytes,
   maxJsonBodyBytes = DEFAULT_MAX_JSON_BODY_BYTES,
   vaults,
+  deploymentService,
   streamKeepaliveMs = 15_000,
   onInternalError = (error, { method, path, requestId }) => console.error(`longhaul api: ${method} ${path} (${requestId}) failed:`, error),
 }: CreateApiAppOptions): ApiApp {
@@ -121,6 +126,7 @@ export function createApiApp({
   if (files) registerSessionResourceRoutes(app, { ...deps, files });
   if (files) registerFileRoutes(app, { files, maxFileBytes });
   if (vaults) registerVaultRoutes(app, { vaults });
+  if (deploymentService) registerDeploymentRoutes(app, { deployments: deploymentService });
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

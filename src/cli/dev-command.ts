@@ -16,6 +16,7 @@ import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolv
 import { readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../config/dev-info.ts';
 import { resolveDevSecretBox } from '../config/secret-key.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
+import { createDeploymentService } from '../deployments/deployment-service.ts';
 import { openPgliteDriver } from '../store/pglite-driver.ts';
 import { SessionStore } from '../store/session-store.ts';
 import { freePort, isServing, startDevServer, stopOrphanDevServers, type DevServer } from '../temporal/dev-server.ts';
@@ -93,6 +94,13 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const model = await startDevModel({ env });
     cleanups.push({ name: 'scripted model', run: () => model.close() });
 
+    const clientConnection = await Connection.connect({ address: temporal.address });
+    cleanups.push({ name: 'Temporal client', run: () => clientConnection.close() });
+    const client = new Client({ connection: clientConnection });
+    const longhaul = new Longhaul({ client, store, taskQueue });
+    // One service for the deployment routes and the worker's scheduled runs.
+    const deploymentService = createDeploymentService({ client, taskQueue, longhaul, store, stores });
+
     terminal.spinner('bundling workflows and starting the worker…');
     const workerConnection = await NativeConnection.connect({ address: temporal.address });
     cleanups.push({ name: 'worker connection', run: () => workerConnection.close() });
@@ -101,7 +109,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, ...graderModelFromEnv(env) });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, deployments: deploymentService, ...graderModelFromEnv(env) });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',
@@ -115,16 +123,13 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     );
 
-    const clientConnection = await Connection.connect({ address: temporal.address });
-    cleanups.push({ name: 'Temporal client', run: () => clientConnection.close() });
-    const longhaul = new Longhaul({ client: new Client({ connection: clientConnection }), store, taskQueue });
-
     const apiKey = await resolveDevApiKey({ layout, env });
     terminal.spinner('starting the HTTP API…');
     const api = await startDevApi({
       longhaul,
       store,
       stores,
+      deploymentService,
       apiKey: apiKey.key,
       port: apiPort,
       host: flags.host,

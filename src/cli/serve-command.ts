@@ -4,7 +4,6 @@
  * environment. Sessions run on `longhaul worker` processes (or in this one with
  * `--with-worker`).
  */
-import { Client, Connection } from '@temporalio/client';
 import { createApiApp } from '../api/create-api-app.ts';
 import { serveApi, type ServedApi } from '../api/serve-api.ts';
 import { Longhaul } from '../client/longhaul.ts';
@@ -18,7 +17,8 @@ import { CliError } from './cli-error.ts';
 import type { Terminal } from './output.ts';
 import { waitForStopSignal } from './stop-signal.ts';
 import { openEngineStore } from './open-engine-store.ts';
-import { installWorkerLogger, modelLine, startEngineWorker, type EngineWorker } from './worker-command.ts';
+import { connectClient, installWorkerLogger, modelLine, startEngineWorker, type EngineWorker } from './worker-command.ts';
+import { createDeploymentService } from '../deployments/deployment-service.ts';
 
 /** Printed once the API listens; tests and scripts wait for it. */
 export const SERVE_READY_LINE = 'longhaul serve is ready';
@@ -50,25 +50,21 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     cleanups.push('store', () => store.close());
     const stores = await openApiStores(driver, { secretBox });
 
-    let connection: Connection;
-    try {
-      connection = await Connection.connect({ address: config.temporalAddress });
-    } catch (error) {
-      throw new CliError(`could not reach Temporal at ${config.temporalAddress} (${firstLine(error)}); set TEMPORAL_ADDRESS or --temporal-address`, { cause: error });
-    }
-    cleanups.push('Temporal client', () => connection.close());
-    const longhaul = new Longhaul({ client: new Client({ connection, namespace: config.temporalNamespace }), store, taskQueue: config.taskQueue });
+    const client = await connectClient(config, cleanups);
+    const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
+    const deploymentService = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores });
 
     let worker: EngineWorker | undefined;
     if (model) {
       const credentials = secretBox ? new CredentialResolver({ vaults: stores.vaults, box: secretBox }) : undefined;
-      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, credentials, files: stores.files });
+      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, credentials, files: stores.files, deployments: deploymentService });
     }
 
     const app = createApiApp({
       longhaul,
       store,
       ...stores,
+      deploymentService,
       apiKeys: config.apiKeys,
       onInternalError: (error, { method, path, requestId }) =>
         terminal.error(`api: ${method} ${path} (${requestId}) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),

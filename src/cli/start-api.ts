@@ -1,6 +1,7 @@
 import { createApiApp } from '../api/create-api-app.ts';
 import { serveApi } from '../api/serve-api.ts';
 import type { Longhaul } from '../client/longhaul.ts';
+import type { DeploymentService } from '../deployments/deployment-service.ts';
 import { MODEL_HEADER, type DevModel } from '../config/dev-info.ts';
 import type { ApiStores } from '../store/open-api-stores.ts';
 import type { SessionStore } from '../store/session-store.ts';
@@ -12,6 +13,7 @@ export type StartDevApiOptions = {
   longhaul: Longhaul;
   store: SessionStore;
   stores: ApiStores;
+  deploymentService?: DeploymentService | undefined;
   apiKey: string;
   port: number;
   host: string;
@@ -20,11 +22,12 @@ export type StartDevApiOptions = {
 };
 
 /** The Managed Agents HTTP API of `longhaul dev`, listening on `host:port`. */
-export async function startDevApi({ longhaul, store, stores, apiKey, port, host, model, onInternalError }: StartDevApiOptions): Promise<DevApi> {
+export async function startDevApi({ longhaul, store, stores, deploymentService, apiKey, port, host, model, onInternalError }: StartDevApiOptions): Promise<DevApi> {
   const app = createApiApp({
     longhaul,
     store,
     ...stores,
+    deploymentService,
     apiKeys: [apiKey],
     onInternalError: (error, { method, path, requestId }) =>
       onInternalError(`${method} ${path} (${requestId}) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),

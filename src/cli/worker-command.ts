@@ -10,7 +10,11 @@ import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { graderModelFromEnv, sandboxLimitsFromEnv } from '../config/sandbox-config.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
-import { FileStore, type FileContentReader } from '../store/file-store.ts';
+import { Client, Connection } from '@temporalio/client';
+import { Longhaul } from '../client/longhaul.ts';
+import { createDeploymentService, type DeploymentService } from '../deployments/deployment-service.ts';
+import type { FileContentReader } from '../store/file-store.ts';
+import { openApiStores } from '../store/open-api-stores.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
@@ -47,7 +51,12 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
   try {
     const { store, driver } = await openEngineStore({ databaseUrl: config.databaseUrl });
     cleanups.push('store', () => store.close());
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: new FileStore(driver) });
+    // Scheduled deployment runs create their sessions here, with the API's own code and stores.
+    const stores = await openApiStores(driver, { secretBox: secretBoxFromEnv(env) });
+    const client = await connectClient(config, cleanups);
+    const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
+    const deployments = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores });
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: stores.files, deployments });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -81,6 +90,7 @@ export async function startEngineWorker({
   cleanups,
   credentials,
   files,
+  deployments,
 }: {
   config: EngineConfig;
   store: SessionStore;
@@ -92,6 +102,8 @@ export async function startEngineWorker({
   credentials?: CredentialResolver | undefined;
   /** Uploaded files' bytes in the shared store, for sessions' file resources. */
   files: FileContentReader;
+  /** Runs deployments' scheduled runs. */
+  deployments?: DeploymentService | undefined;
 }): Promise<EngineWorker> {
   const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
   // Longhaul removes its own containers by label and never relies on the reaper, whose image cannot be pulled offline.
@@ -125,6 +137,7 @@ export async function startEngineWorker({
     mcp,
     ...(credentials ? { credentials } : {}),
     files,
+    deployments,
     ...graderModelFromEnv(env),
   });
   const running = worker.run();
@@ -138,6 +151,18 @@ export async function startEngineWorker({
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     ),
   };
+}
+
+/** A Temporal client on `config`, closed by `cleanups`; a clear error when Temporal is not there. */
+export async function connectClient(config: EngineConfig, cleanups: CleanupStack): Promise<Client> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.temporalAddress });
+  } catch (error) {
+    throw new CliError(`could not reach Temporal at ${config.temporalAddress} (${firstLine(error)}); set TEMPORAL_ADDRESS or --temporal-address`, { cause: error });
+  }
+  cleanups.push('Temporal client', () => connection.close());
+  return new Client({ connection, namespace: config.temporalNamespace });
 }
 
 /**

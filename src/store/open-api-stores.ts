@@ -1,4 +1,5 @@
 import { AgentStore } from './agent-store.ts';
+import { DeploymentStore } from './deployment-store.ts';
 import { EnvironmentStore } from './environment-store.ts';
 import { FileStore } from './file-store.ts';
 import { migrateSchema } from './migrate-schema.ts';
@@ -6,7 +7,7 @@ import type { SqlDriver } from './sql-driver.ts';
 import { VaultStore } from './vault-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
-export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore };
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore };
 
 /**
  * The HTTP API's resource stores on `driver`, schema brought up to date. Share
@@ -27,5 +28,6 @@ export async function openApiStores(driver: SqlDriver, { secretBox }: { secretBo
     environments: new EnvironmentStore(driver),
     files: new FileStore(driver),
     vaults: new VaultStore(driver, { secretBox }),
+    deployments: new DeploymentStore(driver),
   };
 }

@@ -2,7 +2,9 @@ import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { storeIdentityCheck } from './store-identity-check.ts';
+import { createDeploymentActivities } from '../../activities/deployment-activities.ts';
 import { createSessionActivities } from '../../activities/session-activities.ts';
+import type { DeploymentService } from '../deployments/deployment-service.ts';
 import type { WebSearchProvider } from '../../activities/web-tools.ts';
 import type { McpGateway } from '../../activities/mcp-gateway.ts';
 import type { CredentialResolver } from '../vaults/credential-resolver.ts';
@@ -51,6 +53,11 @@ export type LonghaulWorkerOptions = {
   /** Model the outcome grader uses; default: the session agent's own. */
   graderModel?: string | undefined;
   /**
+   * Runs deployments' scheduled runs (`deploymentRunWorkflow`'s activities). Without it
+   * a run this worker picks up fails its activity and waits for a worker that has it.
+   */
+  deployments?: DeploymentService | undefined;
+  /**
    * On shutdown, how long running model and tool calls may finish before they are
    * cancelled (and retried on another worker). Default 30 000 ms.
    */
@@ -81,6 +88,7 @@ export async function createLonghaulWorker({
   heartbeatEveryMs = 1000,
   shutdownGraceTimeMs = 30_000,
   graderModel,
+  deployments,
 }: LonghaulWorkerOptions): Promise<Worker> {
   const model = (anthropic ?? new Anthropic()).withOptions({ maxRetries: 0 });
   return Worker.create({
@@ -88,7 +96,10 @@ export async function createLonghaulWorker({
     namespace,
     taskQueue,
     workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
-    activities: createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files, graderModel }),
+    activities: {
+      ...createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files, graderModel }),
+      ...(deployments ? createDeploymentActivities(deployments) : {}),
+    },
     // The workflow half (the store id header) is in the bundle: bundleLonghaulWorkflows adds it.
     interceptors: { activity: [storeIdentityCheck({ storeId: store.storeId })] },
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,

@@ -61,11 +61,12 @@ export async function startApiFixture({
   // connection when the store is PostgreSQL, else from the API's in-memory database.
   const workerFilesDriver = harnessOptions.postgresUrl && apiStoreUrl === harnessOptions.postgresUrl ? await openPostgresDriver({ url: apiStoreUrl }) : undefined;
   const workerFiles = workerFilesDriver ? new FileStore(workerFilesDriver) : stores.files;
-  const harness = await startHarness({ temporal, script, mcp, credentials, files: workerFiles, ...harnessOptions });
+  const harness = await startHarness({ temporal, script, mcp, credentials, files: workerFiles, apiStores: stores, ...harnessOptions });
   const app = createApiApp({
     longhaul: harness.longhaul,
     store: harness.store,
     ...stores,
+    deploymentService: harness.deployments,
     apiKeys: [API_KEY],
     ...(streamKeepaliveMs ? { streamKeepaliveMs } : {}),
     ...(files?.maxFileBytes !== undefined ? { maxFileBytes: files.maxFileBytes } : {}),

@@ -11,6 +11,8 @@ import { SessionStore } from '../../src/store/session-store.ts';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts';
 import { ScriptedModelServer, type Script } from '../../src/testing/index.ts';
 import { bundleLonghaulWorkflows, createLonghaulWorker } from '../../src/worker/create-worker.ts';
+import { createDeploymentService, type DeploymentService } from '../../src/deployments/deployment-service.ts';
+import type { ApiStores } from '../../src/store/open-api-stores.ts';
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import type { ResolveHost } from '../../sandbox/index.ts';
 import { freePort } from './postgres.ts';
@@ -40,6 +42,8 @@ export type Harness = {
   client: Client;
   taskQueue: string;
   dataDir: string;
+  /** Deployments on the API stores given as `apiStores` (their runs run in the harness's workers). */
+  deployments: DeploymentService | undefined;
   /** Starts an in-process worker (the harness starts one unless `worker: false`). */
   startWorker(): Promise<{ worker: Worker; stop(): Promise<void> }>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -63,6 +67,7 @@ export async function startHarness({
   heartbeatEveryMs = 200,
   resolveEgressHost,
   graderModel,
+  apiStores,
 }: {
   temporal: DevServer;
   script: Script;
@@ -80,6 +85,8 @@ export async function startHarness({
   resolveEgressHost?: ResolveHost;
   /** The workers' outcome grader model (default: the agent's). */
   graderModel?: string;
+  /** The API's stores: with them the harness has a deployment service and its workers run deployment runs. */
+  apiStores?: ApiStores;
 }): Promise<Harness> {
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
@@ -89,6 +96,7 @@ export async function startHarness({
   const clientConnection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection: clientConnection });
   const longhaul = new Longhaul({ client, store, taskQueue });
+  const deployments = apiStores ? createDeploymentService({ client, taskQueue, longhaul, store, stores: apiStores }) : undefined;
   const workers: { stop(): Promise<void> }[] = [];
   const sessionsCreated: string[] = [];
 
@@ -106,6 +114,7 @@ export async function startHarness({
       ...(credentials ? { credentials } : {}),
       ...(files ? { files } : {}),
       ...(graderModel ? { graderModel } : {}),
+      deployments,
       // Tests end by terminating their sessions; their calls then stop within a heartbeat.
       shutdownGraceTimeMs: 2000,
     });
@@ -141,8 +150,14 @@ export async function startHarness({
     client,
     taskQueue,
     dataDir,
+    deployments,
     startWorker,
     async [Symbol.asyncDispose]() {
+      // Schedules outlive the test in the shared Temporal server: remove them before they fire into a queue no one polls.
+      if (apiStores && deployments) {
+        const { data } = await apiStores.deployments.list({ limit: 1000, includeArchived: true });
+        for (const deployment of data) await deployments.schedules.remove(deployment.id);
+      }
       for (const id of sessionsCreated) {
         await client.workflow.getHandle(id).terminate('test over').catch(() => {});
         await sandboxes.destroy(id, { removeVolume: true }).catch(() => {});
