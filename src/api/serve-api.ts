@@ -34,11 +34,13 @@ export async function serveApi({ app, port, host = '127.0.0.1' }: { app: Pick<Ho
   });
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  // Once: a second close (a test that stopped the API, then its fixture's dispose) waits for the first.
+  let closed: Promise<void> | undefined;
   const close = () =>
-    new Promise<void>((resolve, reject) => {
+    (closed ??= new Promise<void>((resolve, reject) => {
       server.close((error) => (error ? reject(error) : resolve()));
       // Event streams stay open until the client leaves; end them so close() returns.
       if ('closeAllConnections' in server) server.closeAllConnections();
-    });
+    }));
   return { url: `http://${urlHost}:${address.port}`, close, [Symbol.asyncDispose]: close };
 }

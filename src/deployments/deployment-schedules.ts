@@ -68,7 +68,8 @@ export class DeploymentSchedules {
       const last = info.recentActions.at(-1);
       return {
         upcoming_runs_at: state.paused ? [] : info.nextActionTimes.slice(0, UPCOMING_RUNS).map((at) => at.toISOString()),
-        last_run_at: last ? last.scheduledAt.toISOString() : null,
+        // Whole seconds, as the run's own `scheduled_at` has them (from the id Temporal gives the fire).
+        last_run_at: last ? new Date(Math.floor(last.scheduledAt.getTime() / 1000) * 1000).toISOString() : null,
       };
     } catch (error) {
       if (error instanceof ScheduleNotFoundError) return { upcoming_runs_at: [], last_run_at: null };

@@ -9,6 +9,7 @@ import { NotFoundError } from '../errors.ts';
 import { applyMetadataPatch, type TimeRange } from '../schemas/api-common.ts';
 import {
   PAUSING_RUN_ERRORS,
+  type PausedReasonErrorType,
   type Deployment,
   type DeploymentCreateParams,
   type DeploymentRun,
@@ -274,7 +275,7 @@ export class DeploymentService {
   async #pauseOnError(id: string, error: RunError): Promise<void> {
     const current = await this.#options.deployments.retrieve(id);
     if (current.archived_at !== null || current.status === 'paused') return;
-    await this.#change({ ...current, status: 'paused', paused_reason: { type: 'error', error: { type: error.type } }, updated_at: new Date().toISOString() }, 'deployment.paused');
+    await this.#change({ ...current, status: 'paused', paused_reason: { type: 'error', error: { type: error.type as PausedReasonErrorType } }, updated_at: new Date().toISOString() }, 'deployment.paused');
   }
 
   /** The agent at the version given, or at its latest: a deployment never follows later versions by itself. */

@@ -103,12 +103,16 @@ export const RunErrorType = z.enum([
 ]);
 export type RunErrorType = z.infer<typeof RunErrorType>;
 
+/** The errors a deployment may be paused on: the run errors, less the passing ones (rate limits, a refused creation). */
+export const PausedReasonErrorType = RunErrorType.exclude(['session_rate_limited_error', 'session_creation_rejected_error']);
+export type PausedReasonErrorType = z.infer<typeof PausedReasonErrorType>;
+
 /**
  * Run errors that will fail every later run the same way until someone acts: they
- * pause the deployment (`paused_reason: {type: 'error'}`). The others (rate limits, a
- * refused creation) may pass on their own, so the schedule keeps going.
+ * pause the deployment (`paused_reason: {type: 'error'}`). The others may pass on
+ * their own, so the schedule keeps going.
  */
-export const PAUSING_RUN_ERRORS: ReadonlySet<RunErrorType> = new Set([
+export const PAUSING_RUN_ERRORS: ReadonlySet<RunErrorType> = new Set<PausedReasonErrorType>([
   'environment_archived_error',
   'agent_archived_error',
   'environment_not_found_error',
@@ -122,7 +126,7 @@ export const PAUSING_RUN_ERRORS: ReadonlySet<RunErrorType> = new Set([
 
 export const PausedReason = z.discriminatedUnion('type', [
   z.object({ type: z.literal('manual') }),
-  z.object({ type: z.literal('error'), error: z.object({ type: RunErrorType }) }),
+  z.object({ type: z.literal('error'), error: z.object({ type: PausedReasonErrorType }) }),
 ]);
 export type PausedReason = z.infer<typeof PausedReason>;
 
