@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_TEMPORAL_PORT } from '../config/dev-config.ts';
 import { CliError } from './cli-error.ts';
 import { Terminal } from './output.ts';
+import type { ApiTargetFlags, DeploymentCreateFlags } from './deployment-commands.ts';
 import type { ServeCommandFlags } from './serve-command.ts';
 import type { WorkerCommandFlags } from './worker-command.ts';
 
@@ -59,6 +60,57 @@ export async function main(argv: readonly string[], terminal: Terminal = new Ter
     .action(async (taskWords: string[], options: RunCommandFlags) => {
       const { runRun } = await import('./run-command.ts');
       exitCode = await runRun({ task: taskWords.join(' '), flags: options, terminal });
+    });
+
+  // Routines from the terminal: the same target (--url, --api-key, or the running `longhaul dev`) as `run`.
+  const apiTargetOptions = (command: Command) =>
+    command
+      .addOption(dataDirOption())
+      .addOption(new Option('--url <url>', 'API base URL (env LONGHAUL_URL; default: the running `longhaul dev` of the data folder)'))
+      .addOption(new Option('--api-key <key>', 'API key (env LONGHAUL_API_KEY)'))
+      .addOption(new Option('--json', 'print the API objects as JSON lines'));
+
+  const deployments = program.command('deployments').description('Agents on a schedule (cron, in a timezone) or on demand: list, create, run, pause, unpause, archive.');
+  apiTargetOptions(deployments.command('list').description('List deployments, newest first.'))
+    .addOption(new Option('--all', 'include archived deployments'))
+    .action(async (options: ApiTargetFlags & { all?: boolean }) => {
+      const { listDeployments } = await import('./deployment-commands.ts');
+      exitCode = await listDeployments({ flags: options, all: options.all, terminal });
+    });
+  apiTargetOptions(
+    deployments
+      .command('create')
+      .description('Create a deployment whose runs each start a session with <task>.')
+      .argument('<task...>', 'what each run should do'),
+  )
+    .requiredOption('--name <name>', 'name of the deployment')
+    .addOption(new Option('--cron <expression>', 'five-field cron, e.g. "0 8 * * 1-5" (omit for on-demand runs only)'))
+    .addOption(new Option('--timezone <zone>', 'IANA timezone of the cron').default('UTC'))
+    .addOption(new Option('--agent <id>', 'use this agent (default: create one)'))
+    .addOption(new Option('--environment <id>', 'use this environment (default: create one)'))
+    .addOption(new Option('--model <model>', 'model of the agent created').default(DEFAULT_RUN_MODEL))
+    .action(async (taskWords: string[], options: DeploymentCreateFlags) => {
+      const { createDeployment } = await import('./deployment-commands.ts');
+      exitCode = await createDeployment({ task: taskWords.join(' '), flags: options, terminal });
+    });
+  for (const [action, description] of [
+    ['run', 'Run a deployment now.'],
+    ['pause', 'Pause a deployment: its schedule stops firing.'],
+    ['unpause', 'Unpause a deployment.'],
+    ['archive', 'Archive a deployment: its schedule is removed.'],
+  ] as const) {
+    apiTargetOptions(deployments.command(action).description(description).argument('<deployment-id>'))
+      .action(async (id: string, options: ApiTargetFlags) => {
+        const { actOnDeployment } = await import('./deployment-commands.ts');
+        exitCode = await actOnDeployment({ id, action, flags: options, terminal });
+      });
+  }
+  const runs = program.command('runs').description('Deployment runs.');
+  apiTargetOptions(runs.command('list').description('List deployment runs, newest first (at most 200).'))
+    .addOption(new Option('--deployment <id>', 'only this deployment\'s runs'))
+    .action(async (options: ApiTargetFlags & { deployment?: string }) => {
+      const { listRuns } = await import('./deployment-commands.ts');
+      exitCode = await listRuns({ flags: options, deployment: options.deployment, terminal });
     });
 
   const engineOptions = (command: Command) =>

@@ -159,7 +159,7 @@ async function followSession({
 }
 
 /** Turns SDK errors on the way in into one-line messages saying what to do. */
-async function withApiErrors<T>(baseURL: string, call: () => Promise<T>): Promise<T> {
+export async function withApiErrors<T>(baseURL: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
@@ -170,7 +170,9 @@ async function withApiErrors<T>(baseURL: string, call: () => Promise<T>): Promis
       throw new CliError(`the API at ${baseURL} rejected the API key (401); use the key \`longhaul dev\` printed (--api-key or LONGHAUL_API_KEY)`, { cause: error });
     }
     if (error instanceof APIError) {
-      throw new CliError(`the API answered ${error.status ?? 'an error'}: ${error.message}`, { cause: error });
+      // The envelope's own message, not the SDK's (which is the whole JSON body).
+      const message = (error.error as { error?: { message?: unknown } } | undefined)?.error?.message;
+      throw new CliError(`the API refused (${error.status ?? 'error'}): ${typeof message === 'string' ? message : error.message}`, { cause: error });
     }
     throw error;
   }

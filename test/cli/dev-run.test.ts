@@ -139,6 +139,29 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   assert.equal(sessions.length, 2);
   for (const id of sessions) assert.notEqual(runningContainers(id), '', `a sandbox runs for ${id} while dev is up`);
 
+  // Routines from the terminal: a bad cron is refused with the API's own words; a good one lists, runs, pauses, archives.
+  const badCron = await runCli(['deployments', 'create', '--data-dir', dataDir, '--name', 'broken', '--cron', '0 25 * * *', 'say hi']);
+  assert.equal(badCron.code, 1);
+  assert.equal(badCron.stderr, 'longhaul: the API refused (400): schedule.expression: hour field "25": 25 is outside 0–23\n');
+  const created = await runCli(['deployments', 'create', '--data-dir', dataDir, '--name', 'Morning report', '--cron', '0 8 * * 1-5', '--timezone', 'Europe/Berlin', 'What is in my workspace?']);
+  assert.equal(created.code, 0, created.stderr);
+  const deploymentId = /^deployment (depl_\S+) · Morning report · 0 8 \* \* 1-5 \(Europe\/Berlin\)\n/.exec(created.stdout)?.[1];
+  assert.ok(deploymentId, created.stdout);
+  assert.equal(created.stdout.match(/^ {2}next: \d{4}-\d{2}-\d{2}T0[67]:00:00\.000Z$/gm)?.length, 5, created.stdout);
+  const listed = await runCli(['deployments', 'list', '--data-dir', dataDir]);
+  assert.match(listed.stdout, new RegExp(`^${deploymentId} +Morning report +active +0 8 \\* \\* 1-5 \\(Europe/Berlin\\) +\\d{4}-`, 'm'));
+  const started = await runCli(['deployments', 'run', '--data-dir', dataDir, deploymentId]);
+  assert.equal(started.code, 0, started.stderr);
+  const [, runId, runSession] = /^run (drun_\S+) started session (sesn_\S+)/.exec(started.stdout) ?? [];
+  assert.ok(runId && runSession, started.stdout);
+  sessions.push(runSession);
+  const runs = await runCli(['runs', 'list', '--data-dir', dataDir, '--json']);
+  assert.deepEqual(runs.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { id: string; session_id: string }).session_id), [runSession]);
+  assert.match((await runCli(['runs', 'list', '--data-dir', dataDir])).stdout, new RegExp(`^${runId} +${deploymentId} +manual `, 'm'));
+  assert.match((await runCli(['deployments', 'pause', '--data-dir', dataDir, deploymentId])).stdout, new RegExp(`^deployment ${deploymentId} · paused\n$`));
+  assert.match((await runCli(['deployments', 'archive', '--data-dir', dataDir, deploymentId])).stdout, /· archived\n$/);
+  assert.equal((await runCli(['deployments', 'list', '--data-dir', dataDir])).stdout, 'no deployments yet: create one with `longhaul deployments create --name … --cron "0 8 * * 1-5" "<task>"`\n');
+
   child.kill('SIGINT');
   let timer: NodeJS.Timeout | undefined;
   const exit = await Promise.race([
