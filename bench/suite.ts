@@ -21,6 +21,7 @@ import { measureTemporalFloor } from './temporal-floor.ts';
 import { measureSteering } from './steering.ts';
 import { measureOutcomeGrading } from './outcome-grading.ts';
 import { measureMultiagent } from './multiagent.ts';
+import { measureDeploymentFire } from './deployment-fire.ts';
 
 
 const DELIVERY_TARGET = 'none yet (recorded for later targets)';
@@ -80,6 +81,7 @@ export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promi
       await using postgres = await startPostgres();
       results['multiagent'] = { pglite: await measureMultiagent({ temporal, samples }), postgres: await measureMultiagent({ temporal, samples, postgresUrl: postgres.url }) };
     }
+    if (wanted('deployments')) results['deployments'] = await measureDeploymentFire({ temporal, samples: envInt('BENCH_DEPLOYMENT_SAMPLES', 20) });
   } finally {
     await temporal.stop();
   }

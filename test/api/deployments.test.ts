@@ -200,6 +200,8 @@ test('runs: on demand and from the Schedule, each a session that ends with the i
   assert.equal(await resultOf(f, manual.session_id), 'report: summarise the last hour');
   const session = await client.beta.sessions.retrieve(manual.session_id);
   assert.deepEqual(session.metadata, { deployment_id: deployment.id, deployment_run_id: manual.id });
+  // The run's workflow follows the session to its end, then ends too.
+  await f.harness.client.workflow.getHandle(`${deployment.id}:manual-${manual.id}`).result();
 
   // A fire of the Schedule (triggered now rather than waited for): the worker creates the run.
   const before = Date.now();
