@@ -12,6 +12,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
+import { Client, Connection } from '@temporalio/client';
+import { scheduleIdOf } from '../../src/deployments/deployment-schedules.ts';
+import type { DeploymentRun } from '../../src/schemas/api-deployment.ts';
+import { DeploymentStore } from '../../src/store/deployment-store.ts';
 import { openEngineStore } from '../../src/cli/open-engine-store.ts';
 import { ConfigError } from '../../src/config/dev-config.ts';
 import { redactDatabaseUrl, resolveApiKeys, resolveEngineConfig, resolveServeConfig, resolveWorkerModel } from '../../src/config/server-config.ts';
@@ -196,12 +200,47 @@ test('longhaul worker + longhaul serve on PostgreSQL run the quickstart through 
   assert.match(finalText, /5117/);
   assert.notEqual(runningContainers(session.id), '', 'the worker runs the sandbox');
 
+  // A deployment's run happens with `serve` gone: its Schedule fires (triggered here), the worker creates the session.
+  const deployment = await client.beta.deployments.create({
+    name: 'nightly',
+    agent: agent.id,
+    environment_id: environment.id,
+    initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'What is in my workspace?' }] }],
+    schedule: { type: 'cron', expression: '0 3 * * *', timezone: 'UTC' },
+  });
   // A stream left open must not hold `serve` up.
   const open = await client.beta.sessions.events.stream(session.id);
   const serveExit = await stopWith(serve, 'SIGTERM');
   assert.deepEqual(serveExit, { code: 0, signal: null }, serve.output());
   assert.match(serve.output(), /stopping \(SIGTERM\)…\n(.*\n)*stopped\n/);
   open.controller.abort();
+
+  const temporalConnection = await Connection.connect({ address: temporal.address });
+  const engineStore = await openEngineStore({ databaseUrl });
+  try {
+    const schedule = new Client({ connection: temporalConnection }).schedule.getHandle(scheduleIdOf(deployment.id));
+    await schedule.trigger();
+    const runs = new DeploymentStore(engineStore.driver);
+    let run: DeploymentRun | undefined;
+    for (const deadline = Date.now() + 60_000; run === undefined; ) {
+      run = (await runs.listRuns({ limit: 1, deploymentId: deployment.id })).data[0];
+      if (Date.now() > deadline) assert.fail(`no run within 60 s\n${worker.output()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(run.error, null);
+    assert.equal(run.trigger_context.type, 'schedule');
+    sessions.push(run.session_id!);
+    for (const deadline = Date.now() + 90_000; ; ) {
+      const events = await engineStore.store.listEvents(run.session_id!, { limit: 1000 });
+      if (events.some((e) => e.event.type === 'session.status_idle')) break;
+      if (Date.now() > deadline) assert.fail(`the run's session did not idle within 90 s\n${worker.output()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await schedule.delete();
+  } finally {
+    await engineStore.store.close();
+    await temporalConnection.close();
+  }
 
   const workerExit = await stopWith(worker, 'SIGTERM');
   assert.deepEqual(workerExit, { code: 0, signal: null }, worker.output());
