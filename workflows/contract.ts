@@ -303,6 +303,7 @@ export const SESSION_CLEANUP_WORKFLOW = 'sessionCleanupWorkflow';
 export const OUTCOME_GRADER_WORKFLOW = 'outcomeGraderWorkflow';
 export const THREAD_WORKFLOW = 'threadWorkflow';
 export const DEPLOYMENT_RUN_WORKFLOW = 'deploymentRunWorkflow';
+export const WEBHOOK_DELIVERY_WORKFLOW = 'webhookDeliveryWorkflow';
 
 /**
  * One run of a deployment. A Schedule starts it with `deploymentId` only (the run's
@@ -310,6 +311,19 @@ export const DEPLOYMENT_RUN_WORKFLOW = 'deploymentRunWorkflow';
  * manual run, already created by the API, names its `runId`.
  */
 export type DeploymentRunInput = { deploymentId: string; storeId: string; runId?: string | undefined };
+
+/** How a webhook delivery is retried before its endpoint is reported dead. */
+export type WebhookRetry = { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
+
+/** One event to one endpoint, retried with backoff; the workflow id is `webhook:<delivery id>`. */
+export type WebhookDeliveryInput = {
+  storeId: string;
+  deliveryId: string;
+  endpointId: string;
+  /** The `BetaWebhookEvent` as JSON: signed and sent as is on every attempt. */
+  body: string;
+  retry?: WebhookRetry | undefined;
+};
 
 /** Where a run's session stands: still working, or settled one way or the other. */
 export type DeploymentRunProgress = 'working' | 'succeeded' | 'failed';

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { Longhaul } from '../client/longhaul.ts';
 import type { DeploymentService } from '../deployments/deployment-service.ts';
+import type { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import { newId } from '../store/ids.ts';
 import type { AgentStore } from '../store/agent-store.ts';
 import type { EnvironmentStore } from '../store/environment-store.ts';
@@ -17,6 +18,7 @@ import { formatZodError } from './format-zod-error.ts';
 import { storableText } from './storable-text.ts';
 import { registerAgentRoutes } from './routes/agent-routes.ts';
 import { registerDeploymentRoutes } from './routes/deployment-routes.ts';
+import { registerWebhookRoutes } from './routes/webhook-routes.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
 import { registerEventRoutes } from './routes/event-routes.ts';
 import { registerThreadRoutes } from './routes/thread-routes.ts';
@@ -50,6 +52,11 @@ export type CreateApiAppOptions = {
   vaults?: VaultStore | undefined;
   /** Deployments and their runs; serves `/v1/deployments` and `/v1/deployment_runs`. */
   deploymentService?: DeploymentService | undefined;
+  /**
+   * Outbound webhooks: serves `/v1/webhook_endpoints` (503 without a secret key) and
+   * publishes the session events the API makes (created, updated, archived, deleted).
+   */
+  webhookPublisher?: WebhookPublisher | undefined;
   /** Keys a client may present (`Authorization: Bearer` or `x-api-key`); kept only as sha256 digests. */
   apiKeys: Iterable<string>;
   /** How often an idle event stream gets a `: keepalive` comment. Default 15 s. */
@@ -79,6 +86,7 @@ export function createApiApp({
   maxJsonBodyBytes = DEFAULT_MAX_JSON_BODY_BYTES,
   vaults,
   deploymentService,
+  webhookPublisher,
   streamKeepaliveMs = 15_000,
   onInternalError = (error, { method, path, requestId }) => console.error(`longhaul api: ${method} ${path} (${requestId}) failed:`, error),
 }: CreateApiAppOptions): ApiApp {
@@ -117,7 +125,7 @@ export function createApiApp({
     }),
   );
 
-  const deps = { longhaul, store, agents, environments, streamKeepaliveMs, files, vaults };
+  const deps = { longhaul, store, agents, environments, streamKeepaliveMs, files, vaults, webhooks: webhookPublisher };
   registerAgentRoutes(app, deps);
   registerEnvironmentRoutes(app, deps);
   registerSessionRoutes(app, deps);
@@ -127,6 +135,7 @@ export function createApiApp({
   if (files) registerFileRoutes(app, { files, maxFileBytes });
   if (vaults) registerVaultRoutes(app, { vaults });
   if (deploymentService) registerDeploymentRoutes(app, { deployments: deploymentService });
+  if (webhookPublisher) registerWebhookRoutes(app, { webhooks: webhookPublisher.store });
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

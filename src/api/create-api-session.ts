@@ -15,7 +15,10 @@ import { prepareFileResources, type SessionFileDeps } from './routes/session-res
 /** What sessions need of the vault store: existence and archival. */
 export type VaultLookup = { retrieve(id: string): Promise<{ archived_at: string | null }> };
 
-export type CreateSessionDeps = Pick<ApiDeps, 'longhaul' | 'agents' | 'environments'> & SessionFileDeps & { vaults?: VaultLookup | undefined };
+/** Where what happens to resources is told (outbound webhooks); it never fails the caller's request. */
+export type EventSink = { publish(data: { type: string; id: string } & Record<string, unknown>, options: { key: string; at?: string | undefined }): Promise<void> };
+
+export type CreateSessionDeps = Pick<ApiDeps, 'longhaul' | 'agents' | 'environments'> & SessionFileDeps & { vaults?: VaultLookup | undefined; webhooks?: EventSink | undefined };
 
 /** `sessions.create`'s body, validated; deployment runs build the same. */
 export type NewApiSession = {
@@ -64,10 +67,24 @@ export async function createApiSession(deps: CreateSessionDeps, params: NewApiSe
       title: params.title ?? null,
       metadata: params.metadata ?? {},
     });
+    await publishQuietly(deps.webhooks, 'session.created', id, session.created_at);
     return sessionObject(apiSessionOf(session), session, { resources: fileResources.resources });
   } catch (error) {
     if (fileResources.resources.length > 0) await deps.files?.removeResources(id);
     throw error;
+  }
+}
+
+/**
+ * Tells `sink` of a change already made. The change stands whatever happens here, so a
+ * failure is logged, not thrown: the caller's request succeeded.
+ */
+export async function publishQuietly(sink: EventSink | undefined, type: string, id: string, at: string): Promise<void> {
+  if (!sink) return;
+  try {
+    await sink.publish({ type, id }, { key: `${type}:${id}:${at}`, at });
+  } catch (error) {
+    console.error(`longhaul: could not publish ${type} for ${id}:`, error);
   }
 }
 

@@ -19,6 +19,7 @@ import { waitForStopSignal } from './stop-signal.ts';
 import { openEngineStore } from './open-engine-store.ts';
 import { connectClient, installWorkerLogger, modelLine, startEngineWorker, type EngineWorker } from './worker-command.ts';
 import { createDeploymentService } from '../deployments/deployment-service.ts';
+import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 
 /** Printed once the API listens; tests and scripts wait for it. */
 export const SERVE_READY_LINE = 'longhaul serve is ready';
@@ -52,12 +53,13 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
 
     const client = await connectClient(config, cleanups);
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
-    const deploymentService = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores });
+    const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
+    const deploymentService = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
 
     let worker: EngineWorker | undefined;
     if (model) {
       const credentials = secretBox ? new CredentialResolver({ vaults: stores.vaults, box: secretBox }) : undefined;
-      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, credentials, files: stores.files, deployments: deploymentService });
+      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, credentials, files: stores.files, deployments: deploymentService, webhooks });
     }
 
     const app = createApiApp({
@@ -65,6 +67,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
       store,
       ...stores,
       deploymentService,
+      webhookPublisher: webhooks,
       apiKeys: config.apiKeys,
       onInternalError: (error, { method, path, requestId }) =>
         terminal.error(`api: ${method} ${path} (${requestId}) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),

@@ -2,6 +2,7 @@ import { createApiApp } from '../api/create-api-app.ts';
 import { serveApi } from '../api/serve-api.ts';
 import type { Longhaul } from '../client/longhaul.ts';
 import type { DeploymentService } from '../deployments/deployment-service.ts';
+import type { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import { MODEL_HEADER, type DevModel } from '../config/dev-info.ts';
 import type { ApiStores } from '../store/open-api-stores.ts';
 import type { SessionStore } from '../store/session-store.ts';
@@ -14,6 +15,7 @@ export type StartDevApiOptions = {
   store: SessionStore;
   stores: ApiStores;
   deploymentService?: DeploymentService | undefined;
+  webhookPublisher?: WebhookPublisher | undefined;
   apiKey: string;
   port: number;
   host: string;
@@ -22,12 +24,13 @@ export type StartDevApiOptions = {
 };
 
 /** The Managed Agents HTTP API of `longhaul dev`, listening on `host:port`. */
-export async function startDevApi({ longhaul, store, stores, deploymentService, apiKey, port, host, model, onInternalError }: StartDevApiOptions): Promise<DevApi> {
+export async function startDevApi({ longhaul, store, stores, deploymentService, webhookPublisher, apiKey, port, host, model, onInternalError }: StartDevApiOptions): Promise<DevApi> {
   const app = createApiApp({
     longhaul,
     store,
     ...stores,
     deploymentService,
+    webhookPublisher,
     apiKeys: [apiKey],
     onInternalError: (error, { method, path, requestId }) =>
       onInternalError(`${method} ${path} (${requestId}) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),

@@ -15,6 +15,7 @@ import { Longhaul } from '../client/longhaul.ts';
 import { createDeploymentService, type DeploymentService } from '../deployments/deployment-service.ts';
 import type { FileContentReader } from '../store/file-store.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
+import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
@@ -55,8 +56,9 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
     const stores = await openApiStores(driver, { secretBox: secretBoxFromEnv(env) });
     const client = await connectClient(config, cleanups);
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
-    const deployments = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores });
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: stores.files, deployments });
+    const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
+    const deployments = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: stores.files, deployments, webhooks });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -91,6 +93,7 @@ export async function startEngineWorker({
   credentials,
   files,
   deployments,
+  webhooks,
 }: {
   config: EngineConfig;
   store: SessionStore;
@@ -104,6 +107,8 @@ export async function startEngineWorker({
   files: FileContentReader;
   /** Runs deployments' scheduled runs. */
   deployments?: DeploymentService | undefined;
+  /** Publishes and delivers outbound webhooks. */
+  webhooks?: WebhookPublisher | undefined;
 }): Promise<EngineWorker> {
   const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
   // Longhaul removes its own containers by label and never relies on the reaper, whose image cannot be pulled offline.
@@ -138,6 +143,7 @@ export async function startEngineWorker({
     ...(credentials ? { credentials } : {}),
     files,
     deployments,
+    webhooks,
     ...graderModelFromEnv(env),
   });
   const running = worker.run();

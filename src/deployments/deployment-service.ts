@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { DEPLOYMENT_RUN_WORKFLOW, type DeploymentRunInput, type DeploymentRunProgress } from '../../workflows/contract.ts';
 import { PrerequisiteError } from '../api/api-errors.ts';
-import { checkVaults, createApiSession, environmentFor, type CreateSessionDeps } from '../api/create-api-session.ts';
+import { checkVaults, createApiSession, environmentFor, publishQuietly, type CreateSessionDeps, type EventSink } from '../api/create-api-session.ts';
 import { checkRubricFiles } from '../api/session-object.ts';
 import { prepareFileResources } from '../api/routes/session-resource-routes.ts';
 import { NotFoundError } from '../errors.ts';
@@ -29,11 +29,6 @@ import type { Cursor, Page } from '../store/page-cursor.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { DeploymentSchedules } from './deployment-schedules.ts';
 
-/** Where deployment events go (outbound webhooks); publishing never fails the caller. */
-export type DeploymentEventSink = {
-  publish(data: { type: string; id: string } & Record<string, unknown>, options: { key: string }): Promise<void>;
-};
-
 export type DeploymentServiceOptions = {
   client: Client;
   taskQueue: string;
@@ -41,7 +36,7 @@ export type DeploymentServiceOptions = {
   deployments: DeploymentStore;
   /** What a run's session is created with: the API's own stores and the session client. */
   sessions: CreateSessionDeps;
-  webhooks?: DeploymentEventSink | undefined;
+  webhooks?: EventSink | undefined;
 };
 
 export type ListDeploymentsQuery = {
@@ -228,7 +223,8 @@ export class DeploymentService {
     });
     if (created) {
       if (run.error && PAUSING_RUN_ERRORS.has(run.error.type)) await this.#pauseOnError(deployment.id, run.error);
-      await this.#publish(run.error ? 'deployment_run.failed' : 'deployment_run.started', run.id, run.created_at);
+      // A scheduled run's activity retries until its webhooks are out; a manual run answers its request regardless.
+      await this.#publish(run.error ? 'deployment_run.failed' : 'deployment_run.started', run.id, run.created_at, { strict: runId === undefined });
     }
     return run;
   }
@@ -245,7 +241,7 @@ export class DeploymentService {
   }
 
   async runSettled({ runId, progress }: { runId: string; progress: Exclude<DeploymentRunProgress, 'working'> }): Promise<void> {
-    await this.#publish(progress === 'succeeded' ? 'deployment_run.succeeded' : 'deployment_run.failed', runId, new Date().toISOString());
+    await this.#publish(progress === 'succeeded' ? 'deployment_run.succeeded' : 'deployment_run.failed', runId, 'settled', { strict: true });
   }
 
   retrieveRun(id: string): Promise<DeploymentRun> {
@@ -302,7 +298,9 @@ export class DeploymentService {
     }
   }
 
-  async #publish(type: string, id: string, at: string): Promise<void> {
+  /** Tells the webhooks; `strict` (inside an activity) lets a failure retry the activity, else it is only logged. */
+  async #publish(type: string, id: string, at: string, { strict = false }: { strict?: boolean } = {}): Promise<void> {
+    if (!strict) return publishQuietly(this.#options.webhooks, type, id, at);
     await this.#options.webhooks?.publish({ type, id }, { key: `${type}:${id}:${at}` });
   }
 }
@@ -340,8 +338,8 @@ export function createDeploymentService({
   longhaul: CreateSessionDeps['longhaul'];
   store: SessionStore;
   stores: Pick<ApiStores, 'agents' | 'environments' | 'files' | 'vaults' | 'deployments'>;
-  webhooks?: DeploymentEventSink | undefined;
+  webhooks?: EventSink | undefined;
 }): DeploymentService {
   const { agents, environments, files, vaults, deployments } = stores;
-  return new DeploymentService({ client, taskQueue, store, deployments, webhooks, sessions: { longhaul, agents, environments, files, vaults } });
+  return new DeploymentService({ client, taskQueue, store, deployments, webhooks, sessions: { longhaul, agents, environments, files, vaults, webhooks } });
 }

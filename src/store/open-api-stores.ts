@@ -5,9 +5,10 @@ import { FileStore } from './file-store.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { VaultStore } from './vault-store.ts';
+import { WebhookStore } from './webhook-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
-export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore };
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore; webhooks: WebhookStore };
 
 /**
  * The HTTP API's resource stores on `driver`, schema brought up to date. Share
@@ -29,5 +30,6 @@ export async function openApiStores(driver: SqlDriver, { secretBox }: { secretBo
     files: new FileStore(driver),
     vaults: new VaultStore(driver, { secretBox }),
     deployments: new DeploymentStore(driver),
+    webhooks: new WebhookStore(driver, { secretBox }),
   };
 }

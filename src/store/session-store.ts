@@ -25,6 +25,9 @@ export type NewEvent = {
 
 export type StoredEvent = { seq: number; event: SessionEvent };
 
+/** Told of every append once it has committed: the log it went to and its events. */
+export type AppendObserver = (logId: string, events: readonly StoredEvent[]) => Promise<void>;
+
 export type NewTranscriptItem = { key: string; item: TranscriptItem };
 
 /** What the model endpoint reported for one attempt of a model call. */
@@ -68,6 +71,7 @@ export class SessionStore implements ContentStore {
   readonly #feeds = new SessionFeeds({ read: (sessionId, afterSeq, limit) => this.listEvents(sessionId, { afterSeq, limit }) });
   #unlisten: (() => Promise<void>) | undefined;
   #storeId = '';
+  readonly #appendObservers: AppendObserver[] = [];
   /** `event_start` / `event_delta` previews of model output, for streams that ask for them. */
   readonly previews: StreamPreviews;
   /** One record per session: what it runs and what its client named and may change. */
@@ -201,6 +205,16 @@ export class SessionStore implements ContentStore {
    * rest get the next gapless sequence numbers. Returns the stored form of every
    * requested event, old or new, in request order.
    */
+  /**
+   * Calls `observer` after each append commits, with the events it wrote or found already
+   * written (a retried append sees its events again). Awaited, so what the observer
+   * does (outbound webhooks) happens before the appending activity completes: a crash
+   * in between retries both.
+   */
+  observeAppends(observer: AppendObserver): void {
+    this.#appendObservers.push(observer);
+  }
+
   async append(sessionId: string, events: readonly NewEvent[], transcript: readonly NewTranscriptItem[] = []): Promise<StoredEvent[]> {
     const stored = await this.#db.transaction(async (tx) => {
       const lastSeq = await lockSession(tx, sessionId);
@@ -238,6 +252,7 @@ export class SessionStore implements ContentStore {
       }
       return result;
     });
+    for (const observer of this.#appendObservers) if (stored.length > 0) await observer(sessionId, stored);
     return stored;
   }
 

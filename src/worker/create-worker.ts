@@ -5,6 +5,8 @@ import { storeIdentityCheck } from './store-identity-check.ts';
 import { createDeploymentActivities } from '../../activities/deployment-activities.ts';
 import { createSessionActivities } from '../../activities/session-activities.ts';
 import type { DeploymentService } from '../deployments/deployment-service.ts';
+import { createWebhookActivities } from '../../activities/webhook-activities.ts';
+import type { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import type { WebSearchProvider } from '../../activities/web-tools.ts';
 import type { McpGateway } from '../../activities/mcp-gateway.ts';
 import type { CredentialResolver } from '../vaults/credential-resolver.ts';
@@ -58,6 +60,11 @@ export type LonghaulWorkerOptions = {
    */
   deployments?: DeploymentService | undefined;
   /**
+   * Outbound webhooks: the session events this worker writes are published through it,
+   * and it delivers them (`webhookDeliveryWorkflow`'s activities).
+   */
+  webhooks?: WebhookPublisher | undefined;
+  /**
    * On shutdown, how long running model and tool calls may finish before they are
    * cancelled (and retried on another worker). Default 30 000 ms.
    */
@@ -89,8 +96,11 @@ export async function createLonghaulWorker({
   shutdownGraceTimeMs = 30_000,
   graderModel,
   deployments,
+  webhooks,
 }: LonghaulWorkerOptions): Promise<Worker> {
   const model = (anthropic ?? new Anthropic()).withOptions({ maxRetries: 0 });
+  // Published where the events are written, inside the activity that writes them.
+  if (webhooks) webhooks.observe(store);
   return Worker.create({
     connection,
     namespace,
@@ -99,6 +109,7 @@ export async function createLonghaulWorker({
     activities: {
       ...createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files, graderModel }),
       ...(deployments ? createDeploymentActivities(deployments) : {}),
+      ...(webhooks ? createWebhookActivities({ store: webhooks.store }) : {}),
     },
     // The workflow half (the store id header) is in the bundle: bundleLonghaulWorkflows adds it.
     interceptors: { activity: [storeIdentityCheck({ storeId: store.storeId })] },

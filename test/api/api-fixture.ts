@@ -7,6 +7,7 @@ import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
 import { FileStore } from '../../src/store/file-store.ts';
 import type { Script } from '../../src/testing/index.ts';
+import type { WebhookRetry } from '../../workflows/contract.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
@@ -50,6 +51,8 @@ export async function startApiFixture({
   /** Options of `/v1/files` (always served; the worker mounts files from the store). */
   files?: { maxFileBytes?: number };
   graderModel?: string;
+  /** How webhook deliveries retry. */
+  webhookRetry?: WebhookRetry;
 }): Promise<ApiFixture> {
   const driver = apiStoreUrl ? await openPostgresDriver({ url: apiStoreUrl }) : await openPgliteDriver();
   const secretBox = SecretBox.fromBase64(SecretBox.generateKey());
@@ -67,6 +70,7 @@ export async function startApiFixture({
     store: harness.store,
     ...stores,
     deploymentService: harness.deployments,
+    webhookPublisher: harness.webhooks,
     apiKeys: [API_KEY],
     ...(streamKeepaliveMs ? { streamKeepaliveMs } : {}),
     ...(files?.maxFileBytes !== undefined ? { maxFileBytes: files.maxFileBytes } : {}),

@@ -13,6 +13,8 @@ import { ScriptedModelServer, type Script } from '../../src/testing/index.ts';
 import { bundleLonghaulWorkflows, createLonghaulWorker } from '../../src/worker/create-worker.ts';
 import { createDeploymentService, type DeploymentService } from '../../src/deployments/deployment-service.ts';
 import type { ApiStores } from '../../src/store/open-api-stores.ts';
+import { WebhookPublisher } from '../../src/webhooks/webhook-publisher.ts';
+import type { WebhookRetry } from '../../workflows/contract.ts';
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import type { ResolveHost } from '../../sandbox/index.ts';
 import { freePort } from './postgres.ts';
@@ -44,6 +46,8 @@ export type Harness = {
   dataDir: string;
   /** Deployments on the API stores given as `apiStores` (their runs run in the harness's workers). */
   deployments: DeploymentService | undefined;
+  /** Outbound webhooks on the API stores given as `apiStores`. */
+  webhooks: WebhookPublisher | undefined;
   /** Starts an in-process worker (the harness starts one unless `worker: false`). */
   startWorker(): Promise<{ worker: Worker; stop(): Promise<void> }>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -68,6 +72,7 @@ export async function startHarness({
   resolveEgressHost,
   graderModel,
   apiStores,
+  webhookRetry,
 }: {
   temporal: DevServer;
   script: Script;
@@ -87,6 +92,8 @@ export async function startHarness({
   graderModel?: string;
   /** The API's stores: with them the harness has a deployment service and its workers run deployment runs. */
   apiStores?: ApiStores;
+  /** How webhook deliveries retry (tests shorten the hour the default takes to give up). */
+  webhookRetry?: WebhookRetry;
 }): Promise<Harness> {
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
@@ -96,7 +103,8 @@ export async function startHarness({
   const clientConnection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection: clientConnection });
   const longhaul = new Longhaul({ client, store, taskQueue });
-  const deployments = apiStores ? createDeploymentService({ client, taskQueue, longhaul, store, stores: apiStores }) : undefined;
+  const webhooks = apiStores ? new WebhookPublisher({ client, taskQueue, store: apiStores.webhooks, storeId: store.storeId, retry: webhookRetry }) : undefined;
+  const deployments = apiStores ? createDeploymentService({ client, taskQueue, longhaul, store, stores: apiStores, webhooks }) : undefined;
   const workers: { stop(): Promise<void> }[] = [];
   const sessionsCreated: string[] = [];
 
@@ -115,6 +123,7 @@ export async function startHarness({
       ...(files ? { files } : {}),
       ...(graderModel ? { graderModel } : {}),
       deployments,
+      webhooks,
       // Tests end by terminating their sessions; their calls then stop within a heartbeat.
       shutdownGraceTimeMs: 2000,
     });
@@ -151,6 +160,7 @@ export async function startHarness({
     taskQueue,
     dataDir,
     deployments,
+    webhooks,
     startWorker,
     async [Symbol.asyncDispose]() {
       // Schedules outlive the test in the shared Temporal server: remove them before they fire into a queue no one polls.

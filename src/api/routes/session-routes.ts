@@ -6,7 +6,7 @@ import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpd
 import type { UserEventParams } from '../../schemas/events.ts';
 import type { SessionView } from '../../client/longhaul.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
-import { checkVaults, createApiSession, type VaultLookup } from '../create-api-session.ts';
+import { checkVaults, createApiSession, publishQuietly, type EventSink, type VaultLookup } from '../create-api-session.ts';
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 import { apiSessionOf, sessionObject } from '../session-object.ts';
@@ -18,7 +18,7 @@ const tags = ['sessions'];
 const SessionCreateWithResources = SessionCreateParams.extend({ resources: z.array(SessionResourceParams).max(100).optional() });
 
 /** `client.beta.sessions` (create, retrieve, update, list, archive, delete): the session service (`Longhaul`) does the work. */
-export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps & { vaults?: VaultLookup | undefined }): void {
+export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps & { vaults?: VaultLookup | undefined; webhooks?: EventSink | undefined }): void {
   const { longhaul } = deps;
 
   const resourcesOf = async (id: string): Promise<Session['resources']> => (deps.files ? (await deps.files.listResources(id, { limit: 100 })).data : []);
@@ -55,7 +55,9 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       const params = c.req.valid('json');
       apiSessionOf(await longhaul.sessions.record(id));
       if (params.vault_ids !== undefined) await checkVaults(deps, params.vault_ids, 'vault_ids');
-      return c.json(await present(await longhaul.sessions.update(id, params)), 200);
+      const updated = await longhaul.sessions.update(id, params);
+      await publishQuietly(deps.webhooks, 'session.updated', id, updated.updated_at);
+      return c.json(await present(updated), 200);
     },
   );
 
@@ -100,8 +102,10 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
     createRoute({ method: 'post', path: '/v1/sessions/{session_id}/archive', tags, request: { params: SessionParam }, responses: { 200: json(Session, 'The archived session'), ...ERROR_RESPONSES } }),
     async (c) => {
       const id = c.req.valid('param').session_id;
-      apiSessionOf(await longhaul.sessions.record(id));
-      return c.json(await present(await longhaul.sessions.archive(id)), 200);
+      const before = apiSessionOf(await longhaul.sessions.record(id));
+      const archived = await longhaul.sessions.archive(id);
+      if (before.archived_at === null) await publishQuietly(deps.webhooks, 'session.archived', id, archived.archived_at ?? archived.updated_at);
+      return c.json(await present(archived), 200);
     },
   );
 
@@ -113,6 +117,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       await longhaul.sessions.delete(id);
       // The session's rows go with its workflow's end; its file attachments now. Uploaded files stay: they are the caller's.
       await deps.files?.removeResources(id);
+      await publishQuietly(deps.webhooks, 'session.deleted', id, 'deleted');
       return c.json({ id, type: 'session_deleted' as const }, 200);
     },
   );
