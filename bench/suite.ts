@@ -22,6 +22,7 @@ import { measureSteering } from './steering.ts';
 import { measureOutcomeGrading } from './outcome-grading.ts';
 import { measureMultiagent } from './multiagent.ts';
 import { measureDeploymentFire } from './deployment-fire.ts';
+import { measureWebhookDelivery } from './webhook-delivery.ts';
 
 
 const DELIVERY_TARGET = 'none yet (recorded for later targets)';
@@ -82,6 +83,7 @@ export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promi
       results['multiagent'] = { pglite: await measureMultiagent({ temporal, samples }), postgres: await measureMultiagent({ temporal, samples, postgresUrl: postgres.url }) };
     }
     if (wanted('deployments')) results['deployments'] = await measureDeploymentFire({ temporal, samples: envInt('BENCH_DEPLOYMENT_SAMPLES', 20) });
+    if (wanted('webhooks')) results['webhooks'] = await measureWebhookDelivery({ temporal, samples: envInt('BENCH_WEBHOOK_SAMPLES', 20) });
   } finally {
     await temporal.stop();
   }

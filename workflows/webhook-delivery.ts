@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { WebhookActivities } from '../activities/webhook-activities.ts';
 import type { WebhookDeliveryInput, WebhookRetry } from './contract.ts';
 
@@ -13,7 +13,9 @@ export const DEFAULT_WEBHOOK_RETRY: WebhookRetry = { initialIntervalMs: 1_000, m
  */
 export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Promise<'delivered' | 'failed'> {
   const retry = input.retry ?? DEFAULT_WEBHOOK_RETRY;
-  const { deliverWebhook } = proxyActivities<WebhookActivities>({
+  // A local activity: the attempt runs on this worker at once, without an activity task's
+  // round trip through the server; past a minute its retries wait on durable timers.
+  const { deliverWebhook } = proxyLocalActivities<WebhookActivities>({
     // The request's own timeout is 10 s; the rest is reading the endpoint and recording the attempt.
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: retry.initialIntervalMs, backoffCoefficient: 2, maximumInterval: retry.maximumIntervalMs, maximumAttempts: retry.maximumAttempts },
@@ -26,7 +28,8 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
     await deliverWebhook({ deliveryId: input.deliveryId, endpointId: input.endpointId, body: input.body });
     return 'delivered';
   } catch (error) {
-    const cause = (error as { cause?: { message?: string } }).cause?.message ?? String(error);
+    // The attempt's own message (an activity failure wraps it; a local one may not).
+    const cause = error instanceof ApplicationFailure ? error.message : ((error as { cause?: { message?: string } }).cause?.message ?? String(error));
     await webhookGaveUp({ deliveryId: input.deliveryId, endpointId: input.endpointId, attempts: retry.maximumAttempts, lastError: cause });
     return 'failed';
   }
