@@ -19,6 +19,7 @@ import { storableText } from './storable-text.ts';
 import { registerAgentRoutes } from './routes/agent-routes.ts';
 import { registerDeploymentRoutes } from './routes/deployment-routes.ts';
 import { registerWebhookRoutes } from './routes/webhook-routes.ts';
+import { resourceWebhooks } from './resource-webhooks.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
 import { registerEventRoutes } from './routes/event-routes.ts';
 import { registerThreadRoutes } from './routes/thread-routes.ts';
@@ -125,6 +126,7 @@ export function createApiApp({
     }),
   );
 
+  if (webhookPublisher) app.use('/v1/*', resourceWebhooks(webhookPublisher));
   const deps = { longhaul, store, agents, environments, streamKeepaliveMs, files, vaults, webhooks: webhookPublisher };
   registerAgentRoutes(app, deps);
   registerEnvironmentRoutes(app, deps);

@@ -119,7 +119,7 @@ test('every delivery verifies with the SDK\'s unwrap: a session\'s lifecycle, it
 
   const endpoint = await createEndpoint(f, {
     url: receiver.url,
-    event_types: [...SESSION_TYPES, 'session.updated', 'session.archived', 'deployment_run.started', 'deployment_run.succeeded'],
+    event_types: [...SESSION_TYPES, 'session.updated', 'session.archived', 'deployment_run.started', 'deployment_run.succeeded', 'agent.created', 'environment.archived'],
     description: 'test receiver',
   });
   assert.match(endpoint.id, /^wep_011C/);
@@ -140,6 +140,9 @@ test('every delivery verifies with the SDK\'s unwrap: a session\'s lifecycle, it
   const deployment = await client.beta.deployments.create({ name: 'hourly', agent: agent.id, environment_id: environment.id, initial_events: message('tick') });
   const run = await client.beta.deployments.run(deployment.id);
   await eventually('the run started and succeeded', () => receiver.delivered('deployment_run.started').length > 0 && receiver.delivered('deployment_run.succeeded').length > 0);
+  const spare = await client.beta.environments.create({ name: 'spare' });
+  await client.beta.environments.archive(spare.id);
+  await eventually('agent.created and environment.archived', () => receiver.delivered('agent.created').length > 0 && receiver.delivered('environment.archived').length > 0);
 
   for (const r of receiver.received) assert.equal(r.unwrapError, undefined, `${r.webhookId}: ${r.unwrapError}`);
   const byType = (type: string) => receiver.delivered(type).map((r) => r.event!);
@@ -153,6 +156,8 @@ test('every delivery verifies with the SDK\'s unwrap: a session\'s lifecycle, it
     assert.deepEqual(event.data, { type, id: session.id, organization_id: 'org_longhaul', workspace_id: 'wrkspc_default' });
   }
   assert.equal(byType('deployment_run.started')[0]?.data.id, run.id);
+  assert.deepEqual(byType('agent.created').map((e) => e.data.id), [agent.id]);
+  assert.deepEqual(byType('environment.archived').map((e) => e.data.id), [spare.id]);
   assert.equal(byType('deployment_run.succeeded')[0]?.data.id, run.id);
   // Each delivery's webhook-id once, and the endpoint's record of each.
   const ids = receiver.received.map((r) => r.webhookId);
