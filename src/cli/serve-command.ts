@@ -100,8 +100,3 @@ async function listen(start: () => Promise<ServedApi>, { port, host }: { port: n
     throw error;
   }
 }
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0] ?? message;
-}

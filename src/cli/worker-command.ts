@@ -123,12 +123,7 @@ export async function startEngineWorker({
   });
   cleanups.push('scripted model', () => modelHandle.close());
 
-  let connection: NativeConnection;
-  try {
-    connection = await NativeConnection.connect({ address: config.temporalAddress });
-  } catch (error) {
-    throw new CliError(`could not reach Temporal at ${config.temporalAddress} (${firstLine(error)}); set TEMPORAL_ADDRESS or --temporal-address`, { cause: error });
-  }
+  const connection = await reachTemporal(config, () => NativeConnection.connect({ address: config.temporalAddress }));
   cleanups.push('worker connection', () => connection.close());
   const mcp = createVaultMcpGateway({ credentials });
   cleanups.push('MCP connections', async () => { await mcp[Symbol.asyncDispose](); });
@@ -161,14 +156,18 @@ export async function startEngineWorker({
 
 /** A Temporal client on `config`, closed by `cleanups`; a clear error when Temporal is not there. */
 export async function connectClient(config: EngineConfig, cleanups: CleanupStack): Promise<Client> {
-  let connection: Connection;
+  const connection = await reachTemporal(config, () => Connection.connect({ address: config.temporalAddress }));
+  cleanups.push('Temporal client', () => connection.close());
+  return new Client({ connection, namespace: config.temporalNamespace });
+}
+
+/** A connection to Temporal, or a one-line error saying where it was looked for and how to point elsewhere. */
+async function reachTemporal<T>(config: EngineConfig, connect: () => Promise<T>): Promise<T> {
   try {
-    connection = await Connection.connect({ address: config.temporalAddress });
+    return await connect();
   } catch (error) {
     throw new CliError(`could not reach Temporal at ${config.temporalAddress} (${firstLine(error)}); set TEMPORAL_ADDRESS or --temporal-address`, { cause: error });
   }
-  cleanups.push('Temporal client', () => connection.close());
-  return new Client({ connection, namespace: config.temporalNamespace });
 }
 
 /**

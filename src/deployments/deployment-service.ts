@@ -6,14 +6,13 @@ import { checkVaults, createApiSession, environmentFor, publishQuietly, type Cre
 import { checkRubricFiles } from '../api/session-object.ts';
 import { prepareFileResources } from '../api/routes/session-resource-routes.ts';
 import { NotFoundError } from '../errors.ts';
-import { applyMetadataPatch, type TimeRange } from '../schemas/api-common.ts';
+import { applyMetadataPatch } from '../schemas/api-common.ts';
 import {
   PAUSING_RUN_ERRORS,
   type PausedReasonErrorType,
   type Deployment,
   type DeploymentCreateParams,
   type DeploymentRun,
-  type DeploymentStatus,
   type DeploymentUpdateParams,
   type RunError,
   type StoredDeployment,
@@ -22,10 +21,10 @@ import {
 import type { FileResourceParams } from '../schemas/api-file.ts';
 import type { UserEventParams } from '../schemas/events.ts';
 import { ConflictError } from '../store/conflict-error.ts';
-import type { DeploymentStore } from '../store/deployment-store.ts';
+import type { DeploymentStore, ListDeploymentsOptions } from '../store/deployment-store.ts';
 import type { ApiStores } from '../store/open-api-stores.ts';
 import { deterministicId, newId } from '../store/ids.ts';
-import type { Cursor, Page } from '../store/page-cursor.ts';
+import type { Page } from '../store/page-cursor.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { DeploymentSchedules } from './deployment-schedules.ts';
 
@@ -37,15 +36,6 @@ export type DeploymentServiceOptions = {
   /** What a run's session is created with: the API's own stores and the session client. */
   sessions: CreateSessionDeps;
   webhooks?: EventSink | undefined;
-};
-
-export type ListDeploymentsQuery = {
-  limit: number;
-  cursor?: Cursor | undefined;
-  agentId?: string | undefined;
-  status?: DeploymentStatus | undefined;
-  includeArchived?: boolean | undefined;
-  createdAt?: TimeRange | undefined;
 };
 
 const SETTLED_STATUSES = ['session.status_idle', 'session.status_terminated', 'session.status_running', 'session.status_rescheduled'];
@@ -104,7 +94,7 @@ export class DeploymentService {
     return this.present(await this.#options.deployments.retrieve(id));
   }
 
-  async list(query: ListDeploymentsQuery): Promise<Page<Deployment>> {
+  async list(query: ListDeploymentsOptions): Promise<Page<Deployment>> {
     const page = await this.#options.deployments.list(query);
     return { ...page, data: await Promise.all(page.data.map((d) => this.present(d))) };
   }

@@ -2,6 +2,7 @@ import { NotFoundError } from '../errors.ts';
 import type { TimeRange } from '../schemas/api-common.ts';
 import type { DeploymentRun, DeploymentStatus, StoredDeployment } from '../schemas/api-deployment.ts';
 import { keysetPage } from './keyset-page.ts';
+import { SqlFilters } from './sql-filters.ts';
 import type { Cursor, Page } from './page-cursor.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
@@ -66,22 +67,15 @@ export class DeploymentStore {
     return next;
   }
 
-  async list({ limit, cursor, agentId, status, includeArchived = false, createdAt = {} }: ListDeploymentsOptions): Promise<Page<StoredDeployment>> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (condition: string, value: unknown) => {
-      params.push(value);
-      where.push(condition.replace('?', `$${params.length}`));
-    };
-    if (!includeArchived) where.push('archived_at IS NULL');
-    if (agentId !== undefined) add('agent_id = ?', agentId);
-    if (status !== undefined) add('status = ?', status);
-    addTimeRange(add, createdAt);
+  async list({ limit, cursor, agentId, status, includeArchived = false, createdAt }: ListDeploymentsOptions): Promise<Page<StoredDeployment>> {
+    const filters = new SqlFilters().createdAt(createdAt);
+    if (!includeArchived) filters.require('archived_at IS NULL');
+    if (agentId !== undefined) filters.add('agent_id = ?', agentId);
+    if (status !== undefined) filters.add('status = ?', status);
     return keysetPage<DeploymentRow, StoredDeployment>({
       db: this.#db,
       select: 'SELECT id, record, created_at FROM deployments',
-      where,
-      params,
+      ...filters,
       order: 'desc',
       limit,
       cursor,
@@ -112,33 +106,19 @@ export class DeploymentStore {
     return run;
   }
 
-  async listRuns({ limit, cursor, deploymentId, triggerType, hasError, createdAt = {} }: ListRunsOptions): Promise<Page<DeploymentRun>> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (condition: string, value: unknown) => {
-      params.push(value);
-      where.push(condition.replace('?', `$${params.length}`));
-    };
-    if (deploymentId !== undefined) add('deployment_id = ?', deploymentId);
-    if (triggerType !== undefined) add('trigger_type = ?', triggerType);
-    if (hasError !== undefined) add('has_error = ?', hasError);
-    addTimeRange(add, createdAt);
+  async listRuns({ limit, cursor, deploymentId, triggerType, hasError, createdAt }: ListRunsOptions): Promise<Page<DeploymentRun>> {
+    const filters = new SqlFilters().createdAt(createdAt);
+    if (deploymentId !== undefined) filters.add('deployment_id = ?', deploymentId);
+    if (triggerType !== undefined) filters.add('trigger_type = ?', triggerType);
+    if (hasError !== undefined) filters.add('has_error = ?', hasError);
     return keysetPage<RunRow, DeploymentRun>({
       db: this.#db,
       select: 'SELECT id, record, created_at FROM deployment_runs',
-      where,
-      params,
+      ...filters,
       order: 'desc',
       limit,
       cursor,
       toItem: (row) => row.record,
     });
   }
-}
-
-function addTimeRange(add: (condition: string, value: unknown) => void, range: TimeRange): void {
-  if (range.gt !== undefined) add('created_at > ?', range.gt);
-  if (range.gte !== undefined) add('created_at >= ?', range.gte);
-  if (range.lt !== undefined) add('created_at < ?', range.lt);
-  if (range.lte !== undefined) add('created_at <= ?', range.lte);
 }

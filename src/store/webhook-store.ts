@@ -6,6 +6,7 @@ import type { SecretBox } from '../secrets/secret-box.ts';
 import { ConflictError } from './conflict-error.ts';
 import { newId } from './ids.ts';
 import { keysetPage } from './keyset-page.ts';
+import { SqlFilters } from './sql-filters.ts';
 import type { Cursor, Page } from './page-cursor.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
@@ -167,17 +168,12 @@ export class WebhookStore {
   }
 
   async listDeliveries(endpointId: string, { limit, cursor, status }: { limit: number; cursor?: Cursor | undefined; status?: WebhookDelivery['status'] | undefined }): Promise<Page<WebhookDelivery>> {
-    const params: unknown[] = [endpointId];
-    const where = ['endpoint_id = $1'];
-    if (status !== undefined) {
-      params.push(status);
-      where.push(`status = $${params.length}`);
-    }
+    const filters = new SqlFilters().add('endpoint_id = ?', endpointId);
+    if (status !== undefined) filters.add('status = ?', status);
     return keysetPage<DeliveryRow, WebhookDelivery>({
       db: this.#db,
       select: 'SELECT id, record, created_at FROM webhook_deliveries',
-      where,
-      params,
+      ...filters,
       order: 'desc',
       limit,
       cursor,

@@ -8,6 +8,7 @@ import type { Deployment, DeploymentRun } from '../../src/schemas/api-deployment
 import { scheduleIdOf } from '../../src/deployments/deployment-schedules.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { lastUserText, reply, type ScriptFunction } from '../../src/testing/index.ts';
+import { eventually } from '../support/eventually.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { startApiFixture, type ApiFixture } from './api-fixture.ts';
 
@@ -41,16 +42,6 @@ async function agentAndEnvironment(f: ApiFixture) {
   return { agent, environment };
 }
 
-/** Waits until `check` returns a value, polling every 250 ms; fails after `timeoutMs`. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** The run's session's final agent message once it is idle at the end of its turn. */
 async function resultOf(f: ApiFixture, sessionId: string): Promise<string> {
@@ -275,7 +266,7 @@ test('real clock: a `* * * * *` deployment fires by itself while the API server 
   // Only Temporal and the worker from here: the run must not need the API.
   await f.api.close();
 
-  const run = await eventually('the first minute fire', async () => (await service.listRuns({ limit: 10, deploymentId: deployment.id })).data[0], 75_000);
+  const run = await eventually('the first minute fire', async () => (await service.listRuns({ limit: 10, deploymentId: deployment.id })).data[0], { timeoutMs: 75_000 });
   assert.equal(run.trigger_context.type, 'schedule');
   assert.match(run.trigger_context.type === 'schedule' ? run.trigger_context.scheduled_at : '', /T\d{2}:\d{2}:00\.000Z$/);
   assert.equal(await resultOf(f, run.session_id!), 'report: tick');

@@ -8,6 +8,7 @@ import type { WebhookDelivery, WebhookEndpoint } from '../../src/schemas/api-web
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { lastUserText, reply, type ScriptFunction } from '../../src/testing/index.ts';
 import { freePort } from '../support/postgres.ts';
+import { eventually } from '../support/eventually.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { startApiFixture, type ApiFixture } from './api-fixture.ts';
 
@@ -79,15 +80,6 @@ const createEndpoint = (f: ApiFixture, body: Record<string, unknown>) => f.clien
 const deliveriesOf = async (f: ApiFixture, endpointId: string) =>
   (await f.client.get<{ data: WebhookDelivery[] }>(`/v1/webhook_endpoints/${endpointId}/deliveries`, { query: { limit: 100 } })).data;
 
-async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function agentAndEnvironment(f: ApiFixture) {
   const agent = await f.client.beta.agents.create({ name: 'Reporter', model: 'claude-sonnet-5-5' });
@@ -187,7 +179,7 @@ test('a receiver down for a while gets every event once it is back, under the we
   assert.equal(refusedIds.size, SESSION_TYPES.length);
 
   receiver.state.mode = 'ok';
-  await eventually('every event delivered', () => SESSION_TYPES.every((type) => receiver.delivered(type).length > 0), 30_000);
+  await eventually('every event delivered', () => SESSION_TYPES.every((type) => receiver.delivered(type).length > 0), { timeoutMs: 30_000 });
   assert.deepEqual(new Set(receiver.delivered().map((r) => r.webhookId)), refusedIds, 'the same ids as the refused attempts');
   for (const type of SESSION_TYPES) assert.equal(receiver.delivered(type).length, 1, `${type} delivered once`);
   const deliveries = await deliveriesOf(f, endpoint.id);
@@ -206,13 +198,13 @@ test('a slow receiver never holds up the session', async () => {
 
   const { agent, environment } = await agentAndEnvironment(f);
   const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, initial_events: message('ping') });
-  await eventually('the session to idle', async () => (await f.client.beta.sessions.retrieve(session.id)).status === 'idle', 20_000);
+  await eventually('the session to idle', async () => (await f.client.beta.sessions.retrieve(session.id)).status === 'idle', { timeoutMs: 20_000 });
   // Idle before the receiver has answered anything: nothing waited for it.
   assert.equal(receiver.state.completed, 0);
   await eventually('the receiver to hold a request', () => receiver.state.inFlight >= 1);
   assert.equal(receiver.state.completed, 0, 'the receiver is still holding its first request');
   receiver.state.holdMs = 0;
-  await eventually('every event delivered', () => SESSION_TYPES.every((type) => receiver.delivered(type).length > 0), 30_000);
+  await eventually('every event delivered', () => SESSION_TYPES.every((type) => receiver.delivered(type).length > 0), { timeoutMs: 30_000 });
 });
 
 test('a dead endpoint is reported, not retried forever: the delivery fails and the endpoint is disabled, saying why', async () => {
