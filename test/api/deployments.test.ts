@@ -251,7 +251,7 @@ test('a run whose agent was archived records agent_archived_error and pauses the
   assert.equal(manual.session_id, null);
 });
 
-test('real clock: a `* * * * *` deployment fires by itself while the API server is down; paused, it does not fire', async () => {
+test('real clock: a `* * * * *` deployment fires by itself while the API server is down; paused, it does not fire; unpaused, it fires again', async () => {
   await using f = await startApiFixture({ temporal, script: echo });
   const { client } = f;
   const { agent, environment } = await agentAndEnvironment(f);
@@ -281,4 +281,8 @@ test('real clock: a `* * * * *` deployment fires by itself while the API server 
   const unpaused = await service.unpause(deployment.id);
   assert.equal(unpaused.schedule?.upcoming_runs_at?.length, 5);
   assert.ok(Date.parse(unpaused.schedule!.upcoming_runs_at![0]!) - Date.now() <= 60_000);
+  // Unpaused, it fires again at the next minute by itself.
+  const next = await eventually('the fire after unpausing', async () => (await service.listRuns({ limit: 10, deploymentId: deployment.id })).data.find((r) => r.id !== run.id), { timeoutMs: 75_000 });
+  assert.equal(next.trigger_context.type === 'schedule' && next.trigger_context.scheduled_at, unpaused.schedule!.upcoming_runs_at![0]);
+  assert.equal(await resultOf(f, next.session_id!), 'report: tick');
 });
