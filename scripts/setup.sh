@@ -445,11 +445,12 @@ ANTHROPIC_PY_VERSION=2.12.0
 ensure_python_sdk() {
   [[ "${LONGHAUL_SETUP_PYTHON_SDK:-0}" == 1 ]] || return 0
   local venv="$LONGHAUL_CACHE/python-sdk"
-  if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "import anthropic, sys; sys.exit(anthropic.__version__ != '$ANTHROPIC_PY_VERSION')" 2>/dev/null; then
+  # With its webhooks extra (standardwebhooks), for `client.beta.webhooks.unwrap`.
+  if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "import anthropic, standardwebhooks, sys; sys.exit(anthropic.__version__ != '$ANTHROPIC_PY_VERSION')" 2>/dev/null; then
     found "python anthropic $ANTHROPIC_PY_VERSION (.cache/python-sdk)"
     return
   fi
-  install_venv "$venv" anthropic "$ANTHROPIC_PY_VERSION" "the Python SDK conformance test"
+  install_venv "$venv" "anthropic[webhooks]" "$ANTHROPIC_PY_VERSION" "the Python SDK conformance test"
 }
 
 # A fresh virtualenv at $1 with package $2 at version $3, for $4 (what needs it).

@@ -13,6 +13,7 @@ import { API_KEY, startApiFixture } from './api-fixture.ts';
 const python = new URL('../../.cache/python-sdk/bin/python', import.meta.url).pathname;
 const script = new URL('./python/quickstart.py', import.meta.url).pathname;
 const multiagentScript = new URL('./python/multiagent.py', import.meta.url).pathname;
+const routinesScript = new URL('./python/routines.py', import.meta.url).pathname;
 
 let temporal: DevServer;
 before(async () => {
@@ -46,4 +47,18 @@ test('agents with multiagent, the roster a session snapshots and its threads par
   assert.equal(subagents, 'multiagent_20261001 enabled disabled disabled');
   assert.equal(session, 'session coordinator specialist,coordinator');
   assert.equal(threads, 'threads 1 session_thread None idle coordinator 0', 'the primary thread parses as a SessionThread; its log is the session\'s');
+});
+
+test('deployments, their runs and a webhook verified by unwrap, in the Python SDK with strict response validation', async () => {
+  assert.ok(existsSync(python), 'the Python SDK is missing: run LONGHAUL_SETUP_PYTHON_SDK=1 bash scripts/setup.sh');
+  await using f = await startApiFixture({ temporal, script: demoAgentScript });
+  const { stdout } = await promisify(execFile)(python, [routinesScript], { env: { ...process.env, BASE_URL: f.api.url, API_KEY }, timeout: 120_000 });
+  assert.deepEqual(stdout.trim().split('\n'), [
+    'deployment active 0 8 * * 1-5 5',
+    'bad request: schedule.expression: day-of-week field "8": 8 is outside 0–7',
+    'paused paused manual 0',
+    'run manual None True',
+    'runs True',
+    'webhook event session.created True',
+  ]);
 });
