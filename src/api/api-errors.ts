@@ -11,6 +11,8 @@ export const API_ERROR_STATUS = {
   permission_error: 403,
   not_found_error: 404,
   conflict_error: 409,
+  memory_precondition_failed_error: 409,
+  memory_path_conflict_error: 409,
   request_too_large: 413,
   rate_limit_error: 429,
   api_error: 500,
@@ -22,13 +24,20 @@ export class HttpApiError extends Error {
   readonly errorType: ApiErrorType;
   readonly status: number;
   readonly details: Record<string, unknown> | undefined;
+  /** Fields of the error object itself, beside `type` and `message` (e.g. `conflicting_path`). */
+  readonly fields: Record<string, unknown> | undefined;
 
-  constructor(errorType: ApiErrorType, message: string, { status = API_ERROR_STATUS[errorType], details }: { status?: number; details?: Record<string, unknown> } = {}) {
+  constructor(
+    errorType: ApiErrorType,
+    message: string,
+    { status = API_ERROR_STATUS[errorType], details, fields }: { status?: number; details?: Record<string, unknown>; fields?: Record<string, unknown> } = {},
+  ) {
     super(message);
     this.name = 'HttpApiError';
     this.errorType = errorType;
     this.status = status;
     this.details = details;
+    this.fields = fields;
   }
 }
 
@@ -68,13 +77,17 @@ export type ErrorResponse = {
   errorType: ApiErrorType;
   message: string;
   details?: Record<string, unknown> | undefined;
+  fields?: Record<string, unknown> | undefined;
   /** Sent as `x-should-retry`; the SDK retries 409 and 5xx unless told not to. */
   shouldRetry?: boolean | undefined;
 };
 
 /** Maps any thrown value to what the client is told. Unknown errors are 500s whose details stay in the log. */
 export function errorResponseOf(error: unknown): ErrorResponse {
-  if (error instanceof HttpApiError) return { status: error.status, errorType: error.errorType, message: error.message, details: error.details };
+  if (error instanceof HttpApiError) {
+    // A 409 of Longhaul's is the state of things: the same request fails the same way.
+    return { status: error.status, errorType: error.errorType, message: error.message, details: error.details, fields: error.fields, ...(error.status === 409 ? { shouldRetry: false } : {}) };
+  }
   if (error instanceof LonghaulError) {
     const status = API_ERROR_STATUS[error.errorType];
     // Conflicts Longhaul reports are deterministic: the same request fails the same way.

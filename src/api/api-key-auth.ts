@@ -1,6 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { AuthenticationError } from './api-errors.ts';
+import type { ApiEnv } from './api-types.ts';
+
+/** A key's public name: a prefix of its digest, so versions say which key acted without holding it. */
+export const apiKeyIdOf = (digest: Buffer) => `apikey_${digest.toString('hex').slice(0, 24)}`;
 
 const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
@@ -9,7 +13,7 @@ const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').dig
  * Keys are kept only as sha256 digests and compared in constant time, so
  * neither memory dumps nor response timing reveal them.
  */
-export function apiKeyAuth({ apiKeys }: { apiKeys: Iterable<string> }): MiddlewareHandler {
+export function apiKeyAuth({ apiKeys }: { apiKeys: Iterable<string> }): MiddlewareHandler<ApiEnv> {
   const digests = [...apiKeys].map(sha256);
   if (digests.length === 0) throw new Error('apiKeyAuth needs at least one API key');
   return async (c, next) => {
@@ -21,6 +25,7 @@ export function apiKeyAuth({ apiKeys }: { apiKeys: Iterable<string> }): Middlewa
     let match = false;
     for (const known of digests) match = timingSafeEqual(known, digest) || match;
     if (!match) throw new AuthenticationError('invalid API key');
+    c.set('apiKeyId', apiKeyIdOf(digest));
     await next();
   };
 }

@@ -5,7 +5,7 @@ import type { EnvironmentStore } from '../store/environment-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 
 /** Per-request values handlers may read. */
-export type ApiEnv = { Variables: { requestId: string } };
+export type ApiEnv = { Variables: { requestId: string; /** Which key the caller presented, as versions' `api_actor` name it (never the key). */ apiKeyId: string } };
 
 export type ApiApp = OpenAPIHono<ApiEnv>;
 

@@ -19,6 +19,8 @@ import { storableText } from './storable-text.ts';
 import { registerAgentRoutes } from './routes/agent-routes.ts';
 import { registerDeploymentRoutes } from './routes/deployment-routes.ts';
 import { registerWebhookRoutes } from './routes/webhook-routes.ts';
+import { registerMemoryRoutes } from './routes/memory-routes.ts';
+import type { MemoryStores } from '../store/memory-store.ts';
 import { resourceWebhooks } from './resource-webhooks.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
 import { registerEventRoutes } from './routes/event-routes.ts';
@@ -51,6 +53,8 @@ export type CreateApiAppOptions = {
   maxJsonBodyBytes?: number | undefined;
   /** Vaults and credentials; serves `/v1/vaults` (answering 503 when the store has no secret key). */
   vaults?: VaultStore | undefined;
+  /** Memory stores, their memories and versions; serves `/v1/memory_stores`. */
+  memories?: MemoryStores | undefined;
   /** Deployments and their runs; serves `/v1/deployments` and `/v1/deployment_runs`. */
   deploymentService?: DeploymentService | undefined;
   /**
@@ -86,6 +90,7 @@ export function createApiApp({
   maxFileBytes,
   maxJsonBodyBytes = DEFAULT_MAX_JSON_BODY_BYTES,
   vaults,
+  memories,
   deploymentService,
   webhookPublisher,
   streamKeepaliveMs = 15_000,
@@ -136,6 +141,7 @@ export function createApiApp({
   if (files) registerSessionResourceRoutes(app, { ...deps, files });
   if (files) registerFileRoutes(app, { files, maxFileBytes });
   if (vaults) registerVaultRoutes(app, { vaults });
+  if (memories) registerMemoryRoutes(app, { memories });
   if (deploymentService) registerDeploymentRoutes(app, { deployments: deploymentService });
   if (webhookPublisher) registerWebhookRoutes(app, { webhooks: webhookPublisher.store });
 
@@ -160,7 +166,7 @@ function renderError(c: Context<ApiEnv>, error: unknown, onInternalError: NonNul
   return c.json(
     {
       type: 'error',
-      error: { type: response.errorType, message: response.message, ...(response.details ? { details: response.details } : {}) },
+      error: { ...response.fields, type: response.errorType, message: response.message, ...(response.details ? { details: response.details } : {}) },
       request_id: requestId,
     },
     response.status as 400,

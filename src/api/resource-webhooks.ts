@@ -8,6 +8,7 @@ const RESOURCES: readonly { pattern: RegExp; resource: string }[] = [
   { pattern: /^\/v1\/environments(?:\/([^/]+)(\/archive)?)?$/, resource: 'environment' },
   { pattern: /^\/v1\/vaults\/([^/]+)\/credentials(?:\/([^/]+)(\/archive)?)?$/, resource: 'vault_credential' },
   { pattern: /^\/v1\/vaults(?:\/([^/]+)(\/archive)?)?$/, resource: 'vault' },
+  { pattern: /^\/v1\/memory_stores(?:\/([^/]+)(\/archive)?)?$/, resource: 'memory_store' },
 ];
 
 /**

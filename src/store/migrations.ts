@@ -326,4 +326,41 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at);
     `,
   },
+  {
+    id: 15,
+    name: 'memory stores, memories and their versions',
+    sql: `
+      CREATE TABLE memory_stores (
+        id           text PRIMARY KEY,
+        record       jsonb NOT NULL,
+        created_at   text NOT NULL,
+        archived_at  text
+      );
+      CREATE INDEX memory_stores_created ON memory_stores (created_at, id);
+      -- The live memories of a store, one per path; content apart from the record so
+      -- listings read no content. Paths compare bytewise (COLLATE "C"), so a prefix's
+      -- memories sort together whatever the server's locale.
+      CREATE TABLE memories (
+        id               text PRIMARY KEY,
+        memory_store_id  text NOT NULL,
+        path             text COLLATE "C" NOT NULL,
+        record           jsonb NOT NULL,
+        content          text NOT NULL,
+        UNIQUE (memory_store_id, path)
+      );
+      -- Every change of a memory, with who made it; content is nulled by a redaction.
+      CREATE TABLE memory_versions (
+        id               text PRIMARY KEY,
+        memory_store_id  text NOT NULL,
+        memory_id        text NOT NULL,
+        operation        text NOT NULL,
+        session_id       text,
+        api_key_id       text,
+        record           jsonb NOT NULL,
+        content          text,
+        created_at       text NOT NULL
+      );
+      CREATE INDEX memory_versions_store ON memory_versions (memory_store_id, created_at, id);
+    `,
+  },
 ];

@@ -6,9 +6,10 @@ import { migrateSchema } from './migrate-schema.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { VaultStore } from './vault-store.ts';
 import { WebhookStore } from './webhook-store.ts';
+import { MemoryStores } from './memory-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
-export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore; webhooks: WebhookStore };
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore; webhooks: WebhookStore; memories: MemoryStores };
 
 /**
  * The HTTP API's resource stores on `driver`, schema brought up to date. Share
@@ -31,5 +32,6 @@ export async function openApiStores(driver: SqlDriver, { secretBox }: { secretBo
     vaults: new VaultStore(driver, { secretBox }),
     deployments: new DeploymentStore(driver),
     webhooks: new WebhookStore(driver, { secretBox }),
+    memories: new MemoryStores(driver),
   };
 }

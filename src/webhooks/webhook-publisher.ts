@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WEBHOOK_DELIVERY_WORKFLOW, type WebhookDeliveryInput, type WebhookRetry } from '../../workflows/contract.ts';
-import { LONGHAUL_ORGANIZATION_ID, LONGHAUL_WORKSPACE_ID, type WebhookEventType, type WebhookPayload } from '../schemas/api-webhook.ts';
+import { LONGHAUL_ORGANIZATION_ID, LONGHAUL_WORKSPACE_ID, WEBHOOK_EVENT_TYPES, type WebhookEventType, type WebhookPayload } from '../schemas/api-webhook.ts';
 import { deterministicId } from '../store/ids.ts';
 import type { SessionStore, StoredEvent } from '../store/session-store.ts';
 import type { WebhookStore } from '../store/webhook-store.ts';
@@ -37,7 +37,8 @@ export class WebhookPublisher {
   }
 
   async publish(data: { type: string; id: string } & Record<string, unknown>, { key, at }: PublishOptions): Promise<void> {
-    if (!this.store.available) return;
+    // Only what the SDK names (there is no `memory_store.updated`, say).
+    if (!this.store.available || !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(data.type)) return;
     const type = data.type as WebhookEventType;
     const endpoints = await this.store.subscribers(type);
     if (endpoints.length === 0) return;
