@@ -14,6 +14,7 @@ const python = new URL('../../.cache/python-sdk/bin/python', import.meta.url).pa
 const script = new URL('./python/quickstart.py', import.meta.url).pathname;
 const multiagentScript = new URL('./python/multiagent.py', import.meta.url).pathname;
 const routinesScript = new URL('./python/routines.py', import.meta.url).pathname;
+const memoryScript = new URL('./python/memory.py', import.meta.url).pathname;
 
 let temporal: DevServer;
 before(async () => {
@@ -60,5 +61,19 @@ test('deployments, their runs and a webhook verified by unwrap, in the Python SD
     'run manual None True',
     'runs True',
     'webhook event session.created True',
+  ]);
+});
+
+test('memory stores, memories and versions in the Python SDK with strict response validation', async () => {
+  assert.ok(existsSync(python), 'the Python SDK is missing: run LONGHAUL_SETUP_PYTHON_SDK=1 bash scripts/setup.sh');
+  await using f = await startApiFixture({ temporal, script: demoAgentScript });
+  const { stdout } = await promisify(execFile)(python, [memoryScript], { env: { ...process.env, BASE_URL: f.api.url, API_KEY }, timeout: 120_000 });
+  assert.deepEqual(stdout.trim().split('\n'), [
+    'created /team/process.md None 8',
+    'retrieved Wednesdays',
+    "listed ['memory_prefix:/team/', 'memory:/top.md']",
+    "versions ['modified', 'created'] True api_actor",
+    'conflict: memory_precondition_failed_error',
+    'redacted None api_actor',
   ]);
 });
