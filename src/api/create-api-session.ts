@@ -41,9 +41,7 @@ export type NewApiSession = {
  */
 export async function createApiSession(deps: CreateSessionDeps, params: NewApiSession): Promise<Session> {
   const { longhaul, agents } = deps;
-  const agentRef = typeof params.agent === 'string' ? { id: params.agent, version: undefined } : params.agent;
-  const stored = await agents.retrieve(agentRef.id, agentRef.version);
-  if (stored.archived_at !== null) throw new PrerequisiteError('invalid_request_error', `agent: agent ${stored.id} is archived`, 'agent_archived_error');
+  const stored = await liveAgent(agents, params.agent);
   const agent = typeof params.agent !== 'string' && params.agent.type === 'agent_with_overrides' ? withOverrides(stored, params.agent) : stored;
   // A coordinator's whole roster is pinned now: later versions of its agents do not reach this session.
   const roster = await pinRoster(agent, agents);
@@ -86,6 +84,14 @@ export async function publishQuietly(sink: EventSink | undefined, type: string, 
   } catch (error) {
     console.error(`longhaul: could not publish ${type} for ${id}:`, error);
   }
+}
+
+/** The agent version an `agent` parameter names (an id alone: its latest), which must not be archived. */
+export async function liveAgent(agents: ApiDeps['agents'], param: SessionAgentParam): Promise<Agent> {
+  const ref = typeof param === 'string' ? { id: param, version: undefined } : param;
+  const agent = await agents.retrieve(ref.id, ref.version);
+  if (agent.archived_at !== null) throw new PrerequisiteError('invalid_request_error', `agent: agent ${agent.id} is archived`, 'agent_archived_error');
+  return agent;
 }
 
 /** Each vault must exist and not be archived; 404 names the field. */

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { DEPLOYMENT_RUN_WORKFLOW, type DeploymentRunInput, type DeploymentRunProgress } from '../../workflows/contract.ts';
 import { PrerequisiteError } from '../api/api-errors.ts';
-import { checkVaults, createApiSession, environmentFor, publishQuietly, type CreateSessionDeps, type EventSink } from '../api/create-api-session.ts';
+import { checkVaults, createApiSession, environmentFor, liveAgent, publishQuietly, type CreateSessionDeps, type EventSink } from '../api/create-api-session.ts';
 import { checkRubricFiles } from '../api/session-object.ts';
 import { prepareFileResources } from '../api/routes/session-resource-routes.ts';
 import { NotFoundError } from '../errors.ts';
@@ -266,9 +266,7 @@ export class DeploymentService {
 
   /** The agent at the version given, or at its latest: a deployment never follows later versions by itself. */
   async #pinAgent(param: DeploymentCreateParams['agent']): Promise<StoredDeployment['agent']> {
-    const ref = typeof param === 'string' ? { id: param, version: undefined } : param;
-    const agent = await this.#options.sessions.agents.retrieve(ref.id, 'version' in ref ? ref.version : undefined);
-    if (agent.archived_at !== null) throw new PrerequisiteError('invalid_request_error', `agent: agent ${agent.id} is archived`, 'agent_archived_error');
+    const agent = await liveAgent(this.#options.sessions.agents, param);
     return { type: 'agent', id: agent.id, version: agent.version };
   }
 

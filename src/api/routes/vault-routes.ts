@@ -1,5 +1,4 @@
 import { createRoute } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
 import {
@@ -16,8 +15,8 @@ import {
 import { VaultsUnavailableError, type VaultStore } from '../../store/vault-store.ts';
 import { CredentialResolver } from '../../vaults/credential-resolver.ts';
 import { validateMcpCredential } from '../../vaults/validate-credential.ts';
-import { HttpApiError } from '../api-errors.ts';
-import type { ApiApp, ApiEnv } from '../api-types.ts';
+import { requireSecretKey, secretKeyMissing } from '../require-secret-key.ts';
+import type { ApiApp } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 
@@ -36,8 +35,8 @@ const tags = ['vaults'];
 export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetch }: VaultRouteDeps): void {
   const box = vaults.secretBox;
   // Without a key nothing about vaults can work: say so on every vault route, before anything is read.
-  app.use('/v1/vaults', unavailableWithout(box));
-  app.use('/v1/vaults/*', unavailableWithout(box));
+  app.use('/v1/vaults', requireSecretKey(box !== undefined, new VaultsUnavailableError().message));
+  app.use('/v1/vaults/*', requireSecretKey(box !== undefined, new VaultsUnavailableError().message));
   const resolver = box ? new CredentialResolver({ vaults, box, fetch: fetchFn }) : undefined;
 
   app.openapi(
@@ -171,19 +170,8 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
     }),
     async (c) => {
       const { vault_id, credential_id } = c.req.valid('param');
-      if (!resolver) throw unavailable();
+      if (!resolver) throw secretKeyMissing(new VaultsUnavailableError().message);
       return c.json(await validateMcpCredential({ vaults, resolver, vaultId: vault_id, credentialId: credential_id, fetch: fetchFn }), 200);
     },
   );
-}
-
-function unavailable(): HttpApiError {
-  return new HttpApiError('api_error', new VaultsUnavailableError().message, { status: 503 });
-}
-
-function unavailableWithout(box: unknown): MiddlewareHandler<ApiEnv> {
-  return async (_c, next) => {
-    if (!box) throw unavailable();
-    await next();
-  };
 }

@@ -1,5 +1,4 @@
 import { createRoute } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { pageCursorOf } from '../../schemas/api-common.ts';
 import {
@@ -12,8 +11,8 @@ import {
   WebhookEndpointUpdateParams,
 } from '../../schemas/api-webhook.ts';
 import { WebhooksUnavailableError, type WebhookStore } from '../../store/webhook-store.ts';
-import { HttpApiError } from '../api-errors.ts';
-import type { ApiApp, ApiEnv } from '../api-types.ts';
+import { requireSecretKey } from '../require-secret-key.ts';
+import type { ApiApp } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 
@@ -27,8 +26,8 @@ const tags = ['webhooks'];
  */
 export function registerWebhookRoutes(app: ApiApp, { webhooks }: { webhooks: WebhookStore }): void {
   // Without a key no secret can be kept: say so on every route, before anything is read.
-  app.use('/v1/webhook_endpoints', unavailableWithout(webhooks.available));
-  app.use('/v1/webhook_endpoints/*', unavailableWithout(webhooks.available));
+  app.use('/v1/webhook_endpoints', requireSecretKey(webhooks.available, new WebhooksUnavailableError().message));
+  app.use('/v1/webhook_endpoints/*', requireSecretKey(webhooks.available, new WebhooksUnavailableError().message));
 
   app.openapi(
     createRoute({
@@ -96,11 +95,4 @@ export function registerWebhookRoutes(app: ApiApp, { webhooks }: { webhooks: Web
       return c.json({ data: page.data, next_page: page.next_page }, 200);
     },
   );
-}
-
-function unavailableWithout(available: boolean): MiddlewareHandler<ApiEnv> {
-  return async (_c, next) => {
-    if (!available) throw new HttpApiError('api_error', new WebhooksUnavailableError().message, { status: 503 });
-    await next();
-  };
 }
