@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { findTemporalCli } from './find-temporal-cli.ts';
@@ -82,19 +82,58 @@ export async function startDevServer({
   }
   for (const [key, value] of Object.entries(dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   args.push(...extraArgs);
-  const stdio = logFile ? (await import('node:fs')).openSync(logFile, 'a') : 'ignore';
+  // The CLI picks free ports for its HTTP API, metrics and internal services by
+  // binding and releasing them; with other servers starting at the same moment one
+  // of those can be taken before the server binds it, and the CLI exits. A fresh
+  // start picks fresh ports, so an early exit is retried.
+  const deadline = Date.now() + startTimeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    const started = await launch(args, logFile, address, deadline, startTimeoutMs);
+    if (started.ok) return devServerOf(address, uiUrl, started.child);
+    if (started.timedOut || attempt === MAX_START_ATTEMPTS || (await isServing(address))) {
+      throw new Error(started.reason);
+    }
+  }
+}
+
+const MAX_START_ATTEMPTS = 3;
+
+type Launch = { ok: true; child: ChildProcess } | { ok: false; timedOut: boolean; reason: string };
+
+async function launch(args: readonly string[], logFile: string | undefined, address: string, deadline: number, startTimeoutMs: number): Promise<Launch> {
+  const stdio = logFile ? openSync(logFile, 'a') : 'ignore';
   const child = spawn(findTemporalCli(), args, { stdio: ['ignore', stdio, stdio], detached: false });
+  if (typeof stdio === 'number') closeSync(stdio);
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? -1));
-  const deadline = Date.now() + startTimeoutMs;
   while (!(await isServing(address))) {
-    if (exited !== null) throw new Error(`temporal server start-dev exited with code ${exited}${logFile ? `; see ${logFile}` : ''}`);
+    if (exited !== null) {
+      const why = logFile ? lastErrorLine(logFile) : undefined;
+      return { ok: false, timedOut: false, reason: `temporal server start-dev exited with code ${exited}${why ? `: ${why}` : ''}${logFile ? `; see ${logFile}` : ''}` };
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`temporal server start-dev did not answer on ${address} within ${startTimeoutMs} ms`);
+      return { ok: false, timedOut: true, reason: `temporal server start-dev did not answer on ${address} within ${startTimeoutMs} ms` };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  return { ok: true, child };
+}
+
+/** The last line of the CLI's log that reports an error, cut to one readable line. */
+function lastErrorLine(logFile: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8').slice(-16_384);
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n').filter((line) => /error|fatal|unable|failed/i.test(line));
+  const line = lines.at(-1)?.trim();
+  return line ? line.slice(0, 300) : undefined;
+}
+
+function devServerOf(address: string, uiUrl: string, child: ChildProcess): DevServer {
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((r) => child.once('exit', r));
