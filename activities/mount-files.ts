@@ -5,7 +5,7 @@ import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import { ContentSizeMismatchError, copyIntoWorkspace } from '../sandbox/copy-into-workspace.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
 import type { FileMount } from '../workflows/contract.ts';
-import { sandboxSpecFor } from './run-tool.ts';
+import { sandboxSpecFor, type SandboxSpecDeps } from './run-tool.ts';
 
 /** Plain JSON, so it can cross the workflow boundary. */
 export type MountFilesInput = {
@@ -22,6 +22,7 @@ export type MountFilesDeps = {
   /** Where the bytes are: the shared store, so this runs on any worker. */
   files: FileContentReader;
   credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
+  memory?: SandboxSpecDeps['memory'];
 };
 
 /**
@@ -32,9 +33,9 @@ export type MountFilesDeps = {
  * The session workflow runs it (activity `mountFiles`) before the model call
  * that should see the files.
  */
-export async function mountFiles({ sandboxes, files, credentials }: MountFilesDeps, { sessionId, environment, files: mounts, vaultIds }: MountFilesInput): Promise<void> {
+export async function mountFiles({ sandboxes, files, credentials, memory }: MountFilesDeps, { sessionId, environment, files: mounts, vaultIds }: MountFilesInput): Promise<void> {
   if (mounts.length === 0) return;
-  const sandbox = await sandboxes.ensure(await sandboxSpecFor({ credentials }, sessionId, environment, vaultIds));
+  const sandbox = await sandboxes.ensure(await sandboxSpecFor({ credentials, memory }, sessionId, environment, vaultIds));
   try {
     await copyIntoWorkspace({
       sandbox,

@@ -8,6 +8,7 @@ import type { McpServerDefinition } from '../src/schemas/agent.ts';
 import type { ToolResultContentBlock } from '../src/schemas/events.ts';
 import type { WorkflowEvent } from '../workflows/contract.ts';
 import { mcpSessionError, type McpGateway } from './mcp-gateway.ts';
+import type { MemorySync } from './memory-sync.ts';
 import { runWebTool, type WebSearchProvider } from './web-tools.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';
 
@@ -48,6 +49,8 @@ export type RunToolDeps = {
   mcp?: McpGateway | undefined;
   /** Reads `environment_variable` credentials of the session's vaults for the sandbox's egress proxy. */
   credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
+  /** Syncs the session's memory stores with `/mnt/memory` around each sandbox call. */
+  memory?: MemorySync | undefined;
 };
 
 /**
@@ -86,18 +89,23 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   try {
     if (SANDBOX_TOOLS.has(input.name)) {
       const sandbox = await ensureOrExplain(deps, input, attempt);
-      outcome =
-        'content' in sandbox
-          ? sandbox
-          : await sandbox.runTool({
-              toolUseId,
-              name: input.name,
-              input: toolInput,
-              defaultTimeoutMs: input.defaultTimeoutMs,
-              signal: ctx.cancellationSignal,
-              // Threads share the sandbox, each in a shell of its own: their commands run side by side.
-              ...(input.threadId ? { shell: input.threadId } : {}),
-            });
+      if ('content' in sandbox) outcome = sandbox;
+      else {
+        // What other sessions saved is in place before the call; what this call saved is
+        // committed before its result is recorded, so a crash in between redoes the commit.
+        await deps.memory?.pull(input.sessionId, sandbox);
+        outcome = await sandbox.runTool({
+          toolUseId,
+          name: input.name,
+          input: toolInput,
+          defaultTimeoutMs: input.defaultTimeoutMs,
+          signal: ctx.cancellationSignal,
+          // Threads share the sandbox, each in a shell of its own: their commands run side by side.
+          ...(input.threadId ? { shell: input.threadId } : {}),
+        });
+        const notes = (await deps.memory?.push(input.sessionId, sandbox)) ?? [];
+        if (notes.length > 0) outcome = { ...outcome, content: [...outcome.content, { type: 'text', text: notes.join('\n') }] };
+      }
     } else {
       outcome = await runWebTool({ name: input.name, input: toolInput, networking: input.environment.networking, webSearch: deps.webSearch, signal: ctx.cancellationSignal });
     }
@@ -222,14 +230,22 @@ async function ensureOrExplain(deps: RunToolDeps, input: RunToolInput, attempt: 
   }
 }
 
-/** The sandbox spec with the egress secrets of the session's vaults (placeholders in the container, values only in the proxy). */
+/** What a sandbox spec is made from besides the environment. */
+export type SandboxSpecDeps = {
+  credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
+  memory?: Pick<MemorySync, 'mounts'> | undefined;
+};
+
+/** The sandbox spec with the session's memory mounts and the egress secrets of its vaults (placeholders in the container, values only in the proxy). */
 export async function sandboxSpecFor(
-  deps: { credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined },
+  deps: SandboxSpecDeps,
   sessionId: string,
   environment: EnvironmentDefinition,
   vaultIds: readonly string[] | undefined,
 ): Promise<SandboxSpec> {
-  const spec = sandboxSpec(sessionId, environment);
+  // Every start of the container must ask for the same mounts: whichever activity starts it fixes them.
+  const memory = (await deps.memory?.mounts(sessionId)) ?? [];
+  const spec = { ...sandboxSpec(sessionId, environment), ...(memory.length > 0 ? { memory } : {}) };
   if (!deps.credentials || !vaultIds || vaultIds.length === 0) return spec;
   const secrets = await deps.credentials.environmentSecrets([...vaultIds]);
   return secrets.length > 0 ? { ...spec, egress: { secrets: secrets.map(({ name, value, hosts, header, body }) => ({ name, value, hosts, header, body })) } } : spec;

@@ -13,6 +13,7 @@ import type { WebSearchProvider } from './web-tools.ts';
 import type { McpGateway } from './mcp-gateway.ts';
 import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import { TranscriptCache } from './model/transcript-cache.ts';
+import type { MemorySync } from './memory-sync.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';
 
 export type SessionActivityDeps = {
@@ -44,6 +45,8 @@ export type SessionActivityDeps = {
   credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
   /** Model the outcome grader uses; default: the session agent's own. */
   graderModel?: string | undefined;
+  /** Memory stores: mounted in sandboxes, synced around tool calls, named in the system prompt. */
+  memory?: MemorySync | undefined;
 };
 
 /**
@@ -63,20 +66,21 @@ export function createSessionActivities({
   mcp,
   credentials,
   graderModel,
+  memory,
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
   return {
     callModel: (input: CallModelInput): Promise<CallModelResult> =>
-      callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts, mcp }, input),
+      callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts, mcp, memory }, input),
 
-    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials }, input),
+    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials, memory }, input),
 
     /** What an evaluation cycle's grader requests were billed so far (an interrupted cycle's, which returned no verdict). */
     gradingUsage: ({ sessionId, outcome, model }: { sessionId: string; outcome: OpenOutcome; model: string }): Promise<{ usage: Usage; costNanos: number }> =>
       billedUsage(store, sessionId, gradingCycleKey(outcome), graderModel ?? model),
 
     /** One outcome evaluation cycle: the grader's verdict, in a context of its own. */
-    gradeOutcome: (input: GraderInput & GradeRequest): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials, graderModel }, input),
+    gradeOutcome: (input: GraderInput & GradeRequest): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials, memory, graderModel }, input),
 
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {
@@ -87,7 +91,7 @@ export function createSessionActivities({
       const ctx = Context.current();
       const heartbeat = setInterval(() => ctx.heartbeat(), heartbeatEveryMs);
       try {
-        await sandboxes.ensure(await sandboxSpecFor({ credentials }, sessionId, environment, vaultIds));
+        await sandboxes.ensure(await sandboxSpecFor({ credentials, memory }, sessionId, environment, vaultIds));
       } finally {
         clearInterval(heartbeat);
       }
@@ -96,12 +100,12 @@ export function createSessionActivities({
     /** Copies uploaded files from the store into the session's sandbox volumes. */
     async mountFiles(input: MountFilesInput): Promise<void> {
       if (files === undefined) throw ApplicationFailure.nonRetryable('this worker has no file store: it cannot mount files', 'FilesUnavailable');
-      await mountFiles({ sandboxes, files, credentials }, input);
+      await mountFiles({ sandboxes, files, credentials, memory }, input);
     },
 
     /** Kills the given tool calls' processes in the session's sandbox (an interrupt; their calls then end at once). */
     async interruptTools({ sessionId, environment, toolUseIds, vaultIds }: { sessionId: string; environment: EnvironmentDefinition; toolUseIds: string[]; vaultIds?: string[] }): Promise<void> {
-      const sandbox = await sandboxes.ensure(await sandboxSpecFor({ credentials }, sessionId, environment, vaultIds));
+      const sandbox = await sandboxes.ensure(await sandboxSpecFor({ credentials, memory }, sessionId, environment, vaultIds));
       await Promise.all(toolUseIds.map((id) => sandbox.cancelTool(id)));
     },
 

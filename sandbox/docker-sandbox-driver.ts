@@ -31,6 +31,19 @@ const ABANDONED_CREATED_SECONDS = 10;
 
 export const DEFAULT_SANDBOX_IMAGE = 'longhaul-sandbox:latest';
 
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+
+/** Memory mounts become folder names and mount targets: only plain, distinct slugs pass. */
+function checkedMemoryMounts(mounts: NonNullable<SandboxSpec['memory']>): NonNullable<SandboxSpec['memory']> {
+  const seen = new Set<string>();
+  for (const { slug } of mounts) {
+    if (!SLUG.test(slug)) throw new SandboxStartError('start_failed', `memory mount ${JSON.stringify(slug)} is not a folder name of lowercase letters, digits and -`);
+    if (seen.has(slug)) throw new SandboxStartError('start_failed', `memory mount ${slug} is given twice`);
+    seen.add(slug);
+  }
+  return mounts;
+}
+
 /** The executor's source folder in this package; bind-mounted read-only into every sandbox. */
 export const DEFAULT_EXECUTOR_DIR = fileURLToPath(new URL('./executor/', import.meta.url));
 
@@ -292,8 +305,13 @@ export class DockerSandboxDriver implements SandboxDriver {
    */
   async #storage(docker: Dockerode, spec: SandboxSpec): Promise<SandboxContainerOptions['storage']> {
     const { sessionId } = spec;
-    if (!(await this.#disks.exists(sessionId)) && (await volumeExists(docker, volumeName(sessionId)))) return { type: 'volumes' };
-    return { type: 'disk', disk: await this.#disks.mount(sessionId, this.#diskMb(spec)) };
+    const memory = spec.memory ?? [];
+    if (!(await this.#disks.exists(sessionId)) && (await volumeExists(docker, volumeName(sessionId)))) {
+      if (memory.length > 0) throw new SandboxStartError('start_failed', `session ${sessionId} keeps its files on volumes of an older release, which cannot hold memory stores`);
+      return { type: 'volumes' };
+    }
+    const disk = await this.#disks.mount(sessionId, this.#diskMb(spec));
+    return { type: 'disk', disk: memory.length > 0 ? await this.#disks.memoryFolders(disk, sessionId, checkedMemoryMounts(memory)) : disk };
   }
 
   #diskMb(spec: SandboxSpec): number {

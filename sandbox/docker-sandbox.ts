@@ -1,7 +1,7 @@
 import type Dockerode from 'dockerode';
 import { type ExecutorClient, ExecutorConnectionError } from './executor-client.ts';
 import { containerDeadReason } from './executor-ready.ts';
-import { type RunToolRequest, type Sandbox, SandboxLostError, type ToolOutcome } from './types.ts';
+import { type MemoryApply, type MemoryApplyResult, type MemoryManifest, type MemoryScan, type RunToolRequest, type Sandbox, SandboxLostError, type ToolOutcome } from './types.ts';
 
 const LIVENESS_PING_TIMEOUT_MS = 2_000;
 
@@ -64,6 +64,32 @@ export class DockerSandbox implements Sandbox {
     } catch (error) {
       // A sandbox that is gone runs nothing: cancelling is then a no-op.
       if (!(error instanceof ExecutorConnectionError)) throw error;
+    }
+  }
+
+  async scanMemory(known: MemoryManifest): Promise<MemoryScan> {
+    return this.#control('during a memory scan', () => this.#client.scanMemory(known));
+  }
+
+  async applyMemory(changes: MemoryApply): Promise<MemoryApplyResult> {
+    return this.#control('during a memory sync', () => this.#client.applyMemory(changes));
+  }
+
+  /** A request that is safe to repeat: a dropped connection is tried once more while the executor answers. */
+  async #control<T>(when: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      if (!(error instanceof ExecutorConnectionError)) throw error;
+      if (await this.isAlive()) {
+        try {
+          return await request();
+        } catch (retryError) {
+          if (!(retryError instanceof ExecutorConnectionError)) throw retryError;
+          error = retryError;
+        }
+      }
+      throw await this.#lost(when, error);
     }
   }
 

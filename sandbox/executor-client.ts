@@ -3,7 +3,7 @@ import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'nod
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { ToolOutcome } from './types.ts';
+import type { MemoryApply, MemoryApplyResult, MemoryFileRef, MemoryManifest, MemoryRejection, MemoryScan, ToolOutcome } from './types.ts';
 
 /** The executor could not be reached, or the connection closed before it answered. */
 export class ExecutorConnectionError extends Error {
@@ -61,6 +61,8 @@ export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 const RUN_GRACE_MS = 30_000;
 /** The executor's own default limit for a call, when neither request nor input sets one. */
 const EXECUTOR_DEFAULT_TIMEOUT_MS = 120_000;
+/** A memory scan or apply: thousands of small files, read or written in a thread of the executor. */
+const MEMORY_TIMEOUT_MS = 60_000;
 /** Cancel and other bookkeeping requests. */
 const CONTROL_TIMEOUT_MS = 10_000;
 
@@ -136,6 +138,25 @@ export class ExecutorClient {
   async cancel(toolUseId: string): Promise<boolean> {
     const result = await this.#request({ op: 'cancel', tool_use_id: toolUseId }, this.#controlTimeoutMs);
     return isObject(result) && result['cancelled'] === true;
+  }
+
+  /** The files under the memory mounts that differ from `known` (see `memory_sync.py`). */
+  async scanMemory(known: MemoryManifest): Promise<MemoryScan> {
+    return parseMemoryScan(await this.#request({ op: 'memory_scan', known }, MEMORY_TIMEOUT_MS));
+  }
+
+  /** Writes and deletes memory files, each only if the file still has the expected sha256. */
+  async applyMemory({ writes, deletes }: MemoryApply): Promise<MemoryApplyResult> {
+    const reply = await this.#request(
+      {
+        op: 'memory_apply',
+        writes: writes.map((w) => ({ store: w.store, path: w.path, content: w.content, expect_sha256: w.expectSha256 })),
+        deletes: deletes.map((d) => ({ store: d.store, path: d.path, expect_sha256: d.expectSha256 })),
+      },
+      MEMORY_TIMEOUT_MS,
+    );
+    if (!isObject(reply) || !Array.isArray(reply['skipped'])) throw new ExecutorRequestError('bad_reply', 'executor returned a malformed memory_apply reply');
+    return { skipped: reply['skipped'].map(parseFileRef) };
   }
 
   /** Resolves when the executor answers; rejects with {@link ExecutorConnectionError} otherwise. */
@@ -325,6 +346,39 @@ function runDeadlineMs(input: Record<string, unknown>, timeoutMs: number | undef
   const limit = typeof own === 'number' && Number.isFinite(own) && own > 0 ? own : (timeoutMs ?? EXECUTOR_DEFAULT_TIMEOUT_MS);
   // setTimeout takes at most 2^31-1 ms; a longer limit waits that long.
   return Math.min(limit + graceMs, 2 ** 31 - 1);
+}
+
+const REJECTIONS = new Set<MemoryRejection>(['too_large', 'not_utf8', 'bad_path', 'not_regular']);
+
+function parseFileRef(value: unknown): MemoryFileRef {
+  if (!isObject(value) || typeof value['store'] !== 'string' || typeof value['path'] !== 'string') {
+    throw new ExecutorRequestError('bad_reply', 'executor returned a malformed memory file');
+  }
+  return { store: value['store'], path: value['path'] };
+}
+
+/** A scan reply, checked field by field: it comes from inside the sandbox. */
+function parseMemoryScan(value: unknown): MemoryScan {
+  const lists = isObject(value) ? [value['changed'], value['deleted'], value['rejected']] : [];
+  if (!isObject(value) || !lists.every(Array.isArray) || typeof value['truncated'] !== 'boolean') {
+    throw new ExecutorRequestError('bad_reply', 'executor returned a malformed memory_scan reply');
+  }
+  const [changed, deleted, rejected] = lists as unknown[][];
+  return {
+    changed: changed!.map((entry) => {
+      const ref = parseFileRef(entry);
+      const { sha256, content } = entry as Record<string, unknown>;
+      if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256) || typeof content !== 'string') throw new ExecutorRequestError('bad_reply', 'executor returned a malformed changed memory file');
+      return { ...ref, sha256, content };
+    }),
+    deleted: deleted!.map(parseFileRef),
+    rejected: rejected!.map((entry) => {
+      const reason = (entry as Record<string, unknown>)['reason'];
+      if (!REJECTIONS.has(reason as MemoryRejection)) throw new ExecutorRequestError('bad_reply', 'executor returned a malformed rejected memory file');
+      return { ...parseFileRef(entry), reason: reason as MemoryRejection };
+    }),
+    truncated: value['truncated'],
+  };
 }
 
 function parsePing(value: unknown): ExecutorPing {

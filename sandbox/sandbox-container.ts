@@ -111,6 +111,8 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
       String(options.egressRelayPort),
       '--egress-socket',
       `${CONTAINER_PATHS.run}/${EGRESS_SOCKET_FILE}`,
+      '--memory-root',
+      CONTAINER_PATHS.memorySync,
     ])
     // No interface but loopback, whatever the policy: the relay to the worker's egress
     // proxy is the only way out, so nothing in the sandbox can bypass the policy.
@@ -145,9 +147,17 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
 
 function storageMounts(sessionId: string, storage: SandboxContainerOptions['storage']): MountConfig {
   if (storage.type === 'disk') {
+    const { memory } = storage.disk;
     return [
       { Type: 'bind', Source: storage.disk.workspace, Target: CONTAINER_PATHS.workspace },
       { Type: 'bind', Source: storage.disk.sessionFiles, Target: CONTAINER_PATHS.session },
+      // A read-only store is a read-only mount: the agent cannot change it whatever it runs.
+      ...(memory
+        ? [
+            { Type: 'bind' as const, Source: memory.root, Target: CONTAINER_PATHS.memorySync },
+            ...memory.stores.map((store) => ({ Type: 'bind' as const, Source: store.path, Target: `${CONTAINER_PATHS.memory}/${store.slug}`, ReadOnly: store.readOnly })),
+          ]
+        : []),
     ];
   }
   return [

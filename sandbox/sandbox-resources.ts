@@ -33,6 +33,10 @@ export const CONTAINER_PATHS = {
   state: '/run/longhaul/state',
   /** The executor's source folder, mounted read-only. */
   executor: '/opt/longhaul/executor',
+  /** Each memory store's folder, as the agent sees it: `/mnt/memory/<slug>` (read-only for a read-only store). */
+  memory: '/mnt/memory',
+  /** The same folders, always writable, where only the executor (root) can enter: how it syncs read-only stores. */
+  memorySync: '/run/longhaul-memory',
 } as const;
 
 /** The folder, inside the session's host folder, mounted read-only at `CONTAINER_PATHS.trust`. */

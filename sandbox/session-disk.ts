@@ -18,6 +18,8 @@ export type MountedDisk = {
   workspace: string;
   /** Becomes `/mnt/session`. */
   sessionFiles: string;
+  /** Memory stores' folders (`<root>/<slug>`), when the session mounts any. */
+  memory?: { root: string; stores: { slug: string; path: string; readOnly: boolean }[] } | undefined;
 };
 
 /**
@@ -75,6 +77,24 @@ export class SessionDisks {
       workspace: await sandboxFolder(join(target, 'workspace')),
       sessionFiles: await sandboxFolder(join(target, 'session')),
     };
+  }
+
+  /**
+   * The disk's `memory/` folder (root's, mode 0700: the sandbox reaches it only through
+   * its mounts) with a folder per store: the sandbox user's for a read-write store, root's
+   * for a read-only one. Idempotent; anything there that is not a real directory is refused.
+   */
+  async memoryFolders(disk: MountedDisk, sessionId: string, mounts: readonly { slug: string; readOnly: boolean }[]): Promise<MountedDisk> {
+    const root = join(this.mountPath(sessionId), 'memory');
+    await rootFolder(root, 0o700);
+    const stores = [];
+    for (const { slug, readOnly } of mounts) {
+      const path = join(root, slug);
+      if (readOnly) await rootFolder(path, 0o755);
+      else await sandboxFolder(path);
+      stores.push({ slug, path, readOnly });
+    }
+    return { ...disk, memory: { root, stores } };
   }
 
   /** Unmounts the disk (its container must be gone); the image stays. No-op when not mounted. */
@@ -140,6 +160,17 @@ async function sandboxFolder(path: string): Promise<string> {
     if (!info.isDirectory()) throw new SandboxStartError('start_failed', `${path} on the session disk is not a directory`);
   }
   return path;
+}
+
+/** A folder on the disk that only root may change; one that exists must be a plain directory, never a link. */
+async function rootFolder(path: string, mode: number): Promise<void> {
+  try {
+    await mkdir(path, { mode });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const info = await lstat(path);
+    if (!info.isDirectory()) throw new SandboxStartError('start_failed', `${path} on the session disk is not a directory`);
+  }
 }
 
 /** Whether `path` is a mount point in this process's mount namespace (`/proc/self/mountinfo`). */

@@ -78,7 +78,54 @@ export type SandboxSpec = {
   egress?: SandboxEgress | undefined;
   /** Installed into an image derived from `image`, built once per package set and cached. */
   packages?: SandboxPackages | undefined;
+  /**
+   * Memory stores mounted at `/mnt/memory/<slug>/`, fixed when the container is made. Their
+   * files live on the session's disk (under its quota); a `readOnly` one is a read-only
+   * mount, so the agent cannot change it whatever it runs.
+   */
+  memory?: readonly MemoryMount[] | undefined;
 };
+
+/** A memory store's folder in the sandbox: `/mnt/memory/<slug>/`. */
+export type MemoryMount = {
+  /** Lowercase letters, digits and `-` (1–64 characters): the folder's name. */
+  slug: string;
+  readOnly: boolean;
+};
+
+/** A memory file: its store's slug and its memory path (`/notes/today.md`, relative to the store's folder). */
+export type MemoryFileRef = { store: string; path: string };
+
+/**
+ * What `scanMemory` compares against: per store slug, each memory path and the sha256
+ * (lowercase hex) of the content last synced there.
+ */
+export type MemoryManifest = Record<string, Record<string, string>>;
+
+/** Why a file under a memory mount cannot become a memory. */
+export type MemoryRejection = 'too_large' | 'not_utf8' | 'bad_path' | 'not_regular';
+
+/** The memory files that differ from a manifest. */
+export type MemoryScan = {
+  /** New or changed regular files, with their UTF-8 content. */
+  changed: (MemoryFileRef & { sha256: string; content: string })[];
+  /** Paths in the manifest that are no longer regular files. */
+  deleted: MemoryFileRef[];
+  /** Files that differ from the manifest but cannot be memories, and why. */
+  rejected: (MemoryFileRef & { reason: MemoryRejection })[];
+  /** More changes wait: the reply was cut at its byte limit. Sync these, then scan again. */
+  truncated: boolean;
+};
+
+/** Changes made elsewhere (the store) to bring into the sandbox, each only over what was last synced. */
+export type MemoryApply = {
+  /** `expectSha256`: the sha256 the file must still have (null: it must not exist), or it is left alone. */
+  writes: (MemoryFileRef & { content: string; expectSha256: string | null })[];
+  deletes: (MemoryFileRef & { expectSha256: string })[];
+};
+
+/** The writes and deletes `applyMemory` left alone, because the file had changed in the sandbox since the last sync. */
+export type MemoryApplyResult = { skipped: MemoryFileRef[] };
 
 export type RunToolRequest = {
   /** The model's `tool_use` id: the executor runs each id at most once and re-attaches on repeat. */
@@ -106,6 +153,10 @@ export interface Sandbox {
   runTool(request: RunToolRequest): Promise<ToolOutcome>;
   /** Kills a running tool call (its processes die with it). No-op when it is not running. */
   cancelTool(toolUseId: string): Promise<void>;
+  /** The files under the memory mounts that differ from `known`. */
+  scanMemory(known: MemoryManifest): Promise<MemoryScan>;
+  /** Writes and deletes memory files, each only if the file is still as `expectSha256` says. */
+  applyMemory(changes: MemoryApply): Promise<MemoryApplyResult>;
 }
 
 export interface SandboxDriver {

@@ -12,6 +12,7 @@ import { judgeToolCall } from './judge-tool-call.ts';
 import { previewPublisher } from './preview-publisher.ts';
 import { classifyModelError } from './classify-model-error.ts';
 import { buildModelRequest } from './model-request.ts';
+import type { MemorySync } from '../memory-sync.ts';
 import { answerEvents } from './server-tool-events.ts';
 import type { TranscriptCache } from './transcript-cache.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
@@ -72,6 +73,8 @@ export type CallModelDeps = {
   /** How often a streaming call heartbeats when the model is silent. */
   heartbeatEveryMs: number;
   mcp?: McpGateway | undefined;
+  /** Names the session's memory stores in the system prompt. */
+  memory?: Pick<MemorySync, 'prompt'> | undefined;
 };
 
 /** How one tool_use block is handled: its route and, for routed tools, the permission decision. */
@@ -122,8 +125,10 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
 
   const transcript = await deps.transcripts.read(store, sessionId);
   const mcpTools = await discoverMcpTools(deps, input, attempt, ctx.cancellationSignal);
+  const memoryPrompt = await deps.memory?.prompt(input.thread?.sessionId ?? input.multiagent?.sessionId ?? sessionId);
   const request = buildModelRequest({
     agent: input.agent,
+    memoryPrompt,
     transcript,
     maxTokens: deps.maxTokens,
     contextBudgetBytes: deps.contextBudgetBytes,

@@ -8,7 +8,7 @@ import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { AGENT_TOOLSET } from '../../src/core/agent-toolset.ts';
 import type { Sandbox, SandboxDriver } from '../../sandbox/types.ts';
 import type { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
-import { sandboxSpecFor } from '../run-tool.ts';
+import { sandboxSpecFor, type SandboxSpecDeps } from '../run-tool.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
 import { classifyModelError } from './classify-model-error.ts';
 
@@ -36,6 +36,8 @@ export type GradeOutcomeDeps = {
   /** The session's sandbox, which the grader may read; without it the grader judges the report alone. */
   sandboxes?: SandboxDriver | undefined;
   credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
+  /** The session's memory mounts, so a container the grader starts has them too. */
+  memory?: SandboxSpecDeps['memory'];
   /** Overrides the model the session asks for (the agent's). */
   graderModel?: string | undefined;
 };

@@ -21,8 +21,11 @@ export function buildModelRequest({
   contextBudgetBytes,
   serverWebTools = false,
   mcpTools = new Map(),
+  memoryPrompt,
 }: {
   agent: AgentDefinition;
+  /** The session's memory section (its stores' mount paths and guidance), after the agent's own system prompt. */
+  memoryPrompt?: string | undefined;
   transcript: readonly TranscriptItem[];
   maxTokens: number;
   /** Transcript size above which old tool outputs are cleared. */
@@ -54,9 +57,16 @@ export function buildModelRequest({
     model: modelId(agent.model),
     max_tokens: maxTokens,
     messages,
-    ...(agent.system ? { system: [{ type: 'text', text: agent.system, cache_control: { type: 'ephemeral' } }] } : {}),
+    ...systemPrompt([agent.system, memoryPrompt]),
     ...(tools.length > 0 ? { tools } : {}),
   };
+}
+
+/** The system blocks, the last one a cache breakpoint; none when there is no text. */
+function systemPrompt(parts: readonly (string | null | undefined)[]): { system?: Anthropic.Messages.TextBlockParam[] } {
+  const texts = parts.filter((part): part is string => !!part);
+  if (texts.length === 0) return {};
+  return { system: texts.map((text, i) => ({ type: 'text', text, ...(i === texts.length - 1 ? { cache_control: { type: 'ephemeral' as const } } : {}) })) };
 }
 
 function withCacheBreakpoint(messages: MessageParam[]): MessageParam[] {

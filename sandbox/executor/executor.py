@@ -12,6 +12,15 @@ nor replace the socket, nor touch the journal beside it.
   {"id": 2, "op": "cancel", "tool_use_id": "toolu_…"}  -> {"id": 2, "ok": true, "result": {"cancelled": true}}
   {"id": 3, "op": "ping"}                               -> {"id": 3, "ok": true, "result": {"pong": true, …}}
 
+  {"id": 4, "op": "memory_scan", "known": {"<slug>": {"/path.md": "<sha256>"}}}
+      -> {"id": 4, "ok": true, "result": {"changed": [{"store", "path", "sha256", "content"}], "deleted": [{"store", "path"}],
+                                          "rejected": [{"store", "path", "reason"}], "truncated": false}}
+  {"id": 5, "op": "memory_apply", "writes": [{"store", "path", "content", "expect_sha256": "<sha256>"|null}],
+                                  "deletes": [{"store", "path", "expect_sha256": "<sha256>"}]}
+      -> {"id": 5, "ok": true, "result": {"skipped": [{"store", "path"}]}}
+     Memory stores mounted at /mnt/memory/<slug> (see memory_sync.py); each write or delete
+     happens only if the file still has the expected content.
+
 Requests on one connection run concurrently; replies carry the request's `id` and may
 come back in any order. A protocol problem gets `{"ok": false, "error": {"type", "message"}}`;
 a tool failing, or bad tool input, is a normal result with `is_error: true`.
@@ -41,6 +50,7 @@ from file_tools import edit_tool, read_tool, write_tool
 from identity import configure as configure_identity
 from identity import sandbox_user_threads
 from journal import Journal
+from memory_sync import MemorySync
 from output import Interrupted, Outcome, ToolInputError, error
 from pid_guard import PidGuard
 from search_tools import glob_tool, grep_tool, python_grep
@@ -258,8 +268,9 @@ def _shell_env() -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, memory: MemorySync) -> None:
         self.executor = executor
+        self.memory = memory
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         tasks: set[asyncio.Task[None]] = set()
@@ -307,6 +318,12 @@ class Server:
             return self.executor.ping()
         if op == "cancel":
             return {"cancelled": self.executor.cancel(_require_id(request))}
+        if op == "memory_scan":
+            return await self._memory_scan(_known_manifest(request.get("known")))
+        if op == "memory_apply":
+            writes = _memory_changes(request.get("writes"), content=True)
+            deletes = _memory_changes(request.get("deletes"), content=False)
+            return await self._memory_apply(writes, deletes)
         if op == "run":
             name = request.get("name")
             if not isinstance(name, str):
@@ -320,6 +337,37 @@ class Server:
             return await self.executor.run(_require_id(request), name, request.get("input"), int(timeout_ms) if timeout_ms else None, shell)
         raise ValueError(f"unknown op {op!r}")
 
+    async def _as_owner(self, owner: int, work: Callable[[], Any]) -> Any:
+        """Runs file work off the event loop, as the sandbox user for a folder the agent owns (never as root there)."""
+        pool = self.executor.tool_threads if owner != 0 else None
+        return await asyncio.get_running_loop().run_in_executor(pool, work)
+
+    async def _memory_scan(self, known: dict[str, dict[str, str]]) -> dict[str, Any]:
+        result: dict[str, Any] = {"changed": [], "deleted": [], "rejected": [], "truncated": False}
+        budget = [self.memory.reply_content_bytes]
+        stores = self.memory.open_stores()
+        try:
+            for slug, fd, owner in stores:
+                await self._as_owner(owner, lambda fd=fd, slug=slug: self.memory.scan_store(fd, slug, known.get(slug, {}), result, budget))
+        finally:
+            for _, fd, _ in stores:
+                os.close(fd)
+        return result
+
+    async def _memory_apply(self, writes: list[dict[str, Any]], deletes: list[dict[str, Any]]) -> dict[str, Any]:
+        stores = self.memory.open_stores()
+        by_slug = {slug: (fd, owner) for slug, fd, owner in stores}
+        skipped = [{"store": c["store"], "path": c["path"]} for c in [*writes, *deletes] if c["store"] not in by_slug]
+        try:
+            for slug, (fd, owner) in by_slug.items():
+                mine = ([w for w in writes if w["store"] == slug], [d for d in deletes if d["store"] == slug])
+                if mine[0] or mine[1]:
+                    skipped += await self._as_owner(owner, lambda fd=fd, mine=mine: self.memory.apply_store(fd, *mine))
+        finally:
+            for _, fd, _ in stores:
+                os.close(fd)
+        return {"skipped": skipped}
+
     async def _reply(
         self, writer: asyncio.StreamWriter, request_id: Any, *, result: Any = None, error_type: str = "", message: str = ""
     ) -> None:
@@ -332,6 +380,29 @@ class Server:
             await writer.drain()
         except (ConnectionError, RuntimeError):
             pass
+
+
+def _known_manifest(value: Any) -> dict[str, dict[str, str]]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in value.items()):
+        raise ValueError("`known` must map store names to {path: sha256}")
+    for paths in value.values():
+        if not all(isinstance(p, str) and isinstance(h, str) for p, h in paths.items()):
+            raise ValueError("`known` must map store names to {path: sha256}")
+    return value
+
+
+def _memory_changes(value: Any, *, content: bool) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise ValueError("`writes` and `deletes` must be lists")
+    for change in value:
+        if not isinstance(change, dict) or not isinstance(change.get("store"), str) or not isinstance(change.get("path"), str):
+            raise ValueError("each change needs a `store` and a `path`")
+        expect = change.get("expect_sha256")
+        if not (isinstance(expect, str) or (content and expect is None)):
+            raise ValueError("`expect_sha256` must be a sha256 (or null for a write to a new path)")
+        if content and not isinstance(change.get("content"), str):
+            raise ValueError("a write needs `content`")
+    return value
 
 
 def _require_id(request: dict[str, Any]) -> str:
@@ -349,7 +420,7 @@ async def serve(args: argparse.Namespace) -> None:
         output_limit=args.max_output_bytes,
         default_timeout_ms=args.default_timeout_ms,
     )
-    server_handler = Server(executor)
+    server_handler = Server(executor, MemorySync(args.memory_root))
     # A socket left by a previous executor (a replaced container) would block the bind.
     try:
         os.unlink(args.socket)
@@ -381,6 +452,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--default-timeout-ms", type=int, default=120_000, help="when neither request nor input set one")
     parser.add_argument("--egress-port", type=int, default=0, help="relay 127.0.0.1:PORT to --egress-socket (0: none)")
     parser.add_argument("--egress-socket", default="", help="the worker's egress proxy socket")
+    parser.add_argument("--memory-root", default="", help="folder of the memory stores' folders, root only (empty: none)")
     parser.add_argument("--sandbox-uid", type=int, default=1000, help="uid the tools run as (never root)")
     parser.add_argument("--sandbox-gid", type=int, default=1000, help="gid the tools run as (never root)")
     return parser.parse_args(argv)

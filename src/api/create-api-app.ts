@@ -20,6 +20,7 @@ import { registerAgentRoutes } from './routes/agent-routes.ts';
 import { registerDeploymentRoutes } from './routes/deployment-routes.ts';
 import { registerWebhookRoutes } from './routes/webhook-routes.ts';
 import { registerMemoryRoutes } from './routes/memory-routes.ts';
+import type { SessionMemoryStore } from '../store/session-memory-store.ts';
 import type { MemoryStores } from '../store/memory-store.ts';
 import { resourceWebhooks } from './resource-webhooks.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
@@ -55,6 +56,8 @@ export type CreateApiAppOptions = {
   vaults?: VaultStore | undefined;
   /** Memory stores, their memories and versions; serves `/v1/memory_stores`. */
   memories?: MemoryStores | undefined;
+  /** Which memory stores sessions mount (and their sync state); with `memories`, sessions take `memory_store` resources. */
+  sessionMemory?: SessionMemoryStore | undefined;
   /** Deployments and their runs; serves `/v1/deployments` and `/v1/deployment_runs`. */
   deploymentService?: DeploymentService | undefined;
   /**
@@ -91,6 +94,7 @@ export function createApiApp({
   maxJsonBodyBytes = DEFAULT_MAX_JSON_BODY_BYTES,
   vaults,
   memories,
+  sessionMemory,
   deploymentService,
   webhookPublisher,
   streamKeepaliveMs = 15_000,
@@ -132,7 +136,7 @@ export function createApiApp({
   );
 
   if (webhookPublisher) app.use('/v1/*', resourceWebhooks(webhookPublisher));
-  const deps = { longhaul, store, agents, environments, streamKeepaliveMs, files, vaults, webhooks: webhookPublisher };
+  const deps = { longhaul, store, agents, environments, streamKeepaliveMs, files, vaults, memories, sessionMemory, webhooks: webhookPublisher };
   registerAgentRoutes(app, deps);
   registerEnvironmentRoutes(app, deps);
   registerSessionRoutes(app, deps);

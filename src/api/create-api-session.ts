@@ -2,6 +2,7 @@ import { NotFoundError } from '../errors.ts';
 import { agentDefinitionOf, agentSpecProblem, applyAgentUpdate, type Agent } from '../schemas/api-agent.ts';
 import { environmentDefinitionOf, type Environment } from '../schemas/api-environment.ts';
 import type { FileResourceParams } from '../schemas/api-file.ts';
+import type { MemoryStoreResourceParams } from '../schemas/api-memory.ts';
 import type { BudgetLimit, Session, SessionAgentParam } from '../schemas/api-session.ts';
 import type { Metadata } from '../schemas/api-common.ts';
 import type { UserEventParams } from '../schemas/events.ts';
@@ -10,6 +11,7 @@ import { BadRequestError, PrerequisiteError } from './api-errors.ts';
 import type { ApiDeps } from './api-types.ts';
 import { pinRoster, threadAgentOf } from './agent-roster.ts';
 import { apiSessionOf, checkRubricFiles, sessionObject } from './session-object.ts';
+import { prepareMemoryResources, type SessionMemoryDeps } from './memory-resources.ts';
 import { prepareFileResources, type SessionFileDeps } from './routes/session-resource-routes.ts';
 
 /** What sessions need of the vault store: existence and archival. */
@@ -18,7 +20,7 @@ export type VaultLookup = { retrieve(id: string): Promise<{ archived_at: string 
 /** Where what happens to resources is told (outbound webhooks); it never fails the caller's request. */
 export type EventSink = { publish(data: { type: string; id: string } & Record<string, unknown>, options: { key: string; at?: string | undefined }): Promise<void> };
 
-export type CreateSessionDeps = Pick<ApiDeps, 'longhaul' | 'agents' | 'environments'> & SessionFileDeps & { vaults?: VaultLookup | undefined; webhooks?: EventSink | undefined };
+export type CreateSessionDeps = Pick<ApiDeps, 'longhaul' | 'agents' | 'environments'> & SessionFileDeps & SessionMemoryDeps & { vaults?: VaultLookup | undefined; webhooks?: EventSink | undefined };
 
 /** `sessions.create`'s body, validated; deployment runs build the same. */
 export type NewApiSession = {
@@ -27,7 +29,7 @@ export type NewApiSession = {
   agent: SessionAgentParam;
   environment_id: string;
   initial_events?: readonly UserEventParams[] | undefined;
-  resources?: readonly FileResourceParams[] | undefined;
+  resources?: readonly (FileResourceParams | MemoryStoreResourceParams)[] | undefined;
   vault_ids?: readonly string[] | undefined;
   budget?: BudgetLimit | null | undefined;
   title?: string | null | undefined;
@@ -46,11 +48,15 @@ export async function createApiSession(deps: CreateSessionDeps, params: NewApiSe
   // A coordinator's whole roster is pinned now: later versions of its agents do not reach this session.
   const roster = await pinRoster(agent, agents);
   const environment = await environmentFor(deps, params.environment_id);
-  const fileResources = await prepareFileResources(deps, params.resources ?? [], { field: 'resources' });
+  const resources = params.resources ?? [];
+  const fileResources = await prepareFileResources(deps, resources.filter((r): r is FileResourceParams => r.type === 'file'), { field: 'resources' });
+  const memoryResources = await prepareMemoryResources(deps, resources, { field: 'resources' });
   await checkRubricFiles(deps.files, params.initial_events ?? [], 'initial_events');
   const vaultIds = await checkVaults(deps, params.vault_ids ?? [], 'vault_ids');
   const id = params.id ?? newId('sesn');
   for (const resource of fileResources.resources) await deps.files?.addResource(id, resource);
+  // Before the workflow starts: its worker reads them to mount the stores and brief the agent.
+  await deps.sessionMemory?.attach(id, memoryResources);
   try {
     // A worker copies the files into the sandbox before the first model call.
     const session = await longhaul.sessions.create({
@@ -66,9 +72,10 @@ export async function createApiSession(deps: CreateSessionDeps, params: NewApiSe
       metadata: params.metadata ?? {},
     });
     await publishQuietly(deps.webhooks, 'session.created', id, session.created_at);
-    return sessionObject(apiSessionOf(session), session, { resources: fileResources.resources });
+    return sessionObject(apiSessionOf(session), session, { resources: [...fileResources.resources, ...memoryResources] });
   } catch (error) {
     if (fileResources.resources.length > 0) await deps.files?.removeResources(id);
+    if (memoryResources.length > 0) await deps.sessionMemory?.detach(id);
     throw error;
   }
 }

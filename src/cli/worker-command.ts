@@ -17,7 +17,7 @@ import type { FileContentReader } from '../store/file-store.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import type { SessionStore } from '../store/session-store.ts';
-import { createLonghaulWorker } from '../worker/create-worker.ts';
+import { createLonghaulWorker, type LonghaulWorkerOptions } from '../worker/create-worker.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { secretBoxFromEnv } from '../config/secret-key.ts';
 import type { SqlDriver } from '../store/sql-driver.ts';
@@ -58,7 +58,7 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deployments = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: stores.files, deployments, webhooks });
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, deployments, webhooks });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -92,6 +92,7 @@ export async function startEngineWorker({
   cleanups,
   credentials,
   files,
+  memory,
   deployments,
   webhooks,
 }: {
@@ -105,6 +106,8 @@ export async function startEngineWorker({
   credentials?: CredentialResolver | undefined;
   /** Uploaded files' bytes in the shared store, for sessions' file resources. */
   files: FileContentReader;
+  /** Memory stores, mounted into sandboxes of sessions that attach them. */
+  memory?: LonghaulWorkerOptions['memory'];
   /** Runs deployments' scheduled runs. */
   deployments?: DeploymentService | undefined;
   /** Publishes and delivers outbound webhooks. */
@@ -137,6 +140,7 @@ export async function startEngineWorker({
     mcp,
     ...(credentials ? { credentials } : {}),
     files,
+    memory,
     deployments,
     webhooks,
     ...graderModelFromEnv(env),

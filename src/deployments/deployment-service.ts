@@ -18,7 +18,10 @@ import {
   type StoredDeployment,
   type TriggerContext,
 } from '../schemas/api-deployment.ts';
+import { sessionProgress } from '../client/session-progress.ts';
 import type { FileResourceParams } from '../schemas/api-file.ts';
+import type { MemoryStoreResourceParams } from '../schemas/api-memory.ts';
+import { prepareMemoryResources } from '../api/memory-resources.ts';
 import type { UserEventParams } from '../schemas/events.ts';
 import { ConflictError } from '../store/conflict-error.ts';
 import type { DeploymentStore, ListDeploymentsOptions } from '../store/deployment-store.ts';
@@ -37,8 +40,6 @@ export type DeploymentServiceOptions = {
   sessions: CreateSessionDeps;
   webhooks?: EventSink | undefined;
 };
-
-const SETTLED_STATUSES = ['session.status_idle', 'session.status_terminated', 'session.status_running', 'session.status_rescheduled'];
 
 /**
  * Deployments: their records, their Temporal Schedules and their runs. The API serves
@@ -189,7 +190,7 @@ export class DeploymentService {
           agent: deployment.agent,
           environment_id: deployment.environment_id,
           initial_events: deployment.initial_events as UserEventParams[],
-          resources: deployment.resources.map((r) => ({ type: 'file', file_id: r.file_id, mount_path: r.mount_path })),
+          resources: deployment.resources,
           vault_ids: deployment.vault_ids,
           budget: deployment.budget,
           title: deployment.name,
@@ -220,14 +221,8 @@ export class DeploymentService {
   }
 
   /** Whether a run's session is still working or has settled (idle at the end of its turn: succeeded; stopped otherwise: failed). */
-  async runProgress(sessionId: string): Promise<DeploymentRunProgress> {
-    const [last] = await this.#options.store.listEvents(sessionId, { order: 'desc', limit: 1, types: SETTLED_STATUSES });
-    if (!last) return 'working';
-    if (last.event.type === 'session.status_terminated') return 'failed';
-    if (last.event.type !== 'session.status_idle') return 'working';
-    const stopReason = (last.event as { stop_reason?: { type?: string } }).stop_reason?.type;
-    if (stopReason === 'requires_action') return 'working';
-    return stopReason === 'end_turn' ? 'succeeded' : 'failed';
+  runProgress(sessionId: string): Promise<DeploymentRunProgress> {
+    return sessionProgress(this.#options.store, sessionId);
   }
 
   async runSettled({ runId, progress }: { runId: string; progress: Exclude<DeploymentRunProgress, 'working'> }): Promise<void> {
@@ -270,10 +265,18 @@ export class DeploymentService {
     return { type: 'agent', id: agent.id, version: agent.version };
   }
 
-  async #checkResources(params: readonly (FileResourceParams | { type: string })[]): Promise<StoredDeployment['resources']> {
+  /** Checks the resources as a session would (files, memory stores) and keeps them as given, with file mount paths resolved. */
+  async #checkResources(params: readonly (FileResourceParams | MemoryStoreResourceParams | { type: string })[]): Promise<StoredDeployment['resources']> {
     const files = params.filter((p): p is FileResourceParams => p.type === 'file');
     const prepared = await prepareFileResources(this.#options.sessions, files, { field: 'resources' });
-    return prepared.resources.map((r) => ({ type: 'file', file_id: r.file_id, mount_path: r.mount_path }));
+    await prepareMemoryResources(this.#options.sessions, params, { field: 'resources' });
+    const mounts = prepared.resources.values();
+    return params.flatMap((p): StoredDeployment['resources'] => {
+      if (p.type === 'file') return [{ type: 'file', file_id: (p as FileResourceParams).file_id, mount_path: mounts.next().value?.mount_path ?? null }];
+      if (p.type !== 'memory_store') return [];
+      const { memory_store_id, access, instructions } = p as MemoryStoreResourceParams;
+      return [{ type: 'memory_store', memory_store_id, access: access ?? 'read_write', instructions: instructions ?? null }];
+    });
   }
 
   async #sessionExists(id: string): Promise<boolean> {
@@ -325,9 +328,9 @@ export function createDeploymentService({
   taskQueue: string;
   longhaul: CreateSessionDeps['longhaul'];
   store: SessionStore;
-  stores: Pick<ApiStores, 'agents' | 'environments' | 'files' | 'vaults' | 'deployments'>;
+  stores: Pick<ApiStores, 'agents' | 'environments' | 'files' | 'vaults' | 'deployments' | 'memories' | 'sessionMemory'>;
   webhooks?: EventSink | undefined;
 }): DeploymentService {
-  const { agents, environments, files, vaults, deployments } = stores;
-  return new DeploymentService({ client, taskQueue, store, deployments, webhooks, sessions: { longhaul, agents, environments, files, vaults, webhooks } });
+  const { agents, environments, files, vaults, deployments, memories, sessionMemory } = stores;
+  return new DeploymentService({ client, taskQueue, store, deployments, webhooks, sessions: { longhaul, agents, environments, files, vaults, memories, sessionMemory, webhooks } });
 }

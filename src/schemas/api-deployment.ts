@@ -3,6 +3,7 @@ import { cronProblem, isIanaTimezone } from '../deployments/cron-expression.ts';
 import { AgentReference } from './api-agent.ts';
 import { Metadata, MetadataPatch, PageQuery, QueryBoolean, CreatedAtQuery, Timestamp } from './api-common.ts';
 import { SessionResourceParams } from './api-file.ts';
+import { MemoryAccess } from './api-memory.ts';
 import { BudgetLimit, SessionAgentParam } from './api-session.ts';
 import { SystemMessageEventParams, UserDefineOutcomeEventParams, UserMessageEventParams } from './events.ts';
 
@@ -131,7 +132,10 @@ export const PausedReason = z.discriminatedUnion('type', [
 export type PausedReason = z.infer<typeof PausedReason>;
 
 /** `BetaManagedAgentsFileResourceConfig`: a file each run's session mounts. */
-export const DeploymentResource = z.object({ type: z.literal('file'), file_id: z.string(), mount_path: z.string().nullable() });
+export const DeploymentResource = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('file'), file_id: z.string(), mount_path: z.string().nullable() }),
+  z.object({ type: z.literal('memory_store'), memory_store_id: z.string(), access: MemoryAccess, instructions: z.string().nullable() }),
+]);
 export type DeploymentResource = z.infer<typeof DeploymentResource>;
 
 export const DeploymentStatus = z.enum(['active', 'paused']);

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { Timestamp } from './api-common.ts';
+import { MemoryStoreResource, MemoryStoreResourceParams } from './api-memory.ts';
 
 /** The Files API (`client.beta.files`) and file resources of sessions (`client.beta.sessions.resources`). */
 
@@ -73,8 +74,9 @@ const unsupportedResource = (type: string) =>
     .loose()
     .refine(() => false, { message: `${type} resources are not supported by Longhaul yet`, path: ['type'] });
 
-/** An entry of `resources` on `sessions.create`: files are mounted; the other kinds are refused by name. */
-export const SessionResourceParams = z.discriminatedUnion('type', [FileResourceParams, unsupportedResource('github_repository'), unsupportedResource('memory_store')]);
+/** An entry of `resources` on `sessions.create`: files and memory stores are mounted; repositories are refused by name. */
+export const SessionResourceParams = z.discriminatedUnion('type', [FileResourceParams, MemoryStoreResourceParams, unsupportedResource('github_repository')]);
+export type SessionResourceParams = z.infer<typeof SessionResourceParams>;
 
 /** `BetaManagedAgentsFileResource`. */
 export const FileResource = z.object({
@@ -86,6 +88,10 @@ export const FileResource = z.object({
   updated_at: Timestamp,
 });
 export type FileResource = z.infer<typeof FileResource>;
+
+/** `BetaManagedAgentsSessionResource` as Longhaul makes them. */
+export const SessionResource = z.union([FileResource, MemoryStoreResource]);
+export type SessionResource = z.infer<typeof SessionResource>;
 
 /** `BetaManagedAgentsDeleteSessionResource`. */
 export const DeletedSessionResource = z.object({ id: z.string(), type: z.literal('session_resource_deleted') });

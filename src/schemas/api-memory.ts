@@ -129,3 +129,43 @@ export const MemoryVersionListQuery = PageQuery.extend({
   'created_at[lte]': QueryTimestamp.optional(),
   view: MemoryView.optional(),
 });
+
+// ── Memory stores as session resources ─────────────────────────────────────
+
+/** Where memory stores are mounted in the sandbox. */
+export const MEMORY_MOUNT_ROOT = '/mnt/memory';
+
+/** A store's folder name under `/mnt/memory`: its name lowercased, each run of other characters one `-`. */
+export function memoryMountSlug(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 56)
+    .replace(/-+$/, '');
+  return slug === '' ? 'memory' : slug;
+}
+
+export const MemoryAccess = z.enum(['read_write', 'read_only']);
+
+/** A `{type:'memory_store'}` entry of `resources` on `sessions.create`. */
+export const MemoryStoreResourceParams = z.object({
+  type: z.literal('memory_store'),
+  memory_store_id: z.string().min(1),
+  access: MemoryAccess.nullish(),
+  instructions: z.string().max(4096).nullish(),
+});
+export type MemoryStoreResourceParams = z.infer<typeof MemoryStoreResourceParams>;
+
+/** `BetaManagedAgentsMemoryStoreResource`: the store as attached (name and description as they were then). It has no `id`. */
+export const MemoryStoreResource = z.object({
+  type: z.literal('memory_store'),
+  memory_store_id: z.string(),
+  access: MemoryAccess,
+  name: z.string(),
+  description: z.string(),
+  instructions: z.string().nullable(),
+  mount_path: z.string(),
+});
+export type MemoryStoreResource = z.infer<typeof MemoryStoreResource>;

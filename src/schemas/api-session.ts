@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolList, multiagentOf } from './api-agent.ts';
 import { INT32_MAX, Metadata, MetadataPatch, Timestamp } from './api-common.ts';
-import { FileResource } from './api-file.ts';
+import { SessionResource } from './api-file.ts';
 import { UserDefineOutcomeEventParams, UserMessageEventParams } from './events.ts';
 
 /** The session resource (`client.beta.sessions`). */
@@ -105,7 +105,7 @@ export const Session = z.object({
   status: SessionStatus,
   title: z.string().nullable(),
   metadata: z.record(z.string(), z.string()),
-  resources: z.array(FileResource),
+  resources: z.array(SessionResource),
   vault_ids: z.array(z.string()),
   budget: BudgetLimit.nullable(),
   outcome_evaluations: z.array(

@@ -48,11 +48,12 @@ export class MemoryStores {
 
   // ── Stores ────────────────────────────────────────────────────────────────
 
-  async create({ name, description, metadata }: { name: string; description?: string | undefined; metadata?: Record<string, string> | undefined }): Promise<MemoryStore> {
+  /** A new store; with `id`, a retried create finds the store it made (a dream's output store). */
+  async create({ id, name, description, metadata }: { id?: string | undefined; name: string; description?: string | undefined; metadata?: Record<string, string> | undefined }): Promise<MemoryStore> {
     const now = new Date().toISOString();
-    const store: MemoryStore = { id: newId('memstore'), type: 'memory_store', name, description: description ?? '', metadata: metadata ?? {}, created_at: now, updated_at: now, archived_at: null };
-    await this.#db.query('INSERT INTO memory_stores (id, record, created_at) VALUES ($1, $2::text::jsonb, $3)', [store.id, JSON.stringify(store), now]);
-    return store;
+    const store: MemoryStore = { id: id ?? newId('memstore'), type: 'memory_store', name, description: description ?? '', metadata: metadata ?? {}, created_at: now, updated_at: now, archived_at: null };
+    const rows = await this.#db.query<{ id: string }>('INSERT INTO memory_stores (id, record, created_at) VALUES ($1, $2::text::jsonb, $3) ON CONFLICT (id) DO NOTHING RETURNING id', [store.id, JSON.stringify(store), now]);
+    return rows[0] ? store : this.retrieve(store.id);
   }
 
   async retrieve(id: string): Promise<MemoryStore> {
@@ -154,6 +155,45 @@ export class MemoryStores {
       }
       await addVersion(tx, { storeId, memoryId: id, operation: 'deleted', path: current.path, content: null, actor, now: new Date().toISOString() });
       await tx.query('DELETE FROM memories WHERE id = $1', [id]);
+    });
+  }
+
+  // ── Writes by path (a session's sandbox syncing its files) ────────────────
+
+  /**
+   * Sets the memory at `path` to `content`, making it when no memory holds the path.
+   * Content equal to the current is no change, so a retried sync writes no second
+   * version. Writers by path take the store's row lock: two sessions writing one path
+   * take turns, both writes are versions and the later one is current.
+   */
+  async writePath(storeId: string, path: string, content: string, actor: Actor): Promise<'created' | 'modified' | 'unchanged'> {
+    return this.#db.transaction(async (tx) => {
+      await writableStore(tx, storeId);
+      const now = new Date().toISOString();
+      const rows = await tx.query<MemoryRow>('SELECT id, record, content FROM memories WHERE memory_store_id = $1 AND path = $2 FOR UPDATE', [storeId, path]);
+      const current = rows[0];
+      if (current && current.content === content) return 'unchanged';
+      const id = current?.id ?? newId('mem');
+      const version = await addVersion(tx, { storeId, memoryId: id, operation: current ? 'modified' : 'created', path, content, actor, now });
+      const memory = memoryOf({ id, storeId, path, content, versionId: version.id, createdAt: current?.record.created_at ?? now, updatedAt: now });
+      if (current) {
+        await tx.query('UPDATE memories SET record = $2::text::jsonb, content = $3 WHERE id = $1', [id, JSON.stringify(withoutContent(memory)), content]);
+        return 'modified';
+      }
+      await tx.query('INSERT INTO memories (id, memory_store_id, path, record, content) VALUES ($1, $2, $3, $4::text::jsonb, $5)', [id, storeId, path, JSON.stringify(withoutContent(memory)), content]);
+      return 'created';
+    });
+  }
+
+  /** Deletes the memory at `path` (a version records it); false when no memory holds the path. */
+  async deletePath(storeId: string, path: string, actor: Actor): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      await writableStore(tx, storeId);
+      const rows = await tx.query<MemoryRow>('SELECT id FROM memories WHERE memory_store_id = $1 AND path = $2 FOR UPDATE', [storeId, path]);
+      if (!rows[0]) return false;
+      await addVersion(tx, { storeId, memoryId: rows[0].id, operation: 'deleted', path, content: null, actor, now: new Date().toISOString() });
+      await tx.query('DELETE FROM memories WHERE id = $1', [rows[0].id]);
+      return true;
     });
   }
 
@@ -321,6 +361,13 @@ async function liveStore(tx: SqlExecutor, id: string): Promise<MemoryStore> {
   if (!rows[0]) throw new NotFoundError(`memory store ${id} not found`);
   if (rows[0].record.archived_at !== null) throw new ConflictError(`memory store ${id} is archived: its memories are read-only`);
   return rows[0].record;
+}
+
+/** The store locked for a write by path (see `writePath`); it must not be archived. */
+async function writableStore(tx: SqlExecutor, id: string): Promise<MemoryStore> {
+  const store = await lockStore(tx, id);
+  if (store.archived_at !== null) throw new ConflictError(`memory store ${id} is archived: its memories are read-only`);
+  return store;
 }
 
 async function lockMemory(tx: SqlExecutor, storeId: string, id: string): Promise<Memory> {

@@ -363,4 +363,28 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       CREATE INDEX memory_versions_store ON memory_versions (memory_store_id, created_at, id);
     `,
   },
+  {
+    id: 16,
+    name: 'memory stores attached to sessions, and what each sandbox was last synced to',
+    sql: `
+      -- A session's memory store resources as attached (fixed for the session's life).
+      CREATE TABLE session_memory_stores (
+        session_id       text NOT NULL,
+        position         integer NOT NULL,
+        memory_store_id  text NOT NULL,
+        record           jsonb NOT NULL,
+        PRIMARY KEY (session_id, position)
+      );
+      CREATE INDEX session_memory_stores_store ON session_memory_stores (memory_store_id, session_id);
+      -- Per session and store, each path's content as last synced between the store and
+      -- the sandbox: what tells a change the agent made from one made elsewhere.
+      CREATE TABLE session_memory_files (
+        session_id       text NOT NULL,
+        memory_store_id  text NOT NULL,
+        path             text COLLATE "C" NOT NULL,
+        content_sha256   text NOT NULL,
+        PRIMARY KEY (session_id, memory_store_id, path)
+      );
+    `,
+  },
 ];

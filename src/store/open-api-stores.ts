@@ -2,14 +2,15 @@ import { AgentStore } from './agent-store.ts';
 import { DeploymentStore } from './deployment-store.ts';
 import { EnvironmentStore } from './environment-store.ts';
 import { FileStore } from './file-store.ts';
+import { MemoryStores } from './memory-store.ts';
 import { migrateSchema } from './migrate-schema.ts';
+import { SessionMemoryStore } from './session-memory-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { VaultStore } from './vault-store.ts';
 import { WebhookStore } from './webhook-store.ts';
-import { MemoryStores } from './memory-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
-export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore; webhooks: WebhookStore; memories: MemoryStores };
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore; webhooks: WebhookStore; memories: MemoryStores; sessionMemory: SessionMemoryStore };
 
 /**
  * The HTTP API's resource stores on `driver`, schema brought up to date. Share
@@ -33,5 +34,6 @@ export async function openApiStores(driver: SqlDriver, { secretBox }: { secretBo
     deployments: new DeploymentStore(driver),
     webhooks: new WebhookStore(driver, { secretBox }),
     memories: new MemoryStores(driver),
+    sessionMemory: new SessionMemoryStore(driver),
   };
 }

@@ -51,6 +51,8 @@ export type ListSessionsOptions = {
   includeArchived?: boolean | undefined;
   agentId?: string | undefined;
   agentVersion?: number | undefined;
+  /** Only these sessions. */
+  ids?: readonly string[] | undefined;
   createdAt?: { gt?: string | undefined; gte?: string | undefined; lt?: string | undefined; lte?: string | undefined } | undefined;
 };
 
@@ -111,7 +113,7 @@ export class SessionRecords {
   }
 
   /** Sessions API clients created (library sessions have no agent version to show). */
-  async listApiSessions({ limit, cursor, order = 'desc', includeArchived = false, agentId, agentVersion, createdAt = {} }: ListSessionsOptions): Promise<Page<ApiSessionRecord>> {
+  async listApiSessions({ limit, cursor, order = 'desc', includeArchived = false, agentId, agentVersion, ids, createdAt = {} }: ListSessionsOptions): Promise<Page<ApiSessionRecord>> {
     const where = ['deleted_at IS NULL', 'agent_id IS NOT NULL'];
     const params: unknown[] = [];
     const add = (condition: (n: string) => string, value: unknown) => {
@@ -121,6 +123,7 @@ export class SessionRecords {
     if (!includeArchived) where.push('archived_at IS NULL');
     if (agentId !== undefined) add((n) => `agent_id = ${n}`, agentId);
     if (agentVersion !== undefined) add((n) => `(record->'agent'->>'version')::integer = ${n}`, agentVersion);
+    if (ids !== undefined) add((n) => `id = ANY(${n}::text[])`, [...ids]);
     if (createdAt.gt !== undefined) add((n) => `created_at > ${n}`, createdAt.gt);
     if (createdAt.gte !== undefined) add((n) => `created_at >= ${n}`, createdAt.gte);
     if (createdAt.lt !== undefined) add((n) => `created_at < ${n}`, createdAt.lt);

@@ -5,6 +5,9 @@ import { storeIdentityCheck } from './store-identity-check.ts';
 import { createDeploymentActivities } from '../../activities/deployment-activities.ts';
 import { createSessionActivities } from '../../activities/session-activities.ts';
 import type { DeploymentService } from '../deployments/deployment-service.ts';
+import { MemorySync } from '../../activities/memory-sync.ts';
+import type { MemoryStores } from '../store/memory-store.ts';
+import type { SessionMemoryStore } from '../store/session-memory-store.ts';
 import { createWebhookActivities } from '../../activities/webhook-activities.ts';
 import type { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import type { WebSearchProvider } from '../../activities/web-tools.ts';
@@ -47,6 +50,12 @@ export type LonghaulWorkerOptions = {
   credentials?: Pick<CredentialResolver, 'environmentSecrets'>;
   /** Uploaded files' bytes (the API's `FileStore` on the shared store), to mount sessions' file resources. */
   files?: FileContentReader;
+  /**
+   * Memory stores (the API's stores on the shared store): sessions' `memory_store`
+   * resources are mounted at /mnt/memory and synced around each tool call. Without it
+   * such sessions run without their memory.
+   */
+  memory?: { memories: MemoryStores; sessionMemory: SessionMemoryStore } | undefined;
   workflowBundle?: WorkflowBundle;
   /** Concurrent activities (model calls and tool calls). Default 100. */
   maxConcurrentActivities?: number;
@@ -90,6 +99,7 @@ export async function createLonghaulWorker({
   mcp,
   credentials,
   files,
+  memory,
   workflowBundle,
   maxConcurrentActivities = 100,
   heartbeatEveryMs = 1000,
@@ -107,7 +117,7 @@ export async function createLonghaulWorker({
     taskQueue,
     workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
     activities: {
-      ...createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files, graderModel }),
+      ...createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files, graderModel, ...(memory ? { memory: new MemorySync(memory) } : {}) }),
       ...(deployments ? createDeploymentActivities(deployments) : {}),
       ...(webhooks ? createWebhookActivities({ store: webhooks.store }) : {}),
     },

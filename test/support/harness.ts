@@ -121,6 +121,7 @@ export async function startHarness({
       ...(mcp ? { mcp } : {}),
       ...(credentials ? { credentials } : {}),
       ...(files ? { files } : {}),
+      ...(apiStores ? { memory: apiStores } : {}),
       ...(graderModel ? { graderModel } : {}),
       deployments,
       webhooks,

@@ -6,6 +6,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { FileStore } from '../../src/store/file-store.ts';
+import { MemoryStores } from '../../src/store/memory-store.ts';
+import { SessionMemoryStore } from '../../src/store/session-memory-store.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
 import { createLonghaulWorker } from '../../src/worker/create-worker.ts';
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
@@ -28,6 +30,7 @@ const worker = await createLonghaulWorker({
   anthropic: new Anthropic({ baseURL: env('LONGHAUL_TEST_MODEL_URL'), apiKey: 'test-key' }),
   heartbeatEveryMs: 200,
   files: new FileStore(driver),
+  memory: { memories: new MemoryStores(driver), sessionMemory: new SessionMemoryStore(driver) },
 });
 const running = worker.run();
 process.stdout.write('ready\n');

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { FileMount } from '../../../workflows/contract.ts';
 import { NotFoundError } from '../../errors.ts';
 import { PageQuery, pageCursorOf } from '../../schemas/api-common.ts';
-import { DeletedSessionResource, FileResource, FileResourceParams, resolveMountPath } from '../../schemas/api-file.ts';
+import { DeletedSessionResource, FileResource, FileResourceParams, SessionResource, resolveMountPath } from '../../schemas/api-file.ts';
+import type { SessionMemoryStore } from '../../store/session-memory-store.ts';
 import type { FileStore } from '../../store/file-store.ts';
 import { newId } from '../../store/ids.ts';
 import { BadRequestError, PrerequisiteError } from '../api-errors.ts';
@@ -64,7 +65,7 @@ const ResourceParam = z.object({ session_id: z.string().min(1), resource_id: z.s
 const tags = ['sessions'];
 
 /** `client.beta.sessions.resources` for file resources: add, list, retrieve, delete. */
-export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, 'longhaul'> & { files: FileStore }): void {
+export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, 'longhaul'> & { files: FileStore; sessionMemory?: SessionMemoryStore | undefined }): void {
   const { files, longhaul } = deps;
 
   /** The session, which must exist and not be archived to change. */
@@ -109,14 +110,16 @@ export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, '
       path: '/v1/sessions/{session_id}/resources',
       tags,
       request: { params: SessionParam, query: PageQuery },
-      responses: { 200: json(pageCursorOf(FileResource), 'Resources, oldest first'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(SessionResource), 'Resources: files oldest first, then memory stores'), ...ERROR_RESPONSES },
     }),
     async (c) => {
       const sessionId = c.req.valid('param').session_id;
       apiSessionOf(await longhaul.sessions.record(sessionId));
       const query = c.req.valid('query');
       const page = await files.listResources(sessionId, { limit: clampLimit(query.limit, { max: 1000 }), cursor: cursorOf(query.page) });
-      return c.json({ data: page.data, next_page: page.next_page }, 200);
+      // Memory stores (fixed at creation, at most a few) follow the files, on the last page.
+      const memory = page.next_page === null ? ((await deps.sessionMemory?.resources(sessionId)) ?? []) : [];
+      return c.json({ data: [...page.data, ...memory], next_page: page.next_page }, 200);
     },
   );
 

@@ -2,6 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { CreatedAtQuery, PageQuery, QueryBoolean, bidirectionalPageOf, createdAtRange } from '../../schemas/api-common.ts';
 import { SessionResourceParams, type FileResourceParams } from '../../schemas/api-file.ts';
+import type { MemoryStoreResourceParams } from '../../schemas/api-memory.ts';
 import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams } from '../../schemas/api-session.ts';
 import type { UserEventParams } from '../../schemas/events.ts';
 import type { SessionView } from '../../client/longhaul.ts';
@@ -10,18 +11,22 @@ import { checkVaults, createApiSession, publishQuietly, type EventSink, type Vau
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 import { apiSessionOf, sessionObject } from '../session-object.ts';
+import type { SessionMemoryDeps } from '../memory-resources.ts';
 import type { SessionFileDeps } from './session-resource-routes.ts';
 
 const SessionParam = z.object({ session_id: z.string().min(1) });
 const tags = ['sessions'];
-/** `sessions.create` with file resources; other resource kinds are refused by name. */
+/** `sessions.create` with file and memory store resources; repositories are refused by name. */
 const SessionCreateWithResources = SessionCreateParams.extend({ resources: z.array(SessionResourceParams).max(100).optional() });
 
 /** `client.beta.sessions` (create, retrieve, update, list, archive, delete): the session service (`Longhaul`) does the work. */
-export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps & { vaults?: VaultLookup | undefined; webhooks?: EventSink | undefined }): void {
+export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps & SessionMemoryDeps & { vaults?: VaultLookup | undefined; webhooks?: EventSink | undefined }): void {
   const { longhaul } = deps;
 
-  const resourcesOf = async (id: string): Promise<Session['resources']> => (deps.files ? (await deps.files.listResources(id, { limit: 100 })).data : []);
+  const resourcesOf = async (id: string): Promise<Session['resources']> => [
+    ...(deps.files ? (await deps.files.listResources(id, { limit: 100 })).data : []),
+    ...((await deps.sessionMemory?.resources(id)) ?? []),
+  ];
   const present = async (view: SessionView): Promise<Session> => {
     const session = apiSessionOf(view);
     return sessionObject(session, session, { resources: await resourcesOf(session.id) });
@@ -32,7 +37,8 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
     createRoute({ method: 'post', path: '/v1/sessions', tags, request: { body: jsonBody(SessionCreateWithResources) }, responses: { 200: json(Session, 'The new session'), ...ERROR_RESPONSES } }),
     async (c) => {
       const params = c.req.valid('json');
-      const resources = (params.resources ?? []).filter((r): r is FileResourceParams => r.type === 'file');
+      // Repositories never pass validation; what is left is files and memory stores.
+      const resources = (params.resources ?? []).filter((r): r is FileResourceParams | MemoryStoreResourceParams => r.type === 'file' || r.type === 'memory_store');
       return c.json(await createApiSession(deps, { ...params, initial_events: params.initial_events as UserEventParams[] | undefined, resources }), 200);
     },
   );
@@ -72,6 +78,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
           include_archived: QueryBoolean.optional(),
           agent_id: z.string().optional(),
           agent_version: z.coerce.number().int().optional(),
+          memory_store_id: z.string().optional(),
           ...CreatedAtQuery,
           statuses: oneOrMany(SessionStatus),
           'statuses[]': oneOrMany(SessionStatus),
@@ -88,6 +95,8 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
         includeArchived: query.include_archived,
         agentId: query.agent_id,
         agentVersion: query.agent_version,
+        // The attachments may live in another database than the sessions (the API's stores apart from the engine's).
+        ids: query.memory_store_id !== undefined ? ((await deps.sessionMemory?.sessionsWith(query.memory_store_id)) ?? []) : undefined,
         createdAt: createdAtRange(query),
       });
       const statuses = queryArray<SessionStatus>(query, 'statuses');
@@ -115,8 +124,10 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       const id = c.req.valid('param').session_id;
       apiSessionOf(await longhaul.sessions.record(id));
       await longhaul.sessions.delete(id);
-      // The session's rows go with its workflow's end; its file attachments now. Uploaded files stay: they are the caller's.
+      // The session's rows go with its workflow's end; its file and memory attachments now.
+      // Uploaded files and memory stores stay: they are the caller's.
       await deps.files?.removeResources(id);
+      await deps.sessionMemory?.detach(id);
       await publishQuietly(deps.webhooks, 'session.deleted', id, 'deleted');
       return c.json({ id, type: 'session_deleted' as const }, 200);
     },
