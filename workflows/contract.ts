@@ -304,6 +304,10 @@ export const OUTCOME_GRADER_WORKFLOW = 'outcomeGraderWorkflow';
 export const THREAD_WORKFLOW = 'threadWorkflow';
 export const DEPLOYMENT_RUN_WORKFLOW = 'deploymentRunWorkflow';
 export const WEBHOOK_DELIVERY_WORKFLOW = 'webhookDeliveryWorkflow';
+export const DREAM_WORKFLOW = 'dreamWorkflow';
+
+/** One dream, run as a session of its own; the workflow id is the dream's id. */
+export type DreamWorkflowInput = { dreamId: string; storeId: string };
 
 /**
  * One run of a deployment. A Schedule starts it with `deploymentId` only (the run's

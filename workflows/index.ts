@@ -3,3 +3,4 @@ export { sessionCleanupWorkflow } from './session-cleanup.ts';
 export { outcomeGraderWorkflow } from './outcome-grader.ts';
 export { deploymentRunWorkflow } from './deployment-run.ts';
 export { webhookDeliveryWorkflow } from './webhook-delivery.ts';
+export { dreamWorkflow } from './dream.ts';

@@ -18,4 +18,6 @@ export const PATCHES = {
   requeueUnsentOnInterrupt: 'requeue-unsent-on-interrupt',
   /** Archive and delete remove the session's files (and delete its rows) as the workflow ends. */
   removeOnDelete: 'remove-on-delete',
+  /** A terminate that arrives while files are copied in before a turn ends the session then, not after the turn. */
+  terminateDuringMount: 'terminate-during-mount',
 } as const;

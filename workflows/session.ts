@@ -40,6 +40,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     if (!state.turnActive && loop.hasPendingMounts() && patched(PATCHES.mountFiles)) {
       const wasWarm = loop.sandboxWarm;
       await loop.mountPending();
+      // No turn scope existed to cancel while the files were copied: the terminate is seen here.
+      if (loop.terminateRequested && patched(PATCHES.terminateDuringMount)) break;
       if (!state.inbox.some((e) => e.type === 'user.message')) {
         // No turn to use the container started for the copy: give it back; the disk keeps the files.
         if (!wasWarm) await loop.releaseSandbox();

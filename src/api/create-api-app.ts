@@ -21,6 +21,8 @@ import { registerDeploymentRoutes } from './routes/deployment-routes.ts';
 import { registerWebhookRoutes } from './routes/webhook-routes.ts';
 import { registerMemoryRoutes } from './routes/memory-routes.ts';
 import type { SessionMemoryStore } from '../store/session-memory-store.ts';
+import type { DreamService } from '../dreams/dream-service.ts';
+import { registerDreamRoutes } from './routes/dream-routes.ts';
 import type { MemoryStores } from '../store/memory-store.ts';
 import { resourceWebhooks } from './resource-webhooks.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
@@ -58,6 +60,8 @@ export type CreateApiAppOptions = {
   memories?: MemoryStores | undefined;
   /** Which memory stores sessions mount (and their sync state); with `memories`, sessions take `memory_store` resources. */
   sessionMemory?: SessionMemoryStore | undefined;
+  /** Dreams; serves `/v1/dreams`. */
+  dreamService?: DreamService | undefined;
   /** Deployments and their runs; serves `/v1/deployments` and `/v1/deployment_runs`. */
   deploymentService?: DeploymentService | undefined;
   /**
@@ -96,6 +100,7 @@ export function createApiApp({
   memories,
   sessionMemory,
   deploymentService,
+  dreamService,
   webhookPublisher,
   streamKeepaliveMs = 15_000,
   onInternalError = (error, { method, path, requestId }) => console.error(`longhaul api: ${method} ${path} (${requestId}) failed:`, error),
@@ -147,6 +152,7 @@ export function createApiApp({
   if (vaults) registerVaultRoutes(app, { vaults });
   if (memories) registerMemoryRoutes(app, { memories });
   if (deploymentService) registerDeploymentRoutes(app, { deployments: deploymentService });
+  if (dreamService) registerDreamRoutes(app, { dreams: dreamService });
   if (webhookPublisher) registerWebhookRoutes(app, { webhooks: webhookPublisher.store });
 
   app.doc31('/openapi.json', {

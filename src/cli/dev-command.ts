@@ -17,6 +17,7 @@ import { readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../confi
 import { resolveDevSecretBox } from '../config/secret-key.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
 import { createDeploymentService } from '../deployments/deployment-service.ts';
+import { dreamingFor } from '../dreams/dreaming.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import { openPgliteDriver } from '../store/pglite-driver.ts';
 import { SessionStore } from '../store/session-store.ts';
@@ -102,6 +103,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     // One service for the deployment routes and the worker's scheduled runs.
     const webhooks = new WebhookPublisher({ client, taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deploymentService = createDeploymentService({ client, taskQueue, longhaul, store, stores, webhooks });
+    const dreaming = dreamingFor({ client, taskQueue, longhaul, store, stores });
 
     terminal.spinner('bundling workflows and starting the worker…');
     const workerConnection = await NativeConnection.connect({ address: temporal.address });
@@ -111,7 +113,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, deployments: deploymentService, webhooks, ...graderModelFromEnv(env) });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env) });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',
@@ -132,6 +134,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
       store,
       stores,
       deploymentService,
+      dreamService: dreaming.service,
       webhookPublisher: webhooks,
       apiKey: apiKey.key,
       port: apiPort,

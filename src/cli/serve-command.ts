@@ -19,6 +19,7 @@ import { waitForStopSignal } from './stop-signal.ts';
 import { openEngineStore } from './open-engine-store.ts';
 import { connectClient, installWorkerLogger, modelLine, startEngineWorker, type EngineWorker } from './worker-command.ts';
 import { createDeploymentService } from '../deployments/deployment-service.ts';
+import { dreamingFor } from '../dreams/dreaming.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 
 /** Printed once the API listens; tests and scripts wait for it. */
@@ -55,11 +56,12 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deploymentService = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
+    const dreaming = dreamingFor({ client, taskQueue: config.taskQueue, longhaul, store, stores });
 
     let worker: EngineWorker | undefined;
     if (model) {
       const credentials = secretBox ? new CredentialResolver({ vaults: stores.vaults, box: secretBox }) : undefined;
-      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, credentials, files: stores.files, deployments: deploymentService, webhooks });
+      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks });
     }
 
     const app = createApiApp({
@@ -67,6 +69,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
       store,
       ...stores,
       deploymentService,
+      dreamService: dreaming.service,
       webhookPublisher: webhooks,
       apiKeys: config.apiKeys,
       onInternalError: (error, { method, path, requestId }) =>

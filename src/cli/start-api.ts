@@ -5,6 +5,7 @@ import type { DeploymentService } from '../deployments/deployment-service.ts';
 import type { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import { MODEL_HEADER, type DevModel } from '../config/dev-info.ts';
 import type { ApiStores } from '../store/open-api-stores.ts';
+import type { DreamService } from '../dreams/dream-service.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { CliError } from './cli-error.ts';
 
@@ -15,6 +16,7 @@ export type StartDevApiOptions = {
   store: SessionStore;
   stores: ApiStores;
   deploymentService?: DeploymentService | undefined;
+  dreamService?: DreamService | undefined;
   webhookPublisher?: WebhookPublisher | undefined;
   apiKey: string;
   port: number;
@@ -24,12 +26,13 @@ export type StartDevApiOptions = {
 };
 
 /** The Managed Agents HTTP API of `longhaul dev`, listening on `host:port`. */
-export async function startDevApi({ longhaul, store, stores, deploymentService, webhookPublisher, apiKey, port, host, model, onInternalError }: StartDevApiOptions): Promise<DevApi> {
+export async function startDevApi({ longhaul, store, stores, deploymentService, dreamService, webhookPublisher, apiKey, port, host, model, onInternalError }: StartDevApiOptions): Promise<DevApi> {
   const app = createApiApp({
     longhaul,
     store,
     ...stores,
     deploymentService,
+    dreamService,
     webhookPublisher,
     apiKeys: [apiKey],
     onInternalError: (error, { method, path, requestId }) =>

@@ -13,6 +13,7 @@ import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type Engine
 import { Client, Connection } from '@temporalio/client';
 import { Longhaul } from '../client/longhaul.ts';
 import { createDeploymentService, type DeploymentService } from '../deployments/deployment-service.ts';
+import { dreamingFor } from '../dreams/dreaming.ts';
 import type { FileContentReader } from '../store/file-store.ts';
 import { openApiStores } from '../store/open-api-stores.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
@@ -58,7 +59,8 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deployments = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, deployments, webhooks });
+    const dreams = dreamingFor({ client, taskQueue: config.taskQueue, longhaul, store, stores }).worker;
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, dreams, deployments, webhooks });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -93,6 +95,7 @@ export async function startEngineWorker({
   credentials,
   files,
   memory,
+  dreams,
   deployments,
   webhooks,
 }: {
@@ -108,6 +111,8 @@ export async function startEngineWorker({
   files: FileContentReader;
   /** Memory stores, mounted into sandboxes of sessions that attach them. */
   memory?: LonghaulWorkerOptions['memory'];
+  /** Runs dreams. */
+  dreams?: LonghaulWorkerOptions['dreams'];
   /** Runs deployments' scheduled runs. */
   deployments?: DeploymentService | undefined;
   /** Publishes and delivers outbound webhooks. */
@@ -141,6 +146,7 @@ export async function startEngineWorker({
     ...(credentials ? { credentials } : {}),
     files,
     memory,
+    dreams,
     deployments,
     webhooks,
     ...graderModelFromEnv(env),

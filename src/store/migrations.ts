@@ -387,4 +387,18 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       );
     `,
   },
+  {
+    id: 17,
+    name: 'dreams',
+    sql: `
+      CREATE TABLE dreams (
+        id           text PRIMARY KEY,
+        status       text NOT NULL,
+        record       jsonb NOT NULL,
+        created_at   text NOT NULL,
+        archived_at  text
+      );
+      CREATE INDEX dreams_created ON dreams (created_at, id);
+    `,
+  },
 ];

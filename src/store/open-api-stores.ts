@@ -1,5 +1,6 @@
 import { AgentStore } from './agent-store.ts';
 import { DeploymentStore } from './deployment-store.ts';
+import { DreamStore } from './dream-store.ts';
 import { EnvironmentStore } from './environment-store.ts';
 import { FileStore } from './file-store.ts';
 import { MemoryStores } from './memory-store.ts';
@@ -10,7 +11,7 @@ import { VaultStore } from './vault-store.ts';
 import { WebhookStore } from './webhook-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
-export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore; webhooks: WebhookStore; memories: MemoryStores; sessionMemory: SessionMemoryStore };
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore; webhooks: WebhookStore; memories: MemoryStores; sessionMemory: SessionMemoryStore; dreams: DreamStore };
 
 /**
  * The HTTP API's resource stores on `driver`, schema brought up to date. Share
@@ -35,5 +36,6 @@ export async function openApiStores(driver: SqlDriver, { secretBox }: { secretBo
     webhooks: new WebhookStore(driver, { secretBox }),
     memories: new MemoryStores(driver),
     sessionMemory: new SessionMemoryStore(driver),
+    dreams: new DreamStore(driver),
   };
 }

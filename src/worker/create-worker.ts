@@ -6,6 +6,7 @@ import { createDeploymentActivities } from '../../activities/deployment-activiti
 import { createSessionActivities } from '../../activities/session-activities.ts';
 import type { DeploymentService } from '../deployments/deployment-service.ts';
 import { MemorySync } from '../../activities/memory-sync.ts';
+import { createDreamActivities, type DreamActivityDeps } from '../../activities/dream-activities.ts';
 import type { MemoryStores } from '../store/memory-store.ts';
 import type { SessionMemoryStore } from '../store/session-memory-store.ts';
 import { createWebhookActivities } from '../../activities/webhook-activities.ts';
@@ -56,6 +57,8 @@ export type LonghaulWorkerOptions = {
    * such sessions run without their memory.
    */
   memory?: { memories: MemoryStores; sessionMemory: SessionMemoryStore } | undefined;
+  /** Runs dreams (`dreamWorkflow`'s activities); without it a dream this worker picks up waits for one that has it. */
+  dreams?: DreamActivityDeps | undefined;
   workflowBundle?: WorkflowBundle;
   /** Concurrent activities (model calls and tool calls). Default 100. */
   maxConcurrentActivities?: number;
@@ -100,6 +103,7 @@ export async function createLonghaulWorker({
   credentials,
   files,
   memory,
+  dreams,
   workflowBundle,
   maxConcurrentActivities = 100,
   heartbeatEveryMs = 1000,
@@ -120,6 +124,7 @@ export async function createLonghaulWorker({
       ...createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files, graderModel, ...(memory ? { memory: new MemorySync(memory) } : {}) }),
       ...(deployments ? createDeploymentActivities(deployments) : {}),
       ...(webhooks ? createWebhookActivities({ store: webhooks.store }) : {}),
+      ...(dreams ? createDreamActivities(dreams) : {}),
     },
     // The workflow half (the store id header) is in the bundle: bundleLonghaulWorkflows adds it.
     interceptors: { activity: [storeIdentityCheck({ storeId: store.storeId })] },

@@ -70,6 +70,7 @@ export async function startApiFixture({
     store: harness.store,
     ...stores,
     deploymentService: harness.deployments,
+    dreamService: harness.dreams,
     webhookPublisher: harness.webhooks,
     apiKeys: [API_KEY],
     ...(streamKeepaliveMs ? { streamKeepaliveMs } : {}),

@@ -12,6 +12,8 @@ import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts
 import { ScriptedModelServer, type Script } from '../../src/testing/index.ts';
 import { bundleLonghaulWorkflows, createLonghaulWorker } from '../../src/worker/create-worker.ts';
 import { createDeploymentService, type DeploymentService } from '../../src/deployments/deployment-service.ts';
+import { dreamingFor } from '../../src/dreams/dreaming.ts';
+import type { DreamService } from '../../src/dreams/dream-service.ts';
 import type { ApiStores } from '../../src/store/open-api-stores.ts';
 import { WebhookPublisher } from '../../src/webhooks/webhook-publisher.ts';
 import type { WebhookRetry } from '../../workflows/contract.ts';
@@ -46,6 +48,8 @@ export type Harness = {
   dataDir: string;
   /** Deployments on the API stores given as `apiStores` (their runs run in the harness's workers). */
   deployments: DeploymentService | undefined;
+  /** The dream service on `apiStores` (with them only); its dreams run on the harness's workers. */
+  dreams: DreamService | undefined;
   /** Outbound webhooks on the API stores given as `apiStores`. */
   webhooks: WebhookPublisher | undefined;
   /** Starts an in-process worker (the harness starts one unless `worker: false`). */
@@ -105,6 +109,7 @@ export async function startHarness({
   const longhaul = new Longhaul({ client, store, taskQueue });
   const webhooks = apiStores ? new WebhookPublisher({ client, taskQueue, store: apiStores.webhooks, storeId: store.storeId, retry: webhookRetry }) : undefined;
   const deployments = apiStores ? createDeploymentService({ client, taskQueue, longhaul, store, stores: apiStores, webhooks }) : undefined;
+  const dreaming = apiStores ? dreamingFor({ client, taskQueue, longhaul, store, stores: apiStores }) : undefined;
   const workers: { stop(): Promise<void> }[] = [];
   const sessionsCreated: string[] = [];
 
@@ -120,8 +125,10 @@ export async function startHarness({
       heartbeatEveryMs,
       ...(mcp ? { mcp } : {}),
       ...(credentials ? { credentials } : {}),
-      ...(files ? { files } : {}),
+      // The API's stores, when given, are where uploaded files (and dreams' transcripts) are.
+      ...(files || apiStores ? { files: files ?? apiStores!.files } : {}),
       ...(apiStores ? { memory: apiStores } : {}),
+      ...(dreaming ? { dreams: dreaming.worker } : {}),
       ...(graderModel ? { graderModel } : {}),
       deployments,
       webhooks,
@@ -161,6 +168,7 @@ export async function startHarness({
     taskQueue,
     dataDir,
     deployments,
+    dreams: dreaming?.service,
     webhooks,
     startWorker,
     async [Symbol.asyncDispose]() {

@@ -1,0 +1,56 @@
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { pageCursorOf } from '../../schemas/api-common.ts';
+import { Dream, DreamCreateParams, DreamListQuery, type DreamStatus } from '../../schemas/api-dream.ts';
+import type { DreamService } from '../../dreams/dream-service.ts';
+import type { ApiApp } from '../api-types.ts';
+import { clampLimit, cursorOf, queryArray } from '../list-query.ts';
+import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+
+const DreamParam = z.object({ dream_id: z.string().min(1) });
+const tags = ['dreams'];
+
+/** `client.beta.dreams`: create, retrieve, list, cancel, archive. */
+export function registerDreamRoutes(app: ApiApp, { dreams }: { dreams: DreamService }): void {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/dreams',
+      tags,
+      description: 'Starts a dream: a session of its own reads the sessions and the memory store and curates a store. Poll until the status is final.',
+      request: { body: jsonBody(DreamCreateParams) },
+      responses: { 200: json(Dream, 'The new dream, pending'), ...ERROR_RESPONSES },
+    }),
+    async (c) => c.json(await dreams.create(c.req.valid('json')), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/v1/dreams/{dream_id}', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream'), ...ERROR_RESPONSES } }),
+    async (c) => c.json(await dreams.retrieve(c.req.valid('param').dream_id), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/v1/dreams', tags, request: { query: DreamListQuery }, responses: { 200: json(pageCursorOf(Dream), 'Dreams, newest first'), ...ERROR_RESPONSES } }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const page = await dreams.list({
+        limit: clampLimit(query.limit),
+        cursor: cursorOf(query.page),
+        statuses: queryArray<DreamStatus>(query, 'statuses'),
+        includeArchived: query.include_archived,
+        createdAt: { gt: query['created_at[gt]'], lt: query['created_at[lt]'] },
+      });
+      return c.json({ data: page.data, next_page: page.next_page }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/dreams/{dream_id}/cancel', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream, canceled'), ...ERROR_RESPONSES } }),
+    async (c) => c.json(await dreams.cancel(c.req.valid('param').dream_id), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: 'post', path: '/v1/dreams/{dream_id}/archive', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream, archived'), ...ERROR_RESPONSES } }),
+    async (c) => c.json(await dreams.archive(c.req.valid('param').dream_id), 200),
+  );
+}
