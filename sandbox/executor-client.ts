@@ -373,9 +373,11 @@ function parseMemoryScan(value: unknown): MemoryScan {
     }),
     deleted: deleted!.map(parseFileRef),
     rejected: rejected!.map((entry) => {
+      // The ref first: it throws the protocol error for a non-object.
+      const ref = parseFileRef(entry);
       const reason = (entry as Record<string, unknown>)['reason'];
       if (!REJECTIONS.has(reason as MemoryRejection)) throw new ExecutorRequestError('bad_reply', 'executor returned a malformed rejected memory file');
-      return { ...parseFileRef(entry), reason: reason as MemoryRejection };
+      return { ...ref, reason: reason as MemoryRejection };
     }),
     truncated: value['truncated'],
   };

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chown, link, lstat, mkdir, open, readFile, realpath, rm, unlink } from 'node:fs/promises';
+import { chown, type FileHandle, link, lstat, mkdir, open, readFile, realpath, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SANDBOX_GID, SANDBOX_UID } from './sandbox-resources.ts';
@@ -162,14 +162,30 @@ async function sandboxFolder(path: string): Promise<string> {
   return path;
 }
 
-/** A folder on the disk that only root may change; one that exists must be a plain directory, never a link. */
+/**
+ * A folder on the disk that only root may change, with exactly `mode` (mkdir's is masked by
+ * the umask, and a folder left by an older release may differ). One that exists must be a
+ * plain directory: it is opened without following a link, and set through that handle.
+ */
 async function rootFolder(path: string, mode: number): Promise<void> {
   try {
     await mkdir(path, { mode });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const info = await lstat(path);
-    if (!info.isDirectory()) throw new SandboxStartError('start_failed', `${path} on the session disk is not a directory`);
+  }
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR') throw new SandboxStartError('start_failed', `${path} on the session disk is not a directory`);
+    throw error;
+  }
+  try {
+    await handle.chown(0, 0);
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
   }
 }
 

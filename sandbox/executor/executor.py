@@ -50,7 +50,7 @@ from file_tools import edit_tool, read_tool, write_tool
 from identity import configure as configure_identity
 from identity import sandbox_user_threads
 from journal import Journal
-from memory_sync import MemorySync
+from memory_sync import MemorySync, ScanReply
 from output import Interrupted, Outcome, ToolInputError, error
 from pid_guard import PidGuard
 from search_tools import glob_tool, grep_tool, python_grep
@@ -343,16 +343,15 @@ class Server:
         return await asyncio.get_running_loop().run_in_executor(pool, work)
 
     async def _memory_scan(self, known: dict[str, dict[str, str]]) -> dict[str, Any]:
-        result: dict[str, Any] = {"changed": [], "deleted": [], "rejected": [], "truncated": False}
-        budget = [self.memory.reply_content_bytes]
+        reply = ScanReply(reply_bytes=self.memory.reply_content_bytes)
         stores = self.memory.open_stores()
         try:
             for slug, fd, owner in stores:
-                await self._as_owner(owner, lambda fd=fd, slug=slug: self.memory.scan_store(fd, slug, known.get(slug, {}), result, budget))
+                await self._as_owner(owner, lambda fd=fd, slug=slug: self.memory.scan_store(fd, slug, known.get(slug, {}), reply))
         finally:
             for _, fd, _ in stores:
                 os.close(fd)
-        return result
+        return reply.as_json()
 
     async def _memory_apply(self, writes: list[dict[str, Any]], deletes: list[dict[str, Any]]) -> dict[str, Any]:
         stores = self.memory.open_stores()
@@ -386,7 +385,7 @@ def _known_manifest(value: Any) -> dict[str, dict[str, str]]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in value.items()):
         raise ValueError("`known` must map store names to {path: sha256}")
     for paths in value.values():
-        if not all(isinstance(p, str) and isinstance(h, str) for p, h in paths.items()):
+        if not all(_is_text(p) and isinstance(h, str) for p, h in paths.items()):
             raise ValueError("`known` must map store names to {path: sha256}")
     return value
 
@@ -395,14 +394,26 @@ def _memory_changes(value: Any, *, content: bool) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise ValueError("`writes` and `deletes` must be lists")
     for change in value:
-        if not isinstance(change, dict) or not isinstance(change.get("store"), str) or not isinstance(change.get("path"), str):
+        if not isinstance(change, dict) or not _is_text(change.get("store")) or not _is_text(change.get("path")):
             raise ValueError("each change needs a `store` and a `path`")
         expect = change.get("expect_sha256")
         if not (isinstance(expect, str) or (content and expect is None)):
             raise ValueError("`expect_sha256` must be a sha256 (or null for a write to a new path)")
-        if content and not isinstance(change.get("content"), str):
-            raise ValueError("a write needs `content`")
+        if content and not _is_text(change.get("content")):
+            raise ValueError("a write needs `content` (UTF-8 text)")
     return value
+
+
+def _is_text(value: Any) -> bool:
+    """A string that can be written as UTF-8. JSON can carry lone surrogates (`"\\ud800"`);
+    a path with one, echoed back in a reply, would make the reply unencodable."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _require_id(request: dict[str, Any]) -> str:

@@ -16,10 +16,13 @@ every read is capped. What cannot be a memory is reported, never guessed at.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
 import os
 import re
 import stat
+import time
 import unicodedata
 import uuid
 from typing import Any
@@ -27,11 +30,20 @@ from typing import Any
 MAX_MEMORY_BYTES = 102_400
 MAX_SEGMENTS = 20
 MAX_PATH_BYTES = 1024
-# A scan visits at most this many entries per store; past it the store is not judged
-# for deletions (what was not seen is not gone).
+# A scan visits at most this many entries, all stores together; past it a store is not
+# judged for deletions (what was not seen is not gone).
 MAX_ENTRIES = 50_000
-# Content in one scan reply; past it `truncated` is set and the worker scans again.
+# Changed and deleted entries in one scan reply, as JSON bytes; past it `truncated` is set
+# and the worker, having synced these, scans again.
 MAX_REPLY_CONTENT_BYTES = 4 * 1024 * 1024
+# Rejected entries in one reply, as JSON bytes. They come back on every scan until the
+# agent fixes them, so past this they are dropped: truncating would make the worker scan
+# again and find them all again.
+MAX_REPLY_REJECTED_BYTES = 256 * 1024
+# A file changed within this long before its stamp was taken may change again without its
+# stamp changing (file times advance a clock tick at a time): it is hashed again on the
+# next scan rather than trusted from the cache.
+RACY_STAMP_NS = 50_000_000
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 TEMP_PREFIX = ".longhaul-sync-"
 
@@ -41,6 +53,44 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 class Mismatch(Exception):
     """A path is not what a write expects (a link, a folder, or other content)."""
+
+
+class ScanReply:
+    """One `memory_scan` reply being filled, and what it may still take, all stores together.
+
+    Sizes are counted as the JSON the reply becomes, not as file bytes: a memory of control
+    characters is valid UTF-8 and escapes to six times its size, and the worker drops any
+    reply line over 16 MiB (which it must read as a lost sandbox).
+    """
+
+    def __init__(self, *, reply_bytes: int = MAX_REPLY_CONTENT_BYTES, rejected_bytes: int = MAX_REPLY_REJECTED_BYTES, entries: int = MAX_ENTRIES) -> None:
+        self.changed: list[dict[str, str]] = []
+        self.deleted: list[dict[str, str]] = []
+        self.rejected: list[dict[str, str]] = []
+        self.truncated = False
+        self.entries_left = entries
+        self._reply_left = reply_bytes
+        self._rejected_left = rejected_bytes
+
+    def add(self, into: list[dict[str, str]], entry: dict[str, str]) -> bool:
+        """Adds a changed or deleted entry if it fits; otherwise the reply is truncated."""
+        size = _json_bytes(entry)
+        if self.truncated or size > self._reply_left:
+            self.truncated = True
+            return False
+        self._reply_left -= size
+        into.append(entry)
+        return True
+
+    def reject(self, slug: str, path: str, reason: str) -> None:
+        entry = {"store": slug, "path": path, "reason": reason}
+        size = _json_bytes(entry)
+        if size <= self._rejected_left:
+            self._rejected_left -= size
+            self.rejected.append(entry)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"changed": self.changed, "deleted": self.deleted, "rejected": self.rejected, "truncated": self.truncated}
 
 
 class MemorySync:
@@ -79,17 +129,20 @@ class MemorySync:
 
     # ── scan ────────────────────────────────────────────────────────────────
 
-    def scan_store(self, store_fd: int, slug: str, known: dict[str, str], result: dict[str, Any], budget: list[int]) -> None:
-        """Adds the store's differences from `known` to `result` (see `memory_scan`)."""
+    def scan_store(self, store_fd: int, slug: str, known: dict[str, str], reply: ScanReply) -> None:
+        """Adds the store's differences from `known` to `reply` (see `memory_scan`)."""
         present: set[str] = set()
-        entries = [MAX_ENTRIES]
-        complete = self._walk(store_fd, slug, [], known, present, result, budget, entries)
-        if not complete:
+        # Folders (and entries) that exist but could not be looked into: the agent can take
+        # the read or search bit off its own folders. What is under them is not gone.
+        hidden: set[str] = set()
+        if not self._walk(store_fd, slug, [], known, present, hidden, reply):
             return
         for path in sorted(known):
-            if path not in present:
-                result["deleted"].append({"store": slug, "path": path})
-                self.hashes.pop((slug, path), None)
+            if path in present or _under(path, hidden):
+                continue
+            if not reply.add(reply.deleted, {"store": slug, "path": path}):
+                return
+            self.hashes.pop((slug, path), None)
 
     def _walk(
         self,
@@ -98,18 +151,19 @@ class MemorySync:
         parents: list[str],
         known: dict[str, str],
         present: set[str],
-        result: dict[str, Any],
-        budget: list[int],
-        entries: list[int],
+        hidden: set[str],
+        reply: ScanReply,
     ) -> bool:
         """Scans one folder; False when the entry cap cut the walk short."""
+        here = "/" + "/".join(parents) if parents else ""
         try:
             names = sorted(os.listdir(dir_fd))
         except OSError:
+            hidden.add(here)
             return True
         for name in names:
-            entries[0] -= 1
-            if entries[0] < 0:
+            reply.entries_left -= 1
+            if reply.entries_left < 0:
                 return False
             if name.startswith(TEMP_PREFIX):
                 continue
@@ -118,36 +172,45 @@ class MemorySync:
             shown = _shown(path)
             try:
                 info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
             except OSError:
+                hidden.add(path)
                 continue
             if shown != path:
                 # Not valid UTF-8: it cannot be named in a memory path.
-                result["rejected"].append({"store": slug, "path": shown, "reason": "bad_path"})
+                reply.reject(slug, shown, "bad_path")
                 continue
             if stat.S_ISDIR(info.st_mode):
                 if len(segments) >= MAX_SEGMENTS:
-                    result["rejected"].append({"store": slug, "path": path, "reason": "bad_path"})
+                    reply.reject(slug, path, "bad_path")
                     continue
                 try:
                     child = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-                except OSError:
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                except OSError as e:
+                    # Swapped for a link (ELOOP) it is no folder any more; otherwise (EACCES)
+                    # it is one we cannot see into.
+                    if e.errno != errno.ELOOP:
+                        hidden.add(path)
                     continue
                 try:
-                    if not self._walk(child, slug, segments, known, present, result, budget, entries):
+                    if not self._walk(child, slug, segments, known, present, hidden, reply):
                         return False
                 finally:
                     os.close(child)
                 continue
             if not stat.S_ISREG(info.st_mode):
-                result["rejected"].append({"store": slug, "path": path, "reason": "not_regular"})
+                reply.reject(slug, path, "not_regular")
                 continue
             present.add(path)
-            self._scan_file(dir_fd, name, slug, path, info, known.get(path), result, budget)
+            self._scan_file(dir_fd, name, slug, path, info, known.get(path), reply)
         return True
 
-    def _scan_file(self, dir_fd: int, name: str, slug: str, path: str, info: os.stat_result, synced: str | None, result: dict[str, Any], budget: list[int]) -> None:
+    def _scan_file(self, dir_fd: int, name: str, slug: str, path: str, info: os.stat_result, synced: str | None, reply: ScanReply) -> None:
         if len(path.encode("utf-8")) > MAX_PATH_BYTES or not unicodedata.is_normalized("NFC", path):
-            result["rejected"].append({"store": slug, "path": path, "reason": "bad_path"})
+            reply.reject(slug, path, "bad_path")
             return
         key = (slug, path)
         stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
@@ -155,29 +218,31 @@ class MemorySync:
         if cached is not None and cached[:4] == stamp and cached[4] == synced:
             return
         if info.st_size > MAX_MEMORY_BYTES:
-            result["rejected"].append({"store": slug, "path": path, "reason": "too_large"})
+            reply.reject(slug, path, "too_large")
+            return
+        if reply.truncated:
+            # The reply is full: reading more files would only be thrown away.
             return
         try:
             data, info = _read_capped(dir_fd, name)
         except (OSError, Mismatch):
             return
         if len(data) > MAX_MEMORY_BYTES:
-            result["rejected"].append({"store": slug, "path": path, "reason": "too_large"})
+            reply.reject(slug, path, "too_large")
             return
         try:
             content = data.decode("utf-8")
         except UnicodeDecodeError:
-            result["rejected"].append({"store": slug, "path": path, "reason": "not_utf8"})
+            reply.reject(slug, path, "not_utf8")
             return
         sha = hashlib.sha256(data).hexdigest()
-        self.hashes[key] = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, sha)
+        if time.time_ns() - info.st_ctime_ns >= RACY_STAMP_NS:
+            self.hashes[key] = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, sha)
+        else:
+            self.hashes.pop(key, None)
         if sha == synced:
             return
-        if budget[0] < len(data):
-            result["truncated"] = True
-            return
-        budget[0] -= len(data)
-        result["changed"].append({"store": slug, "path": path, "sha256": sha, "content": content})
+        reply.add(reply.changed, {"store": slug, "path": path, "sha256": sha, "content": content})
 
     # ── apply ───────────────────────────────────────────────────────────────
 
@@ -195,27 +260,36 @@ class MemorySync:
         return skipped
 
     def _write(self, store_fd: int, segments: list[str], write: dict[str, Any]) -> bool:
+        data = write["content"].encode("utf-8")
+        sha = hashlib.sha256(data).hexdigest()
         parent = _open_parents(store_fd, segments[:-1])
         name = segments[-1]
         try:
-            if _current_sha(parent, name) != write["expect_sha256"]:
+            current = _current_sha(parent, name)
+            if current == sha:
+                # Already there: a retried apply, or the agent wrote the same.
+                return True
+            if current != write["expect_sha256"]:
                 return False
-            data = write["content"].encode("utf-8")
             temp = f"{TEMP_PREFIX}{uuid.uuid4().hex}"
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent)
             try:
-                _write_all(fd, data)
-                os.fchmod(fd, 0o644)
-                info = os.fstat(fd)
-            finally:
-                os.close(fd)
-            try:
+                try:
+                    _write_all(fd, data)
+                    os.fchmod(fd, 0o644)
+                finally:
+                    os.close(fd)
                 os.replace(temp, name, src_dir_fd=parent, dst_dir_fd=parent)
-            except OSError:
-                os.unlink(temp, dir_fd=parent)
-                return False
-            sha = hashlib.sha256(data).hexdigest()
-            self.hashes[(write["store"], write["path"])] = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, sha)
+            except BaseException:
+                # A full disk or a folder in the way: no half-written temp file stays behind.
+                try:
+                    os.unlink(temp, dir_fd=parent)
+                except OSError:
+                    pass
+                raise
+            # The file's stamp is a few microseconds old, so the cache would not trust it
+            # anyway: the next scan hashes it once (the worker's manifest says it is synced).
+            self.hashes.pop((write["store"], write["path"]), None)
             return True
         finally:
             os.close(parent)
@@ -254,6 +328,23 @@ def _segments(path: Any) -> list[str] | None:
     if not 1 <= len(segments) <= MAX_SEGMENTS or any(s in ("", ".", "..") or "\0" in s for s in segments):
         return None
     return segments
+
+
+def _under(path: str, hidden: set[str]) -> bool:
+    """Whether `path`, or a folder above it, is one the walk could not look into."""
+    if not hidden:
+        return False
+    prefix = path
+    while True:
+        if prefix in hidden:
+            return True
+        if not prefix:
+            return False
+        prefix = prefix.rpartition("/")[0]
+
+
+def _json_bytes(entry: dict[str, str]) -> int:
+    return len(json.dumps(entry, ensure_ascii=False).encode("utf-8"))
 
 
 def _shown(path: str) -> str:

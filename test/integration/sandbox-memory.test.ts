@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import type { Sandbox } from '../../sandbox/types.ts';
+import type { MemoryManifest, Sandbox } from '../../sandbox/types.ts';
 import { createSandboxFixture, type SandboxFixture } from './sandbox-fixture.ts';
 
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
@@ -48,6 +48,7 @@ test('applied memories are files the agent reads; a read-only store refuses writ
   assert.match(await bash('echo x > /mnt/memory/ref/style.md; echo "exit=$?"'), /Read-only file system[\s\S]*exit=1/);
   assert.match(await bash('touch /mnt/memory/ref/new.md; echo "exit=$?"'), /Read-only file system[\s\S]*exit=1/);
   assert.match(await bash('ls /run/longhaul-memory; echo "exit=$?"'), /Permission denied[\s\S]*exit=2/);
+  assert.match(await bash('touch /run/longhaul-memory/notes/x.md; echo "exit=$?"'), /Permission denied[\s\S]*exit=1/);
   const known = { notes: { '/a.md': sha256('alpha'), '/deep/er/b.md': sha256('béta\n') }, ref: { '/style.md': sha256('tabs') } };
   assert.deepEqual(await sandbox.scanMemory(known), { changed: [], deleted: [], rejected: [], truncated: false }, 'nothing changed since the sync');
 });
@@ -134,8 +135,12 @@ test('a thousand memories: applied and scanned in one request each; a scan past 
   for (const c of fresh.changed) known['notes']![c.path] = c.sha256;
   started = performance.now();
   const again = await sandbox.scanMemory(known);
-  console.log(`scan 1000+ unchanged: ${Math.round(performance.now() - started)} ms`);
+  console.log(`scan 1000+ unchanged (files younger than 50 ms are hashed again): ${Math.round(performance.now() - started)} ms`);
   assert.deepEqual(again.changed, []);
+  started = performance.now();
+  const steady = await sandbox.scanMemory(known);
+  console.log(`scan 1000+ unchanged, again: ${Math.round(performance.now() - started)} ms`);
+  assert.deepEqual(steady.changed, []);
 
   // 60 files of 100 kB are more than one reply holds.
   await bash('cd /mnt/memory/notes && mkdir -p wide && for i in $(seq 60); do head -c 100000 /dev/zero | tr "\\0" w > wide/$i.md; done');
@@ -146,4 +151,53 @@ test('a thousand memories: applied and scanned in one request each; a scan past 
   const second = await sandbox.scanMemory(known);
   assert.equal(second.truncated, false);
   assert.equal(first.changed.length + second.changed.length, 60);
+});
+
+test('a write already in place counts as applied, so a retried apply is not reported as the agent\'s change', async () => {
+  const write = { store: 'notes', path: '/retry.md', content: 'once', expectSha256: null };
+  assert.deepEqual((await sandbox.applyMemory({ writes: [write], deletes: [] })).skipped, []);
+  assert.deepEqual((await sandbox.applyMemory({ writes: [write], deletes: [] })).skipped, []);
+  await bash('rm /mnt/memory/notes/retry.md');
+});
+
+/** Scans until nothing is left, as the worker does: the manifest of everything in the sandbox now, and how many scans it took. */
+async function syncAll(known: MemoryManifest = { notes: {}, ref: {} }): Promise<{ known: MemoryManifest; rounds: number }> {
+  for (let rounds = 1; ; rounds++) {
+    assert.ok(rounds <= 30, 'the rescans finish');
+    const scan = await sandbox.scanMemory(known);
+    for (const c of scan.changed) (known[c.store] ??= {})[c.path] = c.sha256;
+    for (const d of scan.deleted) delete known[d.store]?.[d.path];
+    if (!scan.truncated) return { known, rounds };
+  }
+}
+
+test('a folder the agent locks (chmod 000) hides its files but does not delete them', async () => {
+  await sandbox.applyMemory({ writes: [{ store: 'notes', path: '/locked/a.md', content: 'a', expectSha256: null }], deletes: [] });
+  const { known } = await syncAll();
+  assert.equal(known['notes']!['/locked/a.md'], sha256('a'));
+  await bash('chmod 000 /mnt/memory/notes/locked');
+  assert.deepEqual((await sandbox.scanMemory(known)).deleted, []);
+  await bash('chmod 755 /mnt/memory/notes/locked');
+  assert.deepEqual((await sandbox.scanMemory(known)).deleted, []);
+  await bash('rm -rf /mnt/memory/notes/locked');
+  assert.deepEqual((await sandbox.scanMemory(known)).deleted, [{ store: 'notes', path: '/locked/a.md' }]);
+});
+
+test('replies stay far below the client\'s line limit whatever the agent writes: escaped content and floods of rejects', async () => {
+  const { known } = await syncAll();
+  // Control characters are valid UTF-8 and six bytes each in JSON: 45 x 100 kB escapes to 27 MB.
+  await bash('cd /mnt/memory/notes && mkdir ctl && for i in $(seq 45); do head -c 100000 /dev/zero | tr "\\0" "\\1" > ctl/$i.md; done');
+  const before = Object.keys(known['notes']!).length;
+  const { rounds } = await syncAll(known);
+  assert.equal(Object.keys(known['notes']!).length - before, 45);
+  assert.ok(rounds > 1, `took ${rounds} scans`);
+  await bash('rm -rf /mnt/memory/notes/ctl');
+
+  // 3,000 links with 240-byte names that are not UTF-8: each shown with 240 replacement characters.
+  await bash(`python3 -c "import os; os.mkdir(b'/mnt/memory/notes/flood'); [os.symlink(b'/etc', b'/mnt/memory/notes/flood/%d' % i + b'\\xff' * 240) for i in range(3000)]"`);
+  const flood = await sandbox.scanMemory(known);
+  assert.equal(flood.truncated, false);
+  assert.ok(flood.rejected.length > 0 && flood.rejected.length < 3000, `${flood.rejected.length} rejected`);
+  assert.ok(JSON.stringify(flood).length < 1024 * 1024);
+  await bash('rm -rf /mnt/memory/notes/flood');
 });
