@@ -16,9 +16,14 @@ import { decodeCursor, type Cursor } from '../src/store/page-cursor.ts';
 import type { MemoryStores } from '../src/store/memory-store.ts';
 import type { SessionMemoryStore } from '../src/store/session-memory-store.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
-import type { FileMount } from '../workflows/contract.ts';
+import type { FileMount, ScheduledDreamInput } from '../workflows/contract.ts';
+import { HttpApiError } from '../src/api/api-errors.ts';
+import { ConflictError } from '../src/store/conflict-error.ts';
+import type { DreamService } from '../src/dreams/dream-service.ts';
 
 export type DreamActivityDeps = {
+  /** Creates scheduled dreams with the checks a request gets. */
+  service: DreamService;
   dreams: DreamStore;
   memories: MemoryStores;
   sessionMemory: SessionMemoryStore;
@@ -55,6 +60,45 @@ export function createDreamActivities(deps: DreamActivityDeps) {
     async dreamProgress({ dreamId, sessionId }: { dreamId: string; sessionId: string }): Promise<'working' | 'succeeded' | 'failed'> {
       await recordUsage(deps, dreamId, sessionId);
       return sessionProgress(deps.store, sessionId);
+    },
+
+    /**
+     * One fire of a dream schedule: a dream over the sessions that used the store since the
+     * last dream that read it (the newest 100). Null when there were none, or the store takes
+     * no dream now (archived, deleted, another dream writing into it): the next fire tries again.
+     */
+    async startScheduledDream(input: ScheduledDreamInput & { fireId: string }): Promise<string | null> {
+      const id = deterministicId('drm', input.fireId);
+      const made = await deps.dreams.retrieve(id).catch((error: unknown) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      });
+      if (made) return made.id;
+      const since = (await deps.dreams.latestOver(input.memoryStoreId))?.created_at ?? '';
+      const sessionIds = await sessionsSince(deps, input.memoryStoreId, since);
+      if (sessionIds.length === 0) {
+        Context.current().log.info('scheduled dream skipped: no session used the store since its last dream', { memoryStoreId: input.memoryStoreId });
+        return null;
+      }
+      try {
+        const dream = await deps.service.create(
+          {
+            inputs: [
+              { type: 'memory_store', memory_store_id: input.memoryStoreId },
+              { type: 'sessions', session_ids: sessionIds },
+            ],
+            model: input.model,
+            instructions: input.instructions,
+            output_behavior: input.outputBehavior === 'update_existing' ? { type: 'update_existing', memory_store_id: input.memoryStoreId } : { type: 'create_new' },
+          },
+          { id },
+        );
+        return dream.id;
+      } catch (error) {
+        if (!(error instanceof HttpApiError) && !(error instanceof ConflictError)) throw error;
+        Context.current().log.warn('scheduled dream not started', { memoryStoreId: input.memoryStoreId, reason: error.message });
+        return null;
+      }
     },
 
     /** Records how the dream ended (unless it had already: a cancel wins over a late finish) and stops its session. */
@@ -119,6 +163,20 @@ async function begin(deps: DreamActivityDeps, dreamId: string): Promise<{ sessio
     return null;
   }
   return { sessionId };
+}
+
+/** Sessions that attached the store after `since` (not dreams' own), newest first, at most 100. */
+async function sessionsSince(deps: DreamActivityDeps, storeId: string, since: string): Promise<string[]> {
+  const found: { id: string; created_at: string }[] = [];
+  for (const id of await deps.sessionMemory.sessionsWith(storeId)) {
+    const record = await deps.longhaul.sessions.record(id).catch(() => undefined);
+    if (!record || record.created_at <= since || record.metadata?.['dream_id'] !== undefined) continue;
+    found.push({ id, created_at: record.created_at });
+  }
+  return found
+    .sort((a, b) => b.created_at.localeCompare(a.created_at))
+    .slice(0, 100)
+    .map((s) => s.id);
 }
 
 /** A dream's session: one per dream, so every step finds it. */

@@ -309,6 +309,20 @@ export const DREAM_WORKFLOW = 'dreamWorkflow';
 /** One dream, run as a session of its own; the workflow id is the dream's id. */
 export type DreamWorkflowInput = { dreamId: string; storeId: string };
 
+export const SCHEDULED_DREAM_WORKFLOW = 'scheduledDreamWorkflow';
+
+/**
+ * One fire of a memory store's dream schedule: what the dream is to be. The Schedule's
+ * action carries it, so the Schedule is the whole record of the dream schedule.
+ */
+export type ScheduledDreamInput = {
+  storeId: string;
+  memoryStoreId: string;
+  model: string;
+  instructions: string | null;
+  outputBehavior: 'create_new' | 'update_existing';
+};
+
 /**
  * One run of a deployment. A Schedule starts it with `deploymentId` only (the run's
  * id and scheduled time come from the workflow id Temporal gives each fire); a

@@ -4,3 +4,4 @@ export { outcomeGraderWorkflow } from './outcome-grader.ts';
 export { deploymentRunWorkflow } from './deployment-run.ts';
 export { webhookDeliveryWorkflow } from './webhook-delivery.ts';
 export { dreamWorkflow } from './dream.ts';
+export { scheduledDreamWorkflow } from './scheduled-dream.ts';

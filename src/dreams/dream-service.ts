@@ -1,6 +1,7 @@
 import { BadRequestError, PrerequisiteError } from '../api/api-errors.ts';
 import { NotFoundError } from '../errors.ts';
-import type { Dream, DreamCreateParams } from '../schemas/api-dream.ts';
+import type { Dream, DreamCreateParams, DreamSchedule, DreamScheduleParams } from '../schemas/api-dream.ts';
+import type { DreamSchedules } from './dream-schedules.ts';
 import { ConflictError } from '../store/conflict-error.ts';
 import type { DreamStore, ListDreamsOptions } from '../store/dream-store.ts';
 import { newId } from '../store/ids.ts';
@@ -20,15 +21,48 @@ export class DreamService {
   readonly #memories: MemoryStores;
   readonly #sessions: SessionLookup;
   readonly #runner: DreamRunner;
+  /** Dream schedules (a Longhaul extension); without them the schedule routes answer 400. */
+  readonly #schedules: DreamSchedules | undefined;
 
-  constructor({ dreams, memories, sessions, runner }: { dreams: DreamStore; memories: MemoryStores; sessions: SessionLookup; runner: DreamRunner }) {
+  constructor({ dreams, memories, sessions, runner, schedules }: { dreams: DreamStore; memories: MemoryStores; sessions: SessionLookup; runner: DreamRunner; schedules?: DreamSchedules | undefined }) {
     this.#dreams = dreams;
     this.#memories = memories;
     this.#sessions = sessions;
     this.#runner = runner;
+    this.#schedules = schedules;
   }
 
-  async create(params: DreamCreateParams): Promise<Dream> {
+  // ── Dream schedules (Longhaul extension) ──────────────────────────────────
+
+  /** Dreams over the store on a cron, each over the sessions that used it since its last dream. The store must exist and be live. */
+  async setSchedule(memoryStoreId: string, params: DreamScheduleParams): Promise<DreamSchedule> {
+    const store = await this.#memories.retrieve(memoryStoreId);
+    if (store.archived_at !== null) throw new BadRequestError(`memory store ${memoryStoreId} is archived`);
+    return this.#scheduler().set(memoryStoreId, params);
+  }
+
+  async schedule(memoryStoreId: string): Promise<DreamSchedule> {
+    await this.#memories.retrieve(memoryStoreId);
+    return this.#scheduler().retrieve(memoryStoreId);
+  }
+
+  async removeSchedule(memoryStoreId: string): Promise<void> {
+    await this.#scheduler().remove(memoryStoreId);
+  }
+
+  /** Fires the store's dream schedule now. */
+  async runSchedule(memoryStoreId: string): Promise<DreamSchedule> {
+    await this.#scheduler().trigger(memoryStoreId);
+    return this.#scheduler().retrieve(memoryStoreId);
+  }
+
+  #scheduler(): DreamSchedules {
+    if (!this.#schedules) throw new BadRequestError('this server runs no dream schedules');
+    return this.#schedules;
+  }
+
+  /** `id`: a scheduled fire's own (so a retried fire makes the same dream); a new one otherwise. */
+  async create(params: DreamCreateParams, { id }: { id?: string | undefined } = {}): Promise<Dream> {
     await this.#checkInputs(params);
     const behavior = params.output_behavior ?? { type: 'create_new' as const };
     if (behavior.type === 'update_existing') {
@@ -38,7 +72,7 @@ export class DreamService {
     const model = typeof params.model === 'string' ? { id: params.model } : params.model;
     const dream: Dream = {
       type: 'dream',
-      id: newId('drm'),
+      id: id ?? newId('drm'),
       status: 'pending',
       inputs: params.inputs.map((input) => (input.type === 'sessions' ? { type: 'sessions', session_ids: [...input.session_ids].sort() } : input)),
       model: { id: model.id, speed: 'standard' },

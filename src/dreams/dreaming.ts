@@ -3,6 +3,7 @@ import type { Longhaul } from '../client/longhaul.ts';
 import type { ApiStores } from '../store/open-api-stores.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { DreamService } from './dream-service.ts';
+import { DreamSchedules } from './dream-schedules.ts';
 import { TemporalDreamRunner } from './temporal-dream-runner.ts';
 
 /**
@@ -11,8 +12,10 @@ import { TemporalDreamRunner } from './temporal-dream-runner.ts';
  */
 export function dreamingFor({ client, taskQueue, longhaul, store, stores }: { client: Client; taskQueue: string; longhaul: Longhaul; store: SessionStore; stores: Pick<ApiStores, 'dreams' | 'memories' | 'sessionMemory' | 'files'> }) {
   const runner = new TemporalDreamRunner({ client, taskQueue, storeId: store.storeId });
+  const schedules = new DreamSchedules({ client, taskQueue, storeId: store.storeId });
+  const service = new DreamService({ dreams: stores.dreams, memories: stores.memories, sessions: longhaul.sessions, runner, schedules });
   return {
-    service: new DreamService({ dreams: stores.dreams, memories: stores.memories, sessions: longhaul.sessions, runner }),
-    worker: { dreams: stores.dreams, memories: stores.memories, sessionMemory: stores.sessionMemory, files: stores.files, longhaul, store },
+    service,
+    worker: { service, dreams: stores.dreams, memories: stores.memories, sessionMemory: stores.sessionMemory, files: stores.files, longhaul, store },
   };
 }

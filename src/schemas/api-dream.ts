@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PageQuery, QueryBoolean, QueryTimestamp, Timestamp } from './api-common.ts';
+import { CronSchedule, CronScheduleParams } from './api-deployment.ts';
 
 /** Dreams (`client.beta.dreams`): background jobs that curate a memory store from past sessions. */
 
@@ -89,3 +90,22 @@ export const DreamListQuery = PageQuery.extend({
   statuses: z.union([DreamStatus, z.array(DreamStatus)]).optional(),
   'statuses[]': z.union([DreamStatus, z.array(DreamStatus)]).optional(),
 });
+
+/** Longhaul extension: `POST /v1/memory_stores/{id}/dream_schedule`, a dream on a cron. */
+export const DreamScheduleParams = z.object({
+  schedule: CronScheduleParams,
+  model: ModelParam,
+  instructions: z.string().min(1).max(4096).nullish(),
+  output_behavior: z.object({ type: z.enum(['create_new', 'update_existing']) }).optional(),
+});
+export type DreamScheduleParams = z.infer<typeof DreamScheduleParams>;
+
+export const DreamSchedule = z.object({
+  type: z.literal('dream_schedule'),
+  memory_store_id: z.string(),
+  schedule: CronSchedule,
+  model: z.object({ id: z.string(), speed: z.enum(['standard', 'fast']) }),
+  instructions: z.string().nullable(),
+  output_behavior: OutputBehavior,
+});
+export type DreamSchedule = z.infer<typeof DreamSchedule>;

@@ -71,6 +71,15 @@ export class DreamStore {
     return this.#change(id, (current) => (from.includes(current.status) && !FINAL_DREAM_STATUSES.includes(current.status) ? { ...current, ...to } : current));
   }
 
+  /** The newest dream that read `storeId` and did not fail or get canceled (a scheduled dream starts where it left off). */
+  async latestOver(storeId: string): Promise<Dream | undefined> {
+    const rows = await this.#db.query<DreamRow>(
+      `SELECT record FROM dreams WHERE status NOT IN ('failed', 'canceled') AND record->'inputs' @> $1::text::jsonb ORDER BY created_at DESC, id DESC LIMIT 1`,
+      [JSON.stringify([{ type: 'memory_store', memory_store_id: storeId }])],
+    );
+    return rows[0]?.record;
+  }
+
   /** A `pending` or `running` dream that writes into `storeId`, if any. */
   async activeWriterOf(storeId: string): Promise<Dream | undefined> {
     const rows = await this.#db.query<DreamRow>(

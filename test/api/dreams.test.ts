@@ -235,3 +235,50 @@ test('bad dreams are refused with the field named: inputs, model speed, output s
   const missing = await client.beta.dreams.retrieve('drm_nope').catch((e: unknown) => e as { status: number });
   assert.equal((missing as { status: number }).status, 404);
 });
+
+test('dream schedules (Longhaul extension): a cron on a memory store, each fire a dream over the sessions that used the store since its last dream', async () => {
+  const store = await client.beta.memoryStores.create({ name: 'nightly' });
+  const path = `/v1/memory_stores/${store.id}/dream_schedule`;
+  const bad = (await client.post(path, { body: { schedule: { type: 'cron', expression: '0 25 * * *', timezone: 'UTC' }, model: MODEL } }).catch((e: unknown) => e)) as { status: number; error: { error: { message: string } } };
+  assert.equal(bad.status, 400);
+  assert.match(bad.error.error.message, /^schedule\.expression: hour field "25"/);
+
+  const schedule = (await client.post(path, { body: { schedule: { type: 'cron', expression: '0 3 * * *', timezone: 'Europe/Berlin' }, model: MODEL, instructions: 'run: printf nightly > $STORE/night.md' } })) as {
+    type: string;
+    schedule: { expression: string; timezone: string; upcoming_runs_at: string[]; last_run_at: string | null };
+    output_behavior: unknown;
+  };
+  assert.equal(schedule.type, 'dream_schedule');
+  assert.deepEqual({ ...schedule.schedule, upcoming_runs_at: schedule.schedule.upcoming_runs_at.length }, { type: 'cron', expression: '0 3 * * *', timezone: 'Europe/Berlin', upcoming_runs_at: 5, last_run_at: null });
+  assert.deepEqual(schedule.output_behavior, { type: 'create_new' });
+  assert.equal(new Date(schedule.schedule.upcoming_runs_at[0]!).toLocaleString('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' }), '03:00');
+
+  /** Fires the schedule now and waits for the fire's workflow: the dream it started, or null. */
+  const fire = async (): Promise<string | null> => {
+    const handle = fixture.harness.client.schedule.getHandle(`dream:${store.id}`);
+    const before = (await handle.describe()).info.recentActions.length;
+    await client.post(`${path}/run`);
+    const action = await eventually('the fire', async () => (await handle.describe()).info.recentActions[before]);
+    // Fires are named by the second: the next one must come in another second.
+    await new Promise((r) => setTimeout(r, 1100));
+    return fixture.harness.client.workflow.getHandle(action.action.workflow.workflowId).result();
+  };
+  assert.equal(await fire(), null, 'no session used the store yet: no dream');
+
+  const sessions = await pastSessions(store.id, ['first fact', 'second fact']);
+  const dreamId = await fire();
+  assert.ok(dreamId);
+  const done = await settled(dreamId);
+  assert.equal(done.status, 'completed', JSON.stringify(done.error));
+  assert.deepEqual(done.inputs, [{ type: 'memory_store', memory_store_id: store.id }, { type: 'sessions', session_ids: [...sessions].sort() }]);
+  assert.deepEqual(await contents(done.outputs[0]!.memory_store_id), { '/night.md': 'nightly' });
+  assert.equal(await fire(), null, 'nothing new since that dream: no dream');
+  const [third] = await pastSessions(store.id, ['third fact']);
+  const next = await fire();
+  assert.deepEqual((await client.beta.dreams.retrieve(next!)).inputs[1], { type: 'sessions', session_ids: [third] }, 'only the sessions since the last dream');
+  await settled(next!);
+
+  await client.delete(path);
+  const gone = (await client.get(path).catch((e: unknown) => e)) as { status: number };
+  assert.equal(gone.status, 404);
+});

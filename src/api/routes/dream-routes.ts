@@ -1,13 +1,15 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { pageCursorOf } from '../../schemas/api-common.ts';
-import { Dream, DreamCreateParams, DreamListQuery, type DreamStatus } from '../../schemas/api-dream.ts';
+import { Dream, DreamCreateParams, DreamListQuery, DreamSchedule, DreamScheduleParams, type DreamStatus } from '../../schemas/api-dream.ts';
 import type { DreamService } from '../../dreams/dream-service.ts';
 import type { ApiApp } from '../api-types.ts';
 import { clampLimit, cursorOf, queryArray } from '../list-query.ts';
 import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 
 const DreamParam = z.object({ dream_id: z.string().min(1) });
+const StoreParam = z.object({ memory_store_id: z.string().min(1) });
+const DeletedDreamSchedule = z.object({ memory_store_id: z.string(), type: z.literal('dream_schedule_deleted') });
 const tags = ['dreams'];
 
 /** `client.beta.dreams`: create, retrieve, list, cancel, archive. */
@@ -47,6 +49,46 @@ export function registerDreamRoutes(app: ApiApp, { dreams }: { dreams: DreamServ
   app.openapi(
     createRoute({ method: 'post', path: '/v1/dreams/{dream_id}/cancel', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream, canceled'), ...ERROR_RESPONSES } }),
     async (c) => c.json(await dreams.cancel(c.req.valid('param').dream_id), 200),
+  );
+
+  // Longhaul extension: a memory store's dreams on a cron, through Temporal Schedules as deployments' routines.
+  const extension = 'Longhaul extension (not in the Managed Agents API): call it with the SDK\'s generic client.post/get/delete.';
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/memory_stores/{memory_store_id}/dream_schedule',
+      tags,
+      description: `Creates or replaces the store's dream schedule: each fire starts a dream over the sessions that used the store since its last dream (none: no dream). ${extension}`,
+      request: { params: StoreParam, body: jsonBody(DreamScheduleParams) },
+      responses: { 200: json(DreamSchedule, 'The dream schedule'), ...ERROR_RESPONSES },
+    }),
+    async (c) => c.json(await dreams.setSchedule(c.req.valid('param').memory_store_id, c.req.valid('json')), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/v1/memory_stores/{memory_store_id}/dream_schedule', tags, description: extension, request: { params: StoreParam }, responses: { 200: json(DreamSchedule, 'The dream schedule'), ...ERROR_RESPONSES } }),
+    async (c) => c.json(await dreams.schedule(c.req.valid('param').memory_store_id), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: 'delete', path: '/v1/memory_stores/{memory_store_id}/dream_schedule', tags, description: extension, request: { params: StoreParam }, responses: { 200: json(DeletedDreamSchedule, 'Deleted'), ...ERROR_RESPONSES } }),
+    async (c) => {
+      const id = c.req.valid('param').memory_store_id;
+      await dreams.removeSchedule(id);
+      return c.json({ memory_store_id: id, type: 'dream_schedule_deleted' as const }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/memory_stores/{memory_store_id}/dream_schedule/run',
+      tags,
+      description: `Fires the dream schedule now. ${extension}`,
+      request: { params: StoreParam },
+      responses: { 200: json(DreamSchedule, 'The dream schedule'), ...ERROR_RESPONSES },
+    }),
+    async (c) => c.json(await dreams.runSchedule(c.req.valid('param').memory_store_id), 200),
   );
 
   app.openapi(
