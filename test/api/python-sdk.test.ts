@@ -15,6 +15,7 @@ const script = new URL('./python/quickstart.py', import.meta.url).pathname;
 const multiagentScript = new URL('./python/multiagent.py', import.meta.url).pathname;
 const routinesScript = new URL('./python/routines.py', import.meta.url).pathname;
 const memoryScript = new URL('./python/memory.py', import.meta.url).pathname;
+const dreamsScript = new URL('./python/dreams.py', import.meta.url).pathname;
 
 let temporal: DevServer;
 before(async () => {
@@ -75,5 +76,20 @@ test('memory stores, memories and versions in the Python SDK with strict respons
     "versions ['modified', 'created'] True api_actor",
     'conflict: memory_precondition_failed_error',
     'redacted None api_actor',
+  ]);
+});
+
+test('memory store resources and dreams in the Python SDK with strict response validation', async () => {
+  assert.ok(existsSync(python), 'the Python SDK is missing: run LONGHAUL_SETUP_PYTHON_SDK=1 bash scripts/setup.sh');
+  await using f = await startApiFixture({ temporal, script: demoAgentScript });
+  const { stdout } = await promisify(execFile)(python, [dreamsScript], { env: { ...process.env, BASE_URL: f.api.url, API_KEY }, timeout: 180_000 });
+  assert.deepEqual(stdout.trim().split('\n'), [
+    'resource memory_store /mnt/memory/team-notes read_only Team Notes Read it first.',
+    'filtered True',
+    'created pending claude-sonnet-4-5 standard create_new []',
+    'ended completed 1 True True',
+    'listed True',
+    'cancel refused: invalid_request_error',
+    'archived True',
   ]);
 });
