@@ -212,3 +212,32 @@ test('two sessions on one store see each other\'s writes at their next tool call
     ],
   );
 });
+
+test('a deployment carries memory_store resources: each run\'s session mounts the store', async () => {
+  const notes = await client.beta.memoryStores.create({ name: 'routine notes' });
+  const agent = await client.beta.agents.create(agentParams);
+  const environment = await client.beta.environments.create({ name: 'env-routine' });
+  const deployment = await client.beta.deployments.create({
+    name: 'nightly',
+    agent: agent.id,
+    environment_id: environment.id,
+    initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'bash: cat /mnt/memory/routine-notes/x.md' }] }],
+    resources: [{ type: 'memory_store', memory_store_id: notes.id, access: 'read_only', instructions: 'Facts only.' }],
+  });
+  assert.deepEqual(deployment.resources, [{ type: 'memory_store', memory_store_id: notes.id, access: 'read_only', instructions: 'Facts only.' }]);
+  await client.beta.memoryStores.memories.create(notes.id, { path: '/x.md', content: 'remembered' });
+  const run = await client.beta.deployments.run(deployment.id);
+  assert.ok(run.session_id, JSON.stringify(run.error));
+  const session = await client.beta.sessions.retrieve(run.session_id);
+  assert.deepEqual(session.resources, [
+    { type: 'memory_store', memory_store_id: notes.id, access: 'read_only', name: 'routine notes', description: '', instructions: 'Facts only.', mount_path: '/mnt/memory/routine-notes' },
+  ]);
+  assert.deepEqual(await finalAnswer(run.session_id), ['remembered']);
+  const archived = await client.beta.memoryStores.create({ name: 'gone' });
+  await client.beta.memoryStores.archive(archived.id);
+  const refused = (await client.beta.deployments
+    .create({ name: 'bad', agent: agent.id, environment_id: environment.id, initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'x' }] }], resources: [{ type: 'memory_store', memory_store_id: archived.id }] })
+    .catch((e: unknown) => e)) as { status: number; message: string };
+  assert.equal(refused.status, 400);
+  assert.match(refused.message, new RegExp(`resources\\.0\\.memory_store_id: memory store ${archived.id} is archived`));
+});
