@@ -26,6 +26,11 @@ const sha256 = (content: string) => createHash('sha256').update(content, 'utf8')
 const steps = async (request: MessageCreateParams, client: () => Anthropic): Promise<ScriptedTurn> => {
   const first = request.messages[0]?.content;
   const task = typeof first === 'string' ? first : (first ?? []).map((b) => (b.type === 'text' ? b.text : '')).join('');
+  // A coordinator hands the whole task to its specialist, then says what came back.
+  if (JSON.stringify(request.system ?? '').includes('ROLE:coordinator')) {
+    if (request.messages.length === 1) return { content: [toolUse('delegate_to_agent', { agent: 'specialist', message: task })] };
+    return { content: [text('delegated')] };
+  }
   const plan = task.split('\n').filter((line) => /^(bash|write|wait): /.test(line));
   const actions = plan.filter((line) => !line.startsWith('wait: '));
   const action = actions[request.messages.filter((m) => m.role === 'assistant').length];
@@ -240,4 +245,24 @@ test('a deployment carries memory_store resources: each run\'s session mounts th
     .catch((e: unknown) => e)) as { status: number; message: string };
   assert.equal(refused.status, 400);
   assert.match(refused.message, new RegExp(`resources\\.0\\.memory_store_id: memory store ${archived.id} is archived`));
+});
+
+test('a specialist thread of a multi-agent session sees the mount in its prompt, reads the store and writes to it as the session', async () => {
+  const notes = await client.beta.memoryStores.create({ name: 'shared notes' });
+  await client.beta.memoryStores.memories.create(notes.id, { path: '/facts.md', content: 'the sky is blue' });
+  const specialist = await client.beta.agents.create({ ...agentParams, name: 'specialist', description: 'does the work', system: 'ROLE:specialist' });
+  const coordinator = await client.beta.agents.create({ ...agentParams, name: 'coordinator', system: 'ROLE:coordinator', multiagent: { type: 'coordinator', agents: [specialist.id] } } as Anthropic.Beta.Agents.AgentCreateParams);
+  const environment = await client.beta.environments.create({ name: 'env-team' });
+  const session = await client.beta.sessions.create({ agent: coordinator.id, environment_id: environment.id, resources: [{ type: 'memory_store', memory_store_id: notes.id }] });
+  await client.beta.sessions.events.send(session.id, {
+    events: [{ type: 'user.message', content: [{ type: 'text', text: 'bash: cat /mnt/memory/shared-notes/facts.md\nwrite: /mnt/memory/shared-notes/from-specialist.md grass is green' }] }],
+  });
+  await eventually('the specialist wrote to the store', async () => (await client.beta.memoryStores.memories.list(notes.id)).data.some((m) => m.path === '/from-specialist.md'), { timeoutMs: 90_000 });
+  const versions = await client.beta.memoryStores.memoryVersions.list(notes.id, { session_id: session.id });
+  assert.deepEqual(versions.data.map((v) => [v.operation, v.path]), [['created', '/from-specialist.md']]);
+  const specialistRequests = harness.model.calls.filter((call) => JSON.stringify(call.body.system ?? '').includes('ROLE:specialist'));
+  assert.ok(specialistRequests.length > 0);
+  assert.ok(specialistRequests.every((call) => JSON.stringify(call.body.system).includes('/mnt/memory/shared-notes (read-write)')), 'the specialist is told of the mount');
+  const results = specialistRequests.at(-1)!.body.messages.flatMap((m) => (typeof m.content === 'string' ? [] : m.content)).flatMap((b) => (b.type === 'tool_result' ? [JSON.stringify(b.content)] : []));
+  assert.match(results[0] ?? '', /the sky is blue/);
 });
