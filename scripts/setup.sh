@@ -13,6 +13,8 @@
 #                                 dockerfile, or rootfs (debootstrap + docker import; needs root)
 #   LONGHAUL_SETUP_POSTGRES=1     also make sure Debian's postgresql binaries are installed
 #   LONGHAUL_SETUP_PYTHON_SDK=1   also install the Python anthropic SDK into .cache/python-sdk (conformance test)
+#   LONGHAUL_SETUP_TEMPORAL_SERVER=1  also build a real Temporal server (and its SQL schema tool) into
+#                                 .cache/temporal-server, for the tests on a production-shaped cluster
 #                                 and schemathesis into .cache/schemathesis (API fuzz test)
 #   LONGHAUL_SANDBOX_IMAGE        tag of the sandbox image (default longhaul-sandbox:latest)
 #   TEMPORAL_CLI_PATH             a Temporal CLI binary to use instead of looking for one
@@ -420,6 +422,38 @@ ensure_postgres() {
   log "installed postgresql in $(elapsed_since "$started")"
 }
 
+# --- A real Temporal server ---------------------------------------------------
+
+# The server the Temporal CLI embeds, as a cluster runs it: its own binary on PostgreSQL.
+# Built from the Go module (the toolchain it asks for comes from the Go module proxy),
+# with its module cache under .cache, so a second setup only checks.
+readonly TEMPORAL_SERVER_VERSION=1.32.2
+readonly TEMPORAL_SERVER_GO=go1.27.3
+TEMPORAL_SERVER_DIR=""
+ensure_temporal_server() {
+  local dir="$LONGHAUL_CACHE/temporal-server"
+  if [[ -x "$dir/bin/server" && -x "$dir/bin/sql" && -d "$dir/schema/postgresql/v12" && "$(cat "$dir/version" 2>/dev/null)" == "$TEMPORAL_SERVER_VERSION" ]]; then
+    TEMPORAL_SERVER_DIR="$dir"
+    found "temporal server $TEMPORAL_SERVER_VERSION (.cache/temporal-server)"
+    return
+  fi
+  [[ "${LONGHAUL_SETUP_TEMPORAL_SERVER:-0}" == 1 ]] || return 0
+  have go || die "building the Temporal server needs Go" "install Go (any 1.2x; the toolchain it needs is fetched), then rerun"
+  local started gopath="$LONGHAUL_CACHE/go"
+  started=$(now_ms)
+  log "building Temporal server $TEMPORAL_SERVER_VERSION and its SQL tool with go install (a few minutes)"
+  mkdir -p "$dir/bin"
+  GOTOOLCHAIN="$TEMPORAL_SERVER_GO" GOPATH="$gopath" GOBIN="$dir/bin" GOFLAGS=-modcacherw \
+    go install "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION" >&2 ||
+    die "go install of the Temporal server failed" "check that the Go module proxy is reachable, then rerun"
+  rm -rf "$dir/schema"
+  mkdir -p "$dir/schema/postgresql"
+  cp -R "$gopath/pkg/mod/go.temporal.io/server@v$TEMPORAL_SERVER_VERSION/schema/postgresql/v12" "$dir/schema/postgresql/"
+  echo "$TEMPORAL_SERVER_VERSION" >"$dir/version"
+  TEMPORAL_SERVER_DIR="$dir"
+  log "built temporal server $TEMPORAL_SERVER_VERSION in $(elapsed_since "$started")"
+}
+
 # --- env.sh and summary -------------------------------------------------------
 
 write_env() {
@@ -432,6 +466,7 @@ write_env() {
     done
     printf 'export TEMPORAL_CLI_PATH=%q\n' "$TEMPORAL_BIN"
     if [[ -n "$PG_BIN_DIR" ]]; then printf 'export LONGHAUL_PG_BIN_DIR=%q\n' "$PG_BIN_DIR"; fi
+    if [[ -n "$TEMPORAL_SERVER_DIR" ]]; then printf 'export LONGHAUL_TEMPORAL_SERVER_DIR=%q\n' "$TEMPORAL_SERVER_DIR"; fi
     if [[ -n "${LONGHAUL_SANDBOX_IMAGE:-}" ]]; then printf 'export LONGHAUL_SANDBOX_IMAGE=%q\n' "$SANDBOX_IMAGE"; fi
     echo "# The Ryuk reaper image cannot be pulled offline; Longhaul removes its containers by label."
     echo "export TESTCONTAINERS_RYUK_DISABLED=true"
@@ -494,6 +529,7 @@ ensure_temporal
 ensure_docker
 ensure_sandbox_image
 ensure_postgres
+ensure_temporal_server
 ensure_python_sdk
 ensure_schemathesis
 write_env
