@@ -13,8 +13,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$LONGHAUL_ROOT"
 LONGHAUL_LOG_PREFIX="[test]"
 
-# Crash and store tests start a real PostgreSQL server from the Debian package.
-LONGHAUL_SETUP_POSTGRES=1 LONGHAUL_SETUP_PYTHON_SDK=1 bash scripts/setup.sh
+# Crash and store tests start a real PostgreSQL server from the Debian package; production-shape
+# tests a real Temporal server, built once into .cache.
+LONGHAUL_SETUP_POSTGRES=1 LONGHAUL_SETUP_PYTHON_SDK=1 LONGHAUL_SETUP_TEMPORAL_SERVER=1 bash scripts/setup.sh
 # shellcheck source=/dev/null
 source .cache/env.sh
 
