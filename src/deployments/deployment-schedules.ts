@@ -7,8 +7,11 @@ import { calendarsOf } from './cron-expression.ts';
 /** What the Schedule tells a deployment's `schedule` object. */
 export type ScheduleTimes = { upcoming_runs_at: string[]; last_run_at: string | null };
 
-/** The most upcoming runs a deployment lists. */
-const UPCOMING_RUNS = 5;
+/** The most upcoming runs a schedule lists. */
+export const UPCOMING_RUNS = 5;
+
+/** Where a schedule's workflows run: the Temporal client, their task queue and the store they belong to. */
+export type ScheduleTarget = { client: Client; taskQueue: string; storeId: string };
 
 /**
  * How long after a missed fire (Temporal server down, say) a run still starts. Past it
@@ -33,7 +36,7 @@ export class DeploymentSchedules {
   readonly #taskQueue: string;
   readonly #storeId: string;
 
-  constructor({ client, taskQueue, storeId }: { client: Client; taskQueue: string; storeId: string }) {
+  constructor({ client, taskQueue, storeId }: ScheduleTarget) {
     this.#client = client;
     this.#taskQueue = taskQueue;
     this.#storeId = storeId;

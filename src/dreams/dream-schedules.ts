@@ -1,12 +1,10 @@
 import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
 import { SCHEDULED_DREAM_WORKFLOW, type ScheduledDreamInput } from '../../workflows/contract.ts';
 import { calendarsOf } from '../deployments/cron-expression.ts';
-import { CATCHUP_WINDOW } from '../deployments/deployment-schedules.ts';
+import { CATCHUP_WINDOW, UPCOMING_RUNS, type ScheduleTarget } from '../deployments/deployment-schedules.ts';
 import { NotFoundError } from '../errors.ts';
 import type { CronScheduleParams } from '../schemas/api-deployment.ts';
 import type { DreamSchedule, DreamScheduleParams } from '../schemas/api-dream.ts';
-
-const UPCOMING_RUNS = 5;
 
 /** A memory store's dream schedule: its Temporal Schedule's id. */
 export function dreamScheduleIdOf(memoryStoreId: string): string {
@@ -24,7 +22,7 @@ export class DreamSchedules {
   readonly #taskQueue: string;
   readonly #storeId: string;
 
-  constructor({ client, taskQueue, storeId }: { client: Client; taskQueue: string; storeId: string }) {
+  constructor({ client, taskQueue, storeId }: ScheduleTarget) {
     this.#client = client;
     this.#taskQueue = taskQueue;
     this.#storeId = storeId;

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { DREAM_WORKFLOW, type DreamWorkflowInput } from '../../workflows/contract.ts';
 import type { Dream } from '../schemas/api-dream.ts';
+import type { ScheduleTarget } from '../deployments/deployment-schedules.ts';
 import type { DreamRunner } from './dream-runner.ts';
 
 /** Runs each dream as a Temporal workflow whose id is the dream's id (`dreamWorkflow`). */
@@ -9,7 +10,7 @@ export class TemporalDreamRunner implements DreamRunner {
   readonly #taskQueue: string;
   readonly #storeId: string;
 
-  constructor({ client, taskQueue, storeId }: { client: Client; taskQueue: string; storeId: string }) {
+  constructor({ client, taskQueue, storeId }: ScheduleTarget) {
     this.#client = client;
     this.#taskQueue = taskQueue;
     this.#storeId = storeId;
