@@ -25,39 +25,18 @@ import { removeSessionSandboxes } from '../support/docker.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { QUICKSTART_TURN_EVENT_TYPES } from '../support/quickstart-events.ts';
+import { cliEnv, startLonghaul, type LonghaulProcess } from '../support/longhaul-cli.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'bin', 'longhaul.js');
 const API_KEY = 'lh-serve-test-key-0123456789';
 
-/** The child's environment: only what the test sets among the variables `serve` and `worker` read. */
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (/^(ANTHROPIC_|LONGHAUL_|TEMPORAL_ADDRESS$|TEMPORAL_NAMESPACE$|DATABASE_URL$)/.test(name)) delete env[name];
-  }
-  return { ...env, LONGHAUL_LOG_LEVEL: 'WARN', ...extra };
-}
+type Started = LonghaulProcess;
 
-type Started = { child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> };
-
-/** Spawns `longhaul <args>` and waits for `readyLine` on stdout (or fails with everything it printed). */
-async function startCli(args: string[], env: NodeJS.ProcessEnv, readyLine: string, timeoutMs = 120_000): Promise<Started> {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const output = () => `stdout:\n${stdout}\nstderr:\n${stderr}`;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const deadline = Date.now() + timeoutMs;
-  while (!stdout.includes(readyLine)) {
-    if (child.exitCode !== null) assert.fail(`longhaul ${args[0]} exited with ${child.exitCode}\n${output()}`);
-    if (Date.now() > deadline) assert.fail(`longhaul ${args[0]} not ready after ${timeoutMs} ms\n${output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, output, exited };
+async function startCli(args: string[], env: NodeJS.ProcessEnv, readyLine: string): Promise<Started> {
+  const started = await startLonghaul(args, env, readyLine);
+  children.push(started.child);
+  return started;
 }
 
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -9,6 +9,8 @@ export type TestPostgres = {
   url: string;
   /** Creates an empty database on the server and returns its URL: one per test keeps tests independent. */
   createDatabase(): Promise<string>;
+  /** Immediate shutdown (SIGQUIT: no checkpoint, crash recovery on the way up), then the server again on the same data and port. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 };
@@ -41,26 +43,36 @@ export async function startPostgres(): Promise<TestPostgres> {
   run('initdb', ['-D', data, '-U', 'longhaul', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   const port = await freePort();
   const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200'];
-  const server = spawn(join(bin, 'postgres'), args, { stdio: 'ignore', ...user, cwd: dir });
   const url = `postgres://longhaul@127.0.0.1:${port}/postgres`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const driver = await openPostgresDriver({ url, maxConnections: 1 });
-      await driver.close();
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`postgres did not start: ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 100));
+  let server: ChildProcess;
+  const start = async () => {
+    server = spawn(join(bin, 'postgres'), args, { stdio: 'ignore', ...user, cwd: dir });
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        const driver = await openPostgresDriver({ url, maxConnections: 1 });
+        await driver.close();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`postgres did not start: ${String(err)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-  }
+  };
+  const halt = async (signal: NodeJS.Signals) => {
+    if (server.exitCode !== null || server.signalCode !== null) return;
+    const gone = new Promise((r) => server.once('exit', r));
+    server.kill(signal);
+    await gone;
+  };
+  await start();
   const stop = async () => {
-    if (server.exitCode === null) {
-      const gone = new Promise((r) => server.once('exit', r));
-      server.kill('SIGINT');
-      await gone;
-    }
+    await halt('SIGINT');
     rmSync(dir, { recursive: true, force: true });
+  };
+  const restart = async () => {
+    await halt('SIGQUIT');
+    await start();
   };
   let databases = 0;
   const createDatabase = async () => {
@@ -70,7 +82,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     await admin.close();
     return url.replace(/\/postgres$/, `/${name}`);
   };
-  return { url, createDatabase, stop, [Symbol.asyncDispose]: stop };
+  return { url, createDatabase, restart, stop, [Symbol.asyncDispose]: stop };
 }
 
 export function freePort(): Promise<number> {

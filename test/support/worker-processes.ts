@@ -28,10 +28,4 @@ export async function startWorkerProcess(harness: Harness, { postgresUrl, tempor
   return child;
 }
 
-/** SIGKILL, and wait for the exit: no shutdown hook runs, as in a crash. */
-export async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
+export { kill9 } from './longhaul-cli.ts';

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const cli = join(root, 'bin', 'longhaul.js');
+
+/**
+ * The environment for a `longhaul` child: this process's, minus every variable `serve`,
+ * `worker` and `dev` read, plus `extra` — so a developer's own settings never leak in.
+ */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^(ANTHROPIC_|LONGHAUL_|TEMPORAL_ADDRESS$|TEMPORAL_NAMESPACE$|DATABASE_URL$)/.test(name)) delete env[name];
+  }
+  return { ...env, LONGHAUL_LOG_LEVEL: 'WARN', ...extra };
+}
+
+export type LonghaulProcess = {
+  child: ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
+
+/** Spawns `longhaul <args>` and waits for `readyLine` on stdout (or fails with everything it printed). */
+export async function startLonghaul(args: string[], env: NodeJS.ProcessEnv, readyLine: string, timeoutMs = 120_000): Promise<LonghaulProcess> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const output = () => `stdout:\n${stdout}\nstderr:\n${stderr}`;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const deadline = Date.now() + timeoutMs;
+  while (!stdout.includes(readyLine)) {
+    if (child.exitCode !== null) assert.fail(`longhaul ${args[0]} exited with ${child.exitCode}\n${output()}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      assert.fail(`longhaul ${args[0]} not ready after ${timeoutMs} ms\n${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, output, exited };
+}
+
+/** SIGKILL, and wait for the exit: no shutdown hook runs, as in a crash. */
+export async function kill9(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}

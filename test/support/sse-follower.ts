@@ -1,0 +1,104 @@
+import { createParser } from 'eventsource-parser';
+import type { SessionEvent } from '../../src/schemas/events.ts';
+
+export type FollowedStream = {
+  /** Resolves when the first connection is open: events from then on are seen. */
+  connected: Promise<void>;
+  /** Resolves when `until` accepted an event, or rejects at the deadline. */
+  done: Promise<void>;
+  /** Every log event received, in arrival order (duplicates kept: they are what a test looks for). */
+  received: SessionEvent[];
+  /** Connections made, the first included. */
+  connections: number;
+  /** Why each connection ended before `until` (cut, error event, refused…). */
+  breaks: string[];
+  close(): void;
+};
+
+/**
+ * Follows a session's event stream the way a careful client does through a balancer:
+ * when a connection breaks it connects again with `Last-Event-ID` set to the last event
+ * it saw, so no event should be missed or seen twice.
+ */
+export function followSessionStream({
+  apiUrl,
+  apiKey,
+  sessionId,
+  until,
+  timeoutMs,
+  reconnectDelayMs = 1500,
+}: {
+  apiUrl: string;
+  apiKey: string;
+  sessionId: string;
+  until: (event: SessionEvent, received: readonly SessionEvent[]) => boolean;
+  timeoutMs: number;
+  /** Wait before connecting again. Default 1.5 s. */
+  reconnectDelayMs?: number;
+}): FollowedStream {
+  const controller = new AbortController();
+  const received: SessionEvent[] = [];
+  const breaks: string[] = [];
+  let lastId: string | undefined;
+  let finished = false;
+  let onConnected!: () => void;
+  const connected = new Promise<void>((resolve) => (onConnected = resolve));
+  const state: FollowedStream = { connected, done: Promise.resolve(), received, connections: 0, breaks, close: () => controller.abort() };
+
+  const connectOnce = async (): Promise<'done' | 'again'> => {
+    state.connections += 1;
+    const headers: Record<string, string> = { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01', accept: 'text/event-stream' };
+    if (lastId) headers['last-event-id'] = lastId;
+    const response = await fetch(`${apiUrl}/v1/sessions/${sessionId}/events/stream`, { headers, signal: controller.signal });
+    if (!response.ok || !response.body) {
+      breaks.push(`HTTP ${response.status}`);
+      await response.body?.cancel();
+      return 'again';
+    }
+    onConnected();
+    const parser = createParser({
+      onEvent: (message) => {
+        if (finished) return;
+        if (message.event === 'error') {
+          breaks.push(`error event: ${message.data.slice(0, 200)}`);
+          return;
+        }
+        if (!message.id) return; // previews and keepalives carry no id
+        const event = JSON.parse(message.data) as SessionEvent;
+        received.push(event);
+        lastId = message.id;
+        if (until(event, received)) finished = true;
+      },
+    });
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body) {
+      parser.feed(decoder.decode(chunk, { stream: true }));
+      if (finished) {
+        controller.abort();
+        return 'done';
+      }
+    }
+    breaks.push('stream ended');
+    return 'again';
+  };
+
+  state.done = (async () => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (Date.now() > deadline) {
+        controller.abort();
+        throw new Error(`${sessionId}: not finished within ${timeoutMs} ms (${received.length} events, ${state.connections} connections, last breaks: ${breaks.slice(-3).join(' | ')})`);
+      }
+      try {
+        if ((await connectOnce()) === 'done') return;
+      } catch (error) {
+        if (finished) return;
+        if (controller.signal.aborted) throw new Error(`${sessionId}: stream closed before it finished`);
+        breaks.push(`cut: ${(error as Error).cause ? String((error as { cause: unknown }).cause) : (error as Error).message}`);
+      }
+      // Back off as a client would: events keep coming meanwhile, and Last-Event-ID must bring them back.
+      await new Promise((r) => setTimeout(r, reconnectDelayMs));
+    }
+  })();
+  return state;
+}
