@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chown, type FileHandle, link, lstat, mkdir, open, readFile, realpath, rm, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, mkdir, open, readFile, realpath, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SANDBOX_GID, SANDBOX_UID } from './sandbox-resources.ts';
@@ -147,17 +147,31 @@ async function createImage(image: string, sizeMb: number): Promise<void> {
 }
 
 /**
- * A folder on the disk for the sandbox user. Only a folder this call creates is handed
- * over (chown); one that exists must be a plain directory, never a link.
+ * A folder on the disk for the sandbox user. One that exists must be a plain directory,
+ * never a link. One still root's is handed over too: a worker killed between its `mkdir`
+ * and its `chown` leaves it so, and only root can have made it (its parent is root's,
+ * mode 0755 or 0700), so it is no place the sandbox planted. The handover goes through a
+ * handle opened without following links, as in `rootFolder`.
  */
 async function sandboxFolder(path: string): Promise<string> {
   try {
     await mkdir(path, { mode: 0o755 });
-    await chown(path, SANDBOX_UID, SANDBOX_GID);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const info = await lstat(path);
-    if (!info.isDirectory()) throw new SandboxStartError('start_failed', `${path} on the session disk is not a directory`);
+  }
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR') throw new SandboxStartError('start_failed', `${path} on the session disk is not a directory`);
+    throw error;
+  }
+  try {
+    const { uid } = await handle.stat();
+    if (uid === 0) await handle.chown(SANDBOX_UID, SANDBOX_GID);
+  } finally {
+    await handle.close();
   }
   return path;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync, realpathSync } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, chown, lstat, rename, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { getContainerRuntimeClient } from 'testcontainers';
@@ -177,4 +177,26 @@ test('workers making and mounting the same new session disk at once all get the 
     assert.equal(mounts.length, 1, 'mounted once');
     await disks[0]!.remove(sessionId);
   }
+});
+
+test("a worker killed between making /workspace and handing it over leaves it root's: the next mount hands it over, and the agent can write", async () => {
+  const sessionId = fixture.newSessionId('halfmade');
+  const disks = new SessionDisks(join(fixture.driver.dataDir, '.disks'));
+  // What the killed worker left: the disk mounted, `workspace` made, still root's.
+  const { workspace } = await disks.mount(sessionId, 64);
+  await chown(workspace, 0, 0);
+  assert.equal((await stat(workspace)).uid, 0);
+
+  const sandbox = await fixture.driver.ensure(fixture.spec(sessionId));
+  const wrote = await sandbox.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'echo mine > /workspace/mine.txt && stat -c %u /workspace' } });
+  assert.deepEqual([wrote.is_error, text(wrote).trim()], [false, '1000']);
+
+  // A link where the folder should be is still refused, never followed.
+  await fixture.driver.destroy(sessionId);
+  await disks.mount(sessionId, 64);
+  await rename(workspace, `${workspace}.moved`);
+  await symlink('/etc', workspace);
+  await assert.rejects(fixture.driver.ensure(fixture.spec(sessionId)), /not a directory/);
+  assert.equal((await lstat('/etc')).uid, 0, '/etc untouched');
+  await fixture.driver.destroy(sessionId, { removeVolume: true });
 });

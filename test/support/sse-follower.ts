@@ -10,6 +10,8 @@ export type FollowedStream = {
   received: SessionEvent[];
   /** Connections made, the first included. */
   connections: number;
+  /** Events read from `events.list` instead: a connection cut before its first event leaves no id to resume from. */
+  backfilled: number;
   /** Why each connection ended before `until` (cut, error event, refused…). */
   breaks: string[];
   close(): void;
@@ -43,11 +45,35 @@ export function followSessionStream({
   let finished = false;
   let onConnected!: () => void;
   const connected = new Promise<void>((resolve) => (onConnected = resolve));
-  const state: FollowedStream = { connected, done: Promise.resolve(), received, connections: 0, breaks, close: () => controller.abort() };
+  const state: FollowedStream = { connected, done: Promise.resolve(), received, connections: 0, backfilled: 0, breaks, close: () => controller.abort() };
+
+  const baseHeaders: Record<string, string> = { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' };
+  const take = (event: SessionEvent) => {
+    received.push(event);
+    lastId = event.id;
+    if (until(event, received)) finished = true;
+  };
+  /** What the log holds so far, through `events.list`: the catch-up a client without an id must do. */
+  const backfill = async () => {
+    let page: string | null = null;
+    do {
+      const query = new URLSearchParams({ limit: '100', ...(page ? { page } : {}) });
+      const response = await fetch(`${apiUrl}/v1/sessions/${sessionId}/events?${query}`, { headers: baseHeaders, signal: controller.signal });
+      if (!response.ok) throw new Error(`events.list answered ${response.status}`);
+      const body = (await response.json()) as { data: SessionEvent[]; next_page: string | null };
+      for (const event of body.data) {
+        state.backfilled += 1;
+        if (!finished) take(event);
+      }
+      page = body.next_page;
+    } while (page);
+  };
 
   const connectOnce = async (): Promise<'done' | 'again'> => {
+    if (state.connections > 0 && lastId === undefined) await backfill();
+    if (finished) return 'done';
     state.connections += 1;
-    const headers: Record<string, string> = { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01', accept: 'text/event-stream' };
+    const headers: Record<string, string> = { ...baseHeaders, accept: 'text/event-stream' };
     if (lastId) headers['last-event-id'] = lastId;
     const response = await fetch(`${apiUrl}/v1/sessions/${sessionId}/events/stream`, { headers, signal: controller.signal });
     if (!response.ok || !response.body) {
@@ -64,10 +90,7 @@ export function followSessionStream({
           return;
         }
         if (!message.id) return; // previews and keepalives carry no id
-        const event = JSON.parse(message.data) as SessionEvent;
-        received.push(event);
-        lastId = message.id;
-        if (until(event, received)) finished = true;
+        take(JSON.parse(message.data) as SessionEvent);
       },
     });
     const decoder = new TextDecoder();
