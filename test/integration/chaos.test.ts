@@ -182,9 +182,11 @@ test(`chaos: ${SESSIONS} sessions on 2 serve + 3 worker processes, a real Tempor
         const seen = run.stream.received.map((e) => e.id);
         const from = log.findIndex((e) => e.id === seen[0]);
         const firstUser = log.findIndex((e) => e.type === 'user.message' || e.type === 'user.define_outcome');
-        if (from < 0 || from > firstUser) fail(`the stream began at log position ${from}, after the task at ${firstUser}`);
+        const story = () =>
+          `; log starts ${log.slice(0, 4).map((e) => e.type).join(', ')}; received ${run.stream.received.slice(0, 4).map((e, i) => `${e.type} via ${run.stream.via[i]}`).join(', ')}; breaks: ${run.stream.breaks.join(' | ')}`;
+        if (from < 0 || from > firstUser) fail(`the stream began at log position ${from}, after the task at ${firstUser}${story()}`);
         const expected = log.slice(from, from + seen.length).map((e) => e.id);
-        if (JSON.stringify(seen) !== JSON.stringify(expected)) fail(`the stream saw ${seen.length} events, not the log's ${expected.length} in order (duplicates: ${seen.length - new Set(seen).size})`);
+        if (JSON.stringify(seen) !== JSON.stringify(expected)) fail(`the stream saw ${seen.length} events, not the log's ${expected.length} in order (duplicates: ${seen.length - new Set(seen).size})${story()}`);
         counts.sseConnections += run.stream.connections;
         counts.reconnects += run.stream.connections - 1;
         counts.backfilled += run.stream.backfilled;

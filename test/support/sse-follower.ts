@@ -8,6 +8,8 @@ export type FollowedStream = {
   done: Promise<void>;
   /** Every log event received, in arrival order (duplicates kept: they are what a test looks for). */
   received: SessionEvent[];
+  /** For each received event, the connection (1, 2, …) that brought it, or 0 when `events.list` did. */
+  via: number[];
   /** Connections made, the first included. */
   connections: number;
   /** Events read from `events.list` instead: a connection cut before its first event leaves no id to resume from. */
@@ -45,11 +47,12 @@ export function followSessionStream({
   let finished = false;
   let onConnected!: () => void;
   const connected = new Promise<void>((resolve) => (onConnected = resolve));
-  const state: FollowedStream = { connected, done: Promise.resolve(), received, connections: 0, backfilled: 0, breaks, close: () => controller.abort() };
+  const state: FollowedStream = { connected, done: Promise.resolve(), received, via: [], connections: 0, backfilled: 0, breaks, close: () => controller.abort() };
 
   const baseHeaders: Record<string, string> = { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' };
-  const take = (event: SessionEvent) => {
+  const take = (event: SessionEvent, via: number) => {
     received.push(event);
+    state.via.push(via);
     lastId = event.id;
     if (until(event, received)) finished = true;
   };
@@ -63,7 +66,7 @@ export function followSessionStream({
       const body = (await response.json()) as { data: SessionEvent[]; next_page: string | null };
       for (const event of body.data) {
         state.backfilled += 1;
-        if (!finished) take(event);
+        if (!finished) take(event, 0);
       }
       page = body.next_page;
     } while (page);
@@ -72,7 +75,7 @@ export function followSessionStream({
   const connectOnce = async (): Promise<'done' | 'again'> => {
     if (state.connections > 0 && lastId === undefined) await backfill();
     if (finished) return 'done';
-    state.connections += 1;
+    const connection = ++state.connections;
     const headers: Record<string, string> = { ...baseHeaders, accept: 'text/event-stream' };
     if (lastId) headers['last-event-id'] = lastId;
     const response = await fetch(`${apiUrl}/v1/sessions/${sessionId}/events/stream`, { headers, signal: controller.signal });
@@ -90,7 +93,7 @@ export function followSessionStream({
           return;
         }
         if (!message.id) return; // previews and keepalives carry no id
-        take(JSON.parse(message.data) as SessionEvent);
+        take(JSON.parse(message.data) as SessionEvent, connection);
       },
     });
     const decoder = new TextDecoder();
