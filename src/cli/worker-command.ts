@@ -19,6 +19,7 @@ import { openApiStores } from '../store/open-api-stores.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { createLonghaulWorker, type LonghaulWorkerOptions } from '../worker/create-worker.ts';
+import { WorkerPresence } from '../worker/worker-presence.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { secretBoxFromEnv } from '../config/secret-key.ts';
 import type { SqlDriver } from '../store/sql-driver.ts';
@@ -60,7 +61,7 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deployments = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
     const dreams = dreamingFor({ client, taskQueue: config.taskQueue, longhaul, store, stores }).worker;
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, dreams, deployments, webhooks });
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, terminal, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, dreams, deployments, webhooks });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -98,6 +99,7 @@ export async function startEngineWorker({
   dreams,
   deployments,
   webhooks,
+  terminal,
 }: {
   config: EngineConfig;
   store: SessionStore;
@@ -117,6 +119,7 @@ export async function startEngineWorker({
   deployments?: DeploymentService | undefined;
   /** Publishes and delivers outbound webhooks. */
   webhooks?: WebhookPublisher | undefined;
+  terminal: Terminal;
 }): Promise<EngineWorker> {
   const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
   // Longhaul removes its own containers by label and never relies on the reaper, whose image cannot be pulled offline.
@@ -124,7 +127,15 @@ export async function startEngineWorker({
   process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= env['TESTCONTAINERS_RYUK_DISABLED'];
   await checkDocker({ image });
   const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxLimitsFromEnv(env) });
-  cleanups.push('sandbox containers', () => stopDevSandboxes(sandboxes));
+  const presence = await WorkerPresence.announce(dataDir);
+  cleanups.push('sandbox containers', async () => {
+    // Other workers on this data folder run these sessions too, some mid-tool-call: leave the containers to them.
+    const others = await presence.othersAlive();
+    await presence.close();
+    if (others === 0) return stopDevSandboxes(sandboxes);
+    terminal.line(`sandbox containers left running: ${others} other worker(s) on ${dataDir} serve them`);
+    await sandboxes.close();
+  });
 
   const modelHandle = await startDevModel({
     env: model.kind === 'scripted' ? {} : { ANTHROPIC_API_KEY: model.apiKey, ...(model.baseUrl ? { ANTHROPIC_BASE_URL: model.baseUrl } : {}) },
