@@ -150,38 +150,32 @@ async function createImage(image: string, sizeMb: number): Promise<void> {
  * A folder on the disk for the sandbox user. One that exists must be a plain directory,
  * never a link. One still root's is handed over too: a worker killed between its `mkdir`
  * and its `chown` leaves it so, and only root can have made it (its parent is root's,
- * mode 0755 or 0700), so it is no place the sandbox planted. The handover goes through a
- * handle opened without following links, as in `rootFolder`.
+ * mode 0755 or 0700), so it is no place the sandbox planted.
  */
 async function sandboxFolder(path: string): Promise<string> {
-  try {
-    await mkdir(path, { mode: 0o755 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  let handle: FileHandle;
-  try {
-    handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'ENOTDIR') throw new SandboxStartError('start_failed', `${path} on the session disk is not a directory`);
-    throw error;
-  }
-  try {
-    const { uid } = await handle.stat();
-    if (uid === 0) await handle.chown(SANDBOX_UID, SANDBOX_GID);
-  } finally {
-    await handle.close();
-  }
+  await withOwnFolder(path, 0o755, async (handle) => {
+    if ((await handle.stat()).uid === 0) await handle.chown(SANDBOX_UID, SANDBOX_GID);
+  });
   return path;
 }
 
 /**
  * A folder on the disk that only root may change, with exactly `mode` (mkdir's is masked by
- * the umask, and a folder left by an older release may differ). One that exists must be a
- * plain directory: it is opened without following a link, and set through that handle.
+ * the umask, and a folder left by an older release may differ).
  */
 async function rootFolder(path: string, mode: number): Promise<void> {
+  await withOwnFolder(path, mode, async (handle) => {
+    await handle.chown(0, 0);
+    await handle.chmod(mode);
+  });
+}
+
+/**
+ * Makes the folder if it is missing, then hands `use` a handle on it opened without
+ * following a link: whatever is changed is the folder itself, never where a link points.
+ * Anything there that is not a real directory is refused.
+ */
+async function withOwnFolder(path: string, mode: number, use: (handle: FileHandle) => Promise<void>): Promise<void> {
   try {
     await mkdir(path, { mode });
   } catch (error) {
@@ -196,8 +190,7 @@ async function rootFolder(path: string, mode: number): Promise<void> {
     throw error;
   }
   try {
-    await handle.chown(0, 0);
-    await handle.chmod(mode);
+    await use(handle);
   } finally {
     await handle.close();
   }
