@@ -238,6 +238,35 @@ test('longhaul serve --with-worker --scripted-model is API and worker in one pro
   assert.match(serve.output(), /^stdout:\nmodel: scripted demo model \(--scripted-model\) — not Claude\n/);
   assert.match(serve.output(), /with a worker in this process/);
 
+  const { session, finalText } = await runQuickstart(port);
+  assert.match(finalText, /largest prime is 229 and the sum of all 50 primes is 5117/, serve.output());
+
+  assert.deepEqual(await stopWith(serve, 'SIGTERM'), { code: 0, signal: null }, serve.output());
+  assert.equal(runningContainers(session.id), '', 'its sandbox containers are removed on the way out');
+});
+
+test('two workers on one data folder: the first to stop leaves the sandboxes to the other, the last one removes them', { timeout: 300_000 }, async () => {
+  const engine = { DATABASE_URL: await postgres.createDatabase(), TEMPORAL_ADDRESS: temporal.address, LONGHAUL_TASK_QUEUE: `two-workers-${process.pid}` };
+  const workers = [];
+  for (let i = 0; i < 2; i++) workers.push(await startCli(['worker', '--scripted-model', '--data-dir', dataDir], cliEnv(engine), 'longhaul worker is ready'));
+  const port = await freePort();
+  const serve = await startCli(['serve', '--port', String(port)], cliEnv({ ...engine, LONGHAUL_API_KEY: API_KEY }), 'longhaul serve is ready');
+  const { session } = await runQuickstart(port);
+  assert.notEqual(runningContainers(session.id), '');
+
+  const [first, last] = workers as [Started, Started];
+  assert.deepEqual(await stopWith(first, 'SIGTERM'), { code: 0, signal: null }, first.output());
+  assert.match(first.output(), /sandbox containers left running: 1 other worker\(s\)/);
+  assert.notEqual(runningContainers(session.id), '', 'the other worker still serves the session');
+
+  assert.deepEqual(await stopWith(last, 'SIGTERM'), { code: 0, signal: null }, last.output());
+  assert.doesNotMatch(last.output(), /left running/);
+  assert.equal(runningContainers(session.id), '', 'the last worker removed them');
+  await stopWith(serve, 'SIGTERM');
+});
+
+/** The quickstart task in a new session through the SDK against `serve` on `port`, until the session idles; its last message. */
+async function runQuickstart(port: number): Promise<{ session: { id: string }; finalText: string }> {
   const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: API_KEY, maxRetries: 0 });
   const agent = await client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
   const environment = await client.beta.environments.create({ name: 'env' });
@@ -255,35 +284,5 @@ test('longhaul serve --with-worker --scripted-model is API and worker in one pro
   } finally {
     clearTimeout(timer);
   }
-  assert.match(finalText, /largest prime is 229 and the sum of all 50 primes is 5117/, serve.output());
-
-  assert.deepEqual(await stopWith(serve, 'SIGTERM'), { code: 0, signal: null }, serve.output());
-  assert.equal(runningContainers(session.id), '', 'its sandbox containers are removed on the way out');
-});
-
-test('two workers on one data folder: the first to stop leaves the sandboxes to the other, the last one removes them', { timeout: 300_000 }, async () => {
-  const engine = { DATABASE_URL: await postgres.createDatabase(), TEMPORAL_ADDRESS: temporal.address, LONGHAUL_TASK_QUEUE: `two-workers-${process.pid}` };
-  const workers = [];
-  for (let i = 0; i < 2; i++) workers.push(await startCli(['worker', '--scripted-model', '--data-dir', dataDir], cliEnv(engine), 'longhaul worker is ready'));
-  const port = await freePort();
-  const serve = await startCli(['serve', '--port', String(port)], cliEnv({ ...engine, LONGHAUL_API_KEY: API_KEY }), 'longhaul serve is ready');
-  const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: API_KEY, maxRetries: 0 });
-  const agent = await client.beta.agents.create({ name: 'coder', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
-  const environment = await client.beta.environments.create({ name: 'env' });
-  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
-  sessions.push(session.id);
-  const stream = await client.beta.sessions.events.stream(session.id);
-  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: QUICKSTART_TASK }] }] });
-  for await (const event of stream) if (event.type === 'session.status_idle') break;
-  assert.notEqual(runningContainers(session.id), '');
-
-  const [first, last] = workers as [Started, Started];
-  assert.deepEqual(await stopWith(first, 'SIGTERM'), { code: 0, signal: null }, first.output());
-  assert.match(first.output(), /sandbox containers left running: 1 other worker\(s\)/);
-  assert.notEqual(runningContainers(session.id), '', 'the other worker still serves the session');
-
-  assert.deepEqual(await stopWith(last, 'SIGTERM'), { code: 0, signal: null }, last.output());
-  assert.doesNotMatch(last.output(), /left running/);
-  assert.equal(runningContainers(session.id), '', 'the last worker removed them');
-  await stopWith(serve, 'SIGTERM');
-});
+  return { session, finalText };
+}
