@@ -3,7 +3,7 @@
  * (progress goes to stderr). Never part of `npm test`.
  *
  * Sizes come from the environment:
- *   BENCH_ONLY              comma list of sandbox, orchestration, temporal_floor, cold_start, event_delivery, steering, outcomes, multiagent, deployments, webhooks, memory, sse (default all)
+ *   BENCH_ONLY              comma list of sandbox, orchestration, temporal_floor, cold_start, event_delivery, steering, outcomes, multiagent, deployments, webhooks, memory, sandbox_neighbours, sse (default all)
  *   BENCH_STEPS             steps of the orchestration loop (default 100)
  *   BENCH_WARMUP_STEPS      warm-up steps before it, each way (default 10)
  *   BENCH_FLOOR_SAMPLES     replayed model calls and bare sandbox calls for the floors (default 50)
@@ -17,6 +17,8 @@
  *   BENCH_WEBHOOK_SAMPLES   sessions whose session.idled webhook is timed to a local receiver (default 20)
  *   BENCH_MEMORY_SAMPLES    agent writes under /mnt/memory timed until the store has them (default 20)
  *   BENCH_MEMORY_START_SAMPLES sessions started with and without a 1,000-memory store (default 5 each)
+ *   BENCH_NEIGHBOUR_SAMPLES neighbour steps (and bare echo calls) per load and CPU setting while another sandbox hogs the CPU or fork-bombs (default 30),
+ *                           taken in BENCH_NEIGHBOUR_ROUNDS windows per scenario, the scenarios taking turns (default 3)
  *   BENCH_POSTGRES=1        also measure event delivery on a throwaway PostgreSQL server
  *   BENCH_SANDBOX_CALLS / BENCH_SANDBOX_EXECS / BENCH_SANDBOX_CREATES   sizes for bench/sandbox-tool-call.ts (300 / 40 / 6)
  *   BENCH_SSE_*             sizes for bench/sse-bench.ts (`longhaul serve` + SDK streams; see that file)

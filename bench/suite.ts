@@ -24,6 +24,7 @@ import { measureMultiagent } from './multiagent.ts';
 import { measureDeploymentFire } from './deployment-fire.ts';
 import { measureWebhookDelivery } from './webhook-delivery.ts';
 import { measureMemorySync } from './memory-sync.ts';
+import { measureSandboxNeighbours } from './sandbox-neighbours.ts';
 
 
 const DELIVERY_TARGET = 'none yet (recorded for later targets)';
@@ -86,6 +87,7 @@ export async function runSuite(wanted: (name: SuiteBenchmark) => boolean): Promi
     if (wanted('deployments')) results['deployments'] = await measureDeploymentFire({ temporal, samples: envInt('BENCH_DEPLOYMENT_SAMPLES', 20) });
     if (wanted('webhooks')) results['webhooks'] = await measureWebhookDelivery({ temporal, samples: envInt('BENCH_WEBHOOK_SAMPLES', 20) });
     if (wanted('memory')) results['memory'] = await measureMemorySync({ temporal, samples: envInt('BENCH_MEMORY_SAMPLES', 20), startSamples: envInt('BENCH_MEMORY_START_SAMPLES', 5) });
+    if (wanted('sandbox_neighbours')) results['sandbox_neighbours'] = await measureSandboxNeighbours({ temporal, samples: envInt('BENCH_NEIGHBOUR_SAMPLES', 30), rounds: envInt('BENCH_NEIGHBOUR_ROUNDS', 3) });
   } finally {
     await temporal.stop();
   }

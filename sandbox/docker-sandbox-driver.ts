@@ -31,6 +31,27 @@ const ABANDONED_CREATED_SECONDS = 10;
 
 export const DEFAULT_SANDBOX_IMAGE = 'longhaul-sandbox:latest';
 
+/*
+ * A session's share of the host's CPU (figures: `BENCH_ONLY=sandbox_neighbours npm run bench`).
+ * A CPU hog or a relaunched fork bomb takes all the CPU its cap allows; what a neighbour's
+ * step then waits for is mostly the control plane (worker, Temporal, PostgreSQL: most of
+ * a step's CPU), not its own sandbox (a few ms).
+ * - The cap stays at one core: on a 2-core host one session never takes more than half,
+ *   so a core is always left for the rest, and a lone session's build still gets a whole
+ *   core. Half a core would slow every build and buys little the weight does not already
+ *   give when the host is busy (the bench shows no clear gain for neighbours).
+ * - The weight drops to a quarter of a default container's (CpuShares 256 of 1024; cgroup
+ *   v2 weight 10 of 100). Sandbox work is batch work: when cores are contended, the
+ *   latency-bound control plane should win wherever it is a sibling cgroup (Temporal and
+ *   PostgreSQL as containers, services under systemd on cgroup v2). Measured against a
+ *   busy default-weight container, a hog now gets about a fifth of the contended CPU
+ *   instead of half. Sessions keep equal weights, so they stay fair to each other.
+ * Both are per worker: `LONGHAUL_SANDBOX_CPUS`, `LONGHAUL_SANDBOX_CPU_SHARES`; an
+ * environment's `cpus` still sets its own cap.
+ */
+export const DEFAULT_SANDBOX_CPUS = 1;
+export const DEFAULT_SANDBOX_CPU_SHARES = 256;
+
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
 /** Memory mounts become folder names and mount targets: only plain, distinct slugs pass. */
@@ -58,9 +79,11 @@ export type DockerSandboxDriverOptions = {
   memoryMb?: number;
   /** CPU limit in cores when the spec sets none. Default 1. */
   cpus?: number;
+  /** CPU weight of every sandbox when cores are contended (Docker `CpuShares`, 2–262 144; a container's default is 1024). Default 256. */
+  cpuShares?: number;
   /** Process limit when the spec sets none. Default 512. */
   pidsLimit?: number;
-  /** Size cap of each tmpfs (/tmp, /var/tmp, home) in MiB. Default 512. */
+  /** Size cap of each tmpfs (/tmp, /var/tmp, home) in MiB; smaller when the memory limit is small (see `tmpfsSizeMb`). Default 512. */
   tmpfsMb?: number;
   /** Disk quota of a session (`/workspace` and `/mnt/session` together) in MiB when the spec sets none. Default 10 240. */
   diskMb?: number;
@@ -101,7 +124,7 @@ export class DockerSandboxDriver implements SandboxDriver {
   readonly dataDir: string;
   readonly #image: string;
   readonly #executorDir: string;
-  readonly #limits: { memoryMb: number; cpus: number; pidsLimit: number; tmpfsMb: number; diskMb: number };
+  readonly #limits: { memoryMb: number; cpus: number; cpuShares: number; pidsLimit: number; tmpfsMb: number; diskMb: number };
   readonly #disks: SessionDisks;
   readonly #defaultTimeoutMs: number;
   readonly #maxOutputBytes: number;
@@ -117,7 +140,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     image = DEFAULT_SANDBOX_IMAGE,
     executorDir = DEFAULT_EXECUTOR_DIR,
     memoryMb = 2048,
-    cpus = 1,
+    cpus = DEFAULT_SANDBOX_CPUS,
+    cpuShares = DEFAULT_SANDBOX_CPU_SHARES,
     pidsLimit = 512,
     tmpfsMb = 512,
     diskMb = 10_240,
@@ -133,7 +157,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.dataDir = resolve(dataDir);
     this.#image = image;
     this.#executorDir = resolve(executorDir);
-    this.#limits = { memoryMb, cpus, pidsLimit, tmpfsMb, diskMb };
+    this.#limits = { memoryMb, cpus, cpuShares, pidsLimit, tmpfsMb, diskMb };
     this.#disks = new SessionDisks(join(this.dataDir, '.disks'));
     this.#defaultTimeoutMs = defaultTimeoutMs;
     this.#maxOutputBytes = maxOutputBytes;
@@ -266,6 +290,7 @@ export class DockerSandboxDriver implements SandboxDriver {
       image,
       memoryMb: spec.memoryMb ?? this.#limits.memoryMb,
       cpus: spec.cpus ?? this.#limits.cpus,
+      cpuShares: this.#limits.cpuShares,
       pidsLimit: spec.pidsLimit ?? this.#limits.pidsLimit,
       tmpfsMb: this.#limits.tmpfsMb,
       sessionDir,

@@ -30,6 +30,8 @@ export type SandboxContainerOptions = {
   image: string;
   memoryMb: number;
   cpus: number;
+  /** Relative CPU weight under contention (Docker `CpuShares`; a container's default is 1024). */
+  cpuShares: number;
   pidsLimit: number;
   /** The session's control folder on the host, mounted at /run/longhaul: only the executor (root) can enter it. */
   sessionDir: string;
@@ -37,7 +39,7 @@ export type SandboxContainerOptions = {
   trustDir: string;
   /** The executor's source folder on the host, mounted read-only. */
   executorDir: string;
-  /** Size of each tmpfs (/tmp, /var/tmp, the home folder); counts against the memory limit only when used. */
+  /** Size of each tmpfs (/tmp, /var/tmp, the home folder), at most; counts against the memory limit only when used. See `tmpfsSizeMb`. */
   tmpfsMb: number;
   maxOutputBytes: number;
   defaultTimeoutMs: number;
@@ -52,6 +54,45 @@ export type SandboxContainerOptions = {
    */
   storage: { type: 'disk'; disk: MountedDisk } | { type: 'volumes' };
 };
+
+/**
+ * Paths hidden from the sandbox: Docker's own list (setting one replaces it), plus
+ * the host's virtual block devices. Every session disk is a loop device, and sysfs is the
+ * host's: without the mask any agent could list `/sys/block/loopN/loop/backing_file`,
+ * which names every other session on the host (and where the worker keeps their files).
+ */
+export const SANDBOX_MASKED_PATHS = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/interrupts',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+  '/sys/devices/virtual/block',
+] as const;
+
+/**
+ * Memory the tmpfs folders together can never take. With no swap, tmpfs pages count
+ * against the memory limit and nothing reclaims them, not even the OOM killer: folders
+ * allowed to fill the limit leave the executor nothing, it is killed the next time it
+ * needs memory, and the container, its running calls and its scratch files go with it.
+ * Docker's 64 MiB /dev/shm comes out of this; the rest is the executor's (about 25 MiB)
+ * and a fresh shell's, after the OOM killer has taken the agent's processes.
+ */
+const TMPFS_HEADROOM_MB = 128;
+const TMPFS_FOLDERS = 3;
+const MIN_TMPFS_MB = 8;
+
+/** The size of each tmpfs folder: `tmpfsMb`, but all of them together leave `TMPFS_HEADROOM_MB` of the memory limit. */
+export function tmpfsSizeMb({ memoryMb, tmpfsMb }: { memoryMb: number; tmpfsMb: number }): number {
+  return Math.max(MIN_TMPFS_MB, Math.min(tmpfsMb, Math.floor((memoryMb - TMPFS_HEADROOM_MB) / TMPFS_FOLDERS)));
+}
 
 /** The executor's own log (the agent's output goes to it, not here) is capped like everything else. */
 const LOG_CONFIG = { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '1' } };
@@ -70,9 +111,9 @@ export const EXECUTOR_CAPABILITIES = ['SETUID', 'SETGID', 'KILL'] as const;
  * read-only root with tmpfs scratch space, `/workspace` and `/mnt/session` on the session's disk.
  */
 export function buildSandboxContainer(options: SandboxContainerOptions): SandboxContainer {
-  const { sessionId, memoryMb, tmpfsMb } = options;
+  const { sessionId, memoryMb } = options;
   const memoryBytes = memoryMb * 1024 * 1024;
-  const tmpfs = `rw,nosuid,nodev,size=${tmpfsMb}m`;
+  const tmpfs = `rw,nosuid,nodev,size=${tmpfsSizeMb(options)}m`;
   return new SandboxContainer(options.image)
     .withName(containerName(sessionId))
     .withLabels({ ...sessionLabels(sessionId, 'sandbox'), [LABEL_LAYOUT]: SANDBOX_LAYOUT })
@@ -132,7 +173,9 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
       // Equal to Memory: no swap on top of the limit.
       MemorySwap: memoryBytes,
       NanoCpus: Math.round(options.cpus * 1e9),
+      CpuShares: options.cpuShares,
       ReadonlyRootfs: true,
+      MaskedPaths: [...SANDBOX_MASKED_PATHS],
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       LogConfig: LOG_CONFIG,
       Mounts: [

@@ -4,17 +4,40 @@ import { ConfigError } from './dev-config.ts';
 
 /**
  * Sandbox defaults an operator sets for every session of a worker (an environment may
- * still set its own): `LONGHAUL_SANDBOX_DISK_MB`, the disk quota of a new session's
- * `/workspace` and `/mnt/session` together.
+ * still set its own disk and CPU cap):
+ * - `LONGHAUL_SANDBOX_DISK_MB`: the disk quota of a new session's `/workspace` and `/mnt/session` together;
+ * - `LONGHAUL_SANDBOX_CPUS`: each sandbox's CPU cap in cores (fractions allowed, e.g. `0.5`);
+ * - `LONGHAUL_SANDBOX_CPU_SHARES`: each sandbox's CPU weight when cores are contended (Docker `CpuShares`; a container's default is 1024).
+ * See `DEFAULT_SANDBOX_CPUS` for why the defaults are what they are.
  */
-export function sandboxLimitsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandboxDriverOptions, 'diskMb'> {
-  const value = env['LONGHAUL_SANDBOX_DISK_MB']?.trim();
-  if (!value) return {};
-  const diskMb = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(diskMb) || diskMb < MIN_DISK_MB) {
-    throw new ConfigError(`LONGHAUL_SANDBOX_DISK_MB must be a whole number of MiB, at least ${MIN_DISK_MB}, got ${JSON.stringify(value)}`);
+export function sandboxLimitsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares'> {
+  const limits: Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares'> = {};
+  const disk = env['LONGHAUL_SANDBOX_DISK_MB']?.trim();
+  if (disk) {
+    const diskMb = Number(disk);
+    if (!/^\d+$/.test(disk) || !Number.isSafeInteger(diskMb) || diskMb < MIN_DISK_MB) {
+      throw new ConfigError(`LONGHAUL_SANDBOX_DISK_MB must be a whole number of MiB, at least ${MIN_DISK_MB}, got ${JSON.stringify(disk)}`);
+    }
+    limits.diskMb = diskMb;
   }
-  return { diskMb };
+  const cpus = env['LONGHAUL_SANDBOX_CPUS']?.trim();
+  if (cpus) {
+    const value = Number(cpus);
+    // Docker takes the cap in billionths of a core; below 0.01 a sandbox cannot start a shell in time.
+    if (!/^\d+(\.\d+)?$/.test(cpus) || !(value >= 0.01 && value <= 1024)) {
+      throw new ConfigError(`LONGHAUL_SANDBOX_CPUS must be a number of cores from 0.01 to 1024, got ${JSON.stringify(cpus)}`);
+    }
+    limits.cpus = value;
+  }
+  const shares = env['LONGHAUL_SANDBOX_CPU_SHARES']?.trim();
+  if (shares) {
+    const value = Number(shares);
+    if (!/^\d+$/.test(shares) || value < 2 || value > 262_144) {
+      throw new ConfigError(`LONGHAUL_SANDBOX_CPU_SHARES must be a whole number from 2 to 262144 (a container's default weight is 1024), got ${JSON.stringify(shares)}`);
+    }
+    limits.cpuShares = value;
+  }
+  return limits;
 }
 
 /** `LONGHAUL_GRADER_MODEL`: the model outcome graders use on this worker (default: each session agent's own). */
