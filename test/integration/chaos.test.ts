@@ -11,8 +11,8 @@
  * Sizes (the short run is the default; `npm run chaos` sets the long one):
  *   LONGHAUL_CHAOS_SESSIONS     sessions in all (50)
  *   LONGHAUL_CHAOS_CONCURRENCY  sessions at once (all of them)
- *   LONGHAUL_CHAOS_STEPS        bash steps per session (3)
- *   LONGHAUL_CHAOS_EVERY_MS     one fault every so often (6000)
+ *   LONGHAUL_CHAOS_STEPS        bash steps per session (4)
+ *   LONGHAUL_CHAOS_EVERY_MS     one fault every so often (5000)
  *   LONGHAUL_CHAOS_SEED         the faults' random choices (fixed)
  *   LONGHAUL_CHAOS_SESSION_TIMEOUT_MS  how long one session may take (8 minutes)
  *   LONGHAUL_CHAOS_REPORT       also write the JSON report to this file
@@ -38,8 +38,8 @@ const envNumber = (name: string, fallback: number) => {
 };
 const SESSIONS = envNumber('LONGHAUL_CHAOS_SESSIONS', 50);
 const CONCURRENCY = Math.min(SESSIONS, envNumber('LONGHAUL_CHAOS_CONCURRENCY', SESSIONS));
-const STEPS = envNumber('LONGHAUL_CHAOS_STEPS', 3);
-const EVERY_MS = envNumber('LONGHAUL_CHAOS_EVERY_MS', 6000);
+const STEPS = envNumber('LONGHAUL_CHAOS_STEPS', 4);
+const EVERY_MS = envNumber('LONGHAUL_CHAOS_EVERY_MS', 5000);
 const SEED = envNumber('LONGHAUL_CHAOS_SEED', 20261204);
 const SESSION_TIMEOUT_MS = envNumber('LONGHAUL_CHAOS_SESSION_TIMEOUT_MS', 8 * 60_000);
 

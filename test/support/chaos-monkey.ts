@@ -3,8 +3,8 @@ import type { ProductionTopology, Slot } from './production-topology.ts';
 
 export type ChaosAction = 'kill worker' | 'kill serve' | 'restart temporal' | 'restart postgres' | 'kill sandbox';
 
-/** The order faults come in: every kind early, workers and sandboxes (the common failures) most. */
-const ROTATION: readonly ChaosAction[] = ['kill worker', 'kill sandbox', 'kill serve', 'restart temporal', 'kill worker', 'restart postgres', 'kill sandbox', 'kill serve', 'kill worker', 'kill sandbox'];
+/** The order faults come in: every kind in the first five, then workers and sandboxes (the common failures) most. */
+const ROTATION: readonly ChaosAction[] = ['kill worker', 'kill sandbox', 'restart postgres', 'kill serve', 'restart temporal', 'kill worker', 'kill sandbox', 'kill serve', 'kill worker', 'kill sandbox'];
 
 export type ChaosLogEntry = { action: ChaosAction; target: string; atMs: number; tookMs: number };
 

@@ -56,8 +56,9 @@ export function followSessionStream({
     lastId = event.id;
     if (until(event, received)) finished = true;
   };
-  /** What the log holds so far, through `events.list`: the catch-up a client without an id must do. */
-  const backfill = async () => {
+  /** What the log holds now, through `events.list`, taken as received; returns their ids. */
+  const backfill = async (): Promise<Set<string>> => {
+    const listed = new Set<string>();
     let page: string | null = null;
     do {
       const query = new URLSearchParams({ limit: '100', ...(page ? { page } : {}) });
@@ -66,15 +67,19 @@ export function followSessionStream({
       const body = (await response.json()) as { data: SessionEvent[]; next_page: string | null };
       for (const event of body.data) {
         state.backfilled += 1;
+        listed.add(event.id);
         if (!finished) take(event, 0);
       }
       page = body.next_page;
     } while (page);
+    return listed;
   };
 
   const connectOnce = async (): Promise<'done' | 'again'> => {
-    if (state.connections > 0 && lastId === undefined) await backfill();
-    if (finished) return 'done';
+    // A connection cut before its first event leaves no id to resume from. The catch-up is
+    // read once the new stream is open (live from then on), so nothing falls between the
+    // two; the stream's copies of what the list gave are skipped.
+    const catchUp = state.connections > 0 && lastId === undefined;
     const connection = ++state.connections;
     const headers: Record<string, string> = { ...baseHeaders, accept: 'text/event-stream' };
     if (lastId) headers['last-event-id'] = lastId;
@@ -85,6 +90,19 @@ export function followSessionStream({
       return 'again';
     }
     onConnected();
+    let listed = new Set<string>();
+    if (catchUp) {
+      try {
+        listed = await backfill();
+      } catch (error) {
+        await response.body.cancel().catch(() => undefined);
+        throw error;
+      }
+    }
+    if (finished) {
+      controller.abort();
+      return 'done';
+    }
     const parser = createParser({
       onEvent: (message) => {
         if (finished) return;
@@ -92,7 +110,7 @@ export function followSessionStream({
           breaks.push(`error event: ${message.data.slice(0, 200)}`);
           return;
         }
-        if (!message.id) return; // previews and keepalives carry no id
+        if (!message.id || listed.has(message.id)) return; // previews and keepalives carry no id
         take(JSON.parse(message.data) as SessionEvent, connection);
       },
     });
