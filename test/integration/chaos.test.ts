@@ -22,11 +22,11 @@ import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { openEngineStore } from '../../src/cli/open-engine-store.ts';
-import type { SessionEvent } from '../../src/schemas/events.ts';
 import { ScriptedModelServer } from '../../src/testing/index.ts';
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { agentFor, chaosScript, createChaosAgents, EFFECTS_FILE, isFinished, KIND_CYCLE, kickOff, markerInCommand, type ChaosKind } from '../support/chaos-workload.ts';
 import { seededRandom, startChaosMonkey, type ChaosLogEntry } from '../support/chaos-monkey.ts';
+import { sessionLog, type LoggedEvent } from '../api/session-log.ts';
 import { assertGaplessLog, bashInSandbox } from '../support/harness.ts';
 import { startProductionTopology, type ProductionTopology } from '../support/production-topology.ts';
 import { followSessionStream, type FollowedStream } from '../support/sse-follower.ts';
@@ -69,12 +69,7 @@ test(`chaos: ${SESSIONS} sessions on 2 serve + 3 worker processes, a real Tempor
   const sendOnly = new Anthropic({ baseURL: topology.apiUrl, apiKey: topology.apiKey, maxRetries: 0 });
   const agents = await createChaosAgents(client);
 
-  const logOf = async (sessionId: string): Promise<SessionEvent[]> => {
-    const events: SessionEvent[] = [];
-    for await (const event of client.beta.sessions.events.list(sessionId, { limit: 100 })) events.push(event as unknown as SessionEvent);
-    return events;
-  };
-  const sendOnce = async (sessionId: string, event: Anthropic.Beta.Sessions.EventSendParams['events'][number], landed: (e: SessionEvent) => boolean) => {
+  const sendOnce = async (sessionId: string, event: Anthropic.Beta.Sessions.EventSendParams['events'][number], landed: (e: LoggedEvent) => boolean) => {
     for (let attempt = 1; ; attempt++) {
       try {
         await sendOnly.beta.sessions.events.send(sessionId, { events: [event] });
@@ -83,7 +78,7 @@ test(`chaos: ${SESSIONS} sessions on 2 serve + 3 worker processes, a real Tempor
         if (!isRetryable(error) || attempt >= 30) throw error;
       }
       await new Promise((r) => setTimeout(r, 500));
-      if ((await logOf(sessionId)).some(landed)) return;
+      if ((await sessionLog(client, sessionId)).some(landed)) return;
     }
   };
 
