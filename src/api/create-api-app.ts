@@ -15,6 +15,8 @@ import { apiKeyAuth } from './api-key-auth.ts';
 import { BadRequestError, errorResponseOf, HttpApiError } from './api-errors.ts';
 import type { ApiApp, ApiEnv } from './api-types.ts';
 import { formatZodError } from './format-zod-error.ts';
+import { declareCommonResponses } from './openapi-common.ts';
+import { declareLinks } from './openapi-links.ts';
 import { storableText } from './storable-text.ts';
 import { registerAgentRoutes } from './routes/agent-routes.ts';
 import { registerDeploymentRoutes } from './routes/deployment-routes.ts';
@@ -155,6 +157,8 @@ export function createApiApp({
   if (dreamService) registerDreamRoutes(app, { dreams: dreamService });
   if (webhookPublisher) registerWebhookRoutes(app, { webhooks: webhookPublisher.store });
 
+  declareCommonResponses(app);
+  declareLinks(app);
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Longhaul Managed Agents API', version: '2026-04-01', description: 'The Managed Agents API served by Longhaul; drive it with the official Anthropic SDKs.' },

@@ -160,11 +160,21 @@ export class Longhaul {
     update: async (sessionId: string, params: SessionUpdateParams): Promise<SessionView> => {
       const record = await this.#store.sessions.update(sessionId, params);
       if ((params.budget !== undefined || params.vault_ids !== undefined) && record.archived_at === null) {
-        await this.#client.workflow.getHandle(sessionId).signal(settingsSignal, {
-          ...(params.budget !== undefined ? { budget: params.budget } : {}),
-          ...(params.vault_ids !== undefined ? { vaultIds: params.vault_ids } : {}),
-        });
-        if (params.budget !== undefined && (await this.#stoppedAtBudget(sessionId, params.budget))) {
+        const running = await this.#client.workflow
+          .getHandle(sessionId)
+          .signal(settingsSignal, {
+            ...(params.budget !== undefined ? { budget: params.budget } : {}),
+            ...(params.vault_ids !== undefined ? { vaultIds: params.vault_ids } : {}),
+          })
+          .then(
+            () => true,
+            (error: unknown) => {
+              // A terminated session's workflow is over: the new settings are kept, and nothing runs again to take them.
+              if (!(error instanceof WorkflowNotFoundError)) throw error;
+              return false;
+            },
+          );
+        if (running && params.budget !== undefined && (await this.#stoppedAtBudget(sessionId, params.budget))) {
           await this.#store.sessions.markTurnRequested(sessionId, await this.#store.lastSeq(sessionId));
         }
       }

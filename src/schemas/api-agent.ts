@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AgentToolName, CustomToolDefinition, McpServerDefinition, PermissionPolicy, type AgentDefinition } from './agent.ts';
-import { INT32_MAX, Metadata, MetadataPatch, Timestamp } from './api-common.ts';
+import { INT32_MAX, Metadata, MetadataPatch, Timestamp, exactOptional } from './api-common.ts';
 
 /**
  * The agent resource of the Managed Agents API (`client.beta.agents`): what a
@@ -11,12 +11,12 @@ import { INT32_MAX, Metadata, MetadataPatch, Timestamp } from './api-common.ts';
 const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
 const Effort = z.object({ type: z.enum(EFFORTS) });
 
-// Responses use exactOptional: the SDK types say `effort?: Effort`, never `undefined`.
+// Responses use exactOptional: the SDK types say `effort?: Effort`, never `undefined` (see `exactOptional`).
 export const ModelConfig = z.object({
   id: z.string(),
-  effort: Effort.exactOptional(),
-  inference_geo: z.string().exactOptional(),
-  speed: z.enum(['standard', 'fast']).exactOptional(),
+  effort: exactOptional(Effort),
+  inference_geo: exactOptional(z.string()),
+  speed: exactOptional(z.enum(['standard', 'fast'])),
 });
 export type ModelConfig = z.infer<typeof ModelConfig>;
 
@@ -281,14 +281,14 @@ function toolConfig<const N extends AgentToolName>(name: N) {
 
 export const WebFetchToolConfig = toolConfig('web_fetch').extend({
   url_sources: z.null(),
-  allowed_domains: DomainList.exactOptional(),
-  blocked_domains: DomainList.exactOptional(),
-  max_content_tokens: z.number().int().max(INT32_MAX).nullable().exactOptional(),
+  allowed_domains: exactOptional(DomainList),
+  blocked_domains: exactOptional(DomainList),
+  max_content_tokens: exactOptional(z.number().int().max(INT32_MAX).nullable()),
 });
 
 export const WebSearchToolConfig = toolConfig('web_search').extend({
-  allowed_domains: DomainList.exactOptional(),
-  blocked_domains: DomainList.exactOptional(),
+  allowed_domains: exactOptional(DomainList),
+  blocked_domains: exactOptional(DomainList),
 });
 
 export const ToolConfig = z.discriminatedUnion('name', [

@@ -6,14 +6,28 @@ export const Timestamp = z.string();
 /** The largest integer a PostgreSQL `integer` column holds: every integer the API takes stays below it. */
 export const INT32_MAX = 2_147_483_647;
 
+/**
+ * A response field that is absent or set, never `undefined` (`key?: T`, as the SDK types it
+ * under `exactOptionalPropertyTypes`). zod's `.exactOptional()` has that type, but the
+ * OpenAPI generator (zod-to-openapi 9) tells an optional field by whether it parses
+ * `undefined`, which `.exactOptional()` refuses, and so lists the field as required: a
+ * document every response without the field contradicts. This is `.optional()` at run time,
+ * so the document says optional, with `.exactOptional()`'s type.
+ */
+export function exactOptional<T extends z.ZodType>(schema: T): z.ZodExactOptional<T> {
+  return schema.optional() as unknown as z.ZodExactOptional<T>;
+}
+
 /** `metadata`: at most 16 pairs, keys up to 64 characters, values up to 512. */
 export const Metadata = z
   .record(z.string().min(1).max(64), z.string().max(512))
-  .refine((bag) => Object.keys(bag).length <= 16, 'metadata may hold at most 16 keys');
+  .refine((bag) => Object.keys(bag).length <= 16, 'metadata may hold at most 16 keys')
+  // The OpenAPI generator drops the key schema and the refinement: say them in the document.
+  .meta({ maxProperties: 16, propertyNames: { minLength: 1, maxLength: 64 } });
 export type Metadata = z.infer<typeof Metadata>;
 
 /** A metadata patch on update: a string upserts the key, `null` deletes it. */
-export const MetadataPatch = z.record(z.string().min(1).max(64), z.string().max(512).nullable());
+export const MetadataPatch = z.record(z.string().min(1).max(64), z.string().max(512).nullable()).meta({ propertyNames: { minLength: 1, maxLength: 64 } });
 export type MetadataPatch = z.infer<typeof MetadataPatch>;
 
 /** Applies a metadata patch; fails when the result would exceed 16 keys. */
@@ -53,6 +67,8 @@ export function bidirectionalPageOf<T extends z.ZodType>(item: T) {
  */
 export const QueryTimestamp = z
   .string()
+  // A subset of what is accepted (a bare date is too), so every value the document allows is.
+  .meta({ format: 'date-time' })
   .refine((value) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) && !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 date-time such as 2026-04-01T12:00:00Z')
   .transform((value) => new Date(value).toISOString());
 

@@ -51,7 +51,7 @@ const InitialEvents = z
     });
   });
 
-const VaultIds = z.array(z.string().min(1)).max(50).refine((ids) => new Set(ids).size === ids.length, 'vault_ids must not repeat');
+const VaultIds = z.array(z.string().min(1)).max(50).meta({ uniqueItems: true }).refine((ids) => new Set(ids).size === ids.length, 'vault_ids must not repeat');
 const Resources = z.array(SessionResourceParams).max(100);
 
 export const DeploymentCreateParams = z.object({

@@ -17,6 +17,7 @@ const SessionsInput = z.object({
     .array(z.string().min(1))
     .min(1, 'must hold 1 to 100 session ids')
     .max(100, 'must hold 1 to 100 session ids')
+    .meta({ uniqueItems: true })
     .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a session id'),
 });
 export const DreamInput = z.discriminatedUnion('type', [MemoryStoreInput, SessionsInput]);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Metadata, MetadataPatch, PageQuery, QueryBoolean, QueryTimestamp, Timestamp } from './api-common.ts';
+import { Metadata, MetadataPatch, PageQuery, QueryBoolean, QueryTimestamp, Timestamp, exactOptional } from './api-common.ts';
 
 /** Memory stores, their memories and memory versions (`client.beta.memoryStores`). */
 
@@ -22,10 +22,14 @@ export function memoryPathProblem(path: string): string | undefined {
   return undefined;
 }
 
-const MemoryPath = z.string().superRefine((path, ctx) => {
-  const problem = memoryPathProblem(path);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+// The pattern tells the document the shape (the refinement is invisible to it); the refinement decides.
+const MemoryPath = z
+  .string()
+  .meta({ pattern: '^(/[^/]+)+$' })
+  .superRefine((path, ctx) => {
+    const problem = memoryPathProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const MemoryContent = z.string().refine((content) => Buffer.byteLength(content, 'utf8') <= MAX_MEMORY_BYTES, `must be at most ${MAX_MEMORY_BYTES} bytes of UTF-8`);
 
@@ -103,7 +107,7 @@ export const MemoryVersion = z.object({
   created_at: Timestamp,
   redacted_at: Timestamp.nullable(),
   /** Present once redacted. */
-  redacted_by: Actor.exactOptional(),
+  redacted_by: exactOptional(Actor),
 });
 export type MemoryVersion = z.infer<typeof MemoryVersion>;
 
@@ -115,6 +119,7 @@ export const MemoryStoreListQuery = PageQuery.extend({
 export const MemoryListQuery = PageQuery.extend({
   path_prefix: z
     .string()
+    .meta({ pattern: '^/([^/]+/)*$' })
     .optional()
     .refine((prefix) => prefix === undefined || prefix === '/' || (prefix.endsWith('/') && memoryPathProblem(prefix.slice(0, -1)) === undefined), 'must be "/" or a memory path followed by "/"'),
   depth: z.coerce.number().int().min(0).max(20).optional(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolList, multiagentOf } from './api-agent.ts';
-import { INT32_MAX, Metadata, MetadataPatch, Timestamp } from './api-common.ts';
+import { INT32_MAX, Metadata, MetadataPatch, Timestamp, exactOptional } from './api-common.ts';
 import { SessionResource } from './api-file.ts';
 import { UserDefineOutcomeEventParams, UserMessageEventParams } from './events.ts';
 
@@ -39,7 +39,8 @@ export const BudgetLimit = z.object({
 });
 export type BudgetLimit = z.infer<typeof BudgetLimit>;
 
-const VaultIds = z.array(z.string().min(1)).max(50).refine((ids) => new Set(ids).size === ids.length, 'vault_ids must not repeat');
+// `uniqueItems` says the refinement in the document, which does not see refinements.
+const VaultIds = z.array(z.string().min(1)).max(50).meta({ uniqueItems: true }).refine((ids) => new Set(ids).size === ids.length, 'vault_ids must not repeat');
 
 /** Body of `POST /v1/sessions`. */
 export const SessionCreateParams = z.object({
@@ -119,7 +120,7 @@ export const Session = z.object({
       completed_at: Timestamp.nullable(),
     }),
   ),
-  stats: z.object({ duration_seconds: z.number().exactOptional(), active_seconds: z.number().exactOptional() }),
+  stats: z.object({ duration_seconds: exactOptional(z.number()), active_seconds: exactOptional(z.number()) }),
   usage: SessionUsage,
   deployment_id: z.null(),
   created_at: Timestamp,

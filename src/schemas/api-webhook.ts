@@ -51,6 +51,7 @@ const EventTypes = z
   .array(WebhookEventType)
   .min(1, 'event_types must name at least one event type')
   .max(WEBHOOK_EVENT_TYPES.length)
+  .meta({ uniqueItems: true })
   .refine((types) => new Set(types).size === types.length, 'event_types must not repeat');
 
 /** A signing secret as Standard Webhooks writes it: `whsec_` and 24–64 random bytes in base64. */

@@ -7,7 +7,7 @@ import { resolveRoster } from '../agent-roster.ts';
 import { INT32_MAX, CreatedAtQuery, PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
-import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { json, jsonBody } from '../openapi-common.ts';
 
 const AgentParam = z.object({ agent_id: z.string().min(1) });
 const tags = ['agents'];
@@ -15,7 +15,7 @@ const tags = ['agents'];
 /** `client.beta.agents` and `client.beta.agents.versions`. */
 export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agents'>): void {
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/agents', tags, request: { body: jsonBody(AgentCreateParams) }, responses: { 200: json(Agent, 'The new agent, version 1'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/agents', tags, request: { body: jsonBody(AgentCreateParams) }, responses: { 200: json(Agent, 'The new agent, version 1') } }),
     async (c) => {
       const params = c.req.valid('json');
       // The id comes first: a roster's `self` entry names it.
@@ -34,7 +34,7 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
       path: '/v1/agents/{agent_id}',
       tags,
       request: { params: AgentParam, query: z.object({ version: z.coerce.number().int().min(1).max(INT32_MAX).optional() }) },
-      responses: { 200: json(Agent, 'The agent (latest version unless `version` is given)'), ...ERROR_RESPONSES },
+      responses: { 200: json(Agent, 'The agent (latest version unless `version` is given)') },
     }),
     async (c) => c.json(await agents.retrieve(c.req.valid('param').agent_id, c.req.valid('query').version), 200),
   );
@@ -45,7 +45,7 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
       path: '/v1/agents/{agent_id}',
       tags,
       request: { params: AgentParam, body: jsonBody(AgentUpdateParams) },
-      responses: { 200: json(Agent, 'The agent after the update (a new version if anything changed)'), ...ERROR_RESPONSES },
+      responses: { 200: json(Agent, 'The agent after the update (a new version if anything changed)') },
     }),
     async (c) => {
       const id = c.req.valid('param').agent_id;
@@ -62,7 +62,7 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
       request: {
         query: PageQuery.extend({ include_archived: QueryBoolean.optional(), 'created_at[gte]': CreatedAtQuery['created_at[gte]'], 'created_at[lte]': CreatedAtQuery['created_at[lte]'] }),
       },
-      responses: { 200: json(pageCursorOf(Agent), 'Agents, newest first'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(Agent), 'Agents, newest first') },
     }),
     async (c) => {
       const query = c.req.valid('query');
@@ -78,7 +78,7 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/agents/{agent_id}/archive', tags, request: { params: AgentParam }, responses: { 200: json(Agent, 'The archived agent'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/agents/{agent_id}/archive', tags, request: { params: AgentParam }, responses: { 200: json(Agent, 'The archived agent') } }),
     async (c) => c.json(await agents.archive(c.req.valid('param').agent_id), 200),
   );
 
@@ -88,7 +88,7 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
       path: '/v1/agents/{agent_id}/versions',
       tags,
       request: { params: AgentParam, query: PageQuery },
-      responses: { 200: json(pageCursorOf(Agent), 'Every version of the agent, newest first'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(Agent), 'Every version of the agent, newest first') },
     }),
     async (c) => {
       const query = c.req.valid('query');

@@ -5,7 +5,7 @@ import { Dream, DreamCreateParams, DreamListQuery, DreamSchedule, DreamScheduleP
 import type { DreamService } from '../../dreams/dream-service.ts';
 import type { ApiApp } from '../api-types.ts';
 import { clampLimit, cursorOf, queryArray } from '../list-query.ts';
-import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { json, jsonBody } from '../openapi-common.ts';
 
 const DreamParam = z.object({ dream_id: z.string().min(1) });
 const StoreParam = z.object({ memory_store_id: z.string().min(1) });
@@ -21,18 +21,18 @@ export function registerDreamRoutes(app: ApiApp, { dreams }: { dreams: DreamServ
       tags,
       description: 'Starts a dream: a session of its own reads the sessions and the memory store and curates a store. Poll until the status is final.',
       request: { body: jsonBody(DreamCreateParams) },
-      responses: { 200: json(Dream, 'The new dream, pending'), ...ERROR_RESPONSES },
+      responses: { 200: json(Dream, 'The new dream, pending') },
     }),
     async (c) => c.json(await dreams.create(c.req.valid('json')), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/dreams/{dream_id}', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/dreams/{dream_id}', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream') } }),
     async (c) => c.json(await dreams.retrieve(c.req.valid('param').dream_id), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/dreams', tags, request: { query: DreamListQuery }, responses: { 200: json(pageCursorOf(Dream), 'Dreams, newest first'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/dreams', tags, request: { query: DreamListQuery }, responses: { 200: json(pageCursorOf(Dream), 'Dreams, newest first') } }),
     async (c) => {
       const query = c.req.valid('query');
       const page = await dreams.list({
@@ -47,7 +47,7 @@ export function registerDreamRoutes(app: ApiApp, { dreams }: { dreams: DreamServ
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/dreams/{dream_id}/cancel', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream, canceled'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/dreams/{dream_id}/cancel', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream, canceled') } }),
     async (c) => c.json(await dreams.cancel(c.req.valid('param').dream_id), 200),
   );
 
@@ -60,18 +60,18 @@ export function registerDreamRoutes(app: ApiApp, { dreams }: { dreams: DreamServ
       tags,
       description: `Creates or replaces the store's dream schedule: each fire starts a dream over the sessions that used the store since its last dream (none: no dream). ${extension}`,
       request: { params: StoreParam, body: jsonBody(DreamScheduleParams) },
-      responses: { 200: json(DreamSchedule, 'The dream schedule'), ...ERROR_RESPONSES },
+      responses: { 200: json(DreamSchedule, 'The dream schedule') },
     }),
     async (c) => c.json(await dreams.setSchedule(c.req.valid('param').memory_store_id, c.req.valid('json')), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/memory_stores/{memory_store_id}/dream_schedule', tags, description: extension, request: { params: StoreParam }, responses: { 200: json(DreamSchedule, 'The dream schedule'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/memory_stores/{memory_store_id}/dream_schedule', tags, description: extension, request: { params: StoreParam }, responses: { 200: json(DreamSchedule, 'The dream schedule') } }),
     async (c) => c.json(await dreams.schedule(c.req.valid('param').memory_store_id), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'delete', path: '/v1/memory_stores/{memory_store_id}/dream_schedule', tags, description: extension, request: { params: StoreParam }, responses: { 200: json(DeletedDreamSchedule, 'Deleted'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'delete', path: '/v1/memory_stores/{memory_store_id}/dream_schedule', tags, description: extension, request: { params: StoreParam }, responses: { 200: json(DeletedDreamSchedule, 'Deleted') } }),
     async (c) => {
       const id = c.req.valid('param').memory_store_id;
       await dreams.removeSchedule(id);
@@ -86,13 +86,13 @@ export function registerDreamRoutes(app: ApiApp, { dreams }: { dreams: DreamServ
       tags,
       description: `Fires the dream schedule now. ${extension}`,
       request: { params: StoreParam },
-      responses: { 200: json(DreamSchedule, 'The dream schedule'), ...ERROR_RESPONSES },
+      responses: { 200: json(DreamSchedule, 'The dream schedule') },
     }),
     async (c) => c.json(await dreams.runSchedule(c.req.valid('param').memory_store_id), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/dreams/{dream_id}/archive', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream, archived'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/dreams/{dream_id}/archive', tags, request: { params: DreamParam }, responses: { 200: json(Dream, 'The dream, archived') } }),
     async (c) => c.json(await dreams.archive(c.req.valid('param').dream_id), 200),
   );
 }

@@ -4,7 +4,7 @@ import { PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.
 import { Environment, EnvironmentCreateParams, EnvironmentUpdateParams } from '../../schemas/api-environment.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
-import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { json, jsonBody } from '../openapi-common.ts';
 
 const EnvironmentParam = z.object({ environment_id: z.string().min(1) });
 const EnvironmentDeleted = z.object({ id: z.string(), type: z.literal('environment_deleted') });
@@ -13,12 +13,12 @@ const tags = ['environments'];
 /** `client.beta.environments` (cloud environments; self-hosted work queues are not served). */
 export function registerEnvironmentRoutes(app: ApiApp, { environments }: Pick<ApiDeps, 'environments'>): void {
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/environments', tags, request: { body: jsonBody(EnvironmentCreateParams) }, responses: { 200: json(Environment, 'The new environment'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/environments', tags, request: { body: jsonBody(EnvironmentCreateParams) }, responses: { 200: json(Environment, 'The new environment') } }),
     async (c) => c.json(await environments.create(c.req.valid('json')), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/environments/{environment_id}', tags, request: { params: EnvironmentParam }, responses: { 200: json(Environment, 'The environment'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/environments/{environment_id}', tags, request: { params: EnvironmentParam }, responses: { 200: json(Environment, 'The environment') } }),
     async (c) => c.json(await environments.retrieve(c.req.valid('param').environment_id), 200),
   );
 
@@ -28,7 +28,7 @@ export function registerEnvironmentRoutes(app: ApiApp, { environments }: Pick<Ap
       path: '/v1/environments/{environment_id}',
       tags,
       request: { params: EnvironmentParam, body: jsonBody(EnvironmentUpdateParams) },
-      responses: { 200: json(Environment, 'The updated environment'), ...ERROR_RESPONSES },
+      responses: { 200: json(Environment, 'The updated environment') },
     }),
     async (c) => c.json(await environments.update(c.req.valid('param').environment_id, c.req.valid('json')), 200),
   );
@@ -39,7 +39,7 @@ export function registerEnvironmentRoutes(app: ApiApp, { environments }: Pick<Ap
       path: '/v1/environments',
       tags,
       request: { query: PageQuery.extend({ include_archived: QueryBoolean.optional() }) },
-      responses: { 200: json(pageCursorOf(Environment), 'Environments, newest first'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(Environment), 'Environments, newest first') },
     }),
     async (c) => {
       const query = c.req.valid('query');
@@ -49,12 +49,12 @@ export function registerEnvironmentRoutes(app: ApiApp, { environments }: Pick<Ap
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/environments/{environment_id}/archive', tags, request: { params: EnvironmentParam }, responses: { 200: json(Environment, 'The archived environment'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/environments/{environment_id}/archive', tags, request: { params: EnvironmentParam }, responses: { 200: json(Environment, 'The archived environment') } }),
     async (c) => c.json(await environments.archive(c.req.valid('param').environment_id), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'delete', path: '/v1/environments/{environment_id}', tags, request: { params: EnvironmentParam }, responses: { 200: json(EnvironmentDeleted, 'Deleted'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'delete', path: '/v1/environments/{environment_id}', tags, request: { params: EnvironmentParam }, responses: { 200: json(EnvironmentDeleted, 'Deleted') } }),
     async (c) => {
       const id = c.req.valid('param').environment_id;
       await environments.delete(id);

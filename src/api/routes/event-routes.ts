@@ -7,7 +7,7 @@ import { BadRequestError } from '../api-errors.ts';
 import { formatZodError } from '../format-zod-error.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, oneOrMany, queryArray } from '../list-query.ts';
-import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { json, jsonBody } from '../openapi-common.ts';
 import { apiSessionOf, checkRubricFiles } from '../session-object.ts';
 import type { SessionFileDeps } from './session-resource-routes.ts';
 import { streamSessionEvents } from '../stream-session-events.ts';
@@ -32,7 +32,7 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps
       path: '/v1/sessions/{session_id}/events',
       tags,
       request: { params: SessionParam, body: jsonBody(EventSendParams) },
-      responses: { 200: json(SendEventsResponse, 'Accepted; the events appear in the log and stream as the session takes them'), ...ERROR_RESPONSES },
+      responses: { 200: json(SendEventsResponse, 'Accepted; the events appear in the log and stream as the session takes them') },
     }),
     async (c) => {
       const id = c.req.valid('param').session_id;
@@ -55,7 +55,7 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps
         params: SessionParam,
         query: PageQuery.extend({ order: z.enum(['asc', 'desc']).optional(), types: oneOrMany(SessionEventType), 'types[]': oneOrMany(SessionEventType), ...CreatedAtQuery }),
       },
-      responses: { 200: json(pageCursorOf(SessionEventObject), 'Events of the session log, oldest first unless `order=desc`'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(SessionEventObject), 'Events of the session log, oldest first unless `order=desc`') },
     }),
     async (c) => {
       const id = c.req.valid('param').session_id;
@@ -73,7 +73,7 @@ export function registerEventRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps
       'Server-sent events: every message is `event: <type>` + `data: <event JSON>`. Live from the moment of connection; ' +
       '`Last-Event-ID` (or `?after_id=`) replays the log after that event first. Closes after `session.status_terminated`.',
     request: { params: SessionParam, query: StreamQuery },
-    responses: { 200: { description: 'The event stream', content: { 'text/event-stream': { schema: SessionEventObject } } }, ...ERROR_RESPONSES },
+    responses: { 200: { description: 'The event stream', content: { 'text/event-stream': { schema: SessionEventObject } } } },
   });
   app.get('/v1/sessions/:session_id/events/stream', async (c) => {
     const id = c.req.param('session_id');

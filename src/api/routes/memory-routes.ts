@@ -20,7 +20,7 @@ import { MemoryPathConflictError, MemoryPreconditionError, type MemoryStores } f
 import { HttpApiError } from '../api-errors.ts';
 import type { ApiApp } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
-import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { json, jsonBody } from '../openapi-common.ts';
 
 const StoreParam = z.object({ memory_store_id: z.string().min(1) });
 const MemoryParam = z.object({ memory_store_id: z.string().min(1), memory_id: z.string().min(1) });
@@ -51,11 +51,11 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
   // ── Stores ────────────────────────────────────────────────────────────────
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/memory_stores', tags, request: { body: jsonBody(MemoryStoreCreateParams) }, responses: { 200: json(MemoryStore, 'The new memory store'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/memory_stores', tags, request: { body: jsonBody(MemoryStoreCreateParams) }, responses: { 200: json(MemoryStore, 'The new memory store') } }),
     async (c) => c.json(await memories.create(c.req.valid('json')), 200),
   );
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/memory_stores/{memory_store_id}', tags, request: { params: StoreParam }, responses: { 200: json(MemoryStore, 'The memory store'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/memory_stores/{memory_store_id}', tags, request: { params: StoreParam }, responses: { 200: json(MemoryStore, 'The memory store') } }),
     async (c) => c.json(await memories.retrieve(c.req.valid('param').memory_store_id), 200),
   );
   app.openapi(
@@ -64,12 +64,12 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
       path: '/v1/memory_stores/{memory_store_id}',
       tags,
       request: { params: StoreParam, body: jsonBody(MemoryStoreUpdateParams) },
-      responses: { 200: json(MemoryStore, 'The updated memory store'), ...ERROR_RESPONSES },
+      responses: { 200: json(MemoryStore, 'The updated memory store') },
     }),
     async (c) => c.json(await memories.update(c.req.valid('param').memory_store_id, c.req.valid('json')), 200),
   );
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/memory_stores', tags, request: { query: MemoryStoreListQuery }, responses: { 200: json(pageCursorOf(MemoryStore), 'Memory stores, newest first'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/memory_stores', tags, request: { query: MemoryStoreListQuery }, responses: { 200: json(pageCursorOf(MemoryStore), 'Memory stores, newest first') } }),
     async (c) => {
       const query = c.req.valid('query');
       const page = await memories.list({
@@ -83,7 +83,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
     },
   );
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/memory_stores/{memory_store_id}/archive', tags, request: { params: StoreParam }, responses: { 200: json(MemoryStore, 'The archived memory store: read-only'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/memory_stores/{memory_store_id}/archive', tags, request: { params: StoreParam }, responses: { 200: json(MemoryStore, 'The archived memory store: read-only') } }),
     async (c) => c.json(await memories.archive(c.req.valid('param').memory_store_id), 200),
   );
   app.openapi(
@@ -92,7 +92,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
       path: '/v1/memory_stores/{memory_store_id}',
       tags,
       request: { params: StoreParam },
-      responses: { 200: json(z.object({ id: z.string(), type: z.literal('memory_store_deleted') }), 'Deleted, with its memories and versions'), ...ERROR_RESPONSES },
+      responses: { 200: json(z.object({ id: z.string(), type: z.literal('memory_store_deleted') }), 'Deleted, with its memories and versions') },
     }),
     async (c) => {
       const id = c.req.valid('param').memory_store_id;
@@ -109,7 +109,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
       path: '/v1/memory_stores/{memory_store_id}/memories',
       tags,
       request: { params: StoreParam, query: ViewQuery, body: jsonBody(MemoryCreateParams) },
-      responses: { 200: json(Memory, 'The new memory (view basic unless asked)'), ...ERROR_RESPONSES },
+      responses: { 200: json(Memory, 'The new memory (view basic unless asked)') },
     }),
     async (c) => {
       const { path, content } = c.req.valid('json');
@@ -118,7 +118,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
     },
   );
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/memory_stores/{memory_store_id}/memories/{memory_id}', tags, request: { params: MemoryParam, query: ViewQuery }, responses: { 200: json(Memory, 'The memory (view full unless asked)'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/memory_stores/{memory_store_id}/memories/{memory_id}', tags, request: { params: MemoryParam, query: ViewQuery }, responses: { 200: json(Memory, 'The memory (view full unless asked)') } }),
     async (c) => {
       const { memory_store_id, memory_id } = c.req.valid('param');
       return c.json(shown(await memories.retrieveMemory(memory_store_id, memory_id), c.req.valid('query').view ?? 'full'), 200);
@@ -130,7 +130,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
       path: '/v1/memory_stores/{memory_store_id}/memories/{memory_id}',
       tags,
       request: { params: MemoryParam, query: ViewQuery, body: jsonBody(MemoryUpdateParams) },
-      responses: { 200: json(Memory, 'The updated memory (view basic unless asked)'), ...ERROR_RESPONSES },
+      responses: { 200: json(Memory, 'The updated memory (view basic unless asked)') },
     }),
     async (c) => {
       const { memory_store_id, memory_id } = c.req.valid('param');
@@ -144,7 +144,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
       path: '/v1/memory_stores/{memory_store_id}/memories/{memory_id}',
       tags,
       request: { params: MemoryParam, query: z.object({ expected_content_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256').optional() }) },
-      responses: { 200: json(z.object({ id: z.string(), type: z.literal('memory_deleted') }), 'Deleted (a `deleted` version records it)'), ...ERROR_RESPONSES },
+      responses: { 200: json(z.object({ id: z.string(), type: z.literal('memory_deleted') }), 'Deleted (a `deleted` version records it)') },
     }),
     async (c) => {
       const { memory_store_id, memory_id } = c.req.valid('param');
@@ -159,7 +159,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
       path: '/v1/memory_stores/{memory_store_id}/memories',
       tags,
       request: { params: StoreParam, query: MemoryListQuery },
-      responses: { 200: json(pageCursorOf(z.union([Memory, MemoryPrefix])), 'Memories by path; with depth, deeper folders as memory_prefix items'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(z.union([Memory, MemoryPrefix])), 'Memories by path; with depth, deeper folders as memory_prefix items') },
     }),
     async (c) => {
       const query = c.req.valid('query');
@@ -183,7 +183,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
       path: '/v1/memory_stores/{memory_store_id}/memory_versions',
       tags,
       request: { params: StoreParam, query: MemoryVersionListQuery },
-      responses: { 200: json(pageCursorOf(MemoryVersion), 'Versions, newest first'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(MemoryVersion), 'Versions, newest first') },
     }),
     async (c) => {
       const query = c.req.valid('query');
@@ -208,7 +208,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
       path: '/v1/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}',
       tags,
       request: { params: VersionParam, query: ViewQuery },
-      responses: { 200: json(MemoryVersion, 'The version (view full unless asked)'), ...ERROR_RESPONSES },
+      responses: { 200: json(MemoryVersion, 'The version (view full unless asked)') },
     }),
     async (c) => {
       const { memory_store_id, memory_version_id } = c.req.valid('param');
@@ -222,7 +222,7 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
       path: '/v1/memory_stores/{memory_store_id}/memory_versions/{memory_version_id}/redact',
       tags,
       request: { params: VersionParam },
-      responses: { 200: json(MemoryVersion, 'The version, its content gone for good'), ...ERROR_RESPONSES },
+      responses: { 200: json(MemoryVersion, 'The version, its content gone for good') },
     }),
     async (c) => {
       const { memory_store_id, memory_version_id } = c.req.valid('param');

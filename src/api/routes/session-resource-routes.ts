@@ -12,7 +12,7 @@ import { BadRequestError, PrerequisiteError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { apiSessionOf } from '../session-object.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
-import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { json, jsonBody } from '../openapi-common.ts';
 
 /**
  * What file resources need of the API: the files (metadata and bytes in the
@@ -82,7 +82,7 @@ export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, '
       tags,
       request: { params: SessionParam, body: jsonBody(FileResourceParams) },
       description: 'Adds a file resource. A worker copies the file into the sandbox before the session next calls the model (at once if it is idle).',
-      responses: { 200: json(FileResource, 'The resource'), ...ERROR_RESPONSES },
+      responses: { 200: json(FileResource, 'The resource') },
     }),
     async (c) => {
       const sessionId = c.req.valid('param').session_id;
@@ -110,7 +110,7 @@ export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, '
       path: '/v1/sessions/{session_id}/resources',
       tags,
       request: { params: SessionParam, query: PageQuery },
-      responses: { 200: json(pageCursorOf(SessionResource), 'Resources: files oldest first, then memory stores'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(SessionResource), 'Resources: files oldest first, then memory stores') },
     }),
     async (c) => {
       const sessionId = c.req.valid('param').session_id;
@@ -124,7 +124,7 @@ export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, '
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/sessions/{session_id}/resources/{resource_id}', tags, request: { params: ResourceParam }, responses: { 200: json(FileResource, 'The resource'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/sessions/{session_id}/resources/{resource_id}', tags, request: { params: ResourceParam }, responses: { 200: json(FileResource, 'The resource') } }),
     async (c) => {
       const { session_id, resource_id } = c.req.valid('param');
       return c.json(await files.retrieveResource(session_id, resource_id), 200);
@@ -138,7 +138,7 @@ export function registerSessionResourceRoutes(app: ApiApp, deps: Pick<ApiDeps, '
       tags,
       description: 'Forgets the resource. The copy already placed in the sandbox stays in /workspace.',
       request: { params: ResourceParam },
-      responses: { 200: json(DeletedSessionResource, 'Deleted'), ...ERROR_RESPONSES },
+      responses: { 200: json(DeletedSessionResource, 'Deleted') },
     }),
     async (c) => {
       const { session_id, resource_id } = c.req.valid('param');

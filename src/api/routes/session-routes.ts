@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { CreatedAtQuery, PageQuery, QueryBoolean, bidirectionalPageOf, createdAtRange } from '../../schemas/api-common.ts';
+import { CreatedAtQuery, INT32_MAX, PageQuery, QueryBoolean, bidirectionalPageOf, createdAtRange } from '../../schemas/api-common.ts';
 import { SessionResourceParams, type FileResourceParams } from '../../schemas/api-file.ts';
 import type { MemoryStoreResourceParams } from '../../schemas/api-memory.ts';
 import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpdateParams } from '../../schemas/api-session.ts';
@@ -9,7 +9,7 @@ import type { SessionView } from '../../client/longhaul.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { checkVaults, createApiSession, publishQuietly, type EventSink, type VaultLookup } from '../create-api-session.ts';
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
-import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { json, jsonBody } from '../openapi-common.ts';
 import { apiSessionOf, sessionObject } from '../session-object.ts';
 import type { SessionMemoryDeps } from '../memory-resources.ts';
 import type { SessionFileDeps } from './session-resource-routes.ts';
@@ -34,7 +34,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
   const load = async (id: string): Promise<Session> => present(await longhaul.sessions.retrieve(id));
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/sessions', tags, request: { body: jsonBody(SessionCreateWithResources) }, responses: { 200: json(Session, 'The new session'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/sessions', tags, request: { body: jsonBody(SessionCreateWithResources) }, responses: { 200: json(Session, 'The new session') } }),
     async (c) => {
       const params = c.req.valid('json');
       // Repositories never pass validation; what is left is files and memory stores.
@@ -44,7 +44,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/sessions/{session_id}', tags, request: { params: SessionParam }, responses: { 200: json(Session, 'The session'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/sessions/{session_id}', tags, request: { params: SessionParam }, responses: { 200: json(Session, 'The session') } }),
     async (c) => c.json(await load(c.req.valid('param').session_id), 200),
   );
 
@@ -54,7 +54,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       path: '/v1/sessions/{session_id}',
       tags,
       request: { params: SessionParam, body: jsonBody(SessionUpdateParams) },
-      responses: { 200: json(Session, 'The updated session'), ...ERROR_RESPONSES },
+      responses: { 200: json(Session, 'The updated session') },
     }),
     async (c) => {
       const id = c.req.valid('param').session_id;
@@ -77,14 +77,14 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
           order: z.enum(['asc', 'desc']).optional(),
           include_archived: QueryBoolean.optional(),
           agent_id: z.string().optional(),
-          agent_version: z.coerce.number().int().optional(),
+          agent_version: z.coerce.number().int().min(1).max(INT32_MAX).optional(),
           memory_store_id: z.string().optional(),
           ...CreatedAtQuery,
           statuses: oneOrMany(SessionStatus),
           'statuses[]': oneOrMany(SessionStatus),
         }),
       },
-      responses: { 200: json(bidirectionalPageOf(Session), 'Sessions, newest first unless `order=asc`'), ...ERROR_RESPONSES },
+      responses: { 200: json(bidirectionalPageOf(Session), 'Sessions, newest first unless `order=asc`') },
     }),
     async (c) => {
       const query = c.req.valid('query');
@@ -108,7 +108,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
   );
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/sessions/{session_id}/archive', tags, request: { params: SessionParam }, responses: { 200: json(Session, 'The archived session'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/sessions/{session_id}/archive', tags, request: { params: SessionParam }, responses: { 200: json(Session, 'The archived session') } }),
     async (c) => {
       const id = c.req.valid('param').session_id;
       const before = apiSessionOf(await longhaul.sessions.record(id));
@@ -119,7 +119,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
   );
 
   app.openapi(
-    createRoute({ method: 'delete', path: '/v1/sessions/{session_id}', tags, request: { params: SessionParam }, responses: { 200: json(DeletedSession, 'Deleted'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'delete', path: '/v1/sessions/{session_id}', tags, request: { params: SessionParam }, responses: { 200: json(DeletedSession, 'Deleted') } }),
     async (c) => {
       const id = c.req.valid('param').session_id;
       apiSessionOf(await longhaul.sessions.record(id));

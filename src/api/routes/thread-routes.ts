@@ -6,7 +6,7 @@ import { SessionThread, SessionThreadStatus } from '../../schemas/api-thread.ts'
 import { BadRequestError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, oneOrMany, queryArray } from '../list-query.ts';
-import { ERROR_RESPONSES, json } from '../openapi-common.ts';
+import { json } from '../openapi-common.ts';
 import { apiSessionOf } from '../session-object.ts';
 import { streamSessionEvents } from '../stream-session-events.ts';
 import { StreamQuery, listEventsPage, streamOptionsOf } from './event-routes.ts';
@@ -26,7 +26,7 @@ export function registerThreadRoutes(app: ApiApp, deps: ApiDeps & { streamKeepal
       path: '/v1/sessions/{session_id}/threads',
       tags,
       request: { params: SessionParam, query: PageQuery.extend({ statuses: oneOrMany(SessionThreadStatus), 'statuses[]': oneOrMany(SessionThreadStatus) }) },
-      responses: { 200: json(pageCursorOf(SessionThread), 'The primary thread first, then the threads the session started, oldest first'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(SessionThread), 'The primary thread first, then the threads the session started, oldest first') },
     }),
     async (c) => {
       const id = c.req.valid('param').session_id;
@@ -41,7 +41,7 @@ export function registerThreadRoutes(app: ApiApp, deps: ApiDeps & { streamKeepal
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/sessions/{session_id}/threads/{thread_id}', tags, request: { params: ThreadParam }, responses: { 200: json(SessionThread, 'The thread'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/sessions/{session_id}/threads/{thread_id}', tags, request: { params: ThreadParam }, responses: { 200: json(SessionThread, 'The thread') } }),
     async (c) => {
       const { session_id, thread_id } = c.req.valid('param');
       await existing(session_id);
@@ -55,7 +55,7 @@ export function registerThreadRoutes(app: ApiApp, deps: ApiDeps & { streamKeepal
       path: '/v1/sessions/{session_id}/threads/{thread_id}/archive',
       tags,
       request: { params: ThreadParam },
-      responses: { 200: json(SessionThread, 'The archived thread: it has stopped, and takes no more work'), ...ERROR_RESPONSES },
+      responses: { 200: json(SessionThread, 'The archived thread: it has stopped, and takes no more work') },
     }),
     async (c) => {
       const { session_id, thread_id } = c.req.valid('param');
@@ -70,7 +70,7 @@ export function registerThreadRoutes(app: ApiApp, deps: ApiDeps & { streamKeepal
       path: '/v1/sessions/{session_id}/threads/{thread_id}/events',
       tags,
       request: { params: ThreadParam, query: PageQuery },
-      responses: { 200: json(pageCursorOf(SessionEventObject), "Events of the thread's own log, oldest first"), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(SessionEventObject), "Events of the thread's own log, oldest first") },
     }),
     async (c) => {
       const { session_id, thread_id } = c.req.valid('param');
@@ -86,7 +86,7 @@ export function registerThreadRoutes(app: ApiApp, deps: ApiDeps & { streamKeepal
     tags,
     description: "Server-sent events of the thread's own log, as `/v1/sessions/{session_id}/events/stream` sends the session's. Closes when the thread terminates.",
     request: { params: ThreadParam, query: StreamQuery },
-    responses: { 200: { description: 'The event stream', content: { 'text/event-stream': { schema: SessionEventObject } } }, ...ERROR_RESPONSES },
+    responses: { 200: { description: 'The event stream', content: { 'text/event-stream': { schema: SessionEventObject } } } },
   });
   app.get('/v1/sessions/:session_id/threads/:thread_id/stream', async (c) => {
     const sessionId = c.req.param('session_id');

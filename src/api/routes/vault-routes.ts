@@ -18,7 +18,7 @@ import { validateMcpCredential } from '../../vaults/validate-credential.ts';
 import { requireSecretKey, secretKeyMissing } from '../require-secret-key.ts';
 import type { ApiApp } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
-import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { SECRET_KEY_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 
 export type VaultRouteDeps = {
   vaults: VaultStore;
@@ -40,12 +40,12 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
   const resolver = box ? new CredentialResolver({ vaults, box, fetch: fetchFn }) : undefined;
 
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/vaults', tags, request: { body: jsonBody(VaultCreateParams) }, responses: { 200: json(Vault, 'The new vault'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'post', path: '/v1/vaults', tags, request: { body: jsonBody(VaultCreateParams) }, responses: { 200: json(Vault, 'The new vault'), ...SECRET_KEY_RESPONSES } }),
     async (c) => c.json(await vaults.create(c.req.valid('json')), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/vaults/{vault_id}', tags, request: { params: VaultParam }, responses: { 200: json(Vault, 'The vault'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/vaults/{vault_id}', tags, request: { params: VaultParam }, responses: { 200: json(Vault, 'The vault'), ...SECRET_KEY_RESPONSES } }),
     async (c) => c.json(await vaults.retrieve(c.req.valid('param').vault_id), 200),
   );
 
@@ -55,13 +55,13 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
       path: '/v1/vaults/{vault_id}',
       tags,
       request: { params: VaultParam, body: jsonBody(VaultUpdateParams) },
-      responses: { 200: json(Vault, 'The updated vault'), ...ERROR_RESPONSES },
+      responses: { 200: json(Vault, 'The updated vault'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => c.json(await vaults.update(c.req.valid('param').vault_id, c.req.valid('json')), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/vaults', tags, request: { query: ListQuery }, responses: { 200: json(pageCursorOf(Vault), 'Vaults, newest first'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/vaults', tags, request: { query: ListQuery }, responses: { 200: json(pageCursorOf(Vault), 'Vaults, newest first'), ...SECRET_KEY_RESPONSES } }),
     async (c) => {
       const query = c.req.valid('query');
       const page = await vaults.list({ limit: clampLimit(query.limit), cursor: cursorOf(query.page), includeArchived: query.include_archived });
@@ -75,13 +75,13 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
       path: '/v1/vaults/{vault_id}/archive',
       tags,
       request: { params: VaultParam },
-      responses: { 200: json(Vault, 'The archived vault; its credentials are archived and their secrets purged'), ...ERROR_RESPONSES },
+      responses: { 200: json(Vault, 'The archived vault; its credentials are archived and their secrets purged'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => c.json(await vaults.archive(c.req.valid('param').vault_id), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'delete', path: '/v1/vaults/{vault_id}', tags, request: { params: VaultParam }, responses: { 200: json(VaultDeleted, 'Deleted, with its credentials'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'delete', path: '/v1/vaults/{vault_id}', tags, request: { params: VaultParam }, responses: { 200: json(VaultDeleted, 'Deleted, with its credentials'), ...SECRET_KEY_RESPONSES } }),
     async (c) => {
       const id = c.req.valid('param').vault_id;
       await vaults.delete(id);
@@ -95,13 +95,13 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
       path: '/v1/vaults/{vault_id}/credentials',
       tags,
       request: { params: VaultParam, body: jsonBody(CredentialCreateParams) },
-      responses: { 200: json(Credential, 'The new credential (secrets are never returned)'), ...ERROR_RESPONSES },
+      responses: { 200: json(Credential, 'The new credential (secrets are never returned)'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => c.json(await vaults.createCredential(c.req.valid('param').vault_id, c.req.valid('json')), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/vaults/{vault_id}/credentials/{credential_id}', tags, request: { params: CredentialParam }, responses: { 200: json(Credential, 'The credential'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/vaults/{vault_id}/credentials/{credential_id}', tags, request: { params: CredentialParam }, responses: { 200: json(Credential, 'The credential'), ...SECRET_KEY_RESPONSES } }),
     async (c) => {
       const { vault_id, credential_id } = c.req.valid('param');
       return c.json(await vaults.retrieveCredential(vault_id, credential_id), 200);
@@ -114,7 +114,7 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
       path: '/v1/vaults/{vault_id}/credentials/{credential_id}',
       tags,
       request: { params: CredentialParam, body: jsonBody(CredentialUpdateParams) },
-      responses: { 200: json(Credential, 'The updated credential'), ...ERROR_RESPONSES },
+      responses: { 200: json(Credential, 'The updated credential'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => {
       const { vault_id, credential_id } = c.req.valid('param');
@@ -128,7 +128,7 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
       path: '/v1/vaults/{vault_id}/credentials',
       tags,
       request: { params: VaultParam, query: ListQuery },
-      responses: { 200: json(pageCursorOf(Credential), 'Credentials, newest first'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(Credential), 'Credentials, newest first'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => {
       const query = c.req.valid('query');
@@ -143,7 +143,7 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
       path: '/v1/vaults/{vault_id}/credentials/{credential_id}/archive',
       tags,
       request: { params: CredentialParam },
-      responses: { 200: json(Credential, 'The archived credential; its secrets are purged'), ...ERROR_RESPONSES },
+      responses: { 200: json(Credential, 'The archived credential; its secrets are purged'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => {
       const { vault_id, credential_id } = c.req.valid('param');
@@ -152,7 +152,7 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
   );
 
   app.openapi(
-    createRoute({ method: 'delete', path: '/v1/vaults/{vault_id}/credentials/{credential_id}', tags, request: { params: CredentialParam }, responses: { 200: json(CredentialDeleted, 'Deleted'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'delete', path: '/v1/vaults/{vault_id}/credentials/{credential_id}', tags, request: { params: CredentialParam }, responses: { 200: json(CredentialDeleted, 'Deleted'), ...SECRET_KEY_RESPONSES } }),
     async (c) => {
       const { vault_id, credential_id } = c.req.valid('param');
       await vaults.deleteCredential(vault_id, credential_id);
@@ -166,7 +166,7 @@ export function registerVaultRoutes(app: ApiApp, { vaults, fetch: fetchFn = fetc
       path: '/v1/vaults/{vault_id}/credentials/{credential_id}/mcp_oauth_validate',
       tags,
       request: { params: CredentialParam },
-      responses: { 200: json(CredentialValidation, 'What probing the MCP server (and refreshing, if it refused) found'), ...ERROR_RESPONSES },
+      responses: { 200: json(CredentialValidation, 'What probing the MCP server (and refreshing, if it refused) found'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => {
       const { vault_id, credential_id } = c.req.valid('param');

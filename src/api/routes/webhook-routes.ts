@@ -14,7 +14,7 @@ import { WebhooksUnavailableError, type WebhookStore } from '../../store/webhook
 import { requireSecretKey } from '../require-secret-key.ts';
 import type { ApiApp } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
-import { ERROR_RESPONSES, json, jsonBody } from '../openapi-common.ts';
+import { SECRET_KEY_RESPONSES, json, jsonBody } from '../openapi-common.ts';
 
 const EndpointParam = z.object({ webhook_endpoint_id: z.string().min(1) });
 const tags = ['webhooks'];
@@ -35,7 +35,7 @@ export function registerWebhookRoutes(app: ApiApp, { webhooks }: { webhooks: Web
       path: '/v1/webhook_endpoints',
       tags,
       request: { body: jsonBody(WebhookEndpointCreateParams) },
-      responses: { 200: json(CreatedWebhookEndpoint, 'The new endpoint, with its signing secret (shown this once)'), ...ERROR_RESPONSES },
+      responses: { 200: json(CreatedWebhookEndpoint, 'The new endpoint, with its signing secret (shown this once)'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => {
       const { endpoint, secret } = await webhooks.create(c.req.valid('json'));
@@ -44,7 +44,7 @@ export function registerWebhookRoutes(app: ApiApp, { webhooks }: { webhooks: Web
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/webhook_endpoints/{webhook_endpoint_id}', tags, request: { params: EndpointParam }, responses: { 200: json(WebhookEndpoint, 'The endpoint'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/webhook_endpoints/{webhook_endpoint_id}', tags, request: { params: EndpointParam }, responses: { 200: json(WebhookEndpoint, 'The endpoint'), ...SECRET_KEY_RESPONSES } }),
     async (c) => c.json(await webhooks.retrieve(c.req.valid('param').webhook_endpoint_id), 200),
   );
 
@@ -54,13 +54,13 @@ export function registerWebhookRoutes(app: ApiApp, { webhooks }: { webhooks: Web
       path: '/v1/webhook_endpoints/{webhook_endpoint_id}',
       tags,
       request: { params: EndpointParam, body: jsonBody(WebhookEndpointUpdateParams) },
-      responses: { 200: json(WebhookEndpoint, 'The updated endpoint'), ...ERROR_RESPONSES },
+      responses: { 200: json(WebhookEndpoint, 'The updated endpoint'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => c.json(await webhooks.update(c.req.valid('param').webhook_endpoint_id, c.req.valid('json')), 200),
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/v1/webhook_endpoints', tags, request: { query: WebhookEndpointListQuery }, responses: { 200: json(pageCursorOf(WebhookEndpoint), 'Endpoints, newest first'), ...ERROR_RESPONSES } }),
+    createRoute({ method: 'get', path: '/v1/webhook_endpoints', tags, request: { query: WebhookEndpointListQuery }, responses: { 200: json(pageCursorOf(WebhookEndpoint), 'Endpoints, newest first'), ...SECRET_KEY_RESPONSES } }),
     async (c) => {
       const query = c.req.valid('query');
       const page = await webhooks.list({ limit: clampLimit(query.limit), cursor: cursorOf(query.page), includeArchived: query.include_archived });
@@ -74,7 +74,7 @@ export function registerWebhookRoutes(app: ApiApp, { webhooks }: { webhooks: Web
       path: '/v1/webhook_endpoints/{webhook_endpoint_id}/archive',
       tags,
       request: { params: EndpointParam },
-      responses: { 200: json(WebhookEndpoint, 'The archived endpoint: nothing more is delivered to it'), ...ERROR_RESPONSES },
+      responses: { 200: json(WebhookEndpoint, 'The archived endpoint: nothing more is delivered to it'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => c.json(await webhooks.archive(c.req.valid('param').webhook_endpoint_id), 200),
   );
@@ -85,7 +85,7 @@ export function registerWebhookRoutes(app: ApiApp, { webhooks }: { webhooks: Web
       path: '/v1/webhook_endpoints/{webhook_endpoint_id}/deliveries',
       tags,
       request: { params: EndpointParam, query: WebhookDeliveryListQuery },
-      responses: { 200: json(pageCursorOf(WebhookDelivery), 'Deliveries to the endpoint, newest first'), ...ERROR_RESPONSES },
+      responses: { 200: json(pageCursorOf(WebhookDelivery), 'Deliveries to the endpoint, newest first'), ...SECRET_KEY_RESPONSES },
     }),
     async (c) => {
       const id = c.req.valid('param').webhook_endpoint_id;
