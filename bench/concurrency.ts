@@ -1,0 +1,190 @@
+/**
+ * The concurrency benchmark, in its own process (`run.ts` forks it; results go back
+ * over IPC, or to stdout when run alone). For each size N: a fresh `longhaul dev` (its
+ * Temporal dev server, PGlite store, Docker sandboxes, worker and API) with a
+ * zero-latency scripted model served from this process; N sessions created at once
+ * through the official SDK, each streaming its events from before its message and
+ * doing BENCH_CONCURRENCY_STEPS steps (one model call asking for one `bash true`,
+ * and running it); then throughput, latencies, CPU per step by process, memory, and
+ * every stream checked against `events.list`.
+ *
+ *   BENCH_CONCURRENCY_SESSIONS  comma list of N (default 10,50)
+ *   BENCH_CONCURRENCY_STEPS     steps per session (default 20)
+ *   BENCH_CONCURRENCY_BASELINE  a git revision: each N is measured on it too (a worktree), beside the working tree
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import Anthropic from '@anthropic-ai/sdk';
+import { ScriptedModelServer } from '../src/testing/index.ts';
+import { addBaselineWorktree } from './baseline-worktree.ts';
+import { BenchModelScript, benchSystemPrompt } from './bench-model-script.ts';
+import { clientFigures, runConcurrentSessions } from './concurrent-sessions.ts';
+import { engineContainersCpu } from './engine-containers.ts';
+import { engineCpu, engineRssMib, sampleEnginePeakRss, type EngineCpu } from './engine-usage.ts';
+import { startLonghaulDev } from './longhaul-dev-process.ts';
+import { readProcesses } from './process-usage.ts';
+import { envInt, progress, round } from './stats.ts';
+
+const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+
+/** Issue 13's targets; throughput is judged at 50 sessions, the rest at any size. */
+export const CONCURRENCY_TARGET = {
+  throughput_judged_at_sessions: 50,
+  steps_per_s_min: 45,
+  step_p99_ms_max: 3000,
+  send_to_first_tool_use_p99_ms_max: 2000,
+  lost_duplicated_or_out_of_order_events_max: 0,
+  cpu_ms_per_step_max: 35,
+  dev_idle_rss_mib_max: 400,
+  worker_mib_per_idle_session_max: 1,
+} as const;
+
+/** What each figure of a run is, once for the report. */
+const MEASURED_AS = {
+  wall_s: 'first user.message sent → last session.status_idle received; steps_per_s is steps_done over it',
+  step: 'time between successive agent.tool_result events on one session’s SDK stream',
+  send_to_first_tool_use: 'events.send of the user.message → its first agent.tool_use on the stream (…_tool_result: the sandbox ran it)',
+  create_to_first_event: 'sessions.create called → first event on the stream, through the client’s create, events.stream, events.list and events.send calls',
+  cpu_ms_per_step: 'CPU from the first sessions.create to the last idle (session and sandbox creation included) over steps_done; sandbox_containers: the cgroups of every container of this longhaul dev (the sessions’ and any started ahead for a warm pool) over their whole life; dockerd and containerd: shared with anything else using Docker on the host',
+  rss_mib: 'resident memory, garbage not yet collected included; worker_mib_per_idle_session is the longhaul process’s growth from idle after start-up to idle after the sessions, over the sessions',
+  streams: 'each stream’s event ids against events.list (all pages) of its session once all are idle',
+};
+
+/** Quiet time after start-up and after the run, before idle memory is read. */
+const SETTLE_MS = 3000;
+
+export async function runConcurrencyBenchmark(): Promise<Record<string, unknown>> {
+  const sizes = envSizes('BENCH_CONCURRENCY_SESSIONS', [10, 50]);
+  const steps = envInt('BENCH_CONCURRENCY_STEPS', 20);
+  const baselineRev = process.env['BENCH_CONCURRENCY_BASELINE']?.trim() || undefined;
+  const script = new BenchModelScript();
+  const model = await ScriptedModelServer.start({ script: script.script });
+  try {
+    await using baseline = baselineRev === undefined ? undefined : await addBaselineWorktree({ repoRoot, rev: baselineRev });
+    const head = execFileSync('git', ['-C', repoRoot, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    const results: Record<string, unknown> = {
+      setup: 'longhaul dev (child process; its Temporal dev server its child) per run, PGlite store, Docker sandboxes; official SDK clients and a zero-latency scripted model in the bench process',
+      current: `the working tree at ${head.slice(0, 12)}, uncommitted changes included`,
+      ...(baseline && { baseline: `${baseline.commit.slice(0, 12)} (${baselineRev})` }),
+      target: CONCURRENCY_TARGET,
+      measured_as: MEASURED_AS,
+    };
+    for (const sessions of sizes) {
+      const measure = (tag: string, root: string) => measureConcurrency({ root, modelUrl: model.url, sessions, steps, label: `${tag}${sessions}` });
+      // Side by side, one right after the other, so both see the same machine.
+      results[`sessions_${sessions}`] = baseline ? { baseline: await measure('base', baseline.root), current: await measure('cur', repoRoot) } : await measure('cur', repoRoot);
+    }
+    return results;
+  } finally {
+    await model.close();
+  }
+}
+
+async function measureConcurrency({ root, modelUrl, sessions, steps, label }: { root: string; modelUrl: string; sessions: number; steps: number; label: string }) {
+  progress(`concurrency ${label}: starting longhaul dev`);
+  await using dev = await startLonghaulDev({ root, modelUrl });
+  await sleep(SETTLE_MS);
+  const startupRss = engineRssMib(dev);
+  const client = new Anthropic({ baseURL: dev.apiUrl, apiKey: dev.apiKey, maxRetries: 0 });
+  const environment = await client.beta.environments.create({ name: `bench-${label}` });
+  const agents = await Promise.all(
+    Array.from({ length: sessions }, (_, i) =>
+      client.beta.agents.create({ name: `bench-${label}-${i}`, model: 'claude-sonnet-5-5', system: benchSystemPrompt({ label: `${label}-${i}`, steps }), tools: [{ type: 'agent_toolset_20260401' }] }),
+    ),
+  );
+
+  progress(`concurrency ${label}: ${sessions} sessions × ${steps} steps, created at once`);
+  const peakRss = sampleEnginePeakRss(dev);
+  const cpuBefore = engineCpu(dev);
+  const benchCpuBefore = process.cpuUsage();
+  const run = await runConcurrentSessions({
+    client,
+    agentIds: agents.map((agent) => agent.id),
+    environmentId: environment.id,
+    timeoutMs: 120_000 + sessions * steps * 300,
+    onCreated: (sessionId) => dev.sessionIds.add(sessionId),
+  }).finally(() => peakRss.stop());
+  try {
+    // Read at the last idle, before the audit's reads add to it and while the containers still exist.
+    const processes = readProcesses();
+    const cpuAfter = engineCpu(dev, processes);
+    const containers = await engineContainersCpu({ dataDir: dev.dataDir, sessionIds: dev.sessionIds, processes });
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+    const peak = peakRss.peak;
+    const seen = clientFigures(run.timelines);
+    progress(`concurrency ${label}: ${seen.steps} steps in ${round(seen.wall_ms / 1000)} s; settling, then auditing the streams`);
+    await sleep(SETTLE_MS);
+    const idleRss = engineRssMib(dev);
+    const streams = await run.audit();
+
+    const delta = (key: keyof EngineCpu) => cpuAfter[key] - cpuBefore[key];
+    const cpuMs = {
+      temporal_server: delta('temporal_server'),
+      longhaul: delta('longhaul'),
+      sandbox_containers: containers.cgroupCpuMs,
+      containerd_shims: containers.shimCpuMs,
+      dockerd: delta('dockerd'),
+      containerd: delta('containerd'),
+    };
+    const cpuTotalMs = Object.values(cpuMs).reduce((sum, ms) => sum + ms, 0);
+    const perStep = (ms: number) => round(ms / Math.max(1, seen.steps));
+    const stepsPerS = round(seen.steps / (seen.wall_ms / 1000));
+    const workerMibPerSession = round((idleRss.longhaul - startupRss.longhaul) / sessions);
+    const complete = seen.sessions_not_idle === 0 && seen.steps === sessions * steps;
+    const exactStreams = streams.lost + streams.duplicated + streams.out_of_order + streams.not_in_log === 0;
+    return {
+      sessions,
+      steps_per_session: steps,
+      complete,
+      meets_target: {
+        steps_per_s: sessions >= CONCURRENCY_TARGET.throughput_judged_at_sessions ? complete && stepsPerS >= CONCURRENCY_TARGET.steps_per_s_min : null,
+        step_p99: seen.step.p99_ms <= CONCURRENCY_TARGET.step_p99_ms_max,
+        send_to_first_tool_use_p99: seen.send_to_first_tool_use.p99_ms <= CONCURRENCY_TARGET.send_to_first_tool_use_p99_ms_max,
+        streams_exact: exactStreams,
+        cpu_ms_per_step: perStep(cpuTotalMs) <= CONCURRENCY_TARGET.cpu_ms_per_step_max,
+        dev_idle_rss: startupRss.total <= CONCURRENCY_TARGET.dev_idle_rss_mib_max,
+        worker_mib_per_idle_session: workerMibPerSession <= CONCURRENCY_TARGET.worker_mib_per_idle_session_max,
+      },
+      steps_per_s: stepsPerS,
+      steps_done: seen.steps,
+      wall_s: round(seen.wall_ms / 1000),
+      sessions_not_idle: seen.sessions_not_idle,
+      sessions_not_end_turn: seen.sessions_not_end_turn,
+      session_errors: seen.session_errors,
+      streams_ended_early: seen.streams_ended_early,
+      step: seen.step,
+      send_to_first_tool_use: seen.send_to_first_tool_use,
+      send_to_first_tool_result: seen.send_to_first_tool_result,
+      create_to_first_event: seen.create_to_first_event,
+      create_call: seen.create_call,
+      cpu_ms_per_step: Object.fromEntries(Object.entries({ ...cpuMs, total: cpuTotalMs }).map(([process, ms]) => [process, perStep(ms)])),
+      sandbox_containers: { read: containers.containers, of_sessions: containers.ofSessions, cgroup_unreadable: containers.unreadable },
+      bench_process_cpu_ms_per_step: perStep((benchCpu.user + benchCpu.system) / 1000),
+      rss_mib: { idle_after_startup: startupRss, peak_during_run: peak, idle_after_sessions: idleRss },
+      worker_mib_per_idle_session: workerMibPerSession,
+      streams,
+    };
+  } finally {
+    await run.close();
+    progress(`concurrency ${label}: stopping longhaul dev`);
+  }
+}
+
+function envSizes(name: string, fallback: number[]): number[] {
+  const raw = process.env[name]?.trim();
+  if (!raw) return fallback;
+  const sizes = raw.split(',').map((part) => Number(part.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name} must be a comma list of positive integers, got ${JSON.stringify(raw)}`);
+  return sizes;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+if (import.meta.main) {
+  const results = await runConcurrencyBenchmark();
+  if (process.send) process.send(results, () => process.exit(0));
+  else {
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    process.exit(0);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The sandbox containers of one Longhaul engine, found by what they mount (each sandbox
+ * binds its session folder from its driver's data folder): a session's or one waiting in
+ * a warm pool, and nobody else's on the same Docker host.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { containerName, LABEL_LONGHAUL } from '../sandbox/sandbox-resources.ts';
+import { commandLineOf, processesNamed, type ProcessUsage } from './process-usage.ts';
+
+type EngineContainer = { id: string; pid: number; name: string };
+
+export type ContainersCpu = {
+  containers: number;
+  /** How many of them are named after one of the sessions (the rest were started ahead of any, for a warm pool). */
+  ofSessions: number;
+  /** Sum of the containers' cgroup CPU usage over their whole life, ms. */
+  cgroupCpuMs: number;
+  /** Sum of their containerd shims' CPU (with the `runc` calls they reaped), ms. */
+  shimCpuMs: number;
+  /** Containers whose cgroup could not be read (gone, or a cgroup layout not known here). */
+  unreadable: number;
+};
+
+/** CPU of the running containers of the engine whose data folder is `dataDir`; `processes` is a /proc snapshot taken now. */
+export async function engineContainersCpu({ dataDir, sessionIds, processes }: { dataDir: string; sessionIds: ReadonlySet<string>; processes: ReadonlyMap<number, ProcessUsage> }): Promise<ContainersCpu> {
+  const containers = (await engineContainers(dataDir)).filter((c) => c.pid > 0);
+  const sessionNames = new Set([...sessionIds].map((id) => `/${containerName(id)}`));
+  const usage: ContainersCpu = { containers: containers.length, ofSessions: 0, cgroupCpuMs: 0, shimCpuMs: 0, unreadable: 0 };
+  for (const { pid, name } of containers) {
+    if (sessionNames.has(name)) usage.ofSessions += 1;
+    const cpuMs = cgroupCpuMs(pid);
+    if (cpuMs === undefined) usage.unreadable += 1;
+    else usage.cgroupCpuMs += cpuMs;
+  }
+  const ids = new Set(containers.map((c) => c.id));
+  for (const shim of processesNamed(processes, 'containerd-shim')) {
+    const args = commandLineOf(shim.pid);
+    const containerId = args[args.indexOf('-id') + 1];
+    if (containerId !== undefined && ids.has(containerId)) usage.shimCpuMs += shim.cpuMs;
+  }
+  return usage;
+}
+
+/** Removes what the engine left running (after a kill, or a version that keeps some on stop); returns how many. */
+export async function removeEngineContainers(dataDir: string): Promise<number> {
+  const containers = await engineContainers(dataDir);
+  if (containers.length > 0) await docker(['rm', '--force', '--volumes', ...containers.map((c) => c.id)], { missingIsFine: true });
+  return containers.length;
+}
+
+async function engineContainers(dataDir: string): Promise<EngineContainer[]> {
+  const ids = await docker(['ps', '--all', '--no-trunc', '--quiet', '--filter', `label=${LABEL_LONGHAUL}=1`]);
+  if (ids.length === 0) return [];
+  const roots = [...new Set([dataDir, realpathSync(dataDir)])].map((dir) => `${dir}/`);
+  // Id, pid, name, then the mounts' sources; a container removed since `ps` is just not listed.
+  const inspected = await docker(['inspect', '--format', '{{.Id}} {{.State.Pid}} {{.Name}}{{range .Mounts}} {{.Source}}{{end}}', ...ids], { missingIsFine: true });
+  return inspected.flatMap((line) => {
+    const [id = '', pid = '', name = '', ...sources] = line.split(' ');
+    return sources.some((source) => roots.some((root) => source.startsWith(root))) ? [{ id, pid: Number(pid), name }] : [];
+  });
+}
+
+/** The lines `docker <args>` printed; with `missingIsFine`, those it printed before failing on an object that is gone. */
+async function docker(args: string[], { missingIsFine = false }: { missingIsFine?: boolean } = {}): Promise<string[]> {
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)('docker', args, { maxBuffer: 10_000_000 }));
+  } catch (error) {
+    const printed = (error as { stdout?: unknown }).stdout;
+    if (!missingIsFine || typeof printed !== 'string' || !/no such (object|container)/i.test(String((error as { stderr?: unknown }).stderr))) throw error;
+    stdout = printed;
+  }
+  return stdout.split('\n').filter(Boolean);
+}
+
+/** CPU of the cgroup `pid` is in, ms: cgroup v1's `cpuacct.usage` where there is one, else v2's `cpu.stat`. */
+function cgroupCpuMs(pid: number): number | undefined {
+  const membership = readOrEmpty(`/proc/${pid}/cgroup`).split('\n');
+  // v1 hierarchies are listed before v2's `0::` line: on a hybrid host the v1 accounting wins.
+  for (const line of membership) {
+    const [, controllers = '', path = ''] = line.split(':');
+    const candidates =
+      controllers === ''
+        ? [`/sys/fs/cgroup${path}/cpu.stat`, `/sys/fs/cgroup/unified${path}/cpu.stat`]
+        : controllers.split(',').includes('cpuacct')
+          ? [...new Set([controllers, 'cpuacct', 'cpu,cpuacct'])].map((dir) => `/sys/fs/cgroup/${dir}${path}/cpuacct.usage`)
+          : [];
+    for (const file of candidates) {
+      const text = readOrEmpty(file);
+      if (file.endsWith('cpuacct.usage') && text.trim() !== '') return Number(text) / 1e6;
+      const usec = /^usage_usec (\d+)$/m.exec(text)?.[1];
+      if (usec !== undefined) return Number(usec) / 1000;
+    }
+  }
+  return undefined;
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}

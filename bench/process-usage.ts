@@ -1,0 +1,91 @@
+/**
+ * CPU time and resident memory of host processes, read from /proc (Linux only), for
+ * benchmarks that split a run's cost by process.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** One process as /proc/<pid>/stat shows it. */
+export type ProcessUsage = {
+  pid: number;
+  ppid: number;
+  /** The kernel's short name (`comm`, at most 15 characters), e.g. `dockerd`, `containerd-shim`. */
+  name: string;
+  /**
+   * CPU it used (user + system) plus what its exited children used once it reaped them,
+   * in ms. Summed over a process tree, a child that exits between two readings moves
+   * from its own entry to its parent's, so a tree's total neither loses nor doubles it.
+   */
+  cpuMs: number;
+  rssBytes: number;
+};
+
+const TICKS_PER_SECOND = getconf('CLK_TCK', 100);
+const PAGE_BYTES = getconf('PAGESIZE', 4096);
+
+/** The process `pid`, or undefined once it is gone. */
+export function readProcess(pid: number): ProcessUsage | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The name is in parentheses and may itself hold spaces and parentheses: the fields follow the last ')'.
+  const nameEnd = stat.lastIndexOf(')');
+  const fields = stat.slice(nameEnd + 2).split(' ');
+  const field = (n: number) => Number(fields[n - 3]);
+  const ticks = field(14) + field(15) + field(16) + field(17);
+  return { pid, ppid: field(4), name: stat.slice(stat.indexOf('(') + 1, nameEnd), cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: field(24) * PAGE_BYTES };
+}
+
+/** Every process visible in /proc now, by pid. */
+export function readProcesses(): Map<number, ProcessUsage> {
+  const processes = new Map<number, ProcessUsage>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const usage = readProcess(Number(entry));
+    if (usage) processes.set(usage.pid, usage);
+  }
+  return processes;
+}
+
+/** CPU of `rootPid` and every live descendant (each with what it reaped), in ms; 0 when it is gone. */
+export function treeCpuMs(processes: ReadonlyMap<number, ProcessUsage>, rootPid: number): number {
+  const children = new Map<number, number[]>();
+  for (const { pid, ppid } of processes.values()) {
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(ppid, [pid]);
+  }
+  let total = 0;
+  const pending = [rootPid];
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    total += processes.get(pid)?.cpuMs ?? 0;
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/** The processes called `name` (their `comm`). */
+export function processesNamed(processes: ReadonlyMap<number, ProcessUsage>, name: string): ProcessUsage[] {
+  return [...processes.values()].filter((p) => p.name === name);
+}
+
+/** The command line of `pid` as its arguments; empty once it is gone. */
+export function commandLineOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function getconf(name: string, fallback: number): number {
+  try {
+    const value = Number(execFileSync('getconf', [name], { encoding: 'utf8' }).trim());
+    return Number.isFinite(value) && value > 0 ? value : fallback;
+  } catch {
+    return fallback;
+  }
+}
