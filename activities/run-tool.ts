@@ -33,6 +33,8 @@ export type RunToolInput = {
   threadId?: string | undefined;
   /** The thread's agent (its status events name it). */
   threadAgentName?: string | undefined;
+  /** Attempts made before this activity's first: the step's own activity tried the call once (`runToolsInStep`). */
+  priorAttempts?: number | undefined;
 };
 
 /** The log a call's events go to. */
@@ -63,7 +65,7 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
   const { toolUseId } = input;
   const logId = logOf(input);
   const ctx = Context.current();
-  const attempt = ctx.info.attempt;
+  const attempt = ctx.info.attempt + (input.priorAttempts ?? 0);
   const resultKey = `tool:${toolUseId}:result`;
   await appendWorkflowEvents(store, logId, input.leading ?? []);
 

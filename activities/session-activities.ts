@@ -13,8 +13,10 @@ import type { WebSearchProvider } from './web-tools.ts';
 import type { McpGateway } from './mcp-gateway.ts';
 import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import { TranscriptCache } from './model/transcript-cache.ts';
+import { InterruptibleCalls } from './model/interruptible-calls.ts';
 import type { MemorySync } from './memory-sync.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';
+import { runsInStep, runToolsInStep, type StepToolsInput, type StepToolsResult } from './step-tools.ts';
 
 export type SessionActivityDeps = {
   store: SessionStore;
@@ -69,11 +71,21 @@ export function createSessionActivities({
   memory,
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
+  const interruptible = new InterruptibleCalls();
+  const toolDeps = { store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials, memory };
   return {
-    callModel: (input: CallModelInput): Promise<CallModelResult> =>
-      callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts, mcp, memory }, input),
+    /**
+     * One model request and, given `tools`, the step's tool calls when they need no one's
+     * answer (`runsInStep`). Not on the last attempt: a call that keeps failing here must
+     * still get the tool's own retries, as its own activity.
+     */
+    async callModel(input: CallModelInput & { tools?: StepToolsInput }): Promise<CallModelResult & Partial<StepToolsResult>> {
+      const result = await callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts, mcp, memory, interruptible }, input);
+      if (input.tools === undefined || !runsInStep(result.toolUses) || Context.current().info.attempt >= input.maxAttempts) return result;
+      return { ...result, ...(await runToolsInStep(toolDeps, input.tools, result.toolUses)) };
+    },
 
-    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool({ store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials, memory }, input),
+    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool(toolDeps, input),
 
     /** What an evaluation cycle's grader requests were billed so far (an interrupted cycle's, which returned no verdict). */
     gradingUsage: ({ sessionId, outcome, model }: { sessionId: string; outcome: OpenOutcome; model: string }): Promise<{ usage: Usage; costNanos: number }> =>
@@ -103,10 +115,30 @@ export function createSessionActivities({
       await mountFiles({ sandboxes, files, credentials, memory }, input);
     },
 
-    /** Kills the given tool calls' processes in the session's sandbox (an interrupt; their calls then end at once). */
-    async interruptTools({ sessionId, environment, toolUseIds, vaultIds }: { sessionId: string; environment: EnvironmentDefinition; toolUseIds: string[]; vaultIds?: string[] }): Promise<void> {
+    /**
+     * Kills tool calls' processes in the session's sandbox (an interrupt; their calls then end
+     * at once): the given ones, and those of `step`, a model call running its step's tools;
+     * stops `step`'s model request if it still streams in this process.
+     */
+    async interruptTools({
+      sessionId,
+      environment,
+      toolUseIds,
+      vaultIds,
+      step,
+    }: {
+      sessionId: string;
+      environment: EnvironmentDefinition;
+      toolUseIds: string[];
+      vaultIds?: string[];
+      step?: { logId: string; callKey: string };
+    }): Promise<void> {
+      // A model call still streaming stops now if it streams here; its tools, if it got that far, are killed below.
+      if (step) interruptible.interrupt(step.logId, step.callKey);
+      const ids = [...toolUseIds, ...(step ? await stepToolUseIds(store, step) : [])];
+      if (ids.length === 0) return;
       const sandbox = await sandboxes.ensure(await sandboxSpecFor({ credentials, memory }, sessionId, environment, vaultIds));
-      await Promise.all(toolUseIds.map((id) => sandbox.cancelTool(id)));
+      await Promise.all(ids.map((id) => sandbox.cancelTool(id)));
     },
 
     /** Removes the session's container but keeps its /workspace volume. */
@@ -126,3 +158,10 @@ export function createSessionActivities({
 }
 
 export type SessionActivities = ReturnType<typeof createSessionActivities>;
+
+/** The tool calls a model call asked for, once its answer is recorded (none before). */
+async function stepToolUseIds(store: SessionStore, { logId, callKey }: { logId: string; callKey: string }): Promise<string[]> {
+  const answer = await store.getTranscriptItem(logId, `assistant:${callKey}`);
+  if (answer?.kind !== 'assistant') return [];
+  return answer.content.flatMap((block) => (block.type === 'tool_use' ? [block.id] : []));
+}

@@ -10,6 +10,7 @@ import { progress, summarize } from './stats.ts';
 
 const TARGET_INTERRUPT_P50_MS = 250;
 const TARGET_APPROVAL_P50_MS = 100;
+const TARGET_INTERRUPT_MODEL_P50_MS = 150;
 
 /** The worker's production heartbeat (the test harness uses a faster one). */
 const PRODUCTION_HEARTBEAT_MS = 1000;
@@ -17,6 +18,7 @@ const PRODUCTION_HEARTBEAT_MS = 1000;
 /**
  * Benchmark: steering a running session, on a worker with production settings.
  * - `user.interrupt` while `sleep 60` runs in the sandbox → `session.status_idle` in the log.
+ * - `user.interrupt` while a model request that would take a minute streams → `session.status_idle`.
  * - `user.tool_confirmation` (allow) of an `always_ask` call → the sandbox receiving the tool call.
  * Each sample is one turn of one session; the clock starts when the signal is sent.
  */
@@ -25,6 +27,8 @@ export async function measureSteering({ temporal, turns }: { temporal: DevServer
   const script: ScriptFunction = (request) => {
     const ask = lastUserText(request);
     if (!ask) return { content: [text('done')] };
+    // A model request that takes a minute: the interrupt stops it while it streams.
+    if (ask.includes('think')) return { content: [text('thought it over')], delayMs: 60_000 };
     return { content: [toolUse('bash', { command: ask.includes('sleep') ? 'sleep 60' : 'true' })] };
   };
   await using h = await startHarness({ temporal, script, heartbeatEveryMs: PRODUCTION_HEARTBEAT_MS });
@@ -48,6 +52,7 @@ export async function measureSteering({ temporal, turns }: { temporal: DevServer
 
   const message = (words: string) => [{ type: 'user.message' as const, content: [{ type: 'text' as const, text: words }] }];
   const interrupt: number[] = [];
+  const interruptModel: number[] = [];
   const approval: number[] = [];
   const interruptAgent = AgentDefinition.parse({ name: 'bench', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
   const askingAgent = AgentDefinition.parse({
@@ -60,6 +65,8 @@ export async function measureSteering({ temporal, turns }: { temporal: DevServer
   const asking = await h.longhaul.sessions.create({ agent: askingAgent });
   const tail = (sessionId: string) => eventClock(h.longhaul.events.stream(sessionId));
   const interruptLog = tail(interrupted.id);
+  const thinking = await h.longhaul.sessions.create({ agent: interruptAgent });
+  const thinkingLog = tail(thinking.id);
   const askingLog = tail(asking.id);
   try {
     for (let turn = -1; turn < turns; turn++) {
@@ -74,6 +81,15 @@ export async function measureSteering({ temporal, turns }: { temporal: DevServer
       const idleMs = (await interruptLog.next((e) => e.type === 'session.status_idle')).atMs;
       if (turn >= 0) interrupt.push(idleMs - sentMs);
 
+      const requestsBefore = h.model.calls.length;
+      await h.longhaul.events.send(thinking.id, message('think it over'));
+      while (h.model.calls.length === requestsBefore) await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const interruptModelMs = nowMs();
+      await h.longhaul.events.send(thinking.id, [{ type: 'user.interrupt' }]);
+      const modelIdleMs = (await thinkingLog.next((e) => e.type === 'session.status_idle')).atMs;
+      if (turn >= 0) interruptModel.push(modelIdleMs - interruptModelMs);
+
       await h.longhaul.events.send(asking.id, message('run true'));
       const held = await askingLog.next((e) => e.type === 'session.status_idle' && e.stop_reason.type === 'requires_action');
       const [eventId] = held.event.type === 'session.status_idle' && held.event.stop_reason.type === 'requires_action' ? held.event.stop_reason.event_ids : [];
@@ -83,17 +99,24 @@ export async function measureSteering({ temporal, turns }: { temporal: DevServer
       await askingLog.next((e) => e.type === 'session.status_idle' && e.stop_reason.type === 'end_turn');
       const startedMs = toolStarts.get(toolUseId);
       if (turn >= 0 && startedMs !== undefined) approval.push(startedMs - confirmedMs);
-      progress(`steering ${turn + 1}/${turns}: interrupt → idle ${Math.round(idleMs - sentMs)} ms, approval → tool ${startedMs ? Math.round(startedMs - confirmedMs) : '?'} ms`);
+      progress(`steering ${turn + 1}/${turns}: interrupt → idle ${Math.round(idleMs - sentMs)} ms (model streaming: ${Math.round(modelIdleMs - interruptModelMs)} ms), approval → tool ${startedMs ? Math.round(startedMs - confirmedMs) : '?'} ms`);
     }
   } finally {
     interruptLog.close();
+    thinkingLog.close();
     askingLog.close();
   }
   const interruptSummary = summarize(interrupt);
   const approvalSummary = summarize(approval);
+  const interruptModelSummary = summarize(interruptModel);
   return {
     worker_heartbeat_ms: PRODUCTION_HEARTBEAT_MS,
     interrupt_to_idle_while_tool_runs: { target_p50_ms_max: TARGET_INTERRUPT_P50_MS, meets_target: interruptSummary.p50_ms <= TARGET_INTERRUPT_P50_MS, ...interruptSummary },
+    interrupt_to_idle_while_model_streams: {
+      target_p50_ms_max: TARGET_INTERRUPT_MODEL_P50_MS,
+      meets_target: interruptModelSummary.p50_ms <= TARGET_INTERRUPT_MODEL_P50_MS,
+      ...interruptModelSummary,
+    },
     approval_to_tool_start: { target_p50_ms_max: TARGET_APPROVAL_P50_MS, meets_target: approvalSummary.p50_ms <= TARGET_APPROVAL_P50_MS, ...approvalSummary },
   };
 }

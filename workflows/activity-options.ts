@@ -25,7 +25,8 @@ export function resolveTuning(tuning: SessionTuning = {}): ResolvedTuning {
  */
 export function sessionActivities(tuning: ResolvedTuning) {
   const { callModel } = proxyActivities<SessionActivities>({
-    startToCloseTimeout: '15 minutes',
+    // The request, then the step's tools it may run (each within the tool's own limit).
+    startToCloseTimeout: 15 * 60_000 + tuning.toolTimeoutMs + 60_000,
     heartbeatTimeout: tuning.modelHeartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: tuning.modelMaxAttempts, nonRetryableErrorTypes: ['ModelRequestInvalid'] },

@@ -10,6 +10,8 @@
 export const PATCHES = {
   /** An interrupt kills running sandbox tools at once (not at their next heartbeat), and ends the step. */
   interruptKillsTools: 'interrupt-kills-tools',
+  /** A model call runs its step's tools itself when none waits for an answer (one activity per step, not two). */
+  toolsInStep: 'tools-in-step',
   /** The workflow copies signalled files into the sandbox: before the next model call, or at once when idle. */
   mountFiles: 'mount-files',
   /** An idle session gives its container back after `idleSandboxReleaseMs`. */

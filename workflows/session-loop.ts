@@ -4,6 +4,7 @@ import { sumUsage, zeroUsage, type Usage } from '../src/core/usage.ts';
 import type { StopReason } from '../src/schemas/events.ts';
 import { resolveTuning, sessionActivities, type ResolvedTuning, type SessionActivityProxies } from './activity-options.ts';
 import type { CarriedState, SessionRemoval, SessionWorkflowInput, ThreadIdentity, ToolUseRef, WorkflowEvent } from './contract.ts';
+import type { StepToolsInput } from '../activities/step-tools.ts';
 import { failureMessage } from './failures.ts';
 import type { Grading } from './outcome.ts';
 import { reportToParent } from './threads.ts';
@@ -36,6 +37,8 @@ export class SessionLoop {
   awaiting = new Map<string, ToolUseRef>();
   /** Sandbox tool calls in flight (their `toolu_…` ids), for interrupts to kill directly. */
   readonly runningSandboxTools = new Set<string>();
+  /** The model call in flight that runs its step's tools itself, for interrupts to kill them directly. */
+  stepCall: { logId: string; callKey: string } | undefined;
   /** User events taken from the inbox and not yet recorded; an interrupt puts them back. */
   unsent: WorkflowEvent[] = [];
   sandboxReady: Promise<void> | undefined;
@@ -100,6 +103,17 @@ export class SessionLoop {
   /** The session's vaults as an activity argument (absent when it has none, as older histories recorded it). */
   vaults(): { vaultIds?: string[] } {
     return this.state.vaultIds?.length ? { vaultIds: this.state.vaultIds } : {};
+  }
+
+  /** What every tool call of this run is given besides the call itself. */
+  toolSettings(): StepToolsInput {
+    return {
+      sessionId: this.sessionId,
+      environment: this.input.environment,
+      defaultTimeoutMs: this.tuning.toolTimeoutMs,
+      ...this.vaults(),
+      ...(this.thread ? { threadId: this.thread.id, threadAgentName: this.thread.agentName } : {}),
+    };
   }
 
   /** What this run and the threads it started have spent, as far as it knows (their reports). */

@@ -157,9 +157,11 @@ function setHandlers(loop: SessionLoop): void {
         loop.turnScope?.cancel();
         // Cancellation reaches a running activity only with its next heartbeat; killing the
         // sandbox processes directly ends the call now. Histories from before this replay without it.
-        if (loop.runningSandboxTools.size > 0 && patched(PATCHES.interruptKillsTools)) {
+        // A model call running its step's tools (only in histories since that) has them looked up by the call.
+        if ((loop.runningSandboxTools.size > 0 || loop.stepCall !== undefined) && patched(PATCHES.interruptKillsTools)) {
           const toolUseIds = [...loop.runningSandboxTools];
-          void CancellationScope.nonCancellable(() => loop.activities.interruptTools({ sessionId, environment: loop.input.environment, toolUseIds, ...loop.vaults() })).catch(
+          const step = loop.stepCall ? { step: loop.stepCall } : {};
+          void CancellationScope.nonCancellable(() => loop.activities.interruptTools({ sessionId, environment: loop.input.environment, toolUseIds, ...step, ...loop.vaults() })).catch(
             (err: unknown) => log.warn('killing interrupted tools failed; they stop at their next heartbeat', { sessionId, error: String(err) }),
           );
         }

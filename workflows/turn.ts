@@ -39,19 +39,9 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
     }
     // Files added during the turn are in place before the model next looks.
     if (loop.hasPendingMounts() && patched(PATCHES.mountFiles)) await loop.mountPending();
-    const callKey = `call:${state.callCounter++}`;
-    const result = await loop.activities.callModel({
-      sessionId: loop.logId,
-      callKey,
-      agent: loop.input.agent,
-      leading,
-      maxAttempts: tuning.modelMaxAttempts,
-      vaultIds: state.vaultIds ?? [],
-      spent: { usage: state.usage, costNanos: state.costNanos ?? 0 },
-      budget: state.budget ?? null,
-      ...(loop.thread ? { thread: { sessionId, threadId: loop.thread.id } } : {}),
-      ...(loop.input.primaryThreadId ? { multiagent: { sessionId, threadId: loop.threadId()!, depth: loop.thread?.depth ?? 0 } } : {}),
-    });
+    const result = await callModel(loop, `call:${state.callCounter++}`, leading);
+    // Stopped by the interrupt before the model answered: as if Temporal had cancelled it.
+    if (result.interrupted) throw new CancelledFailure('interrupted');
     if (result.budgetReached) {
       // The session's threads together spent the budget: stop here; raising it resumes.
       state.budgetHalted = true;
@@ -65,10 +55,12 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
     state.costNanos = (state.costNanos ?? 0) + (result.costNanos ?? 0);
     if (result.text !== undefined) loop.lastAnswerText = result.text;
 
-    if (result.toolUses.length > 0) {
+    const ran = new Set(result.ranTools);
+    const left = result.toolUses.filter((ref) => !ran.has(ref.toolUseId));
+    if (left.length > 0) {
       // Delegations need no sandbox; the thread they start warms it if it runs tools.
-      if (result.toolUses.some((ref) => ref.kind !== 'delegation')) await loop.warmSandbox();
-      await runStepTools(loop, result.toolUses);
+      if (left.some((ref) => ref.kind !== 'delegation')) await loop.warmSandbox();
+      await runStepTools(loop, left, result.toolAttempt ?? 0);
     }
     // Messages that arrived while the agent worked are delivered at the next model turn.
     // An interrupt that killed the tools lets the step end normally: stop here, before taking more input.
@@ -93,6 +85,33 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
 }
 
 /**
+ * The step's model call. It runs the step's tools itself when none needs an answer (a step
+ * is then one activity, not two); while it does, interrupts find them through `stepCall`.
+ */
+async function callModel(loop: SessionLoop, callKey: string, leading: WorkflowEvent[]) {
+  const { state, sessionId, tuning } = loop;
+  const tools = patched(PATCHES.toolsInStep) ? loop.toolSettings() : undefined;
+  loop.stepCall = tools ? { logId: loop.logId, callKey } : undefined;
+  try {
+    return await loop.activities.callModel({
+      sessionId: loop.logId,
+      callKey,
+      agent: loop.input.agent,
+      leading,
+      maxAttempts: tuning.modelMaxAttempts,
+      vaultIds: state.vaultIds ?? [],
+      spent: { usage: state.usage, costNanos: state.costNanos ?? 0 },
+      budget: state.budget ?? null,
+      ...(loop.thread ? { thread: { sessionId, threadId: loop.thread.id } } : {}),
+      ...(loop.input.primaryThreadId ? { multiagent: { sessionId, threadId: loop.threadId()!, depth: loop.thread?.depth ?? 0 } } : {}),
+      ...(tools ? { tools } : {}),
+    });
+  } finally {
+    loop.stepCall = undefined;
+  }
+}
+
+/**
  * Waits for the threads this one started to report. True once there is a message (a
  * report, or the user's) to act on; false when no thread is left working. What it takes
  * from the inbox joins `loop.unsent`, the next step's leading events.
@@ -113,7 +132,7 @@ async function awaitThreads(loop: SessionLoop): Promise<boolean> {
  * denial, and the ones that wait for the client (approvals, custom tools) as the
  * client resolves them, while the others run.
  */
-async function runStepTools(loop: SessionLoop, refs: readonly ToolUseRef[]): Promise<void> {
+async function runStepTools(loop: SessionLoop, refs: readonly ToolUseRef[], priorAttempts: number): Promise<void> {
   const running: Promise<unknown>[] = [];
   const pending = new Map<string, ToolUseRef>();
   const denied: WorkflowEvent[] = [];
@@ -124,26 +143,24 @@ async function runStepTools(loop: SessionLoop, refs: readonly ToolUseRef[]): Pro
     if (ref.kind === 'delegation') continue;
     if (ref.kind === 'custom' || ref.permission === 'ask') pending.set(ref.eventId, ref);
     else if (ref.permission === 'deny') denied.push(errorResult(ref, `This call was denied by the permission policy (${ref.denyReason ?? 'denied'}).`));
-    else startTool(loop, ref, running);
+    else startTool(loop, ref, running, [], priorAttempts);
   }
   if (denied.length > 0) running.push(loop.emit(denied));
   if (pending.size > 0) await awaitClient(loop, pending, running);
   await Promise.all(running);
 }
 
-function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>[], leading: WorkflowEvent[] = []): void {
+function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>[], leading: WorkflowEvent[] = [], priorAttempts = 0): void {
   const { sessionId } = loop;
   const attempt = loop.activities.runTool({
-    sessionId,
-    environment: loop.input.environment,
+    ...loop.toolSettings(),
     toolUseId: ref.toolUseId,
     eventId: ref.eventId,
     name: ref.name,
-    defaultTimeoutMs: loop.tuning.toolTimeoutMs,
     ...(ref.kind === 'mcp' ? { kind: 'mcp' as const, mcpServer: ref.mcpServer, mcpTool: ref.mcpTool } : {}),
-    ...loop.vaults(),
     ...(leading.length > 0 ? { leading } : {}),
-    ...(loop.thread ? { threadId: loop.thread.id, threadAgentName: loop.thread.agentName } : {}),
+    // The step's own activity tried the call already.
+    ...(priorAttempts > 0 ? { priorAttempts } : {}),
   });
   // A call whose retries ran out is the tool's error result, not the end of the session.
   const call = attempt.catch(async (err: unknown) => {

@@ -20,6 +20,7 @@ import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
 import { DELEGATION_TOOLS, MAX_THREADS_PER_SESSION, THREAD_LIMIT_REFUSAL, depthRefusal, parseDelegation, rosterMemberFor, unknownAgentRefusal } from '../../src/core/delegation.ts';
 import { parseUsd } from '../../src/core/budget.ts';
+import type { InterruptibleCalls } from './interruptible-calls.ts';
 
 export type CallModelInput = {
   sessionId: string;
@@ -60,6 +61,11 @@ export type CallModelResult = {
   text?: string;
   /** The session's budget was spent (by all its threads together) before this call: no request was made. */
   budgetReached?: boolean;
+  /**
+   * An interrupt stopped the call before the model answered (`InterruptibleCalls`): nothing
+   * of it is recorded but its span, as when Temporal cancels it. Only when the workflow asked.
+   */
+  interrupted?: boolean;
 };
 
 export type CallModelDeps = {
@@ -75,6 +81,8 @@ export type CallModelDeps = {
   mcp?: McpGateway | undefined;
   /** Names the session's memory stores in the system prompt. */
   memory?: Pick<MemorySync, 'prompt'> | undefined;
+  /** Where interrupts find the calls this process streams. */
+  interruptible?: InterruptibleCalls | undefined;
 };
 
 /** How one tool_use block is handled: its route and, for routed tools, the permission decision. */
@@ -91,6 +99,12 @@ type ToolDecision = {
  * endpoint billed for the call: every attempt it answered, not only the last.
  */
 export async function callModel(deps: CallModelDeps, input: CallModelInput): Promise<CallModelResult> {
+  if (deps.interruptible === undefined) return callModelUntil(deps, input, Context.current().cancellationSignal);
+  return deps.interruptible.run(input.sessionId, input.callKey, (interrupted) => callModelUntil(deps, input, AbortSignal.any([Context.current().cancellationSignal, interrupted])));
+}
+
+/** `callModel`, stopped by `stop`: Temporal's cancellation, or an interrupt that reached this process first. */
+async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: AbortSignal): Promise<CallModelResult> {
   const { store } = deps;
   const { sessionId, callKey } = input;
   const ctx = Context.current();
@@ -124,7 +138,7 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
   const billing = new AttemptUsageRecorder({ store, sessionId, callKey, attempt, log: ctx.log });
 
   const transcript = await deps.transcripts.read(store, sessionId);
-  const mcpTools = await discoverMcpTools(deps, input, attempt, ctx.cancellationSignal);
+  const mcpTools = await discoverMcpTools(deps, input, attempt, stop);
   const memoryPrompt = await deps.memory?.prompt(input.thread?.sessionId ?? input.multiagent?.sessionId ?? sessionId);
   const request = buildModelRequest({
     agent: input.agent,
@@ -144,7 +158,7 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
     billing.flush();
   }, deps.heartbeatEveryMs);
   try {
-    const stream = deps.anthropic.messages.stream(request, { signal: ctx.cancellationSignal });
+    const stream = deps.anthropic.messages.stream(request, { signal: stop });
     const previews = previewPublisher({ previews: store.previews, sessionId, callKey });
     stream.on('streamEvent', (event, snapshot) => {
       previews.onStreamEvent(event);
@@ -160,7 +174,7 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
       if (block.type !== 'tool_use') continue;
       const route = routes.get(block.name);
       const decision = await decide(route, block.name, (block.input ?? {}) as Record<string, unknown>, async (tool, toolInput) => {
-        const { verdict, usage: judgeUsage } = await judgeToolCall({ anthropic: deps.anthropic, model, tool, input: toolInput, signal: ctx.cancellationSignal });
+        const { verdict, usage: judgeUsage } = await judgeToolCall({ anthropic: deps.anthropic, model, tool, input: toolInput, signal: stop });
         if (judgeUsage) await billing.addJudge(judgeUsage);
         return verdict;
       });
@@ -191,9 +205,11 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput): Pro
     // The endpoint bills what it reported before the stream broke or was cancelled.
     const { model: partial } = await billing.close();
     const end: NewEvent['event'] = { type: 'span.model_request_end', model_request_start_id: startId, is_error: true, model_usage: partial };
-    if (ctx.cancellationSignal.aborted) {
+    if (stop.aborted) {
       await store.append(sessionId, [{ key: endKey, event: end }]);
-      throw new CancelledFailure('model request cancelled');
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('model request cancelled');
+      // Not a cancellation to Temporal, which has not told this attempt yet: a result that says so.
+      return { stopReason: null, toolUses: [], usage: zeroUsage(), costNanos: 0, interrupted: true };
     }
     const failure = classifyModelError(err);
     const willRetry = failure.retryable && attempt < input.maxAttempts;

@@ -245,8 +245,10 @@ test('user.interrupt during a 60-second sleep kills the process, idles the sessi
   const session = await sessionFor(f, { tools: [{ type: 'agent_toolset_20260401' }] });
   await f.client.beta.sessions.events.send(session.id, { events: [userText('sleep')] });
   await waitForEvent(f.client, session.id, (e) => e.type === 'agent.tool_use');
-  // The sleep is running in the container.
-  for (let i = 0; !(await inSandbox(f, session.id, 'pgrep -x sleep || true')).trim(); i++) {
+  // The sleep is running in the container. Looked at from a shell of its own: the agent's
+  // shell runs one command at a time, so a look from there would wait for the sleep.
+  const look = (command: string) => bashInSandbox(f.harness, session.id, command, { shell: 'observer' });
+  for (let i = 0; !(await look('pgrep -x sleep || true')).trim(); i++) {
     assert.ok(i < 100, 'sleep never started');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -255,7 +257,7 @@ test('user.interrupt during a 60-second sleep kills the process, idles the sessi
   const log = await waitForEvent(f.client, session.id, idleWith('end_turn'), { timeoutMs: 30_000 });
   const idleAfterMs = Date.now() - sentAt;
   assert.ok(idleAfterMs < 20_000, `idle ${idleAfterMs} ms after the interrupt (the sleep would take 60 s)`);
-  assert.equal((await inSandbox(f, session.id, 'pgrep -x sleep || echo none')).trim(), 'none', 'the sleep process is gone');
+  assert.equal((await look('pgrep -x sleep || echo none')).trim(), 'none', 'the sleep process is gone');
   assert.ok(log.some((e) => e.type === 'user.interrupt'));
   const result = log.find((e) => e.type === 'agent.tool_result');
   assert.ok(result?.type === 'agent.tool_result' && result.is_error === true);

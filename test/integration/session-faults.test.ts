@@ -144,6 +144,32 @@ test('"stop, do this instead": an interrupt sent with a new message idles the tu
   await assertGaplessLog(h.store, session.id);
 });
 
+test('an interrupt while the model is still answering stops the request in the worker (not at a later heartbeat); the message sent with it is answered next', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: (request, { callIndex }) => {
+      // The first answer would take a minute.
+      if (callIndex === 0) return { content: [text('slow answer')], delayMs: 60_000 };
+      return { content: [text(`answering: ${JSON.stringify(request.messages.at(-1)).includes('do this instead')}`)] };
+    },
+  });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('think')] });
+  while (h.model.calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  await h.longhaul.events.send(session.id, [{ type: 'user.interrupt' }, userMessage('do this instead')]);
+  const events = await collectEvents(h.longhaul, session.id, (e, all) => all.filter(isIdle).length === 2, { timeoutMs: 30_000 });
+  assert.deepEqual(events.filter((e) => e.type === 'session.status_idle').map(stopReasonOf), [{ type: 'end_turn' }, { type: 'end_turn' }]);
+  const answers = events.filter((e) => e.type === 'agent.message').map((e) => textOf(e as never));
+  assert.deepEqual(answers, ['answering: true'], 'the slow answer never arrived; the new message was answered');
+  const spans = events.filter((e) => e.type === 'span.model_request_end');
+  assert.deepEqual(spans.map((e) => e.type === 'span.model_request_end' && e.is_error), [true, false]);
+  // Stopped by the interrupt's own activity, which reached the call in this worker: the model
+  // call's activity completed. A stop that waited for Temporal's cancellation (delivered with
+  // a heartbeat, every 24 s at production settings) would have ended it as cancelled.
+  const history = await h.client.workflow.getHandle(session.id).fetchHistory();
+  assert.equal(history.events?.filter((e) => e.activityTaskCanceledEventAttributes).length, 0);
+  await assertGaplessLog(h.store, session.id);
+});
+
 test("docker kill of the sandbox under a specialist thread: the thread is rescheduled and runs again on a new container; the session's stream hears of it", async () => {
   const member = { agent_id: 'agent_011Cworker', version: 1, name: 'worker', description: null, self: false, definition: { ...agent, name: 'worker', system: 'ROLE:worker' } };
   await using h = await startHarness({

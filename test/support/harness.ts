@@ -226,8 +226,8 @@ export async function assertGaplessLog(store: SessionStore, sessionId: string): 
 }
 
 /** Runs a bash command in the session's sandbox outside its log (a test looking at what the agent left behind). */
-export async function bashInSandbox(harness: Pick<Harness, 'sandboxes'>, sessionId: string, command: string): Promise<string> {
+export async function bashInSandbox(harness: Pick<Harness, 'sandboxes'>, sessionId: string, command: string, { shell }: { shell?: string } = {}): Promise<string> {
   const sandbox = await harness.sandboxes.ensure({ sessionId, networking: { type: 'unrestricted' } });
-  const outcome = await sandbox.runTool({ toolUseId: `check-${Date.now()}-${Math.random()}`, name: 'bash', input: { command } });
+  const outcome = await sandbox.runTool({ toolUseId: `check-${Date.now()}-${Math.random()}`, name: 'bash', input: { command }, ...(shell ? { shell } : {}) });
   return outcome.content.map((b) => b.text).join('');
 }
