@@ -1,5 +1,5 @@
 import { getContainerRuntimeClient } from 'testcontainers';
-import { removeContainer, removeVolumeIfPresent } from './docker-sandbox-driver.ts';
+import { removeContainer, removeVolumeIfPresent } from './session-containers.ts';
 import { LABEL_LONGHAUL } from './sandbox-resources.ts';
 
 export type CleanupSandboxesOptions = {

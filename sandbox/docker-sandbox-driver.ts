@@ -1,30 +1,36 @@
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Dockerode from 'dockerode';
-import { getContainerRuntimeClient } from 'testcontainers';
 import { DockerSandbox } from './docker-sandbox.ts';
 import type { ResolveHost } from './egress/egress-proxy.ts';
 import { assertSecretNames, EGRESS_RELAY_PORT, proxyEnvironment } from './egress/sandbox-egress.ts';
 import { secretsOf, SessionEgress } from './egress/session-egress.ts';
 import { ExecutorClient } from './executor-client.ts';
-import { containerDeadReason, ExecutorReadyWaitStrategy, waitForExecutor } from './executor-ready.ts';
+import { containerDeadReason, waitForExecutor } from './executor-ready.ts';
+import { packageSetOf } from './packages/install-script.ts';
 import { PackageImageBuilder } from './packages/package-image-builder.ts';
 import { type PackageRegistries, registryEnvironment, registryHosts } from './packages/package-registries.ts';
-import { buildSandboxContainer, type SandboxContainerOptions } from './sandbox-container.ts';
+import { type SandboxContainerOptions, startSandboxContainer } from './sandbox-container.ts';
+import { dockerClient, findSessionContainers, isNameConflict, removeContainer, removeVolumeIfPresent, volumeExists } from './session-containers.ts';
 import { SessionDisks } from './session-disk.ts';
+import { prepareSessionFolder } from './session-folder.ts';
 import {
   assertSessionId,
   LABEL_LAYOUT,
-  LABEL_SESSION,
   SANDBOX_LAYOUT,
   SOCKET_FILE,
   sessionTrustDir,
   volumeName,
   sessionFilesVolumeName,
+  warmContainerName,
+  warmLabels,
 } from './sandbox-resources.ts';
+import { StartPacer } from './start-pacer.ts';
 import { type SandboxDriver, type SandboxLogger, type SandboxNetworking, type SandboxSpec, SandboxStartError } from './types.ts';
+import { type StartWarmContainer, type WarmKey, WarmPool } from './warm-pool.ts';
+
+export { findSessionContainers, removeContainer, removeVolumeIfPresent } from './session-containers.ts';
 
 // A container still `created` (never started) after this long was abandoned by a crashed worker.
 const ABANDONED_CREATED_SECONDS = 10;
@@ -103,6 +109,17 @@ export type DockerSandboxDriverOptions = {
   logger?: SandboxLogger;
   /** CAs trusted for https destinations whose requests get secrets substituted. Default: Node's and the system's. */
   egressUpstreamCa?: readonly string[];
+  /**
+   * Containers kept started ahead of sessions, per kind of sandbox sessions ask for (image,
+   * limits, whether it reaches package registries; the three kinds last asked for), for
+   * new sessions to claim: their sandbox is then there at once. Only what a pre-started
+   * container serves exactly as a cold one would is served so (no environment packages,
+   * vault secrets or memory stores). Each costs an idle container (its executor, about
+   * 16 MiB) and a mounted empty disk. Default 0: none. See `warmUp`.
+   */
+  warmPoolSize?: number;
+  /** Container starts (sessions' and the warm pool's refills) running at once, at most; the rest wait, sessions' first. Default 3. */
+  concurrentStarts?: number;
 };
 
 /**
@@ -113,6 +130,11 @@ export type DockerSandboxDriverOptions = {
  * `ensure` is safe to call from any number of workers at once: the container name is
  * the session's, so only one container per session can exist, and a worker that loses
  * the race (or starts after a crash) adopts the existing one.
+ *
+ * With `warmPoolSize`, a new session claims a container started ahead of it (`WarmPool`),
+ * which then takes the session's folder, disk and name. Container starts, sessions' and
+ * the pool's, go a few at a time (`StartPacer`), so a burst of new sessions does not
+ * start every container at the same moment.
  *
  * @example
  * const driver = new DockerSandboxDriver({ dataDir: join(stateDir, 'sandboxes') });
@@ -134,6 +156,9 @@ export class DockerSandboxDriver implements SandboxDriver {
   readonly #egress: SessionEgress;
   readonly #sandboxes = new Map<string, DockerSandbox>();
   readonly #ensuring = new Map<string, Promise<DockerSandbox>>();
+  readonly #pacer: StartPacer;
+  readonly #pool: WarmPool;
+  readonly #logger: SandboxLogger | undefined;
 
   constructor({
     dataDir,
@@ -153,6 +178,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     resolveEgressHost,
     logger,
     egressUpstreamCa,
+    warmPoolSize = 0,
+    concurrentStarts = 3,
   }: DockerSandboxDriverOptions) {
     this.dataDir = resolve(dataDir);
     this.#image = image;
@@ -177,6 +204,33 @@ export class DockerSandboxDriver implements SandboxDriver {
       logger,
       installTimeoutMs: packageInstallTimeoutMs,
     });
+    this.#logger = logger;
+    this.#pacer = new StartPacer({ concurrency: concurrentStarts });
+    if (!Number.isInteger(warmPoolSize) || warmPoolSize < 0) throw new RangeError(`warmPoolSize must be a whole number, not ${warmPoolSize}`);
+    this.#pool = new WarmPool({
+      root: join(this.dataDir, '.warm'),
+      size: warmPoolSize,
+      disks: this.#disks,
+      pacer: this.#pacer,
+      start: (slot) => this.#startWarm(slot),
+      logger,
+    });
+  }
+
+  /** Warm containers ready for new sessions to claim, all kinds together. */
+  get warmSandboxes(): number {
+    return this.#pool.ready;
+  }
+
+  /**
+   * Starts filling the warm pool (when `warmPoolSize` is set) with containers for the
+   * default environment: the default image and limits, `limited` networking without
+   * package managers. The pool of any other kind of sandbox fills after a session first
+   * asks for one.
+   */
+  warmUp(): void {
+    const key = this.#warmKey({ networking: { type: 'limited' } });
+    if (key !== undefined) this.#pool.want(key);
   }
 
   /** Environment images built by this driver (a cached image is not counted). */
@@ -218,11 +272,13 @@ export class DockerSandboxDriver implements SandboxDriver {
     const { sessionId } = spec;
     this.#forget(sessionId);
     const docker = await dockerClient();
+    const warm = await this.#claimWarm(docker, spec);
+    if (warm !== undefined) return warm;
     // Before the deadline: a first build can take minutes, a cached image is two inspects.
     const image = await this.#packageImages.imageFor(spec.image ?? this.#image, spec.packages);
-    const sessionDir = await this.#prepareSessionDir(sessionId);
+    const sessionDir = await prepareSessionFolder(this.sessionDir(sessionId));
     const socketPath = join(sessionDir, SOCKET_FILE);
-    const deadline = Date.now() + this.#readyTimeoutMs;
+    let deadline = Date.now() + this.#readyTimeoutMs;
     for (;;) {
       const existing = await findSessionContainers(docker, sessionId);
       // A container of an older layout is never adopted: its agent could write its executor's folder.
@@ -254,12 +310,16 @@ export class DockerSandboxDriver implements SandboxDriver {
       await Promise.all(existing.map((c) => removeContainer(docker.getContainer(c.Id))));
       if (existing.some((c) => c.Labels[LABEL_LAYOUT] !== SANDBOX_LAYOUT)) {
         await this.#egress.stop(sessionId);
-        await this.#prepareSessionDir(sessionId, { fresh: true });
+        await prepareSessionFolder(sessionDir, { fresh: true });
       }
       const client = new ExecutorClient({ socketPath });
       try {
-        const storage = await this.#storage(docker, spec);
-        const { containerId, bootId } = await this.#create(spec, image, sessionDir, storage, client);
+        const queuedAt = Date.now();
+        const { containerId, bootId } = await this.#pacer.run('session', async () => {
+          // Waiting for a turn is not waiting for another worker's start: the deadline moves on.
+          deadline += Date.now() - queuedAt;
+          return this.#create(spec, image, sessionDir, await this.#storage(docker, spec), client);
+        });
         return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(containerId), client, bootId }));
       } catch (error) {
         client.close();
@@ -267,6 +327,70 @@ export class DockerSandboxDriver implements SandboxDriver {
         if (isNameConflict(error) && Date.now() < deadline) continue;
         throw error;
       }
+    }
+  }
+
+  /**
+   * A container from the warm pool, made the session's: only for a session that has
+   * nothing yet (no folder, disk or volumes), and a spec a pooled container serves exactly
+   * as a cold one. Undefined when there is none to claim, or the claim lost a race with
+   * the session's own start elsewhere: the cold path then finds what there is.
+   */
+  async #claimWarm(docker: Dockerode, spec: SandboxSpec): Promise<DockerSandbox | undefined> {
+    const key = this.#warmKey(spec);
+    if (key === undefined) return undefined;
+    // Asked for: this kind is kept warm from now on (a no-op without a pool).
+    this.#pool.want(key);
+    if (!this.#pool.has(key)) return undefined;
+    const { sessionId } = spec;
+    const sessionDir = this.sessionDir(sessionId);
+    const [hasFolder, hasDisk, hasVolume] = await Promise.all([
+      lstat(sessionDir).then(() => true, (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(error))),
+      this.#disks.exists(sessionId),
+      volumeExists(docker, volumeName(sessionId)),
+    ]);
+    if (hasFolder || hasDisk || hasVolume) return undefined;
+    const slot = this.#pool.take(key);
+    if (slot === undefined || !(await this.#pool.claim(slot, { sessionId, sessionFolder: sessionDir }))) return undefined;
+    const client = new ExecutorClient({ socketPath: join(sessionDir, SOCKET_FILE) });
+    try {
+      const [ping] = await Promise.all([client.ping({ timeoutMs: 2_000 }), this.#egress.forNewContainer(spec, sessionDir)]);
+      if (ping.boot_id !== slot.bootId) throw new Error(`the warm container's executor was replaced (boot ${ping.boot_id}, not ${slot.bootId})`);
+      return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(slot.containerId), client, bootId: ping.boot_id }));
+    } catch (error) {
+      client.close();
+      // The session's container now, but not answering (it died while warm): the cold path replaces it.
+      this.#logger?.debug('claimed warm sandbox does not answer', { sessionId, error: String(error) });
+      return undefined;
+    }
+  }
+
+  /** What a pooled container for `spec` is started with; undefined when only a cold start serves it exactly. */
+  #warmKey(spec: Omit<SandboxSpec, 'sessionId'>): WarmKey | undefined {
+    // Packages build an image per set; placeholders of secrets and memory mounts are fixed when a container is made.
+    if (packageSetOf(spec.packages) !== undefined || (spec.egress?.secrets ?? []).length > 0 || (spec.memory ?? []).length > 0) return undefined;
+    return { image: spec.image ?? this.#image, ...this.#limitsOf(spec), diskMb: this.#diskMb(spec), packageRegistries: this.#getsRegistries(spec.networking) };
+  }
+
+  /** A warm pool container: what `#create` makes for a spec of `key`, before any session (and so without its egress proxy). */
+  async #startWarm({ slotId, key, folder, disk }: Parameters<StartWarmContainer>[0]): Promise<{ containerId: string; bootId: string }> {
+    const client = new ExecutorClient({ socketPath: join(folder, SOCKET_FILE) });
+    try {
+      return await this.#start({
+        sessionId: slotId,
+        identity: { name: warmContainerName(slotId), labels: warmLabels(this.#pool.owner) },
+        image: key.image,
+        memoryMb: key.memoryMb,
+        cpus: key.cpus,
+        pidsLimit: key.pidsLimit,
+        sessionDir: folder,
+        storage: { type: 'disk', disk },
+        client,
+        environment: this.#baseEnvironment(key.packageRegistries),
+      });
+    } finally {
+      // The session that claims it talks to it through its own folder's socket.
+      client.close();
     }
   }
 
@@ -278,50 +402,44 @@ export class DockerSandboxDriver implements SandboxDriver {
     client: ExecutorClient,
   ): Promise<{ containerId: string; bootId: string }> {
     const egress = await this.#egress.forNewContainer(spec, sessionDir);
-    const environment = {
-      ...(packagesReachable(spec.networking) ? registryEnvironment(this.#registries) : {}),
-      ...proxyEnvironment(),
-      ...egress.environment,
-      ...Object.fromEntries(egress.placeholders),
-    };
-    const waitStrategy = new ExecutorReadyWaitStrategy({ client, timeoutMs: this.#readyTimeoutMs });
-    const builder = buildSandboxContainer({
+    return this.#start({
       sessionId: spec.sessionId,
       image,
-      memoryMb: spec.memoryMb ?? this.#limits.memoryMb,
-      cpus: spec.cpus ?? this.#limits.cpus,
-      cpuShares: this.#limits.cpuShares,
-      pidsLimit: spec.pidsLimit ?? this.#limits.pidsLimit,
-      tmpfsMb: this.#limits.tmpfsMb,
+      ...this.#limitsOf(spec),
       sessionDir,
-      trustDir: sessionTrustDir(sessionDir),
+      storage,
+      client,
+      environment: { ...this.#baseEnvironment(this.#getsRegistries(spec.networking)), ...egress.environment, ...Object.fromEntries(egress.placeholders) },
+    });
+  }
+
+  /** Whether a sandbox with this networking gets the registry settings (it may reach the registries, and some are configured). */
+  #getsRegistries(networking: SandboxNetworking): boolean {
+    return packagesReachable(networking) && Object.keys(registryEnvironment(this.#registries)).length > 0;
+  }
+
+  /** Every sandbox's environment but a session's secrets: the egress relay, and the registries when it gets them. */
+  #baseEnvironment(packageRegistries: boolean): Record<string, string> {
+    return { ...(packageRegistries ? registryEnvironment(this.#registries) : {}), ...proxyEnvironment() };
+  }
+
+  #start(options: Pick<SandboxContainerOptions, 'sessionId' | 'identity' | 'image' | 'memoryMb' | 'cpus' | 'pidsLimit' | 'sessionDir' | 'storage' | 'environment'> & { client: ExecutorClient }): Promise<{ containerId: string; bootId: string }> {
+    return startSandboxContainer({
+      ...options,
+      cpuShares: this.#limits.cpuShares,
+      tmpfsMb: this.#limits.tmpfsMb,
+      trustDir: sessionTrustDir(options.sessionDir),
       executorDir: this.#executorDir,
       maxOutputBytes: this.#maxOutputBytes,
       defaultTimeoutMs: this.#defaultTimeoutMs,
-      waitStrategy,
       egressRelayPort: EGRESS_RELAY_PORT,
-      environment,
-      storage,
+      readyTimeoutMs: this.#readyTimeoutMs,
     });
-    try {
-      const started = await builder.start();
-      if (waitStrategy.ping === undefined) throw new SandboxStartError('not_ready', 'sandbox executor never answered');
-      return { containerId: started.getId(), bootId: waitStrategy.ping.boot_id };
-    } catch (error) {
-      if (error instanceof Error && /does not exist locally/.test(error.message)) {
-        throw new SandboxStartError(
-          'image_missing',
-          `sandbox image ${image} is not on the Docker host; build it with \`npm run setup\``,
-          { cause: error },
-        );
-      }
-      if (!isNameConflict(error) && !(error instanceof SandboxStartError)) {
-        throw new SandboxStartError('start_failed', `could not start the sandbox of session ${spec.sessionId}: ${String(error)}`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+  }
+
+  /** The limits a container for `spec` gets: the spec's, else this driver's. */
+  #limitsOf(spec: Omit<SandboxSpec, 'sessionId'>): Pick<SandboxContainerOptions, 'memoryMb' | 'cpus' | 'pidsLimit'> {
+    return { memoryMb: spec.memoryMb ?? this.#limits.memoryMb, cpus: spec.cpus ?? this.#limits.cpus, pidsLimit: spec.pidsLimit ?? this.#limits.pidsLimit };
   }
 
   /**
@@ -339,7 +457,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     return { type: 'disk', disk: memory.length > 0 ? await this.#disks.memoryFolders(disk, sessionId, checkedMemoryMounts(memory)) : disk };
   }
 
-  #diskMb(spec: SandboxSpec): number {
+  #diskMb(spec: Omit<SandboxSpec, 'sessionId'>): number {
     return spec.diskMb ?? this.#limits.diskMb;
   }
 
@@ -368,12 +486,17 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   /**
    * Closes the connections this driver holds and stops its egress proxies;
-   * containers keep running, and the next `ensure` of a session (by any worker)
-   * serves its proxy again.
+   * sessions' containers keep running, and the next `ensure` of a session (by any
+   * worker) serves its proxy again. The warm pool stops for good: its unclaimed
+   * containers are removed, with what pools of dead workers on this data folder left.
    */
   async close(): Promise<void> {
-    for (const sessionId of [...this.#sandboxes.keys()]) this.#forget(sessionId);
-    await this.#egress.stopAll();
+    try {
+      await this.#pool.close();
+    } finally {
+      for (const sessionId of [...this.#sandboxes.keys()]) this.#forget(sessionId);
+      await this.#egress.stopAll();
+    }
   }
 
   #remember(sandbox: DockerSandbox): DockerSandbox {
@@ -385,99 +508,11 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.#sandboxes.get(sessionId)?.close();
     this.#sandboxes.delete(sessionId);
   }
-
-  /**
-   * The session's host folder, closed to the sandbox: owned by this worker (root), mode
-   * 0700, so in the container only the executor (root) can enter it; and its `trust/`
-   * folder, mounted read-only. Nothing here is ever chowned, and nothing is followed: a
-   * folder that is not a plain directory owned by root (a link, or an older layout's
-   * folder the agent could write) is removed, links and all, and made anew, since what
-   * the agent could write there (the journal included) cannot be trusted.
-   */
-  async #prepareSessionDir(sessionId: string, { fresh = false }: { fresh?: boolean } = {}): Promise<string> {
-    if (process.getuid?.() !== 0) {
-      throw new SandboxStartError(
-        'start_failed',
-        'the Docker sandbox driver must run as root: the sandbox executor is root in its container, and only a root-owned host folder keeps the agent out of it',
-      );
-    }
-    const dir = this.sessionDir(sessionId);
-    await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
-    if (fresh || !(await isOwnDirectory(dir, 0o700)) || !(await isOwnDirectory(sessionTrustDir(dir), 0o755))) {
-      // rm does not follow links: a planted link is removed, not its target.
-      await rm(dir, { recursive: true, force: true });
-    }
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await mkdir(sessionTrustDir(dir), { mode: 0o755 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    // mkdir's mode is masked by the umask; set it exactly, on the folder itself (O_NOFOLLOW).
-    await chmodDirectory(dir, 0o700);
-    await chmodDirectory(sessionTrustDir(dir), 0o755);
-    return dir;
-  }
-}
-
-/** True when `path` is a real directory (not a link) owned by this process's uid with exactly `mode`. */
-async function isOwnDirectory(path: string, mode: number): Promise<boolean> {
-  try {
-    const info = await lstat(path);
-    return info.isDirectory() && info.uid === process.getuid?.() && (info.mode & 0o7777) === mode;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
-}
-
-async function chmodDirectory(path: string, mode: number): Promise<void> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-  try {
-    await handle.chmod(mode);
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Whether the sandbox may talk to package registries itself (so it gets the registry settings). */
 function packagesReachable(networking: SandboxNetworking): boolean {
   return networking.type === 'unrestricted' || networking.allow_package_managers === true;
-}
-
-async function dockerClient(): Promise<Dockerode> {
-  return (await getContainerRuntimeClient()).container.dockerode;
-}
-
-/** Every container of the session, whatever its state. */
-export async function findSessionContainers(docker: Dockerode, sessionId: string): Promise<Dockerode.ContainerInfo[]> {
-  return docker.listContainers({ all: true, filters: { label: [`${LABEL_SESSION}=${sessionId}`] } });
-}
-
-export async function removeContainer(container: Dockerode.Container): Promise<void> {
-  try {
-    await container.remove({ force: true, v: false });
-  } catch (error) {
-    // Already gone, or already being removed by someone else.
-    const status = (error as { statusCode?: number }).statusCode;
-    if (status !== 404 && status !== 409) throw error;
-  }
-}
-
-async function volumeExists(docker: Dockerode, name: string): Promise<boolean> {
-  try {
-    await docker.getVolume(name).inspect();
-    return true;
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return false;
-    throw error;
-  }
-}
-
-export async function removeVolumeIfPresent(docker: Dockerode, name: string): Promise<void> {
-  try {
-    await docker.getVolume(name).remove();
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode !== 404) throw error;
-  }
 }
 
 /** A container in `created` state, young enough that its creator is probably starting it. */
@@ -488,10 +523,3 @@ function isBeingStarted(container: Dockerode.ContainerInfo): boolean {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-function isNameConflict(error: unknown): boolean {
-  const status = (error as { statusCode?: number } | undefined)?.statusCode;
-  return status === 409 || (error instanceof Error && /Conflict\. The container name/.test(error.message));
-}
-
-

@@ -12,7 +12,11 @@ import {
   volumeName,
 } from './sandbox-resources.ts';
 import { EGRESS_SOCKET_FILE } from './egress/sandbox-egress.ts';
+import type { ExecutorClient } from './executor-client.ts';
+import { ExecutorReadyWaitStrategy } from './executor-ready.ts';
+import { isNameConflict } from './session-containers.ts';
 import type { MountedDisk } from './session-disk.ts';
+import { SandboxStartError } from './types.ts';
 
 /**
  * `GenericContainer` plus the host settings its builder has no method for (init
@@ -27,6 +31,8 @@ export class SandboxContainer extends GenericContainer {
 
 export type SandboxContainerOptions = {
   sessionId: string;
+  /** Name and labels, when the container is not (yet) a session's: a warm pool's. Default: the session's. */
+  identity?: { name: string; labels: Record<string, string> } | undefined;
   image: string;
   memoryMb: number;
   cpus: number;
@@ -115,8 +121,8 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
   const memoryBytes = memoryMb * 1024 * 1024;
   const tmpfs = `rw,nosuid,nodev,size=${tmpfsSizeMb(options)}m`;
   return new SandboxContainer(options.image)
-    .withName(containerName(sessionId))
-    .withLabels({ ...sessionLabels(sessionId, 'sandbox'), [LABEL_LAYOUT]: SANDBOX_LAYOUT })
+    .withName(options.identity?.name ?? containerName(sessionId))
+    .withLabels({ ...(options.identity?.labels ?? sessionLabels(sessionId, 'sandbox')), [LABEL_LAYOUT]: SANDBOX_LAYOUT })
     .withPullPolicy(PullPolicy.neverPull())
     // Sandboxes outlive the worker process by design (a new worker re-attaches), so no
     // reaper may remove them when this process exits.
@@ -186,6 +192,33 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
       ],
     })
     .withWaitStrategy(options.waitStrategy);
+}
+
+/**
+ * Builds and starts the container; resolves once its executor answers on `client`'s
+ * socket, with the container's id and the executor's boot id. A missing image is
+ * `image_missing`; a name conflict (another worker made the container first) is thrown
+ * as Docker's error, for the caller to adopt that container.
+ */
+export async function startSandboxContainer({
+  client,
+  readyTimeoutMs,
+  ...options
+}: Omit<SandboxContainerOptions, 'waitStrategy'> & { client: ExecutorClient; readyTimeoutMs: number }): Promise<{ containerId: string; bootId: string }> {
+  const waitStrategy = new ExecutorReadyWaitStrategy({ client, timeoutMs: readyTimeoutMs });
+  try {
+    const started = await buildSandboxContainer({ ...options, waitStrategy }).start();
+    if (waitStrategy.ping === undefined) throw new SandboxStartError('not_ready', 'sandbox executor never answered');
+    return { containerId: started.getId(), bootId: waitStrategy.ping.boot_id };
+  } catch (error) {
+    if (error instanceof Error && /does not exist locally/.test(error.message)) {
+      throw new SandboxStartError('image_missing', `sandbox image ${options.image} is not on the Docker host; build it with \`npm run setup\``, { cause: error });
+    }
+    if (!isNameConflict(error) && !(error instanceof SandboxStartError)) {
+      throw new SandboxStartError('start_failed', `could not start the sandbox of session ${options.sessionId}: ${String(error)}`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 function storageMounts(sessionId: string, storage: SandboxContainerOptions['storage']): MountConfig {

@@ -110,6 +110,24 @@ export class SessionDisks {
     }
   }
 
+  /**
+   * Gives the image of `from` (a warm pool container's disk) to `to`, which has none: it
+   * is linked under `to`'s name, the way `createImage` puts one in place, so false (and
+   * nothing changed) when `to` has an image already. `mount(to)` then mounts it again
+   * (`mount -o loop` finds the image's loop device by its inode, so the running container
+   * and that mount share one file system); `remove(from)` drops `from`'s mount.
+   */
+  async adopt(from: string, to: string): Promise<boolean> {
+    try {
+      await link(this.imagePath(from), this.imagePath(to));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+    await unlink(this.imagePath(from));
+    return true;
+  }
+
   /** Unmounts the disk and deletes its image: the session's files are gone. */
   async remove(sessionId: string): Promise<void> {
     await this.unmount(sessionId);

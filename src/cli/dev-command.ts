@@ -10,7 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
-import { graderModelFromEnv, sandboxLimitsFromEnv } from '../config/sandbox-config.ts';
+import { DEV_WARM_POOL_SIZE, graderModelFromEnv, sandboxLimitsFromEnv, sandboxWarmPoolFromEnv } from '../config/sandbox-config.ts';
 import { Longhaul } from '../client/longhaul.ts';
 import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../config/dev-config.ts';
 import { readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../config/dev-info.ts';
@@ -90,8 +90,9 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const { box: secretBox } = await resolveDevSecretBox({ dataDir, env });
     const stores = await openApiStores(driver, { secretBox });
 
-    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxLimitsFromEnv(env) });
+    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxLimitsFromEnv(env), ...sandboxWarmPoolFromEnv(env, { fallback: DEV_WARM_POOL_SIZE }) });
     cleanups.push({ name: 'sandbox containers', run: () => stopDevSandboxes(sandboxes) });
+    sandboxes.warmUp();
 
     const model = await startDevModel({ env });
     cleanups.push({ name: 'scripted model', run: () => model.close() });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
-import { graderModelFromEnv, sandboxLimitsFromEnv } from '../config/sandbox-config.ts';
+import { WORKER_WARM_POOL_SIZE, graderModelFromEnv, sandboxLimitsFromEnv, sandboxWarmPoolFromEnv } from '../config/sandbox-config.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
 import { Client, Connection } from '@temporalio/client';
@@ -126,7 +126,7 @@ export async function startEngineWorker({
   env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
   process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= env['TESTCONTAINERS_RYUK_DISABLED'];
   await checkDocker({ image });
-  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxLimitsFromEnv(env) });
+  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxLimitsFromEnv(env), ...sandboxWarmPoolFromEnv(env, { fallback: WORKER_WARM_POOL_SIZE }) });
   const presence = await WorkerPresence.announce(dataDir);
   cleanups.push('sandbox containers', async () => {
     // Other workers on this data folder run these sessions too, some mid-tool-call: leave the containers to them.
@@ -136,6 +136,7 @@ export async function startEngineWorker({
     terminal.line(`sandbox containers left running: ${others} other worker(s) on ${dataDir} serve them`);
     await sandboxes.close();
   });
+  sandboxes.warmUp();
 
   const modelHandle = await startDevModel({
     env: model.kind === 'scripted' ? {} : { ANTHROPIC_API_KEY: model.apiKey, ...(model.baseUrl ? { ANTHROPIC_BASE_URL: model.baseUrl } : {}) },

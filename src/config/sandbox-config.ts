@@ -40,6 +40,34 @@ export function sandboxLimitsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandbox
   return limits;
 }
 
+/**
+ * Warm containers `longhaul dev` keeps per kind of sandbox: one machine, one worker, and
+ * someone waiting for the first tool call of every session they start; two cover a
+ * session and its retry, or two started together, for about 32 MiB of idle memory.
+ */
+export const DEV_WARM_POOL_SIZE = 2;
+
+/**
+ * Warm containers `longhaul worker` keeps by default: none. A fleet runs several workers
+ * per Docker host, each keeping its own pool of idle containers, and its environments
+ * often install packages or attach vaults, which a pre-started container cannot serve;
+ * the operator who knows the mix sets `LONGHAUL_SANDBOX_WARM_POOL`.
+ */
+export const WORKER_WARM_POOL_SIZE = 0;
+
+/**
+ * `LONGHAUL_SANDBOX_WARM_POOL`: containers a worker keeps started ahead of sessions, per
+ * kind of sandbox asked for (`0` turns the pool off); `fallback` when unset.
+ */
+export function sandboxWarmPoolFromEnv(env: NodeJS.ProcessEnv, { fallback }: { fallback: number }): Pick<DockerSandboxDriverOptions, 'warmPoolSize'> {
+  const size = env['LONGHAUL_SANDBOX_WARM_POOL']?.trim();
+  if (!size) return { warmPoolSize: fallback };
+  if (!/^\d+$/.test(size) || Number(size) > 64) {
+    throw new ConfigError(`LONGHAUL_SANDBOX_WARM_POOL must be a whole number of containers from 0 to 64, got ${JSON.stringify(size)}`);
+  }
+  return { warmPoolSize: Number(size) };
+}
+
 /** `LONGHAUL_GRADER_MODEL`: the model outcome graders use on this worker (default: each session agent's own). */
 export function graderModelFromEnv(env: NodeJS.ProcessEnv): { graderModel?: string } {
   const model = env['LONGHAUL_GRADER_MODEL']?.trim();

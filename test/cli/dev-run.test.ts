@@ -47,7 +47,8 @@ function runCli(args: string[], { env = cliEnv(), timeoutMs = 120_000 }: { env?:
 }
 
 const sessionIdsIn = (text: string) => [...text.matchAll(/session (sesn_[0-9A-Za-z]+)/g)].map((m) => m[1]!);
-const runningContainers = (sessionId: string) => execFileSync('docker', ['ps', '-q', '--filter', `label=longhaul.session=${sessionId}`]).toString().trim();
+// By name: a sandbox claimed from dev's warm pool keeps the pool's labels.
+const runningContainers = (sessionId: string) => execFileSync('docker', ['ps', '-q', '--filter', `name=^longhaul-sbx-${sessionId}$`]).toString().trim();
 
 let dataDir: string;
 let dev: ChildProcess | undefined;
