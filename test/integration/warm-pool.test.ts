@@ -229,7 +229,8 @@ test('diagnostic: ensure of a new session from the warm pool and cold (p50 of 10
 
 const BURST = Number(process.env['LONGHAUL_WARM_POOL_BURST'] ?? 0);
 
-test(`diagnostic: ${BURST || 'n'} new sessions at once, first tool call, paced starts and unpaced (LONGHAUL_WARM_POOL_BURST=n)`, { skip: BURST === 0 }, async () => {
+// A measurement, not a check: only when asked for (LONGHAUL_WARM_POOL_BURST=n), and then not a skipped test in every other run.
+if (BURST > 0) test(`diagnostic: ${BURST} new sessions at once, first tool call, paced starts and unpaced`, async () => {
   const percentiles = (values: number[]) => {
     const sorted = [...values].sort((x, y) => x - y);
     const at = (p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
