@@ -2,7 +2,7 @@
  * What the scripted model server received and what it answered, in arrival order,
  * plus waiting for calls to arrive.
  */
-import type { Message } from '@anthropic-ai/sdk/resources/messages';
+import type { BetaMessage } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import type { ApiErrorType } from './api-errors.ts';
 import type { ScriptedFault, ScriptedReply, ScriptedRequest } from './script.ts';
 
@@ -10,8 +10,8 @@ import type { ScriptedFault, ScriptedReply, ScriptedRequest } from './script.ts'
 export type RecordedAnswer =
   /** The script has not decided yet (e.g. an async script function is running). */
   | { kind: 'pending' }
-  /** A scripted reply, and the `Message` built from it (ids, usage) as sent. */
-  | { kind: 'reply'; turn: ScriptedReply; message: Message }
+  /** A scripted reply, and the `Message` built from it (ids, usage, a compaction block the request asked for) as sent. */
+  | { kind: 'reply'; turn: ScriptedReply; message: BetaMessage }
   | { kind: 'fault'; fault: ScriptedFault }
   /** No turn was scripted for this call; the client got a 500 `api_error`. */
   | { kind: 'unscripted'; reason: string }
@@ -67,7 +67,21 @@ export class CallLog {
   readonly #requests: RecordedRequest[] = [];
   readonly #calls: RecordedCall[] = [];
   readonly #waiters = new Set<Waiter>();
+  readonly #keep: number;
+  #callCount = 0;
+  /** Calls dropped by `keep` before they were known to be scripted: still checked by `unscriptedCalls()`. */
+  readonly #droppedUnsettled: RecordedCall[] = [];
   #closedReason: string | undefined;
+
+  /** @param keep how many of the latest requests and calls to keep (default all). */
+  constructor({ keep = Infinity }: { keep?: number | undefined } = {}) {
+    this.#keep = keep;
+  }
+
+  /** Every call so far, kept or dropped. */
+  get callCount(): number {
+    return this.#callCount;
+  }
 
   get requests(): readonly RecordedRequest[] {
     return this.#requests;
@@ -79,14 +93,19 @@ export class CallLog {
 
   addRequest(request: RecordedRequest): void {
     this.#requests.push(request);
+    if (this.#requests.length > this.#keep) this.#requests.shift();
   }
 
   /** Promotes an already added request to a call and wakes whoever waits for it. */
   addCall(request: RecordedRequest, details: { body: ScriptedRequest; stream: boolean }): RecordedCall {
-    const call: RecordedCall = Object.assign(request, details, { callIndex: this.#calls.length });
+    const call: RecordedCall = Object.assign(request, details, { callIndex: this.#callCount++ });
     this.#calls.push(call);
+    if (this.#calls.length > this.#keep) {
+      const dropped = this.#calls.shift()!;
+      if (dropped.answer.kind === 'pending' || dropped.answer.kind === 'unscripted') this.#droppedUnsettled.push(dropped);
+    }
     for (const waiter of this.#waiters) {
-      if (this.#calls.length >= waiter.count) {
+      if (this.#callCount >= waiter.count) {
         this.#waiters.delete(waiter);
         waiter.resolve(this.#calls);
       }
@@ -95,12 +114,12 @@ export class CallLog {
   }
 
   waitForCalls(count: number, timeoutMs: number): Promise<readonly RecordedCall[]> {
-    if (this.#calls.length >= count) return Promise.resolve(this.#calls);
+    if (this.#callCount >= count) return Promise.resolve(this.#calls);
     if (this.#closedReason !== undefined) return Promise.reject(new Error(this.#closedReason));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
-        reject(new Error(`scripted model: waited ${timeoutMs} ms for ${count} call(s); got ${this.#calls.length}`));
+        reject(new Error(`scripted model: waited ${timeoutMs} ms for ${count} call(s); got ${this.#callCount}`));
       }, timeoutMs);
       const waiter: Waiter = {
         count,
@@ -125,7 +144,7 @@ export class CallLog {
   }
 
   unscriptedCalls(): RecordedCall[] {
-    return this.#calls.filter((call) => call.answer.kind === 'unscripted');
+    return [...this.#droppedUnsettled, ...this.#calls].filter((call) => call.answer.kind === 'unscripted');
   }
 }
 

@@ -3,11 +3,11 @@
  * stream parser and `MessageStream` accumulator expect, with text, thinking and
  * tool input split into a few deltas.
  */
-import type { ContentBlock, Message, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
+import type { BetaContentBlock, BetaMessage, BetaRawMessageStreamEvent } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import type { ReportedUsage } from './call-log.ts';
 
 /** A stream event, or the keep-alive `ping` the API interleaves (clients ignore it). */
-export type StreamEvent = RawMessageStreamEvent | { type: 'ping' };
+export type StreamEvent = BetaRawMessageStreamEvent | { type: 'ping' };
 
 /** How many deltas a text, thinking or tool input is split into (fewer when it is shorter). */
 const DELTAS_PER_BLOCK = 3;
@@ -16,7 +16,7 @@ const DELTAS_PER_BLOCK = 3;
  * The events that stream `message`: `message_start`, a `ping`, each block's
  * start/deltas/stop, `message_delta` with the stop reason and final usage, `message_stop`.
  */
-export function messageStreamEvents(message: Message): StreamEvent[] {
+export function messageStreamEvents(message: BetaMessage): StreamEvent[] {
   const events: StreamEvent[] = [
     // Like the API, the message starts empty and with provisional output usage.
     { type: 'message_start', message: { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { ...message.usage, output_tokens: 1 } } },
@@ -27,6 +27,7 @@ export function messageStreamEvents(message: Message): StreamEvent[] {
     {
       type: 'message_delta',
       delta: { stop_reason: message.stop_reason, stop_sequence: message.stop_sequence, stop_details: message.stop_details, container: message.container },
+      context_management: message.context_management,
       usage: {
         input_tokens: message.usage.input_tokens,
         output_tokens: message.usage.output_tokens,
@@ -34,6 +35,8 @@ export function messageStreamEvents(message: Message): StreamEvent[] {
         cache_read_input_tokens: message.usage.cache_read_input_tokens,
         output_tokens_details: message.usage.output_tokens_details,
         server_tool_use: message.usage.server_tool_use,
+        iterations: message.usage.iterations,
+        fallback_credit: message.usage.fallback_credit,
       },
     },
     { type: 'message_stop' },
@@ -41,16 +44,18 @@ export function messageStreamEvents(message: Message): StreamEvent[] {
   return events;
 }
 
-function blockEvents(block: ContentBlock, index: number): StreamEvent[] {
+function blockEvents(block: BetaContentBlock, index: number): StreamEvent[] {
   const start = (content_block: Extract<StreamEvent, { type: 'content_block_start' }>['content_block']): StreamEvent => ({
     type: 'content_block_start',
     index,
     content_block,
   });
-  const delta = (delta: Extract<StreamEvent, { type: 'content_block_delta' }>['delta']): StreamEvent => ({
+  type Delta = Extract<StreamEvent, { type: 'content_block_delta' }>['delta'];
+  // A thinking delta's `estimated_tokens` comes only with its own beta: this server never sends it.
+  const delta = (delta: Exclude<Delta, { type: 'thinking_delta' }> | { type: 'thinking_delta'; thinking: string }): StreamEvent => ({
     type: 'content_block_delta',
     index,
-    delta,
+    delta: delta as Delta,
   });
   const stop: StreamEvent = { type: 'content_block_stop', index };
 
@@ -70,6 +75,9 @@ function blockEvents(block: ContentBlock, index: number): StreamEvent[] {
         ...splitJson(JSON.stringify(block.input)).map((partial_json) => delta({ type: 'input_json_delta', partial_json })),
         stop,
       ];
+    case 'compaction':
+      // The summary arrives whole, in one delta, as the API streams it.
+      return [start({ ...block, content: null, encrypted_content: null }), delta({ type: 'compaction_delta', content: block.content, encrypted_content: block.encrypted_content }), stop];
     default:
       // Blocks without deltas (redacted thinking, server tool results) arrive whole in their start event.
       return [start(block), stop];
@@ -93,8 +101,8 @@ export function usageAfter(before: ReportedUsage | undefined, event: StreamEvent
   };
 }
 
-/** The four billed counts of a `Message`'s usage. */
-export function reportedUsageOf(usage: Message['usage']): ReportedUsage {
+/** The four billed counts of a `Message`'s usage (its top-level ones: a compaction's are in `iterations`). */
+export function reportedUsageOf(usage: BetaMessage['usage']): ReportedUsage {
   return {
     input_tokens: usage.input_tokens,
     output_tokens: usage.output_tokens,

@@ -4,7 +4,7 @@
  * derived from this one object, so they agree.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { ContentBlock, Message, Usage } from '@anthropic-ai/sdk/resources/messages';
+import type { BetaContentBlock, BetaMessage, BetaUsage } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import type { ScriptedContentBlock, ScriptedReply } from './script.ts';
 
 const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -20,9 +20,25 @@ export function estimateTokens(characters: number): number {
   return Math.max(1, Math.ceil(characters / 4));
 }
 
-/** Rough input tokens of a Messages or count_tokens request: its system prompt, messages and tools. */
+/**
+ * Rough input tokens of a Messages or count_tokens request: its system prompt, messages
+ * and tools, proportional to their size. As the API does, what precedes the last
+ * `compaction` block in `messages` is not counted: that block stands in for it.
+ */
 export function estimateInputTokens(body: { system?: unknown; messages?: unknown; tools?: unknown }): number {
-  return estimateTokens(JSON.stringify([body.system ?? '', body.messages ?? [], body.tools ?? []]).length);
+  return estimateTokens(JSON.stringify([body.system ?? '', fromLastCompaction(body.messages), body.tools ?? []]).length);
+}
+
+/** `messages` from the last compaction block on (that message cut to begin with it), or as they are without one. */
+export function fromLastCompaction(messages: unknown): unknown[] {
+  if (!Array.isArray(messages)) return [];
+  for (let index = messages.length - 1; index >= 0; index--) {
+    const content = (messages[index] as { content?: unknown }).content;
+    if (!Array.isArray(content)) continue;
+    const block = content.findLastIndex((b: unknown) => (b as { type?: unknown }).type === 'compaction');
+    if (block !== -1) return [{ ...(messages[index] as object), content: content.slice(block) }, ...messages.slice(index + 1)];
+  }
+  return messages;
 }
 
 export type BuildMessageOptions = {
@@ -31,31 +47,49 @@ export type BuildMessageOptions = {
   model: string;
   /** Used unless the reply sets `usage.input_tokens`. */
   estimatedInputTokens: number;
+  /**
+   * The request's server-side compaction ran (`compact_20260112`): the answer starts with
+   * its `compaction` block, and its usage is reported among `iterations` only, as the
+   * API reports it. `estimatedInputTokens` is then the context after compaction.
+   */
+  compaction?: { summary: string; inputTokens: number; pause: boolean } | undefined;
 };
 
 /**
  * The complete `Message` for a reply.
  * @example buildMessage({ reply: reply('Hi'), model: 'claude-opus-4-8', estimatedInputTokens: 12 })
  */
-export function buildMessage({ reply, model, estimatedInputTokens }: BuildMessageOptions): Message {
-  const content = reply.content.map(toContentBlock);
-  const hasToolUse = content.some((block) => block.type === 'tool_use');
-  return {
+export function buildMessage({ reply, model, estimatedInputTokens, compaction }: BuildMessageOptions): BetaMessage {
+  // Paused after compaction, the answer is the compaction block alone.
+  const replied = compaction?.pause ? [] : reply.content.map(toContentBlock);
+  const hasToolUse = replied.some((block) => block.type === 'tool_use');
+  const usage = buildUsage(reply, replied, estimatedInputTokens);
+  const message: BetaMessage = {
     id: newApiId('msg'),
     type: 'message',
     role: 'assistant',
     model,
-    content,
+    content: replied,
     stop_reason: reply.stop_reason ?? (hasToolUse ? 'tool_use' : 'end_turn'),
     stop_sequence: reply.stop_sequence ?? null,
     stop_details: null,
     container: null,
+    context_management: null,
     diagnostics: null,
-    usage: buildUsage(reply, content, estimatedInputTokens),
+    usage,
   };
+  if (compaction === undefined) return message;
+  // The opaque state the API attaches, to be sent back verbatim; derived from the summary so replays match.
+  const block: BetaContentBlock = { type: 'compaction', content: compaction.summary, encrypted_content: createHash('sha256').update(`compaction:${compaction.summary}`).digest('base64') };
+  const compacted: BetaUsage['iterations'] = [
+    { type: 'compaction', input_tokens: compaction.inputTokens, output_tokens: estimateTokens(compaction.summary.length), cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation: null },
+  ];
+  if (compaction.pause) return { ...message, content: [block], stop_reason: 'compaction', usage: { ...usage, input_tokens: 0, output_tokens: 0, iterations: compacted } };
+  const sampled = { type: 'message' as const, model: null, input_tokens: usage.input_tokens, output_tokens: usage.output_tokens, cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0, cache_read_input_tokens: usage.cache_read_input_tokens ?? 0, cache_creation: usage.cache_creation };
+  return { ...message, content: [block, ...replied], usage: { ...usage, iterations: [...compacted, sampled] } };
 }
 
-function toContentBlock(block: ScriptedContentBlock): ContentBlock {
+function toContentBlock(block: ScriptedContentBlock): BetaContentBlock {
   switch (block.type) {
     case 'text':
       return { type: 'text', text: block.text, citations: null };
@@ -73,7 +107,7 @@ function signatureFor(thinkingText: string): string {
   return createHash('sha256').update(thinkingText).digest('base64');
 }
 
-function buildUsage(reply: ScriptedReply, content: readonly ContentBlock[], estimatedInputTokens: number): Usage {
+function buildUsage(reply: ScriptedReply, content: readonly BetaContentBlock[], estimatedInputTokens: number): BetaUsage {
   const cacheCreationInputTokens = reply.usage?.cache_creation_input_tokens ?? 0;
   return {
     input_tokens: reply.usage?.input_tokens ?? estimatedInputTokens,
@@ -86,10 +120,12 @@ function buildUsage(reply: ScriptedReply, content: readonly ContentBlock[], esti
     inference_geo: null,
     output_tokens_details: null,
     speed: null,
+    fallback_credit: null,
+    iterations: null,
   };
 }
 
-function outputCharacters(block: ContentBlock): number {
+function outputCharacters(block: BetaContentBlock): number {
   switch (block.type) {
     case 'text':
       return block.text.length;

@@ -12,6 +12,7 @@ import { parseTurn, reply, type Script, type ScriptFunction, type ScriptedTurn }
 import { buildMessage, estimateInputTokens, newApiId } from './scripted-message.ts';
 import { reportedUsageOf, usageAfter, type StreamEvent } from './messages-sse.ts';
 import { sendMessage, streamMessage, type StreamInterruption } from './send-answer.ts';
+import { compactionEditOf, compactionFor } from './server-compaction.ts';
 
 export type ScriptedModelServerOptions = {
   /** Turns handed out in order, or a function answering each call. Default: none, so every call is unscripted. */
@@ -22,6 +23,18 @@ export type ScriptedModelServerOptions = {
   host?: string | undefined;
   /** Waited before every Messages answer, on top of a turn's own `delayMs`. Default 0. */
   latencyMs?: number | undefined;
+  /**
+   * The model's context window, in input tokens as this server counts them (about four
+   * characters a token, from the last compaction block on). A longer request gets the
+   * API's 400 `prompt is too long: N tokens > M maximum` and reaches no script. Default: none.
+   */
+  contextWindowTokens?: number | undefined;
+  /**
+   * How many of the latest requests (and calls) `requests` and `calls` keep; older ones
+   * are dropped, so a run of many thousand calls keeps its memory flat. Calls keep their
+   * `callIndex`, and `callCount` counts every call. Default: all.
+   */
+  keepCalls?: number | undefined;
 };
 
 export type WaitForCallsOptions = {
@@ -78,18 +91,21 @@ const DEFAULT_AFTER_EVENTS = 3;
  */
 export class ScriptedModelServer implements AsyncDisposable {
   readonly #http: Server;
-  readonly #log = new CallLog();
+  readonly #log: CallLog;
   readonly #latencyMs: number;
+  readonly #contextWindowTokens: number | undefined;
   /** Aborted by close(): delays, streams and script functions in flight stop. */
   readonly #closing = new AbortController();
   #script: ScriptState;
   #url = '';
   #closed: Promise<void> | undefined;
 
-  private constructor(http: Server, script: Script, latencyMs: number) {
+  private constructor(http: Server, script: Script, { latencyMs, contextWindowTokens, keepCalls }: { latencyMs: number; contextWindowTokens: number | undefined; keepCalls: number | undefined }) {
     this.#http = http;
     this.#script = toScriptState(script);
     this.#latencyMs = latencyMs;
+    this.#contextWindowTokens = contextWindowTokens;
+    this.#log = new CallLog({ keep: keepCalls });
     http.on('request', (request: IncomingMessage, response: ServerResponse) => {
       this.#handle(request, response).catch(() => response.destroy());
     });
@@ -99,8 +115,8 @@ export class ScriptedModelServer implements AsyncDisposable {
    * Starts a server and resolves once it listens.
    * @throws Error when a turn of a list script is invalid, or the port is taken.
    */
-  static async start({ script = [], port = 0, host = '127.0.0.1', latencyMs = 0 }: ScriptedModelServerOptions = {}): Promise<ScriptedModelServer> {
-    const server = new ScriptedModelServer(createServer(), script, latencyMs);
+  static async start({ script = [], port = 0, host = '127.0.0.1', latencyMs = 0, contextWindowTokens, keepCalls }: ScriptedModelServerOptions = {}): Promise<ScriptedModelServer> {
+    const server = new ScriptedModelServer(createServer(), script, { latencyMs, contextWindowTokens, keepCalls });
     await new Promise<void>((resolve, reject) => {
       server.#http.once('error', reject);
       server.#http.listen(port, host, () => {
@@ -129,9 +145,9 @@ export class ScriptedModelServer implements AsyncDisposable {
     return this.#log.calls;
   }
 
-  /** Number of Messages calls received so far, scripted or not. */
+  /** Number of Messages calls received so far, scripted or not (also those `keepCalls` dropped). */
   get callCount(): number {
-    return this.#log.calls.length;
+    return this.#log.callCount;
   }
 
   /** Turns of a list script not handed out yet; undefined for a function script. */
@@ -230,6 +246,12 @@ export class ScriptedModelServer implements AsyncDisposable {
   async #answerCall(record: RecordedRequest, response: ServerResponse, signal: AbortSignal): Promise<void> {
     const body = parseMessagesRequest(record.body);
     const call = this.#log.addCall(record, { body, stream: body.stream === true });
+    // What the API checks before the model runs: the compaction edit, then the window.
+    const edit = compactionEditOf(body as { context_management?: unknown }, record.headers);
+    const inputTokens = estimateInputTokens(body);
+    const window = this.#contextWindowTokens;
+    if (window !== undefined && inputTokens > window) throw new ApiRequestError('invalid_request_error', `prompt is too long: ${inputTokens} tokens > ${window} maximum`);
+    const compaction = compactionFor(edit, body, inputTokens);
     const decision = await this.#decide(call, signal);
     if ('unscriptedReason' in decision) {
       call.answer = { kind: 'unscripted', reason: decision.unscriptedReason };
@@ -241,9 +263,9 @@ export class ScriptedModelServer implements AsyncDisposable {
     const onSent = (event: StreamEvent): void => {
       call.reportedUsage = usageAfter(call.reportedUsage, event);
     };
-    const estimatedInputTokens = estimateInputTokens(body);
+    const estimatedInputTokens = compaction?.tokensAfter ?? inputTokens;
     if (!('fault' in turn)) {
-      const message = buildMessage({ reply: turn, model: body.model, estimatedInputTokens });
+      const message = buildMessage({ reply: turn, model: body.model, estimatedInputTokens, compaction });
       call.answer = { kind: 'reply', turn, message };
       await this.#wait(turn.delayMs, signal);
       if (!call.stream) {

@@ -4,12 +4,12 @@
  */
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Message } from '@anthropic-ai/sdk/resources/messages';
+import type { BetaMessage } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { type ApiRequestError, errorEnvelope } from './api-errors.ts';
 import { encodeSseEvent, messageStreamEvents, type StreamEvent } from './messages-sse.ts';
 
 /** A non-streaming answer. */
-export function sendMessage(response: ServerResponse, message: Message, requestId: string): void {
+export function sendMessage(response: ServerResponse, message: BetaMessage, requestId: string): void {
   response.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId });
   response.end(JSON.stringify(message));
 }
@@ -22,7 +22,7 @@ export type StreamInterruption = {
 };
 
 export type StreamMessageOptions = {
-  message: Message;
+  message: BetaMessage;
   requestId: string;
   /** Pause between events. */
   eventDelayMs: number;
