@@ -29,10 +29,25 @@ export type SessionActivityDeps = {
   /** How often long activities heartbeat. Default 1000 ms. */
   heartbeatEveryMs?: number;
   /**
-   * Transcript size (bytes of JSON) above which the oldest tool outputs are
-   * cleared from requests. Default 600 000 (about 150k tokens).
+   * The model's context window, in tokens. Default 200 000. Anthropic's server-side
+   * compaction is asked to compact at three quarters of it; the byte budget below
+   * follows it unless set.
+   */
+  contextWindowTokens?: number;
+  /**
+   * Transcript size (bytes of JSON) a request stays within: past it the oldest tool
+   * outputs are cleared, and when that is not enough the oldest turns are replaced by
+   * a model-written summary (unless the endpoint compacts, see `serverCompaction`).
+   * Default three bytes per token of `contextWindowTokens` (600 000 for 200k tokens).
    */
   contextBudgetBytes?: number;
+  /**
+   * Let the endpoint compact long conversations itself (Anthropic's server-side
+   * compaction, a beta): its answers then carry `compaction` blocks, kept and sent back
+   * verbatim. Default: on when the client talks to api.anthropic.com, off for other
+   * endpoints (then Longhaul asks the model for summaries itself).
+   */
+  serverCompaction?: boolean;
   /**
    * Send web_search / web_fetch to the model as Anthropic's server-side tools
    * (the endpoint runs them). Default: on when the client talks to
@@ -62,8 +77,10 @@ export function createSessionActivities({
   maxTokens = 16_000,
   webSearch,
   heartbeatEveryMs = 1000,
-  contextBudgetBytes = 600_000,
-  serverWebTools = new URL(anthropic.baseURL).hostname === 'api.anthropic.com',
+  contextWindowTokens = 200_000,
+  contextBudgetBytes = 3 * contextWindowTokens,
+  serverWebTools = isAnthropicApi(anthropic),
+  serverCompaction = isAnthropicApi(anthropic),
   files,
   mcp,
   credentials,
@@ -73,6 +90,8 @@ export function createSessionActivities({
   const transcripts = new TranscriptCache();
   const interruptible = new InterruptibleCalls();
   const toolDeps = { store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials, memory };
+  // Below the window by a quarter: room for the answer, and for the turn the compaction is asked in.
+  const compaction = serverCompaction ? { triggerTokens: Math.floor(contextWindowTokens * 0.75) } : undefined;
   return {
     /**
      * One model request and, given `tools`, the step's tool calls when they need no one's
@@ -80,7 +99,7 @@ export function createSessionActivities({
      * still get the tool's own retries, as its own activity.
      */
     async callModel(input: CallModelInput & { tools?: StepToolsInput }): Promise<CallModelResult & Partial<StepToolsResult>> {
-      const result = await callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverWebTools, transcripts, mcp, memory, interruptible }, input);
+      const result = await callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverCompaction: compaction, serverWebTools, transcripts, mcp, memory, interruptible }, input);
       if (input.tools === undefined || !runsInStep(result.toolUses) || Context.current().info.attempt >= input.maxAttempts) return result;
       return { ...result, ...(await runToolsInStep(toolDeps, input.tools, result.toolUses)) };
     },
@@ -158,6 +177,11 @@ export function createSessionActivities({
 }
 
 export type SessionActivities = ReturnType<typeof createSessionActivities>;
+
+/** Whether the client talks to Anthropic's own API, which runs server tools and compaction itself. */
+function isAnthropicApi(anthropic: Anthropic): boolean {
+  return new URL(anthropic.baseURL).hostname === 'api.anthropic.com';
+}
 
 /** The tool calls a model call asked for, once its answer is recorded (none before). */
 async function stepToolUseIds(store: SessionStore, { logId, callKey }: { logId: string; callKey: string }): Promise<string[]> {

@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { AttemptUsage, SessionStore } from '../../src/store/session-store.ts';
 import { listCostNanos } from '../../src/core/model-pricing.ts';
-import { sumUsage, usageFrom, zeroUsage, type Usage } from '../../src/core/usage.ts';
+import { billedUsageFrom, sumUsage, zeroUsage, type Usage } from '../../src/core/usage.ts';
 
 type Log = { warn(message: string, meta?: Record<string, unknown>): void };
 
@@ -41,10 +41,13 @@ export class AttemptUsageRecorder {
     return { ...this.#model };
   }
 
-  /** Takes the usage the SDK accumulated after a stream event (`snapshot` is its message so far). */
-  onStreamEvent(event: Anthropic.Messages.MessageStreamEvent, snapshot: Anthropic.Messages.Message): void {
+  /**
+   * Takes the usage the SDK accumulated after a stream event (`snapshot` is its message
+   * so far): the Messages API's or its beta's, whose server-side compaction is billed too.
+   */
+  onStreamEvent(event: { type: Anthropic.Messages.MessageStreamEvent['type'] }, snapshot: { usage: Parameters<typeof billedUsageFrom>[0] }): void {
     if (event.type !== 'message_start' && event.type !== 'message_delta') return;
-    this.#model = usageFrom(snapshot.usage);
+    this.#model = billedUsageFrom(snapshot.usage);
     this.#reported = true;
     this.#dirty = true;
     // message_start is what a crash soon after would lose: write it now. Deltas wait for the heartbeat.
@@ -52,14 +55,18 @@ export class AttemptUsageRecorder {
   }
 
   /** Sets the request's usage from its final message (exactly what the stream reported last). */
-  setModel(usage: Anthropic.Messages.Usage): void {
-    this.#model = usageFrom(usage);
+  setModel(usage: Parameters<typeof billedUsageFrom>[0]): void {
+    this.#model = billedUsageFrom(usage);
     this.#reported = true;
     this.#dirty = true;
   }
 
-  /** Adds a permission judgement's usage and waits for its record (a failed write is left to the next one, as in `flush`). */
-  async addJudge(usage: Usage): Promise<void> {
+  /**
+   * Adds the usage of a request the attempt made besides the model request itself (a
+   * permission judgement, a summary of the context) and waits for its record (a failed
+   * write is left to the next one, as in `flush`).
+   */
+  async addSideRequest(usage: Usage): Promise<void> {
     this.#judge = sumUsage([this.#judge, usage]);
     this.#reported = true;
     this.#dirty = true;

@@ -14,6 +14,10 @@ import { classifyModelError } from './classify-model-error.ts';
 import { buildModelRequest } from './model-request.ts';
 import type { MemorySync } from '../memory-sync.ts';
 import { answerEvents } from './server-tool-events.ts';
+import { answerInContext, CompactionLimitReached } from './answer-in-context.ts';
+import { fitContext } from './fit-context.ts';
+import { streamModelAnswer } from './model-stream.ts';
+import type { AnswerBlock } from '../../src/core/transcript.ts';
 import type { TranscriptCache } from './transcript-cache.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
 import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
@@ -72,7 +76,10 @@ export type CallModelDeps = {
   store: SessionStore;
   anthropic: Anthropic;
   maxTokens: number;
+  /** Bytes of transcript (as JSON) a request stays within: old tool outputs are cleared past it, then older turns summarised. */
   contextBudgetBytes: number;
+  /** Anthropic's server-side compaction, when the endpoint offers it: the input tokens past which the endpoint compacts. */
+  serverCompaction?: { triggerTokens: number } | undefined;
   /** Use Anthropic's server-side web_search / web_fetch instead of the worker's. */
   serverWebTools: boolean;
   transcripts: TranscriptCache;
@@ -137,34 +144,35 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
   const startId = start!.event.id;
   const billing = new AttemptUsageRecorder({ store, sessionId, callKey, attempt, log: ctx.log });
 
-  const transcript = await deps.transcripts.read(store, sessionId);
   const mcpTools = await discoverMcpTools(deps, input, attempt, stop);
   const memoryPrompt = await deps.memory?.prompt(input.thread?.sessionId ?? input.multiagent?.sessionId ?? sessionId);
-  const request = buildModelRequest({
-    agent: input.agent,
-    memoryPrompt,
-    transcript,
-    maxTokens: deps.maxTokens,
-    contextBudgetBytes: deps.contextBudgetBytes,
-    serverWebTools: deps.serverWebTools,
-    mcpTools,
-  });
 
   // A timer, not every stream event: liveness and cancellation only need a steady beat,
-  // and a heartbeat per event costs a server round trip on short calls.
+  // and a heartbeat per event costs a server round trip on short calls. It also covers
+  // the summary requests a compaction makes before the model request.
   // The usage reported since the last beat is recorded on the same tick.
   const heartbeat = setInterval(() => {
     ctx.heartbeat();
     billing.flush();
   }, deps.heartbeatEveryMs);
   try {
-    const stream = deps.anthropic.messages.stream(request, { signal: stop });
     const previews = previewPublisher({ previews: store.previews, sessionId, callKey });
-    stream.on('streamEvent', (event, snapshot) => {
-      previews.onStreamEvent(event);
-      billing.onStreamEvent(event, snapshot);
+    const message = await answerInContext({
+      budgetBytes: deps.contextBudgetBytes,
+      serverCompaction: deps.serverCompaction !== undefined,
+      signal: stop,
+      fit: ({ budgetBytes, summarize }) =>
+        fitContext({ store, anthropic: deps.anthropic, transcripts: deps.transcripts, sessionId, model, budgetBytes, summarize, signal: stop, log: ctx.log, onSummaryUsage: (usage) => billing.addSideRequest(usage) }),
+      stream: (transcript) =>
+        streamModelAnswer(deps.anthropic, buildModelRequest({ agent: input.agent, memoryPrompt, transcript, maxTokens: deps.maxTokens, serverWebTools: deps.serverWebTools, mcpTools }), {
+          compaction: deps.serverCompaction,
+          signal: stop,
+          onEvent: (event, snapshot) => {
+            previews.onStreamEvent(event);
+            billing.onStreamEvent(event, snapshot);
+          },
+        }),
     });
-    const message = await stream.finalMessage();
     billing.setModel(message.usage);
     // Previews of this answer reach streams before its events do.
     await previews.flush();
@@ -175,7 +183,7 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
       const route = routes.get(block.name);
       const decision = await decide(route, block.name, (block.input ?? {}) as Record<string, unknown>, async (tool, toolInput) => {
         const { verdict, usage: judgeUsage } = await judgeToolCall({ anthropic: deps.anthropic, model, tool, input: toolInput, signal: stop });
-        if (judgeUsage) await billing.addJudge(judgeUsage);
+        if (judgeUsage) await billing.addSideRequest(judgeUsage);
         return verdict;
       });
       decisions.set(block.id, decision);
@@ -210,6 +218,14 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('model request cancelled');
       // Not a cancellation to Temporal, which has not told this attempt yet: a result that says so.
       return { stopReason: null, toolUses: [], usage: zeroUsage(), costNanos: 0, interrupted: true };
+    }
+    if (err instanceof CompactionLimitReached) {
+      // Not a failed request: the turn stops (the session goes idle with retries_exhausted) and the next message starts afresh.
+      await store.append(sessionId, [
+        { key: endKey, event: end },
+        { key: `${callKey}:a${attempt}:error`, event: { type: 'session.error', error: { type: 'compaction_limit_reached_error', message: err.message, retry_status: { type: 'exhausted' } } } },
+      ]);
+      throw ApplicationFailure.create({ type: 'CompactionLimitReached', message: err.message, nonRetryable: true });
     }
     const failure = classifyModelError(err);
     const willRetry = failure.retryable && attempt < input.maxAttempts;
@@ -247,7 +263,7 @@ async function closeSpansOfCrashedAttempts(store: SessionStore, sessionId: strin
 function summarize(
   sessionId: string,
   callKey: string,
-  content: Anthropic.Messages.ContentBlock[],
+  content: AnswerBlock[],
   stopReason: string | null,
   usage: Usage,
   decisions: ReadonlyMap<string, ToolDecision>,
@@ -298,7 +314,7 @@ function toolUseEventOf(block: Anthropic.Messages.ToolUseBlock, decision: ToolDe
 }
 
 /** Rebuilds a stored answer's tool routing from its events, so a retried call never re-judges. */
-async function storedToolUses(store: SessionStore, sessionId: string, callKey: string, content: Anthropic.Messages.ContentBlock[], agent: AgentDefinition): Promise<ToolUseRef[]> {
+async function storedToolUses(store: SessionStore, sessionId: string, callKey: string, content: AnswerBlock[], agent: AgentDefinition): Promise<ToolUseRef[]> {
   const refs: ToolUseRef[] = [];
   for (const [index, block] of content.entries()) {
     if (block.type !== 'tool_use') continue;
@@ -371,7 +387,7 @@ async function reserveThreads(store: SessionStore, input: CallModelInput, toolUs
 }
 
 /** The answer's text, for a thread's report. */
-function textOf(input: CallModelInput, content: readonly Anthropic.Messages.ContentBlock[]): { text?: string } {
+function textOf(input: CallModelInput, content: readonly AnswerBlock[]): { text?: string } {
   if (input.thread === undefined) return {};
   return { text: content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('\n\n') };
 }

@@ -46,6 +46,17 @@ function classifyStatus(status: number): { errorType: SessionErrorObject['type']
   return { errorType: 'model_request_failed_error', retryable: false };
 }
 
+/**
+ * Whether the endpoint refused a request for being larger than the model's context
+ * window: Anthropic's 400 `prompt is too long: N tokens > M maximum`, or a 413 for a
+ * body past its size limit. Compaction can answer it where a retry cannot.
+ */
+export function isPromptTooLong(err: unknown): boolean {
+  if (!(err instanceof APIError)) return false;
+  if (err.status === 413) return true;
+  return err.status === 400 && /prompt is too long/i.test(apiMessage(err));
+}
+
 /** `retry-after-ms`, then `retry-after` (seconds or an HTTP date), as the SDK reads them. */
 export function parseRetryAfter(headers: Headers | undefined, now: number = Date.now()): number | undefined {
   const ms = headers?.get('retry-after-ms');

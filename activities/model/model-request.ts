@@ -1,7 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { AGENT_TOOLSET, enabledAgentTools } from '../../src/core/agent-toolset.ts';
 import { mcpModelToolName, mcpToolConfig, mcpToolsetsOf, type McpToolDescription } from '../../src/core/tool-routing.ts';
-import { fitToContextBudget } from '../../src/core/context-budget.ts';
 import { assembleMessages, type TranscriptItem } from '../../src/core/transcript.ts';
 import type { AgentDefinition } from '../../src/schemas/agent.ts';
 import { modelId } from '../../src/core/model-id.ts';
@@ -18,7 +17,6 @@ export function buildModelRequest({
   agent,
   transcript,
   maxTokens,
-  contextBudgetBytes,
   serverWebTools = false,
   mcpTools = new Map(),
   memoryPrompt,
@@ -26,10 +24,9 @@ export function buildModelRequest({
   agent: AgentDefinition;
   /** The session's memory section (its stores' mount paths and guidance), after the agent's own system prompt. */
   memoryPrompt?: string | undefined;
+  /** What the model sees of the conversation, fitted to the context budget (`fitContext`). */
   transcript: readonly TranscriptItem[];
   maxTokens: number;
-  /** Transcript size above which old tool outputs are cleared. */
-  contextBudgetBytes: number;
   /** Send web_search / web_fetch as Anthropic's server tools (the endpoint runs them). */
   serverWebTools?: boolean;
   /** Discovered tools of the agent's MCP servers, by server name. */
@@ -52,7 +49,7 @@ export function buildModelRequest({
   }
   const lastTool = tools.at(-1);
   if (lastTool) tools[tools.length - 1] = { ...lastTool, cache_control: { type: 'ephemeral' } } as Anthropic.Messages.ToolUnion;
-  const messages = withCacheBreakpoint(assembleMessages(fitToContextBudget(transcript, contextBudgetBytes)));
+  const messages = withCacheBreakpoint(assembleMessages(transcript));
   return {
     model: modelId(agent.model),
     max_tokens: maxTokens,

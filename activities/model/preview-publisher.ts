@@ -1,6 +1,6 @@
-import type Anthropic from '@anthropic-ai/sdk';
 import { deterministicId } from '../../src/store/ids.ts';
 import type { StreamPreview, StreamPreviews } from '../../src/store/stream-previews.ts';
+import type { ModelStreamEvent } from './model-stream.ts';
 
 /** NOTIFY payloads must stay under 8000 bytes; text is split well below that, escaping included. */
 const MAX_DELTA_CHARS = 1500;
@@ -38,7 +38,7 @@ export function previewPublisher({ previews, sessionId, callKey }: { previews: P
   };
 
   return {
-    onStreamEvent(event: Anthropic.Messages.RawMessageStreamEvent): void {
+    onStreamEvent(event: ModelStreamEvent): void {
       if (event.type === 'content_block_start') {
         const { content_block: block, index } = event;
         if (block.type === 'text') enqueue({ type: 'event_start', event: { type: 'agent.message', id: eventIdOf(index) } });

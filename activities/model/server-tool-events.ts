@@ -2,13 +2,15 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { NewEvent } from '../../src/store/session-store.ts';
 import { deterministicId } from '../../src/store/ids.ts';
 
-type ContentBlock = Anthropic.Messages.ContentBlock;
+import type { AnswerBlock } from '../../src/core/transcript.ts';
 
 /**
  * Events for the blocks of one model answer. Anthropic's server-side tools
  * (web search, web fetch) arrive already run, as a `server_tool_use` block and
  * its result block: they become the same `agent.tool_use` / `agent.tool_result`
- * pair a sandbox tool produces, with nothing for the worker to execute.
+ * pair a sandbox tool produces, with nothing for the worker to execute. A
+ * `compaction` block (the endpoint compacted the context before answering) is
+ * `agent.thread_context_compacted`.
  */
 export function answerEvents({
   sessionId,
@@ -18,7 +20,7 @@ export function answerEvents({
 }: {
   sessionId: string;
   callKey: string;
-  content: ContentBlock[];
+  content: AnswerBlock[];
   /** The event for a (client-side) `tool_use` block: built-in, MCP or custom, with its permission. */
   toolUseEvent?: (block: Anthropic.Messages.ToolUseBlock) => NewEvent['event'];
 }): NewEvent[] {
@@ -34,6 +36,8 @@ export function answerEvents({
         return [{ key, event: { type: 'agent.thinking' } }];
       case 'tool_use':
         return [{ key, event: toolUseEvent(block) }];
+      case 'compaction':
+        return [{ key, event: { type: 'agent.thread_context_compacted' } }];
       case 'server_tool_use':
         return [{ key, event: { type: 'agent.tool_use', name: block.name, input: (block.input ?? {}) as Record<string, unknown>, evaluated_permission: 'allow', evaluation: { type: 'always_allow' } } }];
       case 'web_search_tool_result':

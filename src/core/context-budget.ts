@@ -7,10 +7,11 @@ import type { TranscriptItem } from './transcript.ts';
  *
  * The cleared prefix only grows in steps of half the budget, so between steps
  * the request prefix stays byte-identical and the prompt cache keeps hitting.
- * Pure and deterministic: the same items and budget always give the same result.
+ * Pure and deterministic: the same items, sizes and budget always give the same
+ * result. `sizes` are the items' sizes as stored (default: their JSON now): an item
+ * already cleared by a reader that kept only the note still counts what it was.
  */
-export function fitToContextBudget(items: readonly TranscriptItem[], budgetBytes: number): TranscriptItem[] {
-  const sizes = items.map(sizeOf);
+export function fitToContextBudget(items: readonly TranscriptItem[], budgetBytes: number, { sizes = items.map(itemBytes) }: { sizes?: readonly number[] } = {}): TranscriptItem[] {
   const total = sizes.reduce((a, b) => a + b, 0);
   if (total <= budgetBytes) return [...items];
   const step = Math.max(1, Math.floor(budgetBytes / 2));
@@ -28,6 +29,12 @@ export function fitToContextBudget(items: readonly TranscriptItem[], budgetBytes
   });
 }
 
-function sizeOf(item: TranscriptItem): number {
+/** Size of transcript items as the budget counts it: their JSON. */
+export function transcriptBytes(items: readonly TranscriptItem[]): number {
+  return items.reduce((total, item) => total + itemBytes(item), 0);
+}
+
+/** One item's size as the budget counts it. */
+export function itemBytes(item: TranscriptItem): number {
   return JSON.stringify(item).length;
 }

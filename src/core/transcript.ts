@@ -7,12 +7,19 @@ type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
 type ToolResultBlockParam = Anthropic.Messages.ToolResultBlockParam;
 
 /**
+ * A block of a model answer as the transcript keeps it: the Messages API's blocks, and
+ * the `compaction` block Anthropic's server-side compaction (a beta) puts first in an
+ * answer. Kept verbatim: the API wants compaction blocks back exactly as it sent them.
+ */
+export type AnswerBlock = Anthropic.Messages.ContentBlock | Anthropic.Beta.Messages.BetaCompactionBlock;
+
+/**
  * One entry of what the model sees, stored in order. Items are small documents
  * in the store; the workflow only ever handles their keys.
  */
 export type TranscriptItem =
   | { kind: 'user'; content: UserContentBlock[] }
-  | { kind: 'assistant'; content: Anthropic.Messages.ContentBlock[]; stop_reason: string | null }
+  | { kind: 'assistant'; content: AnswerBlock[]; stop_reason: string | null }
   | {
       kind: 'tool_result';
       /** The model's `toolu_…` id. */
@@ -21,7 +28,17 @@ export type TranscriptItem =
       is_error: boolean;
     }
   /** A `system.message`: operator guidance, shown to the model with the next user turn. */
-  | { kind: 'system'; content: { type: 'text'; text: string }[] };
+  | { kind: 'system'; content: { type: 'text'; text: string }[] }
+  /**
+   * A model-written summary of the conversation up to transcript position `through`
+   * (the earlier summary included): requests show it in place of those items. The
+   * items stay in the store and the event log stays complete; see `context-view.ts`.
+   */
+  | { kind: 'summary'; text: string; through: number };
+
+/** How a summary opens in the request, so the model knows what it reads. */
+export const SUMMARY_PREAMBLE =
+  'The earlier part of this conversation was replaced by the summary below to keep it within the context window. Continue the work from where it left off.';
 
 export const INTERRUPTED_TOOL_RESULT = 'The tool call was interrupted before it finished; it produced no result.';
 
@@ -54,6 +71,7 @@ export function assembleMessages(items: readonly TranscriptItem[]): MessageParam
     switch (item.kind) {
       case 'assistant': {
         flushUser();
+        // Compaction blocks go back as they came (a beta block: the request then goes to the beta API).
         messages.push({ role: 'assistant', content: item.content as ContentBlockParam[] });
         pendingToolUseIds = item.content.filter((b) => b.type === 'tool_use').map((b) => b.id);
         break;
@@ -66,6 +84,9 @@ export function assembleMessages(items: readonly TranscriptItem[]): MessageParam
         break;
       case 'user':
         userBlocks.push(...item.content.flatMap(toModelBlock));
+        break;
+      case 'summary':
+        userBlocks.push({ type: 'text', text: `${SUMMARY_PREAMBLE}\n<conversation-summary>\n${item.text}\n</conversation-summary>` });
         break;
     }
   }

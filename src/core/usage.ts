@@ -12,14 +12,27 @@ export function zeroUsage(): Usage {
   return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 }
 
+/** Counts as an endpoint or an event reports them: any may be missing or null. */
+type ReportedCounts = { [K in keyof Usage]?: number | null };
+
 /** Usage as an endpoint or an event reports it (fields may be missing or null), with every count filled in. */
-export function usageFrom(usage: { [K in keyof Usage]?: number | null } | null | undefined): Usage {
+export function usageFrom(usage: ReportedCounts | null | undefined): Usage {
   return {
     input_tokens: usage?.input_tokens ?? 0,
     output_tokens: usage?.output_tokens ?? 0,
     cache_creation_input_tokens: usage?.cache_creation_input_tokens ?? 0,
     cache_read_input_tokens: usage?.cache_read_input_tokens ?? 0,
   };
+}
+
+/**
+ * What one model request was billed, from the usage its answer reports: the top-level
+ * counts, plus the server-side compaction it ran, which Anthropic reports only among
+ * `iterations` (its `compaction` entries are not in the top-level counts).
+ */
+export function billedUsageFrom(usage: (ReportedCounts & { iterations?: readonly (ReportedCounts & { type: string })[] | null }) | null | undefined): Usage {
+  const compactions = (usage?.iterations ?? []).filter((iteration) => iteration.type === 'compaction').map(usageFrom);
+  return sumUsage([usageFrom(usage), ...compactions]);
 }
 
 /** Adds `delta` into `total` (deterministic integer sums; the workflow keeps its totals this way). */

@@ -116,4 +116,6 @@ export type SessionErrorObject =
       message: string;
       retry_status: RetryStatus;
     }
-  | { type: 'mcp_connection_failed_error' | 'mcp_authentication_failed_error'; mcp_server_name: string; message: string; retry_status: RetryStatus };
+  | { type: 'mcp_connection_failed_error' | 'mcp_authentication_failed_error'; mcp_server_name: string; message: string; retry_status: RetryStatus }
+  /** The context could not be compacted to fit the model's window: the turn stopped (`retries_exhausted`). */
+  | { type: 'compaction_limit_reached_error'; message: string; retry_status: RetryStatus };

@@ -8,6 +8,7 @@ import { StreamPreviews } from './stream-previews.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 import type { SessionEvent } from '../schemas/events.ts';
 import type { TranscriptItem } from '../core/transcript.ts';
+import { liveFromPos, startOf, type SummaryRow } from '../core/context-view.ts';
 import type { Usage } from '../core/usage.ts';
 
 /** An event to append: `key` names its cause and makes the append idempotent. */
@@ -36,7 +37,7 @@ export type AttemptUsage = {
   attempt: number;
   /** The model request's usage, as its stream reported it so far. */
   model: Usage;
-  /** The attempt's permission judgements (`auto` policy), summed. */
+  /** The attempt's other requests, summed: permission judgements (`auto` policy) and summaries of the context. */
   judge: Usage;
   /** The attempt is over and counted: its numbers no longer change. */
   final: boolean;
@@ -392,6 +393,26 @@ export class SessionStore implements ContentStore {
       [sessionId, afterPos],
     );
     return rows.map((row) => ({ ...row, pos: Number(row.pos) }));
+  }
+
+  /**
+   * The position after which `readTranscript` finds every item the model still sees
+   * (`liveRows`): a reader that has not seen the session skips what compaction replaced
+   * instead of loading the whole history. Summaries are keyed `summary:…` and answers
+   * `assistant:…` (callModel), so the lookups leave tool outputs unread.
+   */
+  async transcriptLiveFrom(sessionId: string): Promise<number> {
+    const [summary] = await this.#db.query<{ pos: number; item: SummaryRow['item'] }>(
+      `SELECT pos, item FROM session_transcript WHERE session_id = $1 AND starts_with(key, 'summary:') AND item->>'kind' = 'summary'
+       ORDER BY (item->>'through')::bigint DESC LIMIT 1`,
+      [sessionId],
+    );
+    const [compaction] = await this.#db.query<{ pos: number | null }>(
+      `SELECT MAX(pos) AS pos FROM session_transcript
+       WHERE session_id = $1 AND starts_with(key, 'assistant:') AND item->'content' @> '[{"type": "compaction"}]'::jsonb`,
+      [sessionId],
+    );
+    return liveFromPos(startOf({ summary: summary && { pos: Number(summary.pos), item: summary.item }, compactionPos: Number(compaction?.pos ?? 0) }));
   }
 
   async getTranscriptItem(sessionId: string, key: string): Promise<TranscriptItem | undefined> {

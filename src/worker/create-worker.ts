@@ -3,7 +3,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { storeIdentityCheck } from './store-identity-check.ts';
 import { createDeploymentActivities } from '../../activities/deployment-activities.ts';
-import { createSessionActivities } from '../../activities/session-activities.ts';
+import { createSessionActivities, type SessionActivityDeps } from '../../activities/session-activities.ts';
 import type { DeploymentService } from '../deployments/deployment-service.ts';
 import { MemorySync } from '../../activities/memory-sync.ts';
 import { createDreamActivities, type DreamActivityDeps } from '../../activities/dream-activities.ts';
@@ -66,6 +66,12 @@ export type LonghaulWorkerOptions = {
   heartbeatEveryMs?: number;
   /** Model the outcome grader uses; default: the session agent's own. */
   graderModel?: string | undefined;
+  /** The model's context window in tokens (default 200 000); see `SessionActivityDeps`. */
+  contextWindowTokens?: SessionActivityDeps['contextWindowTokens'];
+  /** Bytes of transcript a request stays within (default 3 per window token); see `SessionActivityDeps`. */
+  contextBudgetBytes?: SessionActivityDeps['contextBudgetBytes'];
+  /** Let the endpoint compact the context itself (default: on for api.anthropic.com); see `SessionActivityDeps`. */
+  serverCompaction?: SessionActivityDeps['serverCompaction'];
   /**
    * Runs deployments' scheduled runs (`deploymentRunWorkflow`'s activities). Without it
    * a run this worker picks up fails its activity and waits for a worker that has it.
@@ -109,6 +115,9 @@ export async function createLonghaulWorker({
   heartbeatEveryMs = 1000,
   shutdownGraceTimeMs = 30_000,
   graderModel,
+  contextWindowTokens,
+  contextBudgetBytes,
+  serverCompaction,
   deployments,
   webhooks,
 }: LonghaulWorkerOptions): Promise<Worker> {
@@ -121,7 +130,21 @@ export async function createLonghaulWorker({
     taskQueue,
     workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
     activities: {
-      ...createSessionActivities({ store, sandboxes, anthropic: model, webSearch, heartbeatEveryMs, mcp, credentials, files, graderModel, ...(memory ? { memory: new MemorySync(memory) } : {}) }),
+      ...createSessionActivities({
+        store,
+        sandboxes,
+        anthropic: model,
+        webSearch,
+        heartbeatEveryMs,
+        mcp,
+        credentials,
+        files,
+        graderModel,
+        ...(memory ? { memory: new MemorySync(memory) } : {}),
+        ...(contextWindowTokens !== undefined ? { contextWindowTokens } : {}),
+        ...(contextBudgetBytes !== undefined ? { contextBudgetBytes } : {}),
+        ...(serverCompaction !== undefined ? { serverCompaction } : {}),
+      }),
       ...(deployments ? createDeploymentActivities(deployments) : {}),
       ...(webhooks ? createWebhookActivities({ store: webhooks.store }) : {}),
       ...(dreams ? createDreamActivities(dreams) : {}),

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
+import { TranscriptCache } from '../../activities/model/transcript-cache.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
 // The same suite runs on the embedded default (PGlite) and on a real PostgreSQL server
@@ -124,6 +125,43 @@ test('transcript items append once, in order', async () => {
   ]);
   assert.deepEqual((await store.readTranscript('s')).map((r) => r.key), ['u1', 'u2']);
   assert.deepEqual(await store.getTranscriptItem('s', 'u1'), { kind: 'user', content: [{ type: 'text', text: 'a' }] });
+});
+
+test('a worker reads a compacted transcript from where the model view starts, and keeps only that', async () => {
+  await using store = await openStore();
+  const user = (text: string) => ({ kind: 'user' as const, content: [{ type: 'text' as const, text }] });
+  const call = (id: string) => ({ kind: 'assistant' as const, stop_reason: 'tool_use', content: [{ type: 'tool_use' as const, id, name: 'bash', input: {}, caller: { type: 'direct' as const } }] });
+  const output = (id: string) => ({ kind: 'tool_result' as const, tool_use_id: id, is_error: false, content: [{ type: 'text' as const, text: 'o'.repeat(5_000) }] });
+  await store.appendTranscript('s', [
+    { key: 'u', item: user('task') }, // 1
+    { key: 'assistant:call:0', item: call('t0') }, // 2
+    { key: 't0', item: output('t0') }, // 3
+    { key: 'assistant:call:1', item: call('t1') }, // 4
+    { key: 't1', item: output('t1') }, // 5
+  ]);
+  assert.equal(await store.transcriptLiveFrom('s'), 0);
+  const warm = new TranscriptCache();
+  assert.equal((await warm.read(store, 's')).length, 5);
+  await store.appendTranscript('s', [{ key: 'summary:3', item: { kind: 'summary', text: 'S', through: 3 } }]); // 6
+  assert.equal(await store.transcriptLiveFrom('s'), 3);
+  const live = [6, 4, 5];
+  assert.deepEqual((await warm.read(store, 's')).map((r) => r.pos), live, 'a warm cache forgets what the summary replaced');
+  assert.deepEqual((await new TranscriptCache().read(store, 's')).map((r) => r.pos), live, 'a cold one never reads it');
+
+  // A server compaction in an answer after the summary starts the view there.
+  await store.appendTranscript('s', [{ key: 'assistant:call:2', item: { kind: 'assistant', stop_reason: 'end_turn', content: [{ type: 'compaction', content: 'C', encrypted_content: 'e' }, { type: 'text', text: 'hi', citations: null }] } }]); // 7
+  assert.equal(await store.transcriptLiveFrom('s'), 6);
+  assert.deepEqual((await new TranscriptCache().read(store, 's')).map((r) => r.pos), [7]);
+
+  // A cleared output is kept as its note, with its stored size.
+  const cache = new TranscriptCache();
+  await store.appendTranscript('s', [{ key: 'u2', item: user('more') }, { key: 'assistant:call:3', item: call('t3') }, { key: 't3', item: output('t3') }]);
+  const before = (await cache.read(store, 's')).find((r) => r.pos === 10)!;
+  const note = { kind: 'tool_result' as const, tool_use_id: 't3', is_error: false, content: [{ type: 'text' as const, text: 'cleared' }] };
+  cache.forgetCleared('s', [{ pos: 10, item: note }]);
+  const after = (await cache.read(store, 's')).find((r) => r.pos === 10)!;
+  assert.deepEqual(after, { pos: 10, item: note, bytes: before.bytes });
+  assert.ok(before.bytes! > 5_000);
 });
 
 test('attempt usage: later records replace earlier ones until the attempt is final; a retry finalizes the attempts before it; delete removes them', async () => {

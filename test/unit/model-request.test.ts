@@ -7,7 +7,7 @@ import { deterministicId } from '../../src/store/ids.ts';
 const agent = { name: 'a', model: { id: 'claude-sonnet-5-5' }, system: 'Be brief.', tools: [{ type: 'agent_toolset_20260401' as const, configs: [{ name: 'grep' as const, enabled: false }] }] };
 
 test('the request carries model, system and enabled tools with cache breakpoints on tools, system and the newest message', () => {
-  const request = buildModelRequest({ agent, transcript: [{ kind: 'user', content: [{ type: 'text', text: 'hi' }] }], maxTokens: 1000, contextBudgetBytes: 1e6 });
+  const request = buildModelRequest({ agent, transcript: [{ kind: 'user', content: [{ type: 'text', text: 'hi' }] }], maxTokens: 1000 });
   assert.equal(request.model, 'claude-sonnet-5-5');
   assert.equal(request.max_tokens, 1000);
   assert.deepEqual(request.system, [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }]);
@@ -19,7 +19,7 @@ test('the request carries model, system and enabled tools with cache breakpoints
 });
 
 test('with serverWebTools the web tools are Anthropic server tools', () => {
-  const request = buildModelRequest({ agent, transcript: [], maxTokens: 1000, contextBudgetBytes: 1e6, serverWebTools: true });
+  const request = buildModelRequest({ agent, transcript: [], maxTokens: 1000, serverWebTools: true });
   const server = (request.tools ?? []).filter((t) => 'type' in t && t.type !== 'custom' && t.type !== undefined);
   assert.deepEqual(server.map((t) => ('type' in t ? t.type : '')), ['web_fetch_20250910', 'web_search_20250305']);
 });
