@@ -34,6 +34,8 @@ export function crashServers() {
     get postgres(): TestPostgres {
       return started(postgres);
     },
-    startWorker: (harness: Harness) => startWorkerProcess(harness, { postgresUrl: started(postgres).url, temporalAddress: started(temporal).address }),
+    /** A worker process on both servers; `context` sets its context window and byte budget. */
+    startWorker: (harness: Harness, context: { contextWindowTokens?: number; contextBudgetBytes?: number } = {}) =>
+      startWorkerProcess(harness, { postgresUrl: started(postgres).url, temporalAddress: started(temporal).address, context }),
   };
 }

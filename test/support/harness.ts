@@ -9,8 +9,8 @@ import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import type { FileContentReader } from '../../src/store/file-store.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts';
-import { ScriptedModelServer, type Script } from '../../src/testing/index.ts';
-import { bundleLonghaulWorkflows, createLonghaulWorker } from '../../src/worker/create-worker.ts';
+import { ScriptedModelServer, type Script, type ScriptedModelServerOptions } from '../../src/testing/index.ts';
+import { bundleLonghaulWorkflows, createLonghaulWorker, type LonghaulWorkerOptions } from '../../src/worker/create-worker.ts';
 import { createDeploymentService, type DeploymentService } from '../../src/deployments/deployment-service.ts';
 import { dreamingFor } from '../../src/dreams/dreaming.ts';
 import type { DreamService } from '../../src/dreams/dream-service.ts';
@@ -37,6 +37,9 @@ export function workflowBundle(): Promise<WorkflowBundle> {
 export async function startTestTemporal(): Promise<DevServer> {
   return startDevServer({ port: await freePort(), uiPort: await freePort() });
 }
+
+/** A worker's context settings (`LonghaulWorkerOptions`). */
+export type ContextSettings = Pick<LonghaulWorkerOptions, 'contextWindowTokens' | 'contextBudgetBytes' | 'serverCompaction'>;
 
 export type Harness = {
   longhaul: Longhaul;
@@ -77,9 +80,15 @@ export async function startHarness({
   graderModel,
   apiStores,
   webhookRetry,
+  model: modelOptions = {},
+  context = {},
 }: {
   temporal: DevServer;
   script: Script;
+  /** The scripted model's other options (its context window, how many calls it keeps). */
+  model?: Omit<ScriptedModelServerOptions, 'script'>;
+  /** The workers' context settings (window, byte budget, server-side compaction). */
+  context?: ContextSettings;
   worker?: boolean;
   postgresUrl?: string;
   /** The workers' MCP gateway. */
@@ -102,7 +111,7 @@ export async function startHarness({
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
   const store = await SessionStore.open(postgresUrl ? await openPostgresDriver({ url: postgresUrl }) : await openPgliteDriver());
-  const model = await ScriptedModelServer.start({ script });
+  const model = await ScriptedModelServer.start({ ...modelOptions, script });
   const sandboxes = new DockerSandboxDriver({ dataDir: `${dataDir}/sandboxes`, ...(resolveEgressHost ? { resolveEgressHost } : {}) });
   const clientConnection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection: clientConnection });
@@ -130,6 +139,7 @@ export async function startHarness({
       ...(apiStores ? { memory: apiStores } : {}),
       ...(dreaming ? { dreams: dreaming.worker } : {}),
       ...(graderModel ? { graderModel } : {}),
+      ...context,
       deployments,
       webhooks,
       // Tests end by terminating their sessions; their calls then stop within a heartbeat.

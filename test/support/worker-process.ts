@@ -2,6 +2,7 @@
  * A Longhaul worker as its own OS process, for tests that kill -9 it. Reads its
  * wiring from the environment and prints `ready` when it polls.
  */
+import { readFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
@@ -17,6 +18,8 @@ const env = (name: string): string => {
   if (!value) throw new Error(`worker-process: ${name} is not set`);
   return value;
 };
+/** An optional numeric setting. */
+const envNumber = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const driver = await openPostgresDriver({ url: env('LONGHAUL_TEST_DATABASE_URL') });
@@ -31,6 +34,10 @@ const worker = await createLonghaulWorker({
   heartbeatEveryMs: 200,
   files: new FileStore(driver),
   memory: { memories: new MemoryStores(driver), sessionMemory: new SessionMemoryStore(driver) },
+  // A bundle built beforehand: the worker then never runs the bundler (whose memory a benchmark of the worker's would count).
+  ...(process.env['LONGHAUL_TEST_WORKFLOW_BUNDLE'] ? { workflowBundle: { code: readFileSync(process.env['LONGHAUL_TEST_WORKFLOW_BUNDLE'], 'utf8') } } : {}),
+  ...(envNumber('LONGHAUL_TEST_CONTEXT_WINDOW_TOKENS') !== undefined ? { contextWindowTokens: envNumber('LONGHAUL_TEST_CONTEXT_WINDOW_TOKENS') } : {}),
+  ...(envNumber('LONGHAUL_TEST_CONTEXT_BUDGET_BYTES') !== undefined ? { contextBudgetBytes: envNumber('LONGHAUL_TEST_CONTEXT_BUDGET_BYTES') } : {}),
 });
 const running = worker.run();
 process.stdout.write('ready\n');

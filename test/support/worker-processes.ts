@@ -11,10 +11,27 @@ const workerMain = fileURLToPath(new URL('./worker-process.ts', import.meta.url)
  * queue, sandboxes and scripted model, on a PostgreSQL store: tests kill -9 it.
  * Resolves once it polls.
  */
-export async function startWorkerProcess(harness: Harness, { postgresUrl, temporalAddress }: { postgresUrl: string; temporalAddress: string }): Promise<ChildProcess> {
+export async function startWorkerProcess(
+  harness: Harness,
+  {
+    postgresUrl,
+    temporalAddress,
+    context = {},
+    workflowBundlePath,
+  }: {
+    postgresUrl: string;
+    temporalAddress: string;
+    context?: { contextWindowTokens?: number; contextBudgetBytes?: number };
+    /** A workflow bundle's code, written beforehand (`bundleLonghaulWorkflows`): the worker does not bundle. */
+    workflowBundlePath?: string;
+  },
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [workerMain], {
     env: {
       ...process.env,
+      ...(workflowBundlePath !== undefined ? { LONGHAUL_TEST_WORKFLOW_BUNDLE: workflowBundlePath } : {}),
+      ...(context.contextWindowTokens !== undefined ? { LONGHAUL_TEST_CONTEXT_WINDOW_TOKENS: String(context.contextWindowTokens) } : {}),
+      ...(context.contextBudgetBytes !== undefined ? { LONGHAUL_TEST_CONTEXT_BUDGET_BYTES: String(context.contextBudgetBytes) } : {}),
       LONGHAUL_TEST_DATABASE_URL: postgresUrl,
       LONGHAUL_TEST_TEMPORAL_ADDRESS: temporalAddress,
       LONGHAUL_TEST_TASK_QUEUE: harness.taskQueue,
