@@ -30,8 +30,8 @@ export type SessionActivityDeps = {
   heartbeatEveryMs?: number;
   /**
    * The model's context window, in tokens. Default 200 000. Anthropic's server-side
-   * compaction is asked to compact at three quarters of it; the byte budget below
-   * follows it unless set.
+   * compaction is asked to compact at three quarters of it (50 000 at least, the least
+   * the API takes); the byte budget below follows it unless set.
    */
   contextWindowTokens?: number;
   /**
