@@ -18,15 +18,18 @@ export async function startWorkerProcess(
     temporalAddress,
     context = {},
     workflowBundlePath,
+    memoryProbe = false,
   }: {
     postgresUrl: string;
     temporalAddress: string;
     context?: { contextWindowTokens?: number; contextBudgetBytes?: number };
     /** A workflow bundle's code, written beforehand (`bundleLonghaulWorkflows`): the worker does not bundle. */
     workflowBundlePath?: string;
+    /** The worker answers `probeWorkerMemory`. */
+    memoryProbe?: boolean;
   },
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [workerMain], {
+  const child = spawn(process.execPath, [...(memoryProbe ? ['--expose-gc'] : []), workerMain], {
     env: {
       ...process.env,
       ...(workflowBundlePath !== undefined ? { LONGHAUL_TEST_WORKFLOW_BUNDLE: workflowBundlePath } : {}),
@@ -38,7 +41,7 @@ export async function startWorkerProcess(
       LONGHAUL_TEST_SANDBOX_DIR: `${harness.dataDir}/sandboxes`,
       LONGHAUL_TEST_MODEL_URL: harness.model.url,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', ...(memoryProbe ? (['ipc'] as const) : [])],
   });
   const [line] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => [Buffer.from('exited')])])) as [Buffer];
   assert.equal(line.toString().trim(), 'ready', 'worker process started');
@@ -46,3 +49,26 @@ export async function startWorkerProcess(
 }
 
 export { kill9 } from './longhaul-cli.ts';
+
+/**
+ * What a worker started with `memoryProbe` retains: `process.memoryUsage()` right after a
+ * full garbage collection in the worker.
+ */
+export async function probeWorkerMemory(child: ChildProcess, { timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<NodeJS.MemoryUsage> {
+  if (!child.connected) throw new Error('probeWorkerMemory: the worker was not started with memoryProbe');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`the worker did not report its memory within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (message: unknown) => {
+      const memory = (message as { memory?: NodeJS.MemoryUsage }).memory;
+      if (memory !== undefined) finish(undefined, memory);
+    };
+    const finish = (error?: Error, usage?: NodeJS.MemoryUsage) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      if (error) reject(error);
+      else resolve(usage!);
+    };
+    child.on('message', onMessage);
+    child.send('memory');
+  });
+}
