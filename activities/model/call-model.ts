@@ -162,7 +162,19 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
       serverCompaction: deps.serverCompaction !== undefined,
       signal: stop,
       fit: ({ budgetBytes, summarize }) =>
-        fitContext({ store, anthropic: deps.anthropic, transcripts: deps.transcripts, sessionId, model, budgetBytes, summarize, signal: stop, log: ctx.log, onSummaryUsage: (usage) => billing.addSideRequest(usage) }),
+        fitContext({
+          store,
+          anthropic: deps.anthropic,
+          transcripts: deps.transcripts,
+          sessionId,
+          model,
+          budgetBytes,
+          summarize,
+          rememberCleared: budgetBytes === deps.contextBudgetBytes,
+          signal: stop,
+          log: ctx.log,
+          onSummaryUsage: (usage) => billing.addSideRequest(usage),
+        }),
       stream: (transcript) =>
         streamModelAnswer(deps.anthropic, buildModelRequest({ agent: input.agent, memoryPrompt, transcript, maxTokens: deps.maxTokens, serverWebTools: deps.serverWebTools, mcpTools }), {
           compaction: deps.serverCompaction,

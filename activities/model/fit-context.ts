@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { contextRows, rowBytes, type TranscriptRow } from '../../src/core/context-view.ts';
 import { fitToContextBudget, transcriptBytes } from '../../src/core/context-budget.ts';
-import { planSummary, SUMMARY_SYSTEM, summaryRequestText, type SummaryPlan } from '../../src/core/context-summary.ts';
+import { keptTailPos, planSummary, SUMMARY_SYSTEM, summaryRequestText, type SummaryPlan } from '../../src/core/context-summary.ts';
 import type { TranscriptItem } from '../../src/core/transcript.ts';
 import { usageFrom, type Usage } from '../../src/core/usage.ts';
 import type { SessionStore } from '../../src/store/session-store.ts';
@@ -24,6 +24,12 @@ export type FitContextOptions = {
   budgetBytes: number;
   /** Replace older turns by summaries when clearing tool outputs is not enough. */
   summarize: boolean;
+  /**
+   * Let the worker's cache keep only the notes of the tool outputs this fitting clears: only
+   * at the worker's usual budget (a tighter one, after the endpoint refused a request, is
+   * for that call alone), so every worker builds the same requests from the same transcript.
+   */
+  rememberCleared: boolean;
   signal: AbortSignal;
   /** Told of each summary request's usage, to bill it with the call. */
   onSummaryUsage: (usage: Usage) => Promise<void>;
@@ -41,34 +47,50 @@ export type FittedContext = {
 
 /**
  * The transcript items of a session's next model request, within `budgetBytes`: the
- * model's view (`contextItems`: from the latest compaction on), old tool outputs
- * cleared (`fitToContextBudget`), and, when that is not enough, the oldest turns
- * replaced by a summary the model writes in a request of its own.
+ * model's view (`contextRows`: from the latest compaction on), old tool outputs
+ * cleared (`fitToContextBudget`), and, when that is not enough, everything but a recent
+ * tail (a quarter of the budget, at least the latest turn) replaced by a summary the
+ * model writes in requests of its own (each folding up to half the budget into the last).
+ * The summary and the tail then leave room for many steps before the next compaction.
  *
- * A summary is recorded as a transcript item keyed by the last position it covers, with
- * an `agent.thread_context_compacted` event, in one transaction, before the request it
- * makes room for. A retried call then finds it and never summarises the same range
+ * Each summary is recorded as a transcript item keyed by the last position it covers,
+ * with an `agent.thread_context_compacted` event, in one transaction, before the request
+ * it makes room for. A retried call then finds it and never summarises the same range
  * twice; a stale attempt that races it stores nothing (same key). The event log is not
  * touched: it keeps every event.
  */
 export async function fitContext(options: FitContextOptions): Promise<FittedContext> {
   const { store, transcripts, sessionId, budgetBytes } = options;
-  for (let summaries = 0; ; summaries++) {
-    const rows = await transcripts.read(store, sessionId);
-    const view = contextRows(rows);
-    const items = fitToContextBudget(
-      view.map((row) => row.item),
-      budgetBytes,
-      { sizes: view.map(rowBytes) },
-    );
-    transcripts.forgetCleared(sessionId, newlyCleared(view, items));
-    const bytes = transcriptBytes(items);
-    if (!options.summarize || bytes <= budgetBytes || summaries >= MAX_SUMMARIES_PER_FIT) return { items, bytes, summaries };
-    // What stays is at most a quarter of the budget, and the summary about an eighth: room for several steps before the next one.
-    const plan = planSummary(rows, { keepBytes: Math.floor(budgetBytes / 4), inputBytes: Math.floor(budgetBytes / 2) });
-    if (plan === undefined) return { items, bytes, summaries };
-    await summarize(options, plan);
+  const keepBytes = Math.floor(budgetBytes / 4);
+  let rows = await transcripts.read(store, sessionId);
+  let fitted = fitRows(rows, budgetBytes);
+  let summaries = 0;
+  if (options.summarize && fitted.bytes > budgetBytes) {
+    // All the way to the tail, not just until it fits: the next compaction is then many steps away.
+    for (let plan = planSummary(rows, { keepBytes, inputBytes: Math.floor(budgetBytes / 2) }); plan !== undefined && summaries < MAX_SUMMARIES_PER_FIT; summaries++) {
+      await summarize(options, plan);
+      rows = await transcripts.read(store, sessionId);
+      plan = planSummary(rows, { keepBytes, inputBytes: Math.floor(budgetBytes / 2) });
+    }
+    if (summaries > 0) fitted = fitRows(rows, budgetBytes);
   }
+  if (options.rememberCleared) {
+    // Never a row a summary would keep: it may be shown in full again once what precedes it is summarised.
+    const tailPos = keptTailPos(rows, { keepBytes }) ?? Infinity;
+    transcripts.forgetCleared(sessionId, newlyCleared(fitted.view, fitted.items).filter((row) => row.pos < tailPos));
+  }
+  return { items: fitted.items, bytes: fitted.bytes, summaries };
+}
+
+/** The model's view of `rows` with old tool outputs cleared to fit `budgetBytes` (sizes as stored). */
+function fitRows(rows: readonly TranscriptRow[], budgetBytes: number): { view: TranscriptRow[]; items: TranscriptItem[]; bytes: number } {
+  const view = contextRows(rows);
+  const items = fitToContextBudget(
+    view.map((row) => row.item),
+    budgetBytes,
+    { sizes: view.map(rowBytes) },
+  );
+  return { view, items, bytes: transcriptBytes(items) };
 }
 
 /** The tool results `fitted` cleared that the rows still hold in full. */

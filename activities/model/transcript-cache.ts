@@ -58,9 +58,11 @@ export class TranscriptCache {
   }
 
   /**
-   * Keeps only the notes of tool outputs a request cleared (`fitToContextBudget`): the
-   * cleared prefix only grows until the next compaction, so the model will not see them
-   * again. Each row keeps its stored size, so later budgets count them as before.
+   * Keeps only the notes of tool outputs a request cleared (`fitToContextBudget`). The
+   * caller passes only outputs no request will show in full again (`fitContext`: cleared
+   * at the usual budget, whose cleared prefix only grows, and before the tail a summary
+   * would keep), so this worker's requests stay those of a worker that reads the session
+   * afresh. Each row keeps its stored size, so later budgets count them as before.
    */
   forgetCleared(sessionId: string, cleared: readonly { pos: number; item: TranscriptItem }[]): void {
     const rows = this.#entries.get(sessionId)?.rows;

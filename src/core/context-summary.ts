@@ -39,19 +39,7 @@ export type SummaryPlan = {
  * for the summary of the same range (and finds it stored, keyed by `through`).
  */
 export function planSummary(rows: readonly TranscriptRow[], { keepBytes, inputBytes }: { keepBytes: number; inputBytes: number }): SummaryPlan | undefined {
-  const head = rows[0] !== undefined && isSummaryRow(rows[0]) ? rows[0] : undefined;
-  const body = head === undefined ? rows : rows.slice(1);
-  const canStartAt = (index: number) => body[index]?.item.kind !== 'tool_result';
-
-  // The kept tail: the longest one within keepBytes that starts where a cut may fall, or else the latest turn alone.
-  let tailStart = -1;
-  let tailBytes = 0;
-  for (let index = body.length - 1; index >= 0; index--) {
-    tailBytes += rowBytes(body[index]!);
-    if (!canStartAt(index)) continue;
-    if (tailStart !== -1 && tailBytes > keepBytes) break;
-    tailStart = index;
-  }
+  const { head, body, tailStart } = splitTail(rows, keepBytes);
   if (tailStart <= 0) return undefined;
 
   // The first stretch to summarise: up to inputBytes of rendered text, ending before a place a cut may fall.
@@ -59,11 +47,42 @@ export function planSummary(rows: readonly TranscriptRow[], { keepBytes, inputBy
   let renderedBytes = 0;
   for (let index = 0; index < tailStart; index++) {
     renderedBytes += renderForSummary(body[index]!.item).length;
-    if (!canStartAt(index + 1)) continue;
+    if (!canStartAt(body, index + 1)) continue;
     if (end !== -1 && renderedBytes > inputBytes) break;
     end = index;
   }
   return { previous: head?.item.text, rows: body.slice(0, end + 1), through: body[end]!.pos };
+}
+
+/**
+ * The position of the first row a summary would keep (`planSummary`'s tail), or undefined
+ * when there are no rows. Rows before it will never be shown as they are again once the
+ * context is summarised; the tail only moves forward as the conversation grows.
+ */
+export function keptTailPos(rows: readonly TranscriptRow[], { keepBytes }: { keepBytes: number }): number | undefined {
+  const { body, tailStart } = splitTail(rows, keepBytes);
+  return body[Math.max(0, tailStart)]?.pos;
+}
+
+/** The latest summary (the head of live rows), what follows it, and where the kept tail starts in that (-1: no rows). */
+function splitTail(rows: readonly TranscriptRow[], keepBytes: number) {
+  const head = rows[0] !== undefined && isSummaryRow(rows[0]) ? rows[0] : undefined;
+  const body = head === undefined ? rows : rows.slice(1);
+  // The kept tail: the longest one within keepBytes that starts where a cut may fall, or else the latest turn alone.
+  let tailStart = -1;
+  let tailBytes = 0;
+  for (let index = body.length - 1; index >= 0; index--) {
+    tailBytes += rowBytes(body[index]!);
+    if (!canStartAt(body, index)) continue;
+    if (tailStart !== -1 && tailBytes > keepBytes) break;
+    tailStart = index;
+  }
+  return { head, body, tailStart };
+}
+
+/** A kept part never starts with a tool result: it must follow the answer that asked for it. */
+function canStartAt(body: readonly TranscriptRow[], index: number): boolean {
+  return body[index]?.item.kind !== 'tool_result';
 }
 
 /**

@@ -18,12 +18,13 @@ test('kill -9 of the worker after a summary is stored, before the answer it made
   const STEPS = 24;
   let step = 0;
   let summaries = 0;
-  let slowedOnce = false;
+  let slowed: string | undefined;
   const script: ScriptFunction = (request) => {
     if (isSummaryRequest(request)) return reply(`SUMMARY-${++summaries}: ${lastUserText(request).length} characters summarised`);
-    // The first request made after a summary "thinks" long enough for the worker to be killed under it.
-    if (!slowedOnce && JSON.stringify(request.messages).includes('SUMMARY-1:')) {
-      slowedOnce = true;
+    // The first request made after a compaction "thinks" long enough for the worker to be killed under it.
+    const summary = /SUMMARY-\d+:/.exec(JSON.stringify(request.messages))?.[0];
+    if (slowed === undefined && summary !== undefined) {
+      slowed = summary;
       return { ...reply('never recorded'), delayMs: 6000 };
     }
     if (step < STEPS) return reply(`step ${step++} ${'w'.repeat(1_500)}`, toolUse('bash', { command: 'echo ok' }));
@@ -52,8 +53,8 @@ test('kill -9 of the worker after a summary is stored, before the answer it made
     assert.equal(compacted.length, summaryCalls.length, 'every summary request was recorded once, none made again for a range already summarised');
     const summarisedRanges = summaryCalls.map((c) => lastUserText(c.body));
     assert.equal(new Set(summarisedRanges).size, summarisedRanges.length, 'no range was summarised twice');
-    // The retried call sent the stored summary as the crashed one had.
-    const withFirst = h.model.calls.filter((c) => !isSummaryRequest(c.body) && JSON.stringify(c.body.messages).includes('SUMMARY-1:'));
+    // The retried call sent the stored summary as the crashed one had: a worker that reads the session afresh builds the same request.
+    const withFirst = h.model.calls.filter((c) => !isSummaryRequest(c.body) && JSON.stringify(c.body.messages).includes(slowed!));
     assert.ok(withFirst.length >= 2);
     assert.equal(JSON.stringify(withFirst[0]!.body.messages), JSON.stringify(withFirst[1]!.body.messages), 'the retry sent the same request');
     const messages = events.flatMap((e) => (e.type === 'agent.message' ? e.content.map((b) => (b.type === 'text' ? b.text : '')) : []));

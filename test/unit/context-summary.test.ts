@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planSummary, renderForSummary, summaryRequestText } from '../../src/core/context-summary.ts';
+import { keptTailPos, planSummary, renderForSummary, summaryRequestText } from '../../src/core/context-summary.ts';
 import type { TranscriptRow } from '../../src/core/context-view.ts';
 import type { TranscriptItem } from '../../src/core/transcript.ts';
 
@@ -30,6 +30,19 @@ test('the kept tail fits keepBytes and starts at an answer or a user turn, never
     assert.deepEqual(plan.rows.map((r) => r.pos), rows.filter((r) => r.pos <= plan.through).map((r) => r.pos), 'everything before the tail, in order');
     assert.equal(plan.previous, undefined);
   }
+});
+
+test('the tail a summary keeps starts where planSummary stops, and only moves forward as the conversation grows', () => {
+  let previous = 0;
+  for (let steps = 1; steps <= 40; steps++) {
+    const rows = conversation(steps);
+    const tail = keptTailPos(rows, { keepBytes: 5_000 });
+    assert.ok(tail !== undefined && tail >= previous, `step ${steps}: tail at ${tail}, before at ${previous}`);
+    const plan = planSummary(rows, { keepBytes: 5_000, inputBytes: 1_000_000 });
+    assert.equal(plan === undefined ? rows[0]!.pos : plan.through + 1, tail);
+    previous = tail;
+  }
+  assert.equal(keptTailPos([], { keepBytes: 5_000 }), undefined);
 });
 
 test('a long stretch is summarised a part at a time, each part ending before an answer', () => {
