@@ -35,8 +35,6 @@ const RSS_EVERY_STEPS = 50;
 /** The scripted model's window, and the worker's byte budget: about 25k tokens of transcript, half the window. */
 const WINDOW_TOKENS = 50_000;
 const BUDGET_BYTES = 100_000;
-/** Continue-as-new happens at the first step boundary past this: one step's events of slack under 2,000. */
-const MAX_HISTORY_EVENTS = 1_980;
 const TARGET = { largest_run_history_events_max: 2_000, worker_rss_after_gc_growth_from_step_1000_max_pct: 10 };
 
 const MIB = 1024 * 1024;
@@ -86,7 +84,6 @@ export async function measureLongSession({ steps }: { steps: number }): Promise<
     const startedMs = nowMs();
     const session = await h.longhaul.sessions.create({
       agent: { model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] },
-      tuning: { maxHistoryEvents: MAX_HISTORY_EVENTS },
       events: [{ type: 'user.message', content: [{ type: 'text', text: 'Run one command per step until I stop you.' }] }],
     });
     let after: string | undefined;

@@ -22,4 +22,6 @@ export const PATCHES = {
   removeOnDelete: 'remove-on-delete',
   /** A terminate that arrives while files are copied in before a turn ends the session then, not after the turn. */
   terminateDuringMount: 'terminate-during-mount',
+  /** A run continues as new a step's worth of events before `maxHistoryEvents`, so no run's history passes it. */
+  historyHeadroom: 'history-headroom',
 } as const;

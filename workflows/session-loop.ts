@@ -1,4 +1,4 @@
-import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, log, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import { parseUsd } from '../src/core/budget.ts';
 import { sumUsage, zeroUsage, type Usage } from '../src/core/usage.ts';
 import type { StopReason } from '../src/schemas/events.ts';
@@ -6,9 +6,13 @@ import { resolveTuning, sessionActivities, type ResolvedTuning, type SessionActi
 import type { CarriedState, SessionRemoval, SessionWorkflowInput, ThreadIdentity, ToolUseRef, WorkflowEvent } from './contract.ts';
 import type { StepToolsInput } from '../activities/step-tools.ts';
 import { failureMessage } from './failures.ts';
+import { PATCHES } from './patches.ts';
 import type { Grading } from './outcome.ts';
 import { reportToParent } from './threads.ts';
 import type { sessionWorkflow } from './session.ts';
+
+/** Events a step may add after `shouldContinueAsNew` last said no (a step adds about ten); at most a tenth of the bound. */
+const HISTORY_HEADROOM = 50;
 
 /**
  * Everything one run of a session workflow knows: its input, its tuning with defaults
@@ -139,8 +143,16 @@ export class SessionLoop {
     return (this.state.pendingMounts?.length ?? 0) > 0;
   }
 
+  /**
+   * Checked between steps, and a step adds a few events after the check, so the run stops
+   * `HISTORY_HEADROOM` short of the bound. The patch is asked only near the bound: a history
+   * recorded before it never asked, so replays of it take the old branch.
+   */
   shouldContinueAsNew(): boolean {
-    return workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= this.tuning.maxHistoryEvents;
+    const { continueAsNewSuggested, historyLength } = workflowInfo();
+    if (continueAsNewSuggested || historyLength >= this.tuning.maxHistoryEvents) return true;
+    const headroom = Math.min(HISTORY_HEADROOM, Math.floor(this.tuning.maxHistoryEvents / 10));
+    return historyLength >= this.tuning.maxHistoryEvents - headroom && patched(PATCHES.historyHeadroom);
   }
 
   async continueAsNewNow(): Promise<never> {
