@@ -19,7 +19,7 @@ import { openApiStores } from '../store/open-api-stores.ts';
 import { createDeploymentService } from '../deployments/deployment-service.ts';
 import { dreamingFor } from '../dreams/dreaming.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
-import { openPgliteDriver } from '../store/pglite-driver.ts';
+import { openPgliteDriver, pglitePlacementFromEnv } from '../store/pglite-driver.ts';
 import { SessionStore } from '../store/session-store.ts';
 import { freePort, isServing, startDevServer, stopOrphanDevServers, type DevServer } from '../temporal/dev-server.ts';
 import { TemporalCliNotFoundError } from '../temporal/find-temporal-cli.ts';
@@ -83,7 +83,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
 
     terminal.spinner('opening the store…');
     // One PGlite opener per folder: the session store owns the driver, the API's stores share it.
-    const driver = await openPgliteDriver({ dataDir: layout.store });
+    const driver = await openPgliteDriver({ dataDir: layout.store, placement: pglitePlacementFromEnv(env) });
     const store = await SessionStore.open(driver);
     cleanups.push({ name: 'store', run: () => store.close() });
     // Vault secrets are sealed with LONGHAUL_SECRET_KEY, else a key generated once into <data-dir>/secret.key.
