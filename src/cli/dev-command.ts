@@ -25,6 +25,7 @@ import { freePort, isServing, startDevServer, stopOrphanDevServers, type DevServ
 import { TemporalCliNotFoundError } from '../temporal/find-temporal-cli.ts';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/contract.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
+import { cachedWorkflowBundle } from '../worker/workflow-bundle-cache.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { CredentialResolver } from '../vaults/credential-resolver.ts';
 import { CliError } from './cli-error.ts';
@@ -77,6 +78,14 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
   const stopRequested = waitForStopSignal(terminal);
 
   try {
+    // A child process bundles the workflows (or finds the bundle cached) while the Temporal
+    // server and the store start: bundling here would keep webpack resident all along.
+    const bundling = new AbortController();
+    cleanups.push({ name: 'workflow bundler', run: async () => bundling.abort() });
+    const workflowBundle = cachedWorkflowBundle({ cacheDir: layout.cache, signal: bundling.signal });
+    // Awaited when the worker is created; a failure before then must not be an unhandled rejection.
+    workflowBundle.catch(() => {});
+
     terminal.spinner('starting the Temporal dev server…');
     const temporal = await startTemporal({ port: temporalPort, dbFile: layout.temporalDb, logFile: join(layout.logs, 'temporal.log') });
     cleanups.push({ name: 'Temporal dev server', run: () => temporal.stop() });
@@ -114,7 +123,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env) });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env) });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',
