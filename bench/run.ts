@@ -3,7 +3,7 @@
  * (progress goes to stderr). Never part of `npm test`.
  *
  * Sizes come from the environment:
- *   BENCH_ONLY              comma list of sandbox, orchestration, temporal_floor, cold_start, event_delivery, steering, outcomes, multiagent, deployments, webhooks, memory, sandbox_neighbours, sse, concurrency, long_session (default all)
+ *   BENCH_ONLY              comma list of sandbox, orchestration, temporal_floor, cold_start, event_delivery, steering, outcomes, multiagent, deployments, webhooks, memory, sandbox_neighbours, sse, concurrency, long_session, store_thread (default all)
  *   BENCH_STEPS             steps of the orchestration loop (default 100)
  *   BENCH_WARMUP_STEPS      warm-up steps before it, each way (default 10)
  *   BENCH_FLOOR_SAMPLES     replayed model calls and bare sandbox calls for the floors (default 50)
@@ -26,6 +26,7 @@
  *   BENCH_CONCURRENCY_STEPS     steps (one model call asking for one bash call, and running it) per session (default 20)
  *   BENCH_CONCURRENCY_BASELINE  a git revision (e.g. bb11eea) measured beside the working tree, from a temporary worktree
  *   BENCH_LONG_SESSION_STEPS    steps of the session that runs for days (bench/long-session.ts; default 10000, about 10 minutes)
+ *   BENCH_STORE_THREAD_*    sizes for bench/store-thread.ts (PGlite in-process vs on a worker thread: ROUNDS 3, SAMPLES 100, SESSIONS 20, STEPS 10)
  *
  * Needs Docker, the sandbox image and the Temporal CLI (source .cache/env.sh).
  */
@@ -61,6 +62,9 @@ if (wanted('concurrency')) results['concurrency'] = await resultsOfChildProcess(
 // Its own Temporal, PostgreSQL and worker process, whose memory it watches.
 if (wanted('long_session')) Object.assign(results, await resultsOfChildProcess('long-session.ts'));
 
+// A clean process of its own: it measures the main thread's event loop.
+if (wanted('store_thread')) results['store_thread'] = await resultsOfChildProcess('store-thread.ts');
+
 results['total_runtime_s'] = round((nowMs() - startedMs) / 1000);
 const machine = { node: process.version, cpus: availableParallelism(), load_average_1_5_15_before: loadBefore, load_average_1_5_15_after: loadavg().map(round) };
 process.stdout.write(`${JSON.stringify({ benchmark: 'longhaul', machine, results }, null, 2)}\n`);
@@ -86,7 +90,7 @@ async function sandboxToolCallBench(): Promise<unknown> {
 }
 
 /** Runs a bench script in a child whose stdout goes to our stderr (Temporal's core logs there); results come back over IPC. */
-function resultsOfChildProcess(file: 'suite.ts' | 'sse-bench.ts' | 'concurrency.ts' | 'long-session.ts'): Promise<Record<string, unknown>> {
+function resultsOfChildProcess(file: 'suite.ts' | 'sse-bench.ts' | 'concurrency.ts' | 'long-session.ts' | 'store-thread.ts'): Promise<Record<string, unknown>> {
   const script = fileURLToPath(new URL(`./${file}`, import.meta.url));
   const child = fork(script, [], { stdio: ['ignore', 2, 2, 'ipc'], env: { ...process.env, BENCH_ONLY: [...only].join(',') } });
   return new Promise((resolve, reject) => {

@@ -8,5 +8,11 @@ if (!process.features.typescript) {
   );
   process.exit(1);
 }
+if (process.argv[2] === 'dev') {
+  // `longhaul dev` is long-running and memory-bound: it re-executes itself once with V8 and
+  // malloc settings that only apply at start-up (src/config/dev-memory-settings.ts).
+  const { relaunchWithDevMemorySettings } = await import('../src/config/dev-memory-settings.ts');
+  relaunchWithDevMemorySettings();
+}
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv);

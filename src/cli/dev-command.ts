@@ -19,12 +19,13 @@ import { openApiStores } from '../store/open-api-stores.ts';
 import { createDeploymentService } from '../deployments/deployment-service.ts';
 import { dreamingFor } from '../dreams/dreaming.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
-import { openPgliteDriver } from '../store/pglite-driver.ts';
+import { openPgliteDriver, pglitePlacementFromEnv } from '../store/pglite-driver.ts';
 import { SessionStore } from '../store/session-store.ts';
 import { freePort, isServing, startDevServer, stopOrphanDevServers, type DevServer } from '../temporal/dev-server.ts';
 import { TemporalCliNotFoundError } from '../temporal/find-temporal-cli.ts';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/contract.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
+import { cachedWorkflowBundle } from '../worker/workflow-bundle-cache.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { CredentialResolver } from '../vaults/credential-resolver.ts';
 import { CliError } from './cli-error.ts';
@@ -77,13 +78,21 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
   const stopRequested = waitForStopSignal(terminal);
 
   try {
+    // A child process bundles the workflows (or finds the bundle cached) while the Temporal
+    // server and the store start: bundling here would keep webpack resident all along.
+    const bundling = new AbortController();
+    cleanups.push({ name: 'workflow bundler', run: async () => bundling.abort() });
+    const workflowBundle = cachedWorkflowBundle({ cacheDir: layout.cache, signal: bundling.signal });
+    // Awaited when the worker is created; a failure before then must not be an unhandled rejection.
+    workflowBundle.catch(() => {});
+
     terminal.spinner('starting the Temporal dev server…');
     const temporal = await startTemporal({ port: temporalPort, dbFile: layout.temporalDb, logFile: join(layout.logs, 'temporal.log') });
     cleanups.push({ name: 'Temporal dev server', run: () => temporal.stop() });
 
     terminal.spinner('opening the store…');
     // One PGlite opener per folder: the session store owns the driver, the API's stores share it.
-    const driver = await openPgliteDriver({ dataDir: layout.store });
+    const driver = await openPgliteDriver({ dataDir: layout.store, placement: pglitePlacementFromEnv(env) });
     const store = await SessionStore.open(driver);
     cleanups.push({ name: 'store', run: () => store.close() });
     // Vault secrets are sealed with LONGHAUL_SECRET_KEY, else a key generated once into <data-dir>/secret.key.
@@ -114,7 +123,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env) });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env) });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',

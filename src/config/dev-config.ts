@@ -19,6 +19,8 @@ export type DataDirLayout = {
   /** Temporal dev server's SQLite file: sessions survive a restart of `longhaul dev`. */
   temporalDb: string;
   logs: string;
+  /** Files derived from the code, kept to skip work on the next start (the workflow bundle); safe to delete. */
+  cache: string;
   /** The generated API key, kept so scripts keep working across restarts. Mode 0600. */
   apiKeyFile: string;
 };
@@ -35,6 +37,7 @@ export function dataDirLayout(root: string): DataDirLayout {
     sandboxes: join(root, 'sandboxes'),
     temporalDb: join(root, 'temporal', 'dev.sqlite'),
     logs: join(root, 'logs'),
+    cache: join(root, 'cache'),
     apiKeyFile: join(root, 'api-key'),
   };
 }

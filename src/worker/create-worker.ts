@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
-import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { bundleLonghaulWorkflows } from './bundle-workflows.ts';
 import { storeIdentityCheck } from './store-identity-check.ts';
 import { createDeploymentActivities } from '../../activities/deployment-activities.ts';
 import { createSessionActivities, type SessionActivityDeps } from '../../activities/session-activities.ts';
@@ -20,16 +20,7 @@ import type { SessionStore } from '../store/session-store.ts';
 
 import { DEFAULT_TASK_QUEUE } from '../../workflows/contract.ts';
 
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
-const workflowInterceptorModules = [fileURLToPath(new URL('../../workflows/store-identity-interceptors.ts', import.meta.url))];
-
-/**
- * Bundles Longhaul's workflows once; hand the result to several workers (or
- * worker restarts) to skip re-bundling.
- */
-export function bundleLonghaulWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietBundlerLogger });
-}
+export { bundleLonghaulWorkflows } from './bundle-workflows.ts';
 
 export type LonghaulWorkerOptions = {
   connection: NativeConnection;
@@ -158,12 +149,3 @@ export async function createLonghaulWorker({
     defaultHeartbeatThrottleInterval: heartbeatEveryMs,
   });
 }
-
-const quietBundlerLogger = {
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: (message: string, meta?: Record<string, unknown>) => process.emitWarning(`workflow bundler: ${message} ${meta ? JSON.stringify(meta) : ''}`),
-  error: (message: string, meta?: Record<string, unknown>) => process.emitWarning(`workflow bundler: ${message} ${meta ? JSON.stringify(meta) : ''}`),
-  log: () => {},
-};

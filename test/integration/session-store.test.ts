@@ -6,8 +6,8 @@ import { SessionStore } from '../../src/store/session-store.ts';
 import { TranscriptCache } from '../../activities/model/transcript-cache.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
-// The same suite runs on the embedded default (PGlite) and on a real PostgreSQL server
-// (a fresh database per test).
+// The same suite runs on the embedded default (PGlite, in-process and on its own thread)
+// and on a real PostgreSQL server (a fresh database per test).
 let postgres: TestPostgres;
 before(async () => {
   postgres = await startPostgres();
@@ -18,6 +18,7 @@ after(async () => {
 
 const backends = {
   pglite: async () => SessionStore.open(await openPgliteDriver()),
+  'pglite-thread': async () => SessionStore.open(await openPgliteDriver({ placement: 'thread' })),
   postgres: async () => SessionStore.open(await openPostgresDriver({ url: await postgres.createDatabase() })),
 };
 

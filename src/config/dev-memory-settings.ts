@@ -1,0 +1,49 @@
+/**
+ * Process-wide memory settings of `longhaul dev`, which only take effect when a process
+ * starts: V8 sizes its young generation and glibc its malloc arenas before any of our code
+ * runs. So `bin/longhaul.js dev` re-executes itself once with them (same pid, same stdio).
+ *
+ * Measured on `longhaul dev` (2 cores, 24 GB RAM): without them V8 lets the main thread's
+ * young generation grow to 128 MiB under load and keeps it for tens of seconds, and the
+ * many threads (Temporal core, libuv, V8) spread malloc over arenas that are rarely given
+ * back. With them RSS was 40–55 MiB lower just after start-up and 100–200 MiB lower just
+ * after 50 sessions ran, with CPU per step and step latency unchanged within noise.
+ */
+
+/**
+ * V8 flags, unless the user's own `--max-semi-space-size` (on the command line or in
+ * `NODE_OPTIONS`) says otherwise. 16 MiB semi-spaces (a 32 MiB young generation) was
+ * Node's 64-bit default for years; on big machines V8 now picks 64 MiB.
+ */
+export const DEV_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+
+/** `MALLOC_ARENA_MAX` unless set: glibc's default is 8 arenas per core, each up to 64 MiB, rarely given back. */
+export const DEV_MALLOC_ARENA_MAX = '2';
+
+export type Relaunch = { args: string[]; env: NodeJS.ProcessEnv };
+
+/**
+ * The command that restarts this process with the settings, or `undefined` when it has them
+ * already (or the user chose their own V8 young-generation size).
+ *
+ * @example
+ * devMemoryRelaunch({ execPath: '/usr/bin/node', execArgv: [], argv: ['/usr/bin/node', 'bin/longhaul.js', 'dev'], env: {} });
+ * // → { args: ['/usr/bin/node', '--max-semi-space-size=16', 'bin/longhaul.js', 'dev'], env: { MALLOC_ARENA_MAX: '2' } }
+ */
+export function devMemoryRelaunch({ execPath, execArgv, argv, env }: { execPath: string; execArgv: readonly string[]; argv: readonly string[]; env: NodeJS.ProcessEnv }): Relaunch | undefined {
+  const nodeOptions = (env['NODE_OPTIONS'] ?? '').split(/\s+/);
+  if ([...execArgv, ...nodeOptions].some((flag) => /^--max[-_]semi[-_]space[-_]size\b/.test(flag))) return undefined;
+  return { args: [execPath, ...DEV_NODE_FLAGS, ...execArgv, ...argv.slice(1)], env: { ...env, MALLOC_ARENA_MAX: env['MALLOC_ARENA_MAX'] ?? DEV_MALLOC_ARENA_MAX } };
+}
+
+/**
+ * Replaces this process with one that has the settings (`process.execve`: the pid, stdio
+ * and arguments stay; nothing else has been opened yet). Returns when there is nothing to
+ * do, or when this Node or platform cannot re-execute (then it runs as it is).
+ */
+export function relaunchWithDevMemorySettings(): void {
+  // Node ≥ 22.15 on POSIX systems; elsewhere `longhaul dev` just runs with Node's defaults.
+  if (typeof process.execve !== 'function') return;
+  const relaunch = devMemoryRelaunch({ execPath: process.execPath, execArgv: process.execArgv, argv: process.argv, env: process.env });
+  if (relaunch) process.execve(process.execPath, relaunch.args, relaunch.env);
+}

@@ -1,0 +1,32 @@
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, type BundleOptions, type WorkflowBundle } from '@temporalio/worker';
+
+const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+const workflowInterceptorModules = [fileURLToPath(new URL('../../workflows/store-identity-interceptors.ts', import.meta.url))];
+
+export type BundleLonghaulWorkflowsOptions = {
+  /** Passed to the bundler: sees (and may change) the webpack configuration. Default: none. */
+  webpackConfigHook?: BundleOptions['webpackConfigHook'];
+};
+
+/**
+ * Bundles Longhaul's workflows once; hand the result to several workers (or
+ * worker restarts) to skip re-bundling. The bundler (webpack, swc) stays loaded in
+ * the process that calls this; `cachedWorkflowBundle` runs it in a child process instead.
+ *
+ * @example
+ * const workflowBundle = await bundleLonghaulWorkflows();
+ * const worker = await createLonghaulWorker({ connection, store, sandboxes, workflowBundle });
+ */
+export function bundleLonghaulWorkflows({ webpackConfigHook }: BundleLonghaulWorkflowsOptions = {}): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietBundlerLogger, ...(webpackConfigHook ? { webpackConfigHook } : {}) });
+}
+
+const quietBundlerLogger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (message: string, meta?: Record<string, unknown>) => process.emitWarning(`workflow bundler: ${message} ${meta ? JSON.stringify(meta) : ''}`),
+  error: (message: string, meta?: Record<string, unknown>) => process.emitWarning(`workflow bundler: ${message} ${meta ? JSON.stringify(meta) : ''}`),
+  log: () => {},
+};
