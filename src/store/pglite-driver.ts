@@ -1,5 +1,6 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { ConfigError } from '../config/dev-config.ts';
+import { createPglite } from './pglite-create.ts';
 import { openPgliteThreadDriver } from './pglite-thread-driver.ts';
 import type { Row, SqlDriver, SqlExecutor } from './sql-driver.ts';
 
@@ -30,7 +31,7 @@ export type OpenPgliteDriverOptions = {
  */
 export async function openPgliteDriver({ dataDir, placement = 'in-process' }: OpenPgliteDriverOptions = {}): Promise<SqlDriver> {
   if (placement === 'thread') return openPgliteThreadDriver({ dataDir });
-  const db = dataDir === undefined ? await PGlite.create() : await PGlite.create({ dataDir });
+  const db = await createPglite(dataDir);
   const executor = (q: Pick<PGlite, 'query'>): SqlExecutor => ({
     async query<T extends Row>(sql: string, params: readonly unknown[] = []) {
       const result = await q.query<T>(sql, params as unknown[]);

@@ -5,7 +5,8 @@
  * does in-process.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
+import { createPglite } from './pglite-create.ts';
 import { OPENED_REPLY_ID, serializeError, type ThreadReply, type ThreadRequest } from './pglite-thread-messages.ts';
 
 /** What the main thread passes at start (`workerData`). */
@@ -27,7 +28,7 @@ async function serve(port: MessagePort, { dataDir }: PgliteThreadData): Promise<
   const reply = (message: ThreadReply) => port.postMessage(message);
   let db: PGlite;
   try {
-    db = dataDir === undefined ? await PGlite.create() : await PGlite.create({ dataDir });
+    db = await createPglite(dataDir);
   } catch (error) {
     reply({ kind: 'error', id: OPENED_REPLY_ID, error: serializeError(error) });
     port.close();

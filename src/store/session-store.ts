@@ -230,6 +230,7 @@ export class SessionStore implements ContentStore {
       let seq = Number(lastSeq);
       const processedAt = new Date().toISOString();
       const result: StoredEvent[] = [];
+      const fresh: { seq: number; event: SessionEvent; key: string }[] = [];
       for (const { key, event, id } of events) {
         const known = byKey.get(key);
         if (known) {
@@ -238,18 +239,20 @@ export class SessionStore implements ContentStore {
         }
         seq += 1;
         const full = { id: id ?? eventIdOfKey(sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
-        await tx.query(
-          'INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event) VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)',
-          [sessionId, seq, full.id, key, full.type, processedAt, JSON.stringify(full)],
-        );
         const entry = { seq, event: full };
         byKey.set(key, entry);
+        fresh.push({ ...entry, key });
         result.push(entry);
       }
-      if (seq !== Number(lastSeq)) {
-        await tx.query('UPDATE session_event_seq SET last_seq = $2 WHERE session_id = $1', [sessionId, seq]);
-        // Delivered at commit, so a woken reader always finds the rows.
-        await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, sessionId]);
+      if (fresh.length > 0) {
+        // One statement for the batch: each statement is a trip through the database (PGlite runs them on our event loop).
+        await tx.query(
+          `INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event)
+           SELECT $1, seq, id, key, type, $2, event::jsonb FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) AS batch(seq, id, key, type, event)`,
+          [sessionId, processedAt, fresh.map((f) => f.seq), fresh.map((f) => f.event.id), fresh.map((f) => f.key), fresh.map((f) => f.event.type), fresh.map((f) => JSON.stringify(f.event))],
+        );
+        // The notification is delivered at commit, so a woken reader always finds the rows.
+        await tx.query('WITH bumped AS (UPDATE session_event_seq SET last_seq = $2 WHERE session_id = $1) SELECT pg_notify($3, $1)', [sessionId, seq, EVENTS_CHANNEL]);
       }
       return result;
     });

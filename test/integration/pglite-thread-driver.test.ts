@@ -198,10 +198,39 @@ test('an idle thread driver does not keep the process alive, as an in-process da
   assert.equal(stdout.trim(), '[{"one":1}]');
 });
 
-test('LONGHAUL_PGLITE chooses where longhaul dev runs PGlite: a thread unless it says in-process', () => {
-  assert.equal(pglitePlacementFromEnv({}), 'thread');
-  assert.equal(pglitePlacementFromEnv({ LONGHAUL_PGLITE: ' ' }), 'thread');
+test('LONGHAUL_PGLITE chooses where longhaul dev runs PGlite: in-process unless it says thread', () => {
+  assert.equal(pglitePlacementFromEnv({}), 'in-process');
+  assert.equal(pglitePlacementFromEnv({ LONGHAUL_PGLITE: ' ' }), 'in-process');
   assert.equal(pglitePlacementFromEnv({ LONGHAUL_PGLITE: 'in-process' }), 'in-process');
   assert.equal(pglitePlacementFromEnv({ LONGHAUL_PGLITE: 'thread' }), 'thread');
   assert.throws(() => pglitePlacementFromEnv({ LONGHAUL_PGLITE: 'worker' }), (error: unknown) => error instanceof ConfigError && /LONGHAUL_PGLITE must be one of in-process, thread/.test(error.message));
 });
+
+test('a data folder is created on first open (initdb in a child process) and found with its rows on the next; every PGlite runs with 16 MB shared buffers', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'longhaul-pglite-create-'));
+  try {
+    for (const placement of placements) {
+      const dataDir = join(dir, placement);
+      // Twice: the first open creates the folder, the second finds it and keeps its rows.
+      for (const round of [1, 2]) {
+        await withDataDir(dataDir, placement, async (driver) => {
+          if (round === 1) await driver.exec('CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)');
+          assert.deepEqual(await driver.query('SELECT n FROM kept'), [{ n: 7 }]);
+          assert.deepEqual(await driver.query('SHOW shared_buffers'), [{ shared_buffers: '16MB' }]);
+        });
+      }
+    }
+    await withDriver('in-process', async (driver) => assert.deepEqual(await driver.query('SHOW shared_buffers'), [{ shared_buffers: '16MB' }]));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+async function withDataDir(dataDir: string, placement: PglitePlacement, fn: (driver: SqlDriver) => Promise<void>): Promise<void> {
+  const driver = await openPgliteDriver({ dataDir, placement });
+  try {
+    await fn(driver);
+  } finally {
+    await driver.close();
+  }
+}
