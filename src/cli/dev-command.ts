@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
+import { contextSettingsFromEnv } from '../config/context-config.ts';
 import { DEV_WARM_POOL_SIZE, graderModelFromEnv, sandboxLimitsFromEnv, sandboxWarmPoolFromEnv } from '../config/sandbox-config.ts';
 import { Longhaul } from '../client/longhaul.ts';
 import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../config/dev-config.ts';
@@ -123,7 +124,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env) });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env) });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
+import { contextSettingsFromEnv } from '../config/context-config.ts';
 import { WORKER_WARM_POOL_SIZE, graderModelFromEnv, sandboxLimitsFromEnv, sandboxWarmPoolFromEnv } from '../config/sandbox-config.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
@@ -162,6 +163,7 @@ export async function startEngineWorker({
     deployments,
     webhooks,
     ...graderModelFromEnv(env),
+    ...contextSettingsFromEnv(env),
   });
   const running = worker.run();
   cleanups.push('worker', async () => {

@@ -1,0 +1,31 @@
+import { ConfigError } from './dev-config.ts';
+
+export type ContextSettings = { contextWindowTokens?: number; contextBudgetBytes?: number; serverCompaction?: boolean };
+
+/**
+ * How much of a conversation a worker sends the model (see `SessionActivityDeps`):
+ * - `LONGHAUL_CONTEXT_WINDOW_TOKENS`: the model's context window (default 200000; e.g. 1000000 for a 1M-token model);
+ * - `LONGHAUL_CONTEXT_BUDGET_BYTES`: bytes of transcript a request stays within before outputs are cleared and turns summarised (default 3 per window token);
+ * - `LONGHAUL_SERVER_COMPACTION`: `on` or `off`, whether the endpoint compacts itself (default: on for api.anthropic.com).
+ */
+export function contextSettingsFromEnv(env: NodeJS.ProcessEnv): ContextSettings {
+  const settings: ContextSettings = {};
+  const window = wholeNumber(env, 'LONGHAUL_CONTEXT_WINDOW_TOKENS', { min: 10_000, max: 100_000_000, unit: 'tokens' });
+  if (window !== undefined) settings.contextWindowTokens = window;
+  const budget = wholeNumber(env, 'LONGHAUL_CONTEXT_BUDGET_BYTES', { min: 10_000, max: 1_000_000_000, unit: 'bytes' });
+  if (budget !== undefined) settings.contextBudgetBytes = budget;
+  const compaction = env['LONGHAUL_SERVER_COMPACTION']?.trim();
+  if (compaction) {
+    if (compaction !== 'on' && compaction !== 'off') throw new ConfigError(`LONGHAUL_SERVER_COMPACTION must be on or off, got ${JSON.stringify(compaction)}`);
+    settings.serverCompaction = compaction === 'on';
+  }
+  return settings;
+}
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, { min, max, unit }: { min: number; max: number; unit: string }): number | undefined {
+  const text = env[name]?.trim();
+  if (!text) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new ConfigError(`${name} must be a whole number of ${unit} from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return value;
+}
