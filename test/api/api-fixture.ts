@@ -8,7 +8,7 @@ import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.t
 import { FileStore } from '../../src/store/file-store.ts';
 import type { Script } from '../../src/testing/index.ts';
 import type { WebhookRetry } from '../../workflows/contract.ts';
-import { startHarness, type Harness } from '../support/harness.ts';
+import { startHarness, type ContextSettings, type Harness } from '../support/harness.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
 import type { ResolveHost } from '../../sandbox/index.ts';
@@ -51,6 +51,8 @@ export async function startApiFixture({
   /** Options of `/v1/files` (always served; the worker mounts files from the store). */
   files?: { maxFileBytes?: number };
   graderModel?: string;
+  /** The worker's context settings (window, byte budget, server-side compaction). */
+  context?: ContextSettings;
   /** How webhook deliveries retry. */
   webhookRetry?: WebhookRetry;
 }): Promise<ApiFixture> {
