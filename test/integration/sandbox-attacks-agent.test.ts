@@ -67,7 +67,8 @@ after(async () => {
 });
 
 test('an agent attacking the host through its own tools is refused or contained, and it and its neighbour keep working', async () => {
-  await using h = await startHarness({ temporal, script: plannedScript, postgresUrl: await postgres.createDatabase() });
+  // A context budget the 2 MiB write fits in: summarising the turn's plan away would end it early.
+  await using h = await startHarness({ temporal, script: plannedScript, postgresUrl: await postgres.createDatabase(), context: { contextBudgetBytes: 32 * 1024 * 1024 } });
   // The API as `longhaul serve --host 0.0.0.0` runs it: on every address of the host.
   let apiRequests = 0;
   const apiDriver = await openPgliteDriver();
