@@ -19,6 +19,8 @@ const BATCH = 500;
  */
 export class SessionFeeds {
   readonly #feeds = new Map<string, Feed>();
+  /** Per session, the last sequence number of an append of this process that is committing and will be published. */
+  readonly #publishing = new Map<string, number>();
   readonly #read: (sessionId: string, afterSeq: number, limit: number) => Promise<StoredEvent[]>;
 
   constructor({ read }: { read: (sessionId: string, afterSeq: number, limit: number) => Promise<StoredEvent[]> }) {
@@ -39,16 +41,51 @@ export class SessionFeeds {
     };
   }
 
-  /** The session's log grew: read what is new once and hand it to every reader. */
-  notify(sessionId: string): void {
+  /**
+   * The session's log grew (to `lastSeq`, when the notification says): read what is new
+   * once and hand it to every reader, unless the feed has it already.
+   */
+  notify(sessionId: string, lastSeq?: number): void {
     const feed = this.#feeds.get(sessionId);
     if (!feed) return;
+    // Ours, or older: the feed has it, or is about to be handed it (the database may tell of a commit before the committer hears back).
+    if (lastSeq !== undefined && Math.max(feed.lastSeq, this.#publishing.get(sessionId) ?? 0) >= lastSeq) return;
     if (feed.reading) {
       feed.again = true;
       return;
     }
     feed.reading = true;
     void this.#drain(sessionId, feed);
+  }
+
+  /**
+   * Events this process just committed, in order: handed to the readers as they are when
+   * they follow on from what the feed has (the usual case, `longhaul dev` or a worker that
+   * serves streams), else read like any other notification.
+   */
+  publish(sessionId: string, batch: readonly StoredEvent[]): void {
+    const last = batch.at(-1);
+    if (last && (this.#publishing.get(sessionId) ?? 0) <= last.seq) this.#publishing.delete(sessionId);
+    const feed = this.#feeds.get(sessionId);
+    const first = batch[0];
+    if (!feed || first === undefined || batch.at(-1)!.seq <= feed.lastSeq) return;
+    if (feed.reading || first.seq !== feed.lastSeq + 1) {
+      this.notify(sessionId);
+      return;
+    }
+    feed.lastSeq = batch.at(-1)!.seq;
+    for (const subscriber of feed.subscribers) subscriber.push(batch);
+  }
+
+  /** An append of this process is about to commit events up to `lastSeq`; `publish` (or `abandon`) follows. */
+  willPublish(sessionId: string, lastSeq: number): void {
+    this.#publishing.set(sessionId, Math.max(lastSeq, this.#publishing.get(sessionId) ?? 0));
+  }
+
+  /** The append announced by `willPublish` failed: whatever did commit is read as usual. */
+  abandon(sessionId: string): void {
+    this.#publishing.delete(sessionId);
+    this.notify(sessionId);
   }
 
   closeAll(): void {

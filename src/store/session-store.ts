@@ -94,7 +94,11 @@ export class SessionStore implements ContentStore {
     const [identity] = await driver.query<{ id: string }>('SELECT id FROM store_identity');
     if (identity === undefined) throw new Error('the store has no identity row (store_identity); was it migrated by another version?');
     store.#storeId = identity.id;
-    store.#unlisten = await driver.listen(EVENTS_CHANNEL, (sessionId) => store.#feeds.notify(sessionId));
+    store.#unlisten = await driver.listen(EVENTS_CHANNEL, (payload) => {
+      // `<session id> <last seq>`; a bare session id from an older writer means "read to find out".
+      const [sessionId = '', lastSeq] = payload.split(' ');
+      store.#feeds.notify(sessionId, lastSeq === undefined ? undefined : Number(lastSeq));
+    });
     return store;
   }
 
@@ -201,12 +205,6 @@ export class SessionStore implements ContentStore {
   // ---- events ---------------------------------------------------------------
 
   /**
-   * Appends events (and transcript items) in one transaction. Events whose key
-   * is already stored are skipped, so a retried writer never duplicates one; the
-   * rest get the next gapless sequence numbers. Returns the stored form of every
-   * requested event, old or new, in request order.
-   */
-  /**
    * Calls `observer` after each append commits, with the events it wrote or found already
    * written (a retried append sees its events again). Awaited, so what the observer
    * does (outbound webhooks) happens before the appending activity completes: a crash
@@ -216,8 +214,29 @@ export class SessionStore implements ContentStore {
     this.#appendObservers.push(observer);
   }
 
+  /**
+   * Appends events (and transcript items) in one transaction. Events whose key
+   * is already stored are skipped, so a retried writer never duplicates one; the
+   * rest get the next gapless sequence numbers. Returns the stored form of every
+   * requested event, old or new, in request order.
+   */
   async append(sessionId: string, events: readonly NewEvent[], transcript: readonly NewTranscriptItem[] = []): Promise<StoredEvent[]> {
-    const stored = await this.#db.transaction(async (tx) => {
+    let published: StoredEvent[] = [];
+    let stored: StoredEvent[];
+    try {
+      stored = await this.#transactionOfAppend(sessionId, events, transcript, (fresh) => (published = fresh));
+    } catch (error) {
+      this.#feeds.abandon(sessionId);
+      throw error;
+    }
+    // This process's live readers get the new events without reading them back.
+    this.#feeds.publish(sessionId, published);
+    for (const observer of this.#appendObservers) if (stored.length > 0) await observer(sessionId, stored);
+    return stored;
+  }
+
+  async #transactionOfAppend(sessionId: string, events: readonly NewEvent[], transcript: readonly NewTranscriptItem[], committing: (fresh: StoredEvent[]) => void): Promise<StoredEvent[]> {
+    return this.#db.transaction(async (tx) => {
       const lastSeq = await lockSession(tx, sessionId);
       if (transcript.length > 0) await appendTranscript(tx, sessionId, transcript);
       if (events.length === 0) return [];
@@ -245,19 +264,22 @@ export class SessionStore implements ContentStore {
         result.push(entry);
       }
       if (fresh.length > 0) {
+        const json = fresh.map((f) => JSON.stringify(f.event));
         // One statement for the batch: each statement is a trip through the database (PGlite runs them on our event loop).
         await tx.query(
           `INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event)
            SELECT $1, seq, id, key, type, $2, event::jsonb FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) AS batch(seq, id, key, type, event)`,
-          [sessionId, processedAt, fresh.map((f) => f.seq), fresh.map((f) => f.event.id), fresh.map((f) => f.key), fresh.map((f) => f.event.type), fresh.map((f) => JSON.stringify(f.event))],
+          [sessionId, processedAt, fresh.map((f) => f.seq), fresh.map((f) => f.event.id), fresh.map((f) => f.key), fresh.map((f) => f.event.type), json],
         );
-        // The notification is delivered at commit, so a woken reader always finds the rows.
-        await tx.query('WITH bumped AS (UPDATE session_event_seq SET last_seq = $2 WHERE session_id = $1) SELECT pg_notify($3, $1)', [sessionId, seq, EVENTS_CHANNEL]);
+        // Delivered at commit, so a woken reader always finds the rows; the sequence number lets
+        // this process's own feed, which is handed them below, skip the read.
+        this.#feeds.willPublish(sessionId, seq);
+        await tx.query('WITH bumped AS (UPDATE session_event_seq SET last_seq = $2 WHERE session_id = $1) SELECT pg_notify($3, $1 || \' \' || $2::text)', [sessionId, seq, EVENTS_CHANNEL]);
+        // What a reader would read back: plain JSON, nothing undefined.
+        committing(fresh.map((f, i) => ({ seq: f.seq, event: JSON.parse(json[i]!) as SessionEvent })));
       }
       return result;
     });
-    for (const observer of this.#appendObservers) if (stored.length > 0) await observer(sessionId, stored);
-    return stored;
   }
 
   /** Whether an event with this key exists (an activity's "did I already do this?"). */

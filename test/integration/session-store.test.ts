@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
-import { SessionStore } from '../../src/store/session-store.ts';
+import { SessionStore, type StoredEvent } from '../../src/store/session-store.ts';
+import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { TranscriptCache } from '../../activities/model/transcript-cache.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
@@ -207,4 +208,52 @@ test('the store reopens a PGlite data directory with its data', async () => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a live reader in the appending process gets new events without reading them back; a reader elsewhere reads them on the notification', async () => {
+  const driver = await openPgliteDriver();
+  // Two stores on one database, as `longhaul worker` and `longhaul serve` would be: each counts its own feed reads.
+  const counted = (closes: boolean) => {
+    const reads = { count: 0 };
+    const wrapped: SqlDriver = {
+      query: (sql, params) => {
+        if (/FROM session_events WHERE session_id = \$1 AND seq > \$2 ORDER BY/.test(sql)) reads.count++;
+        return driver.query(sql, params);
+      },
+      transaction: (fn) => driver.transaction(fn),
+      exec: (sql) => driver.exec(sql),
+      notify: (channel, payload) => driver.notify(channel, payload),
+      listen: (channel, onPayload) => driver.listen(channel, onPayload),
+      close: () => (closes ? driver.close() : Promise.resolve()),
+    };
+    return { wrapped, reads };
+  };
+  const appending = counted(true);
+  const elsewhere = counted(false);
+  await using writer = await SessionStore.open(appending.wrapped);
+  await using reader = await SessionStore.open(elsewhere.wrapped);
+  await writer.append('local', [{ key: 'seed', event: { type: 'agent.thinking' } }]);
+  const controller = new AbortController();
+  const follow = async (store: SessionStore) => {
+    const seen: StoredEvent[] = [];
+    for await (const entry of store.tail('local', { afterSeq: 1, signal: controller.signal, pollMs: 60_000 })) {
+      seen.push(entry);
+      if (entry.seq === 11) break;
+    }
+    return seen;
+  };
+  const following = [follow(writer), follow(reader)];
+  // Both readers have replayed and joined their feeds.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  appending.reads.count = 0;
+  elsewhere.reads.count = 0;
+  for (let i = 2; i <= 11; i++) await writer.append('local', [{ key: `e${i}`, event: { type: 'agent.thinking' } }]);
+  const [local, remote] = await Promise.all(following);
+  assert.equal(appending.reads.count, 0, 'the appending store read its own events back');
+  assert.ok(elsewhere.reads.count >= 1, 'the other store was not woken by the notification');
+  // Both were handed exactly what the log holds.
+  const logged = await writer.listEvents('local', { afterSeq: 1 });
+  assert.deepEqual(logged.map((e) => e.seq), Array.from({ length: 10 }, (_, i) => i + 2));
+  assert.deepStrictEqual(local, logged);
+  assert.deepStrictEqual(remote, logged);
 });
