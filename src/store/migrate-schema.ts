@@ -20,12 +20,28 @@ export async function migrateSchema(db: SqlDriver): Promise<void> {
 
 /**
  * Splits a migration into statements. Comments go first, so a `;` in a comment
- * cannot cut a statement in two; migrations hold no string literals with `;`.
+ * cannot cut a statement in two; a `;` inside a `$$`-quoted function body does not
+ * either. Migrations hold no string literals with `;` or `--`.
  */
 export function statementsOf(sql: string): string[] {
-  return sql
+  const statements: string[] = [];
+  let current = '';
+  // Even pieces are outside `$$ … $$`, odd ones inside.
+  sql
     .replace(/--[^\n]*/g, '')
-    .split(';')
-    .map((statement) => statement.trim())
-    .filter(Boolean);
+    .split('$$')
+    .forEach((piece, index) => {
+      if (index % 2 === 1) {
+        current += `$$${piece}$$`;
+        return;
+      }
+      const parts = piece.split(';');
+      current += parts[0];
+      for (const part of parts.slice(1)) {
+        statements.push(current);
+        current = part;
+      }
+    });
+  statements.push(current);
+  return statements.map((statement) => statement.trim()).filter(Boolean);
 }

@@ -401,4 +401,57 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       CREATE INDEX dreams_created ON dreams (created_at, id);
     `,
   },
+  {
+    id: 18,
+    name: 'one statement appends events',
+    sql: `
+      -- What SessionStore.append did in five statements and a transaction: lock the
+      -- session's sequence row, add transcript items, skip events whose key is stored (and
+      -- return those), give the rest the next sequence numbers, and notify at commit with
+      -- "<session> <last seq>". One call per append, as each statement costs a trip.
+      CREATE FUNCTION longhaul_append_events(
+        p_session text, p_processed_at text,
+        p_keys text[], p_ids text[], p_types text[], p_events text[],
+        p_transcript_keys text[], p_transcript_items text[], p_channel text
+      ) RETURNS TABLE (out_key text, out_seq integer, out_event jsonb)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        v_last integer;
+        v_next integer;
+        v_pos integer;
+        i integer;
+      BEGIN
+        INSERT INTO session_event_seq AS s (session_id, last_seq) VALUES (p_session, 0)
+          ON CONFLICT (session_id) DO UPDATE SET last_seq = s.last_seq
+          RETURNING s.last_seq INTO v_last;
+        IF cardinality(p_transcript_keys) > 0 THEN
+          SELECT COALESCE(MAX(t.pos), 0) INTO v_pos FROM session_transcript t WHERE t.session_id = p_session;
+          FOR i IN 1 .. cardinality(p_transcript_keys) LOOP
+            INSERT INTO session_transcript (session_id, pos, key, item) VALUES (p_session, v_pos + 1, p_transcript_keys[i], p_transcript_items[i]::jsonb)
+              ON CONFLICT (session_id, key) DO NOTHING;
+            IF FOUND THEN v_pos := v_pos + 1; END IF;
+          END LOOP;
+        END IF;
+        RETURN QUERY SELECT e.key, e.seq, e.event FROM session_events e WHERE e.session_id = p_session AND e.key = ANY(p_keys);
+        v_next := v_last;
+        FOR i IN 1 .. cardinality(p_keys) LOOP
+          INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event)
+            VALUES (p_session, v_next + 1, p_ids[i], p_keys[i], p_types[i], p_processed_at, p_events[i]::jsonb)
+            ON CONFLICT (session_id, key) DO NOTHING;
+          IF FOUND THEN
+            v_next := v_next + 1;
+            out_key := p_keys[i];
+            out_seq := v_next;
+            out_event := NULL;
+            RETURN NEXT;
+          END IF;
+        END LOOP;
+        IF v_next > v_last THEN
+          UPDATE session_event_seq SET last_seq = v_next WHERE session_id = p_session;
+          PERFORM pg_notify(p_channel, p_session || ' ' || v_next::text);
+        END IF;
+      END
+      $$;
+    `,
+  },
 ];

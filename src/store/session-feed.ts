@@ -8,7 +8,16 @@ export type FeedSubscriber = {
   close(): void;
 };
 
-type Feed = { lastSeq: number; subscribers: Set<FeedSubscriber>; reading: boolean; again: boolean };
+type Feed = {
+  lastSeq: number;
+  subscribers: Set<FeedSubscriber>;
+  reading: boolean;
+  again: boolean;
+  /** Appends of this process under way. */
+  appending: number;
+  /** The highest sequence number a notification named while appends were under way. */
+  heardOf: number;
+};
 
 const BATCH = 500;
 
@@ -19,8 +28,6 @@ const BATCH = 500;
  */
 export class SessionFeeds {
   readonly #feeds = new Map<string, Feed>();
-  /** Per session, the last sequence number of an append of this process that is committing and will be published. */
-  readonly #publishing = new Map<string, number>();
   readonly #read: (sessionId: string, afterSeq: number, limit: number) => Promise<StoredEvent[]>;
 
   constructor({ read }: { read: (sessionId: string, afterSeq: number, limit: number) => Promise<StoredEvent[]> }) {
@@ -31,7 +38,7 @@ export class SessionFeeds {
   subscribe(sessionId: string, cursor: number, subscriber: FeedSubscriber): () => void {
     let feed = this.#feeds.get(sessionId);
     if (!feed) {
-      feed = { lastSeq: cursor, subscribers: new Set(), reading: false, again: false };
+      feed = { lastSeq: cursor, subscribers: new Set(), reading: false, again: false, appending: 0, heardOf: 0 };
       this.#feeds.set(sessionId, feed);
     }
     feed.subscribers.add(subscriber);
@@ -43,13 +50,19 @@ export class SessionFeeds {
 
   /**
    * The session's log grew (to `lastSeq`, when the notification says): read what is new
-   * once and hand it to every reader, unless the feed has it already.
+   * once and hand it to every reader, unless the feed has it already. While this process
+   * appends to the session, a numbered notification waits for the append's end: the
+   * database may tell of a commit before the committer hears back, and the committer
+   * hands its events over itself (`endAppend`).
    */
   notify(sessionId: string, lastSeq?: number): void {
     const feed = this.#feeds.get(sessionId);
     if (!feed) return;
-    // Ours, or older: the feed has it, or is about to be handed it (the database may tell of a commit before the committer hears back).
-    if (lastSeq !== undefined && Math.max(feed.lastSeq, this.#publishing.get(sessionId) ?? 0) >= lastSeq) return;
+    if (lastSeq !== undefined && feed.lastSeq >= lastSeq) return;
+    if (lastSeq !== undefined && feed.appending > 0) {
+      feed.heardOf = Math.max(feed.heardOf, lastSeq);
+      return;
+    }
     if (feed.reading) {
       feed.again = true;
       return;
@@ -58,34 +71,34 @@ export class SessionFeeds {
     void this.#drain(sessionId, feed);
   }
 
-  /**
-   * Events this process just committed, in order: handed to the readers as they are when
-   * they follow on from what the feed has (the usual case, `longhaul dev` or a worker that
-   * serves streams), else read like any other notification.
-   */
-  publish(sessionId: string, batch: readonly StoredEvent[]): void {
-    const last = batch.at(-1);
-    if (last && (this.#publishing.get(sessionId) ?? 0) <= last.seq) this.#publishing.delete(sessionId);
+  /** This process starts an append to the session; `endAppend` follows, whatever happens. */
+  beginAppend(sessionId: string): void {
     const feed = this.#feeds.get(sessionId);
-    const first = batch[0];
-    if (!feed || first === undefined || batch.at(-1)!.seq <= feed.lastSeq) return;
-    if (feed.reading || first.seq !== feed.lastSeq + 1) {
-      this.notify(sessionId);
-      return;
+    if (feed) feed.appending += 1;
+  }
+
+  /**
+   * The append is over: `committed` holds the events it added, in order (none if it failed
+   * or found them all stored). They go to the readers as they are when they follow on from
+   * what the feed has (the usual case: `longhaul dev`, or a worker that serves streams);
+   * anything else the feed heard of meanwhile is read.
+   */
+  endAppend(sessionId: string, committed: readonly StoredEvent[]): void {
+    const feed = this.#feeds.get(sessionId);
+    if (!feed) return;
+    // A reader that joined during the append never counted it.
+    feed.appending = Math.max(0, feed.appending - 1);
+    const first = committed[0];
+    const last = committed.at(-1);
+    if (first && last && last.seq > feed.lastSeq) {
+      if (!feed.reading && first.seq === feed.lastSeq + 1) {
+        feed.lastSeq = last.seq;
+        for (const subscriber of feed.subscribers) subscriber.push(committed);
+      } else {
+        feed.heardOf = Math.max(feed.heardOf, last.seq);
+      }
     }
-    feed.lastSeq = batch.at(-1)!.seq;
-    for (const subscriber of feed.subscribers) subscriber.push(batch);
-  }
-
-  /** An append of this process is about to commit events up to `lastSeq`; `publish` (or `abandon`) follows. */
-  willPublish(sessionId: string, lastSeq: number): void {
-    this.#publishing.set(sessionId, Math.max(lastSeq, this.#publishing.get(sessionId) ?? 0));
-  }
-
-  /** The append announced by `willPublish` failed: whatever did commit is read as usual. */
-  abandon(sessionId: string): void {
-    this.#publishing.delete(sessionId);
-    this.notify(sessionId);
+    if (feed.appending === 0 && feed.heardOf > feed.lastSeq) this.notify(sessionId);
   }
 
   closeAll(): void {

@@ -5,7 +5,7 @@ import { SessionFeeds } from './session-feed.ts';
 import { SessionRecords } from './session-records.ts';
 import { SessionThreads } from './session-threads.ts';
 import { StreamPreviews } from './stream-previews.ts';
-import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
+import type { SqlDriver } from './sql-driver.ts';
 import type { SessionEvent } from '../schemas/events.ts';
 import type { TranscriptItem } from '../core/transcript.ts';
 import { liveFromPos, startOf, type SummaryRow } from '../core/context-view.ts';
@@ -221,65 +221,52 @@ export class SessionStore implements ContentStore {
    * requested event, old or new, in request order.
    */
   async append(sessionId: string, events: readonly NewEvent[], transcript: readonly NewTranscriptItem[] = []): Promise<StoredEvent[]> {
-    let published: StoredEvent[] = [];
+    if (events.length === 0 && transcript.length === 0) return [];
+    const processedAt = new Date().toISOString();
+    const prepared = events.map(({ key, event, id }) => {
+      const full = { id: id ?? eventIdOfKey(sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
+      return { key, full, json: JSON.stringify(full) };
+    });
+    this.#feeds.beginAppend(sessionId);
+    const committed: StoredEvent[] = [];
     let stored: StoredEvent[];
     try {
-      stored = await this.#transactionOfAppend(sessionId, events, transcript, (fresh) => (published = fresh));
-    } catch (error) {
-      this.#feeds.abandon(sessionId);
-      throw error;
-    }
-    // This process's live readers get the new events without reading them back.
-    this.#feeds.publish(sessionId, published);
-    for (const observer of this.#appendObservers) if (stored.length > 0) await observer(sessionId, stored);
-    return stored;
-  }
-
-  async #transactionOfAppend(sessionId: string, events: readonly NewEvent[], transcript: readonly NewTranscriptItem[], committing: (fresh: StoredEvent[]) => void): Promise<StoredEvent[]> {
-    return this.#db.transaction(async (tx) => {
-      const lastSeq = await lockSession(tx, sessionId);
-      if (transcript.length > 0) await appendTranscript(tx, sessionId, transcript);
-      if (events.length === 0) return [];
-      const keys = events.map((e) => e.key);
-      const existing = await tx.query<{ key: string; seq: number; event: SessionEvent }>(
-        'SELECT key, seq, event FROM session_events WHERE session_id = $1 AND key = ANY($2::text[])',
-        [sessionId, keys],
+      // One statement (migration 18): every statement is a trip through the database, and PGlite makes them on our event loop.
+      const rows = await this.#db.query<{ out_key: string; out_seq: number; out_event: SessionEvent | null }>(
+        'SELECT out_key, out_seq, out_event FROM longhaul_append_events($1, $2, $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9)',
+        [
+          sessionId,
+          processedAt,
+          prepared.map((p) => p.key),
+          prepared.map((p) => p.full.id),
+          prepared.map((p) => p.full.type),
+          prepared.map((p) => p.json),
+          transcript.map((t) => t.key),
+          transcript.map((t) => JSON.stringify(t.item)),
+          EVENTS_CHANNEL,
+        ],
       );
-      const byKey = new Map(existing.map((row) => [row.key, { seq: Number(row.seq), event: row.event }]));
-      let seq = Number(lastSeq);
-      const processedAt = new Date().toISOString();
-      const result: StoredEvent[] = [];
-      const fresh: { seq: number; event: SessionEvent; key: string }[] = [];
-      for (const { key, event, id } of events) {
-        const known = byKey.get(key);
-        if (known) {
-          result.push(known);
+      const byKey = new Map<string, StoredEvent>();
+      const fresh = new Map(prepared.map((p) => [p.key, p]));
+      for (const row of rows) {
+        const seq = Number(row.out_seq);
+        if (row.out_event !== null) {
+          byKey.set(row.out_key, { seq, event: row.out_event });
           continue;
         }
-        seq += 1;
-        const full = { id: id ?? eventIdOfKey(sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
-        const entry = { seq, event: full };
-        byKey.set(key, entry);
-        fresh.push({ ...entry, key });
-        result.push(entry);
-      }
-      if (fresh.length > 0) {
-        const json = fresh.map((f) => JSON.stringify(f.event));
-        // One statement for the batch: each statement is a trip through the database (PGlite runs them on our event loop).
-        await tx.query(
-          `INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event)
-           SELECT $1, seq, id, key, type, $2, event::jsonb FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) AS batch(seq, id, key, type, event)`,
-          [sessionId, processedAt, fresh.map((f) => f.seq), fresh.map((f) => f.event.id), fresh.map((f) => f.key), fresh.map((f) => f.event.type), json],
-        );
-        // Delivered at commit, so a woken reader always finds the rows; the sequence number lets
-        // this process's own feed, which is handed them below, skip the read.
-        this.#feeds.willPublish(sessionId, seq);
-        await tx.query('WITH bumped AS (UPDATE session_event_seq SET last_seq = $2 WHERE session_id = $1) SELECT pg_notify($3, $1 || \' \' || $2::text)', [sessionId, seq, EVENTS_CHANNEL]);
+        const made = fresh.get(row.out_key)!;
+        byKey.set(row.out_key, { seq, event: made.full });
         // What a reader would read back: plain JSON, nothing undefined.
-        committing(fresh.map((f, i) => ({ seq: f.seq, event: JSON.parse(json[i]!) as SessionEvent })));
+        committed.push({ seq, event: JSON.parse(made.json) as SessionEvent });
       }
-      return result;
-    });
+      committed.sort((a, b) => a.seq - b.seq);
+      stored = prepared.map((p) => byKey.get(p.key)!);
+    } finally {
+      // This process's live readers get the new events without reading them back.
+      this.#feeds.endAppend(sessionId, committed);
+    }
+    for (const observer of this.#appendObservers) if (stored.length > 0) await observer(sessionId, stored);
+    return stored;
   }
 
   /** Whether an event with this key exists (an activity's "did I already do this?"). */
@@ -405,10 +392,7 @@ export class SessionStore implements ContentStore {
   // ---- transcript -------------------------------------------------------------
 
   async appendTranscript(sessionId: string, items: readonly NewTranscriptItem[]): Promise<void> {
-    await this.#db.transaction(async (tx) => {
-      await lockSession(tx, sessionId);
-      await appendTranscript(tx, sessionId, items);
-    });
+    await this.append(sessionId, [], items);
   }
 
   /** Transcript items in order; with `afterPos`, only those appended after that position. */
@@ -452,30 +436,3 @@ function attemptUsageOf(row: AttemptUsageRow): AttemptUsage {
   return { callKey: row.call_key, attempt: Number(row.attempt), model: row.model_usage, judge: row.judge_usage, final: row.final };
 }
 
-/**
- * Locks the session's sequence row for the rest of the transaction and returns
- * the last sequence number. Every writer of a session goes through here, so
- * writes to one session serialise and sequence numbers commit in order.
- */
-async function lockSession(tx: SqlExecutor, sessionId: string): Promise<number> {
-  // One statement creates the row or, through ON CONFLICT DO UPDATE, row-locks the existing one.
-  const rows = await tx.query<{ last_seq: number }>(
-    `INSERT INTO session_event_seq (session_id, last_seq) VALUES ($1, 0)
-     ON CONFLICT (session_id) DO UPDATE SET last_seq = session_event_seq.last_seq
-     RETURNING last_seq`,
-    [sessionId],
-  );
-  return Number(rows[0]?.last_seq ?? 0);
-}
-
-async function appendTranscript(tx: SqlExecutor, sessionId: string, items: readonly NewTranscriptItem[]): Promise<void> {
-  for (const { key, item } of items) {
-    // pos = max + 1 is safe: the caller holds the session lock.
-    await tx.query(
-      `INSERT INTO session_transcript (session_id, pos, key, item)
-       SELECT $1, COALESCE(MAX(pos), 0) + 1, $2, $3::text::jsonb FROM session_transcript WHERE session_id = $1
-       ON CONFLICT (session_id, key) DO NOTHING`,
-      [sessionId, key, JSON.stringify(item)],
-    );
-  }
-}

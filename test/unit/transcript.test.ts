@@ -49,4 +49,9 @@ test('consecutive user messages merge; redacted blocks are dropped; file sources
 test('migration statements split after comments are removed', async () => {
   const { statementsOf } = await import('../../src/store/migrate-schema.ts');
   assert.deepEqual(statementsOf('-- a; b\nCREATE TABLE x (a int); -- trailing; note\nCREATE INDEX i ON x (a);'), ['CREATE TABLE x (a int)', 'CREATE INDEX i ON x (a)']);
+  // A function body's own `;` stay in it.
+  assert.deepEqual(statementsOf('CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; PERFORM 2; END $$; SELECT 1'), [
+    'CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; PERFORM 2; END $$',
+    'SELECT 1',
+  ]);
 });
