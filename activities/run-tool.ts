@@ -60,7 +60,7 @@ export type RunToolDeps = {
  * transaction. Safe to retry: a recorded result is returned as is, and the
  * in-sandbox executor re-attaches to a call it already started.
  */
-export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<RunToolResult> {
+export async function runTool(deps: RunToolDeps, input: RunToolInput, knownInput?: Record<string, unknown>): Promise<RunToolResult> {
   const { store } = deps;
   const { toolUseId } = input;
   const logId = logOf(input);
@@ -75,11 +75,8 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<R
     if (recorded?.event.type === 'agent.tool_result' || recorded?.event.type === 'agent.mcp_tool_result') return { isError: recorded.event.is_error === true };
   }
 
-  const toolUse = await store.findEventById(logId, input.eventId);
-  if (toolUse?.event.type !== 'agent.tool_use' && toolUse?.event.type !== 'agent.mcp_tool_use') {
-    throw ApplicationFailure.nonRetryable(`tool use event ${input.eventId} not found`, 'ToolUseMissing');
-  }
-  const toolInput = toolUse.event.input;
+  // The step that recorded the call hands its input over; anyone else reads it from the log.
+  const toolInput = knownInput ?? (await recordedToolInput(store, logId, input.eventId));
   if (input.kind === 'mcp') return runMcpTool(deps, input, toolInput, resultKey);
 
   if (attempt > 1 && (await store.findEventByKey(logId, `tool:${toolUseId}:lost:${attempt - 1}`))) {
@@ -264,4 +261,12 @@ function sandboxSpec(sessionId: string, environment: EnvironmentDefinition): San
     diskMb: environment.disk_mb,
     packages: environment.packages,
   };
+}
+
+async function recordedToolInput(store: SessionStore, logId: string, eventId: string): Promise<Record<string, unknown>> {
+  const toolUse = await store.findEventById(logId, eventId);
+  if (toolUse?.event.type !== 'agent.tool_use' && toolUse?.event.type !== 'agent.mcp_tool_use') {
+    throw ApplicationFailure.nonRetryable(`tool use event ${eventId} not found`, 'ToolUseMissing');
+  }
+  return toolUse.event.input;
 }

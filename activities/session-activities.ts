@@ -5,7 +5,7 @@ import type { FileContentReader } from '../src/store/file-store.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
 import type { GradeRequest, GradeResult, GraderInput, OpenOutcome, Usage, WorkflowEvent } from '../workflows/contract.ts';
-import { callModel, type CallModelInput, type CallModelResult } from './model/call-model.ts';
+import { callModel, type CallModelInput, type CallModelResult, type SeenToolInputs } from './model/call-model.ts';
 import { billedUsage, gradeOutcome, gradingCycleKey } from './model/grade-outcome.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
 import { runTool, sandboxSpecFor, type RunToolInput, type RunToolResult } from './run-tool.ts';
@@ -99,9 +99,10 @@ export function createSessionActivities({
      * still get the tool's own retries, as its own activity.
      */
     async callModel(input: CallModelInput & { tools?: StepToolsInput }): Promise<CallModelResult & Partial<StepToolsResult>> {
-      const result = await callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverCompaction: compaction, serverWebTools, transcripts, mcp, memory, interruptible }, input);
+      const seen: SeenToolInputs = new Map();
+      const result = await callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverCompaction: compaction, serverWebTools, transcripts, mcp, memory, interruptible }, input, seen);
       if (input.tools === undefined || !runsInStep(result.toolUses) || Context.current().info.attempt >= input.maxAttempts) return result;
-      return { ...result, ...(await runToolsInStep(toolDeps, input.tools, result.toolUses)) };
+      return { ...result, ...(await runToolsInStep(toolDeps, input.tools, result.toolUses, seen)) };
     },
 
     runTool: (input: RunToolInput): Promise<RunToolResult> => runTool(toolDeps, input),

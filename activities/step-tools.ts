@@ -1,6 +1,7 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import type { ToolUseRef } from '../workflows/contract.ts';
 import { runTool, type RunToolDeps, type RunToolInput } from './run-tool.ts';
+import type { SeenToolInputs } from './model/call-model.ts';
 
 /**
  * What a model call needs to run its step's tool calls itself: everything of a tool call's
@@ -29,9 +30,9 @@ export function runsInStep(refs: readonly ToolUseRef[]): boolean {
  * not retried here: it is left to the workflow, which runs it as its own activity with the
  * tool's retry policy, counting this attempt (`toolAttempt`) as its first.
  */
-export async function runToolsInStep(deps: RunToolDeps, tools: StepToolsInput, refs: readonly ToolUseRef[]): Promise<StepToolsResult> {
+export async function runToolsInStep(deps: RunToolDeps, tools: StepToolsInput, refs: readonly ToolUseRef[], seen?: SeenToolInputs): Promise<StepToolsResult> {
   const ctx = Context.current();
-  const settled = await Promise.allSettled(refs.map((ref) => runTool(deps, { ...tools, toolUseId: ref.toolUseId, eventId: ref.eventId, name: ref.name })));
+  const settled = await Promise.allSettled(refs.map((ref) => runTool(deps, { ...tools, toolUseId: ref.toolUseId, eventId: ref.eventId, name: ref.name }, seen?.get(ref.toolUseId))));
   const ranTools: string[] = [];
   settled.forEach((outcome, index) => {
     const ref = refs[index]!;

@@ -81,22 +81,29 @@ export class AttemptUsageRecorder {
   flush(): void {
     if (!this.#dirty) return;
     this.#dirty = false;
-    this.#enqueue(false).catch((err: unknown) => {
+    this.#enqueue(this.#record(false)).catch((err: unknown) => {
       this.#dirty = true;
       this.#log.warn('recording model usage failed; it is written again later', { ...this.#key, error: String(err) });
     });
   }
 
-  /** Writes the final record (nothing when the endpoint reported nothing) and returns it. @throws when the store cannot take it. */
-  async close(): Promise<{ model: Usage; judge: Usage }> {
+  /**
+   * Writes the final record (nothing when the endpoint reported nothing) and returns its
+   * figures, and the record itself when one was written. @throws when the store cannot take it.
+   */
+  async close(): Promise<{ model: Usage; judge: Usage; record: AttemptUsage | undefined }> {
     await this.#writes;
     this.#dirty = false;
-    if (this.#reported) await this.#enqueue(true);
-    return { model: { ...this.#model }, judge: { ...this.#judge } };
+    const record = this.#reported ? this.#record(true) : undefined;
+    if (record) await this.#enqueue(record);
+    return { model: { ...this.#model }, judge: { ...this.#judge }, record };
   }
 
-  #enqueue(final: boolean): Promise<void> {
-    const record = { callKey: this.#key.callKey, attempt: this.#key.attempt, model: { ...this.#model }, judge: { ...this.#judge }, final };
+  #record(final: boolean): AttemptUsage {
+    return { callKey: this.#key.callKey, attempt: this.#key.attempt, model: { ...this.#model }, judge: { ...this.#judge }, final };
+  }
+
+  #enqueue(record: AttemptUsage): Promise<void> {
     const write = this.#writes.then(() => this.#store.putAttemptUsage(this.#key.sessionId, record));
     // The chain goes on after a failure; the caller of this write sees it.
     this.#writes = write.catch(() => {});

@@ -105,13 +105,16 @@ type ToolDecision = {
  * stored answer without calling the model again. The usage it returns is what the
  * endpoint billed for the call: every attempt it answered, not only the last.
  */
-export async function callModel(deps: CallModelDeps, input: CallModelInput): Promise<CallModelResult> {
-  if (deps.interruptible === undefined) return callModelUntil(deps, input, Context.current().cancellationSignal);
-  return deps.interruptible.run(input.sessionId, input.callKey, (interrupted) => callModelUntil(deps, input, AbortSignal.any([Context.current().cancellationSignal, interrupted])));
+export async function callModel(deps: CallModelDeps, input: CallModelInput, seen?: SeenToolInputs): Promise<CallModelResult> {
+  if (deps.interruptible === undefined) return callModelUntil(deps, input, Context.current().cancellationSignal, seen);
+  return deps.interruptible.run(input.sessionId, input.callKey, (interrupted) => callModelUntil(deps, input, AbortSignal.any([Context.current().cancellationSignal, interrupted]), seen));
 }
 
+/** The inputs of the tool calls a fresh answer asked for, by `toolu_…` id: the step's own tool calls need not read them back. */
+export type SeenToolInputs = Map<string, Record<string, unknown>>;
+
 /** `callModel`, stopped by `stop`: Temporal's cancellation, or an interrupt that reached this process first. */
-async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: AbortSignal): Promise<CallModelResult> {
+async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: AbortSignal, seen: SeenToolInputs | undefined): Promise<CallModelResult> {
   const { store } = deps;
   const { sessionId, callKey } = input;
   const ctx = Context.current();
@@ -200,9 +203,11 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
       });
       decisions.set(block.id, decision);
     }
-    const { model: usage } = await billing.close();
-    // The session is billed for the whole call: this attempt, its judgements and every earlier attempt.
-    const billed = billedUsageOfCall(await store.listAttemptUsage(sessionId, { callKey }), { committedAttempt: attempt, model });
+    const { model: usage, record } = await billing.close();
+    // The session is billed for the whole call: this attempt, its judgements and every earlier
+    // attempt. A first attempt's only record is the one just written, so it is not read back.
+    const records = attempt === 1 ? (record ? [record] : []) : await store.listAttemptUsage(sessionId, { callKey });
+    const billed = billedUsageOfCall(records, { committedAttempt: attempt, model });
     const blockEvents = answerEvents({ sessionId, callKey, content: message.content, toolUseEvent: (block) => toolUseEventOf(block, decisions.get(block.id)) });
     // The primary's `session.usage` is the session's: its own calls and every thread's.
     const usageEvent = sessionUsageEvent(input, billed.usage, billed.costNanos, input.multiagent && input.thread === undefined ? elsewhere : undefined);
@@ -215,6 +220,7 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
       ],
       [{ key: `assistant:${callKey}`, item: { kind: 'assistant', content: message.content, stop_reason: message.stop_reason } }],
     );
+    for (const block of message.content) if (block.type === 'tool_use') seen?.set(block.id, (block.input ?? {}) as Record<string, unknown>);
     const result = summarize(sessionId, callKey, message.content, message.stop_reason, billed.usage, decisions);
     await crossPostWaitingCalls(store, input, result.toolUses);
     await reserveThreads(store, input, result.toolUses);
