@@ -21,6 +21,17 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/** Runs `fn` `samples` times one after another and summarises how long each run took. */
+export async function timeSequentially(samples: number, fn: (i: number) => Promise<unknown>): Promise<Summary> {
+  const durations: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const started = performance.now();
+    await fn(i);
+    durations.push(performance.now() - started);
+  }
+  return summarize(durations);
+}
+
 export function round(value: number): number {
   return Math.round(value * 100) / 100;
 }

@@ -1,8 +1,7 @@
 import { newId } from '../src/store/ids.ts';
 import { openPgliteDriver } from '../src/store/pglite-driver.ts';
 import { SessionStore } from '../src/store/session-store.ts';
-import { nowMs } from './bench-model-script.ts';
-import { summarize } from './stats.ts';
+import { timeSequentially, type Summary } from './stats.ts';
 
 /**
  * What the store's calls cost on a fresh in-memory PGlite with nothing else
@@ -11,15 +10,7 @@ import { summarize } from './stats.ts';
  * per-statement cost times statements per call.
  */
 export async function measureStoreFloor({ samples }: { samples: number }) {
-  const time = async (fn: (i: number) => Promise<unknown>) => {
-    const durations: number[] = [];
-    for (let i = 0; i < samples; i++) {
-      const started = nowMs();
-      await fn(i);
-      durations.push(nowMs() - started);
-    }
-    return summarize(durations);
-  };
+  const time = (fn: (i: number) => Promise<unknown>): Promise<Summary> => timeSequentially(samples, fn);
   const driver = await openPgliteDriver();
   const raw = {
     select_1: await time(() => driver.query('SELECT 1')),

@@ -27,7 +27,7 @@ import { newId } from '../src/store/ids.ts';
 import { openPgliteDriver, type PglitePlacement } from '../src/store/pglite-driver.ts';
 import { SessionStore, type NewTranscriptItem } from '../src/store/session-store.ts';
 import { nowMs } from './bench-model-script.ts';
-import { envInt, progress, round, summarize, type Summary } from './stats.ts';
+import { envInt, progress, round, summarize, timeSequentially, type Summary } from './stats.ts';
 
 /** About what a step writes: a short answer with one tool call, and a tool result of a few KB. */
 const ANSWER_TEXT = 'I will look at the files first. '.repeat(30);
@@ -98,15 +98,7 @@ async function measurePlacement({ placement, samples, sessions, steps }: { place
 }
 
 async function sequential(store: SessionStore, samples: number) {
-  const time = async (fn: (i: number) => Promise<unknown>): Promise<Summary> => {
-    const durations: number[] = [];
-    for (let i = 0; i < samples; i++) {
-      const started = nowMs();
-      await fn(i);
-      durations.push(nowMs() - started);
-    }
-    return summarize(durations);
-  };
+  const time = (fn: (i: number) => Promise<unknown>): Promise<Summary> => timeSequentially(samples, fn);
   const step: Step = { sessionId: newId('sesn'), n: 0, lastPos: 0 };
   const full = { sessionId: newId('sesn'), n: 0, lastPos: 0 };
   for (let i = 0; i < 25; i++) await runStep(store, full);
