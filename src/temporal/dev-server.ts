@@ -116,14 +116,17 @@ const MAX_START_ATTEMPTS = 3;
 type Launch = { ok: true; child: ChildProcess } | { ok: false; timedOut: boolean; reason: string };
 
 async function launch(args: readonly string[], logFile: string | undefined, address: string, deadline: number, startTimeoutMs: number): Promise<Launch> {
-  const stdio = logFile ? openSync(logFile, 'a') : 'ignore';
-  const child = spawn(findTemporalCli(), args, { stdio: ['ignore', stdio, stdio], detached: false });
-  if (typeof stdio === 'number') closeSync(stdio);
+  const log = logFile ? openSync(logFile, 'a') : undefined;
+  // Without a log file, what it says before it answers is kept, so an early exit can say why.
+  const child = spawn(findTemporalCli(), args, { stdio: ['ignore', log ?? 'ignore', log ?? 'pipe'], detached: false });
+  if (log !== undefined) closeSync(log);
+  let said = '';
+  child.stderr?.on('data', (chunk: Buffer) => (said = `${said}${chunk.toString()}`.slice(-16_384)));
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? -1));
   while (!(await isServing(address))) {
     if (exited !== null) {
-      const why = logFile ? lastErrorLine(logFile) : undefined;
+      const why = lastErrorLine(logFile ? readTail(logFile) : said);
       return { ok: false, timedOut: false, reason: `temporal server start-dev exited with code ${exited}${why ? `: ${why}` : ''}${logFile ? `; see ${logFile}` : ''}` };
     }
     if (Date.now() > deadline) {
@@ -135,14 +138,16 @@ async function launch(args: readonly string[], logFile: string | undefined, addr
   return { ok: true, child };
 }
 
-/** The last line of the CLI's log that reports an error, cut to one readable line. */
-function lastErrorLine(logFile: string): string | undefined {
-  let text: string;
+function readTail(logFile: string): string {
   try {
-    text = readFileSync(logFile, 'utf8').slice(-16_384);
+    return readFileSync(logFile, 'utf8').slice(-16_384);
   } catch {
-    return undefined;
+    return '';
   }
+}
+
+/** The last line of what the CLI said that reports an error, cut to one readable line. */
+function lastErrorLine(text: string): string | undefined {
   const lines = text.split('\n').filter((line) => /error|fatal|unable|failed/i.test(line));
   const line = lines.at(-1)?.trim();
   return line ? line.slice(0, 300) : undefined;

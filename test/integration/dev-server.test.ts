@@ -18,6 +18,11 @@ test('a dev server that cannot start says why, from its log, after retrying with
     });
     const attempts = readFileSync(logFile, 'utf8').match(/can't set UI port/g) ?? [];
     assert.equal(attempts.length, 3, 'an early exit is retried twice before it is reported');
+    // Without a log file, from what it said.
+    await assert.rejects(startDevServer({ port: await freePort(), uiPort }), (error: Error) => {
+      assert.match(error.message, /^temporal server start-dev exited with code 1: .*can't set UI port \d+: .*address already in use$/);
+      return true;
+    });
   } finally {
     taken.close();
     rmSync(dir, { recursive: true, force: true });

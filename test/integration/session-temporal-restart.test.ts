@@ -9,9 +9,10 @@ import { freePort } from '../support/postgres.ts';
 test('the Temporal server restarts (persistent dev server) in the middle of a tool call: the session finishes, nothing lost or duplicated', async () => {
   const dir = mkdtempSync('/tmp/longhaul-temporal-');
   const port = await freePort();
-  const uiPort = await freePort();
   const dbFile = `${dir}/temporal.db`;
-  let temporal = await startDevServer({ port, uiPort, dbFile });
+  // No UI: a UI port picked here could be taken by another test's server before this one binds it.
+  const options = { port, dbFile, extraArgs: ['--headless'] };
+  let temporal = await startDevServer(options);
   try {
     await using h = await startHarness({
       temporal,
@@ -29,7 +30,7 @@ test('the Temporal server restarts (persistent dev server) in the middle of a to
     await collectEvents(h.longhaul, session.id, (e) => e.type === 'agent.tool_use');
     await temporal.stop();
     await new Promise((r) => setTimeout(r, 1000));
-    temporal = await startDevServer({ port, uiPort, dbFile });
+    temporal = await startDevServer(options);
 
     const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
     const outputs = events.flatMap((e) => (e.type === 'agent.tool_result' ? [(e.content ?? []).map((b) => (b.type === 'text' ? b.text : '')).join('').trim()] : []));
