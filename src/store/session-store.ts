@@ -247,7 +247,9 @@ export class SessionStore implements ContentStore {
         ],
       );
       const byKey = new Map<string, StoredEvent>();
-      const fresh = new Map(prepared.map((p) => [p.key, p]));
+      // A key given twice in one append is stored once, as first given.
+      const fresh = new Map<string, (typeof prepared)[number]>();
+      for (const p of prepared) if (!fresh.has(p.key)) fresh.set(p.key, p);
       for (const row of rows) {
         const seq = Number(row.out_seq);
         if (row.out_event !== null) {

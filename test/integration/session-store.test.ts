@@ -47,6 +47,20 @@ test('append is idempotent by key and sequence numbers are gapless', async () =>
   assert.deepEqual((await store.append('sesn_2', [{ key: 'a', event: { type: 'session.status_running' } }])).map((e) => e.seq), [1], 'sessions count separately');
 });
 
+test('a key given twice in one append is stored once, as first given', async () => {
+  await using store = await openStore();
+  const stored = await store.append('twice', [
+    { key: 'k', event: { type: 'agent.message', content: [{ type: 'text', text: 'first' }] } },
+    { key: 'k', event: { type: 'agent.message', content: [{ type: 'text', text: 'second' }] } },
+    { key: 'other', event: { type: 'agent.thinking' } },
+  ]);
+  assert.deepEqual(stored.map((e) => e.seq), [1, 1, 2]);
+  assert.equal(JSON.stringify(stored[1]?.event).includes('first'), true);
+  const logged = await store.listEvents('twice');
+  assert.deepEqual(logged.map((e) => e.seq), [1, 2]);
+  assert.deepStrictEqual(logged[0], stored[0]);
+});
+
 test('concurrent appenders to one session still get gapless, unique sequence numbers', async () => {
   await using store = await openStore();
   await Promise.all(Array.from({ length: 20 }, (_, i) => store.append('sesn_c', [{ key: `k${i}`, event: { type: 'agent.thinking' } }, { key: `k${i}x`, event: { type: 'agent.thinking' } }])));
