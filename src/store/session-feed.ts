@@ -71,6 +71,11 @@ export class SessionFeeds {
     void this.#drain(sessionId, feed);
   }
 
+  /** Whether any live reader of this process follows the session. */
+  follows(sessionId: string): boolean {
+    return this.#feeds.has(sessionId);
+  }
+
   /** This process starts an append to the session; `endAppend` follows, whatever happens. */
   beginAppend(sessionId: string): void {
     const feed = this.#feeds.get(sessionId);

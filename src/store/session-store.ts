@@ -258,8 +258,8 @@ export class SessionStore implements ContentStore {
         }
         const made = fresh.get(row.out_key)!;
         byKey.set(row.out_key, { seq, event: made.full });
-        // What a reader would read back: plain JSON, nothing undefined.
-        committed.push({ seq, event: JSON.parse(made.json) as SessionEvent });
+        // What a reader would read back (plain JSON, nothing undefined), made only when this process has one.
+        if (this.#feeds.follows(sessionId)) committed.push({ seq, event: JSON.parse(made.json) as SessionEvent });
       }
       committed.sort((a, b) => a.seq - b.seq);
       stored = prepared.map((p) => byKey.get(p.key)!);
