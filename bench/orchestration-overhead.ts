@@ -93,8 +93,8 @@ export async function measureOrchestrationOverhead({ harness: h, script, probe, 
     const { storeMsPerStep, ensureMsPerStep, ...temporalReport } = report(temporal);
     const { storeMsPerStep: inProcessStoreMs, ensureMsPerStep: inProcessEnsureMs, ...inProcessReport } = report(inProcess);
     const breakdown = stepBreakdown(timeline);
-    const handoffMs = breakdown.model_done_to_tool_scheduled.mean_ms + breakdown.tool_done_to_next_model_scheduled.mean_ms;
-    const activityMs = breakdown.model_activity_start_to_close.mean_ms + breakdown.tool_activity_start_to_close.mean_ms;
+    const handoffMs = breakdown.step_done_to_next_scheduled.mean_ms;
+    const activityMs = breakdown.step_activity_schedule_to_start.mean_ms + breakdown.step_activity_start_to_close.mean_ms;
     const knownInActivities = modelFloor.mean_ms + toolFloor.mean_ms + storeMsPerStep + ensureMsPerStep;
     return {
       target: { overhead_per_step_ms_max: TARGET_OVERHEAD_MS },
@@ -189,34 +189,24 @@ async function sandboxFloors({ h, sessionId, samples }: { h: Harness; sessionId:
 }
 
 /**
- * Where each step's time goes, from the server's history: every step is
- * callModel → (workflow task) → runTool → (workflow task) → next callModel.
+ * Where each step's time goes, from the server's history: a step whose tools need no
+ * answer is one activity (the model call runs the step's tools), then a workflow task
+ * that schedules the next one. Steps that still used a separate `runTool` activity are
+ * counted apart.
  */
-const STEP_COLUMNS = [
-  'model_activity_schedule_to_start',
-  'model_activity_start_to_close',
-  'model_done_to_tool_scheduled',
-  'tool_activity_schedule_to_start',
-  'tool_activity_start_to_close',
-  'tool_done_to_next_model_scheduled',
-] as const;
+const STEP_COLUMNS = ['step_activity_schedule_to_start', 'step_activity_start_to_close', 'step_done_to_next_scheduled'] as const;
 type StepColumn = (typeof STEP_COLUMNS)[number];
 
 function stepBreakdown(timeline: HistoryTimeline) {
   const models = timeline.activities.filter((a) => a.name === 'callModel');
-  const tools = timeline.activities.filter((a) => a.name === 'runTool');
   const columns = Object.fromEntries(STEP_COLUMNS.map((name) => [name, [] as number[]])) as Record<StepColumn, number[]>;
   // Step 1 waits for the sandbox warm-up: skipped, as in the step intervals.
-  for (let i = 1; i + 1 < models.length && i < tools.length; i++) {
+  for (let i = 1; i + 1 < models.length; i++) {
     const model = models[i]!;
-    const tool = tools[i]!;
     const next = models[i + 1]!;
-    columns.model_activity_schedule_to_start.push(model.startedMs - model.scheduledMs);
-    columns.model_activity_start_to_close.push(model.completedMs - model.startedMs);
-    columns.model_done_to_tool_scheduled.push(tool.scheduledMs - model.completedMs);
-    columns.tool_activity_schedule_to_start.push(tool.startedMs - tool.scheduledMs);
-    columns.tool_activity_start_to_close.push(tool.completedMs - tool.startedMs);
-    columns.tool_done_to_next_model_scheduled.push(next.scheduledMs - tool.completedMs);
+    columns.step_activity_schedule_to_start.push(model.startedMs - model.scheduledMs);
+    columns.step_activity_start_to_close.push(model.completedMs - model.startedMs);
+    columns.step_done_to_next_scheduled.push(next.scheduledMs - model.completedMs);
   }
   const stats = (values: number[]): GapStats => {
     const summary = summarize(values);
@@ -226,6 +216,7 @@ function stepBreakdown(timeline: HistoryTimeline) {
   const tasks = timeline.workflowTasks;
   return {
     ...byColumn,
+    separate_tool_activities: timeline.activities.filter((a) => a.name === 'runTool').length,
     workflow_tasks_per_step: round(tasks.length / Math.max(1, models.length - 1)),
     workflow_task_schedule_to_start: summarize(tasks.map((t) => t.startedMs - t.scheduledMs)),
     workflow_task_start_to_complete: summarize(tasks.map((t) => t.completedMs - t.startedMs)),

@@ -137,7 +137,8 @@ export function buildSandboxContainer(options: SandboxContainerOptions): Sandbox
       PYTHONDONTWRITEBYTECODE: '1',
       ...options.environment,
     })
-    .withEntrypoint(['python3'])
+    // -S: the executor is standard library only; skipping site (and its .pth hooks) is ~4 ms of every start.
+    .withEntrypoint(['python3', '-S'])
     .withCommand([
       `${CONTAINER_PATHS.executor}/executor.py`,
       '--socket',

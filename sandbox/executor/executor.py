@@ -30,13 +30,20 @@ Python 3.11 standard library only: the sandbox image has python3 and nothing els
 
 from __future__ import annotations
 
+import sys
+
+# The executor never speaks TLS (the egress relay only copies bytes), and asyncio's
+# optional `ssl` import is about a third of the executor's start-up: CPU that every
+# session's container start pays. A None entry makes `import ssl` fail, which asyncio
+# handles as a Python built without ssl. Commands the agent runs are other processes.
+sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+
 import argparse
 import asyncio
 import json
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 import uuid

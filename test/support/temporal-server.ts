@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
-import { isServing, type DevServer } from '../../src/temporal/dev-server.ts';
+import { isServing, LOW_LATENCY_DYNAMIC_CONFIG, type DevServer } from '../../src/temporal/dev-server.ts';
 import { createServer } from 'node:net';
 import type { TestPostgres } from './postgres.ts';
 
@@ -44,7 +44,9 @@ export async function startRealTemporal(postgres: TestPostgres): Promise<RealTem
     await Promise.all(['frontend', 'frontendMembership', 'frontendHttp', 'history', 'historyMembership', 'matching', 'matchingMembership', 'worker', 'workerMembership', 'pprof', 'metrics'].map(async (name) => [name, await freeLowPort()] as const)),
   );
   const configFile = join(work, 'config.yaml');
-  writeFileSync(join(work, 'dynamic.yaml'), ['history.transferProcessorMaxPollRPS:', '  - value: 10000', 'history.timerProcessorMaxPollRPS:', '  - value: 10000', ''].join('\n'));
+  // The dev server's settings, so the production topology is measured as `longhaul dev` is.
+  const dynamicYaml = Object.entries(LOW_LATENCY_DYNAMIC_CONFIG).map(([key, value]) => `${key}:\n  - value: ${JSON.stringify(value)}\n`);
+  writeFileSync(join(work, 'dynamic.yaml'), dynamicYaml.join(''));
   writeFileSync(configFile, configYaml({ hostname, pgPort, username, databases, ports, dynamicConfig: join(work, 'dynamic.yaml') }));
   const address = `127.0.0.1:${ports['frontend']}`;
   const logFile = join(work, 'server.log');
