@@ -161,6 +161,12 @@ export function createSessionActivities({
       await Promise.all(ids.map((id) => sandbox.cancelTool(id)));
     },
 
+    /** Queues a work item on the session's self-hosted environment unless it has a live one: a worker then answers its tool calls. */
+    async ensureSelfHostedWork({ environmentId, sessionId }: { environmentId: string; sessionId: string }): Promise<{ workId: string }> {
+      const work = await store.work.ensureForSession(environmentId, sessionId);
+      return { workId: work.id };
+    },
+
     /** Removes the session's container but keeps its /workspace volume. */
     async releaseSandbox({ sessionId }: { sessionId: string }): Promise<void> {
       await sandboxes.destroy(sessionId, { removeVolume: false });

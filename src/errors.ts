@@ -15,3 +15,17 @@ export class InvalidRequestError extends LonghaulError {
   override readonly name = 'InvalidRequestError';
   override readonly errorType = 'invalid_request_error';
 }
+
+/**
+ * A work item's heartbeat named a lease that is not the one stored: another worker may hold
+ * the item now (412 `heartbeat_precondition_failed`, with the lease as the server holds it).
+ */
+export class LeasePreconditionError extends LonghaulError {
+  override readonly name = 'LeasePreconditionError';
+  override readonly errorType = 'invalid_request_error';
+  readonly current: { last_heartbeat: string | null; lease_extended: false; state: string; ttl_seconds: number };
+  constructor(message: string, current: LeasePreconditionError['current']) {
+    super(message);
+    this.current = current;
+  }
+}

@@ -49,7 +49,7 @@ export function sessionActivities(tuning: ResolvedTuning) {
     heartbeatTimeout: tuning.toolHeartbeatTimeoutMs,
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
   });
-  const { destroySandbox, releaseSandbox, purgeSessionRecords, gradingUsage } = proxyActivities<SessionActivities>({
+  const { destroySandbox, releaseSandbox, purgeSessionRecords, gradingUsage, ensureSelfHostedWork } = proxyActivities<SessionActivities>({
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
   });
@@ -61,7 +61,7 @@ export function sessionActivities(tuning: ResolvedTuning) {
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5 },
   });
-  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools, gradingUsage };
+  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools, gradingUsage, ensureSelfHostedWork };
 }
 
 export type SessionActivityProxies = ReturnType<typeof sessionActivities>;

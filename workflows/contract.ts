@@ -358,6 +358,8 @@ export const terminateSignal = defineSignal<[SessionRemoval?]>('longhaul.termina
 export const settingsSignal = defineSignal<[SessionSettings]>('longhaul.settings');
 /** Files to copy into the sandbox: before the next model call, or at once when idle. */
 export const mountFilesSignal = defineSignal<[FileMount[]]>('longhaul.mountFiles');
+/** A self-hosted environment's work item of the session was stopped: a session still waiting on tool calls queues another. */
+export const workReleasedSignal = defineSignal('longhaul.workReleased');
 export const statusQuery = defineQuery<SessionStatus>('longhaul.status');
 /** Messages between threads: delegations and follow-ups to a thread, reports back to its starter. */
 export const threadEventsSignal = defineSignal<[(InboundThreadMessage | InboundThreadReport)[]]>('longhaul.threadEvents');

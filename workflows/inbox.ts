@@ -74,7 +74,7 @@ export function drainInterrupts(loop: SessionLoop): WorkflowEvent[] {
   return interrupts.map((user) => interruptEvent(user, user.key ?? loop.nextKey(user.type)));
 }
 
-/** Takes the inbox's answers to the given waiting calls (confirmations, custom tool results), in order. */
+/** Takes the inbox's answers to the given waiting calls (confirmations, custom and self-hosted tool results), in order. */
 export function takeAnswers(loop: SessionLoop, resolves: (e: InboundEvent) => boolean): InboundEvent[] {
   const answers = loop.state.inbox.filter(resolves);
   loop.state.inbox = loop.state.inbox.filter((e) => !resolves(e));
@@ -110,7 +110,7 @@ function outcomeTask(description: string): string {
   return `${description}\n\n(When you finish, an independent grader checks your work against a rubric and may send you back to revise it.)`;
 }
 
-const CLIENT_EVENT_TYPES = new Set(['user.message', 'user.interrupt', 'system.message', 'user.tool_confirmation', 'user.custom_tool_result', 'user.define_outcome']);
+const CLIENT_EVENT_TYPES = new Set(['user.message', 'user.interrupt', 'system.message', 'user.tool_confirmation', 'user.custom_tool_result', 'user.tool_result', 'user.define_outcome']);
 
 function userEventsOf(loop: SessionLoop, events: readonly WorkflowEvent[]): InboundEvent[] {
   return events.flatMap((e): InboundEvent[] => {

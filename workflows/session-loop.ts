@@ -1,4 +1,5 @@
 import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
+import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import { parseUsd } from '../src/core/budget.ts';
 import { sumUsage, zeroUsage, type Usage } from '../src/core/usage.ts';
 import type { StopReason } from '../src/schemas/events.ts';
@@ -47,6 +48,8 @@ export class SessionLoop {
   unsent: WorkflowEvent[] = [];
   sandboxReady: Promise<void> | undefined;
   sandboxWarm = false;
+  /** Set by `workReleasedSignal`: the session's self-hosted work item was stopped. */
+  workReleased = false;
   /** The outcome evaluation in flight, if any. */
   grading: Grading | undefined;
   /** The text of the agent's latest answer (threads only: what a thread reports to its starter). */
@@ -172,8 +175,27 @@ export class SessionLoop {
     if (this.thread && stopReason.type !== 'requires_action') await reportToParent(this, stopReason, { interrupted });
   }
 
-  /** Starts the sandbox while the first model call is under way; tools wait for it. */
+  /** True when the session's sandbox tools run on a self-hosted environment's workers, not in a Longhaul sandbox. */
+  get selfHosted(): boolean {
+    return this.input.environment.self_hosted !== undefined;
+  }
+
+  /** Whether a tool call is answered by the self-hosted environment's worker (`user.tool_result`). */
+  runsOnWorker(ref: ToolUseRef): boolean {
+    return this.selfHosted && (ref.kind ?? 'builtin') === 'builtin' && SANDBOX_TOOLS.has(ref.name);
+  }
+
+  /** Puts a work item on the environment's queue unless the session has a live one, so a worker takes its calls. */
+  async ensureWork(): Promise<void> {
+    const environmentId = this.input.environment.self_hosted?.environment_id;
+    if (environmentId === undefined) return;
+    this.workReleased = false;
+    await this.activities.ensureSelfHostedWork({ environmentId, sessionId: this.sessionId });
+  }
+
+  /** Starts the sandbox while the first model call is under way; tools wait for it. A self-hosted session has none. */
   warmSandbox(): Promise<void> {
+    if (this.selfHosted) return Promise.resolve();
     this.sandboxWarm = true;
     this.sandboxReady ??= this.activities.ensureSandbox({ sessionId: this.sessionId, environment: this.input.environment, ...this.vaults() }).catch((err: unknown) => {
       // Tools provision on demand too; a failed warm-up only costs latency.

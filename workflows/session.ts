@@ -1,5 +1,5 @@
 import { CancellationScope, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
-import { mountFilesSignal, settingsSignal, statusQuery, terminateSignal, threadEventsSignal, userEventsSignal, type SessionWorkflowInput, type WorkflowEvent } from './contract.ts';
+import { mountFilesSignal, settingsSignal, statusQuery, terminateSignal, threadEventsSignal, userEventsSignal, workReleasedSignal, type SessionWorkflowInput, type WorkflowEvent } from './contract.ts';
 import { isModelFailure } from './failures.ts';
 import { drainInbox, drainInterrupts, requeue } from './inbox.ts';
 import { PATCHES } from './patches.ts';
@@ -181,6 +181,9 @@ function setHandlers(loop: SessionLoop): void {
     if (settings.budget !== undefined) state.budget = settings.budget;
     if (settings.vaultIds !== undefined) state.vaultIds = settings.vaultIds;
     forwardSettings(loop, settings);
+  });
+  setHandler(workReleasedSignal, () => {
+    loop.workReleased = true;
   });
   setHandler(mountFilesSignal, (files) => {
     state.pendingMounts = [...(state.pendingMounts ?? []), ...files];

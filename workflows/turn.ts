@@ -90,7 +90,8 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
  */
 async function callModel(loop: SessionLoop, callKey: string, leading: WorkflowEvent[]) {
   const { state, sessionId, tuning } = loop;
-  const tools = patched(PATCHES.toolsInStep) ? loop.toolSettings() : undefined;
+  // A self-hosted session's tools run on its environment's workers, never in the step.
+  const tools = !loop.selfHosted && patched(PATCHES.toolsInStep) ? loop.toolSettings() : undefined;
   loop.stepCall = tools ? { logId: loop.logId, callKey } : undefined;
   try {
     return await loop.activities.callModel({
@@ -135,6 +136,8 @@ async function awaitThreads(loop: SessionLoop): Promise<boolean> {
 async function runStepTools(loop: SessionLoop, refs: readonly ToolUseRef[], priorAttempts: number): Promise<void> {
   const running: Promise<unknown>[] = [];
   const pending = new Map<string, ToolUseRef>();
+  /** Calls a self-hosted environment's worker runs, by event id: answered with `user.tool_result`. */
+  const onWorker = new Map<string, ToolUseRef>();
   const denied: WorkflowEvent[] = [];
   const delegations = refs.filter((ref) => ref.kind === 'delegation');
   // Threads start (or hear a follow-up) alongside the step's other tools.
@@ -143,11 +146,45 @@ async function runStepTools(loop: SessionLoop, refs: readonly ToolUseRef[], prio
     if (ref.kind === 'delegation') continue;
     if (ref.kind === 'custom' || ref.permission === 'ask') pending.set(ref.eventId, ref);
     else if (ref.permission === 'deny') denied.push(errorResult(ref, `This call was denied by the permission policy (${ref.denyReason ?? 'denied'}).`));
+    else if (loop.runsOnWorker(ref)) onWorker.set(ref.eventId, ref);
     else startTool(loop, ref, running, [], priorAttempts);
   }
   if (denied.length > 0) running.push(loop.emit(denied));
-  if (pending.size > 0) await awaitClient(loop, pending, running);
+  // The worker sees the calls held for approval too, and runs them once they are allowed.
+  if (refs.some((ref) => loop.runsOnWorker(ref) && ref.permission !== 'deny')) await loop.ensureWork();
+  if (pending.size > 0) await awaitClient(loop, pending, running, onWorker);
+  if (onWorker.size > 0) running.push(awaitWorker(loop, onWorker));
   await Promise.all(running);
+}
+
+/**
+ * Waits for a self-hosted environment's worker to answer the calls it runs, recording each
+ * `user.tool_result` as it comes. A stopped work item (its worker quit, or was told to) is
+ * replaced, so the calls wait for the next worker; a session may wait for days.
+ */
+async function awaitWorker(loop: SessionLoop, calls: Map<string, ToolUseRef>): Promise<void> {
+  const { state } = loop;
+  const answers = (e: InboundEvent) => e.type === 'user.tool_result' && calls.has(e.tool_use_id);
+  while (calls.size > 0) {
+    await condition(() => state.inbox.some(answers) || loop.workReleased);
+    if (!state.inbox.some(answers)) {
+      await loop.ensureWork();
+      continue;
+    }
+    const events: WorkflowEvent[] = [];
+    for (const answer of takeAnswers(loop, answers)) {
+      if (answer.type !== 'user.tool_result') continue;
+      const ref = calls.get(answer.tool_use_id);
+      if (!ref) continue;
+      calls.delete(answer.tool_use_id);
+      events.push({
+        key: answer.key ?? loop.nextKey(answer.type),
+        event: resolutionEvent(answer),
+        transcript: { kind: 'tool_result', tool_use_id: ref.toolUseId, content: answer.content ?? [], is_error: answer.is_error ?? false },
+      });
+    }
+    await loop.emit(events);
+  }
 }
 
 function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>[], leading: WorkflowEvent[] = [], priorAttempts = 0): void {
@@ -181,7 +218,7 @@ function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>
 }
 
 /** Idles with `requires_action` until every pending call is resolved; each partial answer re-idles with the rest. */
-async function awaitClient(loop: SessionLoop, pending: Map<string, ToolUseRef>, running: Promise<unknown>[]): Promise<void> {
+async function awaitClient(loop: SessionLoop, pending: Map<string, ToolUseRef>, running: Promise<unknown>[], onWorker: Map<string, ToolUseRef>): Promise<void> {
   const { state } = loop;
   loop.awaiting = pending;
   const waiting = (): WorkflowEvent[] => {
@@ -225,8 +262,10 @@ async function awaitClient(loop: SessionLoop, pending: Map<string, ToolUseRef>, 
         state.phase = 'running';
         events.push(...loop.statusEvents('running'));
       }
+      // An approved call the worker runs is its to start: the worker hears the approval from the log.
+      for (const ref of approved.filter((r) => loop.runsOnWorker(r))) onWorker.set(ref.eventId, ref);
       // The first approved call records the answers as it starts: one hop less between approval and tool.
-      const [first, ...rest] = approved;
+      const [first, ...rest] = approved.filter((r) => !loop.runsOnWorker(r));
       if (first) startTool(loop, first, running, events);
       else await loop.emit(events);
       for (const ref of rest) startTool(loop, ref, running);

@@ -1,6 +1,6 @@
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
-import { LonghaulError } from '../errors.ts';
+import { LeasePreconditionError, LonghaulError } from '../errors.ts';
 import type { RunErrorType } from '../schemas/api-deployment.ts';
 import { formatZodError } from './format-zod-error.ts';
 
@@ -87,6 +87,9 @@ export function errorResponseOf(error: unknown): ErrorResponse {
   if (error instanceof HttpApiError) {
     // A 409 of Longhaul's is the state of things: the same request fails the same way.
     return { status: error.status, errorType: error.errorType, message: error.message, details: error.details, fields: error.fields, ...(error.status === 409 ? { shouldRetry: false } : {}) };
+  }
+  if (error instanceof LeasePreconditionError) {
+    return { status: 412, errorType: error.errorType, message: error.message, details: { error_code: 'heartbeat_precondition_failed', current_state: error.current } };
   }
   if (error instanceof LonghaulError) {
     const status = API_ERROR_STATUS[error.errorType];

@@ -9,11 +9,24 @@ export const apiKeyIdOf = (digest: Buffer) => `apikey_${digest.toString('hex').s
 const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
 /**
+ * Who a request acts as: an API key's holder, or a self-hosted environment's worker with the
+ * environment's key or a work item's own token (each allowed only its own few routes; see
+ * `worker-credentials.ts`).
+ */
+export type Principal =
+  | { kind: 'api_key' }
+  | { kind: 'environment'; environmentId: string }
+  | { kind: 'work'; environmentId: string; workId: string; sessionId: string };
+
+/** Resolves a credential that is not an API key; undefined when it is not one either. */
+export type OtherCredentials = (key: string) => Promise<Exclude<Principal, { kind: 'api_key' }> | undefined>;
+
+/**
  * Accepts `Authorization: Bearer <key>` (what the SDK sends) or `x-api-key`.
  * Keys are kept only as sha256 digests and compared in constant time, so
  * neither memory dumps nor response timing reveal them.
  */
-export function apiKeyAuth({ apiKeys }: { apiKeys: Iterable<string> }): MiddlewareHandler<ApiEnv> {
+export function apiKeyAuth({ apiKeys, otherCredentials }: { apiKeys: Iterable<string>; otherCredentials?: OtherCredentials | undefined }): MiddlewareHandler<ApiEnv> {
   const digests = [...apiKeys].map(sha256);
   if (digests.length === 0) throw new Error('apiKeyAuth needs at least one API key');
   return async (c, next) => {
@@ -24,8 +37,14 @@ export function apiKeyAuth({ apiKeys }: { apiKeys: Iterable<string> }): Middlewa
     // Compare against every key, so the time taken does not say which one matched.
     let match = false;
     for (const known of digests) match = timingSafeEqual(known, digest) || match;
-    if (!match) throw new AuthenticationError('invalid API key');
-    c.set('apiKeyId', apiKeyIdOf(digest));
+    if (match) {
+      c.set('apiKeyId', apiKeyIdOf(digest));
+      c.set('principal', { kind: 'api_key' });
+    } else {
+      const other = await otherCredentials?.(key);
+      if (!other) throw new AuthenticationError('invalid API key');
+      c.set('principal', other);
+    }
     await next();
   };
 }

@@ -11,7 +11,9 @@ import type { EnvironmentStore } from '../store/environment-store.ts';
 import type { FileStore } from '../store/file-store.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import type { VaultStore } from '../store/vault-store.ts';
+import { allowedMethods } from './allowed-methods.ts';
 import { apiKeyAuth } from './api-key-auth.ts';
+import { workerCredentials, workerScope } from './worker-credentials.ts';
 import { BadRequestError, errorResponseOf, HttpApiError } from './api-errors.ts';
 import type { ApiApp, ApiEnv } from './api-types.ts';
 import { formatZodError } from './format-zod-error.ts';
@@ -28,6 +30,7 @@ import { registerDreamRoutes } from './routes/dream-routes.ts';
 import type { MemoryStores } from '../store/memory-store.ts';
 import { resourceWebhooks } from './resource-webhooks.ts';
 import { registerEnvironmentRoutes } from './routes/environment-routes.ts';
+import { registerWorkRoutes } from './routes/work-routes.ts';
 import { registerEventRoutes } from './routes/event-routes.ts';
 import { registerThreadRoutes } from './routes/thread-routes.ts';
 import { registerFileRoutes } from './routes/file-routes.ts';
@@ -119,7 +122,8 @@ export function createApiApp({
     await next();
     c.header('request-id', c.get('requestId'));
   });
-  app.use('/v1/*', apiKeyAuth({ apiKeys }));
+  app.use('/v1/*', apiKeyAuth({ apiKeys, otherCredentials: workerCredentials(store) }));
+  app.use('/v1/*', workerScope(store));
   // Stated and enforced before anything is read: a Content-Length over the limit is
   // answered at once; a chunked body is counted as it streams. File uploads have their own.
   const jsonBodyLimit = bodyLimit({
@@ -135,7 +139,9 @@ export function createApiApp({
     '*',
     methodNotAllowed({
       app,
-      onMethodNotAllowed: (c, methods) => {
+      onMethodNotAllowed: (c, matched) => {
+        const served = allowedMethods(app.routes, c.req.path);
+        const methods = served.length > 0 && !served.includes(c.req.method) ? served : matched;
         c.header('Allow', methods.join(', '));
         throw new HttpApiError('invalid_request_error', `${c.req.method} is not served on ${c.req.path}; use ${methods.join(', ')}`, { status: 405 });
       },
@@ -146,6 +152,7 @@ export function createApiApp({
   const deps = { longhaul, store, agents, environments, streamKeepaliveMs, files, vaults, memories, sessionMemory, webhooks: webhookPublisher };
   registerAgentRoutes(app, deps);
   registerEnvironmentRoutes(app, deps);
+  registerWorkRoutes(app, deps);
   registerSessionRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerThreadRoutes(app, deps);

@@ -49,6 +49,10 @@ export async function createApiSession(deps: CreateSessionDeps, params: NewApiSe
   const roster = await pinRoster(agent, agents);
   const environment = await environmentFor(deps, params.environment_id);
   const resources = params.resources ?? [];
+  if (environment.config.type === 'self_hosted' && resources.length > 0) {
+    // `self_hosted_resources_unsupported`: Longhaul cannot place files or memory on the user's own machines.
+    throw new BadRequestError(`resources: environment ${environment.id} is self_hosted; its workers' machines cannot have session resources mounted (give the files to the worker yourself)`);
+  }
   const fileResources = await prepareFileResources(deps, resources.filter((r): r is FileResourceParams => r.type === 'file'), { field: 'resources' });
   const memoryResources = await prepareMemoryResources(deps, resources, { field: 'resources' });
   await checkRubricFiles(deps.files, params.initial_events ?? [], 'initial_events');

@@ -54,6 +54,16 @@ const ERRORS = {
   503: errorResponse('The server has no secret key, which this feature needs; the message says how to set one', errorEnvelope('UnavailableErrorResponse', ['api_error'])),
 } as const;
 
+/** Declared by routes a worker credential may be refused by (a self-hosted environment's work queue). */
+export const FORBIDDEN_RESPONSES = {
+  403: errorResponse('The credential does not serve this operation: the message says which one does', errorEnvelope('PermissionErrorResponse', typesWithStatus(403))),
+} as const;
+
+/** Declared by the work item heartbeat: the lease is not the one the caller expected. */
+export const PRECONDITION_RESPONSES = {
+  412: errorResponse('`expected_last_heartbeat` does not match the lease: another worker may hold the item (`details.error_code` is `heartbeat_precondition_failed`)', errorEnvelope('PreconditionFailedErrorResponse', ['invalid_request_error'])),
+} as const;
+
 /** Declared by the routes of features that need the server's secret key (vaults, webhook endpoints). */
 export const SECRET_KEY_RESPONSES = { 503: ERRORS[503] } as const;
 

@@ -18,6 +18,7 @@ import type { sessionCleanupWorkflow, sessionWorkflow } from '../../workflows/in
 import {
   DEFAULT_TASK_QUEUE,
   mountFilesSignal,
+  workReleasedSignal,
   SESSION_CLEANUP_WORKFLOW,
   SESSION_WORKFLOW,
   settingsSignal,
@@ -206,6 +207,15 @@ export class Longhaul {
       await this.#client.workflow.getHandle(sessionId).signal(mountFilesSignal, mounts);
     },
 
+    /** Tells the session its self-hosted work item was stopped (a session that ended already has nothing to hear). */
+    workReleased: async (sessionId: string): Promise<void> => {
+      try {
+        await this.#client.workflow.getHandle(sessionId).signal(workReleasedSignal);
+      } catch (error) {
+        if (!(error instanceof WorkflowNotFoundError)) throw error;
+      }
+    },
+
     /**
      * Ends the session: it records `session.status_terminated` and releases its sandbox.
      * `removal` also removes its workspace (archive) or everything it left (delete); for a
@@ -241,7 +251,7 @@ export class Longhaul {
       const record = await this.#store.sessions.retrieve(sessionId);
       const state = await this.#stateOf(record);
       if (record.archived_at !== null || state.status === 'terminated') throw new InvalidRequestError(`session ${sessionId} is terminated and takes no more events`);
-      const threads = await threadsAddressed(this.#store, sessionId, events);
+      const threads = await threadsAddressed(this.#store, sessionId, events, record.definition.environment.self_hosted !== undefined);
       // An idle session given work counts as running until it records a status of its own.
       const givesWork = events.some((e, i) => threads[i] === undefined && (e.type === 'user.message' || e.type === 'user.define_outcome' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result'));
       const logEnd = givesWork && state.status === 'idle' ? await this.#store.lastSeq(sessionId) : undefined;
@@ -382,7 +392,7 @@ export class Longhaul {
  * of this session (a thread's calls are cross-posted to the session's log with its id);
  * an interrupt's `session_thread_id` must be a thread of this session that still runs.
  */
-async function threadsAddressed(store: SessionStore, sessionId: string, events: readonly UserEventParams[]): Promise<(string | undefined)[]> {
+async function threadsAddressed(store: SessionStore, sessionId: string, events: readonly UserEventParams[], selfHosted: boolean): Promise<(string | undefined)[]> {
   const threads: (string | undefined)[] = [];
   for (const [index, event] of events.entries()) {
     if (event.type === 'user.tool_confirmation') {
@@ -393,6 +403,12 @@ async function threadsAddressed(store: SessionStore, sessionId: string, events: 
     } else if (event.type === 'user.custom_tool_result') {
       const call = await store.findEventById(sessionId, event.custom_tool_use_id);
       if (call?.event.type !== 'agent.custom_tool_use') throw new InvalidRequestError(`events.${index}.custom_tool_use_id: ${event.custom_tool_use_id} is not a custom tool call of this session`);
+      threads.push(threadOfCall(call.event));
+    } else if (event.type === 'user.tool_result') {
+      // Only a self-hosted environment's workers answer the agent's own tools; Longhaul's sandbox answers them elsewhere.
+      if (!selfHosted) throw new InvalidRequestError(`events.${index}.type: user.tool_result events are only valid for self_hosted environments; this session's tools run in Longhaul's sandbox`);
+      const call = await store.findEventById(sessionId, event.tool_use_id);
+      if (call?.event.type !== 'agent.tool_use') throw new InvalidRequestError(`events.${index}.tool_use_id: ${event.tool_use_id} is not a tool call of this session`);
       threads.push(threadOfCall(call.event));
     } else if (event.type === 'user.interrupt' && event.session_thread_id != null && event.session_thread_id !== primaryThreadIdOf(sessionId)) {
       const thread = await store.threads.get(sessionId, event.session_thread_id);

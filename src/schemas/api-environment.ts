@@ -53,9 +53,9 @@ export const CloudConfigParams = z.object({
 });
 export type CloudConfigParams = z.infer<typeof CloudConfigParams>;
 
-const SelfHostedConfigParams = z
-  .object({ type: z.literal('self_hosted') })
-  .refine(() => false, { message: 'self_hosted environments are not supported by Longhaul yet', path: ['type'] });
+/** Tools run on the user's own machines, by workers that poll the environment's work queue. */
+export const SelfHostedConfig = z.object({ type: z.literal('self_hosted') });
+const SelfHostedConfigParams = SelfHostedConfig;
 
 export const CloudConfig = z.object({
   type: z.literal('cloud'),
@@ -90,7 +90,7 @@ export const Environment = z.object({
   id: z.string(),
   name: z.string(),
   description: z.string().nullable(),
-  config: CloudConfig,
+  config: z.discriminatedUnion('type', [CloudConfig, SelfHostedConfig]),
   metadata: z.record(z.string(), z.string()),
   scope: z.enum(['organization', 'account']),
   created_at: Timestamp,
@@ -100,10 +100,20 @@ export const Environment = z.object({
 export type Environment = z.infer<typeof Environment>;
 
 /**
+ * What creating an environment answers: a self-hosted one comes with `environment_key`, the
+ * credential its workers poll with (a Longhaul addition to the object). It is shown this
+ * once; `POST /v1/environments/{id}/environment_key` replaces it.
+ */
+export const CreatedEnvironment = Environment.extend({ environment_key: z.string().optional() });
+
+/** `POST /v1/environments/{environment_id}/environment_key`: a new key for a self-hosted environment's workers. */
+export const EnvironmentKey = z.object({ type: z.literal('environment_key'), environment_id: z.string(), environment_key: z.string() });
+
+/**
  * The stored config for create/update params. Omitted networking is `limited`
  * with no hosts: Longhaul's sandboxes get no network unless asked.
  */
-export function resolveCloudConfig(params: CloudConfigParams | null | undefined, current?: CloudConfig): CloudConfig {
+export function resolveCloudConfig(params: CloudConfigParams | null | undefined, current?: CloudConfig | undefined): CloudConfig {
   const networking: CloudConfig['networking'] =
     params?.networking == null
       ? (current?.networking ?? { type: 'limited', allowed_hosts: [], allow_mcp_servers: false, allow_package_managers: false })
@@ -124,7 +134,8 @@ export function resolveCloudConfig(params: CloudConfigParams | null | undefined,
 }
 
 /** What the sandbox driver runs for this environment. */
-export function environmentDefinitionOf(environment: Pick<Environment, 'config'>): EnvironmentDefinition {
+export function environmentDefinitionOf(environment: Pick<Environment, 'config' | 'id'>): EnvironmentDefinition {
+  if (environment.config.type === 'self_hosted') return { networking: { type: 'limited' }, self_hosted: { environment_id: environment.id } };
   const { networking, packages } = environment.config;
   const { apt, pip, npm, cargo, gem, go } = packages;
   const hasPackages = [apt, pip, npm, cargo, gem, go].some((list) => list.length > 0);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SystemMessageEventParams, UserCustomToolResultEventParams, UserDefineOutcomeEventParams, UserInterruptEventParams, UserMessageEventParams, UserToolConfirmationEventParams } from './events.ts';
+import { SystemMessageEventParams, UserCustomToolResultEventParams, UserDefineOutcomeEventParams, UserInterruptEventParams, UserMessageEventParams, UserToolConfirmationEventParams, UserToolResultEventParams } from './events.ts';
 
 /** What `events.send`, `events.list` and the event stream take and give. */
 
@@ -17,13 +17,6 @@ export const SESSION_EVENT_TYPES = [
 ] as const;
 export const SessionEventType = z.enum(SESSION_EVENT_TYPES);
 
-// Event types a client may send that Longhaul's session loop cannot act on (yet).
-const refused = (type: string, why: string) =>
-  z
-    .object({ type: z.literal(type) })
-    .loose()
-    .refine(() => false, { message: `${type} events ${why}`, path: ['type'] });
-
 export const SendEventParams = z.discriminatedUnion('type', [
   UserMessageEventParams,
   UserInterruptEventParams,
@@ -31,7 +24,7 @@ export const SendEventParams = z.discriminatedUnion('type', [
   UserCustomToolResultEventParams,
   SystemMessageEventParams,
   UserDefineOutcomeEventParams,
-  refused('user.tool_result', 'are only valid for self_hosted environments; Longhaul runs the agent toolset in its sandbox'),
+  UserToolResultEventParams,
 ]);
 
 // `system.message` rides with what it qualifies: last in the request, right after a message or a tool result.
@@ -48,7 +41,7 @@ export const EventSendParams = z.object({
         if (event.type !== 'system.message') return;
         const previous = events[index - 1];
         if (index !== events.length - 1 || !previous || !SYSTEM_MESSAGE_FOLLOWS.has(previous.type)) {
-          ctx.addIssue({ code: 'custom', path: [index, 'type'], message: 'system.message must be the last event and directly follow a user.message or user.custom_tool_result' });
+          ctx.addIssue({ code: 'custom', path: [index, 'type'], message: 'system.message must be the last event and directly follow a user.message, user.custom_tool_result or user.tool_result' });
         }
       });
     }),

@@ -41,6 +41,8 @@ export const EnvironmentDefinition = z.object({
   /** Disk quota of `/workspace` and `/mnt/session` together, in MiB; fixed when the session's sandbox first starts. */
   disk_mb: z.number().int().min(64).max(16 * 1024 * 1024).optional(),
   packages: EnvironmentPackages.optional(),
+  /** Set for a self-hosted environment: its sandbox tools run on its own workers, which poll this environment's work queue. */
+  self_hosted: z.object({ environment_id: z.string().min(1) }).optional(),
 });
 export type EnvironmentDefinition = z.infer<typeof EnvironmentDefinition>;
 export type EnvironmentDefinitionInput = z.input<typeof EnvironmentDefinition>;

@@ -65,6 +65,15 @@ export const UserCustomToolResultEventParams = z.object({
 });
 export type UserCustomToolResultEventParams = z.infer<typeof UserCustomToolResultEventParams>;
 
+/** A self-hosted environment's worker's answer to an `agent.tool_use` (the tool ran on the worker's machine). */
+export const UserToolResultEventParams = z.object({
+  type: z.literal('user.tool_result'),
+  tool_use_id: z.string().min(1),
+  content: z.array(ToolResultContentBlock).optional(),
+  is_error: z.boolean().nullish(),
+});
+export type UserToolResultEventParams = z.infer<typeof UserToolResultEventParams>;
+
 /** Operator guidance the model sees with the next turn (text only). */
 export const SystemMessageEventParams = z.object({
   type: z.literal('system.message'),
@@ -94,6 +103,7 @@ export const UserEventParams = z.discriminatedUnion('type', [
   UserInterruptEventParams,
   UserToolConfirmationEventParams,
   UserCustomToolResultEventParams,
+  UserToolResultEventParams,
   SystemMessageEventParams,
   UserDefineOutcomeEventParams,
 ]);

@@ -1,6 +1,6 @@
 import { applyMetadataPatch } from '../schemas/api-common.ts';
-import { resolveCloudConfig, type CloudConfigParams, type Environment, type EnvironmentCreateParams, type EnvironmentUpdateParams } from '../schemas/api-environment.ts';
-import { NotFoundError } from '../errors.ts';
+import { resolveCloudConfig, type Environment, type EnvironmentCreateParams, type EnvironmentUpdateParams } from '../schemas/api-environment.ts';
+import { InvalidRequestError, NotFoundError } from '../errors.ts';
 import { newId } from './ids.ts';
 import { keysetPage } from './keyset-page.ts';
 import type { Cursor, Page } from './page-cursor.ts';
@@ -24,7 +24,7 @@ export class EnvironmentStore {
       id: newId('env'),
       name: params.name,
       description: params.description || null,
-      config: resolveCloudConfig(params.config as CloudConfigParams | null | undefined),
+      config: params.config?.type === 'self_hosted' ? { type: 'self_hosted' } : resolveCloudConfig(params.config),
       metadata: params.metadata ?? {},
       scope: params.scope ?? 'organization',
       created_at: now,
@@ -51,7 +51,7 @@ export class EnvironmentStore {
         ...current,
         ...(params.name != null ? { name: params.name } : {}),
         ...(params.description !== undefined ? { description: params.description || null } : {}),
-        ...(params.config != null ? { config: resolveCloudConfig(params.config as CloudConfigParams, current.config) } : {}),
+        ...(params.config != null ? { config: updatedConfig(id, current.config, params.config) } : {}),
         ...(params.scope != null ? { scope: params.scope } : {}),
         metadata: applyMetadataPatch(current.metadata, params.metadata),
         updated_at: now,
@@ -91,4 +91,10 @@ export class EnvironmentStore {
       toItem: (row) => row.record,
     });
   }
+}
+
+/** An environment's config after an update; its type (cloud or self-hosted) is fixed at creation. */
+function updatedConfig(id: string, current: Environment['config'], given: NonNullable<EnvironmentUpdateParams['config']>): Environment['config'] {
+  if (given.type !== current.type) throw new InvalidRequestError(`config.type: environment ${id} is ${current.type}; its type cannot change after creation`);
+  return given.type === 'self_hosted' || current.type === 'self_hosted' ? { type: 'self_hosted' } : resolveCloudConfig(given, current);
 }

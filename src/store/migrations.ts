@@ -454,4 +454,48 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       $$;
     `,
   },
+  {
+    id: 20,
+    name: 'self-hosted environment work queues',
+    sql: `
+      CREATE TABLE environment_keys (
+        environment_id text PRIMARY KEY,
+        key_digest     text NOT NULL UNIQUE,
+        created_at     text NOT NULL
+      );
+      CREATE TABLE environment_work (
+        id                  text PRIMARY KEY,
+        environment_id      text NOT NULL,
+        session_id          text NOT NULL,
+        state               text NOT NULL,
+        metadata            jsonb NOT NULL,
+        created_at          text NOT NULL,
+        polled_at           text,
+        acknowledged_at     text,
+        started_at          text,
+        latest_heartbeat_at text,
+        last_heartbeat      text,
+        lease_expires_at    text,
+        ttl_seconds         integer NOT NULL,
+        stop_requested_at   text,
+        stopped_at          text
+      );
+      CREATE INDEX environment_work_queue ON environment_work (environment_id, state, created_at, id);
+      CREATE INDEX environment_work_listed ON environment_work (environment_id, created_at, id);
+      -- A session has at most one live item: the one its tool calls wait on.
+      CREATE UNIQUE INDEX environment_work_live_session ON environment_work (session_id) WHERE state IN ('queued', 'starting', 'active');
+      CREATE TABLE environment_work_tokens (
+        token_digest text PRIMARY KEY,
+        work_id      text NOT NULL,
+        created_at   text NOT NULL
+      );
+      CREATE INDEX environment_work_tokens_work ON environment_work_tokens (work_id);
+      CREATE TABLE environment_workers (
+        environment_id text NOT NULL,
+        worker_id      text NOT NULL,
+        polled_at      text NOT NULL,
+        PRIMARY KEY (environment_id, worker_id)
+      );
+    `,
+  },
 ];

@@ -10,6 +10,7 @@ import type { SessionEvent } from '../schemas/events.ts';
 import type { TranscriptItem } from '../core/transcript.ts';
 import { liveFromPos, startOf, type SummaryRow } from '../core/context-view.ts';
 import type { Usage } from '../core/usage.ts';
+import { WorkQueue, type WorkQueueOptions } from './work-queue.ts';
 
 /** An event to append: `key` names its cause and makes the append idempotent. */
 export type NewEvent = {
@@ -27,6 +28,8 @@ export type NewEvent = {
 export type StoredEvent = { seq: number; event: SessionEvent };
 
 /** Told of every append once it has committed: the log it went to and its events. */
+export type SessionStoreOptions = { work?: WorkQueueOptions | undefined };
+
 export type AppendObserver = (logId: string, events: readonly StoredEvent[]) => Promise<void>;
 
 export type NewTranscriptItem = { key: string; item: TranscriptItem };
@@ -79,17 +82,20 @@ export class SessionStore implements ContentStore {
   readonly sessions: SessionRecords;
   /** The threads of multi-agent sessions (each thread's log is kept under its id). */
   readonly threads: SessionThreads;
+  /** Work queues of self-hosted environments: where their sessions' tool calls wait for a worker. */
+  readonly work: WorkQueue;
 
-  private constructor(db: SqlDriver) {
+  private constructor(db: SqlDriver, options: SessionStoreOptions) {
     this.#db = db;
     this.previews = new StreamPreviews(db);
     this.sessions = new SessionRecords(db);
     this.threads = new SessionThreads(db);
+    this.work = new WorkQueue(db, options.work);
   }
 
   /** Opens the store on `driver` and brings its schema up to date. */
-  static async open(driver: SqlDriver): Promise<SessionStore> {
-    const store = new SessionStore(driver);
+  static async open(driver: SqlDriver, options: SessionStoreOptions = {}): Promise<SessionStore> {
+    const store = new SessionStore(driver, options);
     await migrateSchema(driver);
     const [identity] = await driver.query<{ id: string }>('SELECT id FROM store_identity');
     if (identity === undefined) throw new Error('the store has no identity row (store_identity); was it migrated by another version?');

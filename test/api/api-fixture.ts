@@ -55,6 +55,8 @@ export async function startApiFixture({
   context?: ContextSettings;
   /** How webhook deliveries retry. */
   webhookRetry?: WebhookRetry;
+  /** Lease of a self-hosted environment's work item, in seconds. */
+  workLeaseTtlSeconds?: number;
 }): Promise<ApiFixture> {
   const driver = apiStoreUrl ? await openPostgresDriver({ url: apiStoreUrl }) : await openPgliteDriver();
   const secretBox = SecretBox.fromBase64(SecretBox.generateKey());

@@ -80,6 +80,7 @@ export async function startHarness({
   graderModel,
   apiStores,
   webhookRetry,
+  workLeaseTtlSeconds,
   model: modelOptions = {},
   context = {},
 }: {
@@ -107,10 +108,14 @@ export async function startHarness({
   apiStores?: ApiStores;
   /** How webhook deliveries retry (tests shorten the hour the default takes to give up). */
   webhookRetry?: WebhookRetry;
+  /** Lease of a self-hosted environment's work item (tests shorten the 90 s default so a dead worker's item comes back soon). */
+  workLeaseTtlSeconds?: number;
 }): Promise<Harness> {
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
-  const store = await SessionStore.open(postgresUrl ? await openPostgresDriver({ url: postgresUrl }) : await openPgliteDriver());
+  const store = await SessionStore.open(postgresUrl ? await openPostgresDriver({ url: postgresUrl }) : await openPgliteDriver(), {
+    ...(workLeaseTtlSeconds !== undefined ? { work: { leaseTtlSeconds: workLeaseTtlSeconds } } : {}),
+  });
   const model = await ScriptedModelServer.start({ ...modelOptions, script });
   const sandboxes = new DockerSandboxDriver({ dataDir: `${dataDir}/sandboxes`, ...(resolveEgressHost ? { resolveEgressHost } : {}) });
   const clientConnection = await Connection.connect({ address: temporal.address });

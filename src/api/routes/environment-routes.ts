@@ -1,7 +1,8 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
-import { Environment, EnvironmentCreateParams, EnvironmentUpdateParams } from '../../schemas/api-environment.ts';
+import { CreatedEnvironment, Environment, EnvironmentCreateParams, EnvironmentKey, EnvironmentUpdateParams } from '../../schemas/api-environment.ts';
+import { BadRequestError } from '../api-errors.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
 import { json, jsonBody } from '../openapi-common.ts';
@@ -10,11 +11,38 @@ const EnvironmentParam = z.object({ environment_id: z.string().min(1) });
 const EnvironmentDeleted = z.object({ id: z.string(), type: z.literal('environment_deleted') });
 const tags = ['environments'];
 
-/** `client.beta.environments` (cloud environments; self-hosted work queues are not served). */
-export function registerEnvironmentRoutes(app: ApiApp, { environments }: Pick<ApiDeps, 'environments'>): void {
+/** `client.beta.environments`: cloud environments (Docker sandboxes) and self-hosted ones (see `work-routes.ts`). */
+export function registerEnvironmentRoutes(app: ApiApp, { environments, store }: Pick<ApiDeps, 'environments' | 'store'>): void {
   app.openapi(
-    createRoute({ method: 'post', path: '/v1/environments', tags, request: { body: jsonBody(EnvironmentCreateParams) }, responses: { 200: json(Environment, 'The new environment') } }),
-    async (c) => c.json(await environments.create(c.req.valid('json')), 200),
+    createRoute({
+      method: 'post',
+      path: '/v1/environments',
+      tags,
+      request: { body: jsonBody(EnvironmentCreateParams) },
+      responses: { 200: json(CreatedEnvironment, 'The new environment; a self-hosted one with its workers\' `environment_key`, shown only here') },
+    }),
+    async (c) => {
+      const environment = await environments.create(c.req.valid('json'));
+      if (environment.config.type !== 'self_hosted') return c.json(environment, 200);
+      return c.json({ ...environment, environment_key: await store.work.issueEnvironmentKey(environment.id) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/environments/{environment_id}/environment_key',
+      tags,
+      description: 'Longhaul: a new key for a self-hosted environment\'s workers. The old key stops working at once.',
+      request: { params: EnvironmentParam },
+      responses: { 200: json(EnvironmentKey, 'The new key, shown only here') },
+    }),
+    async (c) => {
+      const environment = await environments.retrieve(c.req.valid('param').environment_id);
+      if (environment.config.type !== 'self_hosted') throw new BadRequestError(`environment ${environment.id} is ${environment.config.type}: only a self_hosted environment has workers with a key`);
+      const key = await store.work.issueEnvironmentKey(environment.id);
+      return c.json({ type: 'environment_key' as const, environment_id: environment.id, environment_key: key }, 200);
+    },
   );
 
   app.openapi(
