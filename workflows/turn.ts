@@ -106,6 +106,7 @@ async function callModel(loop: SessionLoop, callKey: string, leading: WorkflowEv
       ...(loop.thread ? { thread: { sessionId, threadId: loop.thread.id } } : {}),
       ...(loop.input.primaryThreadId ? { multiagent: { sessionId, threadId: loop.threadId()!, depth: loop.thread?.depth ?? 0 } } : {}),
       ...(tools ? { tools } : {}),
+      ...(loop.selfHosted ? { selfHosted: true } : {}),
     });
   } finally {
     loop.stepCall = undefined;
@@ -177,11 +178,11 @@ async function awaitWorker(loop: SessionLoop, calls: Map<string, ToolUseRef>): P
       const ref = calls.get(answer.tool_use_id);
       if (!ref) continue;
       calls.delete(answer.tool_use_id);
-      events.push({
-        key: answer.key ?? loop.nextKey(answer.type),
-        event: resolutionEvent(answer),
-        transcript: { kind: 'tool_result', tool_use_id: ref.toolUseId, content: answer.content ?? [], is_error: answer.is_error ?? false },
-      });
+      const key = answer.key ?? loop.nextKey(answer.type);
+      const event = resolutionEvent(answer);
+      events.push({ key, event, transcript: { kind: 'tool_result', tool_use_id: ref.toolUseId, content: answer.content ?? [], is_error: answer.is_error ?? false } });
+      // A thread's answer goes to the session's log too, beside the call's copy: a worker reading the session sees the call answered.
+      if (loop.thread) events.push({ key: `${loop.thread.id}:${key}`, event: { ...event, session_thread_id: loop.thread.id }, log: loop.sessionId });
     }
     await loop.emit(events);
   }

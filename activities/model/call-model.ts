@@ -24,6 +24,7 @@ import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
 import { DELEGATION_TOOLS, MAX_THREADS_PER_SESSION, THREAD_LIMIT_REFUSAL, depthRefusal, parseDelegation, rosterMemberFor, unknownAgentRefusal } from '../../src/core/delegation.ts';
 import { parseUsd } from '../../src/core/budget.ts';
+import { SANDBOX_TOOLS } from '../../src/core/agent-toolset.ts';
 import type { InterruptibleCalls } from './interruptible-calls.ts';
 
 export type CallModelInput = {
@@ -45,6 +46,8 @@ export type CallModelInput = {
    * returned for the thread's report.
    */
   thread?: { sessionId: string; threadId: string } | undefined;
+  /** Set when a self-hosted environment's worker runs the sandbox tools: a thread's calls of them go to the session's log too. */
+  selfHosted?: boolean | undefined;
   /**
    * Set in multi-agent sessions: the budget holds the whole session (every thread's own
    * spending, as the store has it), the primary's `session.usage` reports the session's
@@ -360,14 +363,15 @@ async function storedToolUses(store: SessionStore, sessionId: string, callKey: s
 }
 
 /**
- * A thread's calls that wait for the client (approval, custom tools) also go to the
- * session's log, with the thread's id and the same event id: the client watches the
- * session's stream and answers there.
+ * A thread's calls that wait for the client (approval, custom tools, a self-hosted
+ * environment's worker) also go to the session's log, with the thread's id and the same
+ * event id: the client watches the session's stream and answers there.
  */
 async function crossPostWaitingCalls(store: SessionStore, input: CallModelInput, toolUses: readonly ToolUseRef[]): Promise<void> {
   const { thread } = input;
   if (thread === undefined) return;
-  const waiting = toolUses.filter((ref) => ref.kind === 'custom' || ref.permission === 'ask');
+  const onWorker = (ref: ToolUseRef) => input.selfHosted === true && (ref.kind ?? 'builtin') === 'builtin' && SANDBOX_TOOLS.has(ref.name);
+  const waiting = toolUses.filter((ref) => ref.kind === 'custom' || ref.permission === 'ask' || onWorker(ref));
   if (waiting.length === 0) return;
   const copies: NewEvent[] = [];
   for (const ref of waiting) {

@@ -207,12 +207,18 @@ export class Longhaul {
       await this.#client.workflow.getHandle(sessionId).signal(mountFilesSignal, mounts);
     },
 
-    /** Tells the session its self-hosted work item was stopped (a session that ended already has nothing to hear). */
+    /**
+     * Tells the session, and each of its threads (they wait on the same item), that its
+     * self-hosted work item was stopped. One that ended already has nothing to hear.
+     */
     workReleased: async (sessionId: string): Promise<void> => {
-      try {
-        await this.#client.workflow.getHandle(sessionId).signal(workReleasedSignal);
-      } catch (error) {
-        if (!(error instanceof WorkflowNotFoundError)) throw error;
+      const threads = await this.#store.threads.list(sessionId);
+      for (const workflowId of [sessionId, ...threads.filter((t) => t.archivedAt === null).map((t) => t.id)]) {
+        try {
+          await this.#client.workflow.getHandle(workflowId).signal(workReleasedSignal);
+        } catch (error) {
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+        }
       }
     },
 

@@ -29,6 +29,8 @@ const PLANS: Record<string, ReturnType<typeof toolUse>[]> = {
   // The first run sleeps (and is killed with its worker); the run on the second worker returns at once.
   killed: [toolUse('bash', { command: 'if [ -e started.txt ]; then echo "second worker"; else touch started.txt; sleep 120; fi' })],
   lease: [toolUse('bash', { command: 'echo answered' })],
+  delegate: [toolUse('delegate_to_agent', { agent: 'specialist', message: 'specialist-task' })],
+  'specialist-task': [toolUse('bash', { command: 'echo from the specialist > specialist.txt; cat specialist.txt' })],
 };
 
 const script: ScriptFunction = (request, { callIndex }) => {
@@ -142,6 +144,43 @@ test('a worker killed mid-call loses its lease; a second worker takes the item a
     } catch {
       // gone already
     }
+    rmSync(workdir, { recursive: true, force: true });
+  }
+});
+
+test("a specialist's tool calls run on the same worker, answered in its thread", async () => {
+  await using f = await startApiFixture({ temporal, script, workLeaseTtlSeconds: 6 });
+  const { environment, environmentKey, agent: specialist } = await selfHostedSetup(f, 'team');
+  await f.client.beta.agents.update(specialist.id, { version: specialist.version, name: 'specialist' });
+  const coordinator = await f.client.beta.agents.create({
+    name: 'coordinator',
+    model: 'claude-sonnet-5-5',
+    tools: [{ type: 'agent_toolset_20260401' }],
+    multiagent: { type: 'coordinator', agents: [specialist.id] },
+  } as Anthropic.Beta.Agents.AgentCreateParams);
+  const workdir = mkdtempSync(join(tmpdir(), 'longhaul-self-hosted-'));
+  const stop = new AbortController();
+  const running = workerClient(f, environmentKey).beta.environments.work.worker({ environmentId: environment.id, environmentKey, workdir, maxIdleMs: 1000 }).run(stop.signal);
+  try {
+    const session = await f.client.beta.sessions.create({ agent: coordinator.id, environment_id: environment.id });
+    await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'delegate' }] }] });
+    const events = await waitForIdle(f, session.id, 90_000);
+    const idle = events.findLast((e) => e.type === 'session.status_idle');
+    assert.deepEqual(idle?.type === 'session.status_idle' && idle.stop_reason, { type: 'end_turn' });
+    assert.equal(readFileSync(join(workdir, 'specialist.txt'), 'utf8'), 'from the specialist\n');
+    // The specialist's call is in its thread's log, answered there by the worker.
+    const threads = [];
+    for await (const thread of f.client.beta.sessions.threads.list(session.id)) threads.push(thread);
+    const specialistThread = threads.find((t) => 'name' in t.agent && t.agent.name === 'specialist');
+    assert.ok(specialistThread);
+    const threadEvents = [];
+    for await (const event of f.client.beta.sessions.threads.events.list(specialistThread.id, { session_id: session.id, limit: 100 })) threadEvents.push(event);
+    const use = threadEvents.find((e) => e.type === 'agent.tool_use');
+    const result = threadEvents.find((e) => e.type === 'user.tool_result' && e.tool_use_id === use?.id);
+    assert.match(resultText(result as BetaManagedAgentsSessionEvent) ?? '', /from the specialist/);
+  } finally {
+    stop.abort();
+    await running.catch(() => {});
     rmSync(workdir, { recursive: true, force: true });
   }
 });
