@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 import Anthropic, { BadRequestError, NotFoundError, toFile } from '@anthropic-ai/sdk';
 import type { Uploadable } from '@anthropic-ai/sdk/core/uploads';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
+import { DELEGATE_TOOL } from '../../src/core/delegation.ts';
+import { lastToolResults, text, toolUse, type ScriptedRequest } from '../../src/testing/index.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { eventually } from '../support/eventually.ts';
 import { stepsScript } from '../support/steps-script.ts';
@@ -271,4 +273,56 @@ test('a pinned version deleted before the session placed it: a session.error say
   assert.equal(results[0]?.text.trim(), '0');
   const error = (await listEvents(session.id)).find((e) => e.type === 'session.error');
   assert.match(JSON.stringify(error), /the skill short-lived .* was deleted before it could be placed at \/mnt\/skills\/short-lived: the session goes on without it/);
+});
+
+test('a specialist thread sees its own agent’s skills in its prompt and runs them in the session’s sandbox, where every agent’s skills are', async () => {
+  const coordinatorSkill = await client.beta.skills.create({ files: await skillFiles({ 'planning/SKILL.md': '---\ndescription: How the coordinator plans.\n---\n' }) });
+  const specialistSkill = await client.beta.skills.create({ files: await skillFiles(reportTool('specialist', randomBytes(10))) });
+  const specialist = await client.beta.agents.create({ name: 'specialist', model: MODEL, system: 'You are the specialist.', tools: [{ type: 'agent_toolset_20260401' }], skills: [{ type: 'custom', skill_id: specialistSkill.id }] });
+  const coordinator = await client.beta.agents.create({
+    name: 'coordinator',
+    model: MODEL,
+    system: 'You coordinate.',
+    skills: [{ type: 'custom', skill_id: coordinatorSkill.id }],
+    multiagent: { type: 'coordinator', agents: [specialist.id] },
+  });
+  const environment = await client.beta.environments.create({ name: 'skills-threads-env' });
+  const session = await client.beta.sessions.create({ agent: coordinator.id, environment_id: environment.id });
+  assert.deepEqual(session.agent.skills, [{ type: 'custom', skill_id: coordinatorSkill.id, version: coordinatorSkill.latest_version_id }]);
+  const roster = session.agent.multiagent?.type === 'coordinator' ? session.agent.multiagent.agents : [];
+  assert.deepEqual(roster.map((a) => ('skills' in a ? a.skills : undefined)), [[{ type: 'custom', skill_id: specialistSkill.id, version: specialistSkill.latest_version_id }]]);
+
+  const systemOf = (request: ScriptedRequest) => JSON.stringify(request.system ?? '');
+  f.harness.model.setScript((request) => {
+    const answered = request.messages.some((m) => m.role === 'assistant');
+    if (systemOf(request).includes('You are the specialist.')) {
+      if (!answered) return { content: [toolUse('bash', { command: 'ls /mnt/skills; /mnt/skills/report-tool/scripts/report.sh threads' })] };
+      return { content: [text(`specialist saw: ${lastToolResults(request).map((r) => r.text).join('')}`)] };
+    }
+    if (!answered) return { content: [toolUse(DELEGATE_TOOL, { agent: 'specialist', message: 'Write the report.' })] };
+    return { content: [text('done')] };
+  });
+  try {
+    const calls = f.harness.model.calls.length;
+    await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'Get the report written.' }] }] });
+    const answer = await eventually('the specialist’s report', () =>
+      f.harness.model.calls.slice(calls).find((call) => !systemOf(call.body).includes('You are the specialist.') && JSON.stringify(call.body.messages).includes('specialist saw:')),
+    { timeoutMs: 120_000 });
+    assert.match(JSON.stringify(answer.body.messages), /specialist saw: planning\\nreport-tool\\nreport specialist: threads/);
+
+    const mine = f.harness.model.calls.slice(calls);
+    const specialistPrompts = mine.filter((call) => systemOf(call.body).includes('You are the specialist.')).map((call) => systemOf(call.body));
+    const coordinatorPrompts = mine.filter((call) => !systemOf(call.body).includes('You are the specialist.')).map((call) => systemOf(call.body));
+    assert.ok(specialistPrompts.length > 0 && coordinatorPrompts.length > 0);
+    for (const prompt of specialistPrompts) {
+      assert.match(prompt, /report-tool \(\/mnt\/skills\/report-tool\/SKILL\.md\)/);
+      assert.doesNotMatch(prompt, /planning/);
+    }
+    for (const prompt of coordinatorPrompts) {
+      assert.match(prompt, /planning \(\/mnt\/skills\/planning\/SKILL\.md\): How the coordinator plans\./);
+      assert.doesNotMatch(prompt, /report-tool/);
+    }
+  } finally {
+    f.harness.model.setScript(stepsScript);
+  }
 });
