@@ -1,11 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { FileContentReader } from '../src/store/file-store.ts';
-import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import { ContentSizeMismatchError, copyIntoWorkspace } from '../sandbox/copy-into-workspace.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
 import type { FileMount } from '../workflows/contract.ts';
-import { sandboxSpecFor, type SandboxSpecDeps } from './run-tool.ts';
+import { ensureSessionSandbox, type SandboxSpecDeps } from './run-tool.ts';
 
 /** Plain JSON, so it can cross the workflow boundary. */
 export type MountFilesInput = {
@@ -17,12 +16,10 @@ export type MountFilesInput = {
   vaultIds?: string[] | undefined;
 };
 
-export type MountFilesDeps = {
+export type MountFilesDeps = SandboxSpecDeps & {
   sandboxes: SandboxDriver;
   /** Where the bytes are: the shared store, so this runs on any worker. */
   files: FileContentReader;
-  credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
-  memory?: SandboxSpecDeps['memory'];
 };
 
 /**
@@ -33,9 +30,9 @@ export type MountFilesDeps = {
  * The session workflow runs it (activity `mountFiles`) before the model call
  * that should see the files.
  */
-export async function mountFiles({ sandboxes, files, credentials, memory }: MountFilesDeps, { sessionId, environment, files: mounts, vaultIds }: MountFilesInput): Promise<void> {
+export async function mountFiles({ files, ...deps }: MountFilesDeps, { sessionId, environment, files: mounts, vaultIds }: MountFilesInput): Promise<void> {
   if (mounts.length === 0) return;
-  const sandbox = await sandboxes.ensure(await sandboxSpecFor({ credentials, memory }, sessionId, environment, vaultIds));
+  const sandbox = await ensureSessionSandbox(deps, sessionId, environment, vaultIds);
   try {
     await copyIntoWorkspace({
       sandbox,

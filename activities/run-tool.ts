@@ -2,13 +2,14 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { NewEvent, SessionStore } from '../src/store/session-store.ts';
-import { SandboxLostError, SandboxStartError, type DiskFull, type SandboxDriver, type SandboxSpec, type ToolOutcome } from '../sandbox/types.ts';
+import { SandboxLostError, SandboxStartError, type DiskFull, type Sandbox, type SandboxDriver, type SandboxSpec, type ToolOutcome } from '../sandbox/types.ts';
 import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import type { McpServerDefinition } from '../src/schemas/agent.ts';
 import type { ToolResultContentBlock } from '../src/schemas/events.ts';
 import type { WorkflowEvent } from '../workflows/contract.ts';
 import { mcpSessionError, type McpGateway } from './mcp-gateway.ts';
 import type { MemorySync } from './memory-sync.ts';
+import type { SkillMounts } from './skill-mounts.ts';
 import { runWebTool, type WebSearchProvider } from './web-tools.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';
 
@@ -53,6 +54,8 @@ export type RunToolDeps = {
   credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
   /** Syncs the session's memory stores with `/mnt/memory` around each sandbox call. */
   memory?: MemorySync | undefined;
+  /** Places the session's skills at `/mnt/skills` before its first sandbox call. */
+  skills?: SkillMounts | undefined;
 };
 
 /**
@@ -214,7 +217,7 @@ const PERMANENT_START_FAILURES = new Set(['image_missing', 'packages_failed']);
  */
 async function ensureOrExplain(deps: RunToolDeps, input: RunToolInput, attempt: number): Promise<Awaited<ReturnType<SandboxDriver['ensure']>> | ToolOutcome> {
   try {
-    return await deps.sandboxes.ensure(await sandboxSpecFor(deps, input.sessionId, input.environment, input.vaultIds));
+    return await ensureSessionSandbox(deps, input.sessionId, input.environment, input.vaultIds);
   } catch (err) {
     if (!(err instanceof SandboxStartError)) throw err;
     const permanent = PERMANENT_START_FAILURES.has(err.code);
@@ -233,7 +236,24 @@ async function ensureOrExplain(deps: RunToolDeps, input: RunToolInput, attempt: 
 export type SandboxSpecDeps = {
   credentials?: Pick<CredentialResolver, 'environmentSecrets'> | undefined;
   memory?: Pick<MemorySync, 'mounts'> | undefined;
+  skills?: Pick<SkillMounts, 'pinned' | 'install'> | undefined;
 };
+
+/**
+ * The session's sandbox, started or found (`sandboxSpecFor`), with its skills in place: what
+ * every activity that reaches a session's sandbox asks for, so whichever comes first
+ * places them, and the agent finds them from its first call on.
+ */
+export async function ensureSessionSandbox(
+  deps: SandboxSpecDeps & { sandboxes: SandboxDriver },
+  sessionId: string,
+  environment: EnvironmentDefinition,
+  vaultIds: readonly string[] | undefined,
+): Promise<Sandbox> {
+  const sandbox = await deps.sandboxes.ensure(await sandboxSpecFor(deps, sessionId, environment, vaultIds));
+  await deps.skills?.install(sessionId, sandbox);
+  return sandbox;
+}
 
 /** The sandbox spec with the session's memory mounts and the egress secrets of its vaults (placeholders in the container, values only in the proxy). */
 export async function sandboxSpecFor(
@@ -244,7 +264,8 @@ export async function sandboxSpecFor(
 ): Promise<SandboxSpec> {
   // Every start of the container must ask for the same mounts: whichever activity starts it fixes them.
   const memory = (await deps.memory?.mounts(sessionId)) ?? [];
-  const spec = { ...sandboxSpec(sessionId, environment), ...(memory.length > 0 ? { memory } : {}) };
+  const skills = ((await deps.skills?.pinned(sessionId)) ?? []).length > 0;
+  const spec = { ...sandboxSpec(sessionId, environment), ...(memory.length > 0 ? { memory } : {}), ...(skills ? { skills } : {}) };
   if (!deps.credentials || !vaultIds || vaultIds.length === 0) return spec;
   const secrets = await deps.credentials.environmentSecrets([...vaultIds]);
   return secrets.length > 0 ? { ...spec, egress: { secrets: secrets.map(({ name, value, hosts, header, body }) => ({ name, value, hosts, header, body })) } } : spec;

@@ -8,13 +8,14 @@ import type { GradeRequest, GradeResult, GraderInput, OpenOutcome, Usage, Workfl
 import { callModel, type CallModelInput, type CallModelResult, type SeenToolInputs } from './model/call-model.ts';
 import { billedUsage, gradeOutcome, gradingCycleKey } from './model/grade-outcome.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
-import { runTool, sandboxSpecFor, type RunToolInput, type RunToolResult } from './run-tool.ts';
+import { ensureSessionSandbox, runTool, type RunToolInput, type RunToolResult } from './run-tool.ts';
 import type { WebSearchProvider } from './web-tools.ts';
 import type { McpGateway } from './mcp-gateway.ts';
 import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
 import { TranscriptCache } from './model/transcript-cache.ts';
 import { InterruptibleCalls } from './model/interruptible-calls.ts';
 import type { MemorySync } from './memory-sync.ts';
+import type { SkillMounts } from './skill-mounts.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';
 import { runsInStep, runToolsInStep, type StepToolsInput, type StepToolsResult } from './step-tools.ts';
 
@@ -64,6 +65,8 @@ export type SessionActivityDeps = {
   graderModel?: string | undefined;
   /** Memory stores: mounted in sandboxes, synced around tool calls, named in the system prompt. */
   memory?: MemorySync | undefined;
+  /** Skills: the versions a session pinned, placed read-only at /mnt/skills wherever its sandbox is made ready. */
+  skills?: SkillMounts | undefined;
 };
 
 /**
@@ -86,10 +89,12 @@ export function createSessionActivities({
   credentials,
   graderModel,
   memory,
+  skills,
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
   const interruptible = new InterruptibleCalls();
-  const toolDeps = { store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials, memory };
+  const toolDeps = { store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials, memory, skills };
+  const sandboxDeps = { sandboxes, credentials, memory, skills };
   // Below the window by a quarter: room for the answer, and for the turn the compaction is asked in.
   const compaction = serverCompaction ? { triggerTokens: Math.floor(contextWindowTokens * 0.75) } : undefined;
   return {
@@ -112,7 +117,7 @@ export function createSessionActivities({
       billedUsage(store, sessionId, gradingCycleKey(outcome), graderModel ?? model),
 
     /** One outcome evaluation cycle: the grader's verdict, in a context of its own. */
-    gradeOutcome: (input: GraderInput & GradeRequest): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, sandboxes, credentials, memory, graderModel }, input),
+    gradeOutcome: (input: GraderInput & GradeRequest): Promise<GradeResult> => gradeOutcome({ store, anthropic, files, heartbeatEveryMs, graderModel, ...sandboxDeps }, input),
 
     /** Persists workflow-made events; idempotent by key. */
     async emitEvents({ sessionId, events }: { sessionId: string; events: WorkflowEvent[] }): Promise<void> {
@@ -123,7 +128,7 @@ export function createSessionActivities({
       const ctx = Context.current();
       const heartbeat = setInterval(() => ctx.heartbeat(), heartbeatEveryMs);
       try {
-        await sandboxes.ensure(await sandboxSpecFor({ credentials, memory }, sessionId, environment, vaultIds));
+        await ensureSessionSandbox(sandboxDeps, sessionId, environment, vaultIds);
       } finally {
         clearInterval(heartbeat);
       }
@@ -132,7 +137,7 @@ export function createSessionActivities({
     /** Copies uploaded files from the store into the session's sandbox volumes. */
     async mountFiles(input: MountFilesInput): Promise<void> {
       if (files === undefined) throw ApplicationFailure.nonRetryable('this worker has no file store: it cannot mount files', 'FilesUnavailable');
-      await mountFiles({ sandboxes, files, credentials, memory }, input);
+      await mountFiles({ ...sandboxDeps, files }, input);
     },
 
     /**
@@ -157,7 +162,7 @@ export function createSessionActivities({
       if (step) interruptible.interrupt(step.logId, step.callKey);
       const ids = [...toolUseIds, ...(step ? await stepToolUseIds(store, step) : [])];
       if (ids.length === 0) return;
-      const sandbox = await sandboxes.ensure(await sandboxSpecFor({ credentials, memory }, sessionId, environment, vaultIds));
+      const sandbox = await ensureSessionSandbox(sandboxDeps, sessionId, environment, vaultIds);
       await Promise.all(ids.map((id) => sandbox.cancelTool(id)));
     },
 

@@ -17,6 +17,7 @@ import { SessionDisks } from './session-disk.ts';
 import { prepareSessionFolder } from './session-folder.ts';
 import {
   assertSessionId,
+  CONTAINER_PATHS,
   LABEL_LAYOUT,
   SANDBOX_LAYOUT,
   SOCKET_FILE,
@@ -282,13 +283,14 @@ export class DockerSandboxDriver implements SandboxDriver {
     for (;;) {
       const existing = await findSessionContainers(docker, sessionId);
       // A container of an older layout is never adopted: its agent could write its executor's folder.
-      const running = existing.find((c) => c.State === 'running' && c.Labels[LABEL_LAYOUT] === SANDBOX_LAYOUT);
+      // Nor is one without /mnt/skills (a release before skills started it) for a session that has skills.
+      const running = existing.find((c) => c.State === 'running' && c.Labels[LABEL_LAYOUT] === SANDBOX_LAYOUT && (spec.skills !== true || hasSkillsMount(c)));
       if (running !== undefined) {
         const container = docker.getContainer(running.Id);
         const client = new ExecutorClient({ socketPath });
         try {
           // Files are copied in through the disk's host path, so it must be mounted here too.
-          if (await this.#disks.exists(sessionId)) await this.#disks.mount(sessionId, this.#diskMb(spec));
+          const disk = (await this.#disks.exists(sessionId)) ? await this.#disks.mount(sessionId, this.#diskMb(spec)) : undefined;
           await this.#egress.forRunningContainer(spec, sessionDir, container);
           // It may have been started a moment ago by another worker: give it the budget.
           const ping = await waitForExecutor({
@@ -296,7 +298,8 @@ export class DockerSandboxDriver implements SandboxDriver {
             timeoutMs: this.#readyTimeoutMs,
             deadReason: () => containerDeadReason(container),
           });
-          return this.#remember(new DockerSandbox({ sessionId, container, client, bootId: ping.boot_id }));
+          const skillFolders = disk !== undefined && hasSkillsMount(running) ? disk.skills : undefined;
+          return this.#remember(new DockerSandbox({ sessionId, container, client, bootId: ping.boot_id, skillFolders }));
         } catch {
           client.close();
           // Running but unusable: replace it. Its journal stays and says what ran.
@@ -315,12 +318,13 @@ export class DockerSandboxDriver implements SandboxDriver {
       const client = new ExecutorClient({ socketPath });
       try {
         const queuedAt = Date.now();
-        const { containerId, bootId } = await this.#pacer.run('session', async () => {
+        const { containerId, bootId, skillFolders } = await this.#pacer.run('session', async () => {
           // Waiting for a turn is not waiting for another worker's start: the deadline moves on.
           deadline += Date.now() - queuedAt;
-          return this.#create(spec, image, sessionDir, await this.#storage(docker, spec), client);
+          const storage = await this.#storage(docker, spec);
+          return { ...(await this.#create(spec, image, sessionDir, storage, client)), skillFolders: storage.type === 'disk' ? storage.disk.skills : undefined };
         });
-        return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(containerId), client, bootId }));
+        return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(containerId), client, bootId, skillFolders }));
       } catch (error) {
         client.close();
         // Another worker created the session's container first: adopt it on the next turn.
@@ -356,7 +360,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     try {
       const [ping] = await Promise.all([client.ping({ timeoutMs: 2_000 }), this.#egress.forNewContainer(spec, sessionDir)]);
       if (ping.boot_id !== slot.bootId) throw new Error(`the warm container's executor was replaced (boot ${ping.boot_id}, not ${slot.bootId})`);
-      return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(slot.containerId), client, bootId: ping.boot_id }));
+      // The claim mounted the slot's disk as the session's: the container's /mnt/skills is on it.
+      return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(slot.containerId), client, bootId: ping.boot_id, skillFolders: this.#disks.skillFolders(sessionId) }));
     } catch (error) {
       client.close();
       // The session's container now, but not answering (it died while warm): the cold path replaces it.
@@ -450,7 +455,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     const { sessionId } = spec;
     const memory = spec.memory ?? [];
     if (!(await this.#disks.exists(sessionId)) && (await volumeExists(docker, volumeName(sessionId)))) {
-      if (memory.length > 0) throw new SandboxStartError('start_failed', `session ${sessionId} keeps its files on volumes of an older release, which cannot hold memory stores`);
+      if (memory.length > 0 || spec.skills === true) throw new SandboxStartError('start_failed', `session ${sessionId} keeps its files on volumes of an older release, which cannot hold memory stores or skills`);
       return { type: 'volumes' };
     }
     const disk = await this.#disks.mount(sessionId, this.#diskMb(spec));
@@ -508,6 +513,11 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.#sandboxes.get(sessionId)?.close();
     this.#sandboxes.delete(sessionId);
   }
+}
+
+/** Whether the container has the `/mnt/skills` mount (every container since skills has). */
+function hasSkillsMount(container: Dockerode.ContainerInfo): boolean {
+  return (container.Mounts ?? []).some((mount) => mount.Destination === CONTAINER_PATHS.skills);
 }
 
 /** Whether the sandbox may talk to package registries itself (so it gets the registry settings). */

@@ -1,7 +1,19 @@
 import type Dockerode from 'dockerode';
 import { type ExecutorClient, ExecutorConnectionError } from './executor-client.ts';
 import { containerDeadReason } from './executor-ready.ts';
-import { type MemoryApply, type MemoryApplyResult, type MemoryManifest, type MemoryScan, type RunToolRequest, type Sandbox, SandboxLostError, type ToolOutcome } from './types.ts';
+import { installSkillFolders, type SkillFolders } from './skill-folders.ts';
+import {
+  type MemoryApply,
+  type MemoryApplyResult,
+  type MemoryManifest,
+  type MemoryScan,
+  type RunToolRequest,
+  type Sandbox,
+  SandboxLostError,
+  SandboxStartError,
+  type SkillInstall,
+  type ToolOutcome,
+} from './types.ts';
 
 const LIVENESS_PING_TIMEOUT_MS = 2_000;
 
@@ -18,23 +30,30 @@ export class DockerSandbox implements Sandbox {
   readonly bootId: string;
   readonly #container: Dockerode.Container;
   readonly #client: ExecutorClient;
+  readonly #skillFolders: SkillFolders | undefined;
+  /** Skill folders known to be in place (they never change once there). */
+  readonly #skillsInPlace = new Set<string>();
 
   constructor({
     sessionId,
     container,
     client,
     bootId,
+    skillFolders,
   }: {
     sessionId: string;
     container: Dockerode.Container;
     client: ExecutorClient;
     bootId: string;
+    /** The host folders behind `/mnt/skills`; undefined when the container has no such mount. */
+    skillFolders?: SkillFolders | undefined;
   }) {
     this.sessionId = sessionId;
     this.containerId = container.id;
     this.bootId = bootId;
     this.#container = container;
     this.#client = client;
+    this.#skillFolders = skillFolders;
   }
 
   async runTool({ toolUseId, name, input, defaultTimeoutMs, shell, signal }: RunToolRequest): Promise<ToolOutcome> {
@@ -73,6 +92,15 @@ export class DockerSandbox implements Sandbox {
 
   async applyMemory(changes: MemoryApply): Promise<MemoryApplyResult> {
     return this.#control('during a memory sync', () => this.#client.applyMemory(changes));
+  }
+
+  async installSkills(skills: readonly SkillInstall[]): Promise<void> {
+    const wanted = skills.filter((skill) => !this.#skillsInPlace.has(skill.folder));
+    if (wanted.length === 0) return;
+    if (this.#skillFolders === undefined) {
+      throw new SandboxStartError('start_failed', `the sandbox of session ${this.sessionId} has no /mnt/skills (its files are on volumes of a release before session disks)`);
+    }
+    for (const folder of await installSkillFolders(this.#skillFolders, wanted)) this.#skillsInPlace.add(folder);
   }
 
   /** A request that is safe to repeat: a dropped connection is tried once more while the executor answers. */

@@ -228,6 +228,8 @@ function storageMounts(sessionId: string, storage: SandboxContainerOptions['stor
     return [
       { Type: 'bind', Source: storage.disk.workspace, Target: CONTAINER_PATHS.workspace },
       { Type: 'bind', Source: storage.disk.sessionFiles, Target: CONTAINER_PATHS.session },
+      // Written by the worker from the host; the agent reads and runs what is there, and can change none of it.
+      { Type: 'bind', Source: storage.disk.skills.root, Target: CONTAINER_PATHS.skills, ReadOnly: true },
       // A read-only store is a read-only mount: the agent cannot change it whatever it runs.
       ...(memory
         ? [

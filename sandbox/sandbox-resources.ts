@@ -45,6 +45,8 @@ export const CONTAINER_PATHS = {
   memory: '/mnt/memory',
   /** The same folders, always writable, where only the executor (root) can enter: how it syncs read-only stores. */
   memorySync: '/run/longhaul-memory',
+  /** The session's skills, each in a folder of its own: a read-only mount that only the worker writes, from the host. */
+  skills: '/mnt/skills',
 } as const;
 
 /** The folder, inside the session's host folder, mounted read-only at `CONTAINER_PATHS.trust`. */

@@ -5,6 +5,7 @@ import { type FileHandle, link, lstat, mkdir, open, readFile, realpath, rm, unli
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SANDBOX_GID, SANDBOX_UID } from './sandbox-resources.ts';
+import type { SkillFolders } from './skill-folders.ts';
 import { SandboxStartError } from './types.ts';
 
 const run = promisify(execFile);
@@ -20,6 +21,8 @@ export type MountedDisk = {
   sessionFiles: string;
   /** Memory stores' folders (`<root>/<slug>`), when the session mounts any. */
   memory?: { root: string; stores: { slug: string; path: string; readOnly: boolean }[] } | undefined;
+  /** The skills' folders: `root` becomes `/mnt/skills` (read-only), `staging` is where the worker writes a skill before it moves it there. */
+  skills: SkillFolders;
 };
 
 /**
@@ -73,10 +76,21 @@ export class SessionDisks {
       // the check would put the image on two loop devices at once, which corrupts it.
       await command('flock', ['--exclusive', '--timeout', '60', `${target}.lock`, 'sh', '-c', `mountpoint -q "$1" || mount -t ext4 -o ${MOUNT_OPTIONS} "$2" "$1"`, 'mount-disk', target, image]);
     }
+    // Root's: the sandbox reads the skills through a read-only mount and never sees the staging folder.
+    const skills = this.skillFolders(sessionId);
+    await rootFolder(skills.root, 0o755);
+    await rootFolder(skills.staging, 0o700);
     return {
       workspace: await sandboxFolder(join(target, 'workspace')),
       sessionFiles: await sandboxFolder(join(target, 'session')),
+      skills,
     };
+  }
+
+  /** Where the session's skills are on its disk (`mount` makes the folders). */
+  skillFolders(sessionId: string): SkillFolders {
+    const target = this.mountPath(sessionId);
+    return { root: join(target, 'skills'), staging: join(target, 'skills-staging') };
   }
 
   /**

@@ -84,7 +84,26 @@ export type SandboxSpec = {
    * mount, so the agent cannot change it whatever it runs.
    */
   memory?: readonly MemoryMount[] | undefined;
+  /**
+   * The session has skills (`Sandbox.installSkills`): its container must have `/mnt/skills`.
+   * A running one without it (started by a release before skills) is replaced, not adopted.
+   */
+  skills?: boolean | undefined;
 };
+
+/** A skill version to place at `/mnt/skills/<folder>/`, which the sandbox can read but never change. */
+export type SkillInstall = {
+  /** The folder's name: lowercase letters, digits and `-`. */
+  folder: string;
+  /**
+   * Its files, asked for only when the folder is not in place yet; undefined when they
+   * cannot be had (the version was deleted): the skill is then left out of this sandbox.
+   */
+  files: () => Promise<readonly SkillInstallFile[] | undefined>;
+};
+
+/** A file of a skill: its path below the skill's folder, its size, and its bytes (read once, when it is copied). */
+export type SkillInstallFile = { path: string; sizeBytes: number; content: () => AsyncIterable<Uint8Array> };
 
 /** A memory store's folder in the sandbox: `/mnt/memory/<slug>/`. */
 export type MemoryMount = {
@@ -157,6 +176,12 @@ export interface Sandbox {
   scanMemory(known: MemoryManifest): Promise<MemoryScan>;
   /** Writes and deletes memory files, each only if the file is still as `expectSha256` says. */
   applyMemory(changes: MemoryApply): Promise<MemoryApplyResult>;
+  /**
+   * Places skills under `/mnt/skills`, each folder whole or not at all, read-only to the
+   * sandbox. A folder already there is kept as it is (a pinned version never changes), so
+   * calling this before every use costs nothing once they are in place.
+   */
+  installSkills(skills: readonly SkillInstall[]): Promise<void>;
 }
 
 export interface SandboxDriver {

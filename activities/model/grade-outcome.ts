@@ -8,7 +8,7 @@ import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { AGENT_TOOLSET } from '../../src/core/agent-toolset.ts';
 import type { Sandbox, SandboxDriver } from '../../sandbox/types.ts';
 import type { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
-import { sandboxSpecFor, type SandboxSpecDeps } from '../run-tool.ts';
+import { ensureSessionSandbox, type SandboxSpecDeps } from '../run-tool.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
 import { classifyModelError } from './classify-model-error.ts';
 
@@ -64,7 +64,7 @@ export async function gradeOutcome(deps: GradeOutcomeDeps, input: GraderInput & 
   const [rubric, report] = await Promise.all([rubricText(deps, outcome), finalReport(store, sessionId, input.reportKey), appendWorkflowEvents(store, sessionId, input.leading)]);
   // The sandbox is reached only when the grader first reads: a verdict on the report alone starts no container.
   const sandboxes = deps.sandboxes;
-  const workspace = sandboxes ? async () => sandboxes.ensure(await sandboxSpecFor(deps, sessionId, input.environment, input.vaultIds)) : undefined;
+  const workspace = sandboxes ? () => ensureSessionSandbox({ ...deps, sandboxes }, sessionId, input.environment, input.vaultIds) : undefined;
   let ongoing = 0;
   const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs);
   const ongoingTimer = setInterval(() => {

@@ -5,6 +5,7 @@ import { assembleMessages, type TranscriptItem } from '../../src/core/transcript
 import type { AgentDefinition } from '../../src/schemas/agent.ts';
 import { modelId } from '../../src/core/model-id.ts';
 import { delegationTools } from '../../src/core/delegation.ts';
+import { skillsPrompt } from '../../src/core/skills-prompt.ts';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 
@@ -54,7 +55,7 @@ export function buildModelRequest({
     model: modelId(agent.model),
     max_tokens: maxTokens,
     messages,
-    ...systemPrompt([agent.system, memoryPrompt]),
+    ...systemPrompt([agent.system, skillsPrompt(agent.skills), memoryPrompt]),
     ...(tools.length > 0 ? { tools } : {}),
   };
 }

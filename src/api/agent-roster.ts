@@ -1,5 +1,5 @@
 import { NotFoundError } from '../errors.ts';
-import type { RosterMember } from '../schemas/agent.ts';
+import type { PinnedSkill, RosterMember } from '../schemas/agent.ts';
 import {
   SELF_VERSION,
   agentDefinitionOf,
@@ -13,6 +13,7 @@ import {
 } from '../schemas/api-agent.ts';
 import type { SessionMultiagent, SessionThreadAgent } from '../schemas/api-session.ts';
 import { BadRequestError } from './api-errors.ts';
+import { pinnedSkillRefs } from './skill-pins.ts';
 
 /** What rosters need of the agent store. */
 export type AgentLookup = { retrieve(id: string, version?: number): Promise<Agent> };
@@ -66,24 +67,31 @@ async function resolveEntries(entries: readonly PredefinedAgentParam[], field: s
   return refs;
 }
 
+/** A roster entry at its pinned version; `self` marks the coordinator's own entry. */
+export type RosterAgent = { agent: Agent; self: boolean };
+
+/** The agents of `agent`'s roster at their pinned versions, in roster order (none when it works alone). */
+export async function rosterAgents(agent: Agent, agents: AgentLookup): Promise<RosterAgent[]> {
+  return Promise.all(rosterRefs(agent.multiagent).map(async (ref) => (ref.id === agent.id && ref.version === agent.version ? { agent, self: true } : { agent: await agents.retrieve(ref.id, ref.version), self: false })));
+}
+
 /**
- * What a session on `agent` pins of its roster: the snapshot it shows
- * (`Session.agent.multiagent`, full agent definitions) and the members its workflow runs.
- * A roster agent archived since still runs at its pinned version.
+ * What a session on `agent` pins of its roster (`rosterAgents`): the snapshot it shows
+ * (`Session.agent.multiagent`, full agent definitions) and the members its workflow runs,
+ * each with the skills pinned for it (`skills`, in roster order). A roster agent archived
+ * since still runs at its pinned version.
  */
-export async function pinRoster(agent: Agent, agents: AgentLookup): Promise<{ snapshot: SessionMultiagent | null; members: RosterMember[] }> {
-  const refs = rosterRefs(agent.multiagent);
+export function pinRoster(agent: Agent, pinned: readonly RosterAgent[], skills: readonly PinnedSkill[][] = []): { snapshot: SessionMultiagent | null; members: RosterMember[] } {
   if (agent.multiagent === null) return { snapshot: null, members: [] };
-  const pinned = await Promise.all(refs.map(async (ref) => (ref.id === agent.id && ref.version === agent.version ? { agent, self: true } : { agent: await agents.retrieve(ref.id, ref.version), self: false })));
-  const members = pinned.map(({ agent: member, self }): RosterMember => ({
+  const members = pinned.map(({ agent: member, self }, index): RosterMember => ({
     agent_id: member.id,
     version: member.version,
     name: member.name,
     description: member.description,
     self,
-    definition: agentDefinitionOf(member),
+    definition: agentDefinitionOf(member, skills[index]),
   }));
-  const snapshots = pinned.map(({ agent: member }) => threadAgentOf(member));
+  const snapshots = pinned.map(({ agent: member }, index) => threadAgentOf(member, skills[index]));
   return { snapshot: sessionMultiagentOf(agent.multiagent, snapshots), members };
 }
 
@@ -93,7 +101,7 @@ function sessionMultiagentOf(multiagent: Multiagent, snapshots: SessionThreadAge
   return { ...multiagent, subagents };
 }
 
-/** `SessionThreadAgent`: an agent version as a thread runs it (no metadata, no roster). */
-export function threadAgentOf({ metadata: _m, multiagent: _r, created_at: _c, updated_at: _u, archived_at: _a, ...agent }: Agent): SessionThreadAgent {
-  return agent;
+/** `SessionThreadAgent`: an agent version as a thread runs it (no metadata, no roster), its skills at the versions `pinned` for it. */
+export function threadAgentOf({ metadata: _m, multiagent: _r, created_at: _c, updated_at: _u, archived_at: _a, ...agent }: Agent, pinned?: readonly PinnedSkill[]): SessionThreadAgent {
+  return pinned ? { ...agent, skills: pinnedSkillRefs(agent.skills, pinned) } : agent;
 }

@@ -37,8 +37,14 @@ import { registerFileRoutes } from './routes/file-routes.ts';
 import { registerSessionResourceRoutes } from './routes/session-resource-routes.ts';
 import { registerSessionRoutes } from './routes/session-routes.ts';
 import { registerVaultRoutes } from './routes/vault-routes.ts';
+import { registerSkillRoutes } from './routes/skill-routes.ts';
+import type { SkillStore } from '../store/skill-store.ts';
+import type { SkillUploadLimits } from '../schemas/api-skill.ts';
 
 export const DEFAULT_MAX_JSON_BODY_BYTES = 32 * 1024 * 1024;
+
+/** The uploads, whose routes set body limits of their own: files and skills (and skill versions). */
+const UPLOAD_PATH = /^\/v1\/(?:files|skills|skills\/[^/]+\/versions)$/;
 
 export type CreateApiAppOptions = {
   longhaul: Longhaul;
@@ -59,6 +65,10 @@ export type CreateApiAppOptions = {
    * the store and reaches the session by reference, so it never weighs on Temporal.
    */
   maxJsonBodyBytes?: number | undefined;
+  /** Skills and their versions; serves `/v1/skills`, and agents may name skills. Workers mount them into sandboxes. */
+  skills?: SkillStore | undefined;
+  /** Limits of a skill upload. Default `SKILL_UPLOAD_LIMITS`. */
+  skillUploadLimits?: SkillUploadLimits | undefined;
   /** Vaults and credentials; serves `/v1/vaults` (answering 503 when the store has no secret key). */
   vaults?: VaultStore | undefined;
   /** Memory stores, their memories and versions; serves `/v1/memory_stores`. */
@@ -101,6 +111,8 @@ export function createApiApp({
   files,
   maxFileBytes,
   maxJsonBodyBytes = DEFAULT_MAX_JSON_BODY_BYTES,
+  skills,
+  skillUploadLimits,
   vaults,
   memories,
   sessionMemory,
@@ -125,14 +137,14 @@ export function createApiApp({
   app.use('/v1/*', apiKeyAuth({ apiKeys, otherCredentials: workerCredentials(store) }));
   app.use('/v1/*', workerScope(store));
   // Stated and enforced before anything is read: a Content-Length over the limit is
-  // answered at once; a chunked body is counted as it streams. File uploads have their own.
+  // answered at once; a chunked body is counted as it streams. Uploads have their own.
   const jsonBodyLimit = bodyLimit({
     maxSize: maxJsonBodyBytes,
     onError: () => {
       throw new HttpApiError('request_too_large', `request body: larger than the ${maxJsonBodyBytes} bytes this server accepts`);
     },
   });
-  app.use('/v1/*', (c, next) => (c.req.method === 'POST' && c.req.path === '/v1/files' ? next() : jsonBodyLimit(c, next)));
+  app.use('/v1/*', (c, next) => (c.req.method === 'POST' && UPLOAD_PATH.test(c.req.path) ? next() : jsonBodyLimit(c, next)));
   app.use('*', storableText());
   // A path served with other methods answers 405 with `Allow` (TRACE included), not 404.
   app.use(
@@ -149,7 +161,7 @@ export function createApiApp({
   );
 
   if (webhookPublisher) app.use('/v1/*', resourceWebhooks(webhookPublisher));
-  const deps = { longhaul, store, agents, environments, streamKeepaliveMs, files, vaults, memories, sessionMemory, webhooks: webhookPublisher };
+  const deps = { longhaul, store, agents, environments, streamKeepaliveMs, files, vaults, memories, sessionMemory, skills, webhooks: webhookPublisher };
   registerAgentRoutes(app, deps);
   registerEnvironmentRoutes(app, deps);
   registerWorkRoutes(app, deps);
@@ -158,6 +170,7 @@ export function createApiApp({
   registerThreadRoutes(app, deps);
   if (files) registerSessionResourceRoutes(app, { ...deps, files });
   if (files) registerFileRoutes(app, { files, maxFileBytes });
+  if (skills) registerSkillRoutes(app, { skills, limits: skillUploadLimits });
   if (vaults) registerVaultRoutes(app, { vaults });
   if (memories) registerMemoryRoutes(app, { memories });
   if (deploymentService) registerDeploymentRoutes(app, { deployments: deploymentService });

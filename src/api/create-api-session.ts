@@ -9,7 +9,9 @@ import type { UserEventParams } from '../schemas/events.ts';
 import { newId } from '../store/ids.ts';
 import { BadRequestError, PrerequisiteError } from './api-errors.ts';
 import type { ApiDeps } from './api-types.ts';
-import { pinRoster, threadAgentOf } from './agent-roster.ts';
+import { pinRoster, rosterAgents, threadAgentOf } from './agent-roster.ts';
+import { pinSessionSkills, resolveAgentSkills, type SkillLookup } from './skill-pins.ts';
+import type { SkillStore } from '../store/skill-store.ts';
 import { apiSessionOf, checkRubricFiles, sessionObject } from './session-object.ts';
 import { prepareMemoryResources, type SessionMemoryDeps } from './memory-resources.ts';
 import { prepareFileResources, type SessionFileDeps } from './routes/session-resource-routes.ts';
@@ -20,7 +22,14 @@ export type VaultLookup = { retrieve(id: string): Promise<{ archived_at: string 
 /** Where what happens to resources is told (outbound webhooks); it never fails the caller's request. */
 export type EventSink = { publish(data: { type: string; id: string } & Record<string, unknown>, options: { key: string; at?: string | undefined }): Promise<void> };
 
-export type CreateSessionDeps = Pick<ApiDeps, 'longhaul' | 'agents' | 'environments'> & SessionFileDeps & SessionMemoryDeps & { vaults?: VaultLookup | undefined; webhooks?: EventSink | undefined };
+export type CreateSessionDeps = Pick<ApiDeps, 'longhaul' | 'agents' | 'environments'> &
+  SessionFileDeps &
+  SessionMemoryDeps & {
+    vaults?: VaultLookup | undefined;
+    webhooks?: EventSink | undefined;
+    /** Skills: agents' skills are pinned and mounted (without it, an agent with skills cannot start a session). */
+    skills?: (SkillLookup & Pick<SkillStore, 'pinForSession' | 'unpinForSession'>) | undefined;
+  };
 
 /** `sessions.create`'s body, validated; deployment runs build the same. */
 export type NewApiSession = {
@@ -44,10 +53,17 @@ export type NewApiSession = {
 export async function createApiSession(deps: CreateSessionDeps, params: NewApiSession): Promise<Session> {
   const { longhaul, agents } = deps;
   const stored = await liveAgent(agents, params.agent);
-  const agent = typeof params.agent !== 'string' && params.agent.type === 'agent_with_overrides' ? withOverrides(stored, params.agent) : stored;
-  // A coordinator's whole roster is pinned now: later versions of its agents do not reach this session.
-  const roster = await pinRoster(agent, agents);
+  const agent = typeof params.agent !== 'string' && params.agent.type === 'agent_with_overrides' ? await withOverrides(deps, stored, params.agent) : stored;
+  // A coordinator's whole roster is pinned now, and every agent's skills: later versions do not reach this session.
+  const members = await rosterAgents(agent, agents);
   const environment = await environmentFor(deps, params.environment_id);
+  const skills = await pinSessionSkills(
+    [{ field: 'agent.skills', skills: agent.skills }, ...members.map((member, index) => ({ field: `${rosterField(agent, index)}.skills`, skills: member.agent.skills }))],
+    // The SDK's worker downloads a self-hosted session's skills into `skills/` of its working folder.
+    { skills: deps.skills, ...(environment.config.type === 'self_hosted' ? { root: 'skills' } : {}) },
+  );
+  const [ownSkills = [], ...memberSkills] = skills.byAgent;
+  const roster = pinRoster(agent, members, memberSkills);
   const resources = params.resources ?? [];
   if (environment.config.type === 'self_hosted' && resources.length > 0) {
     // `self_hosted_resources_unsupported`: Longhaul cannot place files or memory on the user's own machines.
@@ -59,19 +75,20 @@ export async function createApiSession(deps: CreateSessionDeps, params: NewApiSe
   const vaultIds = await checkVaults(deps, params.vault_ids ?? [], 'vault_ids');
   const id = params.id ?? newId('sesn');
   for (const resource of fileResources.resources) await deps.files?.addResource(id, resource);
-  // Before the workflow starts: its worker reads them to mount the stores and brief the agent.
+  // Before the workflow starts: its worker reads them to mount the stores and skills and brief the agent.
   await deps.sessionMemory?.attach(id, memoryResources);
+  await deps.skills?.pinForSession(id, skills.all);
   try {
     // A worker copies the files into the sandbox before the first model call.
     const session = await longhaul.sessions.create({
       id,
-      agent: { ...agentDefinitionOf(agent), ...(roster.members.length > 0 ? { roster: roster.members } : {}) },
+      agent: { ...agentDefinitionOf(agent, ownSkills), ...(roster.members.length > 0 ? { roster: roster.members } : {}) },
       environment: environmentDefinitionOf(environment),
       events: [...(params.initial_events ?? [])],
       vaultIds,
       budget: params.budget ?? null,
       mounts: fileResources.mounts,
-      named: { agent: { ...threadAgentOf(agent), multiagent: roster.snapshot }, environmentId: environment.id },
+      named: { agent: { ...threadAgentOf(agent, ownSkills), multiagent: roster.snapshot }, environmentId: environment.id },
       title: params.title ?? null,
       metadata: params.metadata ?? {},
     });
@@ -80,6 +97,7 @@ export async function createApiSession(deps: CreateSessionDeps, params: NewApiSe
   } catch (error) {
     if (fileResources.resources.length > 0) await deps.files?.removeResources(id);
     if (memoryResources.length > 0) await deps.sessionMemory?.detach(id);
+    if (skills.all.length > 0) await deps.skills?.unpinForSession(id);
     throw error;
   }
 }
@@ -135,10 +153,16 @@ export async function environmentFor({ environments }: Pick<ApiDeps, 'environmen
 }
 
 /** The agent version with a session's overrides applied: the same id and version, other settings for this session. */
-function withOverrides(agent: Agent, overrides: Extract<SessionAgentParam, { type: 'agent_with_overrides' }>): Agent {
+async function withOverrides(deps: Pick<CreateSessionDeps, 'skills'>, agent: Agent, overrides: Extract<SessionAgentParam, { type: 'agent_with_overrides' }>): Promise<Agent> {
   const { model, system, tools, mcp_servers } = overrides;
-  const spec = applyAgentUpdate(agent, { model, system, tools, mcp_servers }, () => agent.metadata);
+  const skills = await resolveAgentSkills(overrides.skills, { skills: deps.skills, field: 'agent.skills' });
+  const spec = applyAgentUpdate(agent, { model, system, tools, mcp_servers, skills }, () => agent.metadata);
   const problem = agentSpecProblem(spec);
   if (problem) throw new BadRequestError(`agent.${problem}`);
   return { ...agent, ...spec };
+}
+
+/** Where a roster entry is in the `agent`'s `multiagent`, as a field path. */
+function rosterField(agent: Agent, index: number): string {
+  return agent.multiagent?.type === 'coordinator' ? `agent.multiagent.agents.${index}` : `agent.multiagent.subagents.predefined_agents.${index}`;
 }

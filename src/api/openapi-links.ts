@@ -103,6 +103,31 @@ const RESOURCES: ResourceLinks[] = [
     },
   },
   {
+    returnedBy: ['POST /v1/skills', 'GET /v1/skills/{skill_id}'],
+    listedBy: ['GET /v1/skills'],
+    deletedBy: ['DELETE /v1/skills/{skill_id}'],
+    uses: {
+      RetrieveSkill: { to: 'GET /v1/skills/{skill_id}', parameters: id('skill_id') },
+      ListSkillVersions: { to: 'GET /v1/skills/{skill_id}/versions', parameters: id('skill_id') },
+      CreateSkillVersion: { to: 'POST /v1/skills/{skill_id}/versions', parameters: id('skill_id') },
+      RetrieveLatestSkillVersion: { to: 'GET /v1/skills/{skill_id}/versions/{version}', parameters: { skill_id: '#/id', version: '#/latest_version_id' } },
+      DownloadLatestSkillVersion: { to: 'GET /v1/skills/{skill_id}/versions/{version}/content', parameters: { skill_id: '#/id', version: '#/latest_version_id' } },
+      DeleteSkill: { to: 'DELETE /v1/skills/{skill_id}', parameters: id('skill_id') },
+    },
+  },
+  {
+    // A deleted version's answer names only itself: the skill comes from the request.
+    returnedBy: ['POST /v1/skills/{skill_id}/versions', 'GET /v1/skills/{skill_id}/versions/{version}'],
+    listedBy: ['GET /v1/skills/{skill_id}/versions'],
+    deletedBy: ['DELETE /v1/skills/{skill_id}/versions/{version}'],
+    uses: {
+      RetrieveSkillVersion: { to: 'GET /v1/skills/{skill_id}/versions/{version}', parameters: { skill_id: '$request.path.skill_id', version: '#/id' } },
+      DownloadSkillVersion: { to: 'GET /v1/skills/{skill_id}/versions/{version}/content', parameters: { skill_id: '$request.path.skill_id', version: '#/id' } },
+      DeleteSkillVersion: { to: 'DELETE /v1/skills/{skill_id}/versions/{version}', parameters: { skill_id: '$request.path.skill_id', version: '#/id' } },
+      RetrieveSkillOfVersion: { to: 'GET /v1/skills/{skill_id}', parameters: { skill_id: '$request.path.skill_id' } },
+    },
+  },
+  {
     returnedBy: ['POST /v1/vaults', 'GET /v1/vaults/{vault_id}', 'POST /v1/vaults/{vault_id}', 'POST /v1/vaults/{vault_id}/archive'],
     listedBy: ['GET /v1/vaults'],
     deletedBy: ['DELETE /v1/vaults/{vault_id}'],

@@ -124,7 +124,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env) });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env) });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',

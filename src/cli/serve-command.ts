@@ -61,7 +61,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     let worker: EngineWorker | undefined;
     if (model) {
       const credentials = secretBox ? new CredentialResolver({ vaults: stores.vaults, box: secretBox }) : undefined;
-      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, terminal, credentials, files: stores.files, memory: stores, dreams: dreaming.worker, deployments: deploymentService, webhooks });
+      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, terminal, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks });
     }
 
     const app = createApiApp({

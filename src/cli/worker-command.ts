@@ -62,7 +62,7 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deployments = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
     const dreams = dreamingFor({ client, taskQueue: config.taskQueue, longhaul, store, stores }).worker;
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, terminal, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, dreams, deployments, webhooks });
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, terminal, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, skills: stores.skills, dreams, deployments, webhooks });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -97,6 +97,7 @@ export async function startEngineWorker({
   credentials,
   files,
   memory,
+  skills,
   dreams,
   deployments,
   webhooks,
@@ -114,6 +115,8 @@ export async function startEngineWorker({
   files: FileContentReader;
   /** Memory stores, mounted into sandboxes of sessions that attach them. */
   memory?: LonghaulWorkerOptions['memory'];
+  /** Skills in the shared store, placed in sandboxes of sessions that pinned them. */
+  skills?: LonghaulWorkerOptions['skills'];
   /** Runs dreams. */
   dreams?: LonghaulWorkerOptions['dreams'];
   /** Runs deployments' scheduled runs. */
@@ -159,6 +162,7 @@ export async function startEngineWorker({
     ...(credentials ? { credentials } : {}),
     files,
     memory,
+    skills,
     dreams,
     deployments,
     webhooks,

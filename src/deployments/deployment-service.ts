@@ -328,9 +328,9 @@ export function createDeploymentService({
   taskQueue: string;
   longhaul: CreateSessionDeps['longhaul'];
   store: SessionStore;
-  stores: Pick<ApiStores, 'agents' | 'environments' | 'files' | 'vaults' | 'deployments' | 'memories' | 'sessionMemory'>;
+  stores: Pick<ApiStores, 'agents' | 'environments' | 'files' | 'vaults' | 'deployments' | 'memories' | 'sessionMemory'> & Partial<Pick<ApiStores, 'skills'>>;
   webhooks?: EventSink | undefined;
 }): DeploymentService {
-  const { agents, environments, files, vaults, deployments, memories, sessionMemory } = stores;
-  return new DeploymentService({ client, taskQueue, store, deployments, webhooks, sessions: { longhaul, agents, environments, files, vaults, memories, sessionMemory, webhooks } });
+  const { agents, environments, files, vaults, deployments, memories, sessionMemory, skills } = stores;
+  return new DeploymentService({ client, taskQueue, store, deployments, webhooks, sessions: { longhaul, agents, environments, files, vaults, memories, sessionMemory, skills, webhooks } });
 }

@@ -59,6 +59,21 @@ export const ModelConfigParams = z.object({
 });
 
 /**
+ * A skill version as a session pinned it at creation: what the agent is told of it (its
+ * name and description, never its instructions) and where its folder is in the sandbox.
+ */
+export const PinnedSkill = z.object({
+  skill_id: z.string(),
+  /** The version's id (never `latest`: that is resolved when the session is created). */
+  version: z.string(),
+  name: z.string(),
+  description: z.string(),
+  /** Its folder in the sandbox, `/mnt/skills/<folder>`, read-only. */
+  path: z.string(),
+});
+export type PinnedSkill = z.infer<typeof PinnedSkill>;
+
+/**
  * What a session runs: the model, its system prompt and its tools. This is the
  * part of `AgentCreateParams` the session loop needs.
  */
@@ -69,6 +84,8 @@ const SingleAgentDefinition = z.object({
   tools: z.array(ToolDefinition).default([]),
   /** Absent in sessions started before MCP support; read it as `[]`. */
   mcp_servers: z.array(McpServerDefinition).optional(),
+  /** Its skills, pinned at session creation (absent: none, as in sessions started before skills). */
+  skills: z.array(PinnedSkill).optional(),
 });
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { AgentToolName, CustomToolDefinition, McpServerDefinition, PermissionPolicy, type AgentDefinition } from './agent.ts';
+import { AgentToolName, CustomToolDefinition, McpServerDefinition, PermissionPolicy, type AgentDefinition, type PinnedSkill } from './agent.ts';
 import { INT32_MAX, Metadata, MetadataPatch, Timestamp, exactOptional } from './api-common.ts';
+import { AgentSkill, AgentSkillList } from './api-skill.ts';
 
 /**
  * The agent resource of the Managed Agents API (`client.beta.agents`): what a
@@ -128,8 +129,6 @@ export function checkToolReferences(
   });
 }
 
-const notSupported = (what: string) => z.array(z.unknown()).max(0, `${what} are not supported by Longhaul yet`);
-
 // ---- multiagent ------------------------------------------------------------------
 
 const AgentRefParam = z.object({ type: z.literal('agent'), id: z.string().min(1), version: z.number().int().min(1).max(INT32_MAX).optional() });
@@ -248,7 +247,7 @@ export const AgentCreateParams = z.object({
   system: z.string().max(100_000).nullish(),
   tools: ToolList.optional(),
   mcp_servers: z.array(McpServerParams).max(20).optional(),
-  skills: notSupported('skills').optional(),
+  skills: AgentSkillList.optional(),
   multiagent: MultiagentParams.nullish(),
   metadata: Metadata.optional(),
   execution_identity: ExecutionIdentity.nullish(),
@@ -263,7 +262,7 @@ export const AgentUpdateParams = z.object({
   system: z.string().max(100_000).nullish(),
   tools: ToolList.nullish(),
   mcp_servers: z.array(McpServerParams).max(20).nullish(),
-  skills: notSupported('skills').nullish(),
+  skills: AgentSkillList.nullish(),
   multiagent: MultiagentParams.nullish(),
   metadata: MetadataPatch.nullish(),
   execution_identity: ExecutionIdentity.nullish(),
@@ -398,7 +397,8 @@ export const AgentSpec = z.object({
   model: ModelConfig,
   tools: z.array(AgentTool),
   mcp_servers: z.array(z.object({ type: z.literal('url'), name: z.string(), url: z.string() })),
-  skills: z.array(z.never().meta({ type: 'object', description: 'Longhaul serves no skills yet: always empty' })).max(0),
+  /** `version` is `latest` where none was pinned: a session resolves it when it starts. */
+  skills: z.array(AgentSkill),
   /** Null when the agent works alone. */
   multiagent: Multiagent.nullable(),
   metadata: z.record(z.string(), z.string()),
@@ -417,8 +417,8 @@ export const Agent = AgentSpec.extend({
 });
 export type Agent = z.infer<typeof Agent>;
 
-/** A new agent's first version, its `multiagent` already resolved (`resolveRoster`). */
-export function agentSpecFromCreate(params: AgentCreateParams, multiagent: Multiagent | null = null): AgentSpec {
+/** A new agent's first version, its `multiagent` (`resolveRoster`) and `skills` (`resolveAgentSkills`) already resolved. */
+export function agentSpecFromCreate(params: AgentCreateParams, multiagent: Multiagent | null = null, skills: AgentSkill[] = []): AgentSpec {
   return {
     name: params.name,
     description: params.description || null,
@@ -426,15 +426,15 @@ export function agentSpecFromCreate(params: AgentCreateParams, multiagent: Multi
     model: resolveModel(params.model),
     tools: resolveTools(params.tools),
     mcp_servers: params.mcp_servers ?? [],
-    skills: [],
+    skills,
     multiagent,
     metadata: params.metadata ?? {},
     execution_identity: params.execution_identity ?? { type: 'service_account' },
   };
 }
 
-/** What the session workflow runs for this agent. */
-export function agentDefinitionOf(agent: Pick<AgentSpec, 'name' | 'model' | 'system' | 'tools' | 'mcp_servers'>): AgentDefinition {
+/** What the session workflow runs for this agent, with the skills the session pinned for it. */
+export function agentDefinitionOf(agent: Pick<AgentSpec, 'name' | 'model' | 'system' | 'tools' | 'mcp_servers'>, skills: readonly PinnedSkill[] = []): AgentDefinition {
   return {
     name: agent.name,
     model: agent.model.speed ? { id: agent.model.id, speed: agent.model.speed } : agent.model.id,
@@ -445,6 +445,7 @@ export function agentDefinitionOf(agent: Pick<AgentSpec, 'name' | 'model' | 'sys
         : tool,
     ),
     ...(agent.mcp_servers.length > 0 ? { mcp_servers: agent.mcp_servers } : {}),
+    ...(skills.length > 0 ? { skills: [...skills] } : {}),
   };
 }
 
@@ -461,8 +462,8 @@ export function agentSpecProblem(spec: Pick<AgentSpec, 'tools' | 'mcp_servers'> 
   return undefined;
 }
 
-/** An update with its `multiagent` resolved (`resolveRoster`); the rest as sent. */
-export type ResolvedAgentUpdate = Omit<AgentUpdateParams, 'multiagent'> & { multiagent?: ResolvedMultiagentParams | null | undefined };
+/** An update with its `multiagent` (`resolveRoster`) and `skills` (`resolveAgentSkills`) resolved; the rest as sent. */
+export type ResolvedAgentUpdate = Omit<AgentUpdateParams, 'multiagent' | 'skills'> & { multiagent?: ResolvedMultiagentParams | null | undefined; skills?: AgentSkill[] | null | undefined };
 
 /** The next version's spec: omitted fields are kept, `null` clears, metadata is a patch. */
 export function applyAgentUpdate(current: AgentSpec, params: ResolvedAgentUpdate, applyMetadata: (patch: AgentUpdateParams['metadata']) => AgentSpec['metadata']): AgentSpec {
@@ -474,6 +475,7 @@ export function applyAgentUpdate(current: AgentSpec, params: ResolvedAgentUpdate
     ...(params.system !== undefined ? { system: params.system || null } : {}),
     ...(params.tools !== undefined ? { tools: resolveTools(params.tools) } : {}),
     ...(params.mcp_servers !== undefined ? { mcp_servers: params.mcp_servers ?? [] } : {}),
+    ...(params.skills !== undefined ? { skills: params.skills ?? [] } : {}),
     ...(params.execution_identity !== undefined ? { execution_identity: params.execution_identity ?? { type: 'service_account' as const } } : {}),
     ...(params.multiagent !== undefined ? { multiagent: mergeMultiagent(current.multiagent, params.multiagent) } : {}),
     metadata: applyMetadata(params.metadata),

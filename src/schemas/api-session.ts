@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolList, multiagentOf } from './api-agent.ts';
 import { INT32_MAX, Metadata, MetadataPatch, Timestamp, exactOptional } from './api-common.ts';
 import { SessionResource } from './api-file.ts';
+import { AgentSkillList } from './api-skill.ts';
 import { UserDefineOutcomeEventParams, UserMessageEventParams } from './events.ts';
 
 /** The session resource (`client.beta.sessions`). */
@@ -19,7 +20,7 @@ export const SessionAgentParam = z.union([
       system: z.string().max(100_000).nullish(),
       tools: ToolList.optional(),
       mcp_servers: z.array(McpServerParams).max(20).optional(),
-      skills: z.array(z.unknown()).max(0, 'skills are not supported by Longhaul yet').optional(),
+      skills: AgentSkillList.optional(),
     })
     .superRefine((value, ctx) => checkToolReferences(value, ctx)),
 ]);

@@ -455,6 +455,38 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
     `,
   },
   {
+    id: 19,
+    name: 'skills, their versions, and the skills sessions pin',
+    sql: `
+      -- record is the Skill object the API returns (latest_version_id kept current).
+      CREATE TABLE skills (
+        id              text PRIMARY KEY,
+        source          text NOT NULL,
+        record          jsonb NOT NULL,
+        created_at      text NOT NULL
+      );
+      CREATE INDEX skills_created ON skills (created_at, id);
+      -- Immutable versions: record is the SkillVersion object, files lists each file's
+      -- path (below the skill's folder), size and the id its bytes have in file_chunks.
+      CREATE TABLE skill_versions (
+        id              text PRIMARY KEY,
+        skill_id        text NOT NULL REFERENCES skills (id) ON DELETE CASCADE,
+        record          jsonb NOT NULL,
+        files           jsonb NOT NULL,
+        created_at      text NOT NULL
+      );
+      CREATE INDEX skill_versions_skill ON skill_versions (skill_id, created_at, id);
+      -- The skill versions a session pinned at creation (its agents' together), and the
+      -- folder each has under /mnt/skills: fixed for the session's life.
+      CREATE TABLE session_skills (
+        session_id      text NOT NULL,
+        position        integer NOT NULL,
+        record          jsonb NOT NULL,
+        PRIMARY KEY (session_id, position)
+      );
+    `,
+  },
+  {
     id: 20,
     name: 'self-hosted environment work queues',
     sql: `

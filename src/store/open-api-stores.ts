@@ -6,12 +6,13 @@ import { FileStore } from './file-store.ts';
 import { MemoryStores } from './memory-store.ts';
 import { migrateSchema } from './migrate-schema.ts';
 import { SessionMemoryStore } from './session-memory-store.ts';
+import { SkillStore } from './skill-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { VaultStore } from './vault-store.ts';
 import { WebhookStore } from './webhook-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
-export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore; webhooks: WebhookStore; memories: MemoryStores; sessionMemory: SessionMemoryStore; dreams: DreamStore };
+export type ApiStores = { agents: AgentStore; environments: EnvironmentStore; files: FileStore; vaults: VaultStore; deployments: DeploymentStore; webhooks: WebhookStore; memories: MemoryStores; sessionMemory: SessionMemoryStore; dreams: DreamStore; skills: SkillStore };
 
 /**
  * The HTTP API's resource stores on `driver`, schema brought up to date. Share
@@ -37,5 +38,6 @@ export async function openApiStores(driver: SqlDriver, { secretBox }: { secretBo
     memories: new MemoryStores(driver),
     sessionMemory: new SessionMemoryStore(driver),
     dreams: new DreamStore(driver),
+    skills: new SkillStore(driver),
   };
 }

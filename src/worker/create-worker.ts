@@ -6,6 +6,8 @@ import { createDeploymentActivities } from '../../activities/deployment-activiti
 import { createSessionActivities, type SessionActivityDeps } from '../../activities/session-activities.ts';
 import type { DeploymentService } from '../deployments/deployment-service.ts';
 import { MemorySync } from '../../activities/memory-sync.ts';
+import { SkillMounts } from '../../activities/skill-mounts.ts';
+import type { SkillContentReader } from '../store/skill-store.ts';
 import { createDreamActivities, type DreamActivityDeps } from '../../activities/dream-activities.ts';
 import type { MemoryStores } from '../store/memory-store.ts';
 import type { SessionMemoryStore } from '../store/session-memory-store.ts';
@@ -48,6 +50,12 @@ export type LonghaulWorkerOptions = {
    * such sessions run without their memory.
    */
   memory?: { memories: MemoryStores; sessionMemory: SessionMemoryStore } | undefined;
+  /**
+   * Skills (the API's `SkillStore` on the shared store): the versions a session pinned are
+   * placed read-only at /mnt/skills before its tools run. Without it such sessions run
+   * without their skills' files (their prompt still names them).
+   */
+  skills?: SkillContentReader | undefined;
   /** Runs dreams (`dreamWorkflow`'s activities); without it a dream this worker picks up waits for one that has it. */
   dreams?: DreamActivityDeps | undefined;
   workflowBundle?: WorkflowBundle;
@@ -100,6 +108,7 @@ export async function createLonghaulWorker({
   credentials,
   files,
   memory,
+  skills,
   dreams,
   workflowBundle,
   maxConcurrentActivities = 100,
@@ -132,6 +141,7 @@ export async function createLonghaulWorker({
         files,
         graderModel,
         ...(memory ? { memory: new MemorySync(memory) } : {}),
+        ...(skills ? { skills: new SkillMounts({ skills, store }) } : {}),
         ...(contextWindowTokens !== undefined ? { contextWindowTokens } : {}),
         ...(contextBudgetBytes !== undefined ? { contextBudgetBytes } : {}),
         ...(serverCompaction !== undefined ? { serverCompaction } : {}),

@@ -7,6 +7,7 @@ import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
 import { FileStore } from '../../src/store/file-store.ts';
 import type { Script } from '../../src/testing/index.ts';
+import type { SkillUploadLimits } from '../../src/schemas/api-skill.ts';
 import type { WebhookRetry } from '../../workflows/contract.ts';
 import { startHarness, type ContextSettings, type Harness } from '../support/harness.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
@@ -35,6 +36,7 @@ export async function startApiFixture({
   script,
   streamKeepaliveMs,
   files,
+  skillUploadLimits,
   apiStoreUrl,
   ...harnessOptions
 }: {
@@ -50,6 +52,8 @@ export async function startApiFixture({
   resolveEgressHost?: ResolveHost;
   /** Options of `/v1/files` (always served; the worker mounts files from the store). */
   files?: { maxFileBytes?: number };
+  /** Limits of skill uploads (`/v1/skills` is always served; the worker mounts skills from the store). */
+  skillUploadLimits?: SkillUploadLimits;
   graderModel?: string;
   /** The worker's context settings (window, byte budget, server-side compaction). */
   context?: ContextSettings;
@@ -79,6 +83,7 @@ export async function startApiFixture({
     apiKeys: [API_KEY],
     ...(streamKeepaliveMs ? { streamKeepaliveMs } : {}),
     ...(files?.maxFileBytes !== undefined ? { maxFileBytes: files.maxFileBytes } : {}),
+    ...(skillUploadLimits ? { skillUploadLimits } : {}),
   });
   const api = await serveApi({ app, port: 0 });
   const client = new Anthropic({ baseURL: api.url, apiKey: API_KEY, maxRetries: 0 });

@@ -9,27 +9,11 @@ import { randomBytes, createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type Anthropic from '@anthropic-ai/sdk';
 import { toFile } from '@anthropic-ai/sdk';
-import type { MessageCreateParams } from '@anthropic-ai/sdk/resources/messages';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
-import { lastToolResults, text, toolUse, type ScriptedTurn } from '../../src/testing/index.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { startApiFixture, type ApiFixture } from './api-fixture.ts';
-
-/**
- * The latest user message names shell commands (`steps: a ;; b`): the agent runs
- * them one model call each, then reports what the last one printed.
- */
-function stepsScript(request: MessageCreateParams): ScriptedTurn {
-  const lastTask = request.messages.findLastIndex((m) => m.role === 'user' && (typeof m.content === 'string' || m.content.some((b) => b.type === 'text')));
-  const task = request.messages[lastTask]!;
-  const taskText = typeof task.content === 'string' ? task.content : task.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
-  const commands = (/steps: (.+)$/s.exec(taskText)?.[1] ?? 'false').split(' ;; ');
-  const step = request.messages.slice(lastTask).filter((m) => m.role === 'assistant').length;
-  const command = commands[step];
-  if (command !== undefined) return { content: [toolUse('bash', { command })] };
-  return { content: [text(`saw: ${lastToolResults(request).map((r) => r.text).join('\n')}`)] };
-}
+import { stepsScript } from '../support/steps-script.ts';
 
 let temporal: DevServer;
 let postgres: TestPostgres;

@@ -29,6 +29,7 @@ export async function fuzzResources(f: ApiFixture): Promise<{ ids: PathIds; stre
   const file = await client.beta.files.upload({ file: await toFile(Buffer.from('fuzz\n'), 'fuzz.txt') });
   const resource = await client.beta.sessions.resources.add(session.id, { type: 'file', file_id: file.id });
   const vault = await client.beta.vaults.create({ display_name: 'fuzzed' });
+  const skill = await client.beta.skills.create({ files: await fuzzSkillFiles() });
   const credential = await client.beta.vaults.credentials.create(vault.id, { auth: { type: 'static_bearer', token: 'fuzz-token', mcp_server_url: 'https://mcp.example.com/mcp' } });
   const deployment = await client.beta.deployments.create({ name: 'fuzzed', agent: agent.id, environment_id: environment.id, initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'tick' }] }] });
   const deploymentRun = await client.beta.deployments.run(deployment.id);
@@ -57,6 +58,8 @@ export async function fuzzResources(f: ApiFixture): Promise<{ ids: PathIds; stre
       deployment_run_id: deploymentRun.id,
       dream_id: dream.id,
       webhook_endpoint_id: endpoint.id,
+      skill_id: skill.id,
+      version: skill.latest_version_id,
     },
     streams: { session_id: ended.id, thread_id: endedThread.id },
   };
@@ -80,6 +83,13 @@ export async function statefulSeeds(f: ApiFixture): Promise<StatefulSeeds> {
   const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
   const file = await client.beta.files.upload({ file: await toFile(Buffer.from('seed\n'), 'seed.txt') });
   const vault = await client.beta.vaults.create({ display_name: 'seed' });
+  // Found by the skills list, whose first item links on to its versions and their download.
+  await client.beta.skills.create({ files: await fuzzSkillFiles() });
   await client.beta.dreams.create({ inputs: [{ type: 'memory_store', memory_store_id: memoryStore.id }, { type: 'sessions', session_ids: [session.id] }], model: MODEL });
   return { agents: [agent.id], environments: [environment.id], memory_stores: [memoryStore.id], sessions: [session.id], files: [file.id], vaults: [vault.id] };
+}
+
+/** A small skill: its folder with SKILL.md and a script. */
+async function fuzzSkillFiles() {
+  return [await toFile(Buffer.from('---\nname: fuzzed\ndescription: A skill for the fuzz run.\n---\nRun run.sh.\n'), 'fuzzed/SKILL.md'), await toFile(Buffer.from('#!/bin/sh\necho fuzz\n'), 'fuzzed/run.sh')];
 }

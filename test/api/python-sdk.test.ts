@@ -16,6 +16,7 @@ const multiagentScript = new URL('./python/multiagent.py', import.meta.url).path
 const routinesScript = new URL('./python/routines.py', import.meta.url).pathname;
 const memoryScript = new URL('./python/memory.py', import.meta.url).pathname;
 const dreamsScript = new URL('./python/dreams.py', import.meta.url).pathname;
+const skillsScript = new URL('./python/skills.py', import.meta.url).pathname;
 
 let temporal: DevServer;
 before(async () => {
@@ -91,5 +92,20 @@ test('memory store resources and dreams in the Python SDK with strict response v
     'listed True',
     'cancel refused: invalid_request_error',
     'archived True',
+  ]);
+});
+
+test('skills and their versions in the Python SDK with strict response validation: upload, list, a version, the zip download, a refused upload, deletes', async () => {
+  assert.ok(existsSync(python), 'the Python SDK is missing: run LONGHAUL_SETUP_PYTHON_SDK=1 bash scripts/setup.sh');
+  await using f = await startApiFixture({ temporal, script: demoAgentScript });
+  const { stdout } = await promisify(execFile)(python, [skillsScript], { env: { ...process.env, BASE_URL: f.api.url, API_KEY }, timeout: 120_000 });
+  assert.deepEqual(stdout.trim().split('\n'), [
+    'created skill Python tool custom True',
+    'version py-tool Made from Python. True',
+    'listed 1',
+    'versions True',
+    "archive ['py-tool/SKILL.md', 'py-tool/scripts/run.py'] True",
+    'bad request: files: py-tool/SKILL.md is missing (every skill has a SKILL.md at the top of its folder)',
+    'deleted skill_version_deleted skill_deleted',
   ]);
 });

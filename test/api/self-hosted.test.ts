@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import Anthropic, { PermissionDeniedError, PreconditionFailedError, BadRequestError, AuthenticationError } from '@anthropic-ai/sdk';
+import Anthropic, { AuthenticationError, BadRequestError, PermissionDeniedError, PreconditionFailedError, toFile } from '@anthropic-ai/sdk';
 import type { BetaManagedAgentsSessionEvent } from '@anthropic-ai/sdk/resources/beta/sessions/events';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { lastToolResults, text, toolUse, type ScriptFunction } from '../../src/testing/index.ts';
@@ -30,6 +30,7 @@ const PLANS: Record<string, ReturnType<typeof toolUse>[]> = {
   killed: [toolUse('bash', { command: 'if [ -e started.txt ]; then echo "second worker"; else touch started.txt; sleep 120; fi' })],
   lease: [toolUse('bash', { command: 'echo answered' })],
   delegate: [toolUse('delegate_to_agent', { agent: 'specialist', message: 'specialist-task' })],
+  skill: [toolUse('bash', { command: 'cat skills/greeter/SKILL.md | head -3; bash skills/greeter/greet.sh worker' })],
   'specialist-task': [toolUse('bash', { command: 'echo from the specialist > specialist.txt; cat specialist.txt' })],
 };
 
@@ -178,6 +179,36 @@ test("a specialist's tool calls run on the same worker, answered in its thread",
     const use = threadEvents.find((e) => e.type === 'agent.tool_use');
     const result = threadEvents.find((e) => e.type === 'user.tool_result' && e.tool_use_id === use?.id);
     assert.match(resultText(result as BetaManagedAgentsSessionEvent) ?? '', /from the specialist/);
+  } finally {
+    stop.abort();
+    await running.catch(() => {});
+    rmSync(workdir, { recursive: true, force: true });
+  }
+});
+
+test("the agent's skills reach the worker: it downloads them into skills/ of its folder, the prompt points there, the agent runs one", async () => {
+  await using f = await startApiFixture({ temporal, script, workLeaseTtlSeconds: 6 });
+  const { environment, environmentKey } = await selfHostedSetup(f, 'skilled');
+  const skill = await f.client.beta.skills.create({
+    files: [
+      await toFile(Buffer.from('---\nname: greeter\ndescription: Greets whoever asks.\n---\nRun greet.sh with a name.\n'), 'greeter/SKILL.md'),
+      await toFile(Buffer.from('#!/bin/bash\necho "hello, $1"\n'), 'greeter/greet.sh'),
+    ],
+  });
+  const agent = await f.client.beta.agents.create({ name: 'skilled', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }], skills: [{ type: 'custom', skill_id: skill.id }] });
+  const workdir = mkdtempSync(join(tmpdir(), 'longhaul-self-hosted-'));
+  const stop = new AbortController();
+  const running = workerClient(f, environmentKey).beta.environments.work.worker({ environmentId: environment.id, environmentKey, workdir, maxIdleMs: 1000 }).run(stop.signal);
+  try {
+    const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'skill' }] }] });
+    const events = await waitForIdle(f, session.id);
+    const result = events.find((e) => e.type === 'user.tool_result');
+    assert.match(resultText(result) ?? '', /name: greeter/);
+    assert.match(resultText(result) ?? '', /hello, worker/);
+    const prompt = JSON.stringify(f.harness.model.calls[0]?.body.system ?? '');
+    assert.match(prompt, /greeter \(skills\/greeter\/SKILL\.md\): Greets whoever asks\./);
+    assert.doesNotMatch(prompt, /Run greet\.sh/, 'the body of SKILL.md stays out of the prompt');
   } finally {
     stop.abort();
     await running.catch(() => {});

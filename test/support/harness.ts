@@ -141,7 +141,7 @@ export async function startHarness({
       ...(credentials ? { credentials } : {}),
       // The API's stores, when given, are where uploaded files (and dreams' transcripts) are.
       ...(files || apiStores ? { files: files ?? apiStores!.files } : {}),
-      ...(apiStores ? { memory: apiStores } : {}),
+      ...(apiStores ? { memory: apiStores, skills: apiStores.skills } : {}),
       ...(dreaming ? { dreams: dreaming.worker } : {}),
       ...(graderModel ? { graderModel } : {}),
       ...context,

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
+import { SkillStore } from '../../src/store/skill-store.ts';
 import { FileStore } from '../../src/store/file-store.ts';
 import { MemoryStores } from '../../src/store/memory-store.ts';
 import { SessionMemoryStore } from '../../src/store/session-memory-store.ts';
@@ -34,6 +35,7 @@ const worker = await createLonghaulWorker({
   heartbeatEveryMs: 200,
   files: new FileStore(driver),
   memory: { memories: new MemoryStores(driver), sessionMemory: new SessionMemoryStore(driver) },
+  skills: new SkillStore(driver),
   // A bundle built beforehand: the worker then never runs the bundler (whose memory a benchmark of the worker's would count).
   ...(process.env['LONGHAUL_TEST_WORKFLOW_BUNDLE'] ? { workflowBundle: { code: readFileSync(process.env['LONGHAUL_TEST_WORKFLOW_BUNDLE'], 'utf8') } } : {}),
   ...(envNumber('LONGHAUL_TEST_CONTEXT_WINDOW_TOKENS') !== undefined ? { contextWindowTokens: envNumber('LONGHAUL_TEST_CONTEXT_WINDOW_TOKENS') } : {}),

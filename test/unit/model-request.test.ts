@@ -18,6 +18,25 @@ test('the request carries model, system and enabled tools with cache breakpoints
   assert.deepEqual(request.messages, [{ role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' } }] }]);
 });
 
+/** The texts of the system blocks (always blocks here). */
+const systemTexts = (system: string | { text: string }[] | undefined) => (Array.isArray(system) ? system.map((block) => block.text) : []);
+
+test("an agent's skills are listed in the system prompt, between its own prompt and memory: name, SKILL.md path, description, never the instructions", () => {
+  const skills = [
+    { skill_id: 'skill_1', version: 'skillver_1', name: 'pdf-tools', description: 'Fill in\nPDF forms.', path: '/mnt/skills/pdf-tools' },
+    { skill_id: 'skill_2', version: 'skillver_2', name: 'pdf-tools', description: 'Another of the same name.', path: '/mnt/skills/pdf-tools-2' },
+  ];
+  const request = buildModelRequest({ agent: { ...agent, skills }, memoryPrompt: '# Memory', transcript: [], maxTokens: 1000 });
+  const texts = systemTexts(request.system);
+  assert.equal(texts.length, 3);
+  assert.equal(texts[0], 'Be brief.');
+  assert.equal(texts[2], '# Memory');
+  assert.match(texts[1]!, /^# Skills\n/);
+  assert.deepEqual(texts[1]!.split('\n').slice(-2), ['- pdf-tools (/mnt/skills/pdf-tools/SKILL.md): Fill in PDF forms.', '- pdf-tools (/mnt/skills/pdf-tools-2/SKILL.md): Another of the same name.']);
+  // Without skills there is no such section.
+  assert.deepEqual(systemTexts(buildModelRequest({ agent, transcript: [], maxTokens: 1000 }).system), ['Be brief.']);
+});
+
 test('with serverWebTools the web tools are Anthropic server tools', () => {
   const request = buildModelRequest({ agent, transcript: [], maxTokens: 1000, serverWebTools: true });
   const server = (request.tools ?? []).filter((t) => 'type' in t && t.type !== 'custom' && t.type !== undefined);

@@ -4,6 +4,7 @@ import { Agent, AgentCreateParams, AgentUpdateParams, agentSpecFromCreate, agent
 import { newId } from '../../store/ids.ts';
 import { BadRequestError } from '../api-errors.ts';
 import { resolveRoster } from '../agent-roster.ts';
+import { resolveAgentSkills, type SkillLookup } from '../skill-pins.ts';
 import { INT32_MAX, CreatedAtQuery, PageQuery, QueryBoolean, pageCursorOf } from '../../schemas/api-common.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
 import { clampLimit, cursorOf } from '../list-query.ts';
@@ -13,7 +14,7 @@ const AgentParam = z.object({ agent_id: z.string().min(1) });
 const tags = ['agents'];
 
 /** `client.beta.agents` and `client.beta.agents.versions`. */
-export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agents'>): void {
+export function registerAgentRoutes(app: ApiApp, { agents, skills }: Pick<ApiDeps, 'agents'> & { skills?: SkillLookup | undefined }): void {
   app.openapi(
     createRoute({ method: 'post', path: '/v1/agents', tags, request: { body: jsonBody(AgentCreateParams) }, responses: { 200: json(Agent, 'The new agent, version 1') } }),
     async (c) => {
@@ -21,7 +22,7 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
       // The id comes first: a roster's `self` entry names it.
       const id = newId('agent');
       const multiagent = await resolveRoster(params.multiagent, { agents, selfId: id });
-      const spec = agentSpecFromCreate(params, multiagent === undefined ? null : mergeMultiagent(null, multiagent));
+      const spec = agentSpecFromCreate(params, multiagent === undefined ? null : mergeMultiagent(null, multiagent), await resolveAgentSkills(params.skills ?? [], { skills }));
       const problem = agentSpecProblem(spec);
       if (problem) throw new BadRequestError(problem);
       return c.json(await agents.create(spec, id), 200);
@@ -50,7 +51,7 @@ export function registerAgentRoutes(app: ApiApp, { agents }: Pick<ApiDeps, 'agen
     async (c) => {
       const id = c.req.valid('param').agent_id;
       const params = c.req.valid('json');
-      return c.json(await agents.update(id, { ...params, multiagent: await resolveRoster(params.multiagent, { agents, selfId: id }) }), 200);
+      return c.json(await agents.update(id, { ...params, multiagent: await resolveRoster(params.multiagent, { agents, selfId: id }), skills: await resolveAgentSkills(params.skills, { skills }) }), 200);
     },
   );
 

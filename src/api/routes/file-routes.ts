@@ -212,7 +212,7 @@ function truncateUtf8(value: string, maxBytes: number): string {
 }
 
 /** `attachment` with an ASCII fallback and the exact name in RFC 5987 form. */
-function contentDisposition(filename: string): string {
+export function contentDisposition(filename: string): string {
   const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }

@@ -7,12 +7,10 @@ import { DeletedSession, Session, SessionCreateParams, SessionStatus, SessionUpd
 import type { UserEventParams } from '../../schemas/events.ts';
 import type { SessionView } from '../../client/longhaul.ts';
 import type { ApiApp, ApiDeps } from '../api-types.ts';
-import { checkVaults, createApiSession, publishQuietly, type EventSink, type VaultLookup } from '../create-api-session.ts';
+import { checkVaults, createApiSession, publishQuietly, type CreateSessionDeps } from '../create-api-session.ts';
 import { clampLimit, cursorOf, oneOrMany, queryArray } from '../list-query.ts';
 import { json, jsonBody } from '../openapi-common.ts';
 import { apiSessionOf, sessionObject } from '../session-object.ts';
-import type { SessionMemoryDeps } from '../memory-resources.ts';
-import type { SessionFileDeps } from './session-resource-routes.ts';
 
 const SessionParam = z.object({ session_id: z.string().min(1) });
 const tags = ['sessions'];
@@ -20,7 +18,7 @@ const tags = ['sessions'];
 const SessionCreateWithResources = SessionCreateParams.extend({ resources: z.array(SessionResourceParams).max(100).optional() });
 
 /** `client.beta.sessions` (create, retrieve, update, list, archive, delete): the session service (`Longhaul`) does the work. */
-export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDeps & SessionMemoryDeps & { vaults?: VaultLookup | undefined; webhooks?: EventSink | undefined }): void {
+export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & Omit<CreateSessionDeps, keyof ApiDeps>): void {
   const { longhaul } = deps;
 
   const resourcesOf = async (id: string): Promise<Session['resources']> => [
@@ -124,10 +122,11 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & SessionFileDe
       const id = c.req.valid('param').session_id;
       apiSessionOf(await longhaul.sessions.record(id));
       await longhaul.sessions.delete(id);
-      // The session's rows go with its workflow's end; its file and memory attachments now.
-      // Uploaded files and memory stores stay: they are the caller's.
+      // The session's rows go with its workflow's end; its file, memory and skill attachments now.
+      // Uploaded files, memory stores and skills stay: they are the caller's.
       await deps.files?.removeResources(id);
       await deps.sessionMemory?.detach(id);
+      await deps.skills?.unpinForSession(id);
       await publishQuietly(deps.webhooks, 'session.deleted', id, 'deleted');
       return c.json({ id, type: 'session_deleted' as const }, 200);
     },
