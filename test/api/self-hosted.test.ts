@@ -34,12 +34,11 @@ const PLANS: Record<string, ReturnType<typeof toolUse>[]> = {
   'specialist-task': [toolUse('bash', { command: 'echo from the specialist > specialist.txt; cat specialist.txt' })],
 };
 
-const script: ScriptFunction = (request, { callIndex }) => {
+const script: ScriptFunction = (request) => {
   const first = request.messages.find((m) => m.role === 'user');
   const label = typeof first?.content === 'string' ? first.content : first?.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
   const plan = PLANS[label ?? ''] ?? [];
   const step = request.messages.filter((m) => m.role === 'assistant').length;
-  void callIndex;
   if (step < plan.length) return { content: [plan[step]!] };
   return { content: [text(`done: ${lastToolResults(request).map((r) => r.text.trim()).join(' | ')}`)] };
 };
@@ -57,6 +56,20 @@ async function selfHostedSetup(f: ApiFixture, name: string) {
 
 /** A client as a self-hosted worker holds it: the environment key, nothing else. */
 const workerClient = (f: ApiFixture, environmentKey: string) => new Anthropic({ baseURL: f.api.url, authToken: environmentKey, apiKey: null, maxRetries: 2 });
+
+/** Runs `body` while the SDK's own worker serves the environment from a new temporary folder (given to `body`). */
+async function withWorker<T>(f: ApiFixture, environmentId: string, environmentKey: string, body: (workdir: string) => Promise<T>): Promise<T> {
+  const workdir = mkdtempSync(join(tmpdir(), 'longhaul-self-hosted-'));
+  const stop = new AbortController();
+  const running = workerClient(f, environmentKey).beta.environments.work.worker({ environmentId, environmentKey, workdir, maxIdleMs: 1000 }).run(stop.signal);
+  try {
+    return await body(workdir);
+  } finally {
+    stop.abort();
+    await running.catch(() => {});
+    rmSync(workdir, { recursive: true, force: true });
+  }
+}
 
 async function waitForIdle(f: ApiFixture, sessionId: string, timeoutMs = 60_000): Promise<BetaManagedAgentsSessionEvent[]> {
   const deadline = Date.now() + timeoutMs;
@@ -76,10 +89,7 @@ const resultText = (event: BetaManagedAgentsSessionEvent | undefined) =>
 test("a self-hosted environment: the SDK's own worker runs the agent's bash and file tools in its folder", async () => {
   await using f = await startApiFixture({ temporal, script, workLeaseTtlSeconds: 6 });
   const { environment, environmentKey, agent } = await selfHostedSetup(f, 'laptop');
-  const workdir = mkdtempSync(join(tmpdir(), 'longhaul-self-hosted-'));
-  const stop = new AbortController();
-  const running = workerClient(f, environmentKey).beta.environments.work.worker({ environmentId: environment.id, environmentKey, workdir, maxIdleMs: 1000 }).run(stop.signal);
-  try {
+  await withWorker(f, environment.id, environmentKey, async (workdir) => {
     const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
     await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'files' }] }] });
     const events = await waitForIdle(f, session.id);
@@ -98,11 +108,7 @@ test("a self-hosted environment: the SDK's own worker runs the agent's bash and 
     assert.match(readFileSync(join(workdir, 'proof.txt'), 'utf8'), new RegExp(`ran in ${workdir}`));
     const answer = events.findLast((e) => e.type === 'agent.message');
     assert.match(answer?.type === 'agent.message' ? answer.content.map((b) => (b.type === 'text' ? b.text : '')).join('') : '', new RegExp(`done: ran in ${workdir}`));
-  } finally {
-    stop.abort();
-    await running.catch(() => {});
-    rmSync(workdir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a worker killed mid-call loses its lease; a second worker takes the item and the call is answered once', async () => {
@@ -159,10 +165,7 @@ test("a specialist's tool calls run on the same worker, answered in its thread",
     tools: [{ type: 'agent_toolset_20260401' }],
     multiagent: { type: 'coordinator', agents: [specialist.id] },
   } as Anthropic.Beta.Agents.AgentCreateParams);
-  const workdir = mkdtempSync(join(tmpdir(), 'longhaul-self-hosted-'));
-  const stop = new AbortController();
-  const running = workerClient(f, environmentKey).beta.environments.work.worker({ environmentId: environment.id, environmentKey, workdir, maxIdleMs: 1000 }).run(stop.signal);
-  try {
+  await withWorker(f, environment.id, environmentKey, async (workdir) => {
     const session = await f.client.beta.sessions.create({ agent: coordinator.id, environment_id: environment.id });
     await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'delegate' }] }] });
     const events = await waitForIdle(f, session.id, 90_000);
@@ -179,11 +182,7 @@ test("a specialist's tool calls run on the same worker, answered in its thread",
     const use = threadEvents.find((e) => e.type === 'agent.tool_use');
     const result = threadEvents.find((e) => e.type === 'user.tool_result' && e.tool_use_id === use?.id);
     assert.match(resultText(result as BetaManagedAgentsSessionEvent) ?? '', /from the specialist/);
-  } finally {
-    stop.abort();
-    await running.catch(() => {});
-    rmSync(workdir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("the agent's skills reach the worker: it downloads them into skills/ of its folder, the prompt points there, the agent runs one", async () => {
@@ -196,10 +195,7 @@ test("the agent's skills reach the worker: it downloads them into skills/ of its
     ],
   });
   const agent = await f.client.beta.agents.create({ name: 'skilled', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }], skills: [{ type: 'custom', skill_id: skill.id }] });
-  const workdir = mkdtempSync(join(tmpdir(), 'longhaul-self-hosted-'));
-  const stop = new AbortController();
-  const running = workerClient(f, environmentKey).beta.environments.work.worker({ environmentId: environment.id, environmentKey, workdir, maxIdleMs: 1000 }).run(stop.signal);
-  try {
+  await withWorker(f, environment.id, environmentKey, async (workdir) => {
     const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
     await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'skill' }] }] });
     const events = await waitForIdle(f, session.id);
@@ -209,11 +205,7 @@ test("the agent's skills reach the worker: it downloads them into skills/ of its
     const prompt = JSON.stringify(f.harness.model.calls[0]?.body.system ?? '');
     assert.match(prompt, /greeter \(skills\/greeter\/SKILL\.md\): Greets whoever asks\./);
     assert.doesNotMatch(prompt, /Run greet\.sh/, 'the body of SKILL.md stays out of the prompt');
-  } finally {
-    stop.abort();
-    await running.catch(() => {});
-    rmSync(workdir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('the work queue by hand: credentials, lease preconditions (412), stop and the item queued again', async () => {
