@@ -27,7 +27,7 @@ export type RunAgentSessionOptions = StepSessionParams & {
  * import { runAgentSession } from 'longhaul/workflow';
  *
  * export async function triageWorkflow(issue: string): Promise<string> {
- *   const { text } = await runAgentSession({ agent: { model: 'claude-sonnet-4-5' }, task: `Triage: ${issue}` });
+ *   const { text } = await runAgentSession({ agent: { model: 'claude-sonnet-5-5' }, task: `Triage: ${issue}` });
  *   return text;
  * }
  */
