@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -12,7 +14,7 @@ const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/plugin-host
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 async function withPlugin(body: (plugin: LonghaulPlugin) => Promise<void>): Promise<void> {
-  const dataDir = mkdtempSync('/tmp/longhaul-plugin-test-');
+  const dataDir = mkdtempSync(join(tmpdir(), 'longhaul-plugin-test-'));
   await using store = await SessionStore.open(await openPgliteDriver());
   try {
     await body(new LonghaulPlugin({ store, sandboxes: new DockerSandboxDriver({ dataDir }) }));
