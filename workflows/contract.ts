@@ -244,7 +244,31 @@ export type SessionWorkflowInput = {
   primaryThreadId?: string | undefined;
   /** Set when this run is a thread (a child of the session), not the session's primary. */
   thread?: ThreadIdentity | undefined;
+  /**
+   * The session is a step of another workflow (`runAgentSession`): it ends when its first
+   * turn does, as if terminated, and its workflow returns the turn's `SessionResult`.
+   * Absent: the session lives on between turns until it is terminated.
+   */
+  endAfterTurn?: boolean | undefined;
 };
+
+/** What a session run as a step (`endAfterTurn`) returns: how its turn ended and what it said. */
+export type SessionResult = {
+  sessionId: string;
+  /** The agent's last answer text (empty when it said nothing). */
+  text: string;
+  stopReason: StopReason;
+  /** Tokens over the whole session, its threads' included. */
+  usage: Usage;
+  /** List cost in nano-dollars (1e-9 USD), its threads' included. */
+  costNanos: number;
+};
+
+/** Failure type of a step's session (`endAfterTurn`) that was terminated before its turn ended. */
+export const SESSION_TERMINATED = 'SessionTerminated';
+
+/** Failure type of a step's session whose agent or environment does not parse: retrying cannot help. */
+export const STEP_SESSION_INVALID = 'StepSessionInvalid';
 
 /** What the `status` query answers. */
 export type SessionStatus = {

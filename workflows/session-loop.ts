@@ -52,7 +52,7 @@ export class SessionLoop {
   workReleased = false;
   /** The outcome evaluation in flight, if any. */
   grading: Grading | undefined;
-  /** The text of the agent's latest answer (threads only: what a thread reports to its starter). */
+  /** The text of the agent's latest answer: what a thread reports to its starter, and what a step's session returns. */
   lastAnswerText = '';
 
   constructor(input: SessionWorkflowInput) {

@@ -1,5 +1,18 @@
-import { CancellationScope, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
-import { mountFilesSignal, settingsSignal, statusQuery, terminateSignal, threadEventsSignal, userEventsSignal, workReleasedSignal, type SessionWorkflowInput, type WorkflowEvent } from './contract.ts';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
+import type { StopReason } from '../src/schemas/events.ts';
+import {
+  SESSION_TERMINATED,
+  mountFilesSignal,
+  settingsSignal,
+  statusQuery,
+  terminateSignal,
+  threadEventsSignal,
+  userEventsSignal,
+  workReleasedSignal,
+  type SessionResult,
+  type SessionWorkflowInput,
+  type WorkflowEvent,
+} from './contract.ts';
 import { isModelFailure } from './failures.ts';
 import { drainInbox, drainInterrupts, requeue } from './inbox.ts';
 import { PATCHES } from './patches.ts';
@@ -14,11 +27,16 @@ import { runTurn, type TurnEnd } from './turn.ts';
  * between turns. The transcript and tool outputs live in the store; this code
  * only moves keys and small summaries. The turn is in `turn.ts`, the inbox in
  * `inbox.ts`, the state this run works on in `session-loop.ts`.
+ *
+ * A session run as a step of another workflow (`input.endAfterTurn`) ends after its first
+ * turn and returns that turn's `SessionResult`; any other session returns nothing.
  */
-export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void> {
+export async function sessionWorkflow(input: SessionWorkflowInput): Promise<SessionResult | undefined> {
   const loop = new SessionLoop(input);
   const { state } = loop;
   setHandlers(loop);
+  // How a step's turn ended; unset while it works, and when it was terminated instead.
+  let stepEnd: StopReason | undefined;
   // A thread's log opens with its creation, recorded with its first turn.
   let opening = loop.thread && input.carried === undefined ? threadCreatedEvents(loop) : [];
 
@@ -92,6 +110,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     } finally {
       loop.turnScope = undefined;
     }
+    // Decided by the input alone, so sessions started without it replay unchanged.
+    if (input.endAfterTurn === true) {
+      stepEnd = state.lastStopReason ?? { type: 'end_turn' };
+      break;
+    }
     if (loop.shouldContinueAsNew()) await loop.continueAsNewNow();
   }
 
@@ -114,6 +137,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     await loop.activities.destroySandbox({ sessionId, removeVolume: removing && (removal.workspace === true || removal.records === true) });
     if (removing && removal.records === true) await loop.activities.purgeSessionRecords({ sessionId });
   });
+  if (input.endAfterTurn !== true) return undefined;
+  if (stepEnd === undefined) throw ApplicationFailure.nonRetryable(`session ${loop.sessionId} was terminated before its turn ended`, SESSION_TERMINATED);
+  return { sessionId: loop.sessionId, text: loop.lastAnswerText, stopReason: stepEnd, ...loop.spentSoFar() };
 }
 
 /**

@@ -107,6 +107,8 @@ async function callModel(loop: SessionLoop, callKey: string, leading: WorkflowEv
       ...(loop.input.primaryThreadId ? { multiagent: { sessionId, threadId: loop.threadId()!, depth: loop.thread?.depth ?? 0 } } : {}),
       ...(tools ? { tools } : {}),
       ...(loop.selfHosted ? { selfHosted: true } : {}),
+      // Only a step's session returns its answer: the input alone decides, so older histories replay unchanged.
+      ...(loop.input.endAfterTurn === true ? { answerText: true } : {}),
     });
   } finally {
     loop.stepCall = undefined;

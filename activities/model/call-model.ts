@@ -54,6 +54,8 @@ export type CallModelInput = {
    * totals, and this log's own totals are recorded for the others.
    */
   multiagent?: { sessionId: string; threadId: string; depth: number } | undefined;
+  /** Set for a session run as a step (`endAfterTurn`): the answer's text is returned, for the step's result. */
+  answerText?: boolean | undefined;
 };
 
 
@@ -64,7 +66,7 @@ export type CallModelResult = {
   usage: Usage;
   /** List cost of `usage`, in nano-dollars. */
   costNanos?: number;
-  /** A thread's call: the answer's text blocks, joined (what the thread reports when this answer ends its turn). */
+  /** A thread's or a step's call: the answer's text blocks, joined (what the thread reports, or the step returns, when this answer ends its turn). */
   text?: string;
   /** The session's budget was spent (by all its threads together) before this call: no request was made. */
   budgetReached?: boolean;
@@ -408,9 +410,9 @@ async function reserveThreads(store: SessionStore, input: CallModelInput, toolUs
   }
 }
 
-/** The answer's text, for a thread's report. */
+/** The answer's text, for a thread's report or a step's result; other sessions' history need not carry it. */
 function textOf(input: CallModelInput, content: readonly AnswerBlock[]): { text?: string } {
-  if (input.thread === undefined) return {};
+  if (input.thread === undefined && input.answerText !== true) return {};
   return { text: content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('\n\n') };
 }
 

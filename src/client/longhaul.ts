@@ -1,10 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { parseUsd } from '../core/budget.ts';
 import { zeroUsage } from '../core/usage.ts';
-import { AgentDefinition, type AgentDefinitionInput } from '../schemas/agent.ts';
-import { EnvironmentDefinition, type EnvironmentDefinitionInput } from '../schemas/environment.ts';
-import type { SessionAgent, SessionUpdateParams } from '../schemas/api-session.ts';
-import { DEFAULT_OUTCOME_ITERATIONS } from '../core/outcomes.ts';
+import type { SessionUpdateParams } from '../schemas/api-session.ts';
 import type { SessionEvent, UserEventParams } from '../schemas/events.ts';
 import { externalizeLargeContent } from '../store/content-refs.ts';
 import { newId } from '../store/ids.ts';
@@ -25,28 +22,11 @@ import {
   terminateSignal,
   userEventsSignal,
 } from '../../workflows/contract.ts';
-import type { BudgetLimit, FileMount, InboundUserEvent, SessionRemoval, SessionTuning } from '../../workflows/contract.ts';
-import { InvalidRequestError, NotFoundError } from '../errors.ts';
+import type { BudgetLimit, FileMount, InboundUserEvent, SessionRemoval } from '../../workflows/contract.ts';
+import { inboundUserEvent, sessionStartOf, type CreateSessionOptions } from './session-start.ts';
 
-export type CreateSessionOptions = {
-  agent: AgentDefinitionInput;
-  environment?: EnvironmentDefinitionInput;
-  /** Events to start with, usually the first `user.message`. */
-  events?: readonly UserEventParams[];
-  /** Session id; a new `sesn_…` when omitted. */
-  id?: string;
-  /** Vaults whose credentials the session's MCP calls and sandbox egress may use. */
-  vaultIds?: string[];
-  /** Most the session may spend at list prices; it idles with `budget_reached` there. */
-  budget?: BudgetLimit | null;
-  /** Uploaded files a worker copies into the sandbox before the first model call (validated paths). */
-  mounts?: FileMount[];
-  tuning?: SessionTuning;
-  /** What an API client named: the agent version (overrides applied) and the environment. Library sessions have none. */
-  named?: { agent: SessionAgent; environmentId: string };
-  title?: string | null;
-  metadata?: Record<string, string>;
-};
+export type { CreateSessionOptions };
+import { InvalidRequestError, NotFoundError } from '../errors.ts';
 
 /** A session: its record, and its status and usage as its event log tells them. */
 export type SessionView = SessionRecord & SessionState;
@@ -89,54 +69,26 @@ export class Longhaul {
      * started leaves no record behind.
      */
     create: async (options: CreateSessionOptions): Promise<SessionView> => {
-      const { events = [], id = newId('sesn'), vaultIds = [], budget = null, mounts = [], tuning, named } = options;
-      const agent = AgentDefinition.parse(options.agent);
-      const environment = EnvironmentDefinition.parse(options.environment ?? {});
-      const now = new Date().toISOString();
-      const record: SessionRecord = {
-        id,
-        definition: { agent, environment },
-        ...(named ? { agent: named.agent, environment_id: named.environmentId } : {}),
-        title: options.title ?? null,
-        metadata: options.metadata ?? {},
-        vault_ids: vaultIds,
-        budget,
-        created_at: now,
-        updated_at: now,
-        archived_at: null,
-      };
-      const taken = events.map(inbound);
+      const { record, input } = sessionStartOf(options, { storeId: this.#store.storeId });
+      const taken = input.initialEvents ?? [];
       await this.#store.sessions.create(record);
       try {
         // Large content waits in the store; the workflow's input carries references.
-        const initialEvents = await externalizeLargeContent(this.#store, id, taken);
+        const initialEvents = await externalizeLargeContent(this.#store, record.id, taken);
         await this.#client.workflow.start<typeof sessionWorkflow>(SESSION_WORKFLOW, {
           taskQueue: this.#taskQueue,
-          workflowId: id,
+          workflowId: record.id,
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          args: [
-            {
-              sessionId: id,
-              storeId: this.#store.storeId,
-              agent,
-              environment,
-              initialEvents,
-              tuning,
-              ...(vaultIds.length > 0 ? { vaultIds } : {}),
-              ...(budget ? { budget } : {}),
-              ...(mounts.length > 0 ? { mounts } : {}),
-              ...(agent.roster?.length ? { primaryThreadId: primaryThreadIdOf(id) } : {}),
-            },
-          ],
+          args: [{ ...input, initialEvents }],
         });
       } catch (error) {
-        await this.#store.sessions.remove(id);
+        await this.#store.sessions.remove(record.id);
         throw error;
       }
       const outcomes = taken.flatMap((e) => (e.type === 'user.define_outcome' ? [e] : []));
       return {
         ...record,
-        status: events.length > 0 ? 'running' : 'idle',
+        status: taken.length > 0 ? 'running' : 'idle',
         usage: { ...apiUsage(zeroUsage(), null), active_seconds: 0 },
         outcome_evaluations: outcomes.map((o) => ({ type: 'outcome_evaluation', outcome_id: o.outcome_id, description: o.description, iteration: 0, result: 'pending', explanation: null, completed_at: null })),
       };
@@ -261,7 +213,7 @@ export class Longhaul {
       // An idle session given work counts as running until it records a status of its own.
       const givesWork = events.some((e, i) => threads[i] === undefined && (e.type === 'user.message' || e.type === 'user.define_outcome' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result'));
       const logEnd = givesWork && state.status === 'idle' ? await this.#store.lastSeq(sessionId) : undefined;
-      const keyed = events.map((event) => ({ ...inbound(event), key: `user:${newId('in')}` }));
+      const keyed = events.map((event) => ({ ...inboundUserEvent(event), key: `user:${newId('in')}` }));
       // Each event goes to the workflow of the thread it is for (a thread's answers and interrupts), the rest to the session's.
       const targets = new Map<string, InboundUserEvent[]>();
       keyed.forEach((event, i) => targets.set(threads[i] ?? sessionId, [...(targets.get(threads[i] ?? sessionId) ?? []), event]));
@@ -431,10 +383,4 @@ async function threadsAddressed(store: SessionStore, sessionId: string, events: 
 function threadOfCall(event: object): string | undefined {
   const thread = (event as { session_thread_id?: unknown }).session_thread_id;
   return typeof thread === 'string' ? thread : undefined;
-}
-
-/** The event as the session takes it: an outcome gets its `outc_` id (and its iteration limit) here, so the echo can name it. */
-function inbound(event: UserEventParams): InboundUserEvent {
-  if (event.type !== 'user.define_outcome') return event;
-  return { ...event, max_iterations: event.max_iterations ?? DEFAULT_OUTCOME_ITERATIONS, outcome_id: newId('outc') };
 }

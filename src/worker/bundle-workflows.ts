@@ -1,8 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, type BundleOptions, type WorkflowBundle } from '@temporalio/worker';
 
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
-const workflowInterceptorModules = [fileURLToPath(new URL('../../workflows/store-identity-interceptors.ts', import.meta.url))];
+/** The module that exports Longhaul's workflows. */
+export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+/** Longhaul's workflow interceptors: every bundle with its workflows needs them. */
+export const workflowInterceptorModules = [fileURLToPath(new URL('../../workflows/store-identity-interceptors.ts', import.meta.url))];
 
 export type BundleLonghaulWorkflowsOptions = {
   /** Passed to the bundler: sees (and may change) the webpack configuration. Default: none. */

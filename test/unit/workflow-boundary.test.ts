@@ -31,7 +31,9 @@ const sibling = (from: string) => from.startsWith('./') && !from.includes('/..')
 
 test('workflows/ imports only @temporalio/workflow, its own modules, src/core and types', () => {
   const pureLayer = (from: string) => /^\.\.\/src\/core\/[\w-]+\.ts$/.test(from);
-  assert.deepEqual(check('../../workflows/', (from) => from === '@temporalio/workflow' || sibling(from) || pureLayer(from)), []);
+  // The workflows of the worker LonghaulPlugin is given: workflow code too, bundled under this alias.
+  const hostWorkflows = (from: string) => from === '__longhaul_host_workflows';
+  assert.deepEqual(check('../../workflows/', (from) => from === '@temporalio/workflow' || sibling(from) || pureLayer(from) || hostWorkflows(from)), []);
 });
 
 test('src/core is pure: it imports only itself and types, and reads no clock', () => {
