@@ -475,17 +475,24 @@ write_env() {
   mv -f "$tmp" "$LONGHAUL_CACHE/env.sh"
 }
 
-# The Python SDK, for the conformance test that drives the API from Python too.
-ANTHROPIC_PY_VERSION=2.12.0
+# The Python SDK, for the conformance test that drives the API from Python too: the newest
+# version Longhaul tracks, and the oldest it supports, each in its own virtualenv.
+ANTHROPIC_PY_VERSION=2.17.0
+ANTHROPIC_PY_OLDEST_VERSION=2.12.0
 ensure_python_sdk() {
   [[ "${LONGHAUL_SETUP_PYTHON_SDK:-0}" == 1 ]] || return 0
-  local venv="$LONGHAUL_CACHE/python-sdk"
+  ensure_python_sdk_at "$LONGHAUL_CACHE/python-sdk" "$ANTHROPIC_PY_VERSION"
+  ensure_python_sdk_at "$LONGHAUL_CACHE/python-sdk-oldest" "$ANTHROPIC_PY_OLDEST_VERSION"
+}
+
+ensure_python_sdk_at() {
+  local venv="$1" version="$2"
   # With its webhooks extra (standardwebhooks), for `client.beta.webhooks.unwrap`.
-  if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "import anthropic, standardwebhooks, sys; sys.exit(anthropic.__version__ != '$ANTHROPIC_PY_VERSION')" 2>/dev/null; then
-    found "python anthropic $ANTHROPIC_PY_VERSION (.cache/python-sdk)"
+  if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "import anthropic, standardwebhooks, sys; sys.exit(anthropic.__version__ != '$version')" 2>/dev/null; then
+    found "python anthropic $version (.cache/${venv##*/})"
     return
   fi
-  install_venv "$venv" "anthropic[webhooks]" "$ANTHROPIC_PY_VERSION" "the Python SDK conformance test"
+  install_venv "$venv" "anthropic[webhooks]" "$version" "the Python SDK conformance test"
 }
 
 # A fresh virtualenv at $1 with package $2 at version $3, for $4 (what needs it).
