@@ -23,17 +23,24 @@ export async function runTail({ sessionId, flags, terminal }: { sessionId: strin
   const onSigint = () => controller.abort();
   process.on('SIGINT', onSigint);
   let lastEventId: string | undefined;
+  const seen = new Set<string>();
   /** Prints an event once and says whether it ends the tail. */
   const show = (event: StreamEvent): RunEnd | undefined => {
     const id = 'id' in event && typeof event.id === 'string' ? event.id : undefined;
-    if (id !== undefined) lastEventId = id;
+    if (id !== undefined) {
+      if (seen.has(id)) return undefined;
+      seen.add(id);
+      lastEventId = id;
+    }
     const rendered = renderer.render(event);
     if (flags.json) terminal.raw(JSON.stringify(event));
     else terminal.print(rendered.lines);
     return rendered.end && endsTail(rendered.end) && !flags.follow ? rendered.end : undefined;
   };
   try {
-    // The log first: the stream is live from when it connects and would not show what came before.
+    // The stream before the log: it is live from when it connects, so opened second it could
+    // miss what happens between the two. Events in both are shown once (by id).
+    let stream: AsyncIterable<StreamEvent> | undefined = await withApiErrors(baseURL, () => client.beta.sessions.events.stream(sessionId, {}, { signal: controller.signal }));
     const history = await withApiErrors(baseURL, async () => {
       const events: StreamEvent[] = [];
       for await (const event of client.beta.sessions.events.list(sessionId, { limit: 1000 }, { signal: controller.signal })) events.push(event as StreamEvent);
@@ -46,17 +53,27 @@ export async function runTail({ sessionId, flags, terminal }: { sessionId: strin
       if (end) pending = end;
       else if (event.type === 'user.message' || event.type === 'session.status_running') pending = undefined;
     }
-    if (pending) return exitCodeOf(pending);
+    if (pending) {
+      controller.abort();
+      return exitCodeOf(pending);
+    }
+    terminal.note(`following ${sessionId}${flags.follow ? '' : ' until it goes idle'} (Ctrl-C stops)`);
 
     let failures = 0;
     while (!controller.signal.aborted) {
       try {
-        const headers = lastEventId === undefined ? {} : { 'Last-Event-ID': lastEventId };
-        const stream = await client.beta.sessions.events.stream(sessionId, {}, { signal: controller.signal, headers });
+        if (stream === undefined) {
+          // Reopened after the last event shown: the server sends what came after it, then live events.
+          const headers = lastEventId === undefined ? {} : { 'Last-Event-ID': lastEventId };
+          stream = await client.beta.sessions.events.stream(sessionId, {}, { signal: controller.signal, headers });
+        }
         for await (const event of stream) {
           failures = 0;
           const end = show(event);
-          if (end) return exitCodeOf(end);
+          if (end) {
+            controller.abort();
+            return exitCodeOf(end);
+          }
         }
       } catch (error) {
         if (controller.signal.aborted) break;
@@ -65,6 +82,7 @@ export async function runTail({ sessionId, flags, terminal }: { sessionId: strin
           await withApiErrors(baseURL, () => Promise.reject(error));
         }
       }
+      stream = undefined;
       failures += 1;
       if (failures > MAX_RECONNECTS) throw new CliError(`lost the event stream of ${sessionId} and could not reconnect after ${MAX_RECONNECTS} tries`);
       terminal.note(`(event stream dropped; reconnecting after ${lastEventId ?? 'the start'})`);
