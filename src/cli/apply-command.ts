@@ -9,7 +9,7 @@ import type { BetaManagedAgentsAgent } from '@anthropic-ai/sdk/resources/beta/ag
 import type { BetaEnvironment } from '@anthropic-ai/sdk/resources/beta/environments/environments';
 import { connectApi, type ApiConnectionFlags } from './api-connection.ts';
 import type { Terminal } from './output.ts';
-import { findByName, kindSpec } from './resource-commands.ts';
+import { findByName } from './resource-commands.ts';
 import {
   agentMatches,
   environmentMatches,
@@ -37,7 +37,7 @@ export async function runApply({ file, flags, terminal }: { file: string; flags:
 }
 
 async function applyDocument(client: Anthropic, document: ResourceDocument): Promise<{ outcome: ApplyOutcome; id: string; version?: number }> {
-  const existing = await findByName(kindSpec(document.kind), client, document.name);
+  const existing = await findByName(client, document.kind, document.name);
   return document.kind === 'agent'
     ? applyAgent(client, document, existing as BetaManagedAgentsAgent | undefined)
     : applyEnvironment(client, document, existing as BetaEnvironment | undefined);

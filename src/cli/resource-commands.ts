@@ -14,15 +14,11 @@ import { withApiErrors } from './run-command.ts';
 
 type Row = Record<string, unknown> & { id: string };
 
-/** What the commands need of one kind: its SDK calls, its table, and how `create` reads flags. */
+/** What the commands need of one kind beyond its SDK resource: its table, and how `create` reads flags. */
 type KindSpec = {
   singular: string;
   columns: readonly string[];
   row(item: Row): string[];
-  list(client: Anthropic, includeArchived: boolean): AsyncIterable<Row>;
-  retrieve(client: Anthropic, id: string): Promise<Row>;
-  create(client: Anthropic, params: Record<string, unknown>): Promise<Row>;
-  archive(client: Anthropic, id: string): Promise<Row>;
   paramsFromFlags(flags: CreateFlags): Record<string, unknown>;
 };
 
@@ -33,16 +29,26 @@ const need = (value: string | undefined, flag: string, kind: string): string => 
   return value;
 };
 
-// Params are the server's to check (a file may hold anything), so they go to the SDK as they are.
+/**
+ * The four calls every kind's SDK resource (`client.beta.agents`, …) has alike. Params are the
+ * server's to check (a file may hold anything), so they go to the SDK as they are.
+ */
+type ResourceApi = {
+  list(params: { include_archived: boolean }): AsyncIterable<Row>;
+  retrieve(id: string): Promise<Row>;
+  create(params: Record<string, unknown>): Promise<Row>;
+  archive(id: string): Promise<Row>;
+};
+
+function apiOf(client: Anthropic, kind: ResourceKind): ResourceApi {
+  return client.beta[kind] as unknown as ResourceApi;
+}
+
 const KINDS: Record<ResourceKind, KindSpec> = {
   agents: {
     singular: 'agent',
     columns: ['ID', 'NAME', 'VERSION', 'MODEL', 'STATUS', 'UPDATED'],
     row: (a) => [a.id, str(a['name']), String(a['version']), str((a['model'] as { id?: string } | undefined)?.id), status(a), str(a['updated_at'])],
-    list: (client, includeArchived) => client.beta.agents.list({ include_archived: includeArchived }) as AsyncIterable<unknown> as AsyncIterable<Row>,
-    retrieve: (client, id) => client.beta.agents.retrieve(id) as Promise<unknown> as Promise<Row>,
-    create: (client, params) => client.beta.agents.create(params as never) as Promise<unknown> as Promise<Row>,
-    archive: (client, id) => client.beta.agents.archive(id) as Promise<unknown> as Promise<Row>,
     paramsFromFlags: (f) => ({
       name: need(f.name, '--name', 'agents'),
       model: need(f.model, '--model', 'agents'),
@@ -55,10 +61,6 @@ const KINDS: Record<ResourceKind, KindSpec> = {
     singular: 'environment',
     columns: ['ID', 'NAME', 'CONFIG', 'STATUS', 'UPDATED'],
     row: (e) => [e.id, str(e['name']), str((e['config'] as { type?: string } | undefined)?.type), status(e), str(e['updated_at'])],
-    list: (client, includeArchived) => client.beta.environments.list({ include_archived: includeArchived }) as AsyncIterable<unknown> as AsyncIterable<Row>,
-    retrieve: (client, id) => client.beta.environments.retrieve(id) as Promise<unknown> as Promise<Row>,
-    create: (client, params) => client.beta.environments.create(params as never) as Promise<unknown> as Promise<Row>,
-    archive: (client, id) => client.beta.environments.archive(id) as Promise<unknown> as Promise<Row>,
     paramsFromFlags: (f) => ({ name: need(f.name, '--name', 'environments'), ...(f.description !== undefined ? { description: f.description } : {}) }),
   },
   sessions: {
@@ -68,10 +70,6 @@ const KINDS: Record<ResourceKind, KindSpec> = {
       const agent = s['agent'] as { id?: string; version?: number } | undefined;
       return [s.id, s['archived_at'] ? 'archived' : str(s['status']), agent?.id ? `${agent.id} v${agent.version}` : '—', str(s['title']), str(s['created_at'])];
     },
-    list: (client, includeArchived) => client.beta.sessions.list({ include_archived: includeArchived }) as AsyncIterable<unknown> as AsyncIterable<Row>,
-    retrieve: (client, id) => client.beta.sessions.retrieve(id) as Promise<unknown> as Promise<Row>,
-    create: (client, params) => client.beta.sessions.create(params as never) as Promise<unknown> as Promise<Row>,
-    archive: (client, id) => client.beta.sessions.archive(id) as Promise<unknown> as Promise<Row>,
     paramsFromFlags: (f) => ({
       agent: need(f.agent, '--agent', 'sessions'),
       environment_id: need(f.environment, '--environment', 'sessions'),
@@ -82,10 +80,6 @@ const KINDS: Record<ResourceKind, KindSpec> = {
     singular: 'vault',
     columns: ['ID', 'NAME', 'STATUS', 'UPDATED'],
     row: (v) => [v.id, str(v['display_name']), status(v), str(v['updated_at'])],
-    list: (client, includeArchived) => client.beta.vaults.list({ include_archived: includeArchived }) as AsyncIterable<unknown> as AsyncIterable<Row>,
-    retrieve: (client, id) => client.beta.vaults.retrieve(id) as Promise<unknown> as Promise<Row>,
-    create: (client, params) => client.beta.vaults.create(params as never) as Promise<unknown> as Promise<Row>,
-    archive: (client, id) => client.beta.vaults.archive(id) as Promise<unknown> as Promise<Row>,
     paramsFromFlags: (f) => ({ display_name: need(f.name, '--name', 'vaults') }),
   },
 };
@@ -95,7 +89,7 @@ export async function listResources({ kind, flags, all, terminal }: { kind: Reso
   const { client, baseURL } = await connectApi({ flags });
   const items = await withApiErrors(baseURL, async () => {
     const found: Row[] = [];
-    for await (const item of spec.list(client, all)) found.push(item);
+    for await (const item of apiOf(client, kind).list({ include_archived: all })) found.push(item);
     return found;
   });
   const format = flags.output ?? 'table';
@@ -110,7 +104,7 @@ export async function listResources({ kind, flags, all, terminal }: { kind: Reso
 
 export async function getResource({ kind, id, flags, terminal }: { kind: ResourceKind; id: string; flags: ResourceFlags; terminal: Terminal }): Promise<number> {
   const { client, baseURL } = await connectApi({ flags });
-  const item = await withApiErrors(baseURL, () => KINDS[kind].retrieve(client, id));
+  const item = await withApiErrors(baseURL, () => apiOf(client, kind).retrieve(id));
   printOne(terminal, flags.output, KINDS[kind], item);
   return 0;
 }
@@ -128,14 +122,14 @@ export async function createResource({ kind, flags, terminal }: { kind: Resource
     params = spec.paramsFromFlags(flags);
   }
   const { client, baseURL } = await connectApi({ flags });
-  const item = await withApiErrors(baseURL, () => spec.create(client, params));
+  const item = await withApiErrors(baseURL, () => apiOf(client, kind).create(params));
   printDone(terminal, flags.output, `created ${spec.singular} ${item.id}`, item);
   return 0;
 }
 
 export async function archiveResource({ kind, id, flags, terminal }: { kind: ResourceKind; id: string; flags: ResourceFlags; terminal: Terminal }): Promise<number> {
   const { client, baseURL } = await connectApi({ flags });
-  const item = await withApiErrors(baseURL, () => KINDS[kind].archive(client, id));
+  const item = await withApiErrors(baseURL, () => apiOf(client, kind).archive(id));
   printDone(terminal, flags.output, `archived ${KINDS[kind].singular} ${item.id}`, item);
   return 0;
 }
@@ -145,24 +139,23 @@ export async function archiveResource({ kind, id, flags, terminal }: { kind: Res
  * takes back unchanged (YAML unless `-o json`).
  */
 export async function getDocument({ kind, nameOrId, flags, terminal }: { kind: DocumentKind; nameOrId: string; flags: ResourceFlags; terminal: Terminal }): Promise<number> {
-  const spec = KINDS[kind === 'agent' ? 'agents' : 'environments'];
   const { client, baseURL } = await connectApi({ flags });
-  const item = await withApiErrors(baseURL, async () => (await findByName(spec, client, nameOrId)) ?? spec.retrieve(client, nameOrId));
+  const item = await withApiErrors(baseURL, async () => (await findByName(client, kind, nameOrId)) ?? apiOf(client, pluralOf(kind)).retrieve(nameOrId));
   const document = kind === 'agent' ? agentDocument(item as never) : environmentDocument(item as never);
   printStructured(terminal, flags.output === 'json' ? 'json' : 'yaml', document);
   return 0;
 }
 
-/** The one active resource of a kind with this name, undefined when there is none; fails when several share it. */
-export async function findByName(spec: Pick<KindSpec, 'list' | 'singular'>, client: Anthropic, name: string): Promise<Row | undefined> {
+/** The one active agent or environment with this name, undefined when there is none; fails when several share it. */
+export async function findByName(client: Anthropic, kind: DocumentKind, name: string): Promise<Row | undefined> {
   const found: Row[] = [];
-  for await (const item of spec.list(client, false)) if (item['name'] === name) found.push(item);
-  if (found.length > 1) throw new CliError(`${found.length} active ${spec.singular}s are named ${JSON.stringify(name)} (${found.map((f) => f.id).join(', ')}); archive all but one, or use an id`);
+  for await (const item of apiOf(client, pluralOf(kind)).list({ include_archived: false })) if (item['name'] === name) found.push(item);
+  if (found.length > 1) throw new CliError(`${found.length} active ${kind}s are named ${JSON.stringify(name)} (${found.map((f) => f.id).join(', ')}); archive all but one, or use an id`);
   return found[0];
 }
 
-export function kindSpec(kind: DocumentKind): Pick<KindSpec, 'list' | 'singular'> {
-  return KINDS[kind === 'agent' ? 'agents' : 'environments'];
+function pluralOf(kind: DocumentKind): ResourceKind {
+  return kind === 'agent' ? 'agents' : 'environments';
 }
 
 function printOne(terminal: Terminal, format: OutputFormat | undefined, spec: KindSpec, item: Row): void {
