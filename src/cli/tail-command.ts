@@ -9,7 +9,7 @@ import { connectApi, type ApiConnectionFlags } from './api-connection.ts';
 import { CliError } from './cli-error.ts';
 import type { Terminal } from './output.ts';
 import { createEventRenderer, type RunEnd, type StreamEvent } from './render-event.ts';
-import { withApiErrors } from './run-command.ts';
+import { cliErrorOf, withApiErrors } from './run-command.ts';
 
 export type TailFlags = ApiConnectionFlags & { follow?: boolean; json?: boolean };
 
@@ -79,7 +79,7 @@ export async function runTail({ sessionId, flags, terminal }: { sessionId: strin
         if (controller.signal.aborted) break;
         // A refusal (unknown session, bad key) will not heal on a retry; say it as the other commands do.
         if (error instanceof APIError && error.status !== undefined && error.status >= 400 && error.status < 500 && ![408, 409, 429].includes(error.status)) {
-          await withApiErrors(baseURL, () => Promise.reject(error));
+          throw cliErrorOf(baseURL, error);
         }
       }
       stream = undefined;
