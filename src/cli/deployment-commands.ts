@@ -7,6 +7,7 @@ import type { BetaManagedAgentsDeployment } from '@anthropic-ai/sdk/resources/be
 import type { BetaManagedAgentsDeploymentRun } from '@anthropic-ai/sdk/resources/beta/deployment-runs';
 import { CliError } from './cli-error.ts';
 import type { Terminal } from './output.ts';
+import { printTable } from './print-table.ts';
 import { withApiErrors } from './run-command.ts';
 import { resolveRunTarget } from './run-target.ts';
 
@@ -43,7 +44,7 @@ export async function listDeployments({ flags, all, terminal }: { flags: ApiTarg
     terminal.line('no deployments yet: create one with `longhaul deployments create --name … --cron "0 8 * * 1-5" "<task>"`', 'dim');
     return 0;
   }
-  table(terminal, ['ID', 'NAME', 'STATUS', 'SCHEDULE', 'NEXT RUN'], deployments.map((d) => [d.id, d.name, statusOf(d), scheduleOf(d), d.schedule?.upcoming_runs_at?.[0] ?? '—']));
+  printTable(terminal, ['ID', 'NAME', 'STATUS', 'SCHEDULE', 'NEXT RUN'], deployments.map((d) => [d.id, d.name, statusOf(d), scheduleOf(d), d.schedule?.upcoming_runs_at?.[0] ?? '—']));
   return 0;
 }
 
@@ -103,7 +104,7 @@ export async function listRuns({ flags, deployment, terminal }: { flags: ApiTarg
     terminal.line('no runs yet', 'dim');
     return 0;
   }
-  table(
+  printTable(
     terminal,
     ['ID', 'DEPLOYMENT', 'TRIGGER', 'CREATED', 'SESSION / ERROR'],
     runs.map((r) => [
@@ -126,11 +127,4 @@ function statusOf(deployment: BetaManagedAgentsDeployment): string {
 
 function scheduleOf(deployment: BetaManagedAgentsDeployment): string {
   return deployment.schedule ? `${deployment.schedule.expression} (${deployment.schedule.timezone})` : 'manual only';
-}
-
-function table(terminal: Terminal, header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const format = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  terminal.line(format(header), 'heading');
-  for (const row of rows) terminal.line(format(row));
 }

@@ -7,8 +7,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_TEMPORAL_PORT } from '../config/dev-config.ts';
 import { CliError } from './cli-error.ts';
 import { Terminal } from './output.ts';
+import type { ApiConnectionFlags } from './api-connection.ts';
 import type { ApiTargetFlags, DeploymentCreateFlags } from './deployment-commands.ts';
+import { OUTPUT_FORMATS, RESOURCE_KINDS, type CreateFlags, type OutputFormat, type ResourceFlags } from './resource-flags.ts';
 import type { ServeCommandFlags } from './serve-command.ts';
+import type { TailFlags } from './tail-command.ts';
 import type { WorkerCommandFlags } from './worker-command.ts';
 
 export const DEFAULT_RUN_MODEL = 'claude-sonnet-5-5';
@@ -111,6 +114,94 @@ export async function main(argv: readonly string[], terminal: Terminal = new Ter
     .action(async (options: ApiTargetFlags & { deployment?: string }) => {
       const { listRuns } = await import('./deployment-commands.ts');
       exitCode = await listRuns({ flags: options, deployment: options.deployment, terminal });
+    });
+
+  // Resources from the terminal, over HTTP with the official SDK (in the spirit of Anthropic's `ant`).
+  const connectionOptions = (command: Command) =>
+    command
+      .addOption(new Option('--base-url <url>', `API base URL (env LONGHAUL_BASE_URL; default: the running \`longhaul dev\` of the data folder, else http://127.0.0.1:${DEFAULT_API_PORT})`))
+      .addOption(new Option('--api-key <key>', 'API key (env LONGHAUL_API_KEY; default: the running `longhaul dev`\'s, else ANTHROPIC_API_KEY)'))
+      .addOption(dataDirOption());
+  const outputOption = (formats: readonly OutputFormat[] = OUTPUT_FORMATS) => new Option('-o, --output <format>', 'how to print the result').choices(formats);
+
+  for (const kind of RESOURCE_KINDS) {
+    const group = program.command(kind).description(`${kind[0]!.toUpperCase()}${kind.slice(1)} of the API: list, get, create, archive.`);
+    connectionOptions(group.command('list').description(`List ${kind}, newest first.`))
+      .addOption(new Option('--all', `include archived ${kind}`))
+      .addOption(outputOption())
+      .action(async (options: ResourceFlags & { all?: boolean }) => {
+        const { listResources } = await import('./resource-commands.ts');
+        exitCode = await listResources({ kind, flags: options, all: options.all === true, terminal });
+      });
+    connectionOptions(group.command('get').description(`Show one of the ${kind}.`).argument('<id>'))
+      .addOption(outputOption())
+      .action(async (id: string, options: ResourceFlags) => {
+        const { getResource } = await import('./resource-commands.ts');
+        exitCode = await getResource({ kind, id, flags: options, terminal });
+      });
+    const create = connectionOptions(group.command('create').description(`Create one of the ${kind} from a file (YAML or JSON: the create params) or from flags.`))
+      .addOption(new Option('-f, --file <file>', 'the create params, as YAML or JSON'))
+      .addOption(outputOption());
+    if (kind === 'agents') {
+      create
+        .addOption(new Option('--name <name>', 'name of the agent'))
+        .addOption(new Option('--model <model>', 'model of the agent'))
+        .addOption(new Option('--system <prompt>', 'system prompt'))
+        .addOption(new Option('--description <text>', 'description'));
+    } else if (kind === 'environments') {
+      create.addOption(new Option('--name <name>', 'name of the environment')).addOption(new Option('--description <text>', 'description'));
+    } else if (kind === 'sessions') {
+      create
+        .addOption(new Option('--agent <id>', 'agent of the session'))
+        .addOption(new Option('--environment <id>', 'environment of the session'))
+        .addOption(new Option('--title <title>', 'title of the session'));
+    } else {
+      create.addOption(new Option('--name <name>', 'display name of the vault'));
+    }
+    create.action(async (options: CreateFlags) => {
+      const { createResource } = await import('./resource-commands.ts');
+      exitCode = await createResource({ kind, flags: options, terminal });
+    });
+    connectionOptions(group.command('archive').description(`Archive one of the ${kind}.`).argument('<id>'))
+      .addOption(outputOption())
+      .action(async (id: string, options: ResourceFlags) => {
+        const { archiveResource } = await import('./resource-commands.ts');
+        exitCode = await archiveResource({ kind, id, flags: options, terminal });
+      });
+    if (kind === 'sessions') {
+      connectionOptions(group.command('tail').description("Print a session's events, then follow them until it goes idle or ends.").argument('<session-id>'))
+        .addOption(new Option('--follow', 'keep following after the session goes idle (Ctrl-C stops)'))
+        .addOption(new Option('--json', 'print the raw events as JSON lines'))
+        .action(async (sessionId: string, options: TailFlags) => {
+          const { runTail } = await import('./tail-command.ts');
+          exitCode = await runTail({ sessionId, flags: options, terminal });
+        });
+    }
+  }
+
+  connectionOptions(
+    program
+      .command('apply')
+      .description('Make agents and environments as a file defines them (YAML documents {kind: agent|environment, name, …create params}, separated by ---): found by name, created if missing, updated if different.'),
+  )
+    .requiredOption('-f, --file <file>', 'the definitions, YAML or JSON')
+    .action(async (options: ApiConnectionFlags & { file: string }) => {
+      const { runApply } = await import('./apply-command.ts');
+      exitCode = await runApply({ file: options.file, flags: options, terminal });
+    });
+
+  connectionOptions(
+    program
+      .command('get')
+      .description('Print an agent or environment, found by name or id, as a document `longhaul apply -f` takes back unchanged.')
+      .argument('<kind>', 'agent or environment')
+      .argument('<name-or-id>'),
+  )
+    .addOption(outputOption(['yaml', 'json']).default('yaml'))
+    .action(async (kind: string, nameOrId: string, options: ResourceFlags) => {
+      if (kind !== 'agent' && kind !== 'environment') throw new CliError(`get takes agent or environment, not ${kind}`, { exitCode: 2 });
+      const { getDocument } = await import('./resource-commands.ts');
+      exitCode = await getDocument({ kind, nameOrId, flags: options, terminal });
     });
 
   const engineOptions = (command: Command) =>

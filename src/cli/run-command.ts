@@ -163,19 +163,24 @@ export async function withApiErrors<T>(baseURL: string, call: () => Promise<T>):
   try {
     return await call();
   } catch (error) {
-    if (error instanceof APIConnectionError) {
-      throw new CliError(`cannot reach the Longhaul API at ${baseURL}: is \`longhaul dev\` running? Start it with \`./longhaul dev\``, { cause: error });
-    }
-    if (error instanceof AuthenticationError) {
-      throw new CliError(`the API at ${baseURL} rejected the API key (401); use the key \`longhaul dev\` printed (--api-key or LONGHAUL_API_KEY)`, { cause: error });
-    }
-    if (error instanceof APIError) {
-      // The envelope's own message, not the SDK's (which is the whole JSON body).
-      const message = (error.error as { error?: { message?: unknown } } | undefined)?.error?.message;
-      throw new CliError(`the API refused (${error.status ?? 'error'}): ${typeof message === 'string' ? message : error.message}`, { cause: error });
-    }
-    throw error;
+    throw cliErrorOf(baseURL, error);
   }
+}
+
+/** A `CliError` saying what an SDK error means for the API at `baseURL`; any other error as it is. */
+export function cliErrorOf(baseURL: string, error: unknown): unknown {
+  if (error instanceof APIConnectionError) {
+    return new CliError(`cannot reach the Longhaul API at ${baseURL}: is \`longhaul dev\` running? Start it with \`./longhaul dev\``, { cause: error });
+  }
+  if (error instanceof AuthenticationError) {
+    return new CliError(`the API at ${baseURL} rejected the API key (401); use the key \`longhaul dev\` printed (--api-key or LONGHAUL_API_KEY)`, { cause: error });
+  }
+  if (error instanceof APIError) {
+    // The envelope's own message, not the SDK's (which is the whole JSON body).
+    const message = (error.error as { error?: { message?: unknown } } | undefined)?.error?.message;
+    return new CliError(`the API refused (${error.status ?? 'error'}): ${typeof message === 'string' ? message : error.message}`, { cause: error });
+  }
+  return error;
 }
 
 function tokenUsage(usage: BetaManagedAgentsSessionUsage | undefined): TokenUsage | undefined {

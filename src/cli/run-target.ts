@@ -51,11 +51,12 @@ export async function resolveRunTarget({
   }
 }
 
-function sameUrl(a: string, b: string): boolean {
+/** Whether two base URLs name the same server (trailing slashes and `localhost` aside). */
+export function sameUrl(a: string, b: string): boolean {
   const norm = (u: string) => u.replace(/\/+$/, '').replace('://localhost', '://127.0.0.1');
   return norm(a) === norm(b);
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
+export function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }

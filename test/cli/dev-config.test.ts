@@ -7,6 +7,7 @@ import { ConfigError, dataDirLayout, resolveApiPort, resolveDataDir, resolveDevA
 import { sandboxLimitsFromEnv } from '../../src/config/sandbox-config.ts';
 import { devInfoPath, readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../../src/config/dev-info.ts';
 import { resolveRunTarget } from '../../src/cli/run-target.ts';
+import { connectApi } from '../../src/cli/api-connection.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'longhaul-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -84,6 +85,23 @@ test('run target: dev.json of the data dir, or --url with a key; the dev key ser
     apiKey: 'k',
     model: undefined,
   });
+  await removeDevInfo(dir);
+});
+
+test('resource commands\' connection: --base-url, LONGHAUL_BASE_URL, the running dev, the default port; the dev key only for the dev URL, before ANTHROPIC_API_KEY', async () => {
+  const target = async (flags: Parameters<typeof connectApi>[0]['flags'], env: NodeJS.ProcessEnv) => {
+    const { client, baseURL } = await connectApi({ flags: { dataDir: dir, ...flags }, env });
+    return { baseURL, apiKey: client.apiKey };
+  };
+  await removeDevInfo(dir);
+  assert.deepEqual(await target({}, { ANTHROPIC_API_KEY: 'sk-a' }), { baseURL: 'http://127.0.0.1:4000', apiKey: 'sk-a' });
+  await assert.rejects(target({}, {}), /no API key for http:\/\/127\.0\.0\.1:4000: pass --api-key/);
+
+  await writeDevInfo(dir, info({ api_url: 'http://127.0.0.1:4555' }));
+  assert.deepEqual(await target({}, { ANTHROPIC_API_KEY: 'sk-a' }), { baseURL: 'http://127.0.0.1:4555', apiKey: 'lh-dev-key' });
+  assert.deepEqual(await target({}, { LONGHAUL_API_KEY: 'k' }), { baseURL: 'http://127.0.0.1:4555', apiKey: 'k' });
+  assert.deepEqual(await target({}, { LONGHAUL_BASE_URL: 'http://elsewhere:1', ANTHROPIC_API_KEY: 'sk-a' }), { baseURL: 'http://elsewhere:1', apiKey: 'sk-a' });
+  assert.deepEqual(await target({ baseUrl: 'http://flag:2', apiKey: 'f' }, { LONGHAUL_BASE_URL: 'http://elsewhere:1', LONGHAUL_API_KEY: 'k' }), { baseURL: 'http://flag:2', apiKey: 'f' });
   await removeDevInfo(dir);
 });
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { removeSessionSandboxes } from '../support/docker.ts';
+import { runLonghaul, type LonghaulResult } from '../support/longhaul-cli.ts';
 import { freePort } from '../support/postgres.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,24 +27,8 @@ function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-type CliResult = { code: number | null; stdout: string; stderr: string };
-
-function runCli(args: string[], { env = cliEnv(), timeoutMs = 120_000 }: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`longhaul ${args[0]} did not finish in ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runCli(args: string[], { env = cliEnv(), timeoutMs = 120_000 }: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<LonghaulResult> {
+  return runLonghaul(args, { env, timeoutMs });
 }
 
 const sessionIdsIn = (text: string) => [...text.matchAll(/session (sesn_[0-9A-Za-z]+)/g)].map((m) => m[1]!);

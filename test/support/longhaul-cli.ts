@@ -53,3 +53,24 @@ export async function kill9(child: ChildProcess): Promise<void> {
   child.kill('SIGKILL');
   await exited;
 }
+
+export type LonghaulResult = { code: number | null; stdout: string; stderr: string };
+
+/** Runs `longhaul <args>` to the end; fails if it takes longer than `timeoutMs`. */
+export function runLonghaul(args: string[], { env, timeoutMs = 120_000 }: { env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<LonghaulResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`longhaul ${args.join(' ')} did not finish in ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
