@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
-import type { TelemetrySettings } from './telemetry-settings.ts';
+import { telemetryFromEnv, type TelemetrySettings } from './telemetry-settings.ts';
 
 /** Tracing, started: what the Temporal client, the worker and the workflow bundle need to join it. */
 export type Telemetry = {
@@ -61,4 +61,16 @@ export async function startTelemetry({ tracesUrl, serviceName }: TelemetrySettin
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
+}
+
+/**
+ * `startTelemetry` when the `OTEL_*` variables ask for tracing (`telemetryFromEnv`), else
+ * `undefined` and nothing of the OpenTelemetry SDK loaded.
+ *
+ * @example
+ * const telemetry = await startTelemetryFromEnv(process.env);
+ */
+export async function startTelemetryFromEnv(env: NodeJS.ProcessEnv): Promise<Telemetry | undefined> {
+  const settings = telemetryFromEnv(env);
+  return settings ? startTelemetry(settings) : undefined;
 }
