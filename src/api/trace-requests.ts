@@ -12,7 +12,7 @@ export function traceRequests(): MiddlewareHandler {
   return async (c, next) => {
     const parent = propagation.extract(context.active(), c.req.raw.headers, headerGetter);
     const method = c.req.method;
-    await tracer.startActiveSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': c.req.path } }, parent, async (span) => {
+    await tracer().startActiveSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': c.req.path } }, parent, async (span) => {
       try {
         await next();
       } finally {

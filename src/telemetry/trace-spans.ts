@@ -1,14 +1,19 @@
-import { SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 
-/** Longhaul's own tracer; a no-op until `startTelemetry` registers a provider. */
-export const tracer = trace.getTracer('longhaul');
+/**
+ * Longhaul's own tracer, looked up on each use: a tracer kept from an earlier provider
+ * would outlive that provider's shutdown. A no-op until `startTelemetry` registers one.
+ */
+export function tracer(): Tracer {
+  return trace.getTracer('longhaul');
+}
 
 /**
  * Runs `work` inside an active span named `name`; a throw marks the span an error
  * (with `error.type`) and is rethrown. `work` adds its own attributes to the span.
  */
 export function inSpan<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
-  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+  return tracer().startActiveSpan(name, { attributes }, async (span) => {
     try {
       return await work(span);
     } catch (error) {
