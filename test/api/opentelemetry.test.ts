@@ -4,7 +4,9 @@ import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { startTelemetry, startTelemetryFromEnv } from '../../src/telemetry/start-telemetry.ts';
 import { tracer } from '../../src/telemetry/trace-spans.ts';
-import { startTestTemporal } from '../support/harness.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Worker } from '@temporalio/worker';
+import { startTestTemporal, workflowBundle } from '../support/harness.ts';
 import { startOtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { startApiFixture, type ApiFixture } from './api-fixture.ts';
 
@@ -101,4 +103,21 @@ test('with no OTEL_* variables nothing is started and nothing is exported', asyn
   assert.equal(tracer().startSpan('probe').isRecording(), false);
   assert.equal(receiver.requests, 0);
   assert.deepEqual(receiver.spans, []);
+});
+
+test('every recorded workflow history still replays with the tracing interceptors in the bundle', async () => {
+  await using receiver = await startOtlpReceiver();
+  const telemetry = await startTelemetry({ tracesUrl: receiver.tracesUrl, serviceName: 'longhaul-replay' });
+  try {
+    const dir = new URL('../fixtures/histories/', import.meta.url);
+    const files = readdirSync(dir).filter((name) => name.endsWith('.json'));
+    assert.ok(files.length > 0);
+    const bundle = await workflowBundle({ telemetry });
+    for (const file of files) {
+      const history: unknown = JSON.parse(readFileSync(new URL(file, dir), 'utf8'));
+      await Worker.runReplayHistory({ workflowBundle: bundle, sinks: telemetry.sinks }, history, `replay-${file}`);
+    }
+  } finally {
+    await telemetry.shutdown();
+  }
 });
