@@ -12,6 +12,8 @@ import type { MemorySync } from './memory-sync.ts';
 import type { SkillMounts } from './skill-mounts.ts';
 import { runWebTool, type WebSearchProvider } from './web-tools.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';
+import { inSpan } from '../src/telemetry/trace-spans.ts';
+import { toolCallAttributes } from '../src/telemetry/gen-ai-attributes.ts';
 
 export type RunToolInput = {
   sessionId: string;
@@ -63,7 +65,15 @@ export type RunToolDeps = {
  * transaction. Safe to retry: a recorded result is returned as is, and the
  * in-sandbox executor re-attaches to a call it already started.
  */
-export async function runTool(deps: RunToolDeps, input: RunToolInput, knownInput?: Record<string, unknown>): Promise<RunToolResult> {
+export function runTool(deps: RunToolDeps, input: RunToolInput, knownInput?: Record<string, unknown>): Promise<RunToolResult> {
+  return inSpan(`execute_tool ${input.name}`, toolCallAttributes({ name: input.name, toolUseId: input.toolUseId, sessionId: input.sessionId }), async (span) => {
+    const result = await runToolOnce(deps, input, knownInput);
+    span.setAttribute('longhaul.tool.is_error', result.isError);
+    return result;
+  });
+}
+
+async function runToolOnce(deps: RunToolDeps, input: RunToolInput, knownInput: Record<string, unknown> | undefined): Promise<RunToolResult> {
   const { store } = deps;
   const { toolUseId } = input;
   const logId = logOf(input);

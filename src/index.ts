@@ -7,6 +7,8 @@ export { Longhaul, type CreateSessionOptions, type SessionView, type ListEventsO
 export { createLonghaulWorker, bundleLonghaulWorkflows, type LonghaulWorkerOptions } from './worker/create-worker.ts';
 export { LonghaulPlugin, type LonghaulPluginOptions } from './worker/longhaul-plugin.ts';
 export { createLonghaulActivities, type LonghaulActivityOptions } from './worker/longhaul-activities.ts';
+export { startTelemetry, startTelemetryFromEnv, type Telemetry } from './telemetry/start-telemetry.ts';
+export { telemetryFromEnv, type TelemetrySettings } from './telemetry/telemetry-settings.ts';
 export { DEFAULT_TASK_QUEUE } from '../workflows/contract.ts';
 export { createSessionActivities, type SessionActivities, type SessionActivityDeps } from '../activities/session-activities.ts';
 export { SessionStore, type StoredEvent, type NewEvent } from './store/session-store.ts';

@@ -20,6 +20,8 @@ import { streamModelAnswer } from './model-stream.ts';
 import type { AnswerBlock } from '../../src/core/transcript.ts';
 import type { TranscriptCache } from './transcript-cache.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
+import { inSpan } from '../../src/telemetry/trace-spans.ts';
+import { modelRequestAttributes, modelResponseAttributes } from '../../src/telemetry/gen-ai-attributes.ts';
 import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
 import { DELEGATION_TOOLS, MAX_THREADS_PER_SESSION, THREAD_LIMIT_REFUSAL, depthRefusal, parseDelegation, rosterMemberFor, unknownAgentRefusal } from '../../src/core/delegation.ts';
@@ -111,6 +113,15 @@ type ToolDecision = {
  * endpoint billed for the call: every attempt it answered, not only the last.
  */
 export async function callModel(deps: CallModelDeps, input: CallModelInput, seen?: SeenToolInputs): Promise<CallModelResult> {
+  const model = modelId(input.agent.model);
+  return inSpan(`chat ${model}`, modelRequestAttributes({ model, sessionId: input.sessionId }), async (span) => {
+    const result = await callModelInterruptibly(deps, input, seen);
+    span.setAttributes(modelResponseAttributes(result));
+    return result;
+  });
+}
+
+function callModelInterruptibly(deps: CallModelDeps, input: CallModelInput, seen: SeenToolInputs | undefined): Promise<CallModelResult> {
   if (deps.interruptible === undefined) return callModelUntil(deps, input, Context.current().cancellationSignal, seen);
   return deps.interruptible.run(input.sessionId, input.callKey, (interrupted) => callModelUntil(deps, input, AbortSignal.any([Context.current().cancellationSignal, interrupted]), seen));
 }

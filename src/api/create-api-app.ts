@@ -40,6 +40,7 @@ import { registerVaultRoutes } from './routes/vault-routes.ts';
 import { registerSkillRoutes } from './routes/skill-routes.ts';
 import type { SkillStore } from '../store/skill-store.ts';
 import type { SkillUploadLimits } from '../schemas/api-skill.ts';
+import { traceRequests } from './trace-requests.ts';
 
 export const DEFAULT_MAX_JSON_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -129,6 +130,8 @@ export function createApiApp({
     },
   });
 
+  // First, so the request's span is the active context of everything after it (workflow starts and signals included).
+  app.use('*', traceRequests());
   app.use('*', async (c, next) => {
     c.set('requestId', newId('req'));
     await next();

@@ -27,6 +27,8 @@ import { TemporalCliNotFoundError } from '../temporal/find-temporal-cli.ts';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/contract.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
 import { cachedWorkflowBundle } from '../worker/workflow-bundle-cache.ts';
+import { bundleLonghaulWorkflows } from '../worker/bundle-workflows.ts';
+import { startTelemetryFromEnv } from '../telemetry/start-telemetry.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { CredentialResolver } from '../vaults/credential-resolver.ts';
 import { CliError } from './cli-error.ts';
@@ -83,7 +85,11 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     // server and the store start: bundling here would keep webpack resident all along.
     const bundling = new AbortController();
     cleanups.push({ name: 'workflow bundler', run: async () => bundling.abort() });
-    const workflowBundle = cachedWorkflowBundle({ cacheDir: layout.cache, signal: bundling.signal });
+    const telemetry = await startTelemetryFromEnv(env);
+    // First in, last out: the worker and client stop before their last spans are flushed.
+    if (telemetry) cleanups.push({ name: 'telemetry', run: () => telemetry.shutdown() });
+    // The cached bundle has no tracing interceptors; with tracing on the workflows are bundled here.
+    const workflowBundle = telemetry ? bundleLonghaulWorkflows({ telemetry }) : cachedWorkflowBundle({ cacheDir: layout.cache, signal: bundling.signal });
     // Awaited when the worker is created; a failure before then must not be an unhandled rejection.
     workflowBundle.catch(() => {});
 
@@ -109,7 +115,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
 
     const clientConnection = await Connection.connect({ address: temporal.address });
     cleanups.push({ name: 'Temporal client', run: () => clientConnection.close() });
-    const client = new Client({ connection: clientConnection });
+    const client = new Client({ connection: clientConnection, interceptors: { workflow: telemetry?.workflowClientInterceptors ?? [] } });
     const longhaul = new Longhaul({ client, store, taskQueue });
     // One service for the deployment routes and the worker's scheduled runs.
     const webhooks = new WebhookPublisher({ client, taskQueue, store: stores.webhooks, storeId: store.storeId });
@@ -124,7 +130,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env) });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, telemetry, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env) });
     const workerRun = worker.run();
     cleanups.push({
       name: 'worker',

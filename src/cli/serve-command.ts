@@ -21,6 +21,7 @@ import { connectClient, installWorkerLogger, modelLine, startEngineWorker, type 
 import { createDeploymentService } from '../deployments/deployment-service.ts';
 import { dreamingFor } from '../dreams/dreaming.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
+import { startTelemetryFromEnv } from '../telemetry/start-telemetry.ts';
 
 /** Printed once the API listens; tests and scripts wait for it. */
 export const SERVE_READY_LINE = 'longhaul serve is ready';
@@ -52,7 +53,10 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     cleanups.push('store', () => store.close());
     const stores = await openApiStores(driver, { secretBox });
 
-    const client = await connectClient(config, cleanups);
+    const telemetry = await startTelemetryFromEnv(env);
+    // Pushed before the client and worker, so it runs after they stop: their last spans are flushed.
+    if (telemetry) cleanups.push('telemetry', () => telemetry.shutdown());
+    const client = await connectClient(config, cleanups, { telemetry });
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deploymentService = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
@@ -61,7 +65,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     let worker: EngineWorker | undefined;
     if (model) {
       const credentials = secretBox ? new CredentialResolver({ vaults: stores.vaults, box: secretBox }) : undefined;
-      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, terminal, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks });
+      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, terminal, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, telemetry });
     }
 
     const app = createApiApp({

@@ -34,6 +34,7 @@ import type { Terminal } from './output.ts';
 import { checkDocker } from './preflight.ts';
 import { waitForStopSignal } from './stop-signal.ts';
 import { stopDevSandboxes } from './stop-dev-sandboxes.ts';
+import { startTelemetryFromEnv, type Telemetry } from '../telemetry/start-telemetry.ts';
 
 /** Printed once the worker polls its task queue; tests and scripts wait for it. */
 export const WORKER_READY_LINE = 'longhaul worker is ready';
@@ -57,12 +58,15 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
     cleanups.push('store', () => store.close());
     // Scheduled deployment runs create their sessions here, with the API's own code and stores.
     const stores = await openApiStores(driver, { secretBox: secretBoxFromEnv(env) });
-    const client = await connectClient(config, cleanups);
+    const telemetry = await startTelemetryFromEnv(env);
+    // Pushed before the client and worker, so it runs after they stop: their last spans are flushed.
+    if (telemetry) cleanups.push('telemetry', () => telemetry.shutdown());
+    const client = await connectClient(config, cleanups, { telemetry });
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deployments = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
     const dreams = dreamingFor({ client, taskQueue: config.taskQueue, longhaul, store, stores }).worker;
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, terminal, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, skills: stores.skills, dreams, deployments, webhooks });
+    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, terminal, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, skills: stores.skills, dreams, deployments, webhooks, telemetry });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -102,6 +106,7 @@ export async function startEngineWorker({
   deployments,
   webhooks,
   terminal,
+  telemetry,
 }: {
   config: EngineConfig;
   store: SessionStore;
@@ -123,6 +128,8 @@ export async function startEngineWorker({
   deployments?: DeploymentService | undefined;
   /** Publishes and delivers outbound webhooks. */
   webhooks?: WebhookPublisher | undefined;
+  /** Started tracing: the worker's activities and workflows make spans. Default: none. */
+  telemetry?: Telemetry | undefined;
   terminal: Terminal;
 }): Promise<EngineWorker> {
   const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
@@ -159,6 +166,7 @@ export async function startEngineWorker({
     sandboxes,
     anthropic: modelHandle.anthropic,
     mcp,
+    telemetry,
     ...(credentials ? { credentials } : {}),
     files,
     memory,
@@ -183,10 +191,10 @@ export async function startEngineWorker({
 }
 
 /** A Temporal client on `config`, closed by `cleanups`; a clear error when Temporal is not there. */
-export async function connectClient(config: EngineConfig, cleanups: CleanupStack): Promise<Client> {
+export async function connectClient(config: EngineConfig, cleanups: CleanupStack, { telemetry }: { telemetry?: Telemetry | undefined } = {}): Promise<Client> {
   const connection = await reachTemporal(config, () => Connection.connect({ address: config.temporalAddress }));
   cleanups.push('Temporal client', () => connection.close());
-  return new Client({ connection, namespace: config.temporalNamespace });
+  return new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: telemetry?.workflowClientInterceptors ?? [] } });
 }
 
 /** A connection to Temporal, or a one-line error saying where it was looked for and how to point elsewhere. */

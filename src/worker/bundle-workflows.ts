@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, type BundleOptions, type WorkflowBundle } from '@temporalio/worker';
+import type { Telemetry } from '../telemetry/start-telemetry.ts';
 
 /** The module that exports Longhaul's workflows. */
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -9,6 +10,8 @@ export const workflowInterceptorModules = [fileURLToPath(new URL('../../workflow
 export type BundleLonghaulWorkflowsOptions = {
   /** Passed to the bundler: sees (and may change) the webpack configuration. Default: none. */
   webpackConfigHook?: BundleOptions['webpackConfigHook'];
+  /** Started tracing: its workflow interceptors join the bundle, so workflows make spans. Default: none (no tracing code in the bundle). */
+  telemetry?: Pick<Telemetry, 'workflowInterceptorModules'> | undefined;
 };
 
 /**
@@ -20,8 +23,13 @@ export type BundleLonghaulWorkflowsOptions = {
  * const workflowBundle = await bundleLonghaulWorkflows();
  * const worker = await createLonghaulWorker({ connection, store, sandboxes, workflowBundle });
  */
-export function bundleLonghaulWorkflows({ webpackConfigHook }: BundleLonghaulWorkflowsOptions = {}): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietBundlerLogger, ...(webpackConfigHook ? { webpackConfigHook } : {}) });
+export function bundleLonghaulWorkflows({ webpackConfigHook, telemetry }: BundleLonghaulWorkflowsOptions = {}): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [...workflowInterceptorModules, ...(telemetry?.workflowInterceptorModules ?? [])],
+    logger: quietBundlerLogger,
+    ...(webpackConfigHook ? { webpackConfigHook } : {}),
+  });
 }
 
 const quietBundlerLogger = {

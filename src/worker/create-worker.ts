@@ -2,6 +2,7 @@ import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/
 import { bundleLonghaulWorkflows } from './bundle-workflows.ts';
 import { createLonghaulActivities, type LonghaulActivityOptions } from './longhaul-activities.ts';
 import { storeIdentityCheck } from './store-identity-check.ts';
+import type { Telemetry } from '../telemetry/start-telemetry.ts';
 
 import { DEFAULT_TASK_QUEUE } from '../../workflows/contract.ts';
 
@@ -23,6 +24,12 @@ export type LonghaulWorkerOptions = LonghaulActivityOptions & {
    * cancelled (and retried on another worker). Default 30 000 ms.
    */
   shutdownGraceTimeMs?: number;
+  /**
+   * Started tracing (`startTelemetry`): activities get spans and the workflows' spans are
+   * exported. A given `workflowBundle` must then be bundled with the same `telemetry` for
+   * the workflows to make spans. Default: none (no tracing).
+   */
+  telemetry?: Telemetry | undefined;
 };
 
 /**
@@ -42,16 +49,18 @@ export async function createLonghaulWorker({
   maxConcurrentActivities = 100,
   heartbeatEveryMs = 1000,
   shutdownGraceTimeMs = 30_000,
+  telemetry,
   ...activityOptions
 }: LonghaulWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection,
     namespace,
     taskQueue,
-    workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows()),
+    workflowBundle: workflowBundle ?? (await bundleLonghaulWorkflows({ telemetry })),
     activities: createLonghaulActivities({ ...activityOptions, heartbeatEveryMs }),
     // The workflow half (the store id header) is in the bundle: bundleLonghaulWorkflows adds it.
-    interceptors: { activity: [storeIdentityCheck({ storeId: activityOptions.store.storeId })] },
+    interceptors: { activity: [storeIdentityCheck({ storeId: activityOptions.store.storeId }), ...(telemetry?.activityInterceptors ?? [])] },
+    ...(telemetry ? { sinks: telemetry.sinks } : {}),
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     shutdownGraceTime: shutdownGraceTimeMs,
     // Cancellation reaches an activity on its next heartbeat; keep that short so interrupts are prompt.

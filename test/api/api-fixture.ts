@@ -14,6 +14,7 @@ import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
 import type { ResolveHost } from '../../sandbox/index.ts';
 import { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
+import type { Telemetry } from '../../src/telemetry/start-telemetry.ts';
 
 export const API_KEY = 'lh-test-key-0123456789';
 
@@ -61,6 +62,8 @@ export async function startApiFixture({
   webhookRetry?: WebhookRetry;
   /** Lease of a self-hosted environment's work item, in seconds. */
   workLeaseTtlSeconds?: number;
+  /** Started tracing for the harness's client, worker and bundle (the API's spans go to the global provider it registered). */
+  telemetry?: Telemetry;
 }): Promise<ApiFixture> {
   const driver = apiStoreUrl ? await openPostgresDriver({ url: apiStoreUrl }) : await openPgliteDriver();
   const secretBox = SecretBox.fromBase64(SecretBox.generateKey());

@@ -23,13 +23,16 @@ import { freePort } from './postgres.ts';
 import { unmountDisksUnder } from './docker.ts';
 import type { McpGateway } from '../../activities/mcp-gateway.ts';
 import type { CredentialResolver } from '../../src/vaults/credential-resolver.ts';
+import type { Telemetry } from '../../src/telemetry/start-telemetry.ts';
 
 // Keep test output readable: the SDK's own INFO lines (worker state changes) are noise here.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 let bundle: Promise<WorkflowBundle> | undefined;
-/** Workflows bundled once per test process. */
-export function workflowBundle(): Promise<WorkflowBundle> {
+let tracedBundle: Promise<WorkflowBundle> | undefined;
+/** Workflows bundled once per test process (with tracing's interceptors, once more, for a traced harness). */
+export function workflowBundle({ telemetry }: { telemetry?: Telemetry | undefined } = {}): Promise<WorkflowBundle> {
+  if (telemetry) return (tracedBundle ??= bundleLonghaulWorkflows({ telemetry }));
   return (bundle ??= bundleLonghaulWorkflows());
 }
 
@@ -83,6 +86,7 @@ export async function startHarness({
   workLeaseTtlSeconds,
   model: modelOptions = {},
   context = {},
+  telemetry,
 }: {
   temporal: DevServer;
   script: Script;
@@ -110,6 +114,8 @@ export async function startHarness({
   webhookRetry?: WebhookRetry;
   /** Lease of a self-hosted environment's work item (tests shorten the 90 s default so a dead worker's item comes back soon). */
   workLeaseTtlSeconds?: number;
+  /** Started tracing: the client, the workers and the bundle join it (the test owns its shutdown). Default: none. */
+  telemetry?: Telemetry | undefined;
 }): Promise<Harness> {
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
@@ -119,7 +125,7 @@ export async function startHarness({
   const model = await ScriptedModelServer.start({ ...modelOptions, script });
   const sandboxes = new DockerSandboxDriver({ dataDir: `${dataDir}/sandboxes`, ...(resolveEgressHost ? { resolveEgressHost } : {}) });
   const clientConnection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection: clientConnection });
+  const client = new Client({ connection: clientConnection, interceptors: { workflow: telemetry?.workflowClientInterceptors ?? [] } });
   const longhaul = new Longhaul({ client, store, taskQueue });
   const webhooks = apiStores ? new WebhookPublisher({ client, taskQueue, store: apiStores.webhooks, storeId: store.storeId, retry: webhookRetry }) : undefined;
   const deployments = apiStores ? createDeploymentService({ client, taskQueue, longhaul, store, stores: apiStores, webhooks }) : undefined;
@@ -135,7 +141,8 @@ export async function startHarness({
       store,
       sandboxes,
       anthropic: new Anthropic({ baseURL: model.url, apiKey: 'test-key' }),
-      workflowBundle: await workflowBundle(),
+      workflowBundle: await workflowBundle({ telemetry }),
+      telemetry,
       heartbeatEveryMs,
       ...(mcp ? { mcp } : {}),
       ...(credentials ? { credentials } : {}),
