@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
@@ -11,6 +12,7 @@ import { SessionStore } from '../../src/store/session-store.ts';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts';
 import { ScriptedModelServer, type Script, type ScriptedModelServerOptions } from '../../src/testing/index.ts';
 import { bundleLonghaulWorkflows, createLonghaulWorker, type LonghaulWorkerOptions } from '../../src/worker/create-worker.ts';
+import { cachedWorkflowBundle } from '../../src/worker/workflow-bundle-cache.ts';
 import { createDeploymentService, type DeploymentService } from '../../src/deployments/deployment-service.ts';
 import { dreamingFor } from '../../src/dreams/dreaming.ts';
 import type { DreamService } from '../../src/dreams/dream-service.ts';
@@ -30,10 +32,14 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 
 let bundle: Promise<WorkflowBundle> | undefined;
 let tracedBundle: Promise<WorkflowBundle> | undefined;
-/** Workflows bundled once per test process (with tracing's interceptors, once more, for a traced harness). */
+/**
+ * The workflow bundle, as `longhaul dev` gets it: from a cache shared by every test process,
+ * checked against its sources, and bundled again when any changed (once per process with
+ * tracing's interceptors, for a traced harness).
+ */
 export function workflowBundle({ telemetry }: { telemetry?: Telemetry | undefined } = {}): Promise<WorkflowBundle> {
   if (telemetry) return (tracedBundle ??= bundleLonghaulWorkflows({ telemetry }));
-  return (bundle ??= bundleLonghaulWorkflows());
+  return (bundle ??= cachedWorkflowBundle({ cacheDir: fileURLToPath(new URL('../../.cache/test-workflow-bundle', import.meta.url)) }));
 }
 
 /** A Temporal dev server for one test file, on a free port. */
