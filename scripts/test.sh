@@ -78,7 +78,13 @@ if ((${#beside_files[@]} > 0)); then
   # Stopped with the script (Ctrl-C, a failed setup of the line), never left running.
   trap 'kill "$beside_pid" 2>/dev/null || true' EXIT
 fi
-node --test --test-concurrency=1 --test-timeout=600000 ${options[@]+"${options[@]}"} "${main_files[@]}" || status=$?
+times_log=$(mktemp)
+node --test --test-concurrency=1 --test-timeout=600000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./test/support/file-times-reporter.ts --test-reporter-destination="$times_log" \
+  ${options[@]+"${options[@]}"} "${main_files[@]}" || status=$?
+cat "$times_log"
+rm -f "$times_log"
 if [[ -n "$beside_pid" ]]; then
   beside_status=0
   wait "$beside_pid" || beside_status=$?
