@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
@@ -44,7 +45,16 @@ export function workflowBundle({ telemetry }: { telemetry?: Telemetry | undefine
 
 /** A Temporal dev server for one test file, on a free port. */
 export async function startTestTemporal(): Promise<DevServer> {
-  return startDevServer({ port: await freePort(), uiPort: await freePort() });
+  const server = await startDevServer({ port: await freePort(), uiPort: await freePort() });
+  // Its history lives in memory and dies with it: a graceful shutdown would only add a second per file.
+  const stop = async () => {
+    const child = server.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = once(child, 'exit');
+    child.kill('SIGKILL');
+    await gone;
+  };
+  return { ...server, stop, [Symbol.asyncDispose]: stop };
 }
 
 /** A worker's context settings (`LonghaulWorkerOptions`). */
