@@ -430,28 +430,56 @@ ensure_postgres() {
 readonly TEMPORAL_SERVER_VERSION=1.32.2
 readonly TEMPORAL_SERVER_GO=go1.27.3
 TEMPORAL_SERVER_DIR=""
-ensure_temporal_server() {
+TEMPORAL_SERVER_BUILD_PID=""
+temporal_server_built() {
   local dir="$LONGHAUL_CACHE/temporal-server"
-  if [[ -x "$dir/bin/server" && -x "$dir/bin/sql" && -d "$dir/schema/postgresql/v12" && "$(cat "$dir/version" 2>/dev/null)" == "$TEMPORAL_SERVER_VERSION" ]]; then
-    TEMPORAL_SERVER_DIR="$dir"
-    found "temporal server $TEMPORAL_SERVER_VERSION (.cache/temporal-server)"
-    return
-  fi
+  [[ -x "$dir/bin/server" && -x "$dir/bin/sql" && -d "$dir/schema/postgresql/v12" && "$(cat "$dir/version" 2>/dev/null)" == "$TEMPORAL_SERVER_VERSION" ]]
+}
+
+# The build is minutes of compiling and needs nothing the other steps install, so it starts
+# first and runs while they download and install; ensure_temporal_server waits for it.
+start_temporal_server_build() {
   [[ "${LONGHAUL_SETUP_TEMPORAL_SERVER:-0}" == 1 ]] || return 0
+  temporal_server_built && return 0
   have go || die "building the Temporal server needs Go" "install Go (any 1.2x; the toolchain it needs is fetched), then rerun"
-  local started gopath="$LONGHAUL_CACHE/go"
-  started=$(now_ms)
-  log "building Temporal server $TEMPORAL_SERVER_VERSION and its SQL tool with go install (a few minutes)"
+  log "building Temporal server $TEMPORAL_SERVER_VERSION and its SQL tool with go install, beside the other steps (a few minutes)"
+  build_temporal_server >"$LONGHAUL_CACHE/temporal-server-build.log" 2>&1 &
+  TEMPORAL_SERVER_BUILD_PID=$!
+  # A setup that stops early (a failed step, Ctrl-C, which a background job ignores) stops the build too.
+  trap 'pkill -TERM -P "$TEMPORAL_SERVER_BUILD_PID" 2>/dev/null; kill "$TEMPORAL_SERVER_BUILD_PID" 2>/dev/null || true' EXIT
+  trap 'exit 130' INT TERM
+}
+
+build_temporal_server() {
+  local dir="$LONGHAUL_CACHE/temporal-server" gopath="$LONGHAUL_CACHE/go"
   mkdir -p "$dir/bin"
   GOTOOLCHAIN="$TEMPORAL_SERVER_GO" GOPATH="$gopath" GOBIN="$dir/bin" GOFLAGS=-modcacherw \
-    go install "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION" >&2 ||
-    die "go install of the Temporal server failed" "check that the Go module proxy is reachable, then rerun"
+    go install "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"
   rm -rf "$dir/schema"
   mkdir -p "$dir/schema/postgresql"
   cp -R "$gopath/pkg/mod/go.temporal.io/server@v$TEMPORAL_SERVER_VERSION/schema/postgresql/v12" "$dir/schema/postgresql/"
   echo "$TEMPORAL_SERVER_VERSION" >"$dir/version"
-  TEMPORAL_SERVER_DIR="$dir"
-  log "built temporal server $TEMPORAL_SERVER_VERSION in $(elapsed_since "$started")"
+}
+
+ensure_temporal_server() {
+  local dir="$LONGHAUL_CACHE/temporal-server"
+  if [[ -n "$TEMPORAL_SERVER_BUILD_PID" ]]; then
+    local waited started
+    started=$(now_ms)
+    wait "$TEMPORAL_SERVER_BUILD_PID" || {
+      tail -n 40 "$LONGHAUL_CACHE/temporal-server-build.log" >&2
+      die "go install of the Temporal server failed (whole log: .cache/temporal-server-build.log)" "check that the Go module proxy is reachable, then rerun"
+    }
+    trap - EXIT INT TERM
+    waited=$(elapsed_since "$started")
+    TEMPORAL_SERVER_DIR="$dir"
+    log "built temporal server $TEMPORAL_SERVER_VERSION in $(elapsed_since "$SETUP_STARTED") since setup started ($waited of it waited for here)"
+    return
+  fi
+  if temporal_server_built; then
+    TEMPORAL_SERVER_DIR="$dir"
+    found "temporal server $TEMPORAL_SERVER_VERSION (.cache/temporal-server)"
+  fi
 }
 
 # --- env.sh and summary -------------------------------------------------------
@@ -530,15 +558,16 @@ summary() {
 }
 
 SETUP_STARTED=$(now_ms)
+start_temporal_server_build
 ensure_node
 ensure_npm_deps
 ensure_temporal
 ensure_docker
 ensure_sandbox_image
 ensure_postgres
-ensure_temporal_server
 ensure_python_sdk
 ensure_schemathesis
+ensure_temporal_server
 write_env
 summary
 found "setup done in $(elapsed_since "$SETUP_STARTED")"
