@@ -13,6 +13,7 @@ import type { SkillMounts } from './skill-mounts.ts';
 import { runWebTool, type WebSearchProvider } from './web-tools.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';
 import { inSpan } from '../src/telemetry/trace-spans.ts';
+import { recordToolCall, secondsSince } from '../src/telemetry/metric-instruments.ts';
 import { toolCallAttributes } from '../src/telemetry/gen-ai-attributes.ts';
 
 export type RunToolInput = {
@@ -67,8 +68,10 @@ export type RunToolDeps = {
  */
 export function runTool(deps: RunToolDeps, input: RunToolInput, knownInput?: Record<string, unknown>): Promise<RunToolResult> {
   return inSpan(`execute_tool ${input.name}`, toolCallAttributes({ name: input.name, toolUseId: input.toolUseId, sessionId: input.sessionId }), async (span) => {
+    const startedAt = performance.now();
     const result = await runToolOnce(deps, input, knownInput);
     span.setAttribute('longhaul.tool.is_error', result.isError);
+    recordToolCall({ name: input.name, seconds: secondsSince(startedAt), isError: result.isError });
     return result;
   });
 }

@@ -18,6 +18,8 @@ import type { MemorySync } from './memory-sync.ts';
 import type { SkillMounts } from './skill-mounts.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';
 import { runsInStep, runToolsInStep, type StepToolsInput, type StepToolsResult } from './step-tools.ts';
+import { modelId } from '../src/core/model-id.ts';
+import { recordStep, secondsSince, whileSessionBusy } from '../src/telemetry/metric-instruments.ts';
 
 export type SessionActivityDeps = {
   store: SessionStore;
@@ -103,14 +105,18 @@ export function createSessionActivities({
      * answer (`runsInStep`). Not on the last attempt: a call that keeps failing here must
      * still get the tool's own retries, as its own activity.
      */
-    async callModel(input: CallModelInput & { tools?: StepToolsInput }): Promise<CallModelResult & Partial<StepToolsResult>> {
-      const seen: SeenToolInputs = new Map();
-      const result = await callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverCompaction: compaction, serverWebTools, transcripts, mcp, memory, interruptible }, input, seen);
-      if (input.tools === undefined || !runsInStep(result.toolUses) || Context.current().info.attempt >= input.maxAttempts) return result;
-      return { ...result, ...(await runToolsInStep(toolDeps, input.tools, result.toolUses, seen)) };
-    },
+    callModel: (input: CallModelInput & { tools?: StepToolsInput }): Promise<CallModelResult & Partial<StepToolsResult>> =>
+      whileSessionBusy(input.sessionId, async () => {
+        const startedAt = performance.now();
+        const seen: SeenToolInputs = new Map();
+        const result = await callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverCompaction: compaction, serverWebTools, transcripts, mcp, memory, interruptible }, input, seen);
+        const { tools } = input;
+        const step = tools === undefined || !runsInStep(result.toolUses) || Context.current().info.attempt >= input.maxAttempts ? result : { ...result, ...(await runToolsInStep(toolDeps, tools, result.toolUses, seen)) };
+        recordStep(secondsSince(startedAt), { 'gen_ai.request.model': modelId(input.agent.model), 'longhaul.step.tools_in_step': step !== result });
+        return step;
+      }),
 
-    runTool: (input: RunToolInput): Promise<RunToolResult> => runTool(toolDeps, input),
+    runTool: (input: RunToolInput): Promise<RunToolResult> => whileSessionBusy(input.sessionId, () => runTool(toolDeps, input)),
 
     /** What an evaluation cycle's grader requests were billed so far (an interrupted cycle's, which returned no verdict). */
     gradingUsage: ({ sessionId, outcome, model }: { sessionId: string; outcome: OpenOutcome; model: string }): Promise<{ usage: Usage; costNanos: number }> =>

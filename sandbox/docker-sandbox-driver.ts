@@ -29,6 +29,7 @@ import {
 } from './sandbox-resources.ts';
 import { StartPacer } from './start-pacer.ts';
 import { type SandboxDriver, type SandboxLogger, type SandboxNetworking, type SandboxSpec, SandboxStartError } from './types.ts';
+import { recordSandboxStart, secondsSince } from '../src/telemetry/metric-instruments.ts';
 import { type StartWarmContainer, type WarmKey, WarmPool } from './warm-pool.ts';
 
 export { findSessionContainers, removeContainer, removeVolumeIfPresent } from './session-containers.ts';
@@ -271,10 +272,14 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   async #ensureSlow(spec: SandboxSpec): Promise<DockerSandbox> {
     const { sessionId } = spec;
+    const startedAt = performance.now();
     this.#forget(sessionId);
     const docker = await dockerClient();
     const warm = await this.#claimWarm(docker, spec);
-    if (warm !== undefined) return warm;
+    if (warm !== undefined) {
+      recordSandboxStart({ seconds: secondsSince(startedAt), source: 'warm_pool' });
+      return warm;
+    }
     // Before the deadline: a first build can take minutes, a cached image is two inspects.
     const image = await this.#packageImages.imageFor(spec.image ?? this.#image, spec.packages);
     const sessionDir = await prepareSessionFolder(this.sessionDir(sessionId));
@@ -324,6 +329,7 @@ export class DockerSandboxDriver implements SandboxDriver {
           const storage = await this.#storage(docker, spec);
           return { ...(await this.#create(spec, image, sessionDir, storage, client)), skillFolders: storage.type === 'disk' ? storage.disk.skills : undefined };
         });
+        recordSandboxStart({ seconds: secondsSince(startedAt), source: 'cold' });
         return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(containerId), client, bootId, skillFolders }));
       } catch (error) {
         client.close();

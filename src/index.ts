@@ -8,6 +8,7 @@ export { createLonghaulWorker, bundleLonghaulWorkflows, type LonghaulWorkerOptio
 export { LonghaulPlugin, type LonghaulPluginOptions } from './worker/longhaul-plugin.ts';
 export { createLonghaulActivities, type LonghaulActivityOptions } from './worker/longhaul-activities.ts';
 export { startTelemetry, startTelemetryFromEnv, type Telemetry } from './telemetry/start-telemetry.ts';
+export { startMetrics, startMetricsFromEnv, type Metrics } from './telemetry/start-metrics.ts';
 export { telemetryFromEnv, type TelemetrySettings } from './telemetry/telemetry-settings.ts';
 export { DEFAULT_TASK_QUEUE } from '../workflows/contract.ts';
 export { createSessionActivities, type SessionActivities, type SessionActivityDeps } from '../activities/session-activities.ts';

@@ -20,7 +20,8 @@ import { streamModelAnswer } from './model-stream.ts';
 import type { AnswerBlock } from '../../src/core/transcript.ts';
 import type { TranscriptCache } from './transcript-cache.ts';
 import { appendWorkflowEvents } from '../workflow-events.ts';
-import { inSpan } from '../../src/telemetry/trace-spans.ts';
+import { errorTypeOf, inSpan } from '../../src/telemetry/trace-spans.ts';
+import { recordModelCall, recordModelError, secondsSince } from '../../src/telemetry/metric-instruments.ts';
 import { modelRequestAttributes, modelResponseAttributes } from '../../src/telemetry/gen-ai-attributes.ts';
 import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
@@ -114,9 +115,17 @@ type ToolDecision = {
  */
 export async function callModel(deps: CallModelDeps, input: CallModelInput, seen?: SeenToolInputs): Promise<CallModelResult> {
   const model = modelId(input.agent.model);
+  const startedAt = performance.now();
   return inSpan(`chat ${model}`, modelRequestAttributes({ model, sessionId: input.sessionId }), async (span) => {
-    const result = await callModelInterruptibly(deps, input, seen);
+    let result: CallModelResult;
+    try {
+      result = await callModelInterruptibly(deps, input, seen);
+    } catch (error) {
+      recordModelCall({ model, seconds: secondsSince(startedAt), errorType: errorTypeOf(error) });
+      throw error;
+    }
     span.setAttributes(modelResponseAttributes(result));
+    recordModelCall({ model, seconds: secondsSince(startedAt), usage: result.usage, costNanos: result.costNanos });
     return result;
   });
 }
@@ -263,6 +272,7 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
     }
     const failure = classifyModelError(err);
     const willRetry = failure.retryable && attempt < input.maxAttempts;
+    recordModelError({ model: modelId(input.agent.model), errorType: failure.errorType });
     await store.append(sessionId, [
       { key: endKey, event: end },
       {

@@ -29,6 +29,7 @@ import { createLonghaulWorker } from '../worker/create-worker.ts';
 import { cachedWorkflowBundle } from '../worker/workflow-bundle-cache.ts';
 import { bundleLonghaulWorkflows } from '../worker/bundle-workflows.ts';
 import { startTelemetryFromEnv } from '../telemetry/start-telemetry.ts';
+import { startMetricsFromEnv } from '../telemetry/start-metrics.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { CredentialResolver } from '../vaults/credential-resolver.ts';
 import { CliError } from './cli-error.ts';
@@ -88,6 +89,8 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const telemetry = await startTelemetryFromEnv(env);
     // First in, last out: the worker and client stop before their last spans are flushed.
     if (telemetry) cleanups.push({ name: 'telemetry', run: () => telemetry.shutdown() });
+    const metrics = await startMetricsFromEnv(env);
+    if (metrics) cleanups.push({ name: 'metrics', run: () => metrics.shutdown() });
     // The cached bundle has no tracing interceptors; with tracing on the workflows are bundled here.
     const workflowBundle = telemetry ? bundleLonghaulWorkflows({ telemetry }) : cachedWorkflowBundle({ cacheDir: layout.cache, signal: bundling.signal });
     // Awaited when the worker is created; a failure before then must not be an unhandled rejection.

@@ -22,6 +22,7 @@ import { createDeploymentService } from '../deployments/deployment-service.ts';
 import { dreamingFor } from '../dreams/dreaming.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import { startTelemetryFromEnv } from '../telemetry/start-telemetry.ts';
+import { startMetricsFromEnv } from '../telemetry/start-metrics.ts';
 
 /** Printed once the API listens; tests and scripts wait for it. */
 export const SERVE_READY_LINE = 'longhaul serve is ready';
@@ -56,6 +57,8 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     const telemetry = await startTelemetryFromEnv(env);
     // Pushed before the client and worker, so it runs after they stop: their last spans are flushed.
     if (telemetry) cleanups.push('telemetry', () => telemetry.shutdown());
+    const metrics = await startMetricsFromEnv(env);
+    if (metrics) cleanups.push('metrics', () => metrics.shutdown());
     const client = await connectClient(config, cleanups, { telemetry });
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });

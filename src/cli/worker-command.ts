@@ -35,6 +35,7 @@ import { checkDocker } from './preflight.ts';
 import { waitForStopSignal } from './stop-signal.ts';
 import { stopDevSandboxes } from './stop-dev-sandboxes.ts';
 import { startTelemetryFromEnv, type Telemetry } from '../telemetry/start-telemetry.ts';
+import { startMetricsFromEnv } from '../telemetry/start-metrics.ts';
 
 /** Printed once the worker polls its task queue; tests and scripts wait for it. */
 export const WORKER_READY_LINE = 'longhaul worker is ready';
@@ -61,6 +62,8 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
     const telemetry = await startTelemetryFromEnv(env);
     // Pushed before the client and worker, so it runs after they stop: their last spans are flushed.
     if (telemetry) cleanups.push('telemetry', () => telemetry.shutdown());
+    const metrics = await startMetricsFromEnv(env);
+    if (metrics) cleanups.push('metrics', () => metrics.shutdown());
     const client = await connectClient(config, cleanups, { telemetry });
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });

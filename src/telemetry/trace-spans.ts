@@ -26,7 +26,8 @@ export function inSpan<T>(name: string, attributes: Attributes, work: (span: Spa
   });
 }
 
-function errorTypeOf(error: unknown): string {
+/** The API error's `type` (`overloaded_error`, …) when it has one, else the error class's name. */
+export function errorTypeOf(error: unknown): string {
   if (error && typeof error === 'object' && 'type' in error && typeof error.type === 'string') return error.type;
   return error instanceof Error ? error.name : 'unknown';
 }
