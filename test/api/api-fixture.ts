@@ -6,7 +6,7 @@ import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import { openApiStores, type ApiStores } from '../../src/store/open-api-stores.ts';
 import { FileStore } from '../../src/store/file-store.ts';
-import type { Script } from '../../src/testing/index.ts';
+import { QUICKSTART_TASK, type Script } from '../../src/testing/index.ts';
 import type { SkillUploadLimits } from '../../src/schemas/api-skill.ts';
 import type { WebhookRetry } from '../../workflows/contract.ts';
 import { startHarness, type ContextSettings, type Harness } from '../support/harness.ts';
@@ -109,4 +109,20 @@ export async function startApiFixture({
       await driver.close();
     },
   };
+}
+
+/**
+ * One quickstart turn over HTTP with the SDK: an agent named `name`, an environment, a
+ * session, the quickstart task, then polling until the session goes idle. Returns the session's id.
+ */
+export async function runQuickstartTurn({ client }: Pick<ApiFixture, 'client'>, name: string): Promise<string> {
+  const agent = await client.beta.agents.create({ name, model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
+  const environment = await client.beta.environments.create({ name: `${name.toLowerCase()}-env`, config: { type: 'cloud', networking: { type: 'unrestricted' } } });
+  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: QUICKSTART_TASK }] }] });
+  for (;;) {
+    const { data } = await client.beta.sessions.events.list(session.id, { types: ['session.status_idle'] });
+    if (data.length > 0) return session.id;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { metrics as otelMetrics } from '@opentelemetry/api';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
-import { demoAgentScript, QUICKSTART_TASK, type ScriptFunction } from '../../src/testing/index.ts';
+import { demoAgentScript, type ScriptFunction } from '../../src/testing/index.ts';
 import { startMetrics, startMetricsFromEnv } from '../../src/telemetry/start-metrics.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { startOtlpReceiver, type ReceivedPoint } from '../support/otlp-receiver.ts';
-import { startApiFixture, type ApiFixture } from './api-fixture.ts';
+import { runQuickstartTurn, startApiFixture } from './api-fixture.ts';
 
 let temporal: DevServer;
 before(async () => {
@@ -18,18 +18,6 @@ after(async () => {
 
 /** The demo turn, its first model request failing mid-stream as an overloaded endpoint's does (the retry answers). */
 const overloadedOnce: ScriptFunction = (request, { callIndex }) => (callIndex === 0 ? { fault: 'error_mid_stream', errorType: 'overloaded_error' } : demoAgentScript(request));
-
-async function runQuickstartTurn({ client }: ApiFixture): Promise<void> {
-  const agent = await client.beta.agents.create({ name: 'Measured', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
-  const environment = await client.beta.environments.create({ name: 'measured-env', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
-  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
-  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: QUICKSTART_TASK }] }] });
-  for (;;) {
-    const { data } = await client.beta.sessions.events.list(session.id, { types: ['session.status_idle'] });
-    if (data.length > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /**
  * The latest point of each series of `metric` whose attributes include `where` (exports are
@@ -51,7 +39,7 @@ test('one session measured: steps, model calls and their tokens, cost and errors
   const meters = await startMetrics({ metricsUrl: receiver.metricsUrl, serviceName: 'longhaul-metrics', exportIntervalMs: 500 });
   try {
     await using f = await startApiFixture({ temporal, script: overloadedOnce });
-    await runQuickstartTurn(f);
+    await runQuickstartTurn(f, 'Measured');
   } finally {
     // Exports what was recorded since the last export, and unregisters the global provider.
     await meters.shutdown();
@@ -107,7 +95,7 @@ test('with no OTEL_* variables no meter provider is registered and nothing is ex
   await using receiver = await startOtlpReceiver();
   assert.equal(await startMetricsFromEnv({}), undefined);
   await using f = await startApiFixture({ temporal, script: demoAgentScript });
-  await runQuickstartTurn(f);
+  await runQuickstartTurn(f, 'Measured');
   // OpenTelemetry's no-op meter: its instruments record nothing anywhere.
   assert.equal(otelMetrics.getMeterProvider().constructor.name, 'NoopMeterProvider');
   assert.equal(receiver.requests, 0);

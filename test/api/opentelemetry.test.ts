@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
-import { demoAgentScript, QUICKSTART_TASK } from '../../src/testing/index.ts';
+import { demoAgentScript } from '../../src/testing/index.ts';
 import { startTelemetry, startTelemetryFromEnv } from '../../src/telemetry/start-telemetry.ts';
 import { tracer } from '../../src/telemetry/trace-spans.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Worker } from '@temporalio/worker';
 import { startTestTemporal, workflowBundle } from '../support/harness.ts';
 import { startOtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
-import { startApiFixture, type ApiFixture } from './api-fixture.ts';
+import { runQuickstartTurn, startApiFixture } from './api-fixture.ts';
 
 let temporal: DevServer;
 before(async () => {
@@ -20,25 +20,12 @@ after(async () => {
 
 const SERVER = 2;
 
-/** One quickstart turn over HTTP: agent, environment, session, a message, then idle. */
-async function runQuickstartTurn({ client }: ApiFixture): Promise<string> {
-  const agent = await client.beta.agents.create({ name: 'Traced', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
-  const environment = await client.beta.environments.create({ name: 'traced-env', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
-  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
-  await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: QUICKSTART_TASK }] }] });
-  for (;;) {
-    const { data } = await client.beta.sessions.events.list(session.id, { types: ['session.status_idle'] });
-    if (data.length > 0) return session.id;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 test('one session traced end to end: API request → workflow start → activity → model call, one trace id, parent → child', async () => {
   await using receiver = await startOtlpReceiver();
   const telemetry = await startTelemetry({ tracesUrl: receiver.tracesUrl, serviceName: 'longhaul-test' });
   try {
     await using f = await startApiFixture({ temporal, script: demoAgentScript, telemetry });
-    await runQuickstartTurn(f);
+    await runQuickstartTurn(f, 'Traced');
   } finally {
     // Flushes every span not yet exported, and unregisters the global provider.
     await telemetry.shutdown();
@@ -98,7 +85,7 @@ test('with no OTEL_* variables nothing is started and nothing is exported', asyn
   await using receiver = await startOtlpReceiver();
   assert.equal(await startTelemetryFromEnv({}), undefined);
   await using f = await startApiFixture({ temporal, script: demoAgentScript });
-  await runQuickstartTurn(f);
+  await runQuickstartTurn(f, 'Traced');
   // No provider registered: Longhaul's spans are OpenTelemetry's no-op ones.
   assert.equal(tracer().startSpan('probe').isRecording(), false);
   assert.equal(receiver.requests, 0);
