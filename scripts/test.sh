@@ -19,9 +19,6 @@ LONGHAUL_LOG_PREFIX="[test]"
 LONGHAUL_SETUP_POSTGRES=1 LONGHAUL_SETUP_PYTHON_SDK=1 LONGHAUL_SETUP_TEMPORAL_SERVER=1 bash scripts/setup.sh
 # shellcheck source=/dev/null
 source .cache/env.sh
-# Hundreds of tests each open an in-memory store: they start from one copy of a fresh
-# cluster kept here instead of running initdb each time (src/store/pglite-create.ts).
-export LONGHAUL_PGLITE_TEMPLATE_DIR="$LONGHAUL_ROOT/.cache/pglite-template"
 
 started=$(now_ms)
 if [[ "${LONGHAUL_SKIP_TYPECHECK:-0}" != 1 ]]; then

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -234,33 +234,3 @@ async function withDataDir(dataDir: string, placement: PglitePlacement, fn: (dri
     await driver.close();
   }
 }
-
-test('in-memory databases start from a copy of a fresh cluster: each is empty and its own, and the copy is shared through the template folder', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'longhaul-pglite-template-'));
-  const driverModule = fileURLToPath(new URL('../../src/store/pglite-driver.ts', import.meta.url));
-  // A process of its own, so its first database is made by initdb whatever this one did.
-  const script = `const { openPgliteDriver } = await import(${JSON.stringify(driverModule)});
-    const seen = [];
-    for (const placement of ['in-process', 'in-process', 'thread']) {
-      const driver = await openPgliteDriver({ placement });
-      seen.push((await driver.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'"))[0].n);
-      seen.push((await driver.query('SHOW shared_buffers'))[0].shared_buffers);
-      await driver.exec('CREATE TABLE mine (n int); INSERT INTO mine VALUES (1)');
-      await driver.close();
-    }
-    console.log(JSON.stringify(seen));`;
-  const inProcess = (env: NodeJS.ProcessEnv) => promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 120_000, env });
-  try {
-    const env = { ...process.env, LONGHAUL_PGLITE_TEMPLATE_DIR: dir };
-    // Every database starts with no tables, whatever the one before it made.
-    const expected = JSON.stringify([0, '16MB', 0, '16MB', 0, '16MB']);
-    assert.equal((await inProcess(env)).stdout.trim(), expected);
-    const written = (await readdir(dir)).filter((name) => name.endsWith('.tar'));
-    assert.equal(written.length, 1, `one template, not ${written.join(', ')}`);
-    // A second process starts from that file: none of the first one's tables are in it.
-    assert.equal((await inProcess(env)).stdout.trim(), expected);
-    assert.deepEqual((await readdir(dir)).filter((name) => name.endsWith('.tar')), written);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
