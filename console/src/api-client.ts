@@ -34,13 +34,17 @@ export class KeyRejectedError extends Error {
 
 export const isAuthError = (error: unknown) => error instanceof AuthenticationError || error instanceof KeyRejectedError;
 
-/** A session's list cost as dollars, or null while the server has none. */
+/**
+ * A session's list cost in dollars, or null while the server has none. Longhaul's
+ * `amount` is a decimal dollar string (`"0.0057"`), as `longhaul run` reads it too.
+ */
 export function costUsd(usage: { list_cost?: { amount: string; currency: string } | null } | undefined): number | null {
   const cost = usage?.list_cost;
-  return cost && cost.currency === 'USD' ? Number(cost.amount) / 100 : null;
+  return cost && cost.currency === 'USD' ? Number(cost.amount) : null;
 }
 
-export const formatUsd = (usd: number | null) => (usd === null ? '—' : usd < 0.01 && usd > 0 ? '<$0.01' : `$${usd.toFixed(2)}`);
+// Sub-cent amounts keep four decimals: a short session's cost is not zero.
+export const formatUsd = (usd: number | null) => (usd === null ? '—' : `$${usd.toFixed(usd < 1 ? 4 : 2)}`);
 
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '';

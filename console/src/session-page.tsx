@@ -3,7 +3,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { costUsd, formatTime, formatUsd, isAuthError, type ConsoleConfig, type Session, type SessionEvent } from './api-client.ts';
 import { StatusPill } from './status-pill.tsx';
 import { Timeline, type Decide } from './timeline.tsx';
-import { UsageChart } from './usage-chart.tsx';
+import { latestUsage, UsageChart } from './usage-chart.tsx';
 
 const POLL_MS = 2000;
 type Thread = { id: string; name: string; status: string; parent: string | null };
@@ -102,7 +102,7 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
   );
 
   const temporalLink = config.temporal_ui_url ? `${config.temporal_ui_url}/namespaces/${encodeURIComponent(config.temporal_namespace)}/workflows/${encodeURIComponent(sessionId)}` : null;
-  const usage = session?.usage;
+  const usage = latestUsage(events) ?? session?.usage;
   return (
     <section>
       <a

@@ -15,16 +15,22 @@ export function usagePoints(events: SessionEvent[]): Point[] {
       tokens += e.model_usage.input_tokens + e.model_usage.output_tokens + e.model_usage.cache_read_input_tokens + e.model_usage.cache_creation_input_tokens;
     } else if (e.type === 'session.usage') {
       const cost = e.usage.list_cost;
-      if (cost?.currency === 'USD') costUsd = Number(cost.amount) / 100;
+      if (cost?.currency === 'USD') costUsd = Number(cost.amount);
     } else continue;
     points.push({ at: Date.parse(e.processed_at), tokens, costUsd });
   }
   return points;
 }
 
-const W = 560;
-const H = 140;
-const PAD = 28;
+const W = 1100;
+const H = 170;
+const PAD = 36;
+
+/** The newest usage snapshot among the events: fresher than the session resource between two polls. */
+export function latestUsage(events: SessionEvent[]) {
+  const snapshot = events.findLast((e) => e.type === 'session.usage');
+  return snapshot?.type === 'session.usage' ? snapshot.usage : undefined;
+}
 
 export function UsageChart({ events }: { events: SessionEvent[] }) {
   const points = usagePoints(events);
@@ -35,7 +41,7 @@ export function UsageChart({ events }: { events: SessionEvent[] }) {
   const costs = points.filter((p) => p.costUsd !== null);
   const maxCost = Math.max(0.0001, ...costs.map((p) => p.costUsd!));
   const x = (at: number) => PAD + ((at - first) / span) * (W - 2 * PAD);
-  const y = (v: number, max: number) => H - PAD / 2 - (v / max) * (H - PAD);
+  const y = (v: number, max: number) => H - PAD + 8 - (v / max) * (H - PAD - 12);
   // Steps, not slopes: usage grows at the moment a request ends.
   const steps = (series: Point[], value: (p: Point) => number, max: number) =>
     series.map((p, i) => `${i === 0 ? 'M' : 'H'}${x(p.at).toFixed(1)}${i === 0 ? ` ${y(value(p), max).toFixed(1)}` : ` V${y(value(p), max).toFixed(1)}`}`).join(' ');
@@ -43,7 +49,7 @@ export function UsageChart({ events }: { events: SessionEvent[] }) {
   return (
     <figure className="usage-chart">
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Usage over time">
-        <line x1={PAD} x2={W - PAD} y1={H - PAD / 2} y2={H - PAD / 2} className="axis" />
+        <line x1={PAD} x2={W - PAD} y1={H - PAD + 8} y2={H - PAD + 8} className="axis" />
         <path d={`${steps(points, (p) => p.tokens, maxTokens)} H${W - PAD}`} className="series-tokens" />
         {costs.length > 0 && <path d={`${steps(costs, (p) => p.costUsd!, maxCost)} H${W - PAD}`} className="series-cost" />}
         {points.map((p, i) => (
@@ -51,6 +57,17 @@ export function UsageChart({ events }: { events: SessionEvent[] }) {
         ))}
         <text x={PAD} y={12} className="label">
           {maxTokens.toLocaleString()} tokens
+        </text>
+        {costs.length > 0 && (
+          <text x={W - PAD} y={12} className="label label-cost" textAnchor="end">
+            ${maxCost.toFixed(4)}
+          </text>
+        )}
+        <text x={PAD} y={H - 2} className="label">
+          {new Date(first).toLocaleTimeString()}
+        </text>
+        <text x={W - PAD} y={H - 2} className="label" textAnchor="end">
+          {new Date(last.at).toLocaleTimeString()}
         </text>
       </svg>
       <figcaption className="small muted">

@@ -57,6 +57,6 @@ export function registerConsoleRoutes(app: ApiApp, { apiKeys, bundleDir = CONSOL
   });
   const shell = serveStatic({ root: bundleDir, path: 'index.html', onFound: (_path, c) => c.header('Cache-Control', 'no-cache') });
   app.get('/console', (c) => c.redirect('/console/', 301));
-  app.get('/console/assets/*', assets);
-  app.get('/console/*', assets, shell);
+  // A missing asset is a 404, not the page: a stale tab asking for an old hash must not parse HTML as script.
+  app.get('/console/*', assets, (c, next) => (c.req.path.startsWith('/console/assets/') ? next() : shell(c, next)));
 }
