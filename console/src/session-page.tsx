@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type Anthropic from '@anthropic-ai/sdk';
 import { costUsd, formatTime, formatUsd, isAuthError, type ConsoleConfig, type Session, type SessionEvent } from './api-client.ts';
 import { StatusPill } from './status-pill.tsx';
@@ -56,7 +56,6 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
   const [problem, setProblem] = useState<string | null>(null);
   const [deciding, setDeciding] = useState<ReadonlySet<string>>(new Set());
   const { events } = useSessionEvents(client, sessionId, onAuthError);
-  const threadsRef = useRef<Thread[]>([]);
 
   useEffect(() => {
     let stopped = false;
@@ -69,7 +68,6 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
         const others = page.data
           .filter((t) => t.parent_thread_id !== null)
           .map((t) => ({ id: t.id, name: 'name' in t.agent && typeof t.agent.name === 'string' ? t.agent.name : t.id, status: t.status, parent: t.parent_thread_id }));
-        threadsRef.current = others;
         setThreads(others);
         // Other threads' lanes are polled: a stream per thread would hold a connection each.
         const lanes = await Promise.all(others.map(async (t) => [t.id, (await client.beta.sessions.threads.events.list(t.id, { session_id: sessionId, limit: 1000 })).data] as const));
@@ -103,6 +101,8 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
 
   const temporalLink = config.temporal_ui_url ? `${config.temporal_ui_url}/namespaces/${encodeURIComponent(config.temporal_namespace)}/workflows/${encodeURIComponent(sessionId)}` : null;
   const usage = latestUsage(events) ?? session?.usage;
+  // Every thread's model requests count toward the session's tokens.
+  const allEvents = useMemo(() => [...events, ...Object.values(threadEvents).flat()], [events, threadEvents]);
   return (
     <section>
       <a
@@ -142,17 +142,17 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
       )}
       <div className="card">
         <h2>Usage over time</h2>
-        <UsageChart events={events} />
+        <UsageChart requests={allEvents} snapshots={events} />
       </div>
       <div className={`lanes lanes-${threads.length + 1}`}>
-        <div className="lane card">
+        <div className="lane card" data-lane="primary">
           <h2>
             {session?.agent.name ?? 'Agent'} <span className="muted small">primary thread</span>
           </h2>
           {events.length === 0 ? <p className="muted">No events yet.</p> : <Timeline events={events} decide={decide} deciding={deciding} />}
         </div>
         {threads.map((t) => (
-          <div className="lane card" key={t.id} data-thread-id={t.id}>
+          <div className="lane card" key={t.id} data-lane="thread" data-thread-id={t.id}>
             <h2>
               {t.name} <StatusPill status={t.status} />
             </h2>

@@ -3,21 +3,24 @@ import type { SessionEvent } from './api-client.ts';
 type Point = { at: number; tokens: number; costUsd: number | null };
 
 /**
- * Cumulative tokens (from each model request's usage) and list cost (from the
- * session's usage snapshots) over time, drawn as plain SVG from the events.
+ * Cumulative tokens (from each model request's usage, in every thread) and list cost
+ * (from the session's own usage snapshots; a thread's snapshots count only that thread)
+ * over time, drawn as plain SVG from the events.
  */
-export function usagePoints(events: SessionEvent[]): Point[] {
+export function usagePoints({ requests, snapshots }: { requests: SessionEvent[]; snapshots: SessionEvent[] }): Point[] {
+  const moments = [...requests.filter((e) => e.type === 'span.model_request_end'), ...snapshots.filter((e) => e.type === 'session.usage')].sort(
+    (a, b) => Date.parse(a.processed_at ?? '') - Date.parse(b.processed_at ?? ''),
+  );
   const points: Point[] = [];
   let tokens = 0;
   let costUsd: number | null = null;
-  for (const e of events) {
+  for (const e of moments) {
     if (e.type === 'span.model_request_end') {
       tokens += e.model_usage.input_tokens + e.model_usage.output_tokens + e.model_usage.cache_read_input_tokens + e.model_usage.cache_creation_input_tokens;
-    } else if (e.type === 'session.usage') {
-      const cost = e.usage.list_cost;
-      if (cost?.currency === 'USD') costUsd = Number(cost.amount);
-    } else continue;
-    points.push({ at: Date.parse(e.processed_at), tokens, costUsd });
+    } else if (e.type === 'session.usage' && e.usage.list_cost?.currency === 'USD') {
+      costUsd = Number(e.usage.list_cost.amount);
+    }
+    points.push({ at: Date.parse(e.processed_at ?? ''), tokens, costUsd });
   }
   return points;
 }
@@ -32,8 +35,8 @@ export function latestUsage(events: SessionEvent[]) {
   return snapshot?.type === 'session.usage' ? snapshot.usage : undefined;
 }
 
-export function UsageChart({ events }: { events: SessionEvent[] }) {
-  const points = usagePoints(events);
+export function UsageChart({ requests, snapshots }: { requests: SessionEvent[]; snapshots: SessionEvent[] }) {
+  const points = usagePoints({ requests, snapshots });
   if (points.length === 0) return <p className="muted small">No model requests yet.</p>;
   const first = points[0]!.at;
   const span = Math.max(1, points[points.length - 1]!.at - first);

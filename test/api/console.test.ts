@@ -7,13 +7,14 @@ import { after, before, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { consoleBundleExists } from '../../src/api/console-routes.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
-import { lastToolResults, text, toolUse, type ScriptFunction } from '../../src/testing/index.ts';
+import { lastToolResults, text, toolUse, type ScriptFunction, type ScriptedRequest } from '../../src/testing/index.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { API_KEY, startApiFixture, type ApiFixture } from './api-fixture.ts';
 import { idleWith, sessionLog, userText, waitForEvent } from './session-log.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = join(import.meta.dirname, '../../docs');
+/** Where to save the README's screenshots (`LONGHAUL_CONSOLE_SCREENSHOTS=docs`); unset, none are taken. */
+const SCREENSHOTS = process.env['LONGHAUL_CONSOLE_SCREENSHOTS'];
 const MODEL = 'claude-sonnet-5';
 const TEMPORAL_UI = 'http://temporal-ui.test:8233';
 
@@ -43,6 +44,12 @@ async function agentAndEnvironment(f: ApiFixture, name: string, tools: unknown[]
   const agent = await f.client.beta.agents.create({ name, model: MODEL, tools } as never);
   const environment = await f.client.beta.environments.create({ name: `${name}-env`, config: { type: 'cloud', networking: { type: 'unrestricted' } } });
   return { agent, environment };
+}
+
+async function screenshot(page: Page, name: string) {
+  if (!SCREENSHOTS) return;
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.locator('.app').screenshot({ path: join(SCREENSHOTS, name) });
 }
 
 async function signIn(page: Page, baseUrl: string, key: string) {
@@ -100,9 +107,9 @@ test('a session shows up live in the list; Allow clicked on its page resumes the
     assert.match((await output.textContent()) ?? '', /approved-in-the-console/);
     assert.equal(await page.getByRole('button', { name: 'Allow' }).count(), 0, 'no approval is pending any more');
     await page.getByText('Idle · end turn').waitFor();
+    await page.locator('[data-event-type="agent.tool_use"] summary', { hasText: 'Input' }).click();
 
-    await mkdir(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(SCREENSHOTS, 'console-session.png'), fullPage: true });
+    await screenshot(page, 'console-session.png');
 
     // A second session, waiting on its own approval, so the list shows more than one status.
     const other = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: 'Clean up old build artifacts' });
@@ -112,7 +119,44 @@ test('a session shows up live in the list; Allow clicked on its page resumes the
     const fresh = await f.client.beta.sessions.create({ agent: writer.agent.id, environment_id: writer.environment.id, title: 'Draft the changelog' });
     await page.getByRole('link', { name: '← Sessions' }).click();
     await page.locator(`tr[data-session-id="${fresh.id}"]`).waitFor();
-    await page.locator('.app').screenshot({ path: join(SCREENSHOTS, 'console-sessions.png') });
+    await screenshot(page, 'console-sessions.png');
+  } finally {
+    await page.close();
+  }
+});
+
+test("a multiagent session's threads are lanes side by side, each following its own agent", async () => {
+  const isResearcher = (request: ScriptedRequest) => JSON.stringify(request.system ?? '').includes('ROLE:researcher');
+  const script: ScriptFunction = (request, { callIndex }) => {
+    if (isResearcher(request)) {
+      return lastToolResults(request).length === 0 ? { content: [toolUse('bash', { command: 'echo 100 degrees' })] } : { content: [text('Water boils at 100 °C at sea level.')] };
+    }
+    if (callIndex === 0) return { content: [text('I will ask the researcher.'), toolUse('delegate_to_agent', { agent: 'researcher', message: 'Find the boiling point of water.' })] };
+    const reported = JSON.stringify(request.messages).includes('100 °C');
+    return { content: [text(reported ? 'The researcher found it: water boils at 100 °C.' : 'Waiting for the researcher.')] };
+  };
+  await using f = await startApiFixture({ temporal, script, console: {} });
+  const researcher = await f.client.beta.agents.create({ name: 'researcher', model: MODEL, system: 'ROLE:researcher. You find facts.', tools: [{ type: 'agent_toolset_20260401' }] });
+  const coordinator = await f.client.beta.agents.create({ name: 'coordinator', model: MODEL, tools: [{ type: 'agent_toolset_20260401' }], multiagent: { type: 'coordinator', agents: [researcher.id] } } as never);
+  const environment = await f.client.beta.environments.create({ name: 'team-env' });
+  const session = await f.client.beta.sessions.create({ agent: coordinator.id, environment_id: environment.id, title: 'Boiling point, with a researcher' });
+  const page = await browser.newPage();
+  try {
+    await signIn(page, f.api.url, API_KEY);
+    await page.locator(`tr[data-session-id="${session.id}"]`).click();
+    await page.getByRole('heading', { name: 'Boiling point, with a researcher' }).waitFor();
+    await f.client.beta.sessions.events.send(session.id, { events: [userText('What is the boiling point of water?')] });
+    const log = await waitForEvent(f.client, session.id, (e) => e.type === 'agent.message' && JSON.stringify(e.content).includes('The researcher found it'), { timeoutMs: 90_000 });
+    const created = log.find((e) => e.type === 'session.thread_created');
+    assert.ok(created?.type === 'session.thread_created');
+
+    const lane = page.locator(`[data-thread-id="${created.session_thread_id}"]`);
+    await lane.getByText('Water boils at 100 °C at sea level.').waitFor();
+    assert.match((await lane.locator('h2').textContent()) ?? '', /researcher/);
+    assert.equal(await lane.locator('[data-event-type="agent.tool_use"]').count(), 1, "the researcher's tool call is in its lane");
+    await page.getByText('The researcher found it: water boils at 100 °C.').waitFor();
+    await page.locator('[data-lane="primary"]').getByText('Thread started · researcher').waitFor();
+    await screenshot(page, 'console-threads.png');
   } finally {
     await page.close();
   }
