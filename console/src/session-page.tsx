@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import type Anthropic from '@anthropic-ai/sdk';
 import { costUsd, formatTime, formatUsd, isAuthError, type ConsoleConfig, type Session, type SessionEvent } from './api-client.ts';
 import { StatusPill } from './status-pill.tsx';
+import { usePolling } from './use-polling.ts';
 import { Timeline, type Decide } from './timeline.tsx';
 import { latestUsage, UsageChart } from './usage-chart.tsx';
 
@@ -57,35 +58,22 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
   const [deciding, setDeciding] = useState<ReadonlySet<string>>(new Set());
   const { events } = useSessionEvents(client, sessionId, onAuthError);
 
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = async () => {
-      try {
-        const [s, page] = await Promise.all([client.beta.sessions.retrieve(sessionId), client.beta.sessions.threads.list(sessionId, { limit: 100 })]);
-        if (stopped) return;
-        setSession(s);
-        const others = page.data
-          .filter((t) => t.parent_thread_id !== null)
-          .map((t) => ({ id: t.id, name: 'name' in t.agent && typeof t.agent.name === 'string' ? t.agent.name : t.id, status: t.status, parent: t.parent_thread_id }));
-        setThreads(others);
-        // Other threads' lanes are polled: a stream per thread would hold a connection each.
-        const lanes = await Promise.all(others.map(async (t) => [t.id, (await client.beta.sessions.threads.events.list(t.id, { session_id: sessionId, limit: 1000 })).data] as const));
-        if (!stopped) setThreadEvents(Object.fromEntries(lanes));
-        setProblem(null);
-      } catch (error) {
-        if (stopped) return;
-        if (isAuthError(error)) return onAuthError();
-        setProblem((error as Error).message);
-      }
-      if (!stopped) timer = setTimeout(load, POLL_MS);
-    };
-    void load();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [client, sessionId, onAuthError]);
+  usePolling(
+    async (stopped) => {
+      const [s, page] = await Promise.all([client.beta.sessions.retrieve(sessionId), client.beta.sessions.threads.list(sessionId, { limit: 100 })]);
+      if (stopped()) return;
+      setSession(s);
+      const others = page.data
+        .filter((t) => t.parent_thread_id !== null)
+        .map((t) => ({ id: t.id, name: 'name' in t.agent && typeof t.agent.name === 'string' ? t.agent.name : t.id, status: t.status, parent: t.parent_thread_id }));
+      setThreads(others);
+      // Other threads' lanes are polled: a stream per thread would hold a connection each.
+      const lanes = await Promise.all(others.map(async (t) => [t.id, (await client.beta.sessions.threads.events.list(t.id, { session_id: sessionId, limit: 1000 })).data] as const));
+      if (!stopped()) setThreadEvents(Object.fromEntries(lanes));
+    },
+    [client, sessionId, onAuthError],
+    { intervalMs: POLL_MS, onAuthError, onProblem: setProblem },
+  );
 
   const decide: Decide = useCallback(
     (toolUse, result) => {

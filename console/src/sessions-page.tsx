@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 import type Anthropic from '@anthropic-ai/sdk';
-import { costUsd, formatTime, formatUsd, isAuthError, type Session } from './api-client.ts';
+import { costUsd, formatTime, formatUsd, type Session } from './api-client.ts';
 import { StatusPill } from './status-pill.tsx';
+import { usePolling } from './use-polling.ts';
 
 const STATUSES = ['running', 'idle', 'rescheduling', 'terminated'] as const;
 type Status = (typeof STATUSES)[number];
@@ -25,28 +26,14 @@ export function SessionsPage({ client, navigate, onAuthError }: { client: Anthro
       .catch(() => {});
   }, [client]);
 
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = async () => {
-      try {
-        const page = await client.beta.sessions.list({ limit: 100, ...(status ? { statuses: [status] } : {}), ...(agentId ? { agent_id: agentId } : {}), include_archived: archived });
-        if (stopped) return;
-        setSessions(page.data);
-        setProblem(null);
-      } catch (error) {
-        if (stopped) return;
-        if (isAuthError(error)) return onAuthError();
-        setProblem((error as Error).message);
-      }
-      if (!stopped) timer = setTimeout(load, REFRESH_MS);
-    };
-    void load();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [client, status, agentId, archived, onAuthError]);
+  usePolling(
+    async (stopped) => {
+      const page = await client.beta.sessions.list({ limit: 100, ...(status ? { statuses: [status] } : {}), ...(agentId ? { agent_id: agentId } : {}), include_archived: archived });
+      if (!stopped()) setSessions(page.data);
+    },
+    [client, status, agentId, archived, onAuthError],
+    { intervalMs: REFRESH_MS, onAuthError, onProblem: setProblem },
+  );
 
   const total = sessions?.reduce((sum, s) => sum + (costUsd(s.usage) ?? 0), 0) ?? 0;
   return (
