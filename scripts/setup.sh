@@ -556,9 +556,10 @@ console_hash() {
 
 # Built here rather than committed: `longhaul dev` and `serve` serve dist/console under /console.
 ensure_console() {
-  local stamp=dist/console/.source-hash want started
+  # Beside the bundle, not in it: everything in dist/console is served.
+  local stamp=dist/console.source-hash want started
   want=$(console_hash)
-  if [[ -f "$stamp" && "$(<"$stamp")" == "$want" ]]; then
+  if [[ -f "$stamp" && "$(<"$stamp")" == "$want" && -f dist/console/index.html ]]; then
     found "web console built (dist/console)"
     return
   fi

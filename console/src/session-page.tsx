@@ -28,7 +28,7 @@ function useSessionEvents(client: Anthropic, sessionId: string, onAuthError: () 
         try {
           const stream = await client.beta.sessions.events.stream(sessionId, {}, { signal: abort.signal });
           const history: SessionEvent[] = [];
-          for await (const e of client.beta.sessions.events.list(sessionId, { limit: 1000 }, { signal: abort.signal })) history.push(e);
+          for await (const e of client.beta.sessions.events.list(sessionId, { limit: 100 }, { signal: abort.signal })) history.push(e);
           setEvents((known) => merge(known, history));
           setLive(true);
           for await (const e of stream) {
@@ -68,7 +68,13 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
         .map((t) => ({ id: t.id, name: 'name' in t.agent && typeof t.agent.name === 'string' ? t.agent.name : t.id, status: t.status, parent: t.parent_thread_id }));
       setThreads(others);
       // Other threads' lanes are polled: a stream per thread would hold a connection each.
-      const lanes = await Promise.all(others.map(async (t) => [t.id, (await client.beta.sessions.threads.events.list(t.id, { session_id: sessionId, limit: 1000 })).data] as const));
+      const lanes = await Promise.all(
+        others.map(async (t) => {
+          const laneEvents: SessionEvent[] = [];
+          for await (const e of client.beta.sessions.threads.events.list(t.id, { session_id: sessionId, limit: 100 })) laneEvents.push(e);
+          return [t.id, laneEvents] as const;
+        }),
+      );
       if (!stopped()) setThreadEvents(Object.fromEntries(lanes));
     },
     [client, sessionId, onAuthError],
@@ -87,7 +93,10 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
     [client, sessionId],
   );
 
-  const temporalLink = config.temporal_ui_url ? `${config.temporal_ui_url}/namespaces/${encodeURIComponent(config.temporal_namespace)}/workflows/${encodeURIComponent(sessionId)}` : null;
+  // A session's workflow id is its id, and a thread's (a child workflow) the thread's.
+  const workflowLink = (workflowId: string) =>
+    config.temporal_ui_url ? `${config.temporal_ui_url}/namespaces/${encodeURIComponent(config.temporal_namespace)}/workflows/${encodeURIComponent(workflowId)}` : null;
+  const temporalLink = workflowLink(sessionId);
   const usage = latestUsage(events) ?? session?.usage;
   // Every thread's model requests count toward the session's tokens.
   const allEvents = useMemo(() => [...events, ...Object.values(threadEvents).flat()], [events, threadEvents]);
@@ -143,6 +152,11 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
           <div className="lane card" key={t.id} data-lane="thread" data-thread-id={t.id}>
             <h2>
               {t.name} <StatusPill status={t.status} />
+              {workflowLink(t.id) && (
+                <a className="lane-link small" href={workflowLink(t.id)!} target="_blank" rel="noreferrer">
+                  Temporal ↗
+                </a>
+              )}
             </h2>
             <Timeline events={threadEvents[t.id] ?? []} decide={decide} deciding={deciding} />
           </div>

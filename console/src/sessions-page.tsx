@@ -7,6 +7,8 @@ import { usePolling } from './use-polling.ts';
 const STATUSES = ['running', 'idle', 'rescheduling', 'terminated'] as const;
 type Status = (typeof STATUSES)[number];
 const REFRESH_MS = 2000;
+/** The list API's largest page: the list shows one, newest first. */
+const PAGE_SIZE = 100;
 
 type Agent = { id: string; name: string };
 
@@ -28,7 +30,7 @@ export function SessionsPage({ client, navigate, onAuthError }: { client: Anthro
 
   usePolling(
     async (stopped) => {
-      const page = await client.beta.sessions.list({ limit: 100, ...(status ? { statuses: [status] } : {}), ...(agentId ? { agent_id: agentId } : {}), include_archived: archived });
+      const page = await client.beta.sessions.list({ limit: PAGE_SIZE, ...(status ? { statuses: [status] } : {}), ...(agentId ? { agent_id: agentId } : {}), include_archived: archived });
       if (!stopped()) setSessions(page.data);
     },
     [client, status, agentId, archived, onAuthError],
@@ -125,7 +127,7 @@ export function SessionsPage({ client, navigate, onAuthError }: { client: Anthro
             <tfoot>
               <tr>
                 <td colSpan={5} className="muted">
-                  {sessions.length} session{sessions.length === 1 ? '' : 's'}
+                  {sessions.length === PAGE_SIZE ? `The newest ${PAGE_SIZE} sessions; narrow the filters to see others` : `${sessions.length} session${sessions.length === 1 ? '' : 's'}`}
                 </td>
                 <td className="num mono">{formatUsd(total)}</td>
               </tr>

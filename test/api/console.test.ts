@@ -135,7 +135,7 @@ test("a multiagent session's threads are lanes side by side, each following its 
     const reported = JSON.stringify(request.messages).includes('100 °C');
     return { content: [text(reported ? 'The researcher found it: water boils at 100 °C.' : 'Waiting for the researcher.')] };
   };
-  await using f = await startApiFixture({ temporal, script, console: {} });
+  await using f = await startApiFixture({ temporal, script, console: { temporalUiUrl: TEMPORAL_UI, temporalNamespace: 'agents' } });
   const researcher = await f.client.beta.agents.create({ name: 'researcher', model: MODEL, system: 'ROLE:researcher. You find facts.', tools: [{ type: 'agent_toolset_20260401' }] });
   const coordinator = await f.client.beta.agents.create({ name: 'coordinator', model: MODEL, tools: [{ type: 'agent_toolset_20260401' }], multiagent: { type: 'coordinator', agents: [researcher.id] } } as never);
   const environment = await f.client.beta.environments.create({ name: 'team-env' });
@@ -154,6 +154,8 @@ test("a multiagent session's threads are lanes side by side, each following its 
     await lane.getByText('Water boils at 100 °C at sea level.').waitFor();
     assert.match((await lane.locator('h2').textContent()) ?? '', /researcher/);
     assert.equal(await lane.locator('[data-event-type="agent.tool_use"]').count(), 1, "the researcher's tool call is in its lane");
+    // A thread is a child workflow with the thread's id.
+    assert.equal(await lane.getByRole('link', { name: /Temporal/ }).getAttribute('href'), `${TEMPORAL_UI}/namespaces/agents/workflows/${created.session_thread_id}`);
     await page.getByText('The researcher found it: water boils at 100 °C.').waitFor();
     await page.locator('[data-lane="primary"]').getByText('Thread started · researcher').waitFor();
     await screenshot(page, 'console-threads.png');
