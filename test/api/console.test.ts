@@ -164,6 +164,37 @@ test("a multiagent session's threads are lanes side by side, each following its 
   }
 });
 
+test("an outcome's evaluations show with their verdicts as the grader sends the agent back, then lets it finish", async () => {
+  const isGrader = (request: ScriptedRequest) => JSON.stringify(request.system ?? '').includes('You are the grader');
+  const script: ScriptFunction = (request, { callIndex }) => {
+    if (!isGrader(request)) return { content: [text(callIndex === 0 ? 'Roses are red.' : 'Roses are red, violets are blue.')] };
+    const revised = JSON.stringify(request.messages).includes('violets');
+    return { content: [text(JSON.stringify(revised ? { result: 'satisfied', explanation: 'Both lines rhyme now.' } : { result: 'needs_revision', explanation: 'One line cannot rhyme.' }))] };
+  };
+  await using f = await startApiFixture({ temporal, script, console: {} });
+  const { agent, environment } = await agentAndEnvironment(f, 'poet', [{ type: 'agent_toolset_20260401' }]);
+  const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: 'A rhyming couplet' });
+  const page = await browser.newPage();
+  try {
+    await signIn(page, f.api.url, API_KEY);
+    await page.locator(`tr[data-session-id="${session.id}"]`).click();
+    await page.getByRole('heading', { name: 'A rhyming couplet' }).waitFor();
+    await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.define_outcome', description: 'Write a rhyming couplet', rubric: { type: 'text', content: 'Two lines that rhyme' } } as never] });
+    const log = await waitForEvent(f.client, session.id, (e) => e.type === 'span.outcome_evaluation_end' && e.result === 'satisfied');
+    assert.deepEqual(
+      log.filter((e) => e.type === 'span.outcome_evaluation_end').map((e) => e.type === 'span.outcome_evaluation_end' && e.result),
+      ['needs_revision', 'satisfied'],
+    );
+    await page.getByText('Outcome defined').waitFor();
+    await page.getByText('Outcome evaluation 1: needs_revision').waitFor();
+    await page.getByText('One line cannot rhyme.').waitFor();
+    await page.getByText('Outcome evaluation 2: satisfied').waitFor();
+    await page.getByText('Both lines rhyme now.').waitFor();
+  } finally {
+    await page.close();
+  }
+});
+
 test('without the key, or with a wrong one, the console shows no data', async () => {
   await using f = await startApiFixture({ temporal, script: () => ({ content: [text('ok')] }), console: {} });
   const { agent, environment } = await agentAndEnvironment(f, 'secretive', []);
