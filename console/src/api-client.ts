@@ -1,9 +1,10 @@
 import Anthropic, { AuthenticationError } from '@anthropic-ai/sdk';
+// Type only (erased in the bundle): the server's answer to /console/config.json.
+import type { ConsoleConfig } from '../../src/api/console-config.ts';
 
 export type Session = Anthropic.Beta.Sessions.BetaManagedAgentsSession;
 export type SessionEvent = Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent;
-export type StreamEvent = Anthropic.Beta.Sessions.BetaManagedAgentsStreamSessionEvents;
-export type ConsoleConfig = { temporal_ui_url: string | null; temporal_namespace: string };
+export type { ConsoleConfig };
 
 // sessionStorage: the key lives as long as the tab, never in a URL, a cookie or a log.
 const KEY_ITEM = 'longhaul.apiKey';

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { apiKeyAuth } from './api-key-auth.ts';
 import type { ApiApp } from './api-types.ts';
+import type { ConsoleConfig } from './console-config.ts';
 
 /** Where `scripts/setup.sh` (and the Dockerfile) put the built console: `dist/console` in the package. */
 export const CONSOLE_BUNDLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
@@ -16,9 +17,6 @@ export type ConsoleOptions = {
   /** Namespace the session workflows run in. Default `default`. */
   temporalNamespace?: string | undefined;
 };
-
-/** The console's `/console/config.json`: camelCase stays out, this is read by the page as wire JSON. */
-export type ConsoleConfig = { temporal_ui_url: string | null; temporal_namespace: string };
 
 /** True when the console has been built into `bundleDir`. */
 export function consoleBundleExists(bundleDir: string = CONSOLE_BUNDLE_DIR): boolean {
