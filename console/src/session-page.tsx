@@ -47,7 +47,7 @@ function useSessionEvents(client: Anthropic, sessionId: string, onAuthError: () 
     void follow();
     return () => abort.abort();
   }, [client, sessionId, onAuthError]);
-  return { events, setEvents, live };
+  return { events, live };
 }
 
 export function SessionPage({ client, config, sessionId, navigate, onAuthError }: Props) {
@@ -56,7 +56,7 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
   const [threadEvents, setThreadEvents] = useState<Record<string, SessionEvent[]>>({});
   const [problem, setProblem] = useState<string | null>(null);
   const [deciding, setDeciding] = useState<ReadonlySet<string>>(new Set());
-  const { events } = useSessionEvents(client, sessionId, onAuthError);
+  const { events, live } = useSessionEvents(client, sessionId, onAuthError);
 
   usePolling(
     async (stopped) => {
@@ -98,6 +98,9 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
     config.temporal_ui_url ? `${config.temporal_ui_url}/namespaces/${encodeURIComponent(config.temporal_namespace)}/workflows/${encodeURIComponent(workflowId)}` : null;
   const temporalLink = workflowLink(sessionId);
   const usage = latestUsage(events) ?? session?.usage;
+  // Idle is also how a session waits for a decision; the last idle event says which.
+  const lastIdle = events.findLast((e) => e.type === 'session.status_idle');
+  const awaitingApproval = session?.status === 'idle' && lastIdle?.type === 'session.status_idle' && lastIdle.stop_reason.type === 'requires_action';
   // Every thread's model requests count toward the session's tokens.
   const allEvents = useMemo(() => [...events, ...Object.values(threadEvents).flat()], [events, threadEvents]);
   return (
@@ -118,7 +121,7 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
           <div className="mono muted small">{sessionId}</div>
         </div>
         <div className="head-actions">
-          {session && <StatusPill status={session.status} />}
+          {session && <StatusPill status={awaitingApproval ? 'awaiting approval' : session.status} />}
           {temporalLink && (
             <a className="button" href={temporalLink} target="_blank" rel="noreferrer">
               Open in Temporal UI ↗
@@ -145,6 +148,9 @@ export function SessionPage({ client, config, sessionId, navigate, onAuthError }
         <div className="lane card" data-lane="primary">
           <h2>
             {session?.agent.name ?? 'Agent'} <span className="muted small">primary thread</span>
+            <span className={`live small ${live ? 'on' : ''}`} title={live ? 'Following the event stream' : 'Connecting to the event stream'}>
+              {live ? '● live' : '○ connecting'}
+            </span>
           </h2>
           {events.length === 0 ? <p className="muted">No events yet.</p> : <Timeline events={events} decide={decide} deciding={deciding} />}
         </div>

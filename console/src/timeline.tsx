@@ -12,7 +12,6 @@ const textOf = (content: unknown): string => {
   return (content as Block[]).map((b) => (b.type === 'text' && typeof b.text === 'string' ? b.text : `[${b.type}]`)).join('\n');
 };
 
-const TOOL_USES = new Set(['agent.tool_use', 'agent.mcp_tool_use', 'agent.custom_tool_use']);
 const resultUseId = (e: SessionEvent): string | undefined =>
   e.type === 'agent.tool_result' ? e.tool_use_id : e.type === 'agent.mcp_tool_result' ? e.mcp_tool_use_id : e.type === 'user.custom_tool_result' ? e.custom_tool_use_id : undefined;
 
@@ -50,7 +49,7 @@ function EventItem({ event: e, result, confirmation, decide, deciding }: { event
       {body}
     </li>
   );
-  if (TOOL_USES.has(e.type) && (e.type === 'agent.tool_use' || e.type === 'agent.mcp_tool_use' || e.type === 'agent.custom_tool_use')) {
+  if (e.type === 'agent.tool_use' || e.type === 'agent.mcp_tool_use' || e.type === 'agent.custom_tool_use') {
     const pending = e.type !== 'agent.custom_tool_use' && e.evaluated_permission === 'ask' && confirmation === undefined && result === undefined;
     const server = e.type === 'agent.mcp_tool_use' ? ` · ${e.mcp_server_name}` : e.type === 'agent.custom_tool_use' ? ' · custom' : '';
     const failed = result && 'is_error' in result && result.is_error === true;
@@ -91,7 +90,8 @@ function EventItem({ event: e, result, confirmation, decide, deciding }: { event
     case 'agent.message':
       return item('agent', 'Agent', <div className="text">{textOf(e.content)}</div>);
     case 'agent.thinking':
-      return item('thinking', 'Thinking', <div className="text muted">{'thinking' in e && typeof e.thinking === 'string' ? e.thinking : '…'}</div>);
+      // The API reports that the model thought, not what: thinking stays with the model.
+      return item('thinking', 'Thinking', null);
     case 'user.interrupt':
       return item('status', 'Interrupted by the user', null);
     case 'user.define_outcome':

@@ -85,6 +85,8 @@ test('a session shows up live in the list; Allow clicked on its page resumes the
     await page.getByText('Is the sandbox ready for the release?').waitFor();
     const allow = page.getByRole('button', { name: 'Allow' });
     await allow.waitFor();
+    await page.getByText('awaiting approval').waitFor();
+    await screenshot(page, 'console-approval.png');
     let log = await sessionLog(f.client, session.id);
     assert.equal(log.filter((e) => e.type === 'agent.tool_result').length, 0, 'the tool waits for the approval');
     const toolUseEvent = log.find((e) => e.type === 'agent.tool_use');
@@ -190,6 +192,27 @@ test("an outcome's evaluations show with their verdicts as the grader sends the 
     await page.getByText('One line cannot rhyme.').waitFor();
     await page.getByText('Outcome evaluation 2: satisfied').waitFor();
     await page.getByText('Both lines rhyme now.').waitFor();
+  } finally {
+    await page.close();
+  }
+});
+
+test('a model request the API refuses shows as an error in the timeline, with its message', async () => {
+  await using f = await startApiFixture({ temporal, script: () => ({ fault: 'bad_request', message: 'the console test refuses this request' }), console: {} });
+  const { agent, environment } = await agentAndEnvironment(f, 'unlucky', []);
+  const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: 'A refused request' });
+  const page = await browser.newPage();
+  try {
+    await signIn(page, f.api.url, API_KEY);
+    await page.locator(`tr[data-session-id="${session.id}"]`).click();
+    await page.getByRole('heading', { name: 'A refused request' }).waitFor();
+    await f.client.beta.sessions.events.send(session.id, { events: [userText('hello')] });
+    const log = await waitForEvent(f.client, session.id, (e) => e.type === 'session.error');
+    const error = log.find((e) => e.type === 'session.error');
+    assert.ok(error?.type === 'session.error');
+    const shown = page.locator(`[data-event-id="${error.id}"]`);
+    await shown.getByText(`Error · ${error.error.type}`).waitFor();
+    assert.equal(await shown.locator('.text').textContent(), error.error.message);
   } finally {
     await page.close();
   }
