@@ -52,6 +52,15 @@ async function screenshot(page: Page, name: string) {
   await page.locator('.app').screenshot({ path: join(SCREENSHOTS, name) });
 }
 
+/** A new tab, signed in, on a session's page reached as a user would: from the list. */
+async function sessionPage(f: ApiFixture, session: { id: string; title: string | null }): Promise<Page> {
+  const page = await browser.newPage();
+  await signIn(page, f.api.url, API_KEY);
+  await page.locator(`tr[data-session-id="${session.id}"]`).click();
+  await page.getByRole('heading', { name: session.title ?? 'Untitled session' }).waitFor();
+  return page;
+}
+
 async function signIn(page: Page, baseUrl: string, key: string) {
   await page.goto(`${baseUrl}/console/`);
   await page.getByLabel('API key').fill(key);
@@ -63,68 +72,64 @@ test('a session shows up live in the list; Allow clicked on its page resumes the
   const script: ScriptFunction = (request) =>
     lastToolResults(request).length === 0 ? { content: [text('I will check the sandbox first.'), toolUse('bash', { command: 'echo approved-in-the-console && uname -s' })] } : { content: [text('The command ran: the sandbox is Linux.')] };
   await using f = await startApiFixture({ temporal, script, console: { temporalUiUrl: TEMPORAL_UI } });
-  const page = await browser.newPage();
-  try {
-    await signIn(page, f.api.url, API_KEY);
-    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+  await using page = await browser.newPage();
+  await signIn(page, f.api.url, API_KEY);
+  await page.getByRole('heading', { name: 'Sessions' }).waitFor();
 
-    // Created after the page loaded: the list has to pick it up on its own.
-    const { agent, environment } = await agentAndEnvironment(f, 'release-checker', [{ type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_ask' } } }]);
-    const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: 'Check the sandbox before the release' });
-    const row = page.locator(`tr[data-session-id="${session.id}"]`);
-    await row.waitFor();
-    assert.match((await row.textContent()) ?? '', /release-checker/);
+  // Created after the page loaded: the list has to pick it up on its own.
+  const { agent, environment } = await agentAndEnvironment(f, 'release-checker', [{ type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_ask' } } }]);
+  const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: 'Check the sandbox before the release' });
+  const row = page.locator(`tr[data-session-id="${session.id}"]`);
+  await row.waitFor();
+  assert.match((await row.textContent()) ?? '', /release-checker/);
 
-    await row.click();
-    await page.getByRole('heading', { name: 'Check the sandbox before the release' }).waitFor();
-    const temporalLink = page.getByRole('link', { name: /Open in Temporal UI/ });
-    assert.equal(await temporalLink.getAttribute('href'), `${TEMPORAL_UI}/namespaces/default/workflows/${session.id}`);
+  await row.click();
+  await page.getByRole('heading', { name: 'Check the sandbox before the release' }).waitFor();
+  const temporalLink = page.getByRole('link', { name: /Open in Temporal UI/ });
+  assert.equal(await temporalLink.getAttribute('href'), `${TEMPORAL_UI}/namespaces/default/workflows/${session.id}`);
 
-    await f.client.beta.sessions.events.send(session.id, { events: [userText('Is the sandbox ready for the release?')] });
-    // The page shows what streams in: the message, then the tool call waiting for approval.
-    await page.getByText('Is the sandbox ready for the release?').waitFor();
-    const allow = page.getByRole('button', { name: 'Allow' });
-    await allow.waitFor();
-    await page.getByText('awaiting approval').waitFor();
-    await screenshot(page, 'console-approval.png');
-    let log = await sessionLog(f.client, session.id);
-    assert.equal(log.filter((e) => e.type === 'agent.tool_result').length, 0, 'the tool waits for the approval');
-    const toolUseEvent = log.find((e) => e.type === 'agent.tool_use');
-    assert.ok(toolUseEvent);
+  await f.client.beta.sessions.events.send(session.id, { events: [userText('Is the sandbox ready for the release?')] });
+  // The page shows what streams in: the message, then the tool call waiting for approval.
+  await page.getByText('Is the sandbox ready for the release?').waitFor();
+  const allow = page.getByRole('button', { name: 'Allow' });
+  await allow.waitFor();
+  await page.getByText('awaiting approval').waitFor();
+  await screenshot(page, 'console-approval.png');
+  let log = await sessionLog(f.client, session.id);
+  assert.equal(log.filter((e) => e.type === 'agent.tool_result').length, 0, 'the tool waits for the approval');
+  const toolUseEvent = log.find((e) => e.type === 'agent.tool_use');
+  assert.ok(toolUseEvent);
 
-    await allow.click();
-    log = await waitForEvent(f.client, session.id, idleWith('end_turn'));
-    assert.deepEqual(
-      log.filter((e) => e.type === 'user.tool_confirmation').map((e) => e.type === 'user.tool_confirmation' && [e.tool_use_id, e.result]),
-      [[toolUseEvent.id, 'allow']],
-    );
-    const result = log.find((e) => e.type === 'agent.tool_result');
-    assert.ok(result?.type === 'agent.tool_result' && result.tool_use_id === toolUseEvent.id && result.is_error !== true);
-    assert.equal((await f.client.beta.sessions.retrieve(session.id)).status, 'idle');
+  await allow.click();
+  log = await waitForEvent(f.client, session.id, idleWith('end_turn'));
+  assert.deepEqual(
+    log.filter((e) => e.type === 'user.tool_confirmation').map((e) => e.type === 'user.tool_confirmation' && [e.tool_use_id, e.result]),
+    [[toolUseEvent.id, 'allow']],
+  );
+  const result = log.find((e) => e.type === 'agent.tool_result');
+  assert.ok(result?.type === 'agent.tool_result' && result.tool_use_id === toolUseEvent.id && result.is_error !== true);
+  assert.equal((await f.client.beta.sessions.retrieve(session.id)).status, 'idle');
 
-    // ...and the page follows: the tool's output and the agent's last message appear without a reload.
-    await page.getByText('The command ran: the sandbox is Linux.').waitFor();
-    const output = page.locator(`[data-tool-result-for="${toolUseEvent.id}"]`);
-    await output.locator('summary').click();
-    assert.match((await output.textContent()) ?? '', /approved-in-the-console/);
-    assert.equal(await page.getByRole('button', { name: 'Allow' }).count(), 0, 'no approval is pending any more');
-    await page.getByText('Idle · end turn').waitFor();
-    await page.locator('[data-event-type="agent.tool_use"] summary', { hasText: 'Input' }).click();
+  // ...and the page follows: the tool's output and the agent's last message appear without a reload.
+  await page.getByText('The command ran: the sandbox is Linux.').waitFor();
+  const output = page.locator(`[data-tool-result-for="${toolUseEvent.id}"]`);
+  await output.locator('summary').click();
+  assert.match((await output.textContent()) ?? '', /approved-in-the-console/);
+  assert.equal(await page.getByRole('button', { name: 'Allow' }).count(), 0, 'no approval is pending any more');
+  await page.getByText('Idle · end turn').waitFor();
+  await page.locator('[data-event-type="agent.tool_use"] summary', { hasText: 'Input' }).click();
 
-    await screenshot(page, 'console-session.png');
+  await screenshot(page, 'console-session.png');
 
-    // A second session, waiting on its own approval, so the list shows more than one status.
-    const other = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: 'Clean up old build artifacts' });
-    await f.client.beta.sessions.events.send(other.id, { events: [userText('Remove the old artifacts')] });
-    await waitForEvent(f.client, other.id, idleWith('requires_action'));
-    const writer = await agentAndEnvironment(f, 'docs-writer', []);
-    const fresh = await f.client.beta.sessions.create({ agent: writer.agent.id, environment_id: writer.environment.id, title: 'Draft the changelog' });
-    await page.getByRole('link', { name: '← Sessions' }).click();
-    await page.locator(`tr[data-session-id="${fresh.id}"]`).waitFor();
-    await screenshot(page, 'console-sessions.png');
-  } finally {
-    await page.close();
-  }
+  // A second session, waiting on its own approval, so the list shows more than one status.
+  const other = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: 'Clean up old build artifacts' });
+  await f.client.beta.sessions.events.send(other.id, { events: [userText('Remove the old artifacts')] });
+  await waitForEvent(f.client, other.id, idleWith('requires_action'));
+  const writer = await agentAndEnvironment(f, 'docs-writer', []);
+  const fresh = await f.client.beta.sessions.create({ agent: writer.agent.id, environment_id: writer.environment.id, title: 'Draft the changelog' });
+  await page.getByRole('link', { name: '← Sessions' }).click();
+  await page.locator(`tr[data-session-id="${fresh.id}"]`).waitFor();
+  await screenshot(page, 'console-sessions.png');
 });
 
 test("a multiagent session's threads are lanes side by side, each following its own agent", async () => {
@@ -142,28 +147,21 @@ test("a multiagent session's threads are lanes side by side, each following its 
   const coordinator = await f.client.beta.agents.create({ name: 'coordinator', model: MODEL, tools: [{ type: 'agent_toolset_20260401' }], multiagent: { type: 'coordinator', agents: [researcher.id] } } as never);
   const environment = await f.client.beta.environments.create({ name: 'team-env' });
   const session = await f.client.beta.sessions.create({ agent: coordinator.id, environment_id: environment.id, title: 'Boiling point, with a researcher' });
-  const page = await browser.newPage();
-  try {
-    await signIn(page, f.api.url, API_KEY);
-    await page.locator(`tr[data-session-id="${session.id}"]`).click();
-    await page.getByRole('heading', { name: 'Boiling point, with a researcher' }).waitFor();
-    await f.client.beta.sessions.events.send(session.id, { events: [userText('What is the boiling point of water?')] });
-    const log = await waitForEvent(f.client, session.id, (e) => e.type === 'agent.message' && JSON.stringify(e.content).includes('The researcher found it'), { timeoutMs: 90_000 });
-    const created = log.find((e) => e.type === 'session.thread_created');
-    assert.ok(created?.type === 'session.thread_created');
+  await using page = await sessionPage(f, session);
+  await f.client.beta.sessions.events.send(session.id, { events: [userText('What is the boiling point of water?')] });
+  const log = await waitForEvent(f.client, session.id, (e) => e.type === 'agent.message' && JSON.stringify(e.content).includes('The researcher found it'), { timeoutMs: 90_000 });
+  const created = log.find((e) => e.type === 'session.thread_created');
+  assert.ok(created?.type === 'session.thread_created');
 
-    const lane = page.locator(`[data-thread-id="${created.session_thread_id}"]`);
-    await lane.getByText('Water boils at 100 °C at sea level.').waitFor();
-    assert.match((await lane.locator('h2').textContent()) ?? '', /researcher/);
-    assert.equal(await lane.locator('[data-event-type="agent.tool_use"]').count(), 1, "the researcher's tool call is in its lane");
-    // A thread is a child workflow with the thread's id.
-    assert.equal(await lane.getByRole('link', { name: /Temporal/ }).getAttribute('href'), `${TEMPORAL_UI}/namespaces/agents/workflows/${created.session_thread_id}`);
-    await page.getByText('The researcher found it: water boils at 100 °C.').waitFor();
-    await page.locator('[data-lane="primary"]').getByText('Thread started · researcher').waitFor();
-    await screenshot(page, 'console-threads.png');
-  } finally {
-    await page.close();
-  }
+  const lane = page.locator(`[data-thread-id="${created.session_thread_id}"]`);
+  await lane.getByText('Water boils at 100 °C at sea level.').waitFor();
+  assert.match((await lane.locator('h2').textContent()) ?? '', /researcher/);
+  assert.equal(await lane.locator('[data-event-type="agent.tool_use"]').count(), 1, "the researcher's tool call is in its lane");
+  // A thread is a child workflow with the thread's id.
+  assert.equal(await lane.getByRole('link', { name: /Temporal/ }).getAttribute('href'), `${TEMPORAL_UI}/namespaces/agents/workflows/${created.session_thread_id}`);
+  await page.getByText('The researcher found it: water boils at 100 °C.').waitFor();
+  await page.locator('[data-lane="primary"]').getByText('Thread started · researcher').waitFor();
+  await screenshot(page, 'console-threads.png');
 });
 
 test("an outcome's evaluations show with their verdicts as the grader sends the agent back, then lets it finish", async () => {
@@ -176,46 +174,32 @@ test("an outcome's evaluations show with their verdicts as the grader sends the 
   await using f = await startApiFixture({ temporal, script, console: {} });
   const { agent, environment } = await agentAndEnvironment(f, 'poet', [{ type: 'agent_toolset_20260401' }]);
   const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: 'A rhyming couplet' });
-  const page = await browser.newPage();
-  try {
-    await signIn(page, f.api.url, API_KEY);
-    await page.locator(`tr[data-session-id="${session.id}"]`).click();
-    await page.getByRole('heading', { name: 'A rhyming couplet' }).waitFor();
-    await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.define_outcome', description: 'Write a rhyming couplet', rubric: { type: 'text', content: 'Two lines that rhyme' } } as never] });
-    const log = await waitForEvent(f.client, session.id, (e) => e.type === 'span.outcome_evaluation_end' && e.result === 'satisfied');
-    assert.deepEqual(
-      log.filter((e) => e.type === 'span.outcome_evaluation_end').map((e) => e.type === 'span.outcome_evaluation_end' && e.result),
-      ['needs_revision', 'satisfied'],
-    );
-    await page.getByText('Outcome defined').waitFor();
-    await page.getByText('Outcome evaluation 1: needs_revision').waitFor();
-    await page.getByText('One line cannot rhyme.').waitFor();
-    await page.getByText('Outcome evaluation 2: satisfied').waitFor();
-    await page.getByText('Both lines rhyme now.').waitFor();
-  } finally {
-    await page.close();
-  }
+  await using page = await sessionPage(f, session);
+  await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.define_outcome', description: 'Write a rhyming couplet', rubric: { type: 'text', content: 'Two lines that rhyme' } } as never] });
+  const log = await waitForEvent(f.client, session.id, (e) => e.type === 'span.outcome_evaluation_end' && e.result === 'satisfied');
+  assert.deepEqual(
+    log.filter((e) => e.type === 'span.outcome_evaluation_end').map((e) => e.type === 'span.outcome_evaluation_end' && e.result),
+    ['needs_revision', 'satisfied'],
+  );
+  await page.getByText('Outcome defined').waitFor();
+  await page.getByText('Outcome evaluation 1: needs_revision').waitFor();
+  await page.getByText('One line cannot rhyme.').waitFor();
+  await page.getByText('Outcome evaluation 2: satisfied').waitFor();
+  await page.getByText('Both lines rhyme now.').waitFor();
 });
 
 test('a model request the API refuses shows as an error in the timeline, with its message', async () => {
   await using f = await startApiFixture({ temporal, script: () => ({ fault: 'bad_request', message: 'the console test refuses this request' }), console: {} });
   const { agent, environment } = await agentAndEnvironment(f, 'unlucky', []);
   const session = await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, title: 'A refused request' });
-  const page = await browser.newPage();
-  try {
-    await signIn(page, f.api.url, API_KEY);
-    await page.locator(`tr[data-session-id="${session.id}"]`).click();
-    await page.getByRole('heading', { name: 'A refused request' }).waitFor();
-    await f.client.beta.sessions.events.send(session.id, { events: [userText('hello')] });
-    const log = await waitForEvent(f.client, session.id, (e) => e.type === 'session.error');
-    const error = log.find((e) => e.type === 'session.error');
-    assert.ok(error?.type === 'session.error');
-    const shown = page.locator(`[data-event-id="${error.id}"]`);
-    await shown.getByText(`Error · ${error.error.type}`).waitFor();
-    assert.equal(await shown.locator('.text').textContent(), error.error.message);
-  } finally {
-    await page.close();
-  }
+  await using page = await sessionPage(f, session);
+  await f.client.beta.sessions.events.send(session.id, { events: [userText('hello')] });
+  const log = await waitForEvent(f.client, session.id, (e) => e.type === 'session.error');
+  const error = log.find((e) => e.type === 'session.error');
+  assert.ok(error?.type === 'session.error');
+  const shown = page.locator(`[data-event-id="${error.id}"]`);
+  await shown.getByText(`Error · ${error.error.type}`).waitFor();
+  assert.equal(await shown.locator('.text').textContent(), error.error.message);
 });
 
 test('without the key, or with a wrong one, the console shows no data', async () => {
@@ -231,26 +215,22 @@ test('without the key, or with a wrong one, the console shows no data', async ()
   assert.equal((await fetch(`${f.api.url}/console/config.json`, { headers: { 'x-api-key': 'wrong' } })).status, 401);
   assert.equal((await fetch(`${f.api.url}/console/config.json`, { headers: { 'x-api-key': API_KEY } })).status, 200);
 
-  const page = await browser.newPage();
-  try {
-    await page.goto(`${f.api.url}/console/sessions/${session.id}`);
-    await page.getByLabel('API key').waitFor();
-    await signIn(page, f.api.url, 'not-the-key');
-    assert.match((await page.getByRole('alert').textContent()) ?? '', /rejected this API key/);
-    assert.equal(await page.locator('tr[data-session-id]').count(), 0);
-    assert.doesNotMatch(await page.content(), /Not for strangers|secretive/);
+  await using page = await browser.newPage();
+  await page.goto(`${f.api.url}/console/sessions/${session.id}`);
+  await page.getByLabel('API key').waitFor();
+  await signIn(page, f.api.url, 'not-the-key');
+  assert.match((await page.getByRole('alert').textContent()) ?? '', /rejected this API key/);
+  assert.equal(await page.locator('tr[data-session-id]').count(), 0);
+  assert.doesNotMatch(await page.content(), /Not for strangers|secretive/);
 
-    // The right key opens it, proving the page above was empty for want of the key alone.
-    await signIn(page, f.api.url, API_KEY);
-    await page.locator(`tr[data-session-id="${session.id}"]`).waitFor();
-    // Signing out forgets the key: a reload asks for it again.
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.reload();
-    await page.getByLabel('API key').waitFor();
-    assert.equal(await page.locator('tr[data-session-id]').count(), 0);
-  } finally {
-    await page.close();
-  }
+  // The right key opens it, proving the page above was empty for want of the key alone.
+  await signIn(page, f.api.url, API_KEY);
+  await page.locator(`tr[data-session-id="${session.id}"]`).waitFor();
+  // Signing out forgets the key: a reload asks for it again.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.reload();
+  await page.getByLabel('API key').waitFor();
+  assert.equal(await page.locator('tr[data-session-id]').count(), 0);
 });
 
 test('the bundle is served with content types and cache headers, deep links fall back to the page, nothing outside the folder is reachable', async () => {
