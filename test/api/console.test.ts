@@ -67,7 +67,7 @@ async function signIn(page: Page, baseUrl: string, key: string) {
   await page.getByRole('button', { name: 'Open console' }).click();
 }
 
-test('a session shows up live in the list; Allow clicked on its page resumes the agent, which finishes', async () => {
+test('a session shows up live in the list; Allow clicked on its page resumes the agent, which finishes; Deny on another refuses its tool', async () => {
   // Each session's first request asks for the tool; the request after its result ends the turn.
   const script: ScriptFunction = (request) =>
     lastToolResults(request).length === 0 ? { content: [text('I will check the sandbox first.'), toolUse('bash', { command: 'echo approved-in-the-console && uname -s' })] } : { content: [text('The command ran: the sandbox is Linux.')] };
@@ -130,6 +130,18 @@ test('a session shows up live in the list; Allow clicked on its page resumes the
   await page.getByRole('link', { name: '← Sessions' }).click();
   await page.locator(`tr[data-session-id="${fresh.id}"]`).waitFor();
   await screenshot(page, 'console-sessions.png');
+
+  // Deny, on the other session's page: the tool never runs and the model is told why.
+  await page.locator(`tr[data-session-id="${other.id}"]`).click();
+  await page.getByRole('button', { name: 'Deny' }).click();
+  const denied = await waitForEvent(f.client, other.id, idleWith('end_turn'));
+  assert.deepEqual(
+    denied.filter((e) => e.type === 'user.tool_confirmation').map((e) => e.type === 'user.tool_confirmation' && [e.result, e.deny_message]),
+    [['deny', 'Denied in the Longhaul console']],
+  );
+  const refused = denied.find((e) => e.type === 'agent.tool_result');
+  assert.ok(refused?.type === 'agent.tool_result' && refused.is_error === true);
+  await page.getByText('Denied', { exact: true }).waitFor();
 });
 
 test("a multiagent session's threads are lanes side by side, each following its own agent", async () => {
