@@ -6,10 +6,17 @@
 #
 #   docker build -t longhaul .
 #
-# Node runs the TypeScript sources directly (type stripping), so there is no build stage:
-# the image is the sources plus the production dependencies. NODE_IMAGE may name any
-# Debian-based image with Node >= 22.22 and npm (package.json's engines).
+# Node runs the TypeScript sources directly (type stripping); the one build stage is the
+# web console's bundle (React, Vite: dev dependencies the image itself does not carry).
+# NODE_IMAGE may name any Debian-based image with Node >= 22.22 and npm (package.json's engines).
 ARG NODE_IMAGE=node:24-bookworm-slim
+FROM ${NODE_IMAGE} AS console
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY console ./console
+RUN npm run build:console
+
 FROM ${NODE_IMAGE}
 
 # The worker gives each session a sparse ext4 disk (mkfs.ext4) and loop-mounts it under a
@@ -38,6 +45,7 @@ COPY src ./src
 COPY activities ./activities
 COPY workflows ./workflows
 COPY sandbox ./sandbox
+COPY --from=console /build/dist/console ./dist/console
 
 # The sources stay root's: the user serving the API cannot change the code it runs.
 RUN ln -s /opt/longhaul/bin/longhaul.js /usr/local/bin/longhaul \

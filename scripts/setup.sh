@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Longhaul needs on this machine, each piece only when it is missing:
-# Node >= 22.22, npm dependencies, the Temporal CLI, a running Docker engine, the
-# sandbox image, and (with LONGHAUL_SETUP_POSTGRES=1) a PostgreSQL server binary.
+# Node >= 22.22, npm dependencies, the web console's bundle (dist/console), Chromium (for
+# the console's browser test), the Temporal CLI, a running Docker engine, the sandbox
+# image, and (with LONGHAUL_SETUP_POSTGRES=1) a PostgreSQL server binary.
 # Then writes .cache/env.sh for other scripts to source.
 #
 # Idempotent and fast when everything is present; never prompts (fine with CI=true).
@@ -546,6 +547,45 @@ ensure_schemathesis() {
   install_venv "$venv" schemathesis "$SCHEMATHESIS_VERSION" "the API fuzz test"
 }
 
+# --- web console ----------------------------------------------------------------
+
+# Identity of the console's sources and of the lockfile that pins React and Vite.
+console_hash() {
+  (find console -type f -not -path '*/node_modules/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; sha256sum package-lock.json) | short_sha256
+}
+
+# Built here rather than committed: `longhaul dev` and `serve` serve dist/console under /console.
+ensure_console() {
+  # Beside the bundle, not in it: everything in dist/console is served.
+  local stamp=dist/console.source-hash want started
+  want=$(console_hash)
+  if [[ -f "$stamp" && "$(<"$stamp")" == "$want" && -f dist/console/index.html ]]; then
+    found "web console built (dist/console)"
+    return
+  fi
+  started=$(now_ms)
+  local out="$LONGHAUL_CACHE/console-build.log"
+  npm run --silent build:console >"$out" 2>&1 || { tail -n 40 "$out" >&2; die "building the web console failed" "see .cache/console-build.log"; }
+  echo "$want" >"$stamp"
+  log "built the web console into dist/console in $(elapsed_since "$started")"
+}
+
+# Debian's Chromium, which the console's browser test drives (playwright-core, no downloaded browser).
+ensure_chromium() {
+  if [[ -x /usr/bin/chromium ]]; then
+    found "chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{ print $2 }')"
+    return
+  fi
+  local started
+  started=$(now_ms)
+  log "installing chromium with apt-get (for the web console's browser test)"
+  if apt_install chromium; then
+    log "installed chromium in $(elapsed_since "$started")"
+  else
+    warn "chromium is not installed and could not be: test/api/console.test.ts will fail (Debian/Ubuntu: sudo apt-get install chromium)"
+  fi
+}
+
 summary() {
   [[ "$QUIET" == 1 ]] && return
   local id size pg=""
@@ -561,6 +601,8 @@ SETUP_STARTED=$(now_ms)
 start_temporal_server_build
 ensure_node
 ensure_npm_deps
+ensure_console
+ensure_chromium
 ensure_temporal
 ensure_docker
 ensure_sandbox_image

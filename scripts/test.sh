@@ -22,8 +22,9 @@ source .cache/env.sh
 
 started=$(now_ms)
 if [[ "${LONGHAUL_SKIP_TYPECHECK:-0}" != 1 ]]; then
-  log "typecheck (tsc -p tsconfig.json)"
+  log "typecheck (tsc -p tsconfig.json, and the web console's console/tsconfig.json)"
   npx --no-install tsc -p tsconfig.json || die "typecheck failed" "fix the errors above"
+  npx --no-install tsc -p console/tsconfig.json || die "typecheck of the web console failed" "fix the errors above"
   log "typecheck passed in $(elapsed_since "$started")"
 fi
 

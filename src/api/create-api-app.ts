@@ -41,6 +41,7 @@ import { registerSkillRoutes } from './routes/skill-routes.ts';
 import type { SkillStore } from '../store/skill-store.ts';
 import type { SkillUploadLimits } from '../schemas/api-skill.ts';
 import { traceRequests } from './trace-requests.ts';
+import { registerConsoleRoutes, type ConsoleOptions } from './console-routes.ts';
 
 export const DEFAULT_MAX_JSON_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -89,6 +90,8 @@ export type CreateApiAppOptions = {
   apiKeys: Iterable<string>;
   /** How often an idle event stream gets a `: keepalive` comment. Default 15 s. */
   streamKeepaliveMs?: number;
+  /** Serve the web console under `/console` (its data behind the same keys). Default: not served. */
+  console?: ConsoleOptions | undefined;
   /** Where 500s are reported (their details never reach the client). Default `console.error`. */
   onInternalError?: (error: unknown, request: { method: string; path: string; requestId: string }) => void;
 };
@@ -121,6 +124,7 @@ export function createApiApp({
   dreamService,
   webhookPublisher,
   streamKeepaliveMs = 15_000,
+  console: consoleOptions,
   onInternalError = (error, { method, path, requestId }) => console.error(`longhaul api: ${method} ${path} (${requestId}) failed:`, error),
 }: CreateApiAppOptions): ApiApp {
   const app: ApiApp = new OpenAPIHono<ApiEnv>({
@@ -179,6 +183,7 @@ export function createApiApp({
   if (deploymentService) registerDeploymentRoutes(app, { deployments: deploymentService });
   if (dreamService) registerDreamRoutes(app, { dreams: dreamService });
   if (webhookPublisher) registerWebhookRoutes(app, { webhooks: webhookPublisher.store });
+  if (consoleOptions) registerConsoleRoutes(app, { ...consoleOptions, apiKeys });
 
   declareCommonResponses(app);
   declareLinks(app);

@@ -13,6 +13,7 @@ import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { contextSettingsFromEnv } from '../config/context-config.ts';
 import { DEV_WARM_POOL_SIZE, graderModelFromEnv, sandboxLimitsFromEnv, sandboxWarmPoolFromEnv } from '../config/sandbox-config.ts';
 import { Longhaul } from '../client/longhaul.ts';
+import { consoleBundleExists } from '../api/console-routes.ts';
 import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../config/dev-config.ts';
 import { readDevInfo, removeDevInfo, writeDevInfo, type DevInfo } from '../config/dev-info.ts';
 import { resolveDevSecretBox } from '../config/secret-key.ts';
@@ -160,6 +161,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
       port: apiPort,
       host: flags.host,
       model: model.info,
+      temporalUiUrl: temporal.uiUrl,
       onInternalError: (message) => terminal.error(`api: ${message}`),
     });
     cleanups.push({ name: 'HTTP API', run: () => api.close() });
@@ -210,6 +212,9 @@ function printReady({ terminal, info, apiKeySource }: { terminal: Terminal; info
     { tone: 'plain', text: `  API key      ${info.api_key}  (${keyNote})` },
     { tone: 'plain', text: `  Temporal     ${info.temporal_address} · task queue ${info.task_queue}` },
     { tone: 'plain', text: `  Temporal UI  ${info.temporal_ui_url}` },
+    consoleBundleExists()
+      ? { tone: 'plain', text: `  Console      ${info.api_url}/console/  (sign in with the API key)` }
+      : { tone: 'warn', text: '  Console      not built: run `npm run setup` (or `npm run build:console`), then restart' },
     { tone: 'plain', text: `  data         ${info.data_dir}  (dev.json, store, logs)` },
     { tone: info.model.kind === 'scripted' ? 'warn' : 'plain', text: `  model        ${modelLine}` },
     { tone: 'plain', text: '' },

@@ -214,7 +214,7 @@ export async function main(argv: readonly string[], terminal: Terminal = new Ter
   engineOptions(
     program
       .command('serve')
-      .description('Serve the Managed Agents HTTP API for production: on a Temporal cluster and PostgreSQL, API keys from LONGHAUL_API_KEYS or LONGHAUL_API_KEY; no worker unless --with-worker.'),
+      .description('Serve the Managed Agents HTTP API for production: on a Temporal cluster and PostgreSQL, API keys from LONGHAUL_API_KEYS or LONGHAUL_API_KEY; no worker unless --with-worker. The web console is at /console/ (LONGHAUL_TEMPORAL_UI_URL: the Temporal Web UI it links to).'),
   )
     .addOption(new Option('--port <port>', `HTTP API port (env LONGHAUL_PORT; default ${DEFAULT_API_PORT})`))
     .addOption(new Option('--host <host>', 'address to listen on (env LONGHAUL_HOST; default 127.0.0.1)'))

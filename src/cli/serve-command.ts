@@ -6,6 +6,7 @@
  */
 import { createApiApp } from '../api/create-api-app.ts';
 import { serveApi, type ServedApi } from '../api/serve-api.ts';
+import { consoleBundleExists } from '../api/console-routes.ts';
 import { Longhaul } from '../client/longhaul.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveServeConfig, resolveWorkerModel, type ServeFlags, type WorkerModelConfig } from '../config/server-config.ts';
@@ -16,6 +17,7 @@ import { CleanupStack, runUntilStopped } from './cleanup-stack.ts';
 import { CliError } from './cli-error.ts';
 import type { Terminal } from './output.ts';
 import { waitForStopSignal } from './stop-signal.ts';
+import { nonEmpty } from './run-target.ts';
 import { openEngineStore } from './open-engine-store.ts';
 import { connectClient, installWorkerLogger, modelLine, startEngineWorker, type EngineWorker } from './worker-command.ts';
 import { createDeploymentService } from '../deployments/deployment-service.ts';
@@ -26,6 +28,9 @@ import { startMetricsFromEnv } from '../telemetry/start-metrics.ts';
 
 /** Printed once the API listens; tests and scripts wait for it. */
 export const SERVE_READY_LINE = 'longhaul serve is ready';
+
+/** Base URL of the cluster's Temporal Web UI; the console links each session's workflow there. */
+export const TEMPORAL_UI_URL_ENV = 'LONGHAUL_TEMPORAL_UI_URL';
 
 export type ServeCommandFlags = ServeFlags & {
   withWorker?: boolean;
@@ -79,6 +84,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
       dreamService: dreaming.service,
       webhookPublisher: webhooks,
       apiKeys: config.apiKeys,
+      console: { temporalUiUrl: nonEmpty(env[TEMPORAL_UI_URL_ENV]), temporalNamespace: config.temporalNamespace },
       onInternalError: (error, { method, path, requestId }) =>
         terminal.error(`api: ${method} ${path} (${requestId}) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
     });
@@ -86,6 +92,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     // Stopped first: no new request reaches a store or client that is closing.
     cleanups.push('HTTP API', () => api.close());
 
+    if (!consoleBundleExists()) terminal.warn('web console not built: /console answers 503 until `npm run build:console` (or `npm run setup`) has run');
     const keys = config.apiKeys.length === 1 ? '1 API key' : `${config.apiKeys.length} API keys`;
     terminal.line(
       `${SERVE_READY_LINE}: ${api.url} (${keys}; Temporal ${config.temporalAddress}, namespace ${config.temporalNamespace}, task queue ${config.taskQueue}; ` +

@@ -22,11 +22,13 @@ export type StartDevApiOptions = {
   port: number;
   host: string;
   model: DevModel;
+  /** The dev server's Temporal Web UI, linked from the console's session pages. */
+  temporalUiUrl: string;
   onInternalError: (message: string) => void;
 };
 
 /** The Managed Agents HTTP API of `longhaul dev`, listening on `host:port`. */
-export async function startDevApi({ longhaul, store, stores, deploymentService, dreamService, webhookPublisher, apiKey, port, host, model, onInternalError }: StartDevApiOptions): Promise<DevApi> {
+export async function startDevApi({ longhaul, store, stores, deploymentService, dreamService, webhookPublisher, apiKey, port, host, model, temporalUiUrl, onInternalError }: StartDevApiOptions): Promise<DevApi> {
   const app = createApiApp({
     longhaul,
     store,
@@ -35,6 +37,7 @@ export async function startDevApi({ longhaul, store, stores, deploymentService, 
     dreamService,
     webhookPublisher,
     apiKeys: [apiKey],
+    console: { temporalUiUrl },
     onInternalError: (error, { method, path, requestId }) =>
       onInternalError(`${method} ${path} (${requestId}) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
   });

@@ -1,5 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { createApiApp } from '../../src/api/create-api-app.ts';
+import type { ConsoleOptions } from '../../src/api/console-routes.ts';
 import { serveApi, type ServedApi } from '../../src/api/serve-api.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
@@ -39,6 +40,7 @@ export async function startApiFixture({
   files,
   skillUploadLimits,
   apiStoreUrl,
+  console: consoleOptions,
   ...harnessOptions
 }: {
   temporal: DevServer;
@@ -64,6 +66,8 @@ export async function startApiFixture({
   workLeaseTtlSeconds?: number;
   /** Started tracing for the harness's client, worker and bundle (the API's spans go to the global provider it registered). */
   telemetry?: Telemetry;
+  /** Serve the web console under `/console`. */
+  console?: ConsoleOptions;
 }): Promise<ApiFixture> {
   const driver = apiStoreUrl ? await openPostgresDriver({ url: apiStoreUrl }) : await openPgliteDriver();
   const secretBox = SecretBox.fromBase64(SecretBox.generateKey());
@@ -87,6 +91,7 @@ export async function startApiFixture({
     ...(streamKeepaliveMs ? { streamKeepaliveMs } : {}),
     ...(files?.maxFileBytes !== undefined ? { maxFileBytes: files.maxFileBytes } : {}),
     ...(skillUploadLimits ? { skillUploadLimits } : {}),
+    ...(consoleOptions ? { console: consoleOptions } : {}),
   });
   const api = await serveApi({ app, port: 0 });
   const client = new Anthropic({ baseURL: api.url, apiKey: API_KEY, maxRetries: 0 });

@@ -41,7 +41,8 @@ const composeFile = join(root, 'temporal-compose.yml');
 const composeText = readFileSync(composeFile, 'utf8');
 const dockerfile = parseDockerfile(readFileSync(join(root, 'Dockerfile'), 'utf8'));
 const dockerignore = readFileSync(join(root, '.dockerignore'), 'utf8');
-const WORKDIR = dockerfile.find((i) => i.keyword === 'WORKDIR')?.args ?? assert.fail('the Dockerfile sets no WORKDIR');
+// The last stage's: earlier ones only build what it copies.
+const WORKDIR = dockerfile.findLast((i) => i.keyword === 'WORKDIR')?.args ?? assert.fail('the Dockerfile sets no WORKDIR');
 const IMAGE = 'longhaul-compose-test:latest';
 const BASE_IMAGE = 'longhaul-compose-test-base:latest';
 
@@ -167,9 +168,11 @@ test('each Longhaul service runs a real CLI command, configured from the documen
 });
 
 test('the Dockerfile copies every file the CLI imports, sends nothing else, and runs the CLI as an unprivileged user', () => {
-  const copied = dockerfile
-    .filter((i) => i.keyword === 'COPY')
-    .flatMap((i) => i.args.split(/\s+/).slice(0, -1).filter((arg) => !arg.startsWith('--')));
+  const copies = dockerfile.filter((i) => i.keyword === 'COPY').map((i) => i.args.split(/\s+/));
+  const fromStage = (args: string[]) => args.some((arg) => arg.startsWith('--from='));
+  const copied = copies.filter((args) => !fromStage(args)).flatMap((args) => args.slice(0, -1).filter((arg) => !arg.startsWith('--')));
+  // Built in an earlier stage (the web console's bundle): in the image at its destination.
+  const builtInImage = copies.filter(fromStage).map((args) => args.at(-1)!.replace(/^\.\//, '').replace(/\/$/, ''));
   for (const source of copied) {
     assert.ok(existsSync(join(root, source)), `COPY ${source}: no such file`);
     assert.ok(inBuildContext(dockerignore, source), `COPY ${source}: left out of the context by .dockerignore`);
@@ -177,7 +180,9 @@ test('the Dockerfile copies every file the CLI imports, sends nothing else, and 
   for (const secret of ['.env', '.longhaul/api-key', 'node_modules/yaml/package.json', '.cache/env.sh', 'test/cli/compose.test.ts']) {
     assert.ok(!inBuildContext(dockerignore, secret), `${secret} must not be sent to the Docker daemon`);
   }
-  const isCopied = (file: string) => inBuildContext(dockerignore, file) && copied.some((source) => file === source || file.startsWith(`${source.replace(/\/$/, '')}/`));
+  const isCopied = (file: string) =>
+    (inBuildContext(dockerignore, file) && copied.some((source) => file === source || file.startsWith(`${source.replace(/\/$/, '')}/`))) ||
+    builtInImage.some((destination) => file === destination || file.startsWith(`${destination}/`));
   // `longhaul setup` prepares a development machine (Node, Docker, the Temporal CLI); the image is past that.
   const devOnly = new Set(['scripts/setup.sh']);
   for (const file of importClosure('bin/longhaul.js')) assert.ok(isCopied(file) || devOnly.has(file), `${file} is used by the CLI but not in the image`);
@@ -276,7 +281,7 @@ function buildImage(): Promise<number> {
   return built;
 }
 
-test('the image builds, runs the CLI, serves unprivileged, refuses to serve without keys, and bundles the workflows', { timeout: 600_000 }, async (t) => {
+test('the image builds, runs the CLI, serves unprivileged, refuses to serve without keys, bundles the workflows and has the web console', { timeout: 600_000 }, async (t) => {
   t.diagnostic(`image built in ${await buildImage()} ms (base ${BASE_IMAGE}, a stand-in for the Dockerfile's default)`);
   const help = await dockerOk(['run', '--rm', IMAGE, '--help']);
   assert.match(help, /serve \[options\]/);
@@ -289,12 +294,14 @@ test('the image builds, runs the CLI, serves unprivileged, refuses to serve with
   const probe = `
     const { DEFAULT_EXECUTOR_DIR } = await import('${WORKDIR}/sandbox/docker-sandbox-driver.ts');
     const { bundleLonghaulWorkflows } = await import('${WORKDIR}/src/worker/create-worker.ts');
+    const { consoleBundleExists } = await import('${WORKDIR}/src/api/console-routes.ts');
     const bundle = await bundleLonghaulWorkflows();
-    console.log(JSON.stringify({ uid: process.getuid(), executorDir: DEFAULT_EXECUTOR_DIR, bundleBytes: bundle.code.length }));`;
-  const out = JSON.parse((await dockerOk(['run', '--rm', '--entrypoint', 'node', IMAGE, '--input-type=module', '-e', probe])).trim().split('\n').at(-1)!) as { uid: number; executorDir: string; bundleBytes: number };
+    console.log(JSON.stringify({ uid: process.getuid(), executorDir: DEFAULT_EXECUTOR_DIR, bundleBytes: bundle.code.length, console: consoleBundleExists() }));`;
+  const out = JSON.parse((await dockerOk(['run', '--rm', '--entrypoint', 'node', IMAGE, '--input-type=module', '-e', probe])).trim().split('\n').at(-1)!) as { uid: number; executorDir: string; bundleBytes: number; console: boolean };
   assert.notEqual(out.uid, 0, 'serve runs unprivileged');
   assert.equal(out.executorDir.replace(/\/$/, ''), join(WORKDIR, 'sandbox/executor'), 'where longhaul-setup copies the executor from');
   assert.ok(out.bundleBytes > 100_000, 'the worker can bundle its workflows with production dependencies only');
+  assert.equal(out.console, true, 'the web console was built into the image');
 });
 
 test('a worker container set up as compose sets it up runs a sandbox on its own disk, which a second worker container adopts', { timeout: 600_000 }, async (t) => {

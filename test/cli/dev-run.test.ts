@@ -99,6 +99,11 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   assert.equal(info.pid, child.pid);
   assert.equal(info.model.kind, 'scripted');
   assert.ok(devStdout.includes(info.api_key), 'the key is printed');
+  // The console is served beside the API, and links sessions to this dev server's Temporal UI.
+  assert.match(devStdout, new RegExp(`Console +http://127\\.0\\.0\\.1:${port}/console/`));
+  assert.equal((await fetch(`${info.api_url}/console/`)).status, 200);
+  const consoleConfig = await fetch(`${info.api_url}/console/config.json`, { headers: { 'x-api-key': info.api_key } });
+  assert.deepEqual(await consoleConfig.json(), { temporal_ui_url: /Temporal UI +(\S+)/.exec(devStdout)?.[1], temporal_namespace: 'default' });
 
   const run = await runCli(['run', '--data-dir', dataDir, QUICKSTART_TASK]);
   sessions.push(...sessionIdsIn(run.stdout));

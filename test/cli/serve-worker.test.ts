@@ -146,7 +146,7 @@ test('longhaul worker + longhaul serve on PostgreSQL run the quickstart through 
   // Both at once, on a fresh database, as a deployment starts them.
   const [worker, serve] = await Promise.all([
     startCli(['worker', '--scripted-model', '--data-dir', dataDir], cliEnv(engine), 'longhaul worker is ready'),
-    startCli(['serve', '--port', String(port)], cliEnv({ ...engine, LONGHAUL_API_KEYS: `other-key,${API_KEY}` }), 'longhaul serve is ready'),
+    startCli(['serve', '--port', String(port)], cliEnv({ ...engine, LONGHAUL_API_KEYS: `other-key,${API_KEY}`, LONGHAUL_TEMPORAL_UI_URL: 'http://temporal-ui.test:8080' }), 'longhaul serve is ready'),
   ]);
   assert.match(worker.output(), /^stdout:\nmodel: scripted demo model \(--scripted-model\) — not Claude\n/, 'the model is said first');
   assert.match(serve.output(), new RegExp(`longhaul serve is ready: http://127\\.0\\.0\\.1:${port} \\(2 API keys;`));
@@ -154,6 +154,11 @@ test('longhaul worker + longhaul serve on PostgreSQL run the quickstart through 
 
   const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: API_KEY, maxRetries: 0 });
   await assert.rejects(new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: 'wrong', maxRetries: 0 }).beta.agents.list(), { status: 401 });
+  // The web console is served too, its settings behind the same keys.
+  assert.equal((await fetch(`http://127.0.0.1:${port}/console/`)).status, 200);
+  assert.equal((await fetch(`http://127.0.0.1:${port}/console/config.json`)).status, 401);
+  const consoleConfig = await fetch(`http://127.0.0.1:${port}/console/config.json`, { headers: { 'x-api-key': API_KEY } });
+  assert.deepEqual(await consoleConfig.json(), { temporal_ui_url: 'http://temporal-ui.test:8080', temporal_namespace: 'default' });
 
   const agent = await client.beta.agents.create({ name: 'Coding Assistant', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
   const environment = await client.beta.environments.create({ name: 'quickstart-env', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
