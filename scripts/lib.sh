@@ -66,7 +66,7 @@ elapsed_since() {
 short_sha256() { sha256sum "$@" | cut -c1-16; }
 
 # Identity of the sandbox image: every file under sandbox/image, names and contents.
-# test/unit/setup-env.test.ts recomputes it the same way; keep the two in step.
+# test/integration/setup-env.test.ts recomputes it the same way; keep the two in step.
 sandbox_image_hash() {
   (cd "$LONGHAUL_ROOT/sandbox/image" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) |
     short_sha256
