@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Longhaul needs on this machine, each piece only when it is missing:
-# Node >= 22.22, npm dependencies, the web console's bundle (dist/console), Chromium (for
-# the console's browser test), the Temporal CLI, a running Docker engine, the sandbox
-# image, and (with LONGHAUL_SETUP_POSTGRES=1) a PostgreSQL server binary.
+# Node >= 22.22, npm dependencies, the web console's bundle (dist/console), the Temporal
+# CLI, a running Docker engine, the sandbox image, and (with LONGHAUL_SETUP_POSTGRES=1) a
+# PostgreSQL server binary.
 # Then writes .cache/env.sh for other scripts to source.
 #
 # Idempotent and fast when everything is present; never prompts (fine with CI=true).
@@ -14,6 +14,7 @@
 #                                 dockerfile, or rootfs (debootstrap + docker import; needs root)
 #   LONGHAUL_SETUP_POSTGRES=1     also make sure Debian's postgresql binaries are installed
 #   LONGHAUL_SETUP_PYTHON_SDK=1   also install the Python anthropic SDK into .cache/python-sdk (conformance test)
+#   LONGHAUL_SETUP_CHROMIUM=1     also install Debian's chromium (the web console's browser test)
 #   LONGHAUL_SETUP_TEMPORAL_SERVER=1  also build a real Temporal server (and its SQL schema tool) into
 #                                 .cache/temporal-server, for the tests on a production-shaped cluster
 #                                 and schemathesis into .cache/schemathesis (API fuzz test)
@@ -572,6 +573,7 @@ ensure_console() {
 
 # Debian's Chromium, which the console's browser test drives (playwright-core, no downloaded browser).
 ensure_chromium() {
+  [[ "${LONGHAUL_SETUP_CHROMIUM:-0}" == 1 ]] || return 0
   if [[ -x /usr/bin/chromium ]]; then
     found "chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{ print $2 }')"
     return

@@ -16,7 +16,7 @@ LONGHAUL_LOG_PREFIX="[test]"
 
 # Crash and store tests start a real PostgreSQL server from the Debian package; production-shape
 # tests a real Temporal server, built once into .cache.
-LONGHAUL_SETUP_POSTGRES=1 LONGHAUL_SETUP_PYTHON_SDK=1 LONGHAUL_SETUP_TEMPORAL_SERVER=1 bash scripts/setup.sh
+LONGHAUL_SETUP_POSTGRES=1 LONGHAUL_SETUP_PYTHON_SDK=1 LONGHAUL_SETUP_TEMPORAL_SERVER=1 LONGHAUL_SETUP_CHROMIUM=1 bash scripts/setup.sh
 # shellcheck source=/dev/null
 source .cache/env.sh
 

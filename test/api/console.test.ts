@@ -22,7 +22,7 @@ let temporal: DevServer;
 let browser: BrowserContext;
 let profile: string;
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh installs it (apt-get install chromium)`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: LONGHAUL_SETUP_CHROMIUM=1 bash scripts/setup.sh installs it (apt-get install chromium)`);
   assert.ok(consoleBundleExists(), 'the web console is not built: scripts/setup.sh builds it (npm run build:console)');
   temporal = await startTestTemporal();
   // A fresh profile per run: no cached page, no stored key from an earlier run.
