@@ -69,14 +69,19 @@ export type RunToolDeps = {
 export function runTool(deps: RunToolDeps, input: RunToolInput, knownInput?: Record<string, unknown>): Promise<RunToolResult> {
   return inSpan(`execute_tool ${input.name}`, toolCallAttributes({ name: input.name, toolUseId: input.toolUseId, sessionId: input.sessionId }), async (span) => {
     const startedAt = performance.now();
-    const result = await runToolOnce(deps, input, knownInput);
-    span.setAttribute('longhaul.tool.is_error', result.isError);
-    recordToolCall({ name: input.name, seconds: secondsSince(startedAt), isError: result.isError });
-    return result;
+    const { isError, exitCode } = await runToolOnce(deps, input, knownInput);
+    span.setAttribute('longhaul.tool.is_error', isError);
+    if (exitCode !== undefined) span.setAttribute('process.exit.code', exitCode);
+    recordToolCall({ name: input.name, seconds: secondsSince(startedAt), isError });
+    // The workflow's result stays as it was: the exit code is for the trace only.
+    return { isError };
   });
 }
 
-async function runToolOnce(deps: RunToolDeps, input: RunToolInput, knownInput: Record<string, unknown> | undefined): Promise<RunToolResult> {
+/** What one run of a tool found: the workflow's result, and a bash command's exit status when this attempt ran it. */
+type ToolRun = RunToolResult & { exitCode?: number | undefined };
+
+async function runToolOnce(deps: RunToolDeps, input: RunToolInput, knownInput: Record<string, unknown> | undefined): Promise<ToolRun> {
   const { store } = deps;
   const { toolUseId } = input;
   const logId = logOf(input);
@@ -145,7 +150,7 @@ async function runToolOnce(deps: RunToolDeps, input: RunToolInput, knownInput: R
     [{ key: resultKey, item: { kind: 'tool_result', tool_use_id: toolUseId, content: outcome.content, is_error: outcome.is_error } }],
   );
   if (ctx.cancellationSignal.aborted) throw new CancelledFailure('tool call interrupted');
-  return { isError: outcome.is_error };
+  return { isError: outcome.is_error, exitCode: outcome.exit_code };
 }
 
 /**

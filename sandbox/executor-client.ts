@@ -406,10 +406,16 @@ function parseOutcome(value: unknown): ToolOutcome {
     return { type: 'text' as const, text: block['text'] };
   });
   const full = value['disk_full'];
-  if (isObject(full) && Number.isSafeInteger(full['size_bytes']) && Number.isSafeInteger(full['free_bytes'])) {
-    return { content, is_error: value['is_error'], disk_full: { size_bytes: full['size_bytes'] as number, free_bytes: full['free_bytes'] as number } };
-  }
-  return { content, is_error: value['is_error'] };
+  const exitCode = value['exit_code'];
+  return {
+    content,
+    is_error: value['is_error'],
+    ...(isObject(full) && Number.isSafeInteger(full['size_bytes']) && Number.isSafeInteger(full['free_bytes'])
+      ? { disk_full: { size_bytes: full['size_bytes'] as number, free_bytes: full['free_bytes'] as number } }
+      : {}),
+    // An integer in a shell's range, or nothing: the sandbox writes this reply.
+    ...(Number.isSafeInteger(exitCode) && (exitCode as number) >= 0 && (exitCode as number) <= 255 ? { exit_code: exitCode as number } : {}),
+  };
 }
 
 /**

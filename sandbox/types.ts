@@ -12,6 +12,8 @@ export type ToolOutcome = {
   is_error: boolean;
   /** Set when the call left the session's disk full: its size and what is free, in bytes. */
   disk_full?: DiskFull | undefined;
+  /** A bash command's exit status, when it ran to its end (not for a timeout or an interrupt, nor other tools). */
+  exit_code?: number | undefined;
 };
 
 export type DiskFull = { size_bytes: number; free_bytes: number };

@@ -198,8 +198,8 @@ class BashSession:
             code = status.result()
             text = sink.text()
             if code == 0:
-                return outcome(text)
-            return error(_with_note(text, f"[exit code {code}]"))
+                return {**outcome(text), "exit_code": 0}
+            return {**error(_with_note(text, f"[exit code {code}]")), "exit_code": code}
 
         if self._exited in finished:
             exit_code = self._exited.result()
@@ -210,7 +210,7 @@ class BashSession:
             text = sink.text()
             await self.kill()
             note = f"[the shell exited with code {exit_code}; {_RESET_NOTE}]"
-            return outcome(_with_note(text, note), is_error=exit_code != 0)
+            return {**outcome(_with_note(text, note), is_error=exit_code != 0), "exit_code": exit_code}
 
         await self.kill()
         text = sink.text()

@@ -78,7 +78,10 @@ test('one session traced end to end: API request → workflow start → activity
     assert.match(parentOf(tool)?.name ?? '', /^RunActivity:/);
     assert.equal(typeof tool.attributes['gen_ai.tool.name'], 'string');
     assert.equal(tool.attributes['longhaul.tool.is_error'], false);
+    // A bash command's exit status; other tools have none.
+    assert.equal(tool.attributes['process.exit.code'], tool.attributes['gen_ai.tool.name'] === 'bash' ? 0 : undefined, `exit code on ${describe(tool)}`);
   }
+  assert.ok(tools.some((tool) => tool.attributes['gen_ai.tool.name'] === 'bash'), 'the demo turn runs bash');
 });
 
 test('with no OTEL_* variables nothing is started and nothing is exported', async () => {

@@ -77,6 +77,9 @@ describe('bash', () => {
     const output = await fails(bash('echo out; echo err >&2; false'), /\[exit code 1\]$/);
     assert.match(output, /^out\nerr\n/);
     assert.equal(await ok(bash('printf no-newline')), 'no-newline');
+    // The status itself comes back beside the text, for traces.
+    assert.equal((await bash('exit 3')).exit_code, 3);
+    assert.equal((await bash('true')).exit_code, 0);
   });
 
   test('syntax errors are results, not hangs', async () => {
