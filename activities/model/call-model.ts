@@ -121,7 +121,7 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput, seen
     try {
       result = await callModelInterruptibly(deps, input, seen);
     } catch (error) {
-      recordModelCall({ model, seconds: secondsSince(startedAt), errorType: errorTypeOf(error) });
+      recordModelCall({ model, seconds: secondsSince(startedAt), errorType: failedRequestTypes.get(error as object) ?? errorTypeOf(error) });
       throw error;
     }
     span.setAttributes(modelResponseAttributes(result));
@@ -129,6 +129,13 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput, seen
     return result;
   });
 }
+
+/**
+ * The endpoint's error type (`overloaded_error`, …) of each failure `callModelUntil` threw for
+ * a failed request, for the duration metric's `error.type`: the failure's own type
+ * (`ModelRequestFailed`) is Temporal's retry class and says nothing of what the endpoint said.
+ */
+const failedRequestTypes = new WeakMap<object, string>();
 
 function callModelInterruptibly(deps: CallModelDeps, input: CallModelInput, seen: SeenToolInputs | undefined): Promise<CallModelResult> {
   if (deps.interruptible === undefined) return callModelUntil(deps, input, Context.current().cancellationSignal, seen);
@@ -272,7 +279,7 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
     }
     const failure = classifyModelError(err);
     const willRetry = failure.retryable && attempt < input.maxAttempts;
-    recordModelError({ model: modelId(input.agent.model), errorType: failure.errorType });
+    recordModelError({ model: modelId(input.agent.model), errorType: failure.apiErrorType, sessionErrorType: failure.errorType });
     await store.append(sessionId, [
       { key: endKey, event: end },
       {
@@ -280,12 +287,14 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
         event: { type: 'session.error', error: { type: failure.errorType, message: failure.message, retry_status: { type: willRetry ? 'retrying' : 'exhausted' } } },
       },
     ]);
-    throw ApplicationFailure.create({
+    const failed = ApplicationFailure.create({
       type: failure.retryable ? 'ModelRequestFailed' : 'ModelRequestInvalid',
       message: failure.message,
       nonRetryable: !failure.retryable,
       ...(failure.retryAfterMs !== undefined ? { nextRetryDelay: failure.retryAfterMs } : {}),
     });
+    failedRequestTypes.set(failed, failure.apiErrorType);
+    throw failed;
   } finally {
     clearInterval(heartbeat);
   }

@@ -8,6 +8,12 @@ export type ModelErrorClass = {
   /** The server's requested delay before retrying, when it gave one. */
   retryAfterMs: number | undefined;
   message: string;
+  /**
+   * What the endpoint called the error (`overloaded_error`, `rate_limit_error`, `api_error`, …);
+   * for an answer without one its HTTP status (`502`), for no answer the SDK error's class
+   * (`APIConnectionError`). Metrics report it as `error.type`: a small, fixed set of values.
+   */
+  apiErrorType: string;
 };
 
 /**
@@ -16,6 +22,10 @@ export type ModelErrorClass = {
  * Anthropic client runs with `maxRetries: 0`, so this is the only retry policy.
  */
 export function classifyModelError(err: unknown): ModelErrorClass {
+  return { ...classifyByKind(err), apiErrorType: apiErrorTypeOf(err) };
+}
+
+function classifyByKind(err: unknown): Omit<ModelErrorClass, 'apiErrorType'> {
   if (err instanceof APIConnectionTimeoutError || err instanceof APIConnectionError) {
     return { errorType: 'model_request_failed_error', retryable: true, retryAfterMs: undefined, message: `model request failed: ${err.message}` };
   }
@@ -36,6 +46,15 @@ export function classifyModelError(err: unknown): ModelErrorClass {
   }
   const message = err instanceof Error ? err.message : String(err);
   return { errorType: 'unknown_error', retryable: true, retryAfterMs: undefined, message: `model request failed: ${message}` };
+}
+
+function apiErrorTypeOf(err: unknown): string {
+  if (err instanceof APIError) {
+    const type = err.type ?? (err.error as { error?: { type?: unknown } } | undefined)?.error?.type;
+    if (typeof type === 'string' && type) return type;
+    if (typeof err.status === 'number') return String(err.status);
+  }
+  return err instanceof Error ? err.name : 'unknown';
 }
 
 function classifyStatus(status: number): { errorType: SessionErrorObject['type']; retryable: boolean } {

@@ -83,7 +83,7 @@ export type ModelCallRecord = {
   /** Absent when the call failed. */
   usage?: { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_creation_input_tokens: number } | undefined;
   costNanos?: number | undefined;
-  /** What the call failed with (the activity failure's type), when it failed. */
+  /** What the call failed with, when it failed: the endpoint's error type, else the thrown error's (`errorTypeOf`). */
   errorType?: string | undefined;
 };
 
@@ -101,11 +101,19 @@ export function recordModelCall({ model, seconds, usage, costNanos, errorType }:
 }
 
 /**
- * A model request the endpoint failed, by the type its `session.error` reports
- * (`model_overloaded_error`, `model_rate_limited_error`, `model_request_failed_error`, …).
+ * A model request the endpoint failed: `error.type` is the endpoint's own error type
+ * (`overloaded_error`, `rate_limit_error`, `api_error`, …, see `classifyModelError`), and
+ * `longhaul.session.error.type` the `session.error` type the session reported for it
+ * (`model_overloaded_error`, …), so a dashboard can go from one to the other.
  */
-export function recordModelError({ model, errorType }: { model: string; errorType: string }): void {
-  instruments().modelErrors.add(1, { 'gen_ai.operation.name': 'chat', 'gen_ai.system': 'anthropic', 'gen_ai.request.model': model, 'error.type': errorType });
+export function recordModelError({ model, errorType, sessionErrorType }: { model: string; errorType: string; sessionErrorType: string }): void {
+  instruments().modelErrors.add(1, {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.system': 'anthropic',
+    'gen_ai.request.model': model,
+    'error.type': errorType,
+    'longhaul.session.error.type': sessionErrorType,
+  });
 }
 
 export function recordToolCall({ name, seconds, isError }: { name: string; seconds: number; isError: boolean }): void {

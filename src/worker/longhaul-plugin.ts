@@ -5,8 +5,17 @@ import type { BundleOptions, ReplayWorkerOptions, WorkerOptions } from '@tempora
 import { workflowInterceptorModules, workflowsPath as longhaulWorkflowsPath } from './bundle-workflows.ts';
 import { createLonghaulActivities, type LonghaulActivityOptions } from './longhaul-activities.ts';
 import { storeIdentityCheck } from './store-identity-check.ts';
+import type { Telemetry } from '../telemetry/start-telemetry.ts';
 
-export type LonghaulPluginOptions = LonghaulActivityOptions;
+export type LonghaulPluginOptions = LonghaulActivityOptions & {
+  /**
+   * Started tracing (`startTelemetry`), as `createLonghaulWorker` takes it: the worker gets
+   * the activity span interceptors and the workflow span sink, its bundle the workflow
+   * interceptors, and a `Client` given the plugin the workflow client interceptors.
+   * Default: none (no tracing). Metrics need nothing here: they go to the global meter provider.
+   */
+  telemetry?: Telemetry | undefined;
+};
 
 /** Longhaul's workflows joined with the worker's own (`workflows/plugin-workflows.ts`). */
 const pluginWorkflowsPath = fileURLToPath(new URL('../../workflows/plugin-workflows.ts', import.meta.url));
@@ -34,8 +43,9 @@ type WebpackConfig = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>
  */
 export class LonghaulPlugin extends SimplePlugin {
   readonly #heartbeatEveryMs: number;
+  readonly #telemetry: Telemetry | undefined;
 
-  constructor(options: LonghaulPluginOptions) {
+  constructor({ telemetry, ...options }: LonghaulPluginOptions) {
     const activities = createLonghaulActivities(options);
     const storeCheck = storeIdentityCheck({ storeId: options.store.storeId });
     super({
@@ -44,10 +54,13 @@ export class LonghaulPlugin extends SimplePlugin {
       workerInterceptors: (existing) => ({
         ...existing,
         // Checked before any activity runs; it refuses only work that names another store (Longhaul's).
-        activity: [...(existing?.activity ?? []), storeCheck],
+        activity: [...(existing?.activity ?? []), storeCheck, ...(telemetry?.activityInterceptors ?? [])],
       }),
+      // Appended to the client's own by SimplePlugin; starts and signals then carry the caller's span context.
+      ...(telemetry ? { clientInterceptors: { workflow: telemetry.workflowClientInterceptors } } : {}),
     });
     this.#heartbeatEveryMs = options.heartbeatEveryMs ?? 1000;
+    this.#telemetry = telemetry;
   }
 
   override configureWorker(options: WorkerOptions): WorkerOptions {
@@ -55,6 +68,7 @@ export class LonghaulPlugin extends SimplePlugin {
     return {
       ...configured,
       ...onlyLonghaulWhenNoWorkflows(configured),
+      ...this.#withTelemetrySinks(configured),
       // Cancellation reaches an activity on its next heartbeat; keep that short so interrupts are prompt.
       maxHeartbeatThrottleInterval: configured.maxHeartbeatThrottleInterval ?? this.#heartbeatEveryMs,
       defaultHeartbeatThrottleInterval: configured.defaultHeartbeatThrottleInterval ?? this.#heartbeatEveryMs,
@@ -63,12 +77,17 @@ export class LonghaulPlugin extends SimplePlugin {
 
   override configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
     const configured = super.configureReplayWorker(options);
-    return { ...configured, ...onlyLonghaulWhenNoWorkflows(configured) };
+    return { ...configured, ...onlyLonghaulWhenNoWorkflows(configured), ...this.#withTelemetrySinks(configured) };
+  }
+
+  /** The worker's sinks and the one through which the workflow sandbox's spans leave (a bundle with the tracing interceptors calls it). */
+  #withTelemetrySinks(options: Pick<WorkerOptions, 'sinks'>): Pick<WorkerOptions, 'sinks'> {
+    return this.#telemetry ? { sinks: { ...options.sinks, ...this.#telemetry.sinks } } : {};
   }
 
   /** Called by the bundler (the worker's, or `bundleWorkflowCode`'s): joins Longhaul's workflows and interceptors to the worker's. */
   override configureBundler(options: BundleOptions): BundleOptions {
-    const interceptors = [...new Set([...(options.workflowInterceptorModules ?? []), ...workflowInterceptorModules])];
+    const interceptors = [...new Set([...(options.workflowInterceptorModules ?? []), ...workflowInterceptorModules, ...(this.#telemetry?.workflowInterceptorModules ?? [])])];
     // Longhaul's workflows alone, or joined already (the plugin given twice, say to the connection too).
     if (options.workflowsPath === longhaulWorkflowsPath || options.workflowsPath === pluginWorkflowsPath) {
       return { ...options, workflowInterceptorModules: interceptors };

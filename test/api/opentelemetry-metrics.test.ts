@@ -56,12 +56,13 @@ test('one session measured: steps, model calls and their tokens, cost and errors
 
   const errors = latest(points, 'longhaul.model.errors');
   assert.deepEqual(
-    errors.map((p) => [p.attributes['error.type'], p.value]),
-    [['model_overloaded_error', 1]],
+    errors.map((p) => [p.attributes['error.type'], p.attributes['longhaul.session.error.type'], p.value]),
+    [['overloaded_error', 'model_overloaded_error', 1]],
+    "the endpoint's error type, and the session.error type it was reported as",
   );
   const calls = latest(points, 'gen_ai.client.operation.duration');
   assert.equal(total(calls.filter((p) => p.attributes['error.type'] === undefined), 'count'), 3);
-  assert.equal(total(calls.filter((p) => p.attributes['error.type'] !== undefined), 'count'), 1, 'the failed attempt is timed, with its error type');
+  assert.equal(total(calls.filter((p) => p.attributes['error.type'] === 'overloaded_error'), 'count'), 1, "the failed attempt is timed, with the endpoint's error type");
 
   for (const type of ['input', 'output']) {
     const tokens = latest(points, 'gen_ai.client.token.usage', { 'gen_ai.token.type': type });

@@ -42,7 +42,7 @@ test('retry-after is honoured in ms, seconds and HTTP-date form', () => {
 test('connection failures and unknown errors are retried', () => {
   assert.deepEqual(
     { ...classifyModelError(new APIConnectionError({ message: 'socket hang up' })), message: '' },
-    { errorType: 'model_request_failed_error', retryable: true, retryAfterMs: undefined, message: '' },
+    { errorType: 'model_request_failed_error', retryable: true, retryAfterMs: undefined, message: '', apiErrorType: 'APIConnectionError' },
   );
   assert.equal(classifyModelError(new Error('weird')).errorType, 'unknown_error');
   assert.equal(classifyModelError(new Error('weird')).retryable, true);
@@ -52,4 +52,13 @@ test('an error event inside a stream maps by its error type', () => {
   const streamError = new APIError(undefined, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, undefined, undefined);
   assert.equal(classifyModelError(streamError).errorType, 'model_overloaded_error');
   assert.equal(classifyModelError(streamError).retryable, true);
+  assert.equal(classifyModelError(streamError).apiErrorType, 'overloaded_error');
+});
+
+test("the endpoint's own error type is kept for metrics; without one, the status, then the error's class", () => {
+  assert.equal(classifyModelError(apiError(529, {}, 'overloaded_error')).apiErrorType, 'overloaded_error');
+  assert.equal(classifyModelError(apiError(429, {}, 'rate_limit_error')).apiErrorType, 'rate_limit_error');
+  assert.equal(classifyModelError(apiError(500, {}, 'api_error')).apiErrorType, 'api_error');
+  assert.equal(classifyModelError(APIError.generate(502, undefined, 'Bad Gateway', new Headers())).apiErrorType, '502');
+  assert.equal(classifyModelError(new TypeError('weird')).apiErrorType, 'TypeError');
 });
