@@ -4,6 +4,13 @@
  */
 export class LonghaulError extends Error {
   readonly errorType: 'invalid_request_error' | 'not_found_error' | 'conflict_error' | 'api_error' = 'api_error';
+  /** The API's `error.details.error_code`: which rule refused the request, for code to branch on. */
+  readonly errorCode: string | undefined;
+
+  constructor(message: string, options: { errorCode?: string } = {}) {
+    super(message);
+    this.errorCode = options.errorCode;
+  }
 }
 
 export class NotFoundError extends LonghaulError {

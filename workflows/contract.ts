@@ -11,6 +11,7 @@ import type { EnvironmentDefinition } from '../src/schemas/environment.ts';
 import type { OutcomeRubric, StopReason, UserDefineOutcomeEventParams, UserEventParams } from '../src/schemas/events.ts';
 import type { Usage } from '../src/core/usage.ts';
 import type { DelegationCall } from '../src/core/delegation.ts';
+import type { BudgetLimit, SpendLimit } from '../src/core/budget.ts';
 
 export type { Usage };
 
@@ -97,8 +98,7 @@ export type GradeResult = {
   costNanos: number;
 };
 
-/** A session's spending cap (`BetaManagedAgentsBudgetLimit`); USD only. */
-export type BudgetLimit = { type: 'limit'; max_list_cost: { amount: string; currency: 'USD' } };
+export type { BudgetLimit, SpendLimit };
 
 /**
  * A tool call the model made, as the loop handles it. `kind` and `permission`
@@ -168,7 +168,7 @@ export type CarriedState = {
   /** List cost so far, in nano-dollars (absent before budgets existed). */
   costNanos?: number | undefined;
   /** The current budget; `undefined` means the input's. */
-  budget?: BudgetLimit | null | undefined;
+  budget?: SpendLimit | null | undefined;
   /** Set when a turn stopped at the budget: raising it resumes the turn. */
   budgetHalted?: boolean | undefined;
   /** The session's vaults; `undefined` means the input's. */
@@ -216,7 +216,7 @@ export type FileMount = {
 };
 
 /** What `settingsSignal` changes; absent fields stay as they are. */
-export type SessionSettings = { budget?: BudgetLimit | null | undefined; vaultIds?: string[] | undefined };
+export type SessionSettings = { budget?: SpendLimit | null | undefined; vaultIds?: string[] | undefined };
 
 export type SessionWorkflowInput = {
   sessionId: string;
@@ -232,7 +232,7 @@ export type SessionWorkflowInput = {
   initialEvents?: InboundEvent[] | undefined;
   /** Vaults whose credentials MCP calls and the sandbox egress proxy may use. */
   vaultIds?: string[] | undefined;
-  budget?: BudgetLimit | null | undefined;
+  budget?: SpendLimit | null | undefined;
   /** Files to place in the sandbox before the first model call (the session's file resources). */
   mounts?: FileMount[] | undefined;
   tuning?: SessionTuning | undefined;

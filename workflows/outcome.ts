@@ -1,4 +1,5 @@
 import { CancellationScope, ChildWorkflowCancellationType, ParentClosePolicy, isCancellation, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { apiBudgetOf } from '../src/core/budget.ts';
 import { modelId } from '../src/core/model-id.ts';
 import { addUsage, usageSnapshot, zeroUsage } from '../src/core/usage.ts';
 import { gradeSignal, OUTCOME_GRADER_WORKFLOW, type GradeResult, type OpenOutcome, type WorkflowEvent } from './contract.ts';
@@ -143,5 +144,5 @@ function agentModel(loop: SessionLoop): string {
 /** The session's totals after the grader's requests, as `session.usage` reports them. */
 function usageEvent(loop: SessionLoop): WorkflowEvent {
   const { usage, costNanos, budget } = loop.state;
-  return loop.event('session.usage', { usage: usageSnapshot(usage, costNanos ?? 0), budget: budget ?? null });
+  return loop.event('session.usage', { usage: usageSnapshot(usage, costNanos ?? 0), budget: apiBudgetOf(budget ?? null) });
 }

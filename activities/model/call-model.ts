@@ -6,7 +6,7 @@ import type { AgentDefinition } from '../../src/schemas/agent.ts';
 import { modelId } from '../../src/core/model-id.ts';
 import { autoPermissionRule, type AutoVerdict } from '../../src/core/auto-permission-rules.ts';
 import { mcpToolsetsOf, toolRoutes, type McpToolDescription, type ToolRoute } from '../../src/core/tool-routing.ts';
-import type { BudgetLimit, ToolUseRef, Usage, WorkflowEvent } from '../../workflows/contract.ts';
+import type { SpendLimit, ToolUseRef, Usage, WorkflowEvent } from '../../workflows/contract.ts';
 import { mcpSessionError, type McpGateway } from '../mcp-gateway.ts';
 import { judgeToolCall } from './judge-tool-call.ts';
 import { previewPublisher } from './preview-publisher.ts';
@@ -26,7 +26,7 @@ import { modelRequestAttributes, modelResponseAttributes } from '../../src/telem
 import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
 import { DELEGATION_TOOLS, MAX_THREADS_PER_SESSION, THREAD_LIMIT_REFUSAL, depthRefusal, parseDelegation, rosterMemberFor, unknownAgentRefusal } from '../../src/core/delegation.ts';
-import { parseUsd } from '../../src/core/budget.ts';
+import { apiBudgetOf, limitNanos } from '../../src/core/budget.ts';
 import { SANDBOX_TOOLS } from '../../src/core/agent-toolset.ts';
 import type { InterruptibleCalls } from './interruptible-calls.ts';
 
@@ -42,7 +42,7 @@ export type CallModelInput = {
   vaultIds?: string[] | undefined;
   /** The session's totals before this call: the `session.usage` event reports them plus this call. */
   spent?: { usage: Usage; costNanos: number } | undefined;
-  budget?: BudgetLimit | null | undefined;
+  budget?: SpendLimit | null | undefined;
   /**
    * Set when the call is a thread's (`sessionId` is then the thread's log): calls that
    * wait for the client are cross-posted to the session's log, and the answer's text is
@@ -172,7 +172,7 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
     await closeSpansOfCrashedAttempts(store, sessionId, callKey, earlier);
   }
   const elsewhere = input.multiagent ? await store.threads.spent(input.multiagent.sessionId, { exceptLogId: sessionId }) : undefined;
-  if (elsewhere && input.budget && input.spent && input.spent.costNanos + elsewhere.costNanos >= parseUsd(input.budget.max_list_cost.amount)) {
+  if (elsewhere && input.budget && input.spent && input.spent.costNanos + elsewhere.costNanos >= limitNanos(input.budget)) {
     return { stopReason: null, toolUses: [], usage: zeroUsage(), costNanos: 0, budgetReached: true };
   }
   const [start] = await store.append(sessionId, [{ key: `${callKey}:a${attempt}:start`, event: { type: 'span.model_request_start' } }]);
@@ -476,7 +476,7 @@ function sessionUsageEvent(input: CallModelInput, usage: Usage, costNanos: numbe
   return {
     type: 'session.usage',
     usage: usageSnapshot(sumUsage([input.spent.usage, usage, elsewhere?.usage ?? zeroUsage()]), input.spent.costNanos + costNanos + (elsewhere?.costNanos ?? 0)),
-    budget: input.budget ?? null,
+    budget: apiBudgetOf(input.budget ?? null),
   } as NewEvent['event'];
 }
 

@@ -36,16 +36,19 @@ export class KeyRejectedError extends Error {
 export const isAuthError = (error: unknown) => error instanceof AuthenticationError || error instanceof KeyRejectedError;
 
 /**
- * A session's list cost in dollars, or null while the server has none. Longhaul's
- * `amount` is a decimal dollar string (`"0.0057"`), as `longhaul run` reads it too.
+ * A list cost in dollars, or null while the server has none. The API's `amount` is an
+ * integer string of cents (`BetaMonetaryAmount` minor units: `"2500"` is $25.00).
  */
-export function costUsd(usage: { list_cost?: { amount: string; currency: string } | null } | undefined): number | null {
-  const cost = usage?.list_cost;
-  return cost && cost.currency === 'USD' ? Number(cost.amount) : null;
+export function dollarsOf(cost: { amount: string; currency: string } | null | undefined): number | null {
+  return cost && cost.currency === 'USD' ? Number(cost.amount) / 100 : null;
 }
 
-// Sub-cent amounts keep four decimals: a short session's cost is not zero.
-export const formatUsd = (usd: number | null) => (usd === null ? '—' : `$${usd.toFixed(usd < 1 ? 4 : 2)}`);
+/** A session's list cost in dollars, or null while the server has none. */
+export function costUsd(usage: { list_cost?: { amount: string; currency: string } | null } | undefined): number | null {
+  return dollarsOf(usage?.list_cost);
+}
+
+export const formatUsd = (usd: number | null) => (usd === null ? '—' : `$${usd.toFixed(2)}`);
 
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '';

@@ -1,4 +1,4 @@
-import type { SessionEvent } from './api-client.ts';
+import { dollarsOf, type SessionEvent } from './api-client.ts';
 
 type Point = { at: number; tokens: number; costUsd: number | null };
 
@@ -18,7 +18,7 @@ export function usagePoints({ requests, snapshots }: { requests: SessionEvent[];
     if (e.type === 'span.model_request_end') {
       tokens += e.model_usage.input_tokens + e.model_usage.output_tokens + e.model_usage.cache_read_input_tokens + e.model_usage.cache_creation_input_tokens;
     } else if (e.type === 'session.usage' && e.usage.list_cost?.currency === 'USD') {
-      costUsd = Number(e.usage.list_cost.amount);
+      costUsd = dollarsOf(e.usage.list_cost);
     }
     points.push({ at: Date.parse(e.processed_at ?? ''), tokens, costUsd });
   }
@@ -63,7 +63,7 @@ export function UsageChart({ requests, snapshots }: { requests: SessionEvent[]; 
         </text>
         {costs.length > 0 && (
           <text x={W - PAD} y={12} className="label label-cost" textAnchor="end">
-            ${maxCost.toFixed(4)}
+            ${maxCost.toFixed(2)}
           </text>
         )}
         <text x={PAD} y={H - 2} className="label">
@@ -77,7 +77,7 @@ export function UsageChart({ requests, snapshots }: { requests: SessionEvent[]; 
         <span className="key key-tokens" /> tokens ({last.tokens.toLocaleString()}){costs.length > 0 && (
           <>
             {' '}
-            <span className="key key-cost" /> list cost (${costs[costs.length - 1]!.costUsd!.toFixed(4)})
+            <span className="key key-cost" /> list cost (${costs[costs.length - 1]!.costUsd!.toFixed(2)})
           </>
         )}
       </figcaption>

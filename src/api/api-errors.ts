@@ -94,7 +94,13 @@ export function errorResponseOf(error: unknown): ErrorResponse {
   if (error instanceof LonghaulError) {
     const status = API_ERROR_STATUS[error.errorType];
     // Conflicts Longhaul reports are deterministic: the same request fails the same way.
-    return { status, errorType: error.errorType, message: error.message, ...(error.errorType === 'conflict_error' ? { shouldRetry: false } : {}) };
+    return {
+      status,
+      errorType: error.errorType,
+      message: error.message,
+      ...(error.errorCode !== undefined ? { details: { error_code: error.errorCode } } : {}),
+      ...(error.errorType === 'conflict_error' ? { shouldRetry: false } : {}),
+    };
   }
   if (error instanceof ZodError) return { status: 400, errorType: 'invalid_request_error', message: formatZodError(error, undefined) };
   if (error instanceof HTTPException) {

@@ -190,7 +190,8 @@ function tokenUsage(usage: BetaManagedAgentsSessionUsage | undefined): TokenUsag
   const cacheWrite = usage.cache_creation
     ? (usage.cache_creation.ephemeral_5m_input_tokens ?? 0) + (usage.cache_creation.ephemeral_1h_input_tokens ?? 0)
     : (legacyCacheWrite ?? 0);
-  const listCostUsd = usage.list_cost?.currency === 'USD' ? usage.list_cost.amount : undefined;
+  // The amount is in cents (`BetaMonetaryAmount` minor units).
+  const listCostUsd = usage.list_cost?.currency === 'USD' ? (Number(usage.list_cost.amount) / 100).toFixed(2) : undefined;
   return { input: usage.input_tokens ?? 0, output: usage.output_tokens ?? 0, cacheRead: usage.cache_read_input_tokens ?? 0, cacheWrite, ...(listCostUsd !== undefined ? { listCostUsd } : {}) };
 }
 

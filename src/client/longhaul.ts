@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { parseUsd } from '../core/budget.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { parseCents, spendLimitOf } from '../core/budget.ts';
 import { zeroUsage } from '../core/usage.ts';
 import type { SessionUpdateParams } from '../schemas/api-session.ts';
 import type { SessionEvent, UserEventParams } from '../schemas/events.ts';
@@ -111,12 +112,15 @@ export class Longhaul {
      * vaults at once; raising the budget of a session stopped at it resumes its turn.
      */
     update: async (sessionId: string, params: SessionUpdateParams): Promise<SessionView> => {
+      const before = await this.#store.sessions.retrieve(sessionId);
+      if (params.budget) await this.#checkBudgetRaise(before, params.budget);
       const record = await this.#store.sessions.update(sessionId, params);
+      await this.#recordUpdate(before, record, params);
       if ((params.budget !== undefined || params.vault_ids !== undefined) && record.archived_at === null) {
         const running = await this.#client.workflow
           .getHandle(sessionId)
           .signal(settingsSignal, {
-            ...(params.budget !== undefined ? { budget: params.budget } : {}),
+            ...(params.budget !== undefined ? { budget: spendLimitOf(params.budget) } : {}),
             ...(params.vault_ids !== undefined ? { vaultIds: params.vault_ids } : {}),
           })
           .then(
@@ -127,7 +131,7 @@ export class Longhaul {
               return false;
             },
           );
-        if (running && params.budget !== undefined && (await this.#stoppedAtBudget(sessionId, params.budget))) {
+        if (running && params.budget !== undefined && (await this.#stoppedAtBudget(sessionId))) {
           await this.#store.sessions.markTurnRequested(sessionId, await this.#store.lastSeq(sessionId));
         }
       }
@@ -328,13 +332,39 @@ export class Longhaul {
     });
   }
 
-  /** Whether the session idles at its budget and `budget` lets it go on (so it is about to resume). */
-  async #stoppedAtBudget(sessionId: string, budget: BudgetLimit | null): Promise<boolean> {
+  /**
+   * A budget is set when the session is created, then replaced or removed, never added
+   * later; a new one must stay above what the session has spent (as its usage shows it),
+   * so a session stopped at its budget always goes on when given a new one.
+   */
+  async #checkBudgetRaise(session: SessionRecord, budget: BudgetLimit): Promise<void> {
+    if (!session.budget) {
+      throw new InvalidRequestError(`session ${session.id} has no budget: a budget can only be set when a session is created, and a removed one cannot be added again`, {
+        errorCode: 'budget_create_only',
+      });
+    }
+    const spent = (await usageOf(this.#store, session.id)).list_cost?.amount ?? '0';
+    if (parseCents(budget.max_list_cost.amount) <= parseCents(spent)) {
+      throw new InvalidRequestError(`budget.max_list_cost.amount must be more than the ${spent} cents session ${session.id} has spent`, { errorCode: 'budget_not_raised' });
+    }
+  }
+
+  /** Writes `session.updated` into the session's log: what the update changed, as the session now has it. */
+  async #recordUpdate(before: SessionRecord, after: SessionRecord, params: SessionUpdateParams): Promise<void> {
+    const changed = {
+      ...(params.title !== undefined && after.title !== before.title ? { title: after.title } : {}),
+      ...(params.metadata != null && Object.keys(after.metadata).length > 0 ? { metadata: after.metadata } : {}),
+      ...(params.budget !== undefined && !isDeepStrictEqual(after.budget ?? null, before.budget ?? null) ? { budget: after.budget ?? null } : {}),
+    };
+    if (Object.keys(changed).length === 0) return;
+    await this.#store.append(after.id, [{ key: `updated:${newId('upd')}`, event: { type: 'session.updated', ...changed } }]);
+  }
+
+  /** Whether the session idles at its budget (so a new budget, or none, resumes it). */
+  async #stoppedAtBudget(sessionId: string): Promise<boolean> {
     const [idle] = await this.#store.listEvents(sessionId, { order: 'desc', limit: 1, types: ['session.status_idle', 'session.status_running'] });
-    if (idle?.event.type !== 'session.status_idle' || idle.event.stop_reason.type !== 'budget_reached') return false;
-    if (budget === null) return true;
-    const spent = (await usageOf(this.#store, sessionId)).list_cost?.amount ?? '0';
-    return parseUsd(budget.max_list_cost.amount) > parseUsd(spent);
+    // Only a raise gets this far (#checkBudgetRaise): any budget now lets the session go on.
+    return idle?.event.type === 'session.status_idle' && idle.event.stop_reason.type === 'budget_reached';
   }
 
   async #seqOf(sessionId: string, eventId: string): Promise<number> {

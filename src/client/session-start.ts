@@ -1,6 +1,7 @@
 import { DEFAULT_OUTCOME_ITERATIONS } from '../core/outcomes.ts';
 import { AgentDefinition, type AgentDefinitionInput } from '../schemas/agent.ts';
-import type { SessionAgent } from '../schemas/api-session.ts';
+import { spendLimitOf } from '../core/budget.ts';
+import { BudgetLimit as BudgetLimitSchema, type SessionAgent } from '../schemas/api-session.ts';
 import { EnvironmentDefinition, type EnvironmentDefinitionInput } from '../schemas/environment.ts';
 import type { UserEventParams } from '../schemas/events.ts';
 import { newId } from '../store/ids.ts';
@@ -17,7 +18,7 @@ export type CreateSessionOptions = {
   id?: string;
   /** Vaults whose credentials the session's MCP calls and sandbox egress may use. */
   vaultIds?: string[];
-  /** Most the session may spend at list prices; it idles with `budget_reached` there. */
+  /** Most the session may spend at list prices (USD cents); it idles with `budget_reached` there. */
   budget?: BudgetLimit | null;
   /** Uploaded files a worker copies into the sandbox before the first model call (validated paths). */
   mounts?: FileMount[];
@@ -41,7 +42,8 @@ export type SessionStart = {
  * Writes nothing; the id is the given one or a new `sesn_…`.
  */
 export function sessionStartOf(options: CreateSessionOptions, { storeId }: { storeId: string }): SessionStart {
-  const { events = [], id = newId('sesn'), vaultIds = [], budget = null, mounts = [], tuning, named } = options;
+  const { events = [], id = newId('sesn'), vaultIds = [], mounts = [], tuning, named } = options;
+  const budget = options.budget ? BudgetLimitSchema.parse(options.budget) : null;
   const agent = AgentDefinition.parse(options.agent);
   const environment = EnvironmentDefinition.parse(options.environment ?? {});
   const now = new Date().toISOString();
@@ -65,7 +67,7 @@ export function sessionStartOf(options: CreateSessionOptions, { storeId }: { sto
     initialEvents: events.map(inboundUserEvent),
     tuning,
     ...(vaultIds.length > 0 ? { vaultIds } : {}),
-    ...(budget ? { budget } : {}),
+    ...(budget ? { budget: spendLimitOf(budget) } : {}),
     ...(mounts.length > 0 ? { mounts } : {}),
     ...(agent.roster?.length ? { primaryThreadId: primaryThreadIdOf(id) } : {}),
   };

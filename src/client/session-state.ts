@@ -1,4 +1,4 @@
-import { formatUsd } from '../core/model-pricing.ts';
+import { formatCents } from '../core/budget.ts';
 import { sumUsage, type Usage } from '../core/usage.ts';
 import type { Session, SessionStatus } from '../schemas/api-session.ts';
 import type { SessionStore, StoredEvent } from '../store/session-store.ts';
@@ -58,7 +58,7 @@ export function activeMillis(statuses: readonly StoredEvent[], { running, resche
  */
 export async function usageOf(store: SessionStore, sessionId: string): Promise<Omit<Session['usage'], 'active_seconds'>> {
   const spent = await store.threads.spent(sessionId);
-  if (spent.logs > 0) return apiUsage(spent.usage, { amount: formatUsd(spent.costNanos), currency: 'USD' });
+  if (spent.logs > 0) return apiUsage(spent.usage, { amount: formatCents(spent.costNanos), currency: 'USD' });
   const [latest] = await store.listEvents(sessionId, { order: 'desc', limit: 1, types: ['session.usage'] });
   if (latest?.event.type === 'session.usage') {
     const u = latest.event.usage;

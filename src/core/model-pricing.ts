@@ -50,11 +50,3 @@ export function listCostNanos(model: string, usage: Usage): number {
       usage.output_tokens * perToken(output),
   );
 }
-
-/** Nano-dollars as the API's decimal `amount` string (USD, up to 6 decimals). */
-export function formatUsd(nanos: number): string {
-  const micros = Math.round(nanos / 1000);
-  const whole = Math.floor(micros / 1_000_000);
-  const fraction = String(micros % 1_000_000).padStart(6, '0').replace(/0+$/, '');
-  return fraction ? `${whole}.${fraction}` : `${whole}`;
-}

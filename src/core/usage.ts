@@ -1,4 +1,4 @@
-import { formatUsd } from './model-pricing.ts';
+import { formatCents } from './budget.ts';
 
 /** Token usage, summed over a session's model requests. */
 export type Usage = {
@@ -56,6 +56,6 @@ export function usageSnapshot(total: Usage, costNanos: number) {
     output_tokens: total.output_tokens,
     cache_read_input_tokens: total.cache_read_input_tokens,
     cache_creation: { ephemeral_5m_input_tokens: total.cache_creation_input_tokens },
-    list_cost: { amount: formatUsd(costNanos), currency: 'USD' as const },
+    list_cost: { amount: formatCents(costNanos), currency: 'USD' as const },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_CENTS } from '../core/budget.ts';
 import { AgentSpec, checkToolReferences, McpServerParams, ModelParam, ToolList, multiagentOf } from './api-agent.ts';
 import { INT32_MAX, Metadata, MetadataPatch, Timestamp, exactOptional } from './api-common.ts';
 import { SessionResource } from './api-file.ts';
@@ -30,11 +31,14 @@ const notSupported = (what: string) => z.array(z.unknown()).max(0, `${what} are 
 
 const InitialEvent = z.discriminatedUnion('type', [UserMessageEventParams, UserDefineOutcomeEventParams]);
 
-/** `BetaManagedAgentsBudgetLimit`: the most a session may spend, at list prices. */
+/** `BetaManagedAgentsBudgetLimit`: the most a session may spend, at list prices, in minor units (USD cents). */
 export const BudgetLimit = z.object({
   type: z.literal('limit'),
   max_list_cost: z.object({
-    amount: z.string().regex(/^\d{1,9}(\.\d{1,9})?$/, 'amount must be a decimal string such as "5.00"'),
+    amount: z
+      .string()
+      .regex(/^(0|[1-9]\d*)$/, 'amount must be an integer string of cents with no leading zeros, such as "2500" for $25.00')
+      .refine((amount) => amount.length <= 9 && Number(amount) <= MAX_CENTS, `amount must be at most ${MAX_CENTS} cents`),
     currency: z.literal('USD', { error: 'currency must be "USD"' }),
   }),
 });

@@ -530,4 +530,18 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
       );
     `,
   },
+  {
+    id: 21,
+    name: 'budgets in cents',
+    sql: `
+      -- The API's monetary amounts are integer strings of minor units ("2500" is $25.00);
+      -- budgets were stored as decimal dollars ("25.00"). Rounded to the nearest cent.
+      UPDATE sessions
+         SET record = jsonb_set(record, '{budget,max_list_cost,amount}', to_jsonb(round((record #>> '{budget,max_list_cost,amount}')::numeric * 100)::bigint::text))
+       WHERE jsonb_typeof(record -> 'budget') = 'object';
+      UPDATE deployments
+         SET record = jsonb_set(record, '{budget,max_list_cost,amount}', to_jsonb(round((record #>> '{budget,max_list_cost,amount}')::numeric * 100)::bigint::text))
+       WHERE jsonb_typeof(record -> 'budget') = 'object';
+    `,
+  },
 ];

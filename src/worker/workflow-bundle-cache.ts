@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { z } from 'zod';
-import { bundleLonghaulWorkflows } from './bundle-workflows.ts';
+import { bundleLonghaulWorkflows, workflowsPath } from './bundle-workflows.ts';
 
 /** Bump when the manifest's shape or meaning changes: older caches are then rebuilt. */
-const MANIFEST_FORMAT = 1;
+const MANIFEST_FORMAT = 2;
 const MANIFEST_FILE = 'workflow-bundle.json';
 const CODE_FILE = 'workflow-bundle.js';
 
@@ -29,6 +29,8 @@ const BundleManifest = z.object({
   bundler: z.string(),
   /** SHA-256 of the code file, so a torn or edited file is never loaded. */
   codeSha256: z.string(),
+  /** The workflows it bundles: a cache folder shared by two checkouts never serves one the other's code. */
+  workflowsPath: z.string(),
   /** Every file webpack read (workflow sources, their imports, the SDK's workflow runtime) → SHA-256 of its content. */
   inputs: z.record(z.string(), z.string()),
 });
@@ -68,7 +70,7 @@ async function readCachedBundle(cacheDir: string): Promise<WorkflowBundle | unde
     // Missing, from another format, or unreadable: build it again.
     return undefined;
   }
-  if (manifest.bundler !== bundlerVersion() || sha256(code) !== manifest.codeSha256) return undefined;
+  if (manifest.bundler !== bundlerVersion() || manifest.workflowsPath !== workflowsPath || sha256(code) !== manifest.codeSha256) return undefined;
   const inputs = Object.entries(manifest.inputs);
   const unchanged = await Promise.all(inputs.map(async ([file, hash]) => (await fileSha256(file)) === hash));
   return unchanged.every(Boolean) ? { code } : undefined;
@@ -110,7 +112,7 @@ async function writeWorkflowBundle(cacheDir: string): Promise<void> {
     const hash = await fileSha256(file);
     if (hash !== undefined) inputs[file] = hash;
   }
-  const manifest: BundleManifest = { format: MANIFEST_FORMAT, bundler: bundlerVersion(), codeSha256: sha256(code), inputs };
+  const manifest: BundleManifest = { format: MANIFEST_FORMAT, bundler: bundlerVersion(), codeSha256: sha256(code), workflowsPath, inputs };
   await mkdir(cacheDir, { recursive: true });
   // Code first, manifest last, each renamed into place: a reader sees either the old pair, or
   // a manifest whose code hash does not match (rebuilt), never a half-written file.

@@ -1,7 +1,8 @@
 /**
- * Migration 11 makes one record of a session's two rows: a store written by the release
- * before it (a `sessions` row with the workflow's definition, an `api_sessions` row with
- * what the API client named) reads back as one record, through the API's list too.
+ * Migrations of stored records. Migration 11 makes one record of a session's two rows: a
+ * store written by the release before it (a `sessions` row with the workflow's definition,
+ * an `api_sessions` row with what the API client named) reads back as one record, through
+ * the API's list too. Migration 21 rewrites stored budgets from decimal dollars to cents.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -59,6 +60,37 @@ for (const [backend, openDriver] of Object.entries(backends)) {
         const archived = await records.archive('sesn_api');
         assert.notEqual(archived.archived_at, null);
         assert.deepEqual((await records.listApiSessions({ limit: 10 })).data, []);
+      } finally {
+        await db.close();
+      }
+    });
+
+    test('budgets stored in decimal dollars read back in cents, rounded to the nearest; records without one are untouched', async () => {
+      const db = await openDriver();
+      try {
+        await db.exec('CREATE TABLE IF NOT EXISTS longhaul_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)');
+        for (const migration of migrations.filter((m) => m.id < 21)) {
+          for (const statement of statementsOf(migration.sql)) await db.query(statement);
+          await db.query('INSERT INTO longhaul_migrations (id, name, applied_at) VALUES ($1, $2, $3)', [migration.id, migration.name, 'then']);
+        }
+        const budget = (amount: string) => ({ type: 'limit', max_list_cost: { amount, currency: 'USD' } });
+        const session = (id: string, b: unknown) =>
+          db.query('INSERT INTO sessions (id, record, created_at, updated_at) VALUES ($1, $2::text::jsonb, $3, $3)', [id, JSON.stringify({ id, title: id, metadata: {}, budget: b }), '2026-11-01T00:00:00.000Z']);
+        await session('sesn_cents', budget('0.05'));
+        await session('sesn_whole', budget('25'));
+        await session('sesn_half', budget('12.345'));
+        await session('sesn_none', null);
+        await db.query('INSERT INTO deployments (id, agent_id, status, record, created_at) VALUES ($1, $2, $3, $4::text::jsonb, $5)', [
+          'depl_1', 'agent_1', 'active', JSON.stringify({ id: 'depl_1', budget: budget('1.5') }), '2026-11-01T00:00:00.000Z',
+        ]);
+
+        await migrateSchema(db);
+        const records = new SessionRecords(db);
+        const amounts = await Promise.all(['sesn_cents', 'sesn_whole', 'sesn_half'].map(async (id) => (await records.retrieve(id)).budget?.max_list_cost.amount));
+        assert.deepEqual(amounts, ['5', '2500', '1235']);
+        assert.equal((await records.retrieve('sesn_none')).budget, null);
+        const [deployment] = await db.query<{ record: { budget: { max_list_cost: { amount: string } } } }>('SELECT record FROM deployments');
+        assert.equal(deployment!.record.budget.max_list_cost.amount, '150');
       } finally {
         await db.close();
       }

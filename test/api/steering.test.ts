@@ -206,27 +206,34 @@ test('a message and a system.message sent mid-run reach the model at its next re
 });
 
 test('a budget of a few cents stops a looping agent with budget_reached; raising it resumes, lifting it lets it finish', async () => {
-  // Each call costs 5000 input + 500 output tokens at $3 / $15 per MTok = $0.0225.
+  // Each call costs 5000 input + 500 output tokens at $3 / $15 per MTok = 2.25 cents.
   const usage = { input_tokens: 5000, output_tokens: 500 };
   const script: ScriptFunction = (_request, { callIndex }) =>
     callIndex < 5 ? { content: [toolUse('bash', { command: `echo step ${callIndex}` })], usage } : { content: [text('finally done')], usage };
   await using f = await startApiFixture({ temporal, script });
-  const session = await sessionFor(f, { tools: [{ type: 'agent_toolset_20260401' }] }, { budget: { type: 'limit', max_list_cost: { amount: '0.05', currency: 'USD' } } });
-  assert.deepEqual(session.budget, { type: 'limit', max_list_cost: { amount: '0.05', currency: 'USD' } });
+  // Amounts are integer strings of cents ("5" is $0.05), as BetaMonetaryAmount documents.
+  const cents = (amount: string) => ({ type: 'limit' as const, max_list_cost: { amount, currency: 'USD' as const } });
+  await assert.rejects(sessionFor(f, {}, { budget: cents('0.05') }), (error: Error & { status?: number }) => error.status === 400 && /budget\.max_list_cost\.amount/.test(error.message));
+  const session = await sessionFor(f, { tools: [{ type: 'agent_toolset_20260401' }] }, { budget: cents('5') });
+  assert.deepEqual(session.budget, cents('5'));
   await f.client.beta.sessions.events.send(session.id, { events: [userText('loop forever')] });
 
   let log = await waitForEvent(f.client, session.id, idleWith('budget_reached'));
-  assert.equal(f.harness.model.calls.length, 3, '0.0225 → 0.045 → 0.0675: the third call crosses $0.05, no fourth');
-  const usages = log.filter((e) => e.type === 'session.usage').map((e) => e.type === 'session.usage' && e.usage.list_cost?.amount);
-  assert.deepEqual(usages, ['0.0225', '0.045', '0.0675']);
+  assert.equal(f.harness.model.calls.length, 3, '2.25 → 4.5 → 6.75 cents: the third call crosses 5 cents, no fourth');
+  const usages = log.filter((e) => e.type === 'session.usage').map((e) => e.type === 'session.usage' && [e.usage.list_cost?.amount, e.budget?.max_list_cost.amount]);
+  assert.deepEqual(usages, [['2', '5'], ['5', '5'], ['7', '5']], 'each figure rounded to the nearest cent; the budget beside it');
   const stopped = await f.client.beta.sessions.retrieve(session.id);
   assert.equal(stopped.status, 'idle');
-  assert.deepEqual(stopped.usage.list_cost, { amount: '0.0675', currency: 'USD' });
+  assert.deepEqual(stopped.usage.list_cost, { amount: '7', currency: 'USD' });
   assert.equal(stopped.usage.input_tokens, 15000);
   assert.ok((stopped.stats.active_seconds ?? 0) > 0 && (stopped.stats.active_seconds ?? 0) <= (stopped.stats.duration_seconds ?? 0));
 
+  // A new budget must be above what was spent; the refusal changes nothing.
+  await assert.rejects(f.client.beta.sessions.update(session.id, { budget: cents('7') }), (error: Error & { status?: number; errorCode?: string | null }) => error.status === 400 && error.errorCode === 'budget_not_raised');
+  assert.deepEqual((await f.client.beta.sessions.retrieve(session.id)).budget, cents('5'));
+
   // Raising it resumes the same turn without a new message.
-  await f.client.beta.sessions.update(session.id, { budget: { type: 'limit', max_list_cost: { amount: '0.10', currency: 'USD' } } });
+  await f.client.beta.sessions.update(session.id, { budget: cents('10') });
   log = await waitForEvent(f.client, session.id, idleWith('budget_reached'), { count: 2 });
   assert.equal(f.harness.model.calls.length, 5);
   await f.client.beta.sessions.update(session.id, { budget: null });
@@ -235,7 +242,20 @@ test('a budget of a few cents stops a looping agent with budget_reached; raising
   assert.equal(log.filter((e) => e.type === 'user.message').length, 1);
   const done = await f.client.beta.sessions.retrieve(session.id);
   assert.equal(done.budget, null);
-  assert.deepEqual(done.usage.list_cost, { amount: '0.135', currency: 'USD' });
+  assert.deepEqual(done.usage.list_cost, { amount: '14', currency: 'USD' });
+  // Each change is in the log as session.updated, with the budget as it became.
+  const updates = log.filter((e) => e.type === 'session.updated').map((e) => e.type === 'session.updated' && e.budget);
+  assert.deepEqual(updates, [cents('10'), null]);
+
+  // A removed budget cannot come back, and a session created without one cannot take one.
+  const refusedAdd = (error: Error & { status?: number; errorCode?: string | null }) => error.status === 400 && error.errorCode === 'budget_create_only';
+  await assert.rejects(f.client.beta.sessions.update(session.id, { budget: cents('1000') }), refusedAdd);
+  const uncapped = await sessionFor(f, {});
+  await assert.rejects(f.client.beta.sessions.update(uncapped.id, { budget: cents('1000') }), refusedAdd);
+  await f.client.beta.sessions.update(uncapped.id, { title: 'renamed', metadata: { team: 'a' } });
+  const [renamed] = (await sessionLog(f.client, uncapped.id)).filter((e) => e.type === 'session.updated');
+  assert.ok(renamed?.type === 'session.updated');
+  assert.deepEqual([renamed.title, renamed.metadata, 'budget' in renamed], ['renamed', { team: 'a' }, false]);
 });
 
 test('user.interrupt during a 60-second sleep kills the process, idles the session, and the next message works', async () => {

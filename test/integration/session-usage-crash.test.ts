@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { usageOf as apiUsageOf } from '../../src/client/session-state.ts';
-import { formatUsd, listCostNanos } from '../../src/core/model-pricing.ts';
+import { formatCents } from '../../src/core/budget.ts';
+import { listCostNanos } from '../../src/core/model-pricing.ts';
 import type { SessionEvent } from '../../src/schemas/events.ts';
 import { text, toolUse, type RecordedCall, type ReportedUsage, type ScriptFunction, type ScriptedRequest, type ScriptedTurn } from '../../src/testing/index.ts';
 import { assertGaplessLog, collectEvents, isIdle, startHarness, type Harness } from '../support/harness.ts';
@@ -41,7 +42,7 @@ const reported = (calls: readonly RecordedCall[]): ReportedUsage[] => calls.map(
 async function assertUsageIsBilled(h: Harness, sessionId: string, events: SessionEvent[]): Promise<void> {
   const billed = reported(h.model.calls);
   const total = sum(billed);
-  const listCost = formatUsd(billed.reduce((nanos, u) => nanos + listCostNanos(MODEL, u), 0));
+  const listCost = formatCents(billed.reduce((nanos, u) => nanos + listCostNanos(MODEL, u), 0));
 
   const last = events.findLast((e) => e.type === 'session.usage');
   assert.ok(last?.type === 'session.usage', 'a session.usage event was written');
