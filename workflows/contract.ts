@@ -169,6 +169,8 @@ export type CarriedState = {
   costNanos?: number | undefined;
   /** The current budget; `undefined` means the input's. */
   budget?: SpendLimit | null | undefined;
+  /** The agent as `sessions.update` last changed it (tools, MCP servers); `undefined` means the input's. */
+  agent?: AgentDefinition | undefined;
   /** Set when a turn stopped at the budget: raising it resumes the turn. */
   budgetHalted?: boolean | undefined;
   /** The session's vaults; `undefined` means the input's. */
@@ -216,7 +218,12 @@ export type FileMount = {
 };
 
 /** What `settingsSignal` changes; absent fields stay as they are. */
-export type SessionSettings = { budget?: SpendLimit | null | undefined; vaultIds?: string[] | undefined };
+export type SessionSettings = {
+  budget?: SpendLimit | null | undefined;
+  vaultIds?: string[] | undefined;
+  /** The primary's agent from its next model request on (its threads keep their own). */
+  agent?: AgentDefinition | undefined;
+};
 
 export type SessionWorkflowInput = {
   sessionId: string;

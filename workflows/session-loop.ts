@@ -1,5 +1,6 @@
 import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
+import type { AgentDefinition } from '../src/schemas/agent.ts';
 import { limitNanos } from '../src/core/budget.ts';
 import { sumUsage, zeroUsage, type Usage } from '../src/core/usage.ts';
 import type { StopReason } from '../src/schemas/events.ts';
@@ -35,6 +36,11 @@ export class SessionLoop {
 
   interruptRequested = false;
   terminateRequested = false;
+
+  /** The agent this run works as: the input's, or the one `sessions.update` gave it since. */
+  get agent(): AgentDefinition {
+    return this.state.agent ?? this.input.agent;
+  }
   /** What the end of the session removes (delete: everything; archive: the workspace). */
   readonly removal: SessionRemoval = {};
   turnScope: CancellationScope | undefined;

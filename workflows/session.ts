@@ -203,10 +203,12 @@ function setHandlers(loop: SessionLoop): void {
     if (requested?.records === true) loop.removal.records = true;
     loop.turnScope?.cancel();
   });
-  setHandler(settingsSignal, (settings) => {
-    if (settings.budget !== undefined) state.budget = settings.budget;
-    if (settings.vaultIds !== undefined) state.vaultIds = settings.vaultIds;
-    forwardSettings(loop, settings);
+  setHandler(settingsSignal, ({ agent, ...shared }) => {
+    if (agent !== undefined) state.agent = agent;
+    if (shared.budget !== undefined) state.budget = shared.budget;
+    if (shared.vaultIds !== undefined) state.vaultIds = shared.vaultIds;
+    // The threads hold the session's budget and vaults; their agents are their own.
+    if (shared.budget !== undefined || shared.vaultIds !== undefined) forwardSettings(loop, shared);
   });
   setHandler(workReleasedSignal, () => {
     loop.workReleased = true;

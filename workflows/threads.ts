@@ -68,7 +68,7 @@ async function startThread(loop: SessionLoop, call: Extract<DelegationCall, { ty
     sessionId: loop.sessionId,
     storeId: loop.input.storeId,
     // The roster's own entry runs the coordinator, roster and all: it may delegate in turn.
-    agent: member.self ? loop.input.agent : member.definition,
+    agent: member.self ? loop.agent : member.definition,
     environment: loop.input.environment,
     ...loop.vaults(),
     budget: loop.state.budget ?? null,

@@ -97,7 +97,7 @@ async function callModel(loop: SessionLoop, callKey: string, leading: WorkflowEv
     return await loop.activities.callModel({
       sessionId: loop.logId,
       callKey,
-      agent: loop.input.agent,
+      agent: loop.agent,
       leading,
       maxAttempts: tuning.modelMaxAttempts,
       vaultIds: state.vaultIds ?? [],

@@ -2,7 +2,10 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNo
 import { isDeepStrictEqual } from 'node:util';
 import { parseCents, spendLimitOf } from '../core/budget.ts';
 import { zeroUsage } from '../core/usage.ts';
-import type { SessionUpdateParams } from '../schemas/api-session.ts';
+import { z } from 'zod';
+import type { AgentDefinition } from '../schemas/agent.ts';
+import { agentDefinitionOf, agentSpecProblem, checkToolReferences, resolveTools } from '../schemas/api-agent.ts';
+import { SessionAgentUpdate, type SessionAgent, type SessionUpdateParams } from '../schemas/api-session.ts';
 import type { SessionEvent, UserEventParams } from '../schemas/events.ts';
 import { externalizeLargeContent } from '../store/content-refs.ts';
 import { newId } from '../store/ids.ts';
@@ -113,13 +116,15 @@ export class Longhaul {
      */
     update: async (sessionId: string, params: SessionUpdateParams): Promise<SessionView> => {
       const before = await this.#store.sessions.retrieve(sessionId);
+      const agent = params.agent ? await this.#updatedAgent(before, params.agent) : undefined;
       if (params.budget) await this.#checkBudgetRaise(before, params.budget);
-      const record = await this.#store.sessions.update(sessionId, params);
+      const record = await this.#store.sessions.update(sessionId, params, agent);
       await this.#recordUpdate(before, record, params);
-      if ((params.budget !== undefined || params.vault_ids !== undefined) && record.archived_at === null) {
+      if ((params.budget !== undefined || params.vault_ids !== undefined || agent) && record.archived_at === null) {
         const running = await this.#client.workflow
           .getHandle(sessionId)
           .signal(settingsSignal, {
+            ...(agent ? { agent: agent.definition } : {}),
             ...(params.budget !== undefined ? { budget: spendLimitOf(params.budget) } : {}),
             ...(params.vault_ids !== undefined ? { vaultIds: params.vault_ids } : {}),
           })
@@ -349,9 +354,34 @@ export class Longhaul {
     }
   }
 
+  /**
+   * The session's agent with the update's tools and MCP servers, each list replaced whole:
+   * the snapshot the API shows and the definition its workflow runs from the next model
+   * request on. Only an idle session of an API client's agent takes one.
+   */
+  async #updatedAgent(session: SessionRecord, update: SessionAgentUpdate): Promise<{ snapshot: SessionAgent; definition: AgentDefinition }> {
+    const current = session.agent;
+    if (!current) throw new InvalidRequestError(`agent: session ${session.id} was not created from an agent, so its agent cannot be updated`);
+    const { status } = await this.#stateOf(session);
+    if (status === 'running' || status === 'rescheduling') {
+      throw new ConflictError(`session ${session.id} is ${status}: interrupt it or wait for it to go idle, then update its agent`);
+    }
+    // A toolset may name a server the update leaves in place; a server the update removes must not be named.
+    z.object({ agent: SessionAgentUpdate.superRefine((value, ctx) => checkToolReferences(value, ctx, current)) }).parse({ agent: update });
+    const tools = update.tools !== undefined ? resolveTools(update.tools) : current.tools;
+    const mcp_servers = update.mcp_servers ?? current.mcp_servers;
+    const problem = agentSpecProblem({ tools, mcp_servers });
+    if (problem) throw new InvalidRequestError(`agent.${problem}`);
+    const snapshot = { ...current, tools, mcp_servers };
+    const updated = agentDefinitionOf(snapshot);
+    const { mcp_servers: _replaced, ...kept } = session.definition.agent;
+    return { snapshot, definition: { ...kept, tools: updated.tools, ...(updated.mcp_servers ? { mcp_servers: updated.mcp_servers } : {}) } };
+  }
+
   /** Writes `session.updated` into the session's log: what the update changed, as the session now has it. */
   async #recordUpdate(before: SessionRecord, after: SessionRecord, params: SessionUpdateParams): Promise<void> {
     const changed = {
+      ...(params.agent !== undefined ? { agent: after.agent ?? null } : {}),
       ...(params.title !== undefined && after.title !== before.title ? { title: after.title } : {}),
       ...(params.metadata != null && Object.keys(after.metadata).length > 0 ? { metadata: after.metadata } : {}),
       ...(params.budget !== undefined && !isDeepStrictEqual(after.budget ?? null, before.budget ?? null) ? { budget: after.budget ?? null } : {}),

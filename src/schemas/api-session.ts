@@ -60,8 +60,21 @@ export const SessionCreateParams = z.object({
 });
 export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
 
+/**
+ * `BetaManagedAgentsSessionAgentUpdate`: the tools and MCP servers a session's agent has
+ * from its next model request on, each list replaced whole (the rest of its version stays).
+ * What a toolset names is checked against the merged lists (`sessions.update`).
+ */
+export const SessionAgentUpdate = z.object({
+  tools: ToolList.optional(),
+  mcp_servers: z.array(McpServerParams).max(20).optional(),
+});
+export type SessionAgentUpdate = z.infer<typeof SessionAgentUpdate>;
+
 /** Body of `POST /v1/sessions/{session_id}`. */
 export const SessionUpdateParams = z.object({
+  /** Only while the session is not running, and only for a session created from an agent (or a deployment). */
+  agent: SessionAgentUpdate.optional(),
   title: z.string().max(512).nullish(),
   metadata: MetadataPatch.nullish(),
   /** A new budget (`null` lifts it); raising it resumes a session stopped at its budget. */

@@ -93,9 +93,11 @@ export class SessionRecords {
     return rows[0].record;
   }
 
-  async update(id: string, params: SessionUpdateParams): Promise<SessionRecord> {
+  /** Applies an update; `agent` is the session's agent as the update leaves it (snapshot and definition). */
+  async update(id: string, params: SessionUpdateParams, agent?: { snapshot: SessionAgent; definition: AgentDefinition }): Promise<SessionRecord> {
     return this.#mutate(id, (current) => ({
       ...current,
+      ...(agent ? { agent: agent.snapshot, definition: { ...current.definition, agent: agent.definition } } : {}),
       ...(params.title !== undefined ? { title: params.title ?? null } : {}),
       ...(params.budget !== undefined ? { budget: params.budget } : {}),
       ...(params.vault_ids !== undefined ? { vault_ids: params.vault_ids } : {}),

@@ -258,6 +258,40 @@ test('a budget of a few cents stops a looping agent with budget_reached; raising
   assert.deepEqual([renamed.title, renamed.metadata, 'budget' in renamed], ['renamed', { team: 'a' }, false]);
 });
 
+test('sessions.update replaces the agent\'s tools of an idle session from its next request on; a running session, or a toolset naming no server, is refused', async () => {
+  const toolNames = (request: ScriptedRequest | undefined) => (request?.tools ?? []).map((t) => ('name' in t ? t.name : t.type));
+  const script: ScriptFunction = (request, { callIndex }) =>
+    callIndex === 1 ? { content: [toolUse('bash', { command: 'sleep 5' })] } : { content: [text(`tools: ${toolNames(request).join(',')}`)] };
+  await using f = await startApiFixture({ temporal, script });
+  const session = await sessionFor(f, { tools: [{ type: 'agent_toolset_20260401' }] });
+  await f.client.beta.sessions.events.send(session.id, { events: [userText('first')] });
+  await waitForEvent(f.client, session.id, idleWith('end_turn'));
+  assert.ok(toolNames(f.harness.model.calls[0]?.body).includes('bash'));
+
+  // Running (the sleep): refused, and nothing changes.
+  await f.client.beta.sessions.events.send(session.id, { events: [userText('second')] });
+  await waitForEvent(f.client, session.id, (e) => e.type === 'agent.tool_use');
+  const lookup = { type: 'custom' as const, name: 'lookup', description: 'Looks a word up', input_schema: { type: 'object' as const, properties: { word: { type: 'string' } } } };
+  await assert.rejects(f.client.beta.sessions.update(session.id, { agent: { tools: [lookup] } }), (error: Error & { status?: number }) => error.status === 409 && /running/.test(error.message));
+  await waitForEvent(f.client, session.id, idleWith('end_turn'), { count: 2 });
+
+  await assert.rejects(
+    f.client.beta.sessions.update(session.id, { agent: { tools: [{ type: 'mcp_toolset', mcp_server_name: 'nowhere' }] } }),
+    (error: Error & { status?: number }) => error.status === 400 && /agent\.tools\.0\.mcp_server_name/.test(error.message),
+  );
+  const updated = await f.client.beta.sessions.update(session.id, { agent: { tools: [lookup] } });
+  assert.deepEqual(updated.agent.tools.map((t) => ('name' in t ? t.name : t.type)), ['lookup']);
+  assert.equal(updated.agent.id, session.agent.id, 'the same agent version, its tools replaced for this session');
+  assert.deepEqual((await f.client.beta.sessions.retrieve(session.id)).agent.tools, updated.agent.tools);
+
+  await f.client.beta.sessions.events.send(session.id, { events: [userText('third')] });
+  const log = await waitForEvent(f.client, session.id, idleWith('end_turn'), { count: 3 });
+  assert.deepEqual(toolNames(f.harness.model.calls.at(-1)?.body), ['lookup'], 'the next request offers only the new tools');
+  const change = log.find((e) => e.type === 'session.updated');
+  assert.ok(change?.type === 'session.updated');
+  assert.deepEqual(change.agent?.tools, updated.agent.tools, 'session.updated carries the whole agent as it became');
+});
+
 test('user.interrupt during a 60-second sleep kills the process, idles the session, and the next message works', async () => {
   const script: ScriptFunction = (request, { callIndex }) =>
     callIndex === 0 ? { content: [toolUse('bash', { command: 'sleep 60' })] } : { content: [text(`next: ${lastUserText(request)}`)] };
