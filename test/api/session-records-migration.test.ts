@@ -9,20 +9,26 @@ import { describe, test } from 'node:test';
 import { migrateSchema, statementsOf } from '../../src/store/migrate-schema.ts';
 import { migrations } from '../../src/store/migrations.ts';
 import { SessionRecords } from '../../src/store/session-records.ts';
+import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { storeBackends } from '../support/store-backends.ts';
 
 const backends = storeBackends();
+
+/** A store as the release before migration `id` left it. */
+async function migrateBefore(db: SqlDriver, id: number): Promise<void> {
+  await db.exec('CREATE TABLE IF NOT EXISTS longhaul_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)');
+  for (const migration of migrations.filter((m) => m.id < id)) {
+    for (const statement of statementsOf(migration.sql)) await db.query(statement);
+    await db.query('INSERT INTO longhaul_migrations (id, name, applied_at) VALUES ($1, $2, $3)', [migration.id, migration.name, 'then']);
+  }
+}
 
 for (const [backend, openDriver] of Object.entries(backends)) {
   describe(backend, () => {
     test('a store of the previous release: API and library sessions become one record each, nothing lost', async () => {
       const db = await openDriver();
       try {
-        await db.exec('CREATE TABLE IF NOT EXISTS longhaul_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)');
-        for (const migration of migrations.filter((m) => m.id < 11)) {
-          for (const statement of statementsOf(migration.sql)) await db.query(statement);
-          await db.query('INSERT INTO longhaul_migrations (id, name, applied_at) VALUES ($1, $2, $3)', [migration.id, migration.name, 'then']);
-        }
+        await migrateBefore(db, 11);
         const agent = { name: 'a', model: { id: 'claude-sonnet-5-5' }, system: 'hi', tools: [], mcp_servers: [] };
         const environment = { networking: { type: 'limited' } };
         const legacy = (id: string, created: string) =>
@@ -68,11 +74,7 @@ for (const [backend, openDriver] of Object.entries(backends)) {
     test('budgets stored in decimal dollars read back in cents, rounded to the nearest; records without one are untouched', async () => {
       const db = await openDriver();
       try {
-        await db.exec('CREATE TABLE IF NOT EXISTS longhaul_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)');
-        for (const migration of migrations.filter((m) => m.id < 21)) {
-          for (const statement of statementsOf(migration.sql)) await db.query(statement);
-          await db.query('INSERT INTO longhaul_migrations (id, name, applied_at) VALUES ($1, $2, $3)', [migration.id, migration.name, 'then']);
-        }
+        await migrateBefore(db, 21);
         const budget = (amount: string) => ({ type: 'limit', max_list_cost: { amount, currency: 'USD' } });
         const session = (id: string, b: unknown) =>
           db.query('INSERT INTO sessions (id, record, created_at, updated_at) VALUES ($1, $2::text::jsonb, $3, $3)', [id, JSON.stringify({ id, title: id, metadata: {}, budget: b }), '2026-11-01T00:00:00.000Z']);
