@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, link, lstat, mkdir, open, readFile, realpath, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { HostCommandError, HostCommands } from './host-commands.ts';
 import { SANDBOX_GID, SANDBOX_UID } from './sandbox-resources.ts';
 import type { SkillFolders } from './skill-folders.ts';
 import { SandboxStartError } from './types.ts';
-
-const run = promisify(execFile);
 
 /** Smallest disk a session may have: the file system's own structures need a few MiB. */
 export const MIN_DISK_MB = 64;
@@ -245,12 +242,16 @@ function unescapeMountPath(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
+/** One shell runs every disk command of this process: forking the worker itself for each is slow. */
+const hostCommands = new HostCommands({ timeoutSeconds: 60 });
+
 async function command(file: string, args: string[]): Promise<void> {
   try {
-    await run(file, args, { timeout: 60_000 });
+    await hostCommands.run(file, args);
   } catch (error) {
-    const { code, stderr } = error as { code?: string | number; stderr?: string };
-    const reason = code === 'ENOENT' ? `${file} is not installed (it comes with e2fsprogs / util-linux)` : (stderr?.trim() || String(error));
+    const { status, stderr } = error instanceof HostCommandError ? error : { status: undefined, stderr: '' };
+    const reason =
+      status === 127 ? `${file} is not installed (it comes with e2fsprogs / util-linux)` : status === 124 ? 'it did not finish within 60 s' : stderr || String(error);
     throw new SandboxStartError('start_failed', `could not prepare the session disk: ${file} ${args.join(' ')}: ${reason}`, { cause: error });
   }
 }
