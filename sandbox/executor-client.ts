@@ -202,13 +202,14 @@ export class ExecutorClient {
 
   #connection(): Promise<Socket> {
     if (this.#socket !== undefined) return Promise.resolve(this.#socket);
-    this.#connecting ??= new Promise<Socket>((resolve, reject) => {
-      const notSocket = notASocket(this.socketPath);
-      if (notSocket !== undefined) {
-        this.#connecting = undefined;
-        reject(new ExecutorConnectionError(`cannot connect to the executor at ${this.socketPath}: ${notSocket}`, { code: 'ENOTSOCK' }));
-        return;
-      }
+    if (this.#connecting) return this.#connecting;
+    const notSocket = notASocket(this.socketPath);
+    if (notSocket !== undefined) {
+      // Missing: the executor has not bound it yet (waitForExecutor polls for that), no connect needed to know.
+      const code = notSocket === MISSING ? 'ENOENT' : 'ENOTSOCK';
+      return Promise.reject(new ExecutorConnectionError(`cannot connect to the executor at ${this.socketPath}: ${notSocket}`, { code }));
+    }
+    this.#connecting = new Promise<Socket>((resolve, reject) => {
       const socket = connect({ path: connectablePath(this.socketPath) });
       const onError = (error: NodeJS.ErrnoException): void => {
         this.#connecting = undefined;
@@ -328,14 +329,19 @@ export class LineSplitter {
   }
 }
 
-/** Why `path` must not be connected to (a link, or not a socket), or undefined when it may (or does not exist yet). */
+const MISSING = 'it does not exist (yet)';
+
+/** Why `path` must not be connected to (missing, a link, or not a socket), or undefined when it may. */
 function notASocket(path: string): string | undefined {
   try {
-    const info = lstatSync(path);
+    // No exception for a missing file: while a container starts this is polled every few milliseconds.
+    const info = lstatSync(path, { throwIfNoEntry: false });
+    if (info === undefined) return MISSING;
     if (info.isSymbolicLink()) return 'it is a symbolic link';
     if (!info.isSocket()) return 'it is not a socket';
     return undefined;
   } catch {
+    // Unreadable (a folder on the way removed): connecting would fail the same way.
     return undefined;
   }
 }

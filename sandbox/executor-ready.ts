@@ -3,7 +3,9 @@ import type { BoundPorts, WaitStrategy } from 'testcontainers';
 import { type ExecutorClient, ExecutorConnectionError, type ExecutorPing } from './executor-client.ts';
 import { SandboxStartError } from './types.ts';
 
-const POLL_INTERVAL_MS = 2;
+/** The first polls come 2 ms apart, later ones further (a burst of starts polls 50 sockets at once). */
+const FIRST_POLL_INTERVAL_MS = 2;
+const MAX_POLL_INTERVAL_MS = 20;
 const LIVENESS_CHECK_EVERY_MS = 200;
 
 export type WaitForExecutorOptions = {
@@ -14,7 +16,7 @@ export type WaitForExecutorOptions = {
 };
 
 /**
- * Polls the executor's socket every few milliseconds until it answers `ping`. The
+ * Polls the executor's socket, every few milliseconds at first, until it answers `ping`. The
  * socket file appears when the executor binds it, so until then connecting fails fast
  * (ENOENT, or ECONNREFUSED for a socket left by a replaced container).
  */
@@ -22,6 +24,7 @@ export async function waitForExecutor({ client, timeoutMs, deadReason }: WaitFor
   const deadline = Date.now() + timeoutMs;
   let nextLivenessCheck = Date.now() + LIVENESS_CHECK_EVERY_MS;
   let lastError: unknown;
+  let interval = FIRST_POLL_INTERVAL_MS;
   while (Date.now() < deadline) {
     try {
       return await client.ping({ timeoutMs: Math.max(1, Math.min(2_000, deadline - Date.now())) });
@@ -36,7 +39,8 @@ export async function waitForExecutor({ client, timeoutMs, deadReason }: WaitFor
       }
       nextLivenessCheck = Date.now() + LIVENESS_CHECK_EVERY_MS;
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+    await new Promise((resolve) => setTimeout(resolve, interval));
+    interval = Math.min(MAX_POLL_INTERVAL_MS, interval * 1.5);
   }
   throw new SandboxStartError('not_ready', `sandbox executor did not answer within ${timeoutMs} ms`, { cause: lastError });
 }
