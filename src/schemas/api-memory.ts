@@ -130,6 +130,8 @@ export const MemoryVersionListQuery = PageQuery.extend({
   operation: MemoryVersionOperation.optional(),
   session_id: z.string().optional(),
   api_key_id: z.string().optional(),
+  /** Longhaul has no service accounts: versions are written by API keys and sessions, so this matches none. */
+  service_account_id: z.string().optional(),
   'created_at[gte]': QueryTimestamp.optional(),
   'created_at[lte]': QueryTimestamp.optional(),
   view: MemoryView.optional(),

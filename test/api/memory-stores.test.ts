@@ -156,6 +156,9 @@ for (const [backend, openDriver] of Object.entries(backends)) {
       const deletions = (await versions.list(store.id, { operation: 'deleted' })).data;
       assert.deepEqual(deletions.map((v) => [v.memory_id, v.content_sha256]), [[second.id, null]]);
       assert.equal((await versions.list(store.id, { api_key_id: 'apikey_other' })).data.length, 0);
+      // No service account writes here: the filter matches nothing rather than being ignored.
+      assert.equal((await versions.list(store.id, { service_account_id: 'svac_anyone' })).data.length, 0);
+      await assert.rejects(versions.list('memstore_missing', { service_account_id: 'svac_anyone' }), (error: Error & { status?: number }) => error.status === 404);
       assert.equal((await versions.retrieve(history[2]!.id, { memory_store_id: store.id })).content, content, 'retrieve defaults to full');
 
       // Redaction: the content goes everywhere, the metadata stays; the live version cannot be redacted.

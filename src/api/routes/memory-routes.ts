@@ -188,6 +188,11 @@ export function registerMemoryRoutes(app: ApiApp, { memories }: { memories: Memo
     async (c) => {
       const query = c.req.valid('query');
       const withContent = query.view === 'full';
+      // Nothing here writes as a service account: the filter is honoured by matching nothing.
+      if (query.service_account_id !== undefined) {
+        await memories.retrieve(c.req.valid('param').memory_store_id);
+        return c.json({ data: [], next_page: null }, 200);
+      }
       const page = await memories.listVersions(c.req.valid('param').memory_store_id, {
         limit: clampLimit(query.limit, withContent ? { max: FULL_VIEW_LIMIT } : {}),
         cursor: cursorOf(query.page),
