@@ -35,6 +35,8 @@ export type CreateSessionDeps = Pick<ApiDeps, 'longhaul' | 'agents' | 'environme
 export type NewApiSession = {
   /** Set by a deployment run, so a retried start makes the same session; otherwise a new id. */
   id?: string | undefined;
+  /** The deployment whose run this is (`Session.deployment_id`). */
+  deployment_id?: string | undefined;
   agent: SessionAgentParam;
   environment_id: string;
   initial_events?: readonly UserEventParams[] | undefined;
@@ -88,7 +90,7 @@ export async function createApiSession(deps: CreateSessionDeps, params: NewApiSe
       vaultIds,
       budget: params.budget ?? null,
       mounts: fileResources.mounts,
-      named: { agent: { ...threadAgentOf(agent, ownSkills), multiagent: roster.snapshot }, environmentId: environment.id },
+      named: { agent: { ...threadAgentOf(agent, ownSkills), multiagent: roster.snapshot }, environmentId: environment.id, deploymentId: params.deployment_id },
       title: params.title ?? null,
       metadata: params.metadata ?? {},
     });

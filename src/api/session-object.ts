@@ -22,7 +22,7 @@ export function sessionObject(record: ApiSessionRecord, state: SessionState, { n
     outcome_evaluations: state.outcome_evaluations,
     stats: { duration_seconds: Math.max(0, (Date.parse(end) - Date.parse(record.created_at)) / 1000), active_seconds: state.usage.active_seconds },
     usage: state.usage,
-    deployment_id: null,
+    deployment_id: record.deployment_id ?? null,
     created_at: record.created_at,
     updated_at: record.updated_at,
     archived_at: record.archived_at,

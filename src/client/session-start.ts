@@ -23,8 +23,8 @@ export type CreateSessionOptions = {
   /** Uploaded files a worker copies into the sandbox before the first model call (validated paths). */
   mounts?: FileMount[];
   tuning?: SessionTuning;
-  /** What an API client named: the agent version (overrides applied) and the environment. Library sessions have none. */
-  named?: { agent: SessionAgent; environmentId: string };
+  /** What an API client named: the agent version (overrides applied) and the environment (and the deployment whose run it is). Library sessions have none. */
+  named?: { agent: SessionAgent; environmentId: string; deploymentId?: string | undefined };
   title?: string | null;
   metadata?: Record<string, string>;
 };
@@ -51,6 +51,7 @@ export function sessionStartOf(options: CreateSessionOptions, { storeId }: { sto
     id,
     definition: { agent, environment },
     ...(named ? { agent: named.agent, environment_id: named.environmentId } : {}),
+    ...(named?.deploymentId ? { deployment_id: named.deploymentId } : {}),
     title: options.title ?? null,
     metadata: options.metadata ?? {},
     vault_ids: vaultIds,

@@ -187,6 +187,7 @@ export class DeploymentService {
       if (!(await this.#sessionExists(sessionId))) {
         await createApiSession(this.#options.sessions, {
           id: sessionId,
+          deployment_id: deployment.id,
           agent: deployment.agent,
           environment_id: deployment.environment_id,
           initial_events: deployment.initial_events as UserEventParams[],

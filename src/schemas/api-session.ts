@@ -140,7 +140,8 @@ export const Session = z.object({
   ),
   stats: z.object({ duration_seconds: exactOptional(z.number()), active_seconds: exactOptional(z.number()) }),
   usage: SessionUsage,
-  deployment_id: z.null(),
+  /** The deployment whose run created the session; null otherwise. */
+  deployment_id: z.string().nullable(),
   created_at: Timestamp,
   updated_at: Timestamp,
   archived_at: Timestamp.nullable(),

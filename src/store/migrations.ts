@@ -544,4 +544,14 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
        WHERE jsonb_typeof(record -> 'budget') = 'object';
     `,
   },
+  {
+    id: 22,
+    name: 'sessions name their deployment',
+    sql: `
+      -- A deployment run's session had its deployment only in its metadata (with the run beside it).
+      UPDATE sessions
+         SET record = jsonb_set(record, '{deployment_id}', record -> 'metadata' -> 'deployment_id')
+       WHERE record -> 'metadata' ? 'deployment_id' AND record -> 'metadata' ? 'deployment_run_id' AND NOT record ? 'deployment_id';
+    `,
+  },
 ];

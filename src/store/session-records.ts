@@ -20,6 +20,8 @@ export type SessionRecord = {
   agent?: SessionAgent | undefined;
   /** The environment an API client named; absent for library sessions. */
   environment_id?: string | undefined;
+  /** The deployment whose run created the session; absent otherwise. */
+  deployment_id?: string | undefined;
   title: string | null;
   metadata: Record<string, string>;
   /** Absent on sessions created before vaults existed. */
@@ -51,6 +53,7 @@ export type ListSessionsOptions = {
   includeArchived?: boolean | undefined;
   agentId?: string | undefined;
   agentVersion?: number | undefined;
+  deploymentId?: string | undefined;
   /** Only these sessions. */
   ids?: readonly string[] | undefined;
   createdAt?: { gt?: string | undefined; gte?: string | undefined; lt?: string | undefined; lte?: string | undefined } | undefined;
@@ -115,7 +118,7 @@ export class SessionRecords {
   }
 
   /** Sessions API clients created (library sessions have no agent version to show). */
-  async listApiSessions({ limit, cursor, order = 'desc', includeArchived = false, agentId, agentVersion, ids, createdAt = {} }: ListSessionsOptions): Promise<Page<ApiSessionRecord>> {
+  async listApiSessions({ limit, cursor, order = 'desc', includeArchived = false, agentId, agentVersion, deploymentId, ids, createdAt = {} }: ListSessionsOptions): Promise<Page<ApiSessionRecord>> {
     const where = ['deleted_at IS NULL', 'agent_id IS NOT NULL'];
     const params: unknown[] = [];
     const add = (condition: (n: string) => string, value: unknown) => {
@@ -125,6 +128,7 @@ export class SessionRecords {
     if (!includeArchived) where.push('archived_at IS NULL');
     if (agentId !== undefined) add((n) => `agent_id = ${n}`, agentId);
     if (agentVersion !== undefined) add((n) => `(record->'agent'->>'version')::integer = ${n}`, agentVersion);
+    if (deploymentId !== undefined) add((n) => `record->>'deployment_id' = ${n}`, deploymentId);
     if (ids !== undefined) add((n) => `id = ANY(${n}::text[])`, [...ids]);
     if (createdAt.gt !== undefined) add((n) => `created_at > ${n}`, createdAt.gt);
     if (createdAt.gte !== undefined) add((n) => `created_at >= ${n}`, createdAt.gte);

@@ -191,6 +191,10 @@ test('runs: on demand and from the Schedule, each a session that ends with the i
   assert.equal(await resultOf(f, manual.session_id), 'report: summarise the last hour');
   const session = await client.beta.sessions.retrieve(manual.session_id);
   assert.deepEqual(session.metadata, { deployment_id: deployment.id, deployment_run_id: manual.id });
+  assert.equal(session.deployment_id, deployment.id);
+  const listed = await client.beta.sessions.list({ deployment_id: deployment.id });
+  assert.deepEqual(listed.data.map((s) => s.id), [manual.session_id], 'sessions.list filters by the deployment');
+  assert.deepEqual((await client.beta.sessions.list({ deployment_id: 'depl_none' })).data, []);
   // The run's workflow follows the session to its end, then ends too.
   await f.harness.client.workflow.getHandle(`${deployment.id}:manual-${manual.id}`).result();
 

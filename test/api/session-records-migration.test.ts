@@ -2,7 +2,8 @@
  * Migrations of stored records. Migration 11 makes one record of a session's two rows: a
  * store written by the release before it (a `sessions` row with the workflow's definition,
  * an `api_sessions` row with what the API client named) reads back as one record, through
- * the API's list too. Migration 21 rewrites stored budgets from decimal dollars to cents.
+ * the API's list too. Migration 21 rewrites stored budgets from decimal dollars to cents;
+ * migration 22 gives a deployment run's session its `deployment_id`.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -71,7 +72,7 @@ for (const [backend, openDriver] of Object.entries(backends)) {
       }
     });
 
-    test('budgets stored in decimal dollars read back in cents, rounded to the nearest; records without one are untouched', async () => {
+    test('budgets stored in decimal dollars read back in cents, rounded to the nearest (21); a deployment run\'s session names its deployment (22)', async () => {
       const db = await openDriver();
       try {
         await migrateBefore(db, 21);
@@ -86,8 +87,17 @@ for (const [backend, openDriver] of Object.entries(backends)) {
           'depl_1', 'agent_1', 'active', JSON.stringify({ id: 'depl_1', budget: budget('1.5') }), '2026-11-01T00:00:00.000Z',
         ]);
 
+        const run = { id: 'sesn_run', title: 'run', metadata: { deployment_id: 'depl_1', deployment_run_id: 'drun_1' }, budget: null };
+        const own = { id: 'sesn_own', title: 'own', metadata: { deployment_id: 'mine' }, budget: null };
+        for (const record of [run, own]) {
+          await db.query('INSERT INTO sessions (id, record, created_at, updated_at) VALUES ($1, $2::text::jsonb, $3, $3)', [record.id, JSON.stringify(record), '2026-11-01T00:00:00.000Z']);
+        }
+
         await migrateSchema(db);
         const records = new SessionRecords(db);
+        // Migration 22: a deployment run's session names its deployment; a user's own metadata key is no deployment.
+        assert.equal((await records.retrieve('sesn_run')).deployment_id, 'depl_1');
+        assert.equal((await records.retrieve('sesn_own')).deployment_id, undefined);
         const amounts = await Promise.all(['sesn_cents', 'sesn_whole', 'sesn_half'].map(async (id) => (await records.retrieve(id)).budget?.max_list_cost.amount));
         assert.deepEqual(amounts, ['5', '2500', '1235']);
         assert.equal((await records.retrieve('sesn_none')).budget, null);

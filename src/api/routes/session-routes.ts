@@ -76,6 +76,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & Omit<CreateSe
           include_archived: QueryBoolean.optional(),
           agent_id: z.string().optional(),
           agent_version: z.coerce.number().int().min(1).max(INT32_MAX).optional(),
+          deployment_id: z.string().optional(),
           memory_store_id: z.string().optional(),
           ...CreatedAtQuery,
           statuses: oneOrMany(SessionStatus),
@@ -93,6 +94,7 @@ export function registerSessionRoutes(app: ApiApp, deps: ApiDeps & Omit<CreateSe
         includeArchived: query.include_archived,
         agentId: query.agent_id,
         agentVersion: query.agent_version,
+        deploymentId: query.deployment_id,
         // The attachments may live in another database than the sessions (the API's stores apart from the engine's).
         ids: query.memory_store_id !== undefined ? ((await deps.sessionMemory?.sessionsWith(query.memory_store_id)) ?? []) : undefined,
         createdAt: createdAtRange(query),
