@@ -8,7 +8,8 @@
  *   time is waiting (Temporal timers, container starts, child processes), so two at once on
  *   two cores take far less than one after the other.
  * - ALONE files look at Docker as a whole (every container with some label, not only
- *   their own): they run last, one at a time, with nothing beside them.
+ *   their own) or need the whole machine for a phase bounded by the wall clock: they run
+ *   last, one at a time, with nothing beside them.
  * - BESIDE files mostly wait for the wall clock: they start first and run beside the
  *   lanes without taking one.
  *
@@ -22,8 +23,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Files that list or count Docker objects by a label every Longhaul sandbox carries: another file's would count. */
-const ALONE = new Set(['test/integration/sandbox-packages.test.ts']);
+/**
+ * Files that must not share the machine: sandbox-packages counts Docker objects by a label
+ * every package build carries (another file's would count); fuzz's stateful phase runs for a
+ * fixed 20 s and must follow at least 15 OpenAPI links in them (beside another file on two
+ * cores it followed 9).
+ */
+const ALONE = new Set(['test/integration/sandbox-packages.test.ts', 'test/api/fuzz.test.ts']);
 /** Files that spend minutes waiting for the real clock (a cron schedule firing at minute boundaries) and little CPU. */
 const BESIDE = new Set(['test/api/deployments.test.ts']);
 /**
@@ -31,7 +37,6 @@ const BESIDE = new Set(['test/api/deployments.test.ts']);
  * they start first, so the short ones fill the lanes' ends. A file missing here only starts later.
  */
 const LONGEST_FIRST = [
-  'test/api/fuzz.test.ts',
   'test/integration/no-leaks.test.ts',
   'test/integration/chaos.test.ts',
   'test/api/python-sdk.test.ts',
