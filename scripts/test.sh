@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs setup, the typecheck, then the tests (test/**/*.test.ts) one file at a time (files that
-# mostly wait on the real clock run beside that line).
+# Runs setup, the typecheck, then the tests (test/**/*.test.ts), each file in a process of
+# its own, two files at a time (LONGHAUL_TEST_LANES=1: one at a time); see
+# scripts/run-test-files.ts.
 #
 #   scripts/test.sh                       everything
 #   scripts/test.sh test/unit             only files under these folders or these files
@@ -52,44 +53,11 @@ done
 # An empty selection is a mistake (a typo'd folder, tests moved), never a pass.
 ((${#files[@]} > 0)) || die "no *.test.ts files under: ${targets[*]}" "add tests, or pass the folder or file that holds them"
 
-# Files that spend minutes waiting for the real clock (a cron schedule firing at minute
-# boundaries) and little CPU: run beside the others, not in the line, when there are others.
-# Their output is held and printed whole when they finish, so the two never interleave.
-WAIT_ON_CLOCK=(test/api/deployments.test.ts)
-main_files=()
-beside_files=()
-for f in "${files[@]}"; do
-  beside=0
-  for w in "${WAIT_ON_CLOCK[@]}"; do [[ "$f" == "$w" || "$f" == "./$w" ]] && beside=1; done
-  if ((beside)); then beside_files+=("$f"); else main_files+=("$f"); fi
-done
-if ((${#main_files[@]} == 0)); then main_files=("${beside_files[@]}"); beside_files=(); fi
-
-log "running ${#files[@]} test file(s)${beside_files[*]:+ (${beside_files[*]} beside the others)}"
+# scripts/run-test-files.ts runs them: most in two lanes at once, files that look at Docker
+# as a whole alone at the end, files that wait on the wall clock beside the lanes; each
+# file's output printed whole, then the added-up counts and the slowest files.
 started=$(now_ms)
 status=0
-beside_pid=""
-if ((${#beside_files[@]} > 0)); then
-  beside_log=$(mktemp)
-  node --test --test-concurrency=1 --test-timeout=600000 ${options[@]+"${options[@]}"} "${beside_files[@]}" >"$beside_log" 2>&1 &
-  beside_pid=$!
-  # Stopped with the script (Ctrl-C, a failed setup of the line), never left running.
-  trap 'kill "$beside_pid" 2>/dev/null || true' EXIT
-fi
-times_log=$(mktemp)
-node --test --test-concurrency=1 --test-timeout=600000 \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=./test/support/file-times-reporter.ts --test-reporter-destination="$times_log" \
-  ${options[@]+"${options[@]}"} "${main_files[@]}" || status=$?
-cat "$times_log"
-rm -f "$times_log"
-if [[ -n "$beside_pid" ]]; then
-  beside_status=0
-  wait "$beside_pid" || beside_status=$?
-  log "── ${beside_files[*]} (ran beside the others):"
-  cat "$beside_log"
-  rm -f "$beside_log"
-  ((beside_status == 0)) || status=$beside_status
-fi
+node scripts/run-test-files.ts ${options[@]+"${options[@]}"} -- "${files[@]}" || status=$?
 if ((status != 0)); then die "tests failed after $(elapsed_since "$started")" "see the failures above"; fi
 log "tests passed in $(elapsed_since "$started")"

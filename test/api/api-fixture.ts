@@ -30,8 +30,9 @@ export type ApiFixture = {
 
 /**
  * The HTTP API on a free port, over a real harness (Temporal, store, Docker
- * sandboxes, scripted model, worker). The API's resource stores live in their
- * own in-memory PGlite: the harness keeps its driver to itself.
+ * sandboxes, scripted model, worker). The API's resource stores and the harness's session
+ * store share one in-memory PGlite, as in `longhaul dev`; with `postgresUrl` the session
+ * store is on PostgreSQL, and the resource stores too with `apiStoreUrl`.
  */
 export async function startApiFixture({
   temporal,
@@ -48,7 +49,7 @@ export async function startApiFixture({
   streamKeepaliveMs?: number;
   /** The harness's store on PostgreSQL (so worker processes can share it) instead of in-memory PGlite. */
   postgresUrl?: string;
-  /** The API's resource stores on PostgreSQL too (default: their own in-memory PGlite). */
+  /** The API's resource stores on PostgreSQL too (default: in-memory PGlite, their own when `postgresUrl` is given). */
   apiStoreUrl?: string;
   /** Start an in-process worker (default true). */
   worker?: boolean;
@@ -79,7 +80,10 @@ export async function startApiFixture({
   // connection when the store is PostgreSQL, else from the API's in-memory database.
   const workerFilesDriver = harnessOptions.postgresUrl && apiStoreUrl === harnessOptions.postgresUrl ? await openPostgresDriver({ url: apiStoreUrl }) : undefined;
   const workerFiles = workerFilesDriver ? new FileStore(workerFilesDriver) : stores.files;
-  const harness = await startHarness({ temporal, script, mcp, credentials, files: workerFiles, apiStores: stores, ...harnessOptions });
+  // Without PostgreSQL, sessions and the API's resources share one in-memory database, as in
+  // `longhaul dev` (and one PGlite start, about 1.5 s of CPU, fewer); the harness closes it.
+  const shared = !apiStoreUrl && !harnessOptions.postgresUrl;
+  const harness = await startHarness({ temporal, script, mcp, credentials, files: workerFiles, apiStores: stores, ...harnessOptions, ...(shared ? { storeDriver: driver } : {}) });
   const app = createApiApp({
     longhaul: harness.longhaul,
     store: harness.store,
@@ -111,7 +115,7 @@ export async function startApiFixture({
       await harness[Symbol.asyncDispose]();
       await mcp[Symbol.asyncDispose]();
       await workerFilesDriver?.close();
-      await driver.close();
+      if (!shared) await driver.close();
     },
   };
 }

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import type { SessionEvent } from '../../src/schemas/events.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { text, toolUse, userMessage } from '../../src/testing/index.ts';
-import { findSessionContainerId } from '../support/docker.ts';
+import { findSessionContainerId, waitForSandboxProcess } from '../support/docker.ts';
 import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
 
 const agent = { name: 'coder', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' as const }] };
@@ -109,8 +109,8 @@ test('docker kill of the sandbox mid-session: rescheduled, completed on a new co
   });
   const session = await h.longhaul.sessions.create({ agent, events: [userMessage('go')] });
   await collectEvents(h.longhaul, session.id, (e, all) => all.filter((x) => x.type === 'agent.tool_use').length === 2);
-  await new Promise((r) => setTimeout(r, 500));
-  const before = await findSessionContainerId(session.id);
+  // Killed while the second call runs in it (a fixed pause could land before, on a busy machine).
+  const before = await waitForSandboxProcess(session.id, /sleep 30/);
   execFileSync('docker', ['kill', before]);
   const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 90_000 });
   const types = events.map((e) => e.type);
@@ -191,8 +191,9 @@ test("docker kill of the sandbox under a specialist thread: the thread is resche
     if (thread && (await h.store.listEvents(thread.id, { types: ['agent.tool_use'] })).length > 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  await new Promise((r) => setTimeout(r, 500));
-  const before = await findSessionContainerId(session.id);
+  // Killed while the thread's call runs in it: a kill while the container still starts is a
+  // failed start (an error result), not the lost sandbox this test is about.
+  const before = await waitForSandboxProcess(session.id, /sleep 30/);
   execFileSync('docker', ['kill', before]);
   const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
   const threadLog = (await assertGaplessLog(h.store, thread!.id)).map((e) => e.type);

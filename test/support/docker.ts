@@ -10,6 +10,28 @@ export async function findSessionContainerId(sessionId: string): Promise<string>
 }
 
 /**
+ * Waits until a process whose command line matches `pattern` runs in the session's sandbox
+ * container (a tool call is under way there, not still starting its container), and returns
+ * the container's id; fails after `timeoutMs`.
+ */
+export async function waitForSandboxProcess(sessionId: string, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let containerId = '';
+    let processes = '';
+    try {
+      containerId = await findSessionContainerId(sessionId);
+      processes = execFileSync('docker', ['exec', containerId, 'ps', '-eo', 'args'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    } catch {
+      // No container yet, or it is still starting.
+    }
+    if (pattern.test(processes)) return containerId;
+    if (Date.now() > deadline) throw new Error(`no process matching ${pattern} in the sandbox of ${sessionId} after ${timeoutMs} ms:\n${processes}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
  * Removes what the given sessions left in Docker and on the host (container, disk, host
  * folder, volumes) for a test whose worker was a child process it killed: the same
  * `destroy` a worker runs when a session is deleted.

@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { Longhaul } from '../../src/client/longhaul.ts';
 import type { SessionEvent } from '../../src/schemas/events.ts';
+import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import type { FileContentReader } from '../../src/store/file-store.ts';
@@ -91,6 +92,7 @@ export async function startHarness({
   script,
   worker: startWorkerNow = true,
   postgresUrl,
+  storeDriver,
   mcp,
   credentials,
   files,
@@ -112,6 +114,12 @@ export async function startHarness({
   context?: ContextSettings;
   worker?: boolean;
   postgresUrl?: string;
+  /**
+   * The store's database, one the caller opened: the API fixture's, so that sessions and the
+   * API's resources share one database as in `longhaul dev`. The harness closes it with the
+   * store. Default: PostgreSQL at `postgresUrl`, else a new PGlite in memory.
+   */
+  storeDriver?: SqlDriver;
   /** The workers' MCP gateway. */
   mcp?: McpGateway;
   /** Vault credentials for the sandboxes' egress proxies. */
@@ -135,7 +143,7 @@ export async function startHarness({
 }): Promise<Harness> {
   const taskQueue = `test-${process.pid}-${++queueCounter}`;
   const dataDir = mkdtempSync('/tmp/longhaul-test-');
-  const store = await SessionStore.open(postgresUrl ? await openPostgresDriver({ url: postgresUrl }) : await openPgliteDriver(), {
+  const store = await SessionStore.open(storeDriver ?? (postgresUrl ? await openPostgresDriver({ url: postgresUrl }) : await openPgliteDriver()), {
     ...(workLeaseTtlSeconds !== undefined ? { work: { leaseTtlSeconds: workLeaseTtlSeconds } } : {}),
   });
   const model = await ScriptedModelServer.start({ ...modelOptions, script });
