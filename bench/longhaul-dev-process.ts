@@ -39,12 +39,12 @@ export type LonghaulDevProcess = {
  * await using dev = await startLonghaulDev({ root, modelUrl: model.url });
  * const client = new Anthropic({ baseURL: dev.apiUrl, apiKey: dev.apiKey });
  */
-export async function startLonghaulDev({ root, modelUrl }: { root: string; modelUrl: string }): Promise<LonghaulDevProcess> {
+export async function startLonghaulDev({ root, modelUrl, env: extraEnv = {} }: { root: string; modelUrl: string; env?: Record<string, string> }): Promise<LonghaulDevProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'longhaul-bench-dev-'));
   const layout = dataDirLayout(dataDir);
   const port = await freePort();
   const args = ['dev', '--data-dir', dataDir, '--port', String(port), '--temporal-port', String(await freePort())];
-  const env = cliEnv({ ANTHROPIC_API_KEY: 'bench-model', ANTHROPIC_BASE_URL: modelUrl, LONGHAUL_API_KEY: API_KEY });
+  const env = cliEnv({ ...extraEnv, ANTHROPIC_API_KEY: 'bench-model', ANTHROPIC_BASE_URL: modelUrl, LONGHAUL_API_KEY: API_KEY });
   const child = spawn(process.execPath, [join(root, 'bin', 'longhaul.js'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let output = '';
