@@ -256,7 +256,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     assertSessionId(spec.sessionId);
     assertSecretNames(secretsOf(spec));
     const cached = this.#sandboxes.get(spec.sessionId);
-    if (cached !== undefined && (await cached.isAlive())) {
+    // Every tool call comes through here: an open connection spares it a ping to the executor.
+    if (cached !== undefined && (cached.connected || (await cached.isAlive()))) {
       // Secrets may have been rotated since: new requests use the values given now.
       this.#egress.refresh(spec);
       return cached;

@@ -121,6 +121,15 @@ export class DockerSandbox implements Sandbox {
     }
   }
 
+  /**
+   * True while this sandbox's connection to its executor is open: that executor has not
+   * exited (nor been replaced) as far as this process has heard. No round trip; a call on a
+   * connection that closes meanwhile still finds out (`runTool` asks `isAlive`).
+   */
+  get connected(): boolean {
+    return this.#client.connected;
+  }
+
   /** True while this sandbox's executor (not a replacement's) answers on its socket. */
   async isAlive(): Promise<boolean> {
     try {

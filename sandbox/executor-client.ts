@@ -175,6 +175,15 @@ export class ExecutorClient {
     return parsePing(await this.#request({ op: 'ping' }, Math.max(1, timeoutMs - (Date.now() - started))));
   }
 
+  /**
+   * Whether a connection to the executor is open. A connection is to one executor process:
+   * it closes when that process exits or its container is removed, so an open one is to
+   * the executor it was made to (a replacement's socket needs a new connection).
+   */
+  get connected(): boolean {
+    return !this.#closed && this.#socket !== undefined && !this.#socket.destroyed;
+  }
+
   /** Closes the connection; pending calls reject (their executions go on in the sandbox). */
   close(): void {
     this.#closed = true;
