@@ -14,6 +14,7 @@
  *   BENCH_CONCURRENCY_WARM_POOL a warm pool size for `longhaul dev` (LONGHAUL_SANDBOX_WARM_POOL), waited for until
  *                               full before the sessions are created: what a pool sized for the burst buys
  *                               (default: dev's own pool, not waited for)
+ *   BENCH_CONCURRENCY_STARTS    container starts at once for `longhaul dev` (LONGHAUL_SANDBOX_CONCURRENT_STARTS; default its own)
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +65,12 @@ export async function runConcurrencyBenchmark(): Promise<Record<string, unknown>
   const steps = envInt('BENCH_CONCURRENCY_STEPS', 20);
   const baselineRev = process.env['BENCH_CONCURRENCY_BASELINE']?.trim() || undefined;
   const warmPool = process.env['BENCH_CONCURRENCY_WARM_POOL']?.trim() ? envInt('BENCH_CONCURRENCY_WARM_POOL', 0) : undefined;
+  const starts = process.env['BENCH_CONCURRENCY_STARTS']?.trim() ? envInt('BENCH_CONCURRENCY_STARTS', 0) : undefined;
+  // `longhaul dev` gets no LONGHAUL_* variable of the bench's own environment (cliEnv): only these.
+  const devEnv: Record<string, string> = {
+    ...(warmPool !== undefined && { LONGHAUL_SANDBOX_WARM_POOL: String(warmPool) }),
+    ...(starts !== undefined && { LONGHAUL_SANDBOX_CONCURRENT_STARTS: String(starts) }),
+  };
   const script = new BenchModelScript();
   const model = await ScriptedModelServer.start({ script: script.script });
   try {
@@ -74,11 +81,12 @@ export async function runConcurrencyBenchmark(): Promise<Record<string, unknown>
       current: `the working tree at ${head.slice(0, 12)}, uncommitted changes included`,
       ...(baseline && { baseline: `${baseline.commit.slice(0, 12)} (${baselineRev})` }),
       ...(warmPool !== undefined && { warm_pool: `LONGHAUL_SANDBOX_WARM_POOL=${warmPool}, full before the sessions were created` }),
+      ...(starts !== undefined && { concurrent_starts: `LONGHAUL_SANDBOX_CONCURRENT_STARTS=${starts}` }),
       target: CONCURRENCY_TARGET,
       measured_as: MEASURED_AS,
     };
     for (const sessions of sizes) {
-      const measure = (tag: string, root: string) => measureConcurrency({ root, modelUrl: model.url, sessions, steps, warmPool, label: `${tag}${sessions}` });
+      const measure = (tag: string, root: string) => measureConcurrency({ root, modelUrl: model.url, sessions, steps, warmPool, devEnv, label: `${tag}${sessions}` });
       // Side by side, one right after the other, so both see the same machine.
       results[`sessions_${sessions}`] = baseline ? { baseline: await measure('base', baseline.root), current: await measure('cur', repoRoot) } : await measure('cur', repoRoot);
     }
@@ -88,9 +96,9 @@ export async function runConcurrencyBenchmark(): Promise<Record<string, unknown>
   }
 }
 
-async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, label }: { root: string; modelUrl: string; sessions: number; steps: number; warmPool: number | undefined; label: string }) {
+async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, devEnv, label }: { root: string; modelUrl: string; sessions: number; steps: number; warmPool: number | undefined; devEnv: Record<string, string>; label: string }) {
   progress(`concurrency ${label}: starting longhaul dev`);
-  await using dev = await startLonghaulDev({ root, modelUrl, env: warmPool === undefined ? {} : { LONGHAUL_SANDBOX_WARM_POOL: String(warmPool) } });
+  await using dev = await startLonghaulDev({ root, modelUrl, env: devEnv });
   if (warmPool !== undefined) await waitForWarmPool(warmPool, label);
   await sleep(SETTLE_MS);
   const startupRss = engineRssMib(dev);

@@ -27,7 +27,7 @@ import {
   warmContainerName,
   warmLabels,
 } from './sandbox-resources.ts';
-import { StartPacer } from './start-pacer.ts';
+import { defaultConcurrentStarts, StartPacer } from './start-pacer.ts';
 import { type SandboxDriver, type SandboxLogger, type SandboxNetworking, type SandboxSpec, SandboxStartError } from './types.ts';
 import { recordSandboxStart, secondsSince } from '../src/telemetry/metric-instruments.ts';
 import { type StartWarmContainer, type WarmKey, WarmPool } from './warm-pool.ts';
@@ -120,7 +120,7 @@ export type DockerSandboxDriverOptions = {
    * 16 MiB) and a mounted empty disk. Default 0: none. See `warmUp`.
    */
   warmPoolSize?: number;
-  /** Container starts (sessions' and the warm pool's refills) running at once, at most; the rest wait, sessions' first. Default 3. */
+  /** Container starts (sessions' and the warm pool's refills) running at once, at most; the rest wait, sessions' first. Default `defaultConcurrentStarts()`. */
   concurrentStarts?: number;
 };
 
@@ -181,7 +181,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     logger,
     egressUpstreamCa,
     warmPoolSize = 0,
-    concurrentStarts = 3,
+    concurrentStarts = defaultConcurrentStarts(),
   }: DockerSandboxDriverOptions) {
     this.dataDir = resolve(dataDir);
     this.#image = image;

@@ -115,6 +115,8 @@ export class SessionDisks {
     try {
       await command('umount', [target]);
     } catch {
+      // A teardown racing this one (a released sandbox and its session's cleanup) got there first.
+      if (!(await isMountPoint(target))) return;
       // Busy: a `docker cp` or a dying container still holds it. Detach now; the kernel
       // frees the loop device when the last user lets go.
       await command('umount', ['--lazy', target]);

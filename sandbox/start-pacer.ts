@@ -1,3 +1,18 @@
+import { availableParallelism } from 'node:os';
+
+/**
+ * Container starts at once by default: four per core, at most 16. A start is mostly
+ * dockerd, containerd and runc work; fewer at a time make a burst's first sandboxes ready
+ * sooner, but while sessions that have theirs run steps the later starts get little of
+ * the CPU. Medians of three alternating runs, 50 sessions of 20 steps created at once on
+ * 2 cores (`BENCH_ONLY=concurrency BENCH_CONCURRENCY_STARTS=n`): 3 at a time gave the first
+ * tool result at p50/p99 16.6/33.7 s (steps/s 26, step p99 0.9 s), 8 gave 12.8/25.1 s
+ * (30, 1.9 s), 16 gave 13.8/25.7 s (25, 3.0 s).
+ */
+export function defaultConcurrentStarts(cores: number = availableParallelism()): number {
+  return Math.min(16, 4 * Math.max(1, cores));
+}
+
 /** Whose container start it is: a session waiting for its sandbox goes before a warm pool refill. */
 export type StartPriority = 'session' | 'refill';
 

@@ -68,6 +68,19 @@ export function sandboxWarmPoolFromEnv(env: NodeJS.ProcessEnv, { fallback }: { f
   return { warmPoolSize: Number(size) };
 }
 
+/**
+ * `LONGHAUL_SANDBOX_CONCURRENT_STARTS`: container starts a worker runs at once (the rest
+ * wait, sessions' before warm-pool refills); unset, four per core up to 16.
+ */
+export function sandboxConcurrentStartsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandboxDriverOptions, 'concurrentStarts'> {
+  const value = env['LONGHAUL_SANDBOX_CONCURRENT_STARTS']?.trim();
+  if (!value) return {};
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 64) {
+    throw new ConfigError(`LONGHAUL_SANDBOX_CONCURRENT_STARTS must be a whole number of container starts from 1 to 64, got ${JSON.stringify(value)}`);
+  }
+  return { concurrentStarts: Number(value) };
+}
+
 /** `LONGHAUL_GRADER_MODEL`: the model outcome graders use on this worker (default: each session agent's own). */
 export function graderModelFromEnv(env: NodeJS.ProcessEnv): { graderModel?: string } {
   const model = env['LONGHAUL_GRADER_MODEL']?.trim();

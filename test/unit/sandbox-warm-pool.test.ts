@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/config/dev-config.ts';
-import { sandboxWarmPoolFromEnv } from '../../src/config/sandbox-config.ts';
-import { StartPacer } from '../../sandbox/start-pacer.ts';
+import { sandboxConcurrentStartsFromEnv, sandboxWarmPoolFromEnv } from '../../src/config/sandbox-config.ts';
+import { defaultConcurrentStarts, StartPacer } from '../../sandbox/start-pacer.ts';
 
 /** A start that runs until the test lets it finish. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -55,5 +55,14 @@ test('LONGHAUL_SANDBOX_WARM_POOL sets the pool size; unset, each command keeps i
   assert.deepEqual(sandboxWarmPoolFromEnv({ LONGHAUL_SANDBOX_WARM_POOL: '4' }, { fallback: 0 }), { warmPoolSize: 4 });
   for (const bad of ['-1', 'two', '1.5', '65']) {
     assert.throws(() => sandboxWarmPoolFromEnv({ LONGHAUL_SANDBOX_WARM_POOL: bad }, { fallback: 0 }), (error: unknown) => error instanceof ConfigError && /LONGHAUL_SANDBOX_WARM_POOL/.test(error.message), bad);
+  }
+});
+
+test('container starts at once: four per core, at most 16, by default; LONGHAUL_SANDBOX_CONCURRENT_STARTS sets it, bad values are a ConfigError naming it', () => {
+  assert.deepEqual([1, 2, 3, 8, 64].map((cores) => defaultConcurrentStarts(cores)), [4, 8, 12, 16, 16]);
+  assert.deepEqual(sandboxConcurrentStartsFromEnv({}), {});
+  assert.deepEqual(sandboxConcurrentStartsFromEnv({ LONGHAUL_SANDBOX_CONCURRENT_STARTS: ' 3 ' }), { concurrentStarts: 3 });
+  for (const bad of ['0', '-1', 'six', '2.5', '65']) {
+    assert.throws(() => sandboxConcurrentStartsFromEnv({ LONGHAUL_SANDBOX_CONCURRENT_STARTS: bad }), (error: unknown) => error instanceof ConfigError && /LONGHAUL_SANDBOX_CONCURRENT_STARTS/.test(error.message), bad);
   }
 });
