@@ -27,6 +27,7 @@ import { freePort, isServing, startDevServer, stopOrphanDevServers, type DevServ
 import { TemporalCliNotFoundError } from '../temporal/find-temporal-cli.ts';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/contract.ts';
 import { createLonghaulWorker } from '../worker/create-worker.ts';
+import { collectGarbageWhenIdle } from './idle-garbage-collection.ts';
 import { cachedWorkflowBundle } from '../worker/workflow-bundle-cache.ts';
 import { bundleLonghaulWorkflows } from '../worker/bundle-workflows.ts';
 import { startTelemetryFromEnv } from '../telemetry/start-telemetry.ts';
@@ -136,6 +137,8 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
     const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, telemetry, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env) });
     const workerRun = worker.run();
+    const idleGc = collectGarbageWhenIdle();
+    cleanups.push({ name: 'idle garbage collection', run: async () => idleGc.stop() });
     cleanups.push({
       name: 'worker',
       run: async () => {

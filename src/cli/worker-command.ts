@@ -34,6 +34,7 @@ import type { Terminal } from './output.ts';
 import { checkDocker } from './preflight.ts';
 import { waitForStopSignal } from './stop-signal.ts';
 import { stopDevSandboxes } from './stop-dev-sandboxes.ts';
+import { collectGarbageWhenIdle } from './idle-garbage-collection.ts';
 import { startTelemetryFromEnv, type Telemetry } from '../telemetry/start-telemetry.ts';
 import { startMetricsFromEnv } from '../telemetry/start-metrics.ts';
 
@@ -181,6 +182,8 @@ export async function startEngineWorker({
     ...contextSettingsFromEnv(env),
   });
   const running = worker.run();
+  const idleGc = collectGarbageWhenIdle();
+  cleanups.push('idle garbage collection', async () => idleGc.stop());
   cleanups.push('worker', async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;

@@ -1,0 +1,95 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** What a collector reads and does; the defaults are the process's own. */
+export type IdleCollectorProbes = {
+  /** Bytes of live and not yet collected objects on the main thread's heap. */
+  heapUsedBytes: () => number;
+  /** Share of the time since the last call that the event loop was busy (0–1). */
+  loopUtilization: () => number;
+  /** A full garbage collection, now. */
+  collect: () => void;
+};
+
+export type IdleCollectorOptions = {
+  /** How often to look, ms (also how long the loop must have been quiet). */
+  everyMs?: number;
+  /** The loop counts as quiet below this utilisation. */
+  quietBelow?: number;
+  /** Collect only when the heap grew this much since the last collection, bytes. */
+  minGrowthBytes?: number;
+};
+
+/**
+ * One look at the process: collects when the loop was quiet since the last look and the
+ * heap grew enough since the last collection. Returns whether it collected.
+ */
+export class IdleCollector {
+  readonly #probes: IdleCollectorProbes;
+  readonly #quietBelow: number;
+  readonly #minGrowthBytes: number;
+  #afterLastCollection: number;
+
+  constructor(probes: IdleCollectorProbes, { quietBelow = 0.05, minGrowthBytes = 32 * 1024 * 1024 }: Omit<IdleCollectorOptions, 'everyMs'> = {}) {
+    this.#probes = probes;
+    this.#quietBelow = quietBelow;
+    this.#minGrowthBytes = minGrowthBytes;
+    // Nothing collected yet: the first quiet look collects what start-up left behind.
+    this.#afterLastCollection = 0;
+  }
+
+  tick(): boolean {
+    if (this.#probes.loopUtilization() >= this.#quietBelow) return false;
+    const used = this.#probes.heapUsedBytes();
+    // A heap that shrank on its own was collected by V8 meanwhile: measure growth from there.
+    if (used < this.#afterLastCollection) this.#afterLastCollection = used;
+    if (used - this.#afterLastCollection < this.#minGrowthBytes) return false;
+    this.#probes.collect();
+    this.#afterLastCollection = this.#probes.heapUsedBytes();
+    return true;
+  }
+}
+
+/**
+ * Gives a burst's garbage back once the process goes quiet. V8 makes a full collection
+ * only when allocation calls for one, so an engine that goes idle after a burst keeps its
+ * garbage for as long as it stays idle: after 50 sessions of 20 steps, `longhaul dev` sat at
+ * 560 MiB with 224 MiB of heap in use, and at 384 MiB (83 MiB of heap, 0.5 MiB per idle
+ * session above start-up) after one collection. The collection runs only while nothing
+ * else does: the loop quiet for a whole look (2 s by default) and the heap grown by 32 MiB
+ * since the last one (the first quiet look after start-up collects what start-up left);
+ * it pauses the loop for tens of milliseconds per 100 MiB.
+ *
+ * @example
+ * const idleGc = collectGarbageWhenIdle();
+ * // … on shutdown:
+ * idleGc.stop();
+ */
+export function collectGarbageWhenIdle({ everyMs = 2000, ...options }: IdleCollectorOptions = {}): { stop(): void } {
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  const collector = new IdleCollector(
+    {
+      heapUsedBytes: () => getHeapStatistics().used_heap_size,
+      loopUtilization: () => {
+        const now = performance.eventLoopUtilization();
+        const { utilization } = performance.eventLoopUtilization(now, last);
+        last = now;
+        return utilization;
+      },
+      collect: exposedGc(),
+    },
+    options,
+  );
+  const timer = setInterval(() => collector.tick(), everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/** `gc()` without `--expose-gc` on the command line: the flag set now, the function taken from a fresh context. */
+function exposedGc(): () => void {
+  const existing = (globalThis as { gc?: () => void }).gc;
+  if (typeof existing === 'function') return existing;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
