@@ -86,10 +86,18 @@ export function collectGarbageWhenIdle({ everyMs = 2000, ...options }: IdleColle
   return { stop: () => clearInterval(timer) };
 }
 
-/** `gc()` without `--expose-gc` on the command line: the flag set now, the function taken from a fresh context. */
+/**
+ * `gc()` without `--expose-gc` on the command line: the flag set for as long as a fresh
+ * context takes to be made, and its `gc` kept. The flag is unset again at once, so no
+ * context made later (a workflow sandbox, a worker thread) gets a `gc` global.
+ */
 function exposedGc(): () => void {
   const existing = (globalThis as { gc?: () => void }).gc;
   if (typeof existing === 'function') return existing;
   setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
+  try {
+    return runInNewContext('gc') as () => void;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
 }

@@ -66,12 +66,14 @@ test('collectGarbageWhenIdle frees a quiet process’s garbage without --expose-
     const before = getHeapStatistics().used_heap_size;
     collectGarbageWhenIdle({ everyMs: 300 });
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    console.log(JSON.stringify({ before, after: getHeapStatistics().used_heap_size, exposed: typeof globalThis.gc }));
+    const { runInNewContext } = await import('node:vm');
+    console.log(JSON.stringify({ before, after: getHeapStatistics().used_heap_size, exposed: typeof globalThis.gc, inLaterContext: runInNewContext('typeof gc') }));
   `;
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(child.status, 0, child.stderr);
-  const { before, after, exposed } = JSON.parse(child.stdout.trim()) as { before: number; after: number; exposed: string };
+  const { before, after, exposed, inLaterContext } = JSON.parse(child.stdout.trim()) as { before: number; after: number; exposed: string; inLaterContext: string };
   assert.ok(before > 150 * MIB, `the garbage was on the heap (${Math.round(before / MIB)} MiB)`);
   assert.ok(after < 50 * MIB, `collected: ${Math.round(after / MIB)} MiB left`);
   assert.equal(exposed, 'undefined', 'the global gc stays unexposed');
+  assert.equal(inLaterContext, 'undefined', 'a context made later has no gc either');
 });
