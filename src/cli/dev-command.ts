@@ -11,7 +11,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@tempor
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { contextSettingsFromEnv } from '../config/context-config.ts';
-import { DEV_WARM_POOL_SIZE, graderModelFromEnv, sandboxConcurrentStartsFromEnv, sandboxLimitsFromEnv, sandboxWarmPoolFromEnv } from '../config/sandbox-config.ts';
+import { DEV_WARM_POOL_SIZE, graderModelFromEnv, sandboxDriverOptionsFromEnv } from '../config/sandbox-config.ts';
 import { Longhaul } from '../client/longhaul.ts';
 import { consoleBundleExists } from '../api/console-routes.ts';
 import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../config/dev-config.ts';
@@ -111,7 +111,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const { box: secretBox } = await resolveDevSecretBox({ dataDir, env });
     const stores = await openApiStores(driver, { secretBox });
 
-    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxLimitsFromEnv(env), ...sandboxWarmPoolFromEnv(env, { fallback: DEV_WARM_POOL_SIZE }), ...sandboxConcurrentStartsFromEnv(env) });
+    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxDriverOptionsFromEnv(env, { warmPoolFallback: DEV_WARM_POOL_SIZE }) });
     cleanups.push({ name: 'sandbox containers', run: () => stopDevSandboxes(sandboxes) });
     sandboxes.warmUp();
 

@@ -29,14 +29,13 @@ export class IdleCollector {
   readonly #probes: IdleCollectorProbes;
   readonly #quietBelow: number;
   readonly #minGrowthBytes: number;
-  #afterLastCollection: number;
+  /** Nothing collected yet: the first quiet look collects what start-up left behind. */
+  #afterLastCollection = 0;
 
   constructor(probes: IdleCollectorProbes, { quietBelow = 0.05, minGrowthBytes = 32 * 1024 * 1024 }: Omit<IdleCollectorOptions, 'everyMs'> = {}) {
     this.#probes = probes;
     this.#quietBelow = quietBelow;
     this.#minGrowthBytes = minGrowthBytes;
-    // Nothing collected yet: the first quiet look collects what start-up left behind.
-    this.#afterLastCollection = 0;
   }
 
   tick(): boolean {

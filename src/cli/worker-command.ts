@@ -8,7 +8,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { contextSettingsFromEnv } from '../config/context-config.ts';
-import { WORKER_WARM_POOL_SIZE, graderModelFromEnv, sandboxConcurrentStartsFromEnv, sandboxLimitsFromEnv, sandboxWarmPoolFromEnv } from '../config/sandbox-config.ts';
+import { WORKER_WARM_POOL_SIZE, graderModelFromEnv, sandboxDriverOptionsFromEnv } from '../config/sandbox-config.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
 import { Client, Connection } from '@temporalio/client';
@@ -141,7 +141,7 @@ export async function startEngineWorker({
   env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
   process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= env['TESTCONTAINERS_RYUK_DISABLED'];
   await checkDocker({ image });
-  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxLimitsFromEnv(env), ...sandboxWarmPoolFromEnv(env, { fallback: WORKER_WARM_POOL_SIZE }), ...sandboxConcurrentStartsFromEnv(env) });
+  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxDriverOptionsFromEnv(env, { warmPoolFallback: WORKER_WARM_POOL_SIZE }) });
   const presence = await WorkerPresence.announce(dataDir);
   cleanups.push('sandbox containers', async () => {
     // Other workers on this data folder run these sessions too, some mid-tool-call: leave the containers to them.

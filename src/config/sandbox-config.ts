@@ -60,25 +60,34 @@ export const WORKER_WARM_POOL_SIZE = 0;
  * kind of sandbox asked for (`0` turns the pool off); `fallback` when unset.
  */
 export function sandboxWarmPoolFromEnv(env: NodeJS.ProcessEnv, { fallback }: { fallback: number }): Pick<DockerSandboxDriverOptions, 'warmPoolSize'> {
-  const size = env['LONGHAUL_SANDBOX_WARM_POOL']?.trim();
-  if (!size) return { warmPoolSize: fallback };
-  if (!/^\d+$/.test(size) || Number(size) > 64) {
-    throw new ConfigError(`LONGHAUL_SANDBOX_WARM_POOL must be a whole number of containers from 0 to 64, got ${JSON.stringify(size)}`);
-  }
-  return { warmPoolSize: Number(size) };
+  return { warmPoolSize: wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_WARM_POOL', { min: 0, max: 64, of: 'containers' }) ?? fallback };
 }
 
 /**
  * `LONGHAUL_SANDBOX_CONCURRENT_STARTS`: container starts a worker runs at once (the rest
- * wait, sessions' before warm-pool refills); unset, four per core up to 16.
+ * wait, sessions' before warm-pool refills); unset, the driver's `defaultConcurrentStarts()`.
  */
 export function sandboxConcurrentStartsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandboxDriverOptions, 'concurrentStarts'> {
-  const value = env['LONGHAUL_SANDBOX_CONCURRENT_STARTS']?.trim();
-  if (!value) return {};
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 64) {
-    throw new ConfigError(`LONGHAUL_SANDBOX_CONCURRENT_STARTS must be a whole number of container starts from 1 to 64, got ${JSON.stringify(value)}`);
+  const starts = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_CONCURRENT_STARTS', { min: 1, max: 64, of: 'container starts' });
+  return starts === undefined ? {} : { concurrentStarts: starts };
+}
+
+/** Every sandbox setting a worker takes from its environment; `warmPoolFallback` is the command's own pool size. */
+export function sandboxDriverOptionsFromEnv(
+  env: NodeJS.ProcessEnv,
+  { warmPoolFallback }: { warmPoolFallback: number },
+): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares' | 'warmPoolSize' | 'concurrentStarts'> {
+  return { ...sandboxLimitsFromEnv(env), ...sandboxWarmPoolFromEnv(env, { fallback: warmPoolFallback }), ...sandboxConcurrentStartsFromEnv(env) };
+}
+
+/** The whole number `name` holds, from `min` to `max`; undefined when unset. @throws ConfigError naming it */
+function wholeNumberFromEnv(env: NodeJS.ProcessEnv, name: string, { min, max, of }: { min: number; max: number; of: string }): number | undefined {
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(`${name} must be a whole number of ${of} from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
-  return { concurrentStarts: Number(value) };
+  return Number(value);
 }
 
 /** `LONGHAUL_GRADER_MODEL`: the model outcome graders use on this worker (default: each session agent's own). */
