@@ -21,6 +21,7 @@ import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
 import type { SessionStore } from '../store/session-store.ts';
 import { createLonghaulWorker, type LonghaulWorkerOptions } from '../worker/create-worker.ts';
 import { WorkerPresence } from '../worker/worker-presence.ts';
+import { cachedWorkflowBundle } from '../worker/workflow-bundle-cache.ts';
 import { createVaultMcpGateway } from '../../activities/vault-mcp-gateway.ts';
 import { secretBoxFromEnv } from '../config/secret-key.ts';
 import type { SqlDriver } from '../store/sql-driver.ts';
@@ -136,6 +137,14 @@ export async function startEngineWorker({
   telemetry?: Telemetry | undefined;
   terminal: Terminal;
 }): Promise<EngineWorker> {
+  // A child process bundles the workflows (or finds the bundle cached) while Docker and the sandboxes start. Bundling in
+  // this process kept webpack resident for its life, and made every restart (a crashed worker's too) bundle afresh under load.
+  const bundling = new AbortController();
+  cleanups.push('workflow bundler', async () => bundling.abort());
+  // The cached bundle has no tracing interceptors; with tracing on, the worker bundles them in.
+  const workflowBundle = telemetry ? undefined : cachedWorkflowBundle({ cacheDir: join(dataDir, 'cache'), signal: bundling.signal });
+  // Awaited when the worker is created; a failure before then must not be an unhandled rejection.
+  workflowBundle?.catch(() => {});
   const image = env['LONGHAUL_SANDBOX_IMAGE']?.trim() || DEFAULT_SANDBOX_IMAGE;
   // Longhaul removes its own containers by label and never relies on the reaper, whose image cannot be pulled offline.
   env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
@@ -171,6 +180,7 @@ export async function startEngineWorker({
     anthropic: modelHandle.anthropic,
     mcp,
     telemetry,
+    ...(workflowBundle ? { workflowBundle: await workflowBundle } : {}),
     ...(credentials ? { credentials } : {}),
     files,
     memory,

@@ -21,7 +21,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 /**
- * Breaks the topology, one fault every `everyMs`, until `stop()`: kill -9 of a worker or
+ * Breaks the topology, one fault every `everyMs` (on a schedule from its start), until `stop()`: kill -9 of a worker or
  * an API server (started again right after, as a supervisor would), a kill -9 and
  * restart of the Temporal server, an immediate shutdown and restart of PostgreSQL, a
  * `docker kill` of a session's sandbox. Returns the log of what it did.
@@ -80,10 +80,15 @@ export function startChaosMonkey({
   };
 
   const running = (async () => {
+    // On a schedule, one fault every `everyMs` from the start: a fault that takes long (a
+    // restart on a busy machine) brings the next ones closer rather than pushing every later
+    // one out, so a short run still sees each kind. At least a second apart all the same.
+    const minimumGapMs = Math.min(everyMs, 1000);
     for (let i = 0; !stopping; i++) {
+      const dueInMs = started + (i + 1) * everyMs - Date.now();
       await new Promise<void>((resolve) => {
         wake = resolve;
-        setTimeout(resolve, everyMs);
+        setTimeout(resolve, Math.max(minimumGapMs, dueInMs));
       });
       if (stopping) break;
       const action = ROTATION[i % ROTATION.length]!;
