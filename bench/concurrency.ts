@@ -53,12 +53,16 @@ const MEASURED_AS = {
   send_to_first_tool_result: 'events.send of the user.message → its first agent.tool_result on the stream: the sandbox ran the call, so a cold container start is in it; the first-tool-call target is judged on this',
   create_to_first_event: 'sessions.create called → first event on the stream, through the client’s create, events.stream, events.list and events.send calls',
   cpu_ms_per_step: 'CPU from the first sessions.create to the last idle (session and sandbox creation included) over steps_done; sandbox_containers: the cgroups of every container of this longhaul dev (the sessions’ and any started ahead for a warm pool) over their whole life; dockerd and containerd: shared with anything else using Docker on the host',
-  rss_mib: 'resident memory, garbage not yet collected included; worker_mib_per_idle_session is the longhaul process’s growth from idle after start-up to idle after the sessions, over the sessions',
+  rss_mib: 'resident memory; idle means 6 s after start-up or after the last session went idle, garbage the process has not collected by then included; worker_mib_per_idle_session is the longhaul process’s growth from idle after start-up to idle after the sessions, over the sessions',
   streams: 'each stream’s event ids against events.list (all pages) of its session once all are idle',
 };
 
-/** Quiet time after start-up and after the run, before idle memory is read. */
-const SETTLE_MS = 3000;
+/**
+ * Quiet time after start-up and after the run, before idle memory is read: long enough for
+ * the engine's idle collector (src/cli/idle-garbage-collection.ts), which looks every 2 s
+ * and acts only after a whole quiet look, to have seen the process idle.
+ */
+const SETTLE_MS = 6000;
 
 export async function runConcurrencyBenchmark(): Promise<Record<string, unknown>> {
   const sizes = envSizes('BENCH_CONCURRENCY_SESSIONS', [10, 50]);

@@ -1,3 +1,4 @@
+import { flushCompileCache } from 'node:module';
 import type { Terminal } from './output.ts';
 
 /**
@@ -48,6 +49,8 @@ export async function runUntilStopped({
   terminal: Terminal;
   stopping?: string;
 }): Promise<number> {
+  // Everything start-up loads is compiled now: keep it for the next start (bin/longhaul.js), not only at a clean exit.
+  flushCompileCache();
   const reason = await Promise.race([stopRequested, ...failed]);
   if (reason instanceof Error) {
     terminal.error(`${command}: ${reason.message}; shutting down`);

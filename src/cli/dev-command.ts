@@ -5,6 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { appendFileSync } from 'node:fs';
+import { flushCompileCache } from 'node:module';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
@@ -186,6 +187,8 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     cleanups.push({ name: 'dev.json', run: () => removeDevInfo(dataDir) });
     terminal.spinner(null);
     printReady({ terminal, info, apiKeySource: apiKey.source });
+    // Everything start-up loads is compiled now: keep it for the next start (bin/longhaul.js), not only at a clean exit.
+    flushCompileCache();
 
     const reason = await Promise.race([stopRequested, workerFailed]);
     if (reason instanceof Error) {
