@@ -17,8 +17,20 @@
  */
 export const DEV_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
-/** `MALLOC_ARENA_MAX` unless set: glibc's default is 8 arenas per core, each up to 64 MiB, rarely given back. */
-export const DEV_MALLOC_ARENA_MAX = '2';
+/**
+ * glibc malloc settings, each unless the user set it:
+ * - `MALLOC_ARENA_MAX`: glibc's default is 8 arenas per core, each up to 64 MiB, rarely given back.
+ * - `MALLOC_MMAP_THRESHOLD_` and `MALLOC_TRIM_THRESHOLD_`: blocks of 128 KiB and more get
+ *   their own mapping, returned the moment they are freed, and a free top of the heap goes
+ *   back past 128 KiB. By default glibc raises the first threshold up to 32 MiB as big
+ *   blocks come and go, and start-up's (code compilation, bundles, buffers) then stay in
+ *   the heap between live ones. Measured idle after start-up: 289–305 MiB against 325–343.
+ */
+export const DEV_MALLOC_SETTINGS: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+};
 
 export type Relaunch = { args: string[]; env: NodeJS.ProcessEnv };
 
@@ -28,12 +40,12 @@ export type Relaunch = { args: string[]; env: NodeJS.ProcessEnv };
  *
  * @example
  * devMemoryRelaunch({ execPath: '/usr/bin/node', execArgv: [], argv: ['/usr/bin/node', 'bin/longhaul.js', 'dev'], env: {} });
- * // → { args: ['/usr/bin/node', '--max-semi-space-size=16', 'bin/longhaul.js', 'dev'], env: { MALLOC_ARENA_MAX: '2' } }
+ * // → { args: ['/usr/bin/node', '--max-semi-space-size=16', 'bin/longhaul.js', 'dev'], env: { MALLOC_ARENA_MAX: '2', … } }
  */
 export function devMemoryRelaunch({ execPath, execArgv, argv, env }: { execPath: string; execArgv: readonly string[]; argv: readonly string[]; env: NodeJS.ProcessEnv }): Relaunch | undefined {
   const nodeOptions = (env['NODE_OPTIONS'] ?? '').split(/\s+/);
   if ([...execArgv, ...nodeOptions].some((flag) => /^--max[-_]semi[-_]space[-_]size\b/.test(flag))) return undefined;
-  return { args: [execPath, ...DEV_NODE_FLAGS, ...execArgv, ...argv.slice(1)], env: { ...env, MALLOC_ARENA_MAX: env['MALLOC_ARENA_MAX'] ?? DEV_MALLOC_ARENA_MAX } };
+  return { args: [execPath, ...DEV_NODE_FLAGS, ...execArgv, ...argv.slice(1)], env: { ...DEV_MALLOC_SETTINGS, ...env } };
 }
 
 /**

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { DEV_MALLOC_ARENA_MAX, DEV_NODE_FLAGS, devMemoryRelaunch } from '../../src/config/dev-memory-settings.ts';
+import { DEV_NODE_FLAGS, devMemoryRelaunch } from '../../src/config/dev-memory-settings.ts';
 
 const argv = ['/usr/bin/node', '/opt/longhaul/bin/longhaul.js', 'dev', '--port', '4001'];
 
-test('longhaul dev relaunches once with its V8 flags before the script, and MALLOC_ARENA_MAX unless set', () => {
+test('longhaul dev relaunches once with its V8 flags before the script, and its malloc settings where the user set none', () => {
   const relaunch = devMemoryRelaunch({ execPath: '/usr/bin/node', execArgv: ['--enable-source-maps'], argv, env: { HOME: '/home/a' } });
   assert.deepEqual(relaunch?.args, ['/usr/bin/node', ...DEV_NODE_FLAGS, '--enable-source-maps', ...argv.slice(1)]);
-  assert.deepEqual(relaunch?.env, { HOME: '/home/a', MALLOC_ARENA_MAX: DEV_MALLOC_ARENA_MAX });
+  assert.deepEqual(relaunch?.env, { HOME: '/home/a', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
 
-  const ownArenas = devMemoryRelaunch({ execPath: '/usr/bin/node', execArgv: [], argv, env: { MALLOC_ARENA_MAX: '8' } });
-  assert.equal(ownArenas?.env['MALLOC_ARENA_MAX'], '8');
+  const own = devMemoryRelaunch({ execPath: '/usr/bin/node', execArgv: [], argv, env: { MALLOC_ARENA_MAX: '8', MALLOC_MMAP_THRESHOLD_: '4194304' } });
+  assert.equal(own?.env['MALLOC_ARENA_MAX'], '8');
+  assert.equal(own?.env['MALLOC_MMAP_THRESHOLD_'], '4194304');
+  assert.equal(own?.env['MALLOC_TRIM_THRESHOLD_'], '131072');
 
   // The relaunched process has the flags: no second relaunch.
   assert.equal(devMemoryRelaunch({ execPath: '/usr/bin/node', execArgv: [...DEV_NODE_FLAGS], argv, env: {} }), undefined);
