@@ -47,8 +47,10 @@ export async function openPgliteDriver({ dataDir, placement = 'in-process' }: Op
     notify: async (channel, payload) => {
       await db.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
-    listen: async (channel, onPayload) => {
+    listen: async (channel, onPayload, onListening) => {
       const unlisten = await db.listen(channel, onPayload);
+      // In process, the subscription never drops: it starts once.
+      onListening?.();
       return unlisten;
     },
     close: () => db.close(),

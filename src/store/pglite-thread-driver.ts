@@ -59,7 +59,7 @@ export async function openPgliteThreadDriver({ dataDir }: { dataDir?: string | u
     notify: async (channel, payload) => {
       await thread.request({ op: 'query', sql: 'SELECT pg_notify($1, $2)', params: [channel, payload] });
     },
-    listen: async (channel, onPayload) => {
+    listen: async (channel, onPayload, onListening) => {
       const listenerId = thread.nextId();
       // Registered before LISTEN runs, so nothing sent after it is missed.
       thread.listeners.set(listenerId, onPayload);
@@ -69,6 +69,8 @@ export async function openPgliteThreadDriver({ dataDir }: { dataDir?: string | u
         thread.listeners.delete(listenerId);
         throw error;
       }
+      // The thread's subscription never drops: it starts once.
+      onListening?.();
       return async () => {
         thread.listeners.delete(listenerId);
         await thread.request({ op: 'unlisten', listenerId });

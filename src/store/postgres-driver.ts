@@ -20,8 +20,9 @@ export async function openPostgresDriver({ url, maxConnections = 10 }: { url: st
     notify: async (channel, payload) => {
       await sql.notify(channel, payload);
     },
-    listen: async (channel, onPayload) => {
-      const { unlisten } = await sql.listen(channel, onPayload);
+    listen: async (channel, onPayload, onListening) => {
+      // postgres.js listens again on a new connection after a lost one, and says so each time.
+      const { unlisten } = await sql.listen(channel, onPayload, onListening);
       return unlisten;
     },
     close: () => sql.end({ timeout: 5 }),

@@ -71,6 +71,11 @@ export class SessionFeeds {
     void this.#drain(sessionId, feed);
   }
 
+  /** Every followed session's log may have grown unheard (the notifications were lost): each feed reads to find out. */
+  notifyAll(): void {
+    for (const sessionId of [...this.#feeds.keys()]) this.notify(sessionId);
+  }
+
   /** Whether any live reader of this process follows the session. */
   follows(sessionId: string): boolean {
     return this.#feeds.has(sessionId);

@@ -100,11 +100,16 @@ export class SessionStore implements ContentStore {
     const [identity] = await driver.query<{ id: string }>('SELECT id FROM store_identity');
     if (identity === undefined) throw new Error('the store has no identity row (store_identity); was it migrated by another version?');
     store.#storeId = identity.id;
-    store.#unlisten = await driver.listen(EVENTS_CHANNEL, (payload) => {
-      // `<session id> <last seq>`; a bare session id from an older writer means "read to find out".
-      const [sessionId = '', lastSeq] = payload.split(' ');
-      store.#feeds.notify(sessionId, lastSeq === undefined ? undefined : Number(lastSeq));
-    });
+    store.#unlisten = await driver.listen(
+      EVENTS_CHANNEL,
+      (payload) => {
+        // `<session id> <last seq>`; a bare session id from an older writer means "read to find out".
+        const [sessionId = '', lastSeq] = payload.split(' ');
+        store.#feeds.notify(sessionId, lastSeq === undefined ? undefined : Number(lastSeq));
+      },
+      // Listening (again, after a lost connection): what was notified meanwhile never came, so every live reader reads.
+      () => store.#feeds.notifyAll(),
+    );
     return store;
   }
 
@@ -329,10 +334,13 @@ export class SessionStore implements ContentStore {
    * Every event after `afterSeq`, then live ones as they are appended, until
    * `signal` aborts. A reader replays the log by itself, then joins the
    * session's shared feed (one read per append for all readers); it drops
-   * repeats, fills gaps with its own read, and polls every `pollMs` as a
-   * safety net for notifications lost across a reconnect.
+   * repeats and fills gaps with its own read. A lost connection's notifications are
+   * read for every feed when the store listens again; as a last safety net a reader
+   * also reads when it heard nothing for `pollMs`, a wait that doubles while nothing
+   * comes, up to `maxPollMs` (a thousand idle streams polling every second were a
+   * thousand queries a second), and starts again at `pollMs` once something does.
    */
-  async *tail(sessionId: string, { afterSeq = 0, signal, pollMs = 1000 }: { afterSeq?: number; signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<StoredEvent> {
+  async *tail(sessionId: string, { afterSeq = 0, signal, pollMs = 1000, maxPollMs = 30_000 }: { afterSeq?: number; signal?: AbortSignal; pollMs?: number; maxPollMs?: number } = {}): AsyncGenerator<StoredEvent> {
     let cursor = afterSeq;
     // Replay on our own until caught up.
     for (;;) {
@@ -363,17 +371,24 @@ export class SessionStore implements ContentStore {
     try {
       // Anything appended between the replay and joining the feed.
       queue.push(...(await this.listEvents(sessionId, { afterSeq: cursor, limit: 500 })));
+      let waitMs = pollMs;
       while (!signal?.aborted && !closed) {
         if (queue.length === 0) {
           const pushed = await new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => resolve(false), pollMs);
+            const timer = setTimeout(() => resolve(false), waitMs);
             wake = () => {
               clearTimeout(timer);
               resolve(true);
             };
           });
           wake = () => {};
-          if (!pushed && !signal?.aborted && !closed) queue.push(...(await this.listEvents(sessionId, { afterSeq: cursor, limit: 500 })));
+          if (!pushed && !signal?.aborted && !closed) {
+            const found = await this.listEvents(sessionId, { afterSeq: cursor, limit: 500 });
+            queue.push(...found);
+            waitMs = found.length > 0 ? pollMs : Math.min(maxPollMs, waitMs * 2);
+          } else {
+            waitMs = pollMs;
+          }
           continue;
         }
         const pending = queue;

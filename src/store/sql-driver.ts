@@ -16,7 +16,11 @@ export interface SqlDriver extends SqlExecutor {
   exec(sql: string): Promise<void>;
   /** Sends a NOTIFY on `channel` (after commit, by the caller's ordering). */
   notify(channel: string, payload: string): Promise<void>;
-  /** Subscribes to NOTIFY on `channel`; resolves to an unsubscribe function. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to NOTIFY on `channel`; resolves to an unsubscribe function. `onListening` is
+   * called each time the subscription starts, the first time and after every reconnect: what
+   * was notified while the connection was down is lost, and the caller reads what it missed.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onListening?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -271,3 +271,40 @@ test('a live reader in the appending process gets new events without reading the
   assert.deepStrictEqual(local, logged);
   assert.deepStrictEqual(remote, logged);
 });
+
+test('PostgreSQL: a live reader whose notifications were lost with its connection reads what it missed when the store listens again', async () => {
+  const url = await postgres.createDatabase();
+  await using writer = await SessionStore.open(await openPostgresDriver({ url }));
+  const admin = await openPostgresDriver({ url, maxConnections: 1 });
+  try {
+    const listeners = async () => (await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'listen%'`)).map((row) => row.pid);
+    const writerListens = new Set(await listeners());
+    await using reader = await SessionStore.open(await openPostgresDriver({ url }));
+    const readerListens = (await listeners()).filter((pid) => !writerListens.has(pid));
+    assert.equal(readerListens.length, 1, 'the reader listens on a connection of its own');
+    await writer.append('lost', [{ key: 'seed', event: { type: 'agent.thinking' } }]);
+    const controller = new AbortController();
+    // No poll within the test's time: only the store's own catch-up can deliver.
+    const following = (async () => {
+      const seen: number[] = [];
+      for await (const entry of reader.tail('lost', { afterSeq: 1, signal: controller.signal, pollMs: 60_000, maxPollMs: 60_000 })) {
+        seen.push(entry.seq);
+        if (entry.seq === 3) break;
+      }
+      return seen;
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The reader's listening connection dies; what is appended before it listens again is notified to nobody there.
+    await admin.query('SELECT pg_terminate_backend($1)', [readerListens[0]]);
+    await writer.append('lost', [{ key: 'a', event: { type: 'agent.thinking' } }]);
+    await writer.append('lost', [{ key: 'b', event: { type: 'agent.thinking' } }]);
+    const timer = setTimeout(() => controller.abort(), 10_000);
+    try {
+      assert.deepEqual(await following, [2, 3]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    await admin.close();
+  }
+});
