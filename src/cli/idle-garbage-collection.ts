@@ -55,10 +55,11 @@ export class IdleCollector {
  * only when allocation calls for one, so an engine that goes idle after a burst keeps its
  * garbage for as long as it stays idle: after 50 sessions of 20 steps, `longhaul dev` sat at
  * 560 MiB with 224 MiB of heap in use, and at 384 MiB (83 MiB of heap, 0.5 MiB per idle
- * session above start-up) after one collection that also gave the freed pages back. The collection runs only while nothing
- * else does: the loop quiet for a whole look (2 s by default) and the heap grown by 32 MiB
- * since the last one (the first quiet look after start-up collects what start-up left);
- * it pauses the loop for tens of milliseconds per 100 MiB.
+ * session above start-up) after one collection that also gave the freed pages back. The
+ * collection runs only while nothing else does: the loop quiet for a whole look (2 s by
+ * default) and the heap grown by 32 MiB since the last one (the first quiet look after
+ * start-up collects what start-up left); it pauses the loop for tens of milliseconds per
+ * 100 MiB.
  *
  * @example
  * const idleGc = collectGarbageWhenIdle();
