@@ -4,8 +4,12 @@ import { runInNewContext } from 'node:vm';
 
 /** What a collector reads and does; the defaults are the process's own. */
 export type IdleCollectorProbes = {
-  /** Bytes of live and not yet collected objects on the main thread's heap. */
-  heapUsedBytes: () => number;
+  /**
+   * Bytes the main thread's heap holds from the system: live objects, garbage, and pages V8
+   * emptied but kept. Not only what is in use: after a burst V8's own collections bring that
+   * down while the pages stay resident.
+   */
+  heapBytes: () => number;
   /** Share of the time since the last call that the event loop was busy (0–1). */
   loopUtilization: () => number;
   /** A full garbage collection, now. */
@@ -17,7 +21,7 @@ export type IdleCollectorOptions = {
   everyMs?: number;
   /** The loop counts as quiet below this utilisation. */
   quietBelow?: number;
-  /** Collect only when the heap grew this much since the last collection, bytes. */
+  /** Collect only when the heap's pages grew this much since the last collection, bytes. */
   minGrowthBytes?: number;
 };
 
@@ -40,12 +44,12 @@ export class IdleCollector {
 
   tick(): boolean {
     if (this.#probes.loopUtilization() >= this.#quietBelow) return false;
-    const used = this.#probes.heapUsedBytes();
-    // A heap that shrank on its own was collected by V8 meanwhile: measure growth from there.
-    if (used < this.#afterLastCollection) this.#afterLastCollection = used;
-    if (used - this.#afterLastCollection < this.#minGrowthBytes) return false;
+    const held = this.#probes.heapBytes();
+    // A heap that shrank on its own was given back by V8 meanwhile: measure growth from there.
+    if (held < this.#afterLastCollection) this.#afterLastCollection = held;
+    if (held - this.#afterLastCollection < this.#minGrowthBytes) return false;
     this.#probes.collect();
-    this.#afterLastCollection = this.#probes.heapUsedBytes();
+    this.#afterLastCollection = this.#probes.heapBytes();
     return true;
   }
 }
@@ -57,9 +61,10 @@ export class IdleCollector {
  * 560 MiB with 224 MiB of heap in use, and at 384 MiB (83 MiB of heap, 0.5 MiB per idle
  * session above start-up) after one collection that also gave the freed pages back. The
  * collection runs only while nothing else does: the loop quiet for a whole look (2 s by
- * default) and the heap grown by 32 MiB since the last one (the first quiet look after
- * start-up collects what start-up left); it pauses the loop for tens of milliseconds per
- * 100 MiB.
+ * default) and the heap's resident pages grown by 32 MiB since the last one (the first
+ * quiet look after start-up collects what start-up left); it pauses the loop for tens of
+ * milliseconds per 100 MiB. Pages, not objects in use: V8's own collections during a burst
+ * leave little in use and the pages resident.
  *
  * @example
  * const idleGc = collectGarbageWhenIdle();
@@ -70,7 +75,7 @@ export function collectGarbageWhenIdle({ everyMs = 2000, ...options }: IdleColle
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   const collector = new IdleCollector(
     {
-      heapUsedBytes: () => getHeapStatistics().used_heap_size,
+      heapBytes: () => getHeapStatistics().total_physical_size,
       loopUtilization: () => {
         const now = performance.eventLoopUtilization();
         const { utilization } = performance.eventLoopUtilization(now, last);
