@@ -281,8 +281,8 @@ export async function sandboxSpecFor(
   vaultIds: readonly string[] | undefined,
 ): Promise<SandboxSpec> {
   // Every start of the container must ask for the same mounts: whichever activity starts it fixes them.
-  const memory = (await deps.memory?.mounts(sessionId)) ?? [];
-  const skills = ((await deps.skills?.pinned(sessionId)) ?? []).length > 0;
+  const [memory = [], pinned = []] = await Promise.all([deps.memory?.mounts(sessionId), deps.skills?.pinned(sessionId)]);
+  const skills = pinned.length > 0;
   const spec = { ...sandboxSpec(sessionId, environment), ...(memory.length > 0 ? { memory } : {}), ...(skills ? { skills } : {}) };
   if (!deps.credentials || !vaultIds || vaultIds.length === 0) return spec;
   const secrets = await deps.credentials.environmentSecrets([...vaultIds]);

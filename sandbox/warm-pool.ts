@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { containerName, LABEL_WARM_OWNER, warmContainerName } from './sandbox-resources.ts';
 import { dockerClient, removeContainer } from './session-containers.ts';
-import { MIN_DISK_MB, type MountedDisk, type SessionDisks } from './session-disk.ts';
+import { type MountedDisk, type SessionDisks } from './session-disk.ts';
 import { prepareSessionFolder } from './session-folder.ts';
 import type { StartPacer } from './start-pacer.ts';
 import type { SandboxLogger } from './types.ts';
@@ -147,8 +147,7 @@ export class WarmPool {
       if (!(await this.#disks.adopt(slotDisk(slot.id), sessionId))) throw new Error('the session has a disk already');
       // Both settle before anything is undone: a removal must not race the rename.
       const [mounted, renamed] = await Promise.allSettled([
-        // The image exists now: its size stays, whatever is asked.
-        this.#disks.mount(sessionId, MIN_DISK_MB),
+        this.#disks.mountAdopted(sessionId),
         // Docker refuses a name in use (409): the session's own start may have taken it.
         docker.getContainer(slot.containerId).rename({ name: containerName(sessionId) }),
       ]);
