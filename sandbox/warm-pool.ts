@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { containerName, LABEL_WARM_OWNER, warmContainerName } from './sandbox-resources.ts';
 import { dockerClient, removeContainer } from './session-containers.ts';
-import { type MountedDisk, type SessionDisks } from './session-disk.ts';
+import type { MountedDisk, SessionDisks } from './session-disk.ts';
 import { prepareSessionFolder } from './session-folder.ts';
 import type { StartPacer } from './start-pacer.ts';
 import type { SandboxLogger } from './types.ts';
