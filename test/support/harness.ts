@@ -44,9 +44,12 @@ export function workflowBundle({ telemetry }: { telemetry?: Telemetry | undefine
   return (bundle ??= cachedWorkflowBundle({ cacheDir: fileURLToPath(new URL('../../.cache/test-workflow-bundle', import.meta.url)) }));
 }
 
-/** A Temporal dev server for one test file, on a free port. */
+/** Starts of a test file's Temporal server that lost one of its ports to another process, tried again on fresh ones. */
+const TEST_TEMPORAL_START_ATTEMPTS = 3;
+
+/** A Temporal dev server for one test file, on free ports. */
 export async function startTestTemporal(): Promise<DevServer> {
-  const server = await startDevServer({ port: await freePort(), uiPort: await freePort() });
+  const server = await startOnFreshPorts();
   // Its history lives in memory and dies with it: a graceful shutdown would only add a second per file.
   const stop = async () => {
     const child = server.process;
@@ -56,6 +59,22 @@ export async function startTestTemporal(): Promise<DevServer> {
     await gone;
   };
   return { ...server, stop, [Symbol.asyncDispose]: stop };
+}
+
+/**
+ * A port is free only when it is picked: another test file's server (or its UI, which the
+ * CLI's own retries keep on the port it was given) may bind it first. Never reused: a
+ * server that answers on a port picked as free is another file's.
+ */
+async function startOnFreshPorts(): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServer({ port: await freePort(), uiPort: await freePort(), reuse: false });
+    } catch (error) {
+      const lostPort = /address already in use|already answers/.test(String(error));
+      if (!lostPort || attempt === TEST_TEMPORAL_START_ATTEMPTS) throw error;
+    }
+  }
 }
 
 /** A worker's context settings (`LonghaulWorkerOptions`). */
