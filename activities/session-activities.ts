@@ -5,7 +5,8 @@ import type { FileContentReader } from '../src/store/file-store.ts';
 import type { SessionStore } from '../src/store/session-store.ts';
 import type { SandboxDriver } from '../sandbox/types.ts';
 import type { GradeRequest, GradeResult, GraderInput, OpenOutcome, Usage, WorkflowEvent } from '../workflows/contract.ts';
-import { callModel, type CallModelInput, type CallModelResult, type SeenToolInputs } from './model/call-model.ts';
+import { callModel, type CallModelInput, type SeenToolInputs } from './model/call-model.ts';
+import { runSteps, type StepResult, type StepsInput, type StepsReport } from './model/run-steps.ts';
 import { billedUsage, gradeOutcome, gradingCycleKey } from './model/grade-outcome.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
 import { ensureSessionSandbox, runTool, type RunToolInput, type RunToolResult } from './run-tool.ts';
@@ -17,7 +18,7 @@ import { InterruptibleCalls } from './model/interruptible-calls.ts';
 import type { MemorySync } from './memory-sync.ts';
 import type { SkillMounts } from './skill-mounts.ts';
 import { appendWorkflowEvents } from './workflow-events.ts';
-import { runsInStep, runToolsInStep, type StepToolsInput, type StepToolsResult } from './step-tools.ts';
+import { runsInStep, runToolsInStep, type StepToolsInput } from './step-tools.ts';
 import { modelId } from '../src/core/model-id.ts';
 import { recordStep, secondsSince, whileSessionBusy } from '../src/telemetry/metric-instruments.ts';
 
@@ -99,22 +100,27 @@ export function createSessionActivities({
   const sandboxDeps = { sandboxes, credentials, memory, skills };
   // Below the window by a quarter: room for the answer, and for the turn the compaction is asked in.
   const compaction = serverCompaction ? { triggerTokens: Math.floor(contextWindowTokens * 0.75) } : undefined;
+  const modelDeps = { store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverCompaction: compaction, serverWebTools, transcripts, mcp, memory };
+
+  /** One step: the model request, then its tool calls when none needs an answer. */
+  async function runStep(input: CallModelInput & { tools?: StepToolsInput | undefined }, interrupted: AbortSignal): Promise<StepResult> {
+    const startedAt = performance.now();
+    const seen: SeenToolInputs = new Map();
+    const result = await callModel(modelDeps, input, { interrupted, seen });
+    const { tools } = input;
+    const step = tools === undefined || !runsInStep(result.toolUses) || Context.current().info.attempt >= input.maxAttempts ? result : { ...result, ...(await runToolsInStep(toolDeps, tools, result.toolUses, seen)) };
+    recordStep(secondsSince(startedAt), { 'gen_ai.request.model': modelId(input.agent.model), 'longhaul.step.tools_in_step': step !== result });
+    return step;
+  }
   return {
     /**
      * One model request and, given `tools`, the step's tool calls when they need no one's
      * answer (`runsInStep`). Not on the last attempt: a call that keeps failing here must
-     * still get the tool's own retries, as its own activity.
+     * still get the tool's own retries, as its own activity. Given `followOn`, the steps
+     * after it too, while nothing needs the workflow (`runSteps`).
      */
-    callModel: (input: CallModelInput & { tools?: StepToolsInput }): Promise<CallModelResult & Partial<StepToolsResult>> =>
-      whileSessionBusy(input.sessionId, async () => {
-        const startedAt = performance.now();
-        const seen: SeenToolInputs = new Map();
-        const result = await callModel({ store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverCompaction: compaction, serverWebTools, transcripts, mcp, memory, interruptible }, input, seen);
-        const { tools } = input;
-        const step = tools === undefined || !runsInStep(result.toolUses) || Context.current().info.attempt >= input.maxAttempts ? result : { ...result, ...(await runToolsInStep(toolDeps, tools, result.toolUses, seen)) };
-        recordStep(secondsSince(startedAt), { 'gen_ai.request.model': modelId(input.agent.model), 'longhaul.step.tools_in_step': step !== result });
-        return step;
-      }),
+    callModel: (input: StepsInput): Promise<StepResult & { steps?: StepsReport }> =>
+      whileSessionBusy(input.sessionId, () => interruptible.run(input.sessionId, input.callKey, (call) => runSteps(input, call, (step) => runStep(step, call.interrupted)))),
 
     runTool: (input: RunToolInput): Promise<RunToolResult> => whileSessionBusy(input.sessionId, () => runTool(toolDeps, input)),
 
@@ -149,7 +155,9 @@ export function createSessionActivities({
     /**
      * Kills tool calls' processes in the session's sandbox (an interrupt; their calls then end
      * at once): the given ones, and those of `step`, a model call running its step's tools;
-     * stops `step`'s model request if it still streams in this process.
+     * stops `step`'s model request if it still streams in this process. A call that may take
+     * more steps (`step.followOn`) is on one of them: this process knows which; elsewhere,
+     * the tool calls of every step it may have reached are killed.
      */
     async interruptTools({
       sessionId,
@@ -162,14 +170,21 @@ export function createSessionActivities({
       environment: EnvironmentDefinition;
       toolUseIds: string[];
       vaultIds?: string[];
-      step?: { logId: string; callKey: string };
+      step?: { logId: string; callKey: string; followOn?: string[] };
     }): Promise<void> {
       // A model call still streaming stops now if it streams here; its tools, if it got that far, are killed below.
-      if (step) interruptible.interrupt(step.logId, step.callKey);
-      const ids = [...toolUseIds, ...(step ? await stepToolUseIds(store, step) : [])];
+      const current = step ? interruptible.interrupt(step.logId, step.callKey) : undefined;
+      const callKeys = step === undefined ? [] : current !== undefined ? [current] : [step.callKey, ...(step.followOn ?? [])];
+      const stepIds = await Promise.all(callKeys.map((callKey) => stepToolUseIds(store, { logId: step!.logId, callKey })));
+      const ids = [...toolUseIds, ...stepIds.flat()];
       if (ids.length === 0) return;
       const sandbox = await ensureSessionSandbox(sandboxDeps, sessionId, environment, vaultIds);
       await Promise.all(ids.map((id) => sandbox.cancelTool(id)));
+    },
+
+    /** New input for the workflow: a model call running several steps (`runSteps`) takes no step after the one it is on. */
+    async yieldSteps({ logId, callKey }: { logId: string; callKey: string }): Promise<void> {
+      interruptible.yieldAfterStep(logId, callKey);
     },
 
     /** Queues a work item on the session's self-hosted environment unless it has a live one: a worker then answers its tool calls. */

@@ -14,8 +14,12 @@ export function resolveTuning(tuning: SessionTuning = {}): ResolvedTuning {
     toolTimeoutMs: tuning.toolTimeoutMs ?? 600_000,
     idleSandboxReleaseMs: tuning.idleSandboxReleaseMs ?? 15 * 60_000,
     maxStepsPerTurn: tuning.maxStepsPerTurn ?? 1000,
+    stepsPerActivity: tuning.stepsPerActivity ?? 8,
   };
 }
+
+/** A model call that may take several steps starts none after it has run this long; its timeout allows one more. */
+export const FOLLOW_ON_WINDOW_MS = 5 * 60_000;
 
 /**
  * The session's activities, each with the timeouts and retries its kind of work needs:
@@ -25,8 +29,9 @@ export function resolveTuning(tuning: SessionTuning = {}): ResolvedTuning {
  */
 export function sessionActivities(tuning: ResolvedTuning) {
   const { callModel } = proxyActivities<SessionActivities>({
-    // The request, then the step's tools it may run (each within the tool's own limit).
-    startToCloseTimeout: 15 * 60_000 + tuning.toolTimeoutMs + 60_000,
+    // The request, then the step's tools it may run (each within the tool's own limit); and
+    // when it goes on to more steps, those it starts within the window.
+    startToCloseTimeout: FOLLOW_ON_WINDOW_MS + 15 * 60_000 + tuning.toolTimeoutMs + 60_000,
     heartbeatTimeout: tuning.modelHeartbeatTimeoutMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: tuning.modelMaxAttempts, nonRetryableErrorTypes: ['ModelRequestInvalid'] },
@@ -57,11 +62,11 @@ export function sessionActivities(tuning: ResolvedTuning) {
     startToCloseTimeout: '30 minutes',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
   });
-  const { interruptTools } = proxyActivities<SessionActivities>({
+  const { interruptTools, yieldSteps } = proxyActivities<SessionActivities>({
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 5 },
   });
-  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools, gradingUsage, ensureSelfHostedWork };
+  return { callModel, runTool, emitEvents, ensureSandbox, destroySandbox, releaseSandbox, purgeSessionRecords, mountFiles, interruptTools, yieldSteps, gradingUsage, ensureSelfHostedWork };
 }
 
 export type SessionActivityProxies = ReturnType<typeof sessionActivities>;

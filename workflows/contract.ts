@@ -143,6 +143,12 @@ export type SessionTuning = {
   idleSandboxReleaseMs?: number | undefined;
   /** Max model calls in one turn before it stops. Default 1000. */
   maxStepsPerTurn?: number | undefined;
+  /**
+   * Most steps one model-call activity takes back to back while nothing needs the workflow
+   * (every tool call ran in the step; no new input, interrupt or budget stop). Default 8;
+   * 1 makes every step an activity of its own.
+   */
+  stepsPerActivity?: number | undefined;
 };
 
 /**
@@ -183,6 +189,12 @@ export type CarriedState = {
   threads?: Record<string, ChildThread> | undefined;
   /** What the rest of the session had spent when this thread last heard from its parent (threads only). */
   spentElsewhereNanos?: number | undefined;
+  /**
+   * Model-call keys below this number were handed to an activity that may have used them
+   * without reporting it (a run of steps that failed, was cancelled, or stopped early): a
+   * call with one of them looks for its stored answer first. Absent: none.
+   */
+  callsHanded?: number | undefined;
 };
 
 /** A thread a workflow started, as the starter tracks it. */

@@ -24,4 +24,6 @@ export const PATCHES = {
   terminateDuringMount: 'terminate-during-mount',
   /** A run continues as new a step's worth of events before `maxHistoryEvents`, so no run's history passes it. */
   historyHeadroom: 'history-headroom',
+  /** A model call goes on to the next steps itself while nothing needs the workflow (`stepsPerActivity`). */
+  stepsInActivity: 'steps-in-activity',
 } as const;

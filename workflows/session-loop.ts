@@ -13,6 +13,9 @@ import type { Grading } from './outcome.ts';
 import { reportToParent } from './threads.ts';
 import type { sessionWorkflow } from './session.ts';
 
+/** A model call in flight that runs its step's tools (and maybe more steps) itself. */
+export type StepCall = { logId: string; callKey: string; followOn?: string[] | undefined; yieldAsked?: boolean | undefined };
+
 /** Events a step may add after `shouldContinueAsNew` last said no (a step adds about ten); at most a tenth of the bound. */
 const HISTORY_HEADROOM = 50;
 
@@ -48,8 +51,11 @@ export class SessionLoop {
   awaiting = new Map<string, ToolUseRef>();
   /** Sandbox tool calls in flight (their `toolu_…` ids), for interrupts to kill directly. */
   readonly runningSandboxTools = new Set<string>();
-  /** The model call in flight that runs its step's tools itself, for interrupts to kill them directly. */
-  stepCall: { logId: string; callKey: string } | undefined;
+  /**
+   * The model call in flight that runs its step's tools itself, for interrupts to kill them
+   * directly; with `followOn`, the keys of the steps it may go on to (`runSteps`).
+   */
+  stepCall: StepCall | undefined;
   /** User events taken from the inbox and not yet recorded; an interrupt puts them back. */
   unsent: WorkflowEvent[] = [];
   sandboxReady: Promise<void> | undefined;
@@ -189,6 +195,20 @@ export class SessionLoop {
   /** Whether a tool call is answered by the self-hosted environment's worker (`user.tool_result`). */
   runsOnWorker(ref: ToolUseRef): boolean {
     return this.selfHosted && (ref.kind ?? 'builtin') === 'builtin' && SANDBOX_TOOLS.has(ref.name);
+  }
+
+  /**
+   * New input (a message, settings, files) for the workflow: a model call running several
+   * steps is asked to take no more, so the input reaches the next step. It asks the process
+   * that runs the call; on another worker the call goes on to the end of its run of steps.
+   */
+  askStepsToYield(): void {
+    const step = this.stepCall;
+    if (step?.followOn === undefined || step.yieldAsked === true) return;
+    step.yieldAsked = true;
+    void CancellationScope.nonCancellable(() => this.activities.yieldSteps({ logId: step.logId, callKey: step.callKey })).catch((err: unknown) =>
+      log.warn('asking a model call to stop after its step failed; it stops at the end of its run', { sessionId: this.sessionId, error: String(err) }),
+    );
   }
 
   /** Puts a work item on the environment's queue unless the session has a live one, so a worker takes its calls. */

@@ -175,6 +175,8 @@ function setHandlers(loop: SessionLoop): void {
   setHandler(userEventsSignal, (events) => {
     for (const event of events) {
       state.inbox.push(event);
+      // New input reaches the next step: a model call taking steps by itself stops after this one.
+      if (event.type !== 'user.interrupt') loop.askStepsToYield();
       // An interrupt that names no thread is for every thread: pass it on to the ones this one started.
       if (event.type === 'user.interrupt' && event.session_thread_id === undefined) forwardInterrupt(loop);
       // A turn waiting for approvals is still a turn: an interrupt ends it.
@@ -186,7 +188,8 @@ function setHandlers(loop: SessionLoop): void {
         // A model call running its step's tools (only in histories since that) has them looked up by the call.
         if ((loop.runningSandboxTools.size > 0 || loop.stepCall !== undefined) && patched(PATCHES.interruptKillsTools)) {
           const toolUseIds = [...loop.runningSandboxTools];
-          const step = loop.stepCall ? { step: loop.stepCall } : {};
+          const { logId, callKey, followOn } = loop.stepCall ?? {};
+          const step = logId !== undefined && callKey !== undefined ? { step: { logId, callKey, ...(followOn ? { followOn } : {}) } } : {};
           void CancellationScope.nonCancellable(() => loop.activities.interruptTools({ sessionId, environment: loop.input.environment, toolUseIds, ...step, ...loop.vaults() })).catch(
             (err: unknown) => log.warn('killing interrupted tools failed; they stop at their next heartbeat', { sessionId, error: String(err) }),
           );
@@ -209,12 +212,15 @@ function setHandlers(loop: SessionLoop): void {
     if (shared.vaultIds !== undefined) state.vaultIds = shared.vaultIds;
     // The threads hold the session's budget and vaults; their agents are their own.
     if (shared.budget !== undefined || shared.vaultIds !== undefined) forwardSettings(loop, shared);
+    // The next step works with the new settings.
+    loop.askStepsToYield();
   });
   setHandler(workReleasedSignal, () => {
     loop.workReleased = true;
   });
   setHandler(mountFilesSignal, (files) => {
     state.pendingMounts = [...(state.pendingMounts ?? []), ...files];
+    loop.askStepsToYield();
   });
   setHandler(statusQuery, () => ({
     phase: state.phase,

@@ -2,7 +2,8 @@ import { CancelledFailure, condition, isCancellation, log, patched } from '@temp
 import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import { addUsage } from '../src/core/usage.ts';
 import type { StopReason } from '../src/schemas/events.ts';
-import type { InboundEvent, ToolUseRef, WorkflowEvent } from './contract.ts';
+import { FOLLOW_ON_WINDOW_MS } from './activity-options.ts';
+import type { InboundEvent, ToolUseRef, Usage, WorkflowEvent } from './contract.ts';
 import { failureMessage } from './failures.ts';
 import { drainInbox, requeue, resolutionEvent, takeAnswers } from './inbox.ts';
 import { PATCHES } from './patches.ts';
@@ -39,7 +40,14 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
     }
     // Files added during the turn are in place before the model next looks.
     if (loop.hasPendingMounts() && patched(PATCHES.mountFiles)) await loop.mountPending();
-    const result = await callModel(loop, `call:${state.callCounter++}`, leading);
+    const result = await callModel(loop, leading);
+    // Steps the call took before its last (`stepsPerActivity`) count as the workflow's own.
+    for (const step of result.steps?.earlier ?? []) countStep(loop, step);
+    if ((result.steps?.earlier.length ?? 0) > 0) {
+      // The first of them took the leading events: an interrupt now has none to give back.
+      leading = [];
+      loop.unsent = [];
+    }
     // Stopped by the interrupt before the model answered: as if Temporal had cancelled it.
     if (result.interrupted) throw new CancelledFailure('interrupted');
     if (result.budgetReached) {
@@ -49,11 +57,7 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
     }
     leading = [];
     loop.unsent = [];
-    state.stepsInTurn += 1;
-    state.totalSteps += 1;
-    addUsage(state.usage, result.usage);
-    state.costNanos = (state.costNanos ?? 0) + (result.costNanos ?? 0);
-    if (result.text !== undefined) loop.lastAnswerText = result.text;
+    countStep(loop, result);
 
     const ran = new Set(result.ranTools);
     const left = result.toolUses.filter((ref) => !ran.has(ref.toolUseId));
@@ -86,15 +90,20 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
 
 /**
  * The step's model call. It runs the step's tools itself when none needs an answer (a step
- * is then one activity, not two); while it does, interrupts find them through `stepCall`.
+ * is then one activity, not two), and may go on to the next steps while nothing needs the
+ * workflow (`followOnOf`); while it runs, interrupts and new input find it through `stepCall`.
  */
-async function callModel(loop: SessionLoop, callKey: string, leading: WorkflowEvent[]) {
+async function callModel(loop: SessionLoop, leading: WorkflowEvent[]) {
   const { state, sessionId, tuning } = loop;
+  const first = state.callCounter++;
+  const callKey = `call:${first}`;
   // A self-hosted session's tools run on its environment's workers, never in the step.
   const tools = !loop.selfHosted && patched(PATCHES.toolsInStep) ? loop.toolSettings() : undefined;
-  loop.stepCall = tools ? { logId: loop.logId, callKey } : undefined;
+  const handed = state.callsHanded ?? 0;
+  const followOn = tools && mayTakeMoreSteps(loop) && patched(PATCHES.stepsInActivity) ? followOnOf(loop, first) : undefined;
+  loop.stepCall = tools ? { logId: loop.logId, callKey, ...(followOn?.callKeys.length ? { followOn: followOn.callKeys } : {}) } : undefined;
   try {
-    return await loop.activities.callModel({
+    const result = await loop.activities.callModel({
       sessionId: loop.logId,
       callKey,
       agent: loop.agent,
@@ -109,10 +118,46 @@ async function callModel(loop: SessionLoop, callKey: string, leading: WorkflowEv
       ...(loop.selfHosted ? { selfHosted: true } : {}),
       // Only a step's session returns its answer: the input alone decides, so older histories replay unchanged.
       ...(loop.input.endAfterTurn === true ? { answerText: true } : {}),
+      ...(followOn ? { followOn, keysTriedBefore: Math.max(0, handed - first) } : {}),
     });
+    if (result.steps) {
+      state.callCounter += result.steps.earlier.length;
+      // Keys past the last step are free again, unless this activity may have used them.
+      state.callsHanded = Math.max(handed, first + result.steps.keysTouched);
+    }
+    return result;
   } finally {
     loop.stepCall = undefined;
   }
+}
+
+/**
+ * Only a session's own agent goes on step after step by itself: a multi-agent session's
+ * budget and reports move with its threads, and the workflow keeps those between steps.
+ */
+function mayTakeMoreSteps(loop: SessionLoop): boolean {
+  return loop.tuning.stepsPerActivity > 1 && loop.thread === undefined && loop.input.primaryThreadId === undefined;
+}
+
+/**
+ * The keys of the steps a model call may take after its own, within the turn's step limit.
+ * Until it reports how far it went, every one of them counts as maybe used (`callsHanded`).
+ */
+function followOnOf(loop: SessionLoop, first: number): { callKeys: string[]; windowMs: number } {
+  const { state, tuning } = loop;
+  const more = Math.max(0, Math.min(tuning.stepsPerActivity - 1, tuning.maxStepsPerTurn - state.stepsInTurn - 1));
+  state.callsHanded = Math.max(state.callsHanded ?? 0, first + 1 + more);
+  return { callKeys: Array.from({ length: more }, (_, i) => `call:${first + 1 + i}`), windowMs: FOLLOW_ON_WINDOW_MS };
+}
+
+/** Counts a step the model made: the turn's and the session's steps, its usage and cost, its answer. */
+function countStep(loop: SessionLoop, step: { usage: Usage; costNanos?: number | undefined; text?: string | undefined }): void {
+  const { state } = loop;
+  state.stepsInTurn += 1;
+  state.totalSteps += 1;
+  addUsage(state.usage, step.usage);
+  state.costNanos = (state.costNanos ?? 0) + (step.costNanos ?? 0);
+  if (step.text !== undefined) loop.lastAnswerText = step.text;
 }
 
 /**

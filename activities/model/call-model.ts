@@ -28,7 +28,6 @@ import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/us
 import { DELEGATION_TOOLS, MAX_THREADS_PER_SESSION, THREAD_LIMIT_REFUSAL, depthRefusal, parseDelegation, rosterMemberFor, unknownAgentRefusal } from '../../src/core/delegation.ts';
 import { apiBudgetOf, limitNanos } from '../../src/core/budget.ts';
 import { SANDBOX_TOOLS } from '../../src/core/agent-toolset.ts';
-import type { InterruptibleCalls } from './interruptible-calls.ts';
 
 export type CallModelInput = {
   sessionId: string;
@@ -59,6 +58,12 @@ export type CallModelInput = {
   multiagent?: { sessionId: string; threadId: string; depth: number } | undefined;
   /** Set for a session run as a step (`endAfterTurn`): the answer's text is returned, for the step's result. */
   answerText?: boolean | undefined;
+  /**
+   * Set when an earlier activity may have made this call (a run of steps that stopped before
+   * it, or failed on it): its stored answer is looked for first, and its attempts are
+   * numbered on from that activity's.
+   */
+  mayBeAnswered?: boolean | undefined;
 };
 
 
@@ -96,8 +101,14 @@ export type CallModelDeps = {
   mcp?: McpGateway | undefined;
   /** Names the session's memory stores in the system prompt. */
   memory?: Pick<MemorySync, 'prompt'> | undefined;
-  /** Where interrupts find the calls this process streams. */
-  interruptible?: InterruptibleCalls | undefined;
+};
+
+/** What the caller of `callModel` may add: an interrupt that reached this process, and a map for the answer's tool inputs. */
+export type CallModelOptions = {
+  /** Aborted by an interrupt that reached this process first (`InterruptibleCalls`). */
+  interrupted?: AbortSignal | undefined;
+  /** Filled with the inputs of the tool calls a fresh answer asked for. */
+  seen?: SeenToolInputs | undefined;
 };
 
 /** How one tool_use block is handled: its route and, for routed tools, the permission decision. */
@@ -113,13 +124,14 @@ type ToolDecision = {
  * stored answer without calling the model again. The usage it returns is what the
  * endpoint billed for the call: every attempt it answered, not only the last.
  */
-export async function callModel(deps: CallModelDeps, input: CallModelInput, seen?: SeenToolInputs): Promise<CallModelResult> {
+export async function callModel(deps: CallModelDeps, input: CallModelInput, { interrupted, seen }: CallModelOptions = {}): Promise<CallModelResult> {
   const model = modelId(input.agent.model);
   const startedAt = performance.now();
   return inSpan(`chat ${model}`, modelRequestAttributes({ model, sessionId: input.sessionId }), async (span) => {
     let result: CallModelResult;
     try {
-      result = await callModelInterruptibly(deps, input, seen);
+      const cancelled = Context.current().cancellationSignal;
+      result = await callModelUntil(deps, input, interrupted ? AbortSignal.any([cancelled, interrupted]) : cancelled, seen);
     } catch (error) {
       recordModelCall({ model, seconds: secondsSince(startedAt), errorType: failedRequestTypes.get(error as object) ?? errorTypeOf(error) });
       throw error;
@@ -137,11 +149,6 @@ export async function callModel(deps: CallModelDeps, input: CallModelInput, seen
  */
 const failedRequestTypes = new WeakMap<object, string>();
 
-function callModelInterruptibly(deps: CallModelDeps, input: CallModelInput, seen: SeenToolInputs | undefined): Promise<CallModelResult> {
-  if (deps.interruptible === undefined) return callModelUntil(deps, input, Context.current().cancellationSignal, seen);
-  return deps.interruptible.run(input.sessionId, input.callKey, (interrupted) => callModelUntil(deps, input, AbortSignal.any([Context.current().cancellationSignal, interrupted]), seen));
-}
-
 /** The inputs of the tool calls a fresh answer asked for, by `toolu_…` id: the step's own tool calls need not read them back. */
 export type SeenToolInputs = Map<string, Record<string, unknown>>;
 
@@ -150,13 +157,14 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
   const { store } = deps;
   const { sessionId, callKey } = input;
   const ctx = Context.current();
-  const attempt = ctx.info.attempt;
+  // Attempts are numbered per call: on from the last one recorded when another activity may have tried it.
+  const attempt = input.mayBeAnswered === true ? await nextAttemptOf(store, sessionId, callKey) : ctx.info.attempt;
 
   await appendWorkflowEvents(store, sessionId, input.leading);
 
   const model = modelId(input.agent.model);
 
-  // Only a retry can find its answer already stored (the worker died after the commit).
+  // Only a retry (or a call an earlier activity may have made) can find its answer already stored.
   if (attempt > 1) {
     const answered = await store.getTranscriptItem(sessionId, `assistant:${callKey}`);
     if (answered?.kind === 'assistant') {
@@ -278,7 +286,8 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
       throw ApplicationFailure.create({ type: 'CompactionLimitReached', message: err.message, nonRetryable: true });
     }
     const failure = classifyModelError(err);
-    const willRetry = failure.retryable && attempt < input.maxAttempts;
+    // Temporal's attempts decide whether this activity runs again.
+    const willRetry = failure.retryable && ctx.info.attempt < input.maxAttempts;
     recordModelError({ model: modelId(input.agent.model), errorType: failure.apiErrorType, sessionErrorType: failure.errorType });
     await store.append(sessionId, [
       { key: endKey, event: end },
@@ -298,6 +307,13 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
   } finally {
     clearInterval(heartbeat);
   }
+}
+
+/** The number of the call's next attempt: one past the last whose start is recorded. */
+async function nextAttemptOf(store: SessionStore, sessionId: string, callKey: string): Promise<number> {
+  let attempt = 1;
+  while (await store.findEventByKey(sessionId, `${callKey}:a${attempt}:start`)) attempt += 1;
+  return attempt;
 }
 
 /** A worker that died mid-call left a start without an end: close it as failed, with the usage the attempt recorded. */
