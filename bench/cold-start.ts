@@ -12,7 +12,23 @@ const TARGET_FIRST_REQUEST_P50_MS = 400;
  * the session's first request, and to its sandbox being usable (the workflow
  * warms it in parallel with the first model call). One session at a time.
  */
-export async function measureColdStart({ harness: h, script, probe, sessions }: { harness: Harness; script: BenchModelScript; probe: CallProbe; sessions: number }) {
+export async function measureColdStart({
+  harness: h,
+  script,
+  probe,
+  sessions,
+  label: kind = 'cold',
+  beforeEach,
+}: {
+  harness: Harness;
+  script: BenchModelScript;
+  probe: CallProbe;
+  sessions: number;
+  /** Names the pass in the script and the progress lines. Default `cold`. */
+  label?: string;
+  /** Waited for before each session is created (a warm pool's refill). */
+  beforeEach?: () => Promise<void>;
+}) {
   const samples = {
     create_call_returned: [] as number[],
     first_model_request: [] as number[],
@@ -25,7 +41,8 @@ export async function measureColdStart({ harness: h, script, probe, sessions }: 
   };
   for (let i = -1; i < sessions; i++) {
     // Session -1 warms the worker's workflow cache and code paths; it is not counted.
-    const label = `cold-${i}`;
+    const label = `${kind}-${i}`;
+    await beforeEach?.();
     const agent = AgentDefinition.parse({ name: 'bench', model: 'claude-sonnet-5-5', system: benchSystemPrompt({ label, steps: 1 }), tools: [{ type: 'agent_toolset_20260401' }] });
     const startedMs = nowMs();
     const session = await h.longhaul.sessions.create({ agent, events: [{ type: 'user.message', content: [{ type: 'text', text: 'go' }] }] });
@@ -50,7 +67,7 @@ export async function measureColdStart({ harness: h, script, probe, sessions }: 
         samples.model_activity_started.push(model.startedMs - startedMs);
         samples.model_activity_start_to_request.push(firstRequestMs - model.startedMs);
       }
-      progress(`cold start ${i + 1}/${sessions}: first request ${Math.round(firstRequestMs - startedMs)} ms, sandbox ${ensured ? Math.round(ensured.endMs - startedMs) : '?'} ms`);
+      progress(`${kind} start ${i + 1}/${sessions}: first request ${Math.round(firstRequestMs - startedMs)} ms, sandbox ${ensured ? Math.round(ensured.endMs - startedMs) : '?'} ms`);
     } finally {
       await h.client.workflow.getHandle(session.id).terminate('bench over').catch(() => {});
       await h.sandboxes.destroy(session.id, { removeVolume: true }).catch(() => {});

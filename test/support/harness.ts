@@ -117,6 +117,7 @@ export async function startHarness({
   files,
   heartbeatEveryMs = 200,
   resolveEgressHost,
+  warmPoolSize,
   graderModel,
   apiStores,
   webhookRetry,
@@ -149,6 +150,8 @@ export async function startHarness({
   heartbeatEveryMs?: number;
   /** How the sandboxes' egress proxies resolve host names (tests map example names to local servers). */
   resolveEgressHost?: ResolveHost;
+  /** Containers the sandbox driver keeps started ahead of sessions (`warmUp` fills them). Default 0. */
+  warmPoolSize?: number;
   /** The workers' outcome grader model (default: the agent's). */
   graderModel?: string;
   /** The API's stores: with them the harness has a deployment service and its workers run deployment runs. */
@@ -166,7 +169,7 @@ export async function startHarness({
     ...(workLeaseTtlSeconds !== undefined ? { work: { leaseTtlSeconds: workLeaseTtlSeconds } } : {}),
   });
   const model = await ScriptedModelServer.start({ ...modelOptions, script });
-  const sandboxes = new DockerSandboxDriver({ dataDir: `${dataDir}/sandboxes`, ...(resolveEgressHost ? { resolveEgressHost } : {}) });
+  const sandboxes = new DockerSandboxDriver({ dataDir: `${dataDir}/sandboxes`, ...(resolveEgressHost ? { resolveEgressHost } : {}), ...(warmPoolSize ? { warmPoolSize } : {}) });
   const clientConnection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection: clientConnection, interceptors: { workflow: telemetry?.workflowClientInterceptors ?? [] } });
   const longhaul = new Longhaul({ client, store, taskQueue });
