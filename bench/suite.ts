@@ -119,7 +119,6 @@ function watch(probe: CallProbe, h: Harness): void {
   };
 }
 
-
 /**
  * The cold-start timings again, with a warm pool of two on the worker's sandbox driver, refilled
  * before each session: what `longhaul dev` (a pool of two by default) gives a session that
