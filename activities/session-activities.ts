@@ -112,6 +112,17 @@ export function createSessionActivities({
     recordStep(secondsSince(startedAt), { 'gen_ai.request.model': modelId(input.agent.model), 'longhaul.step.tools_in_step': step !== result });
     return step;
   }
+
+  /**
+   * Stops a model call's request if this process runs it, and names the tool calls of the step
+   * it is on; run elsewhere, those of every step it may have reached (`followOn`).
+   */
+  async function runningStepToolUseIds(step: { logId: string; callKey: string; followOn?: string[] }): Promise<string[]> {
+    const current = interruptible.interrupt(step.logId, step.callKey);
+    const callKeys = current !== undefined ? [current] : [step.callKey, ...(step.followOn ?? [])];
+    const ids = await Promise.all(callKeys.map((callKey) => stepToolUseIds(store, { logId: step.logId, callKey })));
+    return ids.flat();
+  }
   return {
     /**
      * One model request and, given `tools`, the step's tool calls when they need no one's
@@ -173,10 +184,8 @@ export function createSessionActivities({
       step?: { logId: string; callKey: string; followOn?: string[] };
     }): Promise<void> {
       // A model call still streaming stops now if it streams here; its tools, if it got that far, are killed below.
-      const current = step ? interruptible.interrupt(step.logId, step.callKey) : undefined;
-      const callKeys = step === undefined ? [] : current !== undefined ? [current] : [step.callKey, ...(step.followOn ?? [])];
-      const stepIds = await Promise.all(callKeys.map((callKey) => stepToolUseIds(store, { logId: step!.logId, callKey })));
-      const ids = [...toolUseIds, ...stepIds.flat()];
+      const stepIds = step === undefined ? [] : await runningStepToolUseIds(step);
+      const ids = [...toolUseIds, ...stepIds];
       if (ids.length === 0) return;
       const sandbox = await ensureSessionSandbox(sandboxDeps, sessionId, environment, vaultIds);
       await Promise.all(ids.map((id) => sandbox.cancelTool(id)));

@@ -1,7 +1,7 @@
 import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import type { AgentDefinition } from '../src/schemas/agent.ts';
-import { limitNanos } from '../src/core/budget.ts';
+import { budgetReached } from '../src/core/budget.ts';
 import { sumUsage, zeroUsage, type Usage } from '../src/core/usage.ts';
 import type { StopReason } from '../src/schemas/events.ts';
 import { resolveTuning, sessionActivities, type ResolvedTuning, type SessionActivityProxies } from './activity-options.ts';
@@ -150,8 +150,7 @@ export class SessionLoop {
    * as their results come in.
    */
   overBudget(): boolean {
-    const limit = this.state.budget ? limitNanos(this.state.budget) : undefined;
-    return limit !== undefined && this.spentSoFar().costNanos + (this.state.spentElsewhereNanos ?? 0) >= limit;
+    return budgetReached(this.state.budget, this.spentSoFar().costNanos + (this.state.spentElsewhereNanos ?? 0));
   }
 
   hasPendingMounts(): boolean {

@@ -26,7 +26,7 @@ import { modelRequestAttributes, modelResponseAttributes } from '../../src/telem
 import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
 import { DELEGATION_TOOLS, MAX_THREADS_PER_SESSION, THREAD_LIMIT_REFUSAL, depthRefusal, parseDelegation, rosterMemberFor, unknownAgentRefusal } from '../../src/core/delegation.ts';
-import { apiBudgetOf, limitNanos } from '../../src/core/budget.ts';
+import { apiBudgetOf, budgetReached } from '../../src/core/budget.ts';
 import { SANDBOX_TOOLS } from '../../src/core/agent-toolset.ts';
 
 export type CallModelInput = {
@@ -180,7 +180,7 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
     await closeSpansOfCrashedAttempts(store, sessionId, callKey, earlier);
   }
   const elsewhere = input.multiagent ? await store.threads.spent(input.multiagent.sessionId, { exceptLogId: sessionId }) : undefined;
-  if (elsewhere && input.budget && input.spent && input.spent.costNanos + elsewhere.costNanos >= limitNanos(input.budget)) {
+  if (elsewhere && input.spent && budgetReached(input.budget, input.spent.costNanos + elsewhere.costNanos)) {
     return { stopReason: null, toolUses: [], usage: zeroUsage(), costNanos: 0, budgetReached: true };
   }
   const [start] = await store.append(sessionId, [{ key: `${callKey}:a${attempt}:start`, event: { type: 'span.model_request_start' } }]);

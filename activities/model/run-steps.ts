@@ -1,5 +1,5 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
-import { limitNanos } from '../../src/core/budget.ts';
+import { budgetReached } from '../../src/core/budget.ts';
 import { sumUsage, zeroUsage } from '../../src/core/usage.ts';
 import type { Usage } from '../../workflows/contract.ts';
 import type { StepToolsInput, StepToolsResult } from '../step-tools.ts';
@@ -57,12 +57,14 @@ export async function runSteps(input: StepsInput, call: RunningCall, step: (inpu
   const triedBefore = ctx.info.attempt > 1 ? keys.length : keysTriedBefore;
   const startedAt = performance.now();
   const done: StepResult[] = [];
-  const report = (started: number): StepsReport => ({
-    earlier: done.slice(0, -1).map(earlierStep),
+  /** What the workflow counts of `earlier` (the steps before the one returned), and the keys this activity may have used (every one, on a retry). */
+  const report = (earlier: readonly StepResult[], started: number): StepsReport => ({
+    earlier: earlier.map(earlierStep),
     keysTouched: ctx.info.attempt > 1 ? keys.length : started,
   });
   let spent = input.spent;
-  for (const [index, callKey] of keys.entries()) {
+  for (let index = 0; ; index++) {
+    const callKey = keys[index]!;
     call.currentKey = callKey;
     let result: StepResult;
     try {
@@ -71,18 +73,17 @@ export async function runSteps(input: StepsInput, call: RunningCall, step: (inpu
       if (index === 0) throw error;
       if (error instanceof CancelledFailure) {
         // The steps made stand; the workflow counts them, then stops as for an interrupt.
-        return { stopReason: null, toolUses: [], usage: zeroUsage(), costNanos: 0, interrupted: true, steps: { earlier: done.map(earlierStep), keysTouched: report(index + 1).keysTouched } };
+        return { stopReason: null, toolUses: [], usage: zeroUsage(), costNanos: 0, interrupted: true, steps: report(done, index + 1) };
       }
       ctx.log.warn('a later step of a model call failed; the workflow calls it again', { callKey, error: String(error) });
-      return { ...done.at(-1)!, steps: report(index + 1) };
+      return { ...done.at(-1)!, steps: report(done.slice(0, -1), index + 1) };
     }
     done.push(result);
     if (spent !== undefined) spent = { usage: sumUsage([spent.usage, result.usage]), costNanos: spent.costNanos + (result.costNanos ?? 0) };
     if (index === keys.length - 1 || !goesOn(result, call, { input, spent, elapsedMs: performance.now() - startedAt, windowMs: followOn.windowMs })) {
-      return { ...result, steps: report(index + 1) };
+      return { ...result, steps: report(done.slice(0, -1), index + 1) };
     }
   }
-  throw new Error('unreachable: the last key always returns');
 }
 
 /** Whether the call may take another step after `result`: only what the workflow would do next without waiting for anyone. */
@@ -92,8 +93,7 @@ function goesOn(result: StepResult, call: RunningCall, { input, spent, elapsedMs
   const ran = new Set(result.ranTools ?? []);
   if (result.toolUses.length === 0 || !result.toolUses.every((ref) => ran.has(ref.toolUseId))) return false;
   // The workflow stops a turn that spent its budget before the next call; so does this.
-  const limit = input.budget ? limitNanos(input.budget) : undefined;
-  return !(limit !== undefined && spent !== undefined && spent.costNanos >= limit);
+  return !(spent !== undefined && budgetReached(input.budget, spent.costNanos));
 }
 
 function earlierStep({ usage, costNanos, text }: StepResult): EarlierStep {

@@ -42,6 +42,11 @@ export function limitNanos(limit: SpendLimit): number {
   return 'max_list_cost_nanos' in limit ? limit.max_list_cost_nanos : parseDollars(limit.max_list_cost.amount);
 }
 
+/** Whether `spentNanos` has reached the limit (never, without one): a turn stops before spending more. */
+export function budgetReached(limit: SpendLimit | null | undefined, spentNanos: number): boolean {
+  return limit != null && spentNanos >= limitNanos(limit);
+}
+
 /** The budget as the API shows it (in `session.usage`). */
 export function apiBudgetOf(limit: SpendLimit | null): BudgetLimit | null {
   return limit && { type: 'limit', max_list_cost: { amount: formatCents(limitNanos(limit)), currency: 'USD' } };
