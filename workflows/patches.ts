@@ -26,4 +26,9 @@ export const PATCHES = {
   historyHeadroom: 'history-headroom',
   /** A model call goes on to the next steps itself while nothing needs the workflow (`stepsPerActivity`). */
   stepsInActivity: 'steps-in-activity',
+  /**
+   * User events an interrupted model call had taken are recorded as the session idles, and
+   * start no turn by themselves (before, they went back to the inbox and started one at once).
+   */
+  interruptRecordsUnsent: 'interrupt-records-unsent',
 } as const;

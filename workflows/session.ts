@@ -93,13 +93,17 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       await loop.goIdle(outcome.stopReason, outcome.leading);
     } catch (err) {
       if (isCancellation(err) && (loop.interruptRequested || loop.terminateRequested)) {
-        // Messages taken for the next model call that never happened are delivered with the next turn.
-        if (loop.unsent.length > 0 && patched(PATCHES.requeueUnsentOnInterrupt)) requeue(loop, loop.unsent);
+        const unsent = loop.unsent;
         loop.unsent = [];
+        // Input the interrupted call had taken was the user's before the interrupt: it is recorded
+        // (if the call had not yet) and waits for the next turn, which only a new message starts.
+        const recordUnsent = unsent.length > 0 && !loop.terminateRequested && patched(PATCHES.interruptRecordsUnsent);
+        // Before that patch it went back to the inbox and started a turn at once; a terminate records it as the session ends.
+        if (unsent.length > 0 && !recordUnsent && patched(PATCHES.requeueUnsentOnInterrupt)) requeue(loop, unsent);
         if (loop.terminateRequested) break;
         // The interrupt is echoed (and a grading it stopped closed), then the session idles; messages that came with it start the next turn.
         await CancellationScope.nonCancellable(async () =>
-          loop.goIdle({ type: 'end_turn' }, [...(await interruptedEvaluation(loop)), ...drainInterrupts(loop)], { interrupted: true }),
+          loop.goIdle({ type: 'end_turn' }, [...(recordUnsent ? unsent : []), ...(await interruptedEvaluation(loop)), ...drainInterrupts(loop)], { interrupted: true }),
         );
       } else if (isModelFailure(err)) {
         // callModel already recorded the session.error; the turn is abandoned, the session stays usable.

@@ -170,6 +170,33 @@ test('an interrupt while the model is still answering stops the request in the w
   await assertGaplessLog(h.store, session.id);
 });
 
+test('an interrupt during the turn\'s first model request idles the session, and no model request follows until the next message, which sees both', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: (request, { callIndex }) => {
+      if (callIndex === 0) return { content: [text('slow answer')], delayMs: 60_000 };
+      const said = JSON.stringify(request.messages);
+      return { content: [text(`think: ${said.includes('think')}, next: ${said.includes('next')}`)] };
+    },
+  });
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('think')] });
+  while (h.model.calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  await h.longhaul.interrupt(session.id);
+  const turn1 = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 30_000 });
+  await h.longhaul.events.send(session.id, [userMessage('next')]);
+  // Until an answer that saw the new message: a turn started by itself after the interrupt answers too, and is counted below.
+  const turn2 = await collectEvents(h.longhaul, session.id, (e, all) => isIdle(e) && all.some((x) => x.type === 'agent.message' && textOf(x as never).includes('next: true')), { after: turn1.at(-1)!.id, timeoutMs: 30_000 });
+  const events = [...turn1, ...turn2];
+  assert.deepEqual(events.filter((e) => e.type === 'session.status_idle').map(stopReasonOf), [{ type: 'end_turn' }, { type: 'end_turn' }]);
+  assert.deepEqual(events.filter((e) => e.type === 'agent.message').map((e) => textOf(e as never)), ['think: true, next: true'], 'one answer, to both messages');
+  assert.equal(h.model.callCount, 2, 'the interrupted request, then the next message\'s');
+  // The interrupted message is in the log once, before the interrupt.
+  const types = events.map((e) => e.type);
+  assert.equal(events.filter((e) => e.type === 'user.message').length, 2);
+  assert.ok(types.indexOf('user.message') < types.indexOf('user.interrupt'), types.join(' '));
+  await assertGaplessLog(h.store, session.id);
+});
+
 test("docker kill of the sandbox under a specialist thread: the thread is rescheduled and runs again on a new container; the session's stream hears of it", async () => {
   const member = { agent_id: 'agent_011Cworker', version: 1, name: 'worker', description: null, self: false, definition: { ...agent, name: 'worker', system: 'ROLE:worker' } };
   await using h = await startHarness({
