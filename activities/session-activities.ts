@@ -96,6 +96,8 @@ export function createSessionActivities({
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
   const interruptible = new InterruptibleCalls();
+  // A yield asked on another worker reaches the call that runs here (`yieldSteps`).
+  store.onStepYield((logId, callKey) => interruptible.yieldAfterStep(logId, callKey));
   const toolDeps = { store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials, memory, skills };
   const sandboxDeps = { sandboxes, credentials, memory, skills };
   // Below the window by a quarter: room for the answer, and for the turn the compaction is asked in.
@@ -191,9 +193,13 @@ export function createSessionActivities({
       await Promise.all(ids.map((id) => sandbox.cancelTool(id)));
     },
 
-    /** New input for the workflow: a model call running several steps (`runSteps`) takes no step after the one it is on. */
+    /**
+     * New input for the workflow: a model call running several steps (`runSteps`) takes no
+     * step after the one it is on. Eager dispatch mostly brings this activity to the worker
+     * that runs the call; when another worker picks it up, every worker on the store hears it.
+     */
     async yieldSteps({ logId, callKey }: { logId: string; callKey: string }): Promise<void> {
-      interruptible.yieldAfterStep(logId, callKey);
+      if (!interruptible.yieldAfterStep(logId, callKey)) await store.requestStepYield(logId, callKey);
     },
 
     /** Queues a work item on the session's self-hosted environment unless it has a live one: a worker then answers its tool calls. */

@@ -7,15 +7,19 @@
  * here instead, when it runs on the same worker; on another, the heartbeat still delivers it.
  *
  * A call is registered under its first step's key for as long as it runs, however many
- * steps it goes on to take (`runSteps`).
+ * steps it goes on to take (`runSteps`). A yield asked for a call not (yet) running here is
+ * kept a while: the workflow's `yieldSteps` may be picked up before the call it is about.
  */
 export class InterruptibleCalls {
   readonly #calls = new Map<string, RunningCall>();
+  /** Yields asked for calls that were not running here, by key, with when they are forgotten. */
+  readonly #earlyYields = new Map<string, number>();
 
   /** Registers a call for as long as `run` takes; `run` gets what an interrupt or a yield changes. */
   async run<T>(logId: string, callKey: string, run: (call: RunningCall) => Promise<T>): Promise<T> {
     const key = keyOf(logId, callKey);
     const call = new RunningCall(callKey);
+    if (this.#earlyYields.delete(key)) call.yieldRequested = true;
     this.#calls.set(key, call);
     try {
       return await run(call);
@@ -31,13 +35,27 @@ export class InterruptibleCalls {
     return call?.currentKey;
   }
 
-  /** Asks the call to take no step after the one it is on; false when it does not run here. */
-  yieldAfterStep(logId: string, callKey: string): boolean {
-    const call = this.#calls.get(keyOf(logId, callKey));
-    if (call !== undefined) call.yieldRequested = true;
-    return call !== undefined;
+  /**
+   * Asks the call to take no step after the one it is on; false when it does not run here
+   * (then a call of that key that starts here within `EARLY_YIELD_TTL_MS` takes one step).
+   */
+  yieldAfterStep(logId: string, callKey: string, now = Date.now()): boolean {
+    const key = keyOf(logId, callKey);
+    const call = this.#calls.get(key);
+    if (call !== undefined) {
+      call.yieldRequested = true;
+      return true;
+    }
+    for (const [early, forgetAt] of this.#earlyYields) if (forgetAt <= now) this.#earlyYields.delete(early);
+    // Most are for calls that ran elsewhere, or that ended before the yield came: a bounded few.
+    if (this.#earlyYields.size < MAX_EARLY_YIELDS) this.#earlyYields.set(key, now + EARLY_YIELD_TTL_MS);
+    return false;
   }
 }
+
+/** How long a yield waits for its call to start here. */
+export const EARLY_YIELD_TTL_MS = 60_000;
+const MAX_EARLY_YIELDS = 10_000;
 
 /** One registered call: the step it is on, and whether it was interrupted or asked to yield. */
 export class RunningCall {

@@ -60,6 +60,11 @@ export type ListEventsOptions = {
 };
 
 const EVENTS_CHANNEL = 'longhaul_session_events';
+/** `requestStepYield`: `[logId, callKey]` as JSON, heard by every process on the store. */
+const STEP_YIELD_CHANNEL = 'longhaul_step_yield';
+
+/** Hears a request that a run of model steps take no step after the one it is on. */
+export type StepYieldListener = (logId: string, callKey: string) => void;
 
 /**
  * The session store: session records, the event log and the transcript.
@@ -74,6 +79,8 @@ export class SessionStore implements ContentStore {
   readonly #db: SqlDriver;
   readonly #feeds = new SessionFeeds({ read: (sessionId, afterSeq, limit) => this.listEvents(sessionId, { afterSeq, limit }) });
   #unlisten: (() => Promise<void>) | undefined;
+  #unlistenYields: (() => Promise<void>) | undefined;
+  readonly #yieldListeners = new Set<StepYieldListener>();
   #storeId = '';
   readonly #appendObservers: AppendObserver[] = [];
   /** `event_start` / `event_delta` previews of model output, for streams that ask for them. */
@@ -110,6 +117,11 @@ export class SessionStore implements ContentStore {
       // Listening (again, after a lost connection): what was notified meanwhile never came, so every live reader reads.
       () => store.#feeds.notifyAll(),
     );
+    store.#unlistenYields = await driver.listen(STEP_YIELD_CHANNEL, (payload) => {
+      const [logId, callKey] = parseStepYield(payload);
+      if (logId === undefined || callKey === undefined) return;
+      for (const listener of store.#yieldListeners) listener(logId, callKey);
+    });
     return store;
   }
 
@@ -121,8 +133,24 @@ export class SessionStore implements ContentStore {
     return this.#storeId;
   }
 
+  /**
+   * Asks the process that runs a model call, whichever it is, to take no step after the one
+   * it is on (`runSteps`): every process on this store hears it (`onStepYield`). A worker
+   * finds only its own calls; this reaches the call on a cluster of several.
+   */
+  async requestStepYield(logId: string, callKey: string): Promise<void> {
+    await this.#db.notify(STEP_YIELD_CHANNEL, JSON.stringify([logId, callKey]));
+  }
+
+  /** Calls `listener` for every `requestStepYield`, this process's and others'; returns its removal. */
+  onStepYield(listener: StepYieldListener): () => void {
+    this.#yieldListeners.add(listener);
+    return () => this.#yieldListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     await this.#unlisten?.();
+    await this.#unlistenYields?.();
     await this.previews.close();
     this.#feeds.closeAll();
     await this.#db.close();
@@ -459,3 +487,13 @@ function attemptUsageOf(row: AttemptUsageRow): AttemptUsage {
   return { callKey: row.call_key, attempt: Number(row.attempt), model: row.model_usage, judge: row.judge_usage, final: row.final };
 }
 
+/** `[logId, callKey]` from a step-yield notification; nothing from one that is not that. */
+function parseStepYield(payload: string): [string?, string?] {
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') return [parsed[0], parsed[1]];
+  } catch {
+    // Not ours: ignored.
+  }
+  return [];
+}

@@ -272,6 +272,25 @@ test('a live reader in the appending process gets new events without reading the
   assert.deepStrictEqual(remote, logged);
 });
 
+test('PostgreSQL: a step yield one process asks for is heard by every process on the database, the asker too', async () => {
+  const url = await postgres.createDatabase();
+  await using asker = await SessionStore.open(await openPostgresDriver({ url }));
+  await using runner = await SessionStore.open(await openPostgresDriver({ url }));
+  const heard = (store: SessionStore) =>
+    new Promise<[string, string]>((resolve) => {
+      const stop = store.onStepYield((logId, callKey) => {
+        stop();
+        resolve([logId, callKey]);
+      });
+    });
+  const hearing = [heard(runner), heard(asker)];
+  await asker.requestStepYield('sesn_yield', 'call:7');
+  assert.deepEqual(await Promise.all(hearing), [
+    ['sesn_yield', 'call:7'],
+    ['sesn_yield', 'call:7'],
+  ]);
+});
+
 test('PostgreSQL: a live reader whose notifications were lost with its connection reads what it missed when the store listens again', async () => {
   const url = await postgres.createDatabase();
   await using writer = await SessionStore.open(await openPostgresDriver({ url }));

@@ -6,6 +6,7 @@ import type { SessionEvent } from '../../src/schemas/events.ts';
 import { text, toolUse, userMessage, type ScriptedTurn } from '../../src/testing/index.ts';
 import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
 import { statusQuery } from '../../workflows/contract.ts';
+import { createLonghaulActivities } from '../../src/worker/longhaul-activities.ts';
 
 // A model call goes on to the next steps itself while nothing needs the workflow
 // (`stepsPerActivity`): fewer activities and workflow tasks per step, and the same log.
@@ -140,3 +141,34 @@ test('an interrupt in a later step of a run ends the turn at once; the steps mad
   h.model.assertNoUnscriptedCalls();
   await assertGaplessLog(h.store, session.id);
 });
+
+test('a yield asked on a worker that does not run the call reaches it through the store: the run ends after the step it is on', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: [...Array.from({ length: 16 }, (_, i) => ({ content: [toolUse('bash', { command: `sleep 0.4; echo ${i}` })] })), { content: [text('done')] }],
+  });
+  // Another worker's activities on the same store (not polling: its yieldSteps is called here).
+  const elsewhere = createLonghaulActivities({ store: h.store, sandboxes: h.sandboxes }) as unknown as { yieldSteps(input: { logId: string; callKey: string }): Promise<void> };
+  const session = await h.longhaul.sessions.create({ agent, events: [userMessage('go')], tuning: { stepsPerActivity: 8 } });
+  await collectEvents(h.longhaul, session.id, (_e, all) => all.filter((e) => e.type === 'agent.tool_use').length === 2);
+  const [running] = await callModelKeys(h.client, session.id);
+  await elsewhere.yieldSteps({ logId: session.id, callKey: running! });
+  // The run ends after the step it is on: the next activity starts within a step or two, not after the eighth.
+  while ((await callModelKeys(h.client, session.id)).length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  const toolUsesWhenItEnded = (await h.store.listEvents(session.id, { types: ['agent.tool_use'] })).length;
+  assert.ok(toolUsesWhenItEnded <= 4, `the run took ${toolUsesWhenItEnded} steps`);
+  const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 60_000 });
+  assert.equal(events.filter((e) => e.type === 'agent.tool_result').length, 16);
+  await assertGaplessLog(h.store, session.id);
+});
+
+/** The first call keys of the session's `callModel` activities, in the order they were scheduled. */
+async function callModelKeys(client: Client, sessionId: string): Promise<string[]> {
+  const history = await client.workflow.getHandle(sessionId).fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name !== 'callModel') return [];
+    const [payload] = scheduled.input?.payloads ?? [];
+    return [(JSON.parse(Buffer.from(payload!.data!).toString()) as { callKey: string }).callKey];
+  });
+}
