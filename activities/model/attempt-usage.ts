@@ -92,10 +92,20 @@ export class AttemptUsageRecorder {
    * figures, and the record itself when one was written. @throws when the store cannot take it.
    */
   async close(): Promise<{ model: Usage; judge: Usage; record: AttemptUsage | undefined }> {
+    const closed = await this.closeForAnswer();
+    if (closed.record) await this.#enqueue(closed.record);
+    return closed;
+  }
+
+  /**
+   * As `close()`, but the final record is the caller's to write, in the transaction that
+   * stores the answer (`append`'s `finalUsage`): one statement less per model call. Should
+   * that write fail, `close()` writes it.
+   */
+  async closeForAnswer(): Promise<{ model: Usage; judge: Usage; record: AttemptUsage | undefined }> {
     await this.#writes;
     this.#dirty = false;
     const record = this.#reported ? this.#record(true) : undefined;
-    if (record) await this.#enqueue(record);
     return { model: { ...this.#model }, judge: { ...this.#judge }, record };
   }
 

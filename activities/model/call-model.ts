@@ -243,10 +243,12 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
       });
       decisions.set(block.id, decision);
     }
-    const { model: usage, record } = await billing.close();
+    // This attempt's final record is written with the answer, below.
+    const { model: usage, record } = await billing.closeForAnswer();
     // The session is billed for the whole call: this attempt, its judgements and every earlier
-    // attempt. A first attempt's only record is the one just written, so it is not read back.
-    const records = attempt === 1 ? (record ? [record] : []) : await store.listAttemptUsage(sessionId, { callKey });
+    // attempt (final since this one began). A first attempt has no earlier one to read back.
+    const earlier = attempt === 1 ? [] : (await store.listAttemptUsage(sessionId, { callKey })).filter((r) => r.attempt !== attempt);
+    const records = record ? [...earlier, record] : earlier;
     const billed = billedUsageOfCall(records, { committedAttempt: attempt, model });
     const blockEvents = answerEvents({ sessionId, callKey, content: message.content, toolUseEvent: (block) => toolUseEventOf(block, decisions.get(block.id)) });
     // The primary's `session.usage` is the session's: its own calls and every thread's.
@@ -259,6 +261,7 @@ async function callModelUntil(deps: CallModelDeps, input: CallModelInput, stop: 
         ...(usageEvent ? [{ key: `${callKey}:usage`, event: usageEvent }] : []),
       ],
       [{ key: `assistant:${callKey}`, item: { kind: 'assistant', content: message.content, stop_reason: message.stop_reason } }],
+      { finalUsage: record },
     );
     for (const block of message.content) if (block.type === 'tool_use') seen?.set(block.id, (block.input ?? {}) as Record<string, unknown>);
     const result = summarize(sessionId, callKey, message.content, message.stop_reason, billed.usage, decisions);

@@ -554,4 +554,69 @@ export const migrations: readonly { id: number; name: string; sql: string }[] = 
        WHERE record -> 'metadata' ? 'deployment_id' AND record -> 'metadata' ? 'deployment_run_id' AND NOT record ? 'deployment_id';
     `,
   },
+  {
+    id: 23,
+    name: 'an answer and its final usage in one statement',
+    sql: `
+      -- Migration 18's append, and given p_usage ('{"call_key", "attempt", "model", "judge"}')
+      -- the attempt's final usage record in the same statement: a model answer was two trips
+      -- (the usage, then the answer), and a step is about eight. A caller of the old
+      -- signature (a worker of an older version) still matches: p_usage defaults to none.
+      DROP FUNCTION longhaul_append_events(text, text, text[], text[], text[], text[], text[], text[], text);
+      CREATE FUNCTION longhaul_append_events(
+        p_session text, p_processed_at text,
+        p_keys text[], p_ids text[], p_types text[], p_events text[],
+        p_transcript_keys text[], p_transcript_items text[], p_channel text,
+        p_usage text DEFAULT NULL
+      ) RETURNS TABLE (out_key text, out_seq integer, out_event jsonb)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        v_last integer;
+        v_next integer;
+        v_pos integer;
+        v_usage jsonb;
+        i integer;
+      BEGIN
+        INSERT INTO session_event_seq AS s (session_id, last_seq) VALUES (p_session, 0)
+          ON CONFLICT (session_id) DO UPDATE SET last_seq = s.last_seq
+          RETURNING s.last_seq INTO v_last;
+        IF p_usage IS NOT NULL THEN
+          -- As putAttemptUsage(final): a record a retry already made final stays as it is.
+          v_usage := p_usage::jsonb;
+          INSERT INTO model_attempt_usage AS u (session_id, call_key, attempt, model_usage, judge_usage, final)
+            VALUES (p_session, v_usage->>'call_key', (v_usage->>'attempt')::integer, v_usage->'model', v_usage->'judge', true)
+            ON CONFLICT (session_id, call_key, attempt) DO UPDATE
+              SET model_usage = EXCLUDED.model_usage, judge_usage = EXCLUDED.judge_usage, final = true, updated_at = now()
+              WHERE NOT u.final;
+        END IF;
+        IF cardinality(p_transcript_keys) > 0 THEN
+          SELECT COALESCE(MAX(t.pos), 0) INTO v_pos FROM session_transcript t WHERE t.session_id = p_session;
+          FOR i IN 1 .. cardinality(p_transcript_keys) LOOP
+            INSERT INTO session_transcript (session_id, pos, key, item) VALUES (p_session, v_pos + 1, p_transcript_keys[i], p_transcript_items[i]::jsonb)
+              ON CONFLICT (session_id, key) DO NOTHING;
+            IF FOUND THEN v_pos := v_pos + 1; END IF;
+          END LOOP;
+        END IF;
+        RETURN QUERY SELECT e.key, e.seq, e.event FROM session_events e WHERE e.session_id = p_session AND e.key = ANY(p_keys);
+        v_next := v_last;
+        FOR i IN 1 .. cardinality(p_keys) LOOP
+          INSERT INTO session_events (session_id, seq, id, key, type, processed_at, event)
+            VALUES (p_session, v_next + 1, p_ids[i], p_keys[i], p_types[i], p_processed_at, p_events[i]::jsonb)
+            ON CONFLICT (session_id, key) DO NOTHING;
+          IF FOUND THEN
+            v_next := v_next + 1;
+            out_key := p_keys[i];
+            out_seq := v_next;
+            out_event := NULL;
+            RETURN NEXT;
+          END IF;
+        END LOOP;
+        IF v_next > v_last THEN
+          UPDATE session_event_seq SET last_seq = v_next WHERE session_id = p_session;
+          PERFORM pg_notify(p_channel, p_session || ' ' || v_next::text);
+        END IF;
+      END
+      $$;
+    `,
+  },
 ];

@@ -257,10 +257,17 @@ export class SessionStore implements ContentStore {
    * Appends events (and transcript items) in one transaction. Events whose key
    * is already stored are skipped, so a retried writer never duplicates one; the
    * rest get the next gapless sequence numbers. Returns the stored form of every
-   * requested event, old or new, in request order.
+   * requested event, old or new, in request order. `finalUsage` is an attempt's final
+   * usage record (`putAttemptUsage`), written in the same transaction: a model answer and
+   * what it was billed.
    */
-  async append(sessionId: string, events: readonly NewEvent[], transcript: readonly NewTranscriptItem[] = []): Promise<StoredEvent[]> {
-    if (events.length === 0 && transcript.length === 0) return [];
+  async append(
+    sessionId: string,
+    events: readonly NewEvent[],
+    transcript: readonly NewTranscriptItem[] = [],
+    { finalUsage }: { finalUsage?: Omit<AttemptUsage, 'final'> | undefined } = {},
+  ): Promise<StoredEvent[]> {
+    if (events.length === 0 && transcript.length === 0 && finalUsage === undefined) return [];
     const processedAt = new Date().toISOString();
     const prepared = events.map(({ key, event, id }) => {
       const full = { id: id ?? eventIdOfKey(sessionId, key), ...event, processed_at: processedAt } as unknown as SessionEvent;
@@ -272,7 +279,7 @@ export class SessionStore implements ContentStore {
     try {
       // One statement (migration 18): every statement is a trip through the database, and PGlite makes them on our event loop.
       const rows = await this.#db.query<{ out_key: string; out_seq: number; out_event: SessionEvent | null }>(
-        'SELECT out_key, out_seq, out_event FROM longhaul_append_events($1, $2, $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9)',
+        'SELECT out_key, out_seq, out_event FROM longhaul_append_events($1, $2, $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9, $10)',
         [
           sessionId,
           processedAt,
@@ -283,6 +290,8 @@ export class SessionStore implements ContentStore {
           transcript.map((t) => t.key),
           transcript.map((t) => JSON.stringify(t.item)),
           EVENTS_CHANNEL,
+          // Written as `putAttemptUsage(…, final)` would, in the same statement (migration 23).
+          finalUsage === undefined ? null : JSON.stringify({ call_key: finalUsage.callKey, attempt: finalUsage.attempt, model: finalUsage.model, judge: finalUsage.judge }),
         ],
       );
       const byKey = new Map<string, StoredEvent>();

@@ -207,6 +207,21 @@ test('attempt usage: later records replace earlier ones until the attempt is fin
   assert.deepEqual(await store.listAttemptUsage('s'), []);
 });
 
+test('an answer appended with its attempt\'s final usage writes both in one statement; a record a retry made final stays', async () => {
+  await using store = await openStore();
+  const usage = (input: number, output: number) => ({ input_tokens: input, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+  await store.putAttemptUsage('s', { callKey: 'call:0', attempt: 1, model: usage(100, 1), judge: usage(0, 0), final: false });
+  await store.append('s', [{ key: 'call:0:answer', event: { type: 'agent.message', content: [{ type: 'text', text: 'hi' }] } }], [], {
+    finalUsage: { callKey: 'call:0', attempt: 1, model: usage(100, 40), judge: usage(3, 1) },
+  });
+  assert.deepEqual(await store.listAttemptUsage('s', { callKey: 'call:0' }), [{ callKey: 'call:0', attempt: 1, model: usage(100, 40), judge: usage(3, 1), final: true }]);
+  // Attempt 1 of call:1 was made final by its retry; its late answer does not change what it was counted.
+  await store.finalizeAttemptUsage('s', 'call:1', { beforeAttempt: 2 });
+  await store.append('s', [], [], { finalUsage: { callKey: 'call:1', attempt: 1, model: usage(9, 9), judge: usage(0, 0) } });
+  assert.deepEqual((await store.listAttemptUsage('s', { callKey: 'call:1' })).map((r) => [r.attempt, r.model.input_tokens, r.final]), [[1, 0, true]]);
+  assert.deepEqual((await store.listEvents('s')).map((e) => e.event.type), ['agent.message']);
+});
+
 });
 }
 
