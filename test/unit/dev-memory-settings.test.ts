@@ -8,7 +8,7 @@ const argv = ['/usr/bin/node', '/opt/longhaul/bin/longhaul.js', 'dev', '--port',
 test('longhaul dev relaunches once with its V8 flags before the script, and its malloc settings where the user set none', () => {
   const relaunch = devMemoryRelaunch({ execPath: '/usr/bin/node', execArgv: ['--enable-source-maps'], argv, env: { HOME: '/home/a' } });
   assert.deepEqual(relaunch?.args, ['/usr/bin/node', ...DEV_NODE_FLAGS, '--enable-source-maps', ...argv.slice(1)]);
-  assert.deepEqual(relaunch?.env, { HOME: '/home/a', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
+  assert.deepEqual(relaunch?.env, { HOME: '/home/a', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '32768', MALLOC_TRIM_THRESHOLD_: '131072' });
 
   const own = devMemoryRelaunch({ execPath: '/usr/bin/node', execArgv: [], argv, env: { MALLOC_ARENA_MAX: '8', MALLOC_MMAP_THRESHOLD_: '4194304' } });
   assert.equal(own?.env['MALLOC_ARENA_MAX'], '8');
