@@ -96,8 +96,11 @@ export function createSessionActivities({
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
   const interruptible = new InterruptibleCalls();
-  // A yield asked on another worker reaches the call that runs here (`yieldSteps`).
-  store.onStepYield((logId, callKey) => interruptible.yieldAfterStep(logId, callKey));
+  // A yield or an interrupt asked on another worker reaches the call that runs here (`yieldSteps`, `interruptTools`).
+  store.onRunningCallRequest((request, logId, callKey) => {
+    if (request === 'yield') interruptible.yieldAfterStep(logId, callKey);
+    else interruptible.interrupt(logId, callKey);
+  });
   const toolDeps = { store, sandboxes, webSearch, heartbeatEveryMs, mcp, credentials, memory, skills };
   const sandboxDeps = { sandboxes, credentials, memory, skills };
   // Below the window by a quarter: room for the answer, and for the turn the compaction is asked in.
@@ -121,6 +124,8 @@ export function createSessionActivities({
    */
   async function runningStepToolUseIds(step: { logId: string; callKey: string; followOn?: string[] }): Promise<string[]> {
     const current = interruptible.interrupt(step.logId, step.callKey);
+    // Not running here, it may run on another worker: that one stops it when it hears this.
+    if (current === undefined) await store.askRunningCall('interrupt', step.logId, step.callKey);
     const callKeys = current !== undefined ? [current] : [step.callKey, ...(step.followOn ?? [])];
     const ids = await Promise.all(callKeys.map((callKey) => stepToolUseIds(store, { logId: step.logId, callKey })));
     return ids.flat();
@@ -199,7 +204,7 @@ export function createSessionActivities({
      * that runs the call; when another worker picks it up, every worker on the store hears it.
      */
     async yieldSteps({ logId, callKey }: { logId: string; callKey: string }): Promise<void> {
-      if (!interruptible.yieldAfterStep(logId, callKey)) await store.requestStepYield(logId, callKey);
+      if (!interruptible.yieldAfterStep(logId, callKey)) await store.askRunningCall('yield', logId, callKey);
     },
 
     /** Queues a work item on the session's self-hosted environment unless it has a live one: a worker then answers its tool calls. */

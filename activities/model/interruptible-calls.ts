@@ -4,7 +4,8 @@
  * cancellation only with the answer to a heartbeat, and the SDK sends heartbeats at most
  * every 80% of the heartbeat timeout (24 s at 30 s): a user's interrupt waited that long for
  * a model call to stop. The interrupt's own activity (`interruptTools`) reaches the call
- * here instead, when it runs on the same worker; on another, the heartbeat still delivers it.
+ * here instead: directly when it runs on the same worker, through the store's notification
+ * (`askRunningCall`) from another; Temporal's cancellation still follows with a heartbeat.
  *
  * A call is registered under its first step's key for as long as it runs, however many
  * steps it goes on to take (`runSteps`). A yield asked for a call not (yet) running here is

@@ -60,11 +60,18 @@ export type ListEventsOptions = {
 };
 
 const EVENTS_CHANNEL = 'longhaul_session_events';
-/** `requestStepYield`: `[logId, callKey]` as JSON, heard by every process on the store. */
-const STEP_YIELD_CHANNEL = 'longhaul_step_yield';
+/** `askRunningCall`: `[request, logId, callKey]` as JSON, heard by every process on the store. */
+const RUNNING_CALL_CHANNEL = 'longhaul_running_call';
 
-/** Hears a request that a run of model steps take no step after the one it is on. */
-export type StepYieldListener = (logId: string, callKey: string) => void;
+/**
+ * What the workflow asks of a running model call: `yield`, take no step after the one it is
+ * on (`runSteps`); `interrupt`, stop now.
+ */
+export type RunningCallRequest = 'yield' | 'interrupt';
+const RUNNING_CALL_REQUESTS: readonly string[] = ['yield', 'interrupt'] satisfies RunningCallRequest[];
+
+/** Hears a request to a running model call, whichever process runs it. */
+export type RunningCallListener = (request: RunningCallRequest, logId: string, callKey: string) => void;
 
 /**
  * The session store: session records, the event log and the transcript.
@@ -79,8 +86,8 @@ export class SessionStore implements ContentStore {
   readonly #db: SqlDriver;
   readonly #feeds = new SessionFeeds({ read: (sessionId, afterSeq, limit) => this.listEvents(sessionId, { afterSeq, limit }) });
   #unlisten: (() => Promise<void>) | undefined;
-  #unlistenYields: (() => Promise<void>) | undefined;
-  readonly #yieldListeners = new Set<StepYieldListener>();
+  #unlistenCalls: (() => Promise<void>) | undefined;
+  readonly #callListeners = new Set<RunningCallListener>();
   #storeId = '';
   readonly #appendObservers: AppendObserver[] = [];
   /** `event_start` / `event_delta` previews of model output, for streams that ask for them. */
@@ -117,10 +124,10 @@ export class SessionStore implements ContentStore {
       // Listening (again, after a lost connection): what was notified meanwhile never came, so every live reader reads.
       () => store.#feeds.notifyAll(),
     );
-    store.#unlistenYields = await driver.listen(STEP_YIELD_CHANNEL, (payload) => {
-      const [logId, callKey] = parseStepYield(payload);
-      if (logId === undefined || callKey === undefined) return;
-      for (const listener of store.#yieldListeners) listener(logId, callKey);
+    store.#unlistenCalls = await driver.listen(RUNNING_CALL_CHANNEL, (payload) => {
+      const asked = parseRunningCallRequest(payload);
+      if (asked === undefined) return;
+      for (const listener of store.#callListeners) listener(...asked);
     });
     return store;
   }
@@ -134,23 +141,23 @@ export class SessionStore implements ContentStore {
   }
 
   /**
-   * Asks the process that runs a model call, whichever it is, to take no step after the one
-   * it is on (`runSteps`): every process on this store hears it (`onStepYield`). A worker
-   * finds only its own calls; this reaches the call on a cluster of several.
+   * Asks the process that runs a model call, whichever it is, to yield or stop: every process
+   * on this store hears it (`onRunningCallRequest`). A worker finds only its own calls; this
+   * reaches the call on a cluster of several.
    */
-  async requestStepYield(logId: string, callKey: string): Promise<void> {
-    await this.#db.notify(STEP_YIELD_CHANNEL, JSON.stringify([logId, callKey]));
+  async askRunningCall(request: RunningCallRequest, logId: string, callKey: string): Promise<void> {
+    await this.#db.notify(RUNNING_CALL_CHANNEL, JSON.stringify([request, logId, callKey]));
   }
 
-  /** Calls `listener` for every `requestStepYield`, this process's and others'; returns its removal. */
-  onStepYield(listener: StepYieldListener): () => void {
-    this.#yieldListeners.add(listener);
-    return () => this.#yieldListeners.delete(listener);
+  /** Calls `listener` for every `askRunningCall`, this process's and others'; returns its removal. */
+  onRunningCallRequest(listener: RunningCallListener): () => void {
+    this.#callListeners.add(listener);
+    return () => this.#callListeners.delete(listener);
   }
 
   async close(): Promise<void> {
     await this.#unlisten?.();
-    await this.#unlistenYields?.();
+    await this.#unlistenCalls?.();
     await this.previews.close();
     this.#feeds.closeAll();
     await this.#db.close();
@@ -496,13 +503,17 @@ function attemptUsageOf(row: AttemptUsageRow): AttemptUsage {
   return { callKey: row.call_key, attempt: Number(row.attempt), model: row.model_usage, judge: row.judge_usage, final: row.final };
 }
 
-/** `[logId, callKey]` from a step-yield notification; nothing from one that is not that. */
-function parseStepYield(payload: string): [string?, string?] {
+/** `[request, logId, callKey]` from a running-call notification; nothing from one that is not that. */
+function parseRunningCallRequest(payload: string): [RunningCallRequest, string, string] | undefined {
   try {
     const parsed: unknown = JSON.parse(payload);
-    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') return [parsed[0], parsed[1]];
+    if (!Array.isArray(parsed) || parsed.length !== 3) return undefined;
+    const [request, logId, callKey] = parsed as unknown[];
+    if (typeof request === 'string' && RUNNING_CALL_REQUESTS.includes(request) && typeof logId === 'string' && typeof callKey === 'string') {
+      return [request as RunningCallRequest, logId, callKey];
+    }
   } catch {
     // Not ours: ignored.
   }
-  return [];
+  return undefined;
 }

@@ -287,23 +287,28 @@ test('a live reader in the appending process gets new events without reading the
   assert.deepStrictEqual(remote, logged);
 });
 
-test('PostgreSQL: a step yield one process asks for is heard by every process on the database, the asker too', async () => {
+test('PostgreSQL: a request to a running call one process makes is heard by every process on the database, the asker too', async () => {
   const url = await postgres.createDatabase();
   await using asker = await SessionStore.open(await openPostgresDriver({ url }));
   await using runner = await SessionStore.open(await openPostgresDriver({ url }));
-  const heard = (store: SessionStore) =>
-    new Promise<[string, string]>((resolve) => {
-      const stop = store.onStepYield((logId, callKey) => {
+  const heard = (store: SessionStore, count: number) =>
+    new Promise<unknown[][]>((resolve) => {
+      const got: unknown[][] = [];
+      const stop = store.onRunningCallRequest((...request) => {
+        got.push(request);
+        if (got.length < count) return;
         stop();
-        resolve([logId, callKey]);
+        resolve(got);
       });
     });
-  const hearing = [heard(runner), heard(asker)];
-  await asker.requestStepYield('sesn_yield', 'call:7');
-  assert.deepEqual(await Promise.all(hearing), [
-    ['sesn_yield', 'call:7'],
-    ['sesn_yield', 'call:7'],
-  ]);
+  const hearing = [heard(runner, 2), heard(asker, 2)];
+  await asker.askRunningCall('yield', 'sesn_yield', 'call:7');
+  await asker.askRunningCall('interrupt', 'sesn_yield', 'call:9');
+  const expected = [
+    ['yield', 'sesn_yield', 'call:7'],
+    ['interrupt', 'sesn_yield', 'call:9'],
+  ];
+  assert.deepEqual(await Promise.all(hearing), [expected, expected]);
 });
 
 test('PostgreSQL: a live reader whose notifications were lost with its connection reads what it missed when the store listens again', async () => {

@@ -47,9 +47,9 @@ export function workflowBundle({ telemetry }: { telemetry?: Telemetry | undefine
 /** Starts of a test file's Temporal server that lost one of its ports to another process, tried again on fresh ones. */
 const TEST_TEMPORAL_START_ATTEMPTS = 3;
 
-/** A Temporal dev server for one test file, on free ports. */
-export async function startTestTemporal(): Promise<DevServer> {
-  const server = await startOnFreshPorts();
+/** A Temporal dev server for one test file, on free ports; `dynamicConfig` replaces `LOW_LATENCY_DYNAMIC_CONFIG`. */
+export async function startTestTemporal({ dynamicConfig }: { dynamicConfig?: Readonly<Record<string, string | number | boolean>> } = {}): Promise<DevServer> {
+  const server = await startOnFreshPorts(dynamicConfig);
   // Its history lives in memory and dies with it: a graceful shutdown would only add a second per file.
   const stop = async () => {
     const child = server.process;
@@ -66,10 +66,10 @@ export async function startTestTemporal(): Promise<DevServer> {
  * CLI's own retries keep on the port it was given) may bind it first. Never reused: a
  * server that answers on a port picked as free is another file's.
  */
-async function startOnFreshPorts(): Promise<DevServer> {
+async function startOnFreshPorts(dynamicConfig: Readonly<Record<string, string | number | boolean>> | undefined): Promise<DevServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startDevServer({ port: await freePort(), uiPort: await freePort(), reuse: false });
+      return await startDevServer({ port: await freePort(), uiPort: await freePort(), reuse: false, ...(dynamicConfig ? { dynamicConfig } : {}) });
     } catch (error) {
       const lostPort = /address already in use|already answers/.test(String(error));
       if (!lostPort || attempt === TEST_TEMPORAL_START_ATTEMPTS) throw error;
