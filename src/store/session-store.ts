@@ -60,8 +60,12 @@ export type ListEventsOptions = {
 };
 
 const EVENTS_CHANNEL = 'longhaul_session_events';
-/** `askRunningCall`: `[request, logId, callKey]` as JSON, heard by every process on the store. */
-const RUNNING_CALL_CHANNEL = 'longhaul_running_call';
+/**
+ * `askRunningCall`'s notifications, on the events' channel: `call:` and `[request, logId,
+ * callKey]` as JSON (no session id starts so). A second channel cost PGlite 80 MiB over a
+ * 10,000-step session (its notification queue), for nothing one channel cannot carry.
+ */
+const RUNNING_CALL_PREFIX = 'call:';
 
 /**
  * What the workflow asks of a running model call: `yield`, take no step after the one it is
@@ -86,7 +90,6 @@ export class SessionStore implements ContentStore {
   readonly #db: SqlDriver;
   readonly #feeds = new SessionFeeds({ read: (sessionId, afterSeq, limit) => this.listEvents(sessionId, { afterSeq, limit }) });
   #unlisten: (() => Promise<void>) | undefined;
-  #unlistenCalls: (() => Promise<void>) | undefined;
   readonly #callListeners = new Set<RunningCallListener>();
   #storeId = '';
   readonly #appendObservers: AppendObserver[] = [];
@@ -117,6 +120,11 @@ export class SessionStore implements ContentStore {
     store.#unlisten = await driver.listen(
       EVENTS_CHANNEL,
       (payload) => {
+        if (payload.startsWith(RUNNING_CALL_PREFIX)) {
+          const asked = parseRunningCallRequest(payload.slice(RUNNING_CALL_PREFIX.length));
+          if (asked !== undefined) for (const listener of store.#callListeners) listener(...asked);
+          return;
+        }
         // `<session id> <last seq>`; a bare session id from an older writer means "read to find out".
         const [sessionId = '', lastSeq] = payload.split(' ');
         store.#feeds.notify(sessionId, lastSeq === undefined ? undefined : Number(lastSeq));
@@ -124,11 +132,6 @@ export class SessionStore implements ContentStore {
       // Listening (again, after a lost connection): what was notified meanwhile never came, so every live reader reads.
       () => store.#feeds.notifyAll(),
     );
-    store.#unlistenCalls = await driver.listen(RUNNING_CALL_CHANNEL, (payload) => {
-      const asked = parseRunningCallRequest(payload);
-      if (asked === undefined) return;
-      for (const listener of store.#callListeners) listener(...asked);
-    });
     return store;
   }
 
@@ -146,7 +149,7 @@ export class SessionStore implements ContentStore {
    * reaches the call on a cluster of several.
    */
   async askRunningCall(request: RunningCallRequest, logId: string, callKey: string): Promise<void> {
-    await this.#db.notify(RUNNING_CALL_CHANNEL, JSON.stringify([request, logId, callKey]));
+    await this.#db.notify(EVENTS_CHANNEL, `${RUNNING_CALL_PREFIX}${JSON.stringify([request, logId, callKey])}`);
   }
 
   /** Calls `listener` for every `askRunningCall`, this process's and others'; returns its removal. */
@@ -157,7 +160,6 @@ export class SessionStore implements ContentStore {
 
   async close(): Promise<void> {
     await this.#unlisten?.();
-    await this.#unlistenCalls?.();
     await this.previews.close();
     this.#feeds.closeAll();
     await this.#db.close();
