@@ -62,8 +62,9 @@ export type ListEventsOptions = {
 const EVENTS_CHANNEL = 'longhaul_session_events';
 /**
  * `askRunningCall`'s notifications, on the events' channel: `call:` and `[request, logId,
- * callKey]` as JSON (no session id starts so). A second channel cost PGlite 80 MiB over a
- * 10,000-step session (its notification queue), for nothing one channel cannot carry.
+ * callKey]` as JSON (no session id starts so). A second channel made the process of an
+ * in-process PGlite grow 80 MiB over a 10,000-step session (`BENCH_ONLY=long_session`; where
+ * inside PGlite was not found), for nothing one channel cannot carry.
  */
 const RUNNING_CALL_PREFIX = 'call:';
 
