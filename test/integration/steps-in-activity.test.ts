@@ -29,8 +29,7 @@ const eightSteps: ScriptedTurn[] = [
 
 /** How many `callModel` activities the session's workflow scheduled. */
 async function modelActivities(client: Client, sessionId: string): Promise<number> {
-  const history = await client.workflow.getHandle(sessionId).fetchHistory();
-  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel').length;
+  return (await callModelKeys(client, sessionId)).length;
 }
 
 /** The log as a client compares it: types, and each event's content without ids or times. */
