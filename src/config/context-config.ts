@@ -1,4 +1,5 @@
 import { ConfigError } from './dev-config.ts';
+import { wholeNumberFromEnv } from './env-number.ts';
 
 export type ContextSettings = { contextWindowTokens?: number; contextBudgetBytes?: number; serverCompaction?: boolean };
 
@@ -10,9 +11,9 @@ export type ContextSettings = { contextWindowTokens?: number; contextBudgetBytes
  */
 export function contextSettingsFromEnv(env: NodeJS.ProcessEnv): ContextSettings {
   const settings: ContextSettings = {};
-  const window = wholeNumber(env, 'LONGHAUL_CONTEXT_WINDOW_TOKENS', { min: 10_000, max: 100_000_000, unit: 'tokens' });
+  const window = wholeNumberFromEnv(env, 'LONGHAUL_CONTEXT_WINDOW_TOKENS', { min: 10_000, max: 100_000_000, of: 'tokens' });
   if (window !== undefined) settings.contextWindowTokens = window;
-  const budget = wholeNumber(env, 'LONGHAUL_CONTEXT_BUDGET_BYTES', { min: 10_000, max: 1_000_000_000, unit: 'bytes' });
+  const budget = wholeNumberFromEnv(env, 'LONGHAUL_CONTEXT_BUDGET_BYTES', { min: 10_000, max: 1_000_000_000, of: 'bytes' });
   if (budget !== undefined) settings.contextBudgetBytes = budget;
   const compaction = env['LONGHAUL_SERVER_COMPACTION']?.trim();
   if (compaction) {
@@ -20,12 +21,4 @@ export function contextSettingsFromEnv(env: NodeJS.ProcessEnv): ContextSettings 
     settings.serverCompaction = compaction === 'on';
   }
   return settings;
-}
-
-function wholeNumber(env: NodeJS.ProcessEnv, name: string, { min, max, unit }: { min: number; max: number; unit: string }): number | undefined {
-  const text = env[name]?.trim();
-  if (!text) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new ConfigError(`${name} must be a whole number of ${unit} from ${min} to ${max}, got ${JSON.stringify(text)}`);
-  return value;
 }

@@ -1,6 +1,7 @@
 import { MIN_DISK_MB } from '../../sandbox/session-disk.ts';
 import type { DockerSandboxDriverOptions } from '../../sandbox/docker-sandbox-driver.ts';
 import { ConfigError } from './dev-config.ts';
+import { wholeNumberFromEnv } from './env-number.ts';
 
 /**
  * Sandbox defaults an operator sets for every session of a worker (an environment may
@@ -11,33 +12,22 @@ import { ConfigError } from './dev-config.ts';
  * See `DEFAULT_SANDBOX_CPUS` for why the defaults are what they are.
  */
 export function sandboxLimitsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares'> {
-  const limits: Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares'> = {};
-  const disk = env['LONGHAUL_SANDBOX_DISK_MB']?.trim();
-  if (disk) {
-    const diskMb = Number(disk);
-    if (!/^\d+$/.test(disk) || !Number.isSafeInteger(diskMb) || diskMb < MIN_DISK_MB) {
-      throw new ConfigError(`LONGHAUL_SANDBOX_DISK_MB must be a whole number of MiB, at least ${MIN_DISK_MB}, got ${JSON.stringify(disk)}`);
-    }
-    limits.diskMb = diskMb;
+  const diskMb = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_DISK_MB', { min: MIN_DISK_MB, max: Number.MAX_SAFE_INTEGER, of: 'MiB' });
+  const cpus = coresFromEnv(env, 'LONGHAUL_SANDBOX_CPUS');
+  // A container's default weight is 1024; Docker takes 2 to 262144.
+  const cpuShares = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_CPU_SHARES', { min: 2, max: 262_144, of: 'CPU shares' });
+  return { ...(diskMb !== undefined && { diskMb }), ...(cpus !== undefined && { cpus }), ...(cpuShares !== undefined && { cpuShares }) };
+}
+
+/** A number of cores from 0.01 to 1024 (fractions allowed); undefined when unset. @throws ConfigError naming it */
+function coresFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  // Docker takes the cap in billionths of a core; below 0.01 a sandbox cannot start a shell in time.
+  if (!/^\d+(\.\d+)?$/.test(value) || !(Number(value) >= 0.01 && Number(value) <= 1024)) {
+    throw new ConfigError(`${name} must be a number of cores from 0.01 to 1024, got ${JSON.stringify(value)}`);
   }
-  const cpus = env['LONGHAUL_SANDBOX_CPUS']?.trim();
-  if (cpus) {
-    const value = Number(cpus);
-    // Docker takes the cap in billionths of a core; below 0.01 a sandbox cannot start a shell in time.
-    if (!/^\d+(\.\d+)?$/.test(cpus) || !(value >= 0.01 && value <= 1024)) {
-      throw new ConfigError(`LONGHAUL_SANDBOX_CPUS must be a number of cores from 0.01 to 1024, got ${JSON.stringify(cpus)}`);
-    }
-    limits.cpus = value;
-  }
-  const shares = env['LONGHAUL_SANDBOX_CPU_SHARES']?.trim();
-  if (shares) {
-    const value = Number(shares);
-    if (!/^\d+$/.test(shares) || value < 2 || value > 262_144) {
-      throw new ConfigError(`LONGHAUL_SANDBOX_CPU_SHARES must be a whole number from 2 to 262144 (a container's default weight is 1024), got ${JSON.stringify(shares)}`);
-    }
-    limits.cpuShares = value;
-  }
-  return limits;
+  return Number(value);
 }
 
 /**
@@ -78,16 +68,6 @@ export function sandboxDriverOptionsFromEnv(
   { warmPoolFallback }: { warmPoolFallback: number },
 ): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares' | 'warmPoolSize' | 'concurrentStarts'> {
   return { ...sandboxLimitsFromEnv(env), ...sandboxWarmPoolFromEnv(env, { fallback: warmPoolFallback }), ...sandboxConcurrentStartsFromEnv(env) };
-}
-
-/** The whole number `name` holds, from `min` to `max`; undefined when unset. @throws ConfigError naming it */
-function wholeNumberFromEnv(env: NodeJS.ProcessEnv, name: string, { min, max, of }: { min: number; max: number; of: string }): number | undefined {
-  const value = env[name]?.trim();
-  if (!value) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new ConfigError(`${name} must be a whole number of ${of} from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return Number(value);
 }
 
 /** `LONGHAUL_GRADER_MODEL`: the model outcome graders use on this worker (default: each session agent's own). */

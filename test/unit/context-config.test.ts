@@ -15,7 +15,7 @@ test('context settings come from LONGHAUL_CONTEXT_* and LONGHAUL_SERVER_COMPACTI
 
 test('bad context settings name the variable and what it takes', () => {
   const fails = (env: NodeJS.ProcessEnv, pattern: RegExp) => assert.throws(() => contextSettingsFromEnv(env), (error: unknown) => error instanceof ConfigError && pattern.test(error.message));
-  fails({ LONGHAUL_CONTEXT_WINDOW_TOKENS: '200k' }, /LONGHAUL_CONTEXT_WINDOW_TOKENS must be a whole number of tokens from 10000/);
+  fails({ LONGHAUL_CONTEXT_WINDOW_TOKENS: '200k' }, /LONGHAUL_CONTEXT_WINDOW_TOKENS must be a whole number of tokens, from 10000/);
   fails({ LONGHAUL_CONTEXT_WINDOW_TOKENS: '500' }, /got "500"/);
   fails({ LONGHAUL_CONTEXT_BUDGET_BYTES: '-1' }, /LONGHAUL_CONTEXT_BUDGET_BYTES must be a whole number of bytes/);
   fails({ LONGHAUL_SERVER_COMPACTION: 'yes' }, /LONGHAUL_SERVER_COMPACTION must be on or off, got "yes"/);
