@@ -65,12 +65,12 @@ const MEASURED_AS = {
 const SETTLE_MS = 6000;
 
 /**
- * Quiet time after which memory is read again as settled. Start-up leaves transient memory
- * that nothing of ours holds: the Temporal SDK keeps a copy of the workflow bundle it ran
- * in a throwaway context for 10 s after the worker is created (for debuggers), and the
- * workflow thread's heap shrinks only when V8's memory reducer gets to it (about 20 s after
- * start-up here). Measured on a quiet `longhaul dev`: 267–272 MiB at 6 s, 261–266 at 12 s,
- * 250–255 from 20 s on.
+ * Quiet time after which memory is read again as settled. A quiet `longhaul dev` keeps
+ * shrinking for about 20 s after start-up, with nothing of ours to let go of: one start
+ * read every few seconds was at 269 MiB at 6 s, 263 at 12 s and 252 from 20 s on; two
+ * more gave 270–277 at 6 s and 253–260 at 30 s. Part of it is the Temporal SDK, which
+ * keeps the workflow bundle it ran in a throwaway context for 10 s after the worker is
+ * created (for debuggers).
  */
 const SETTLED_MS = 30_000;
 
