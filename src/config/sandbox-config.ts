@@ -14,8 +14,8 @@ import { wholeNumberFromEnv } from './env-number.ts';
 export function sandboxLimitsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares'> {
   const diskMb = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_DISK_MB', { min: MIN_DISK_MB, max: Number.MAX_SAFE_INTEGER, of: 'MiB' });
   const cpus = coresFromEnv(env, 'LONGHAUL_SANDBOX_CPUS');
-  // A container's default weight is 1024; Docker takes 2 to 262144.
-  const cpuShares = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_CPU_SHARES', { min: 2, max: 262_144, of: 'CPU shares' });
+  // Docker takes 2 to 262144.
+  const cpuShares = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_CPU_SHARES', { min: 2, max: 262_144, of: "CPU shares (a container's default is 1024)" });
   return { ...(diskMb !== undefined && { diskMb }), ...(cpus !== undefined && { cpus }), ...(cpuShares !== undefined && { cpuShares }) };
 }
 
