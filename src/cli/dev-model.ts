@@ -1,6 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { DevModel } from '../config/dev-info.ts';
-import { demoAgentScript, ScriptedModelServer } from '../testing/index.ts';
 
 const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
@@ -23,6 +22,10 @@ export async function startDevModel({ env = process.env }: { env?: NodeJS.Proces
     const baseURL = env['ANTHROPIC_BASE_URL']?.trim() || ANTHROPIC_DEFAULT_BASE_URL;
     return { anthropic: new Anthropic({ apiKey, baseURL }), info: { kind: 'anthropic', base_url: baseURL }, close: async () => {} };
   }
+  // Loaded only here: with a key, `longhaul dev` never loads the scripted model, and without
+  // one it loads just that, not the rest of `longhaul/testing` (its MCP test server pulls in
+  // the MCP SDK's server half).
+  const [{ ScriptedModelServer }, { demoAgentScript }] = await Promise.all([import('../testing/scripted-model-server.ts'), import('../testing/demo-agent-script.ts')]);
   const server = await ScriptedModelServer.start({ script: demoAgentScript });
   return {
     anthropic: new Anthropic({ apiKey: 'scripted-demo-model', baseURL: server.url }),
