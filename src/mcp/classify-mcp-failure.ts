@@ -1,9 +1,10 @@
 /**
  * The one place that decides what a failure talking to an MCP server means.
  */
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError as JsonRpcError } from '@modelcontextprotocol/sdk/types.js';
+import type { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { McpError as JsonRpcError } from '@modelcontextprotocol/sdk/types.js';
 import { McpAuthenticationError, McpConnectionError } from './mcp-errors.ts';
+import { mcpSdkIfLoaded } from './mcp-sdk.ts';
 
 const MAX_DETAIL_CHARS = 300;
 
@@ -27,12 +28,22 @@ const NETWORK_ERROR_TEXT: Readonly<Record<string, string>> = {
  * reports those as protocol errors, but to the agent they are a failed tool call.
  */
 export function isModelCorrectableToolError(err: unknown): err is JsonRpcError {
-  return err instanceof JsonRpcError && err.code === ErrorCode.InvalidParams;
+  return isJsonRpcError(err) && err.code === mcpSdkIfLoaded()?.ErrorCode.InvalidParams;
 }
 
 /** HTTP 404 on a request that carried a session id: the server forgot the session (spec: start a new one). */
 export function isSessionExpired(err: unknown): boolean {
-  return err instanceof StreamableHTTPError && err.code === 404;
+  return isStreamableHttpError(err) && err.code === 404;
+}
+
+function isJsonRpcError(err: unknown): err is JsonRpcError {
+  const sdk = mcpSdkIfLoaded();
+  return sdk !== undefined && err instanceof sdk.McpError;
+}
+
+function isStreamableHttpError(err: unknown): err is StreamableHTTPError {
+  const sdk = mcpSdkIfLoaded();
+  return sdk !== undefined && err instanceof sdk.StreamableHTTPError;
 }
 
 /**
@@ -42,7 +53,7 @@ export function isSessionExpired(err: unknown): boolean {
  */
 export function classifyMcpFailure({ err, mcpServerName, secrets }: { err: unknown; mcpServerName: string; secrets: readonly string[] }): McpAuthenticationError | McpConnectionError {
   if (err instanceof McpAuthenticationError || err instanceof McpConnectionError) return err;
-  if (err instanceof StreamableHTTPError && (err.code === 401 || err.code === 403)) {
+  if (isStreamableHttpError(err) && (err.code === 401 || err.code === 403)) {
     const message = err.code === 401 ? 'the server rejected the credential (HTTP 401), also after a token refresh' : 'the server refused access (HTTP 403)';
     return new McpAuthenticationError({ mcpServerName, message });
   }
@@ -50,13 +61,13 @@ export function classifyMcpFailure({ err, mcpServerName, secrets }: { err: unkno
 }
 
 function describeFailure(err: unknown): string {
-  if (err instanceof StreamableHTTPError) {
+  if (isStreamableHttpError(err)) {
     // The SDK uses -1 for an answer that was not JSON or an event stream.
     const status = err.code === undefined || err.code < 0 ? 'an unexpected answer' : `HTTP ${err.code}`;
     return `${status}: ${err.message.replace(/^Streamable HTTP error: /, '')}`;
   }
-  if (err instanceof JsonRpcError) {
-    if (err.code === ErrorCode.ConnectionClosed) return 'the connection closed before the server answered';
+  if (isJsonRpcError(err)) {
+    if (err.code === mcpSdkIfLoaded()?.ErrorCode.ConnectionClosed) return 'the connection closed before the server answered';
     return `the server answered with JSON-RPC error ${err.code}: ${err.message.replace(/^MCP error -?\d+: /, '')}`;
   }
   if (err instanceof Error && err.name === 'ZodError') return 'the server sent a message that is not valid MCP';

@@ -2,9 +2,9 @@
  * One initialized MCP client session over streamable HTTP, sending a bearer from a
  * token source and refreshing it once when the server answers 401.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { loadMcpSdk } from './mcp-sdk.ts';
 
 /** Returns the bearer for the server, or undefined for none; `forceRefresh` after a 401. */
 export type McpTokenSource = (opts: { forceRefresh: boolean }) => Promise<string | undefined>;
@@ -44,6 +44,7 @@ export type OpenMcpConnectionOptions = {
  * `McpTokenSourceFailure`; callers classify.
  */
 export async function openMcpConnection({ url, tokenSource, token, signal, timeoutMs }: OpenMcpConnectionOptions): Promise<McpConnection> {
+  const { Client, StreamableHTTPClientTransport } = await loadMcpSdk();
   const bearer = new RefreshingBearer({ tokenSource, token });
   const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: bearer.fetch });
   const client = new Client(CLIENT_INFO, { capabilities: {} });

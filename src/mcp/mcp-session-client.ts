@@ -3,7 +3,7 @@
  * `mcp_toolset`) from activities, over streamable HTTP.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { classifyMcpFailure, isModelCorrectableToolError, isSessionExpired } from './classify-mcp-failure.ts';
 import { openMcpConnection, McpTokenSourceFailure, type McpConnection, type McpTokenSource } from './mcp-connection.ts';
 import type { McpConnectionLease, McpConnectionPool } from './mcp-connection-pool.ts';
@@ -81,8 +81,8 @@ export async function callMcpTool(options: McpRequestOptions & { tool: string; i
   const { tool, input } = options;
   return withMcpSession(options, async ({ client, signal, timeout }) => {
     try {
-      const result = await client.callTool({ name: tool, arguments: input }, CallToolResultSchema, { signal, timeout });
-      // Parsed with CallToolResultSchema above; the SDK's return type also admits the legacy shape.
+      // Parsed with the SDK's default result schema, CallToolResultSchema; its return type also admits the legacy shape.
+      const result = await client.callTool({ name: tool, arguments: input }, undefined, { signal, timeout });
       return toMcpToolOutcome(result as CallToolResult);
     } catch (err) {
       if (!signal.aborted && isModelCorrectableToolError(err)) {

@@ -4,6 +4,10 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import { ErrorCode, McpError as JsonRpcError } from '@modelcontextprotocol/sdk/types.js';
 import { classifyMcpFailure, isModelCorrectableToolError, isSessionExpired } from '../../src/mcp/classify-mcp-failure.ts';
 import { MCP_FAILURE_TYPES, McpAuthenticationError, McpConnectionError, mcpSessionErrorFromFailure, mcpSessionErrorObject } from '../../src/mcp/mcp-errors.ts';
+import { loadMcpSdk } from '../../src/mcp/mcp-sdk.ts';
+
+// A worker loads the SDK with its first MCP connection, before any of its errors can exist.
+await loadMcpSdk();
 
 const SECRET = 'tok-secret-c0ffee';
 
