@@ -1,7 +1,7 @@
 /**
  * The MCP SDK's client half, loaded by a worker's first MCP connection rather than at
- * start-up: a worker whose sessions name no MCP server never loads it (the client, its
- * JSON-schema validator and its own zod).
+ * start-up: a worker whose sessions name no MCP server never loads it (the client and the
+ * JSON-schema validator it brings, ajv).
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
