@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { deterministicId } from './ids.ts';
 import type { ContentStore } from './content-refs.ts';
 import { migrateSchema } from './migrate-schema.ts';
@@ -72,8 +73,10 @@ const RUNNING_CALL_PREFIX = 'call:';
  * What the workflow asks of a running model call: `yield`, take no step after the one it is
  * on (`runSteps`); `interrupt`, stop now.
  */
-export type RunningCallRequest = 'yield' | 'interrupt';
-const RUNNING_CALL_REQUESTS: readonly string[] = ['yield', 'interrupt'] satisfies RunningCallRequest[];
+const RunningCallRequest = z.enum(['yield', 'interrupt']);
+export type RunningCallRequest = z.infer<typeof RunningCallRequest>;
+/** A notification's JSON after the prefix. */
+const RunningCallMessage = z.tuple([RunningCallRequest, z.string(), z.string()]);
 
 /** Hears a request to a running model call, whichever process runs it. */
 export type RunningCallListener = (request: RunningCallRequest, logId: string, callKey: string) => void;
@@ -509,14 +512,9 @@ function attemptUsageOf(row: AttemptUsageRow): AttemptUsage {
 /** `[request, logId, callKey]` from a running-call notification; nothing from one that is not that. */
 function parseRunningCallRequest(payload: string): [RunningCallRequest, string, string] | undefined {
   try {
-    const parsed: unknown = JSON.parse(payload);
-    if (!Array.isArray(parsed) || parsed.length !== 3) return undefined;
-    const [request, logId, callKey] = parsed as unknown[];
-    if (typeof request === 'string' && RUNNING_CALL_REQUESTS.includes(request) && typeof logId === 'string' && typeof callKey === 'string') {
-      return [request as RunningCallRequest, logId, callKey];
-    }
+    return RunningCallMessage.safeParse(JSON.parse(payload)).data;
   } catch {
-    // Not ours: ignored.
+    // Not JSON, so not ours: ignored.
+    return undefined;
   }
-  return undefined;
 }
