@@ -12,7 +12,7 @@ import { wholeNumberFromEnv } from './env-number.ts';
  * See `DEFAULT_SANDBOX_CPUS` for why the defaults are what they are.
  */
 export function sandboxLimitsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares'> {
-  const diskMb = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_DISK_MB', { min: MIN_DISK_MB, max: Number.MAX_SAFE_INTEGER, of: 'MiB' });
+  const diskMb = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_DISK_MB', { min: MIN_DISK_MB, of: 'MiB' });
   const cpus = coresFromEnv(env, 'LONGHAUL_SANDBOX_CPUS');
   // Docker takes 2 to 262144.
   const cpuShares = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_CPU_SHARES', { min: 2, max: 262_144, of: "CPU shares (a container's default is 1024)" });

@@ -11,7 +11,7 @@ import { openPgliteDriver } from '../../src/store/pglite-driver.ts';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 import type { FileContentReader } from '../../src/store/file-store.ts';
 import { SessionStore } from '../../src/store/session-store.ts';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server.ts';
+import { startDevServer, type DevServer, type DevServerOptions } from '../../src/temporal/dev-server.ts';
 import { ScriptedModelServer, type Script, type ScriptedModelServerOptions } from '../../src/testing/index.ts';
 import { bundleLonghaulWorkflows, createLonghaulWorker, type LonghaulWorkerOptions } from '../../src/worker/create-worker.ts';
 import { cachedWorkflowBundle } from '../../src/worker/workflow-bundle-cache.ts';
@@ -48,7 +48,7 @@ export function workflowBundle({ telemetry }: { telemetry?: Telemetry | undefine
 const TEST_TEMPORAL_START_ATTEMPTS = 3;
 
 /** A Temporal dev server for one test file, on free ports; `dynamicConfig` replaces `LOW_LATENCY_DYNAMIC_CONFIG`. */
-export async function startTestTemporal({ dynamicConfig }: { dynamicConfig?: Readonly<Record<string, string | number | boolean>> } = {}): Promise<DevServer> {
+export async function startTestTemporal({ dynamicConfig }: Pick<DevServerOptions, 'dynamicConfig'> = {}): Promise<DevServer> {
   const server = await startOnFreshPorts(dynamicConfig);
   // Its history lives in memory and dies with it: a graceful shutdown would only add a second per file.
   const stop = async () => {
@@ -66,7 +66,7 @@ export async function startTestTemporal({ dynamicConfig }: { dynamicConfig?: Rea
  * CLI's own retries keep on the port it was given) may bind it first. Never reused: a
  * server that answers on a port picked as free is another file's.
  */
-async function startOnFreshPorts(dynamicConfig: Readonly<Record<string, string | number | boolean>> | undefined): Promise<DevServer> {
+async function startOnFreshPorts(dynamicConfig: DevServerOptions['dynamicConfig']): Promise<DevServer> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startDevServer({ port: await freePort(), uiPort: await freePort(), reuse: false, ...(dynamicConfig ? { dynamicConfig } : {}) });
