@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { lstat, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +162,14 @@ export class DockerSandboxDriver implements SandboxDriver {
   readonly #pacer: StartPacer;
   readonly #pool: WarmPool;
   readonly #logger: SandboxLogger | undefined;
+  /**
+   * Runs a function in the async context the driver was made in. A sandbox outlives the call
+   * that first asked for it: the sockets, servers and timers made for it carry the context
+   * they were made in for as long as they live, and a Temporal activity's context holds the
+   * activity (its logger, info, cancellation) reachable. Made there, every idle session kept
+   * the activity that started its sandbox.
+   */
+  readonly #inOwnContext = AsyncLocalStorage.snapshot();
 
   constructor({
     dataDir,
@@ -265,7 +274,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     // One attempt per session at a time in this process; other processes race on the name.
     let ensuring = this.#ensuring.get(spec.sessionId);
     if (ensuring === undefined) {
-      ensuring = this.#ensureSlow(spec).finally(() => this.#ensuring.delete(spec.sessionId));
+      ensuring = this.#inOwnContext(() => this.#ensureSlow(spec)).finally(() => this.#ensuring.delete(spec.sessionId));
       this.#ensuring.set(spec.sessionId, ensuring);
     }
     return ensuring;

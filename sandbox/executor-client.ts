@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -90,6 +91,12 @@ export class ExecutorClient {
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
+  /**
+   * The connection outlives the call that opens it, and a socket keeps the async context it
+   * was made in (a Temporal activity's holds the activity) for its whole life: it is made in
+   * the client's own.
+   */
+  readonly #inOwnContext = AsyncLocalStorage.snapshot();
 
   constructor({
     socketPath,
@@ -219,7 +226,7 @@ export class ExecutorClient {
       return Promise.reject(new ExecutorConnectionError(`cannot connect to the executor at ${this.socketPath}: ${notSocket}`, { code }));
     }
     this.#connecting = new Promise<Socket>((resolve, reject) => {
-      const socket = connect({ path: connectablePath(this.socketPath) });
+      const socket = this.#inOwnContext(() => connect({ path: connectablePath(this.socketPath) }));
       const onError = (error: NodeJS.ErrnoException): void => {
         this.#connecting = undefined;
         reject(

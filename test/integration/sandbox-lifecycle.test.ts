@@ -7,6 +7,7 @@ import { getContainerRuntimeClient } from 'testcontainers';
 import { volumeName } from '../../sandbox/sandbox-resources.ts';
 import { SessionDisks } from '../../sandbox/session-disk.ts';
 import { SandboxLostError, SandboxStartError } from '../../sandbox/types.ts';
+import { contextOutlives } from '../support/unreachable.ts';
 import { createSandboxFixture, exec, SANDBOX_IMAGE, type SandboxFixture, text, toolUseId } from './sandbox-fixture.ts';
 
 let fixture: SandboxFixture;
@@ -59,6 +60,21 @@ test('a killed container makes runTool throw SandboxLostError; ensure replaces i
   const read = await second.runTool({ toolUseId: toolUseId(), name: 'read', input: { file_path: 'keep/me.txt' } });
   assert.equal(text(read), '     1\tkept');
   assert.deepEqual(await sessionContainers(sessionId), [second.containerId]);
+});
+
+test('a sandbox does not keep the async context of the call that started it', async () => {
+  // Its servers, sockets and timers live as long as the session; the activity that asked for it must not.
+  const sessionId = fixture.newSessionId('context');
+  const spec = fixture.spec(sessionId, { networking: { type: 'limited', allowed_hosts: ['api.example.com'] } });
+  assert.equal(
+    await contextOutlives(async () => {
+      const sandbox = await fixture.driver.ensure(spec);
+      await sandbox.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'true' } });
+    }),
+    false,
+  );
+  const sandbox = await fixture.driver.ensure(spec);
+  assert.equal(text(await sandbox.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'echo alive' } })).trim(), 'alive');
 });
 
 test('a container that stopped while idle is replaced by ensure', async () => {

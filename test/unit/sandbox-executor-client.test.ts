@@ -12,6 +12,7 @@ import {
   LineSplitter,
   MAX_REPLY_BYTES,
 } from '../../sandbox/executor-client.ts';
+import { contextOutlives } from '../support/unreachable.ts';
 
 type Request = { id: number; op: string; tool_use_id?: string };
 
@@ -68,6 +69,16 @@ test('concurrent calls share one connection and get their own replies, in any or
   assert.equal(a.content[0]?.text, 'a');
   assert.equal(b.content[0]?.text, 'b');
   assert.equal(connections, 1);
+  client.close();
+});
+
+test('the open connection does not keep the async context of the call that opened it', async () => {
+  // A sandbox's client lives as long as its session; a Temporal activity's context must not.
+  const path = join(dir, 'exec.sock');
+  await fakeExecutor(path, (_request, reply) => reply(outcome('ok')));
+  const client = new ExecutorClient({ socketPath: path });
+  assert.equal(await contextOutlives(() => client.run({ toolUseId: 'a', name: 'bash', input: {} })), false);
+  assert.equal(client.connected, true);
   client.close();
 });
 
