@@ -7,8 +7,9 @@
  * anything longer, as the API does.
  *
  * Reports the largest Temporal run history; the worker's memory at every 1,000 steps,
- * twice: right after a full collection in the worker (what it retains: the figure the
- * target is about, as it does not depend on when V8 last collected) and the peak RSS of
+ * twice: right after a full, compacting collection in the worker (V8's last-resort kind,
+ * which also gives emptied pages back: what it retains, the figure the target is about, as
+ * it depends neither on when V8 last collected nor on how far its heap once grew) and the peak RSS of
  * each turn as the OS sees it; the largest request and its tokens against the window;
  * and the summaries made.
  *
@@ -56,7 +57,7 @@ export async function measureLongSession({ steps }: { steps: number }): Promise<
     /** The highest RSS read in each turn (every RSS_EVERY_STEPS steps, as the OS reports it), by the turn's last step. */
     const peakRssMib: Record<number, number> = {};
     /** At each turn's end, after a full collection in the worker. */
-    const afterGc: Record<number, { rss_mib: number; heap_used_mib: number; external_mib: number }> = {};
+    const afterGc: Record<number, { rss_mib: number; heap_total_mib: number; heap_used_mib: number; external_mib: number }> = {};
     const script: ScriptFunction = async (request) => {
       // As the scripted model counts input tokens: about four characters a token.
       largestInputTokens = Math.max(largestInputTokens, Math.ceil(JSON.stringify([request.system ?? '', request.messages, request.tools ?? []]).length / 4));
@@ -71,7 +72,7 @@ export async function measureLongSession({ steps }: { steps: number }): Promise<
       if (step % STEPS_PER_TURN === 0) {
         if (worker !== undefined) {
           const usage = await probeWorkerMemory(worker);
-          afterGc[step] = { rss_mib: round(usage.rss / MIB), heap_used_mib: round(usage.heapUsed / MIB), external_mib: round(usage.external / MIB) };
+          afterGc[step] = { rss_mib: round(usage.rss / MIB), heap_total_mib: round(usage.heapTotal / MIB), heap_used_mib: round(usage.heapUsed / MIB), external_mib: round(usage.external / MIB) };
         }
         progress(`long session: step ${step}, worker RSS ${afterGc[step]?.rss_mib ?? '?'} MiB after a collection (peak ${peakRssMib[step] ?? '?'} MiB), ${summaries} summaries, largest request ${largestRequestBytes} bytes`);
         return reply(`Turn done at step ${step}.`);
