@@ -206,7 +206,7 @@ test('LONGHAUL_PGLITE chooses where longhaul dev runs PGlite: in-process unless 
   assert.throws(() => pglitePlacementFromEnv({ LONGHAUL_PGLITE: 'worker' }), (error: unknown) => error instanceof ConfigError && /LONGHAUL_PGLITE must be one of in-process, thread/.test(error.message));
 });
 
-test('a data folder is created on first open (initdb in a child process) and found with its rows on the next; every PGlite runs with 16 MB shared buffers', async () => {
+test('a data folder is created on first open (initdb in a child process) and found with its rows on the next; every PGlite runs with 8 MB shared buffers', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'longhaul-pglite-create-'));
   try {
     for (const placement of placements) {
@@ -216,11 +216,11 @@ test('a data folder is created on first open (initdb in a child process) and fou
         await withDataDir(dataDir, placement, async (driver) => {
           if (round === 1) await driver.exec('CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)');
           assert.deepEqual(await driver.query('SELECT n FROM kept'), [{ n: 7 }]);
-          assert.deepEqual(await driver.query('SHOW shared_buffers'), [{ shared_buffers: '16MB' }]);
+          assert.deepEqual(await driver.query('SHOW shared_buffers'), [{ shared_buffers: '8MB' }]);
         });
       }
     }
-    await withDriver('in-process', async (driver) => assert.deepEqual(await driver.query('SHOW shared_buffers'), [{ shared_buffers: '16MB' }]));
+    await withDriver('in-process', async (driver) => assert.deepEqual(await driver.query('SHOW shared_buffers'), [{ shared_buffers: '8MB' }]));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
