@@ -23,13 +23,26 @@ export type BundleLonghaulWorkflowsOptions = {
  * const workflowBundle = await bundleLonghaulWorkflows();
  * const worker = await createLonghaulWorker({ connection, store, sandboxes, workflowBundle });
  */
-export function bundleLonghaulWorkflows({ webpackConfigHook, telemetry }: BundleLonghaulWorkflowsOptions = {}): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({
+export async function bundleLonghaulWorkflows({ webpackConfigHook, telemetry }: BundleLonghaulWorkflowsOptions = {}): Promise<WorkflowBundle> {
+  const { code } = await bundleWorkflowCode({
     workflowsPath,
     workflowInterceptorModules: [...workflowInterceptorModules, ...(telemetry?.workflowInterceptorModules ?? [])],
     logger: quietBundlerLogger,
     ...(webpackConfigHook ? { webpackConfigHook } : {}),
   });
+  return { code: asciiOnly(code) };
+}
+
+/**
+ * The code with every character past ASCII written as a `\uXXXX` escape. V8 keeps a string
+ * with even one such character at two bytes per character, and the bundle (2 MB, its source
+ * map inline) is held by the worker and each workflow thread: a few em dashes in the
+ * Temporal SDK's comments doubled every copy. An escape means the same character in a
+ * string, template, regular expression or identifier, and is only text in a comment; only
+ * source text read back (a regular expression's `source`, a function's `toString()`) shows it.
+ */
+export function asciiOnly(code: string): string {
+  return code.replace(/[^\x00-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 const quietBundlerLogger = {

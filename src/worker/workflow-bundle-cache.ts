@@ -19,7 +19,7 @@ import { z } from 'zod';
 import { bundleLonghaulWorkflows, workflowsPath } from './bundle-workflows.ts';
 
 /** Bump when the manifest's shape or meaning changes: older caches are then rebuilt. */
-const MANIFEST_FORMAT = 2;
+const MANIFEST_FORMAT = 3; // 3: the code is ASCII only (bundleLonghaulWorkflows escapes the rest)
 const MANIFEST_FILE = 'workflow-bundle.json';
 const CODE_FILE = 'workflow-bundle.js';
 
