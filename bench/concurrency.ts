@@ -53,7 +53,8 @@ const MEASURED_AS = {
   send_to_first_tool_result: 'events.send of the user.message → its first agent.tool_result on the stream: the sandbox ran the call, so a cold container start is in it; the first-tool-call target is judged on this',
   create_to_first_event: 'sessions.create called → first event on the stream, through the client’s create, events.stream, events.list and events.send calls',
   cpu_ms_per_step: 'CPU from the first sessions.create to the last idle (session and sandbox creation included) over steps_done; sandbox_containers: the cgroups of every container of this longhaul dev (the sessions’ and any started ahead for a warm pool) over their whole life; dockerd and containerd: shared with anything else using Docker on the host',
-  rss_mib: 'resident memory; idle means 6 s after start-up or after the last session went idle, garbage the process has not collected by then included; settled means 30 s after, when start-up’s transient memory is gone (the target is judged on settled_after_startup); worker_mib_per_idle_session is the longhaul process’s growth from settled after start-up to settled after the sessions, over the sessions',
+  rss_mib: 'resident memory; idle means 6 s after start-up or after the last session went idle, garbage the process has not collected by then included; settled means 30 s after, when start-up’s transient memory is gone (the target is judged on settled_after_startup); worker_mib_per_idle_session.first_batch is the longhaul process’s growth from settled after start-up to settled after the sessions, over the sessions; .marginal is its growth from there to settled after a second batch of as many sessions on the same process (the first batch still idle), over the second batch: what one more idle session costs, without the one-time costs of a process’s first burst (compiled code, pools and caches filled) spread over it; the target is judged on .marginal',
+  second_batch: 'the second batch of sessions, run on the same process after the first went idle and its memory settled (the first batch’s sessions, sandboxes and streams still held)',
   streams: 'each stream’s event ids against events.list (all pages) of its session once all are idle',
 };
 
@@ -120,23 +121,28 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
   const settledStartupRss = engineRssMib(dev);
   const client = new Anthropic({ baseURL: dev.apiUrl, apiKey: dev.apiKey, maxRetries: 0 });
   const environment = await client.beta.environments.create({ name: `bench-${label}` });
-  const agents = await Promise.all(
-    Array.from({ length: sessions }, (_, i) =>
-      client.beta.agents.create({ name: `bench-${label}-${i}`, model: 'claude-sonnet-5-5', system: benchSystemPrompt({ label: `${label}-${i}`, steps }), tools: [{ type: 'agent_toolset_20260401' }] }),
-    ),
-  );
+  const createAgents = (batch: string) =>
+    Promise.all(
+      Array.from({ length: sessions }, (_, i) =>
+        client.beta.agents.create({ name: `bench-${label}${batch}-${i}`, model: 'claude-sonnet-5-5', system: benchSystemPrompt({ label: `${label}${batch}-${i}`, steps }), tools: [{ type: 'agent_toolset_20260401' }] }),
+      ),
+    );
+  const runSessions = (agentIds: string[]) =>
+    runConcurrentSessions({
+      client,
+      agentIds,
+      environmentId: environment.id,
+      timeoutMs: 120_000 + sessions * steps * 300,
+      onCreated: (sessionId) => dev.sessionIds.add(sessionId),
+    });
+  const agents = await createAgents('');
 
   progress(`concurrency ${label}: ${sessions} sessions × ${steps} steps, created at once`);
   const peakRss = sampleEnginePeakRss(dev);
   const cpuBefore = engineCpu(dev);
   const benchCpuBefore = process.cpuUsage();
-  const run = await runConcurrentSessions({
-    client,
-    agentIds: agents.map((agent) => agent.id),
-    environmentId: environment.id,
-    timeoutMs: 120_000 + sessions * steps * 300,
-    onCreated: (sessionId) => dev.sessionIds.add(sessionId),
-  }).finally(() => peakRss.stop());
+  const run = await runSessions(agents.map((agent) => agent.id)).finally(() => peakRss.stop());
+  let secondRun: Awaited<ReturnType<typeof runConcurrentSessions>> | undefined;
   try {
     // Read at the last idle, before the audit's reads add to it and while the containers still exist.
     const processes = readProcesses();
@@ -152,6 +158,13 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
     const settledRss = engineRssMib(dev);
     const streams = await run.audit();
 
+    progress(`concurrency ${label}: a second batch of ${sessions} sessions on the same process, for the memory one more idle session costs`);
+    secondRun = await runSessions((await createAgents('b')).map((agent) => agent.id));
+    const second = clientFigures(secondRun.timelines);
+    await sleep(SETTLED_MS);
+    const settledSecondRss = engineRssMib(dev);
+    const secondStreams = await secondRun.audit();
+
     const delta = (key: keyof EngineCpu) => cpuAfter[key] - cpuBefore[key];
     const cpuMs = {
       temporal_server: delta('temporal_server'),
@@ -164,9 +177,14 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
     const cpuTotalMs = Object.values(cpuMs).reduce((sum, ms) => sum + ms, 0);
     const perStep = (ms: number) => round(ms / Math.max(1, seen.steps));
     const stepsPerS = round(seen.steps / (seen.wall_ms / 1000));
-    const workerMibPerSession = round((settledRss.longhaul - settledStartupRss.longhaul) / sessions);
+    const workerMibPerSession = {
+      first_batch: round((settledRss.longhaul - settledStartupRss.longhaul) / sessions),
+      marginal: round((settledSecondRss.longhaul - settledRss.longhaul) / sessions),
+    };
     const complete = seen.sessions_not_idle === 0 && seen.steps === sessions * steps;
-    const exactStreams = streams.lost + streams.duplicated + streams.out_of_order + streams.not_in_log === 0;
+    const secondComplete = second.sessions_not_idle === 0 && second.steps === sessions * steps;
+    const exact = (audit: typeof streams) => audit.lost + audit.duplicated + audit.out_of_order + audit.not_in_log === 0;
+    const exactStreams = exact(streams) && exact(secondStreams);
     return {
       sessions,
       steps_per_session: steps,
@@ -178,7 +196,7 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
         streams_exact: exactStreams,
         cpu_ms_per_step: perStep(cpuTotalMs) <= CONCURRENCY_TARGET.cpu_ms_per_step_max,
         dev_idle_rss: settledStartupRss.total <= CONCURRENCY_TARGET.dev_idle_rss_mib_max,
-        worker_mib_per_idle_session: workerMibPerSession <= CONCURRENCY_TARGET.worker_mib_per_idle_session_max,
+        worker_mib_per_idle_session: secondComplete && workerMibPerSession.marginal <= CONCURRENCY_TARGET.worker_mib_per_idle_session_max,
       },
       steps_per_s: stepsPerS,
       steps_done: seen.steps,
@@ -195,11 +213,26 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
       cpu_ms_per_step: Object.fromEntries(Object.entries({ ...cpuMs, total: cpuTotalMs }).map(([process, ms]) => [process, perStep(ms)])),
       sandbox_containers: { read: containers.containers, of_sessions: containers.ofSessions, cgroup_unreadable: containers.unreadable },
       bench_process_cpu_ms_per_step: perStep((benchCpu.user + benchCpu.system) / 1000),
-      rss_mib: { idle_after_startup: startupRss, settled_after_startup: settledStartupRss, peak_during_run: peak, idle_after_sessions: idleRss, settled_after_sessions: settledRss },
+      rss_mib: {
+        idle_after_startup: startupRss,
+        settled_after_startup: settledStartupRss,
+        peak_during_run: peak,
+        idle_after_sessions: idleRss,
+        settled_after_sessions: settledRss,
+        settled_after_second_batch: settledSecondRss,
+      },
       worker_mib_per_idle_session: workerMibPerSession,
       streams,
+      second_batch: {
+        complete: secondComplete,
+        steps_per_s: round(second.steps / (second.wall_ms / 1000)),
+        step: second.step,
+        send_to_first_tool_result: second.send_to_first_tool_result,
+        streams: secondStreams,
+      },
     };
   } finally {
+    await secondRun?.close();
     await run.close();
     progress(`concurrency ${label}: stopping longhaul dev`);
   }
