@@ -92,11 +92,12 @@ export function collectGarbageWhenIdle({ everyMs = 2000, ...options }: IdleColle
 }
 
 /**
- * `gc()` without `--expose-gc` on the command line: the flag set for as long as a fresh
- * context takes to be made, and its `gc` kept. The flag is unset again at once, so no
- * context made later (a workflow sandbox, a worker thread) gets a `gc` global.
+ * A full, compacting collection that gives emptied pages back, without `--expose-gc` on the
+ * command line: the flag is set for as long as a fresh context takes to be made, and its
+ * `gc` kept. The flag is unset again at once, so no context made later (a workflow sandbox,
+ * a worker thread) gets a `gc` global.
  */
-function exposedGc(): () => void {
+export function exposedGc(): () => void {
   const existing = (globalThis as { gc?: ExposedGc }).gc;
   const gc = typeof existing === 'function' ? existing : gcFromFreshContext();
   // A plain `gc()` frees the objects but keeps their pages: a heap holding 4 MiB of live

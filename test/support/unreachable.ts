@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { exposedGc } from '../../src/cli/idle-garbage-collection.ts';
 
 /**
  * Runs `call` with a fresh store in an AsyncLocalStorage, as a Temporal activity runs its
@@ -17,16 +16,6 @@ export async function contextOutlives(call: () => Promise<unknown>): Promise<boo
     return new WeakRef(value);
   })();
   await nextTurn();
-  collectGarbage();
+  exposedGc()();
   return store.deref() !== undefined;
-}
-
-/** A full collection, without `--expose-gc` on the test runner's command line. */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  try {
-    (runInNewContext('gc') as () => void)();
-  } finally {
-    setFlagsFromString('--no-expose-gc');
-  }
 }

@@ -29,7 +29,7 @@ export async function startWorkerProcess(
     memoryProbe?: boolean;
   },
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...(memoryProbe ? ['--expose-gc'] : []), workerMain], {
+  const child = spawn(process.execPath, [workerMain], {
     env: {
       ...process.env,
       ...(workflowBundlePath !== undefined ? { LONGHAUL_TEST_WORKFLOW_BUNDLE: workflowBundlePath } : {}),
@@ -52,7 +52,7 @@ export { kill9 } from './longhaul-cli.ts';
 
 /**
  * What a worker started with `memoryProbe` retains: `process.memoryUsage()` right after a
- * full garbage collection in the worker.
+ * full, compacting garbage collection in the worker (which also gives emptied pages back).
  */
 export async function probeWorkerMemory(child: ChildProcess, { timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<NodeJS.MemoryUsage> {
   if (!child.connected) throw new Error('probeWorkerMemory: the worker was not started with memoryProbe');
