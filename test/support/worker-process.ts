@@ -47,10 +47,10 @@ process.stdout.write('ready\n');
 if (process.send !== undefined) {
   // A benchmark asks (over IPC: Temporal's runtime takes SIGUSR2 as a shutdown signal) what the worker
   // holds: a full collection first, so the figures are what is retained, not how far the heap let
-  // garbage pile up. The last-resort kind, as under memory pressure:
-  // a plain one frees the objects but keeps their pages, so the RSS read after it still said how large
-  // the heap had once grown: two runs of one 10,000-step session settled 80 MiB apart holding the same
-  // 56 MiB of objects, and one heap kept 193 MiB of pages for 60 MiB of objects.
+  // garbage pile up. The last-resort kind, as under memory pressure: a plain one frees the objects but
+  // keeps their pages, so the RSS read after it still said how large the heap had once grown (two runs
+  // of one 10,000-step session settled 80 MiB apart holding the same 56 MiB of objects, and one heap
+  // kept 193 MiB of pages for 60 MiB of objects).
   const collectGarbage = exposedGc();
   process.on('message', (message) => {
     if (message !== 'memory') return;
