@@ -176,13 +176,14 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
     };
     const cpuTotalMs = Object.values(cpuMs).reduce((sum, ms) => sum + ms, 0);
     const perStep = (ms: number) => round(ms / Math.max(1, seen.steps));
-    const stepsPerS = round(seen.steps / (seen.wall_ms / 1000));
+    const stepsPerS = stepsPerSecond(seen);
     const workerMibPerSession = {
       first_batch: round((settledRss.longhaul - settledStartupRss.longhaul) / sessions),
       marginal: round((settledSecondRss.longhaul - settledRss.longhaul) / sessions),
     };
-    const complete = seen.sessions_not_idle === 0 && seen.steps === sessions * steps;
-    const secondComplete = second.sessions_not_idle === 0 && second.steps === sessions * steps;
+    const completed = (figures: typeof seen) => figures.sessions_not_idle === 0 && figures.steps === sessions * steps;
+    const complete = completed(seen);
+    const secondComplete = completed(second);
     const exact = (audit: typeof streams) => audit.lost + audit.duplicated + audit.out_of_order + audit.not_in_log === 0;
     const exactStreams = exact(streams) && exact(secondStreams);
     return {
@@ -225,7 +226,7 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
       streams,
       second_batch: {
         complete: secondComplete,
-        steps_per_s: round(second.steps / (second.wall_ms / 1000)),
+        steps_per_s: stepsPerSecond(second),
         step: second.step,
         send_to_first_tool_result: second.send_to_first_tool_result,
         streams: secondStreams,
@@ -247,6 +248,10 @@ async function waitForWarmPool(size: number, label: string): Promise<void> {
     await sleep(500);
   }
   progress(`concurrency ${label}: warm pool full (${size})`);
+}
+
+function stepsPerSecond({ steps, wall_ms }: { steps: number; wall_ms: number }): number {
+  return round(steps / (wall_ms / 1000));
 }
 
 function envSizes(name: string, fallback: number[]): number[] {

@@ -8,12 +8,12 @@ import { ConfigError } from './dev-config.ts';
  * @example
  * wholeNumberFromEnv({ LONGHAUL_SANDBOX_WARM_POOL: '4' }, 'LONGHAUL_SANDBOX_WARM_POOL', { min: 0, max: 64, of: 'containers' }); // → 4
  */
-export function wholeNumberFromEnv(env: NodeJS.ProcessEnv, name: string, { min, max = Number.MAX_SAFE_INTEGER, of }: { min: number; max?: number; of: string }): number | undefined {
+export function wholeNumberFromEnv(env: NodeJS.ProcessEnv, name: string, { min, max, of }: { min: number; max?: number; of: string }): number | undefined {
   const text = env[name]?.trim();
   if (!text) return undefined;
   const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
-    const range = max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `at least ${min}`;
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || (max !== undefined && value > max)) {
+    const range = max === undefined ? `at least ${min}` : `from ${min} to ${max}`;
     throw new ConfigError(`${name} must be a whole number of ${of}, ${range}, got ${JSON.stringify(text)}`);
   }
   return value;

@@ -21,13 +21,14 @@ export function sandboxLimitsFromEnv(env: NodeJS.ProcessEnv): Pick<DockerSandbox
 
 /** A number of cores from 0.01 to 1024 (fractions allowed); undefined when unset. @throws ConfigError naming it */
 function coresFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const value = env[name]?.trim();
-  if (!value) return undefined;
+  const text = env[name]?.trim();
+  if (!text) return undefined;
+  const cores = Number(text);
   // Docker takes the cap in billionths of a core; below 0.01 a sandbox cannot start a shell in time.
-  if (!/^\d+(\.\d+)?$/.test(value) || !(Number(value) >= 0.01 && Number(value) <= 1024)) {
-    throw new ConfigError(`${name} must be a number of cores from 0.01 to 1024, got ${JSON.stringify(value)}`);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(cores >= 0.01 && cores <= 1024)) {
+    throw new ConfigError(`${name} must be a number of cores from 0.01 to 1024, got ${JSON.stringify(text)}`);
   }
-  return Number(value);
+  return cores;
 }
 
 /**
