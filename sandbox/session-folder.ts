@@ -24,7 +24,9 @@ export async function prepareSessionFolder(dir: string, { fresh = false }: { fre
     );
   }
   await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
-  if (fresh || !(await isOwnDirectory(dir, 0o700)) || !(await isOwnDirectory(sessionTrustDir(dir), 0o755))) {
+  // A missing folder is not a foreign one: another worker preparing the same new session may be
+  // between its two mkdirs, and removing its folder then failed its chmod (ENOENT).
+  if (fresh || (await directoryState(dir, 0o700)) === 'foreign' || (await directoryState(sessionTrustDir(dir), 0o755)) === 'foreign') {
     // rm does not follow links: a planted link is removed, not its target.
     await rm(dir, { recursive: true, force: true });
   }
@@ -38,13 +40,13 @@ export async function prepareSessionFolder(dir: string, { fresh = false }: { fre
   return dir;
 }
 
-/** True when `path` is a real directory (not a link) owned by this process's uid with exactly `mode`. */
-async function isOwnDirectory(path: string, mode: number): Promise<boolean> {
+/** `own` when `path` is a real directory (not a link) owned by this process's uid with exactly `mode`; `missing`; else `foreign`. */
+async function directoryState(path: string, mode: number): Promise<'own' | 'missing' | 'foreign'> {
   try {
     const info = await lstat(path);
-    return info.isDirectory() && info.uid === process.getuid?.() && (info.mode & 0o7777) === mode;
+    return info.isDirectory() && info.uid === process.getuid?.() && (info.mode & 0o7777) === mode ? 'own' : 'foreign';
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw error;
   }
 }
