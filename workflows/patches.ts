@@ -31,4 +31,6 @@ export const PATCHES = {
    * start no turn by themselves (before, they went back to the inbox and started one at once).
    */
   interruptRecordsUnsent: 'interrupt-records-unsent',
+  /** A new session starts its sandbox as it begins, not with its first turn. */
+  sandboxAtSessionStart: 'sandbox-at-session-start',
 } as const;

@@ -60,6 +60,8 @@ export class SessionLoop {
   unsent: WorkflowEvent[] = [];
   sandboxReady: Promise<void> | undefined;
   sandboxWarm = false;
+  /** Set when this run started the sandbox as the session began (`startSandboxEarly`); a release then waits for that start. */
+  sandboxStartedEarly = false;
   /** Set by `workReleasedSignal`: the session's self-hosted work item was stopped. */
   workReleased = false;
   /** The outcome evaluation in flight, if any. */
@@ -230,7 +232,30 @@ export class SessionLoop {
     return this.sandboxReady;
   }
 
+  /**
+   * Starts a new session's sandbox as the session begins, not with its first turn: a
+   * client creates a session, opens its stream, then sends, and by then the container is
+   * (nearly) ready. A session that gets no message gives it back after
+   * `idleSandboxReleaseMs`, as any idle one does. Only the primary's first run: a thread
+   * starts working at once, and a continued run's sandbox is already there.
+   */
+  startSandboxEarly(): void {
+    if (this.thread !== undefined || this.input.carried !== undefined || this.selfHosted || !patched(PATCHES.sandboxAtSessionStart)) return;
+    this.sandboxStartedEarly = true;
+    void this.warmSandbox();
+  }
+
+  /**
+   * Waits for a start begun with the session (`startSandboxEarly`) to end, which a release
+   * or removal would otherwise race: a first image build can outlast the idle timer, and a
+   * session can be deleted while its container starts. Older runs never wait here.
+   */
+  async earlySandboxStartSettled(): Promise<void> {
+    if (this.sandboxStartedEarly) await this.sandboxReady;
+  }
+
   async releaseSandbox(): Promise<void> {
+    await this.earlySandboxStartSettled();
     await this.activities.releaseSandbox({ sessionId: this.sessionId });
     this.sandboxWarm = false;
     this.sandboxReady = undefined;

@@ -39,6 +39,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let stepEnd: StopReason | undefined;
   // A thread's log opens with its creation, recorded with its first turn.
   let opening = loop.thread && input.carried === undefined ? threadCreatedEvents(loop) : [];
+  loop.startSandboxEarly();
 
   // A turn stopped at the budget has work again once the budget is raised.
   const hasWork = () => state.inbox.length > 0 || loop.terminateRequested || (state.budgetHalted === true && !loop.overBudget()) || loop.hasPendingMounts();
@@ -138,6 +139,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     const { removal, sessionId } = loop;
     // Only signals sent since deletion existed ask for removal, so older histories replay unchanged.
     const removing = (removal.workspace === true || removal.records === true) && patched(PATCHES.removeOnDelete);
+    await loop.earlySandboxStartSettled();
     await loop.activities.destroySandbox({ sessionId, removeVolume: removing && (removal.workspace === true || removal.records === true) });
     if (removing && removal.records === true) await loop.activities.purgeSessionRecords({ sessionId });
   });

@@ -222,7 +222,7 @@ test('sessions: a file resource is in the sandbox before the agent first looks; 
   assert.ok(gone instanceof NotFoundError, String(gone));
 });
 
-test('sessions: without a first turn the container is released after the mount; the files wait in the volume', async () => {
+test('sessions: without a first turn the files are copied into the container the session started with; given back, it leaves them in the volume', async () => {
   const file = await client.beta.files.upload({ file: await toFile(Buffer.from('kept in the volume\n'), 'kept.txt') });
   const agent = await client.beta.agents.create({ name: 'reader', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
   const environment = await client.beta.environments.create({ name: `files-idle-${Date.now()}` });
@@ -238,10 +238,13 @@ test('sessions: without a first turn the container is released after the mount; 
       { type: 'file', file_id: blob.id, mount_path: deep },
     ],
   });
-  // The worker mounts the files into a container it then gives back: the session is idle.
-  await waitForActivity(session.id, 'releaseSandbox');
+  // The worker copies the files into the container the new session started, which waits for the first message.
+  await waitForActivity(session.id, 'mountFiles');
   const docker = (await getContainerRuntimeClient()).container.dockerode;
-  assert.deepEqual(await findSessionContainers(docker, session.id), [], 'no container is left running for an idle session');
+  assert.deepEqual((await findSessionContainers(docker, session.id)).map((c) => c.State), ['running'], 'the container waits for the first message');
+  // Given back, as an idle session's is after idleSandboxReleaseMs: the next turn starts another on the same volume.
+  await harness.sandboxes.destroy(session.id);
+  assert.deepEqual(await findSessionContainers(docker, session.id), [], 'no container left');
 
   const command = `cat /workspace/in/kept.txt && sha256sum ${deep} && stat -c '%U %s' ${deep} && touch ${deep} && echo writable`;
   await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: `run: ${command}` }] }] });

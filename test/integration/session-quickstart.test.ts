@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { demoAgentScript, QUICKSTART_TASK, userMessage } from '../../src/testing/index.ts';
 import { findSessionContainerId } from '../support/docker.ts';
+import { eventually } from '../support/eventually.ts';
 import { QUICKSTART_TURN_EVENT_TYPES } from '../support/quickstart-events.ts';
 import { assertGaplessLog, collectEvents, isIdle, startHarness, startTestTemporal } from '../support/harness.ts';
 
@@ -131,6 +132,32 @@ test('a user.message sent while the agent works is delivered at its next model t
   assert.equal(h.model.callCount, 2);
   h.model.assertNoUnscriptedCalls();
   await assertGaplessLog(h.store, session.id);
+});
+
+/** The ids of the session's containers: running ones, or with `all`, any. */
+const sessionContainers = (sessionId: string, { all = false } = {}) =>
+  execFileSync('docker', ['ps', '-q', ...(all ? ['-a'] : []), '--filter', `label=longhaul.session=${sessionId}`]).toString().trim();
+
+test('a new session starts its container before its first message; unused, it gives it back after idleSandboxReleaseMs', async () => {
+  await using h = await startHarness({ temporal, script: [] });
+  const session = await h.longhaul.sessions.create({ agent, tuning: { idleSandboxReleaseMs: 4000 } });
+  await eventually('the new session’s container to run', () => sessionContainers(session.id) !== '', { timeoutMs: 30_000, everyMs: 100 });
+  await eventually('the unused container to be removed', () => sessionContainers(session.id, { all: true }) === '', { timeoutMs: 30_000, everyMs: 250 });
+  assert.ok(existsSync(h.sandboxes.diskImagePath(session.id)), 'its disk stays');
+  assert.equal(h.model.callCount, 0, 'no model call without a message');
+  const events = await h.longhaul.events.list(session.id);
+  assert.deepEqual(events.map((e) => e.type), [], 'starting the container records nothing');
+});
+
+test('a session deleted while its container starts leaves none behind', async () => {
+  await using h = await startHarness({ temporal, script: [] });
+  const session = await h.longhaul.sessions.create({ agent });
+  await h.longhaul.sessions.delete(session.id);
+  await h.client.workflow.getHandle(session.id).result();
+  // The start it waited for is over, and the removal ran after it: nothing comes back later.
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(sessionContainers(session.id, { all: true }), '', 'no container of the deleted session');
+  assert.ok(!existsSync(h.sandboxes.diskImagePath(session.id)), 'nor its disk');
 });
 
 test('an idle session gives its container back after idleSandboxReleaseMs; the next turn gets a new one with /workspace intact', async () => {
