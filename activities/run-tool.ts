@@ -228,6 +228,11 @@ type ToolOutcomeLike = { content: ToolResultContentBlock[]; is_error: boolean };
 /** Sandbox start failures that will not heal by retrying: the environment itself is wrong. */
 const PERMANENT_START_FAILURES = new Set(['image_missing', 'packages_failed']);
 
+/** Whether `err` is a sandbox start failure that retrying will not fix (see `PERMANENT_START_FAILURES`). */
+export function isPermanentStartFailure(err: unknown): err is SandboxStartError {
+  return err instanceof SandboxStartError && PERMANENT_START_FAILURES.has(err.code);
+}
+
 /**
  * The session's sandbox, or — when it cannot start for a reason retrying will not fix (a
  * missing image, a package that does not install) — the error result the model gets, with

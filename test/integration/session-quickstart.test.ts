@@ -160,6 +160,26 @@ test('a session deleted while its container starts leaves none behind', async ()
   assert.ok(!existsSync(h.sandboxes.diskImagePath(session.id)), 'nor its disk');
 });
 
+test('a session whose sandbox can never start (its image is missing) still answers, and ends when deleted', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: [{ content: [{ type: 'tool_use', name: 'bash', input: { command: 'true' } }] }, { content: [{ type: 'text', text: 'no sandbox' }] }],
+  });
+  const session = await h.longhaul.sessions.create({ agent, environment: { image: 'longhaul-no-such-image:never' } });
+  await h.longhaul.events.send(session.id, [userMessage('try')]);
+  const events = await collectEvents(h.longhaul, session.id, isIdle);
+  const result = events.find((e) => e.type === 'agent.tool_result');
+  assert.ok(result?.type === 'agent.tool_result' && result.is_error === true, JSON.stringify(result));
+  assert.match(JSON.stringify(result.content), /sandbox could not start/);
+  await h.longhaul.sessions.delete(session.id);
+  // A start that fails for good is not retried for ever: the removal after it runs, and the workflow ends.
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([h.client.workflow.getHandle(session.id).result().then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), 60_000)))]).finally(() =>
+    clearTimeout(timer),
+  );
+  assert.ok(ended, 'the deleted session’s workflow ended');
+});
+
 test('an idle session gives its container back after idleSandboxReleaseMs; the next turn gets a new one with /workspace intact', async () => {
   await using h = await startHarness({
     temporal,
