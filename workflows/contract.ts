@@ -195,6 +195,12 @@ export type CarriedState = {
    * call with one of them looks for its stored answer first. Absent: none.
    */
   callsHanded?: number | undefined;
+  /**
+   * Set in sessions begun since the sandbox starts with the session: a turn starts the
+   * sandbox ahead of its tools only when the agent has sandbox tools; otherwise a tool call
+   * starts it on demand. Absent: every turn starts it.
+   */
+  sandboxOnDemand?: boolean | undefined;
 };
 
 /** A thread a workflow started, as the starter tracks it. */

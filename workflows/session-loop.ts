@@ -1,5 +1,5 @@
 import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
-import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
+import { enabledAgentTools, SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import type { AgentDefinition } from '../src/schemas/agent.ts';
 import { budgetReached } from '../src/core/budget.ts';
 import { sumUsage, zeroUsage, type Usage } from '../src/core/usage.ts';
@@ -237,12 +237,26 @@ export class SessionLoop {
    * client creates a session, opens its stream, then sends, and by then the container is
    * (nearly) ready. A session that gets no message gives it back after
    * `idleSandboxReleaseMs`, as any idle one does. Only the primary's first run: a thread
-   * starts working at once, and a continued run's sandbox is already there.
+   * starts working at once, and a continued run's sandbox is already there. An agent
+   * without sandbox tools gets none until something asks for it (file mounts, a tool
+   * call after `sessions.update` gave it some).
    */
   startSandboxEarly(): void {
     if (this.thread !== undefined || this.input.carried !== undefined || this.selfHosted || !patched(PATCHES.sandboxAtSessionStart)) return;
+    this.state.sandboxOnDemand = true;
+    if (!this.agentUsesSandbox) return;
     this.sandboxStartedEarly = true;
     void this.warmSandbox();
+  }
+
+  /** Whether a turn starts the sandbox ahead of its tools: always in sessions begun before `sandboxOnDemand`. */
+  get warmsSandboxPerTurn(): boolean {
+    return this.state.sandboxOnDemand !== true || this.agentUsesSandbox;
+  }
+
+  /** Whether the agent, as it is now, has a tool that runs in the sandbox (an agent of MCP or custom tools alone has none). */
+  get agentUsesSandbox(): boolean {
+    return enabledAgentTools(this.agent.tools).some((name) => SANDBOX_TOOLS.has(name));
   }
 
   /**

@@ -83,7 +83,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     state.phase = 'running';
     loop.interruptRequested = false;
     const leading = resumed ? drained.events : [...drained.events, ...loop.statusEvents('running')];
-    if (!resumed) void loop.warmSandbox();
+    if (!resumed && loop.warmsSandboxPerTurn) void loop.warmSandbox();
 
     loop.turnScope = new CancellationScope();
     try {

@@ -149,6 +149,19 @@ test('a new session starts its container before its first message; unused, it gi
   assert.deepEqual(events.map((e) => e.type), [], 'starting the container records nothing');
 });
 
+test('an agent without sandbox tools gets no container, neither as its session begins nor for a turn', async () => {
+  await using h = await startHarness({ temporal, script: [{ content: [{ type: 'text', text: 'no tools needed' }] }] });
+  const chat = { ...agent, tools: [{ type: 'agent_toolset_20260401' as const, default_config: { enabled: false }, configs: [{ name: 'web_fetch' as const, enabled: true }] }] };
+  const session = await h.longhaul.sessions.create({ agent: chat });
+  await h.longhaul.events.send(session.id, [userMessage('hello')]);
+  const events = await collectEvents(h.longhaul, session.id, isIdle);
+  assert.ok(events.some((e) => e.type === 'agent.message'), 'the agent answered');
+  const history = await h.client.workflow.getHandle(session.id).fetchHistory();
+  const activities = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+  assert.ok(activities.includes('callModel') && !activities.includes('ensureSandbox'), activities.join(', '));
+  assert.equal(sessionContainers(session.id, { all: true }), '', 'no container');
+});
+
 test('a session deleted while its container starts leaves none behind', async () => {
   await using h = await startHarness({ temporal, script: [] });
   const session = await h.longhaul.sessions.create({ agent });
