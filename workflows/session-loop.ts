@@ -260,9 +260,10 @@ export class SessionLoop {
   }
 
   /**
-   * Waits for a start begun with the session (`startSandboxEarly`) to end, which a release
-   * or removal would otherwise race: a first image build can outlast the idle timer, and a
-   * session can be deleted while its container starts. Older runs never wait here.
+   * Waits for the sandbox start under way, in a run that started one with the session
+   * (`startSandboxEarly`): a release or removal would otherwise race it (a first image build
+   * can outlast the idle timer, and a session can be deleted while its container starts).
+   * Older runs never wait here, so their histories replay unchanged.
    */
   async earlySandboxStartSettled(): Promise<void> {
     if (this.sandboxStartedEarly) await this.sandboxReady;
