@@ -228,9 +228,9 @@ type ToolOutcomeLike = { content: ToolResultContentBlock[]; is_error: boolean };
 /** Sandbox start failures that will not heal by retrying: the environment itself is wrong. */
 const PERMANENT_START_FAILURES = new Set(['image_missing', 'packages_failed']);
 
-/** Whether `err` is a sandbox start failure that retrying will not fix (see `PERMANENT_START_FAILURES`). */
-export function isPermanentStartFailure(err: unknown): err is SandboxStartError {
-  return err instanceof SandboxStartError && PERMANENT_START_FAILURES.has(err.code);
+/** `err` when it is a sandbox start failure that retrying will not fix (see `PERMANENT_START_FAILURES`); else undefined. */
+export function permanentStartFailure(err: unknown): SandboxStartError | undefined {
+  return err instanceof SandboxStartError && PERMANENT_START_FAILURES.has(err.code) ? err : undefined;
 }
 
 /**
@@ -243,7 +243,7 @@ async function ensureOrExplain(deps: RunToolDeps, input: RunToolInput, attempt: 
     return await ensureSessionSandbox(deps, input.sessionId, input.environment, input.vaultIds);
   } catch (err) {
     if (!(err instanceof SandboxStartError)) throw err;
-    const permanent = PERMANENT_START_FAILURES.has(err.code);
+    const permanent = permanentStartFailure(err) !== undefined;
     await deps.store.append(logOf(input), [
       {
         key: `tool:${input.toolUseId}:sandbox-error:${attempt}`,

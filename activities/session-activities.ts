@@ -9,7 +9,7 @@ import { callModel, type CallModelInput, type SeenToolInputs } from './model/cal
 import { runSteps, type StepResult, type StepsInput, type StepsReport } from './model/run-steps.ts';
 import { billedUsage, gradeOutcome, gradingCycleKey } from './model/grade-outcome.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
-import { ensureSessionSandbox, isPermanentStartFailure, runTool, type RunToolInput, type RunToolResult } from './run-tool.ts';
+import { ensureSessionSandbox, permanentStartFailure, runTool, type RunToolInput, type RunToolResult } from './run-tool.ts';
 import type { WebSearchProvider } from './web-tools.ts';
 import type { McpGateway } from './mcp-gateway.ts';
 import type { CredentialResolver } from '../src/vaults/credential-resolver.ts';
@@ -162,7 +162,8 @@ export function createSessionActivities({
       } catch (err) {
         // Retried, a missing image fails for ever, and whatever waits for the start (a tool, a release, a removal) with it.
         // The tool call that needs the sandbox reports it to the model and the log.
-        if (isPermanentStartFailure(err)) throw ApplicationFailure.nonRetryable(`the sandbox cannot start: ${err.message}`, 'SandboxStartFailed');
+        const permanent = permanentStartFailure(err);
+        if (permanent) throw ApplicationFailure.nonRetryable(`the sandbox cannot start: ${permanent.message}`, 'SandboxStartFailed');
         throw err;
       } finally {
         clearInterval(heartbeat);
