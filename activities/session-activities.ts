@@ -7,6 +7,7 @@ import type { SandboxDriver } from '../sandbox/types.ts';
 import type { GradeRequest, GradeResult, GraderInput, OpenOutcome, Usage, WorkflowEvent } from '../workflows/contract.ts';
 import { callModel, type CallModelInput, type SeenToolInputs } from './model/call-model.ts';
 import { runSteps, type StepResult, type StepsInput, type StepsReport } from './model/run-steps.ts';
+import { DEFAULT_STEP_ADMISSION, opensTurn, StepAdmission, type StepAdmissionOptions } from './model/step-admission.ts';
 import { billedUsage, gradeOutcome, gradingCycleKey } from './model/grade-outcome.ts';
 import { mountFiles, type MountFilesInput } from './mount-files.ts';
 import { ensureSessionSandbox, permanentStartFailure, runTool, type RunToolInput, type RunToolResult } from './run-tool.ts';
@@ -70,6 +71,11 @@ export type SessionActivityDeps = {
   memory?: MemorySync | undefined;
   /** Skills: the versions a session pinned, placed read-only at /mnt/skills wherever its sandbox is made ready. */
   skills?: SkillMounts | undefined;
+  /**
+   * Turns' first steps before other sessions' later steps (`StepAdmission`); `false` runs
+   * every step at once. Default `DEFAULT_STEP_ADMISSION`.
+   */
+  stepAdmission?: StepAdmissionOptions | false;
 };
 
 /**
@@ -93,8 +99,10 @@ export function createSessionActivities({
   graderModel,
   memory,
   skills,
+  stepAdmission = DEFAULT_STEP_ADMISSION,
 }: SessionActivityDeps) {
   const transcripts = new TranscriptCache();
+  const admission = stepAdmission === false ? undefined : new StepAdmission(stepAdmission);
   const interruptible = new InterruptibleCalls();
   // A yield or an interrupt asked on another worker reaches the call that runs here (`yieldSteps`, `interruptTools`).
   store.onRunningCallRequest((request, logId, callKey) => {
@@ -106,6 +114,13 @@ export function createSessionActivities({
   // Below the window by a quarter: room for the answer, and for the turn the compaction is asked in.
   const compaction = serverCompaction ? { triggerTokens: Math.floor(contextWindowTokens * 0.75) } : undefined;
   const modelDeps = { store, anthropic, maxTokens, heartbeatEveryMs, contextBudgetBytes, serverCompaction: compaction, serverWebTools, transcripts, mcp, memory };
+
+  /** A step as `admission` lets it run: a turn's first at once, a later one perhaps after a wait. */
+  function admitStep(input: CallModelInput & { tools?: StepToolsInput | undefined }, interrupted: AbortSignal): Promise<StepResult> {
+    if (admission === undefined) return runStep(input, interrupted);
+    const abandon = AbortSignal.any([interrupted, Context.current().cancellationSignal]);
+    return admission.run(opensTurn(input.leading), () => runStep(input, interrupted), abandon);
+  }
 
   /** One step: the model request, then its tool calls when none needs an answer. */
   async function runStep(input: CallModelInput & { tools?: StepToolsInput | undefined }, interrupted: AbortSignal): Promise<StepResult> {
@@ -138,7 +153,7 @@ export function createSessionActivities({
      * after it too, while nothing needs the workflow (`runSteps`).
      */
     callModel: (input: StepsInput): Promise<StepResult & { steps?: StepsReport }> =>
-      whileSessionBusy(input.sessionId, () => interruptible.run(input.sessionId, input.callKey, (call) => runSteps(input, call, (step) => runStep(step, call.interrupted)))),
+      whileSessionBusy(input.sessionId, () => interruptible.run(input.sessionId, input.callKey, (call) => runSteps(input, call, (step) => admitStep(step, call.interrupted)))),
 
     runTool: (input: RunToolInput): Promise<RunToolResult> => whileSessionBusy(input.sessionId, () => runTool(toolDeps, input)),
 

@@ -12,6 +12,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@tempor
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { contextSettingsFromEnv } from '../config/context-config.ts';
+import { stepAdmissionFromEnv } from '../config/step-admission-config.ts';
 import { DEV_WARM_POOL_SIZE, graderModelFromEnv, sandboxDriverOptionsFromEnv } from '../config/sandbox-config.ts';
 import { Longhaul } from '../client/longhaul.ts';
 import { consoleBundleExists } from '../api/console-routes.ts';
@@ -136,7 +137,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, telemetry, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env) });
+    const worker = await createLonghaulWorker({ connection: workerConnection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, telemetry, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env), ...stepAdmissionFromEnv(env) });
     const workerRun = worker.run();
     const idleGc = collectGarbageWhenIdle();
     cleanups.push({ name: 'idle garbage collection', run: async () => idleGc.stop() });

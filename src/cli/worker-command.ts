@@ -8,6 +8,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { contextSettingsFromEnv } from '../config/context-config.ts';
+import { stepAdmissionFromEnv } from '../config/step-admission-config.ts';
 import { WORKER_WARM_POOL_SIZE, graderModelFromEnv, sandboxDriverOptionsFromEnv } from '../config/sandbox-config.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
@@ -190,6 +191,7 @@ export async function startEngineWorker({
     webhooks,
     ...graderModelFromEnv(env),
     ...contextSettingsFromEnv(env),
+    ...stepAdmissionFromEnv(env),
   });
   const running = worker.run();
   const idleGc = collectGarbageWhenIdle();

@@ -58,6 +58,8 @@ export type LonghaulActivityOptions = {
   contextBudgetBytes?: SessionActivityDeps['contextBudgetBytes'];
   /** Let the endpoint compact the context itself (default: on for api.anthropic.com); see `SessionActivityDeps`. */
   serverCompaction?: SessionActivityDeps['serverCompaction'];
+  /** Turns' first steps before other sessions' later steps, or `false`; see `SessionActivityDeps`. */
+  stepAdmission?: SessionActivityDeps['stepAdmission'];
   /**
    * Runs deployments' scheduled runs (`deploymentRunWorkflow`'s activities). Without it
    * a run this worker picks up fails its activity and waits for a worker that has it.
@@ -93,6 +95,7 @@ export function createLonghaulActivities({
   contextWindowTokens,
   contextBudgetBytes,
   serverCompaction,
+  stepAdmission,
   deployments,
   webhooks,
 }: LonghaulActivityOptions): Record<string, (...args: never[]) => Promise<unknown>> {
@@ -115,6 +118,7 @@ export function createLonghaulActivities({
       ...(contextWindowTokens !== undefined ? { contextWindowTokens } : {}),
       ...(contextBudgetBytes !== undefined ? { contextBudgetBytes } : {}),
       ...(serverCompaction !== undefined ? { serverCompaction } : {}),
+      ...(stepAdmission !== undefined ? { stepAdmission } : {}),
     }),
     ...createStepSessionActivities({ store }),
     ...(deployments ? createDeploymentActivities(deployments) : {}),

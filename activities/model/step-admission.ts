@@ -1,0 +1,99 @@
+import { availableParallelism } from 'node:os';
+import type { WorkflowEvent } from '../../workflows/contract.ts';
+
+export type StepAdmissionOptions = {
+  /** Later steps (not a turn's first) that may run at once while a turn's first step is under way in this worker. */
+  laterWhileOpening: number;
+  /** The longest a later step waits for its turn: a busy stream of new turns never starves a running one. */
+  maxWaitMs: number;
+};
+
+/** Two later steps a core while a turn opens; none waits longer than a second. */
+export const DEFAULT_STEP_ADMISSION: StepAdmissionOptions = { laterWhileOpening: 2 * availableParallelism(), maxWaitMs: 1000 };
+
+/**
+ * Puts a turn's first step ahead of other sessions' later steps in this worker.
+ *
+ * A user who just sent a message waits for everything that step does: the model call, the
+ * sandbox claim or start, the first tool call. Sessions already deep in a turn are not
+ * watched the same way, and each of their steps is quick. When many turns begin at once
+ * (a burst of new sessions), the running sessions' steps take the CPU the new ones need,
+ * and the first answers come last. While any first step runs here, later steps therefore
+ * run at most `laterWhileOpening` at a time; the rest wait, for `maxWaitMs` at most. With
+ * no first step under way every step runs at once, as before.
+ *
+ * @example
+ * const admission = new StepAdmission({ laterWhileOpening: 2, maxWaitMs: 1000 });
+ * const result = await admission.run(opensTurn(input.leading), () => step(input), interrupted);
+ */
+export class StepAdmission {
+  readonly #options: StepAdmissionOptions;
+  #opening = 0;
+  #later = 0;
+  /** Later steps waiting, oldest first; each is called once, with whether the caller counted it in. */
+  readonly #waiting = new Set<(counted: boolean) => void>();
+
+  constructor(options: StepAdmissionOptions) {
+    if (!Number.isInteger(options.laterWhileOpening) || options.laterWhileOpening < 1) throw new RangeError(`later steps while a turn opens must be a whole number of at least 1, not ${options.laterWhileOpening}`);
+    if (!(options.maxWaitMs >= 0)) throw new RangeError(`the longest wait of a later step must be at least 0 ms, not ${options.maxWaitMs}`);
+    this.#options = options;
+  }
+
+  /** Steps running and waiting now. */
+  get counts(): { opening: number; later: number; waiting: number } {
+    return { opening: this.#opening, later: this.#later, waiting: this.#waiting.size };
+  }
+
+  /**
+   * Runs a step: a turn's first at once, a later one when admitted. `abandon` (an interrupt,
+   * a cancellation) ends the wait early; the step then runs and sees it itself.
+   */
+  async run<T>(opening: boolean, step: () => Promise<T>, abandon?: AbortSignal): Promise<T> {
+    if (opening) this.#opening += 1;
+    else if (this.#admits()) this.#later += 1;
+    else await this.#wait(abandon);
+    try {
+      return await step();
+    } finally {
+      if (opening) this.#opening -= 1;
+      else this.#later -= 1;
+      this.#admitWaiting();
+    }
+  }
+
+  #admits(): boolean {
+    return this.#opening === 0 || this.#later < this.#options.laterWhileOpening;
+  }
+
+  /** Resolves once the step is counted in #later: admitted by a step that ended, or past its wait. */
+  #wait(abandon: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const go = (counted: boolean) => {
+        clearTimeout(timer);
+        abandon?.removeEventListener('abort', late);
+        this.#waiting.delete(go);
+        if (!counted) this.#later += 1;
+        resolve();
+      };
+      const late = () => go(false);
+      const timer = setTimeout(late, this.#options.maxWaitMs);
+      this.#waiting.add(go);
+      if (abandon?.aborted) return late();
+      abandon?.addEventListener('abort', late, { once: true });
+    });
+  }
+
+  /** Lets waiting steps go, oldest first, while #admits allows. */
+  #admitWaiting(): void {
+    for (const go of this.#waiting) {
+      if (!this.#admits()) return;
+      this.#later += 1;
+      go(true);
+    }
+  }
+}
+
+/** Whether a step's leading events begin a turn (the session's or a thread's): its first model call carries the turn's running status. */
+export function opensTurn(leading: readonly WorkflowEvent[]): boolean {
+  return leading.some(({ event }) => event.type === 'session.status_running' || event.type === 'session.thread_status_running');
+}
