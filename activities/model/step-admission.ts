@@ -2,14 +2,25 @@ import { availableParallelism } from 'node:os';
 import type { WorkflowEvent } from '../../workflows/contract.ts';
 
 export type StepAdmissionOptions = {
-  /** Later steps (not a turn's first) that may run at once while a turn's first step is under way in this worker. */
+  /** Later steps (not a turn's first) that may run at once while a turn's first step is under way in this busy worker. */
   laterWhileOpening: number;
-  /** The longest a later step waits for its turn: a busy stream of new turns never starves a running one. */
+  /**
+   * The longest a later step waits for its turn, at most `MAX_STEP_WAIT_MS`: a busy stream
+   * of new turns never starves a running one.
+   */
   maxWaitMs: number;
+  /**
+   * Whether the worker is busy now; only then do later steps wait. Default `eventLoopBusy()`:
+   * steps that mostly wait for the model take nothing a new turn needs.
+   */
+  busy?: () => boolean;
 };
 
 /** Two later steps a core while a turn opens; none waits longer than a second. */
 export const DEFAULT_STEP_ADMISSION: StepAdmissionOptions = { laterWhileOpening: 2 * availableParallelism(), maxWaitMs: 1000 };
+
+/** A waiting step sends no heartbeat: its wait stays far below the model activities' heartbeat timeout (30 s). */
+export const MAX_STEP_WAIT_MS = 10_000;
 
 /**
  * Puts a turn's first step ahead of other sessions' later steps in this worker.
@@ -18,9 +29,10 @@ export const DEFAULT_STEP_ADMISSION: StepAdmissionOptions = { laterWhileOpening:
  * sandbox claim or start, the first tool call. Sessions already deep in a turn are not
  * watched the same way, and each of their steps is quick. When many turns begin at once
  * (a burst of new sessions), the running sessions' steps take the CPU the new ones need,
- * and the first answers come last. While any first step runs here, later steps therefore
- * run at most `laterWhileOpening` at a time; the rest wait, for `maxWaitMs` at most. With
- * no first step under way every step runs at once, as before.
+ * and the first answers come last. While any first step runs here and the worker is busy,
+ * later steps therefore run at most `laterWhileOpening` at a time; the rest wait, for
+ * `maxWaitMs` at most. With no first step under way, or a worker with time to spare (steps
+ * waiting for a real model), every step runs at once.
  *
  * @example
  * const admission = new StepAdmission({ laterWhileOpening: 2, maxWaitMs: 1000 });
@@ -28,6 +40,7 @@ export const DEFAULT_STEP_ADMISSION: StepAdmissionOptions = { laterWhileOpening:
  */
 export class StepAdmission {
   readonly #options: StepAdmissionOptions;
+  readonly #busy: () => boolean;
   #opening = 0;
   #later = 0;
   /** Later steps waiting, oldest first; each is called once, with whether the caller counted it in. */
@@ -35,8 +48,9 @@ export class StepAdmission {
 
   constructor(options: StepAdmissionOptions) {
     if (!Number.isInteger(options.laterWhileOpening) || options.laterWhileOpening < 1) throw new RangeError(`later steps while a turn opens must be a whole number of at least 1, not ${options.laterWhileOpening}`);
-    if (!(options.maxWaitMs >= 0)) throw new RangeError(`the longest wait of a later step must be at least 0 ms, not ${options.maxWaitMs}`);
+    if (!(options.maxWaitMs >= 0 && options.maxWaitMs <= MAX_STEP_WAIT_MS)) throw new RangeError(`the longest wait of a later step must be from 0 to ${MAX_STEP_WAIT_MS} ms, not ${options.maxWaitMs}`);
     this.#options = options;
+    this.#busy = options.busy ?? eventLoopBusy();
   }
 
   /** Steps running and waiting now. */
@@ -62,7 +76,7 @@ export class StepAdmission {
   }
 
   #admits(): boolean {
-    return this.#opening === 0 || this.#later < this.#options.laterWhileOpening;
+    return this.#opening === 0 || this.#later < this.#options.laterWhileOpening || !this.#busy();
   }
 
   /** Resolves once the step is counted in #later: admitted by a step that ended, or past its wait. */
@@ -96,4 +110,23 @@ export class StepAdmission {
 /** Whether a step's leading events begin a turn (the session's or a thread's): its first model call carries the turn's running status. */
 export function opensTurn(leading: readonly WorkflowEvent[]): boolean {
   return leading.some(({ event }) => event.type === 'session.status_running' || event.type === 'session.thread_status_running');
+}
+
+/**
+ * Whether this thread's event loop was at work for at least `threshold` of the time since it
+ * was last measured (measured at most every `windowMs`). A loop that has to be shared is one
+ * where new turns wait for the old ones' work.
+ */
+export function eventLoopBusy({ threshold = 0.8, windowMs = 250 }: { threshold?: number; windowMs?: number } = {}): () => boolean {
+  let mark = performance.eventLoopUtilization();
+  let busy = false;
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const since = performance.eventLoopUtilization(now, mark);
+    if (since.idle + since.active >= windowMs) {
+      busy = since.utilization >= threshold;
+      mark = now;
+    }
+    return busy;
+  };
 }

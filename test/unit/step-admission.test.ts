@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_STEP_ADMISSION, opensTurn, StepAdmission } from '../../activities/model/step-admission.ts';
+import { DEFAULT_STEP_ADMISSION, eventLoopBusy, opensTurn, StepAdmission } from '../../activities/model/step-admission.ts';
 import { ConfigError } from '../../src/config/dev-config.ts';
 import { stepAdmissionFromEnv } from '../../src/config/step-admission-config.ts';
 
@@ -21,7 +21,7 @@ function heldStep(log: string[], name: string) {
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 test('with no turn opening, later steps all run at once', async () => {
-  const admission = new StepAdmission({ laterWhileOpening: 1, maxWaitMs: 60_000 });
+  const admission = new StepAdmission({ laterWhileOpening: 1, maxWaitMs: 10_000, busy: () => true });
   const log: string[] = [];
   const steps = ['a', 'b', 'c'].map((name) => heldStep(log, name));
   const running = steps.map((step) => admission.run(false, step.run));
@@ -34,7 +34,7 @@ test('with no turn opening, later steps all run at once', async () => {
 });
 
 test('while a turn opens, later steps run a few at a time, oldest first, and all go once it is done', async () => {
-  const admission = new StepAdmission({ laterWhileOpening: 2, maxWaitMs: 60_000 });
+  const admission = new StepAdmission({ laterWhileOpening: 2, maxWaitMs: 10_000, busy: () => true });
   const log: string[] = [];
   const first = heldStep(log, 'first');
   const opening = admission.run(true, first.run);
@@ -67,7 +67,7 @@ test('while a turn opens, later steps run a few at a time, oldest first, and all
 });
 
 test('a later step waits no longer than maxWaitMs, and not at all once abandoned', async () => {
-  const admission = new StepAdmission({ laterWhileOpening: 1, maxWaitMs: 50 });
+  const admission = new StepAdmission({ laterWhileOpening: 1, maxWaitMs: 50, busy: () => true });
   const log: string[] = [];
   const first = heldStep(log, 'first');
   const opening = admission.run(true, first.run);
@@ -96,8 +96,34 @@ test('a later step waits no longer than maxWaitMs, and not at all once abandoned
   assert.deepEqual(admission.counts, { opening: 0, later: 0, waiting: 0 });
 });
 
+test('a worker with time to spare lets later steps run beside an opening turn, and those waiting go once it has', async () => {
+  let busy = false;
+  const admission = new StepAdmission({ laterWhileOpening: 1, maxWaitMs: 10_000, busy: () => busy });
+  const log: string[] = [];
+  const first = heldStep(log, 'first');
+  const opening = admission.run(true, first.run);
+  const a = heldStep(log, 'a');
+  const b = heldStep(log, 'b');
+  const running = [admission.run(false, a.run), admission.run(false, b.run)];
+  await settle();
+  assert.deepEqual(log, ['first', 'a', 'b'], 'not busy: no one waits');
+
+  busy = true;
+  const c = heldStep(log, 'c');
+  const d = heldStep(log, 'd');
+  running.push(admission.run(false, c.run), admission.run(false, d.run));
+  await settle();
+  assert.deepEqual(admission.counts, { opening: 1, later: 2, waiting: 2 });
+  busy = false;
+  a.finish();
+  await settle();
+  assert.deepEqual(log.slice(-2), ['c', 'd'], 'a step ending finds the worker idle: every waiting step goes');
+  for (const step of [first, b, c, d]) step.finish();
+  await Promise.all([opening, ...running]);
+});
+
 test('a failing step frees its place', async () => {
-  const admission = new StepAdmission({ laterWhileOpening: 1, maxWaitMs: 60_000 });
+  const admission = new StepAdmission({ laterWhileOpening: 1, maxWaitMs: 10_000, busy: () => true });
   const log: string[] = [];
   const first = heldStep(log, 'first');
   const opening = admission.run(true, first.run);
@@ -116,6 +142,17 @@ test('a failing step frees its place', async () => {
   await Promise.all([opening, nextRun]);
 });
 
+test('the event loop is busy when it worked most of the last window', async () => {
+  const busy = eventLoopBusy({ threshold: 0.8, windowMs: 50 });
+  const until = performance.now() + 80;
+  while (performance.now() < until) {
+    // Work without a break: the loop never idles.
+  }
+  assert.equal(busy(), true);
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  assert.equal(busy(), false, 'a loop that waited on a timer had time to spare');
+});
+
 test('a turn opens with the running status of the session or of a thread', () => {
   const event = (type: string) => ({ key: type, event: { type } });
   assert.equal(opensTurn([event('user.message'), event('session.status_running')]), true);
@@ -127,7 +164,8 @@ test('a turn opens with the running status of the session or of a thread', () =>
 test('settings are checked', () => {
   assert.throws(() => new StepAdmission({ laterWhileOpening: 0, maxWaitMs: 10 }), /at least 1/);
   assert.throws(() => new StepAdmission({ laterWhileOpening: 1.5, maxWaitMs: 10 }), /whole number/);
-  assert.throws(() => new StepAdmission({ laterWhileOpening: 1, maxWaitMs: -1 }), /at least 0 ms/);
+  assert.throws(() => new StepAdmission({ laterWhileOpening: 1, maxWaitMs: -1 }), /from 0 to 10000 ms/);
+  assert.throws(() => new StepAdmission({ laterWhileOpening: 1, maxWaitMs: 30_000 }), /from 0 to 10000 ms, not 30000/);
 });
 
 test('LONGHAUL_STEP_ADMISSION and its longest wait come from the environment; unset means the worker default', () => {
@@ -139,4 +177,5 @@ test('LONGHAUL_STEP_ADMISSION and its longest wait come from the environment; un
   fails({ LONGHAUL_STEP_ADMISSION: 'on' }, /LONGHAUL_STEP_ADMISSION must be a whole number of steps \(or off\), from 1/);
   fails({ LONGHAUL_STEP_ADMISSION: '0' }, /got "0"/);
   fails({ LONGHAUL_STEP_ADMISSION: 'off', LONGHAUL_STEP_ADMISSION_MAX_WAIT_MS: '10' }, /no effect with LONGHAUL_STEP_ADMISSION=off/);
+  fails({ LONGHAUL_STEP_ADMISSION_MAX_WAIT_MS: '30000' }, /LONGHAUL_STEP_ADMISSION_MAX_WAIT_MS must be a whole number of milliseconds, from 0 to 10000/);
 });
