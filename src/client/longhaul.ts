@@ -5,7 +5,7 @@ import { zeroUsage } from '../core/usage.ts';
 import { z } from 'zod';
 import type { AgentDefinition } from '../schemas/agent.ts';
 import { agentDefinitionOf, agentSpecProblem, checkToolReferences, resolveTools } from '../schemas/api-agent.ts';
-import { SessionAgentUpdate, type SessionAgent, type SessionUpdateParams } from '../schemas/api-session.ts';
+import { SessionAgentUpdate, type SessionAgent, type SessionStatus, type SessionUpdateParams } from '../schemas/api-session.ts';
 import type { SessionEvent, UserEventParams } from '../schemas/events.ts';
 import { externalizeLargeContent } from '../store/content-refs.ts';
 import { newId } from '../store/ids.ts';
@@ -13,7 +13,7 @@ import { ConflictError } from '../store/conflict-error.ts';
 import type { Page } from '../store/page-cursor.ts';
 import type { ApiSessionRecord, ListSessionsOptions, SessionRecord } from '../store/session-records.ts';
 import { eventIdOfKey, type SessionStore } from '../store/session-store.ts';
-import { apiUsage, sessionStateOf, usageOf, type SessionState } from './session-state.ts';
+import { apiUsage, sessionStateOf, sessionStatusOf, usageOf, type SessionState } from './session-state.ts';
 import { childThreadView, primaryThreadIdOf, primaryThreadView, type ThreadView } from './session-threads.ts';
 import type { sessionCleanupWorkflow, sessionWorkflow } from '../../workflows/index.ts';
 import {
@@ -216,12 +216,12 @@ export class Longhaul {
      */
     send: async (sessionId: string, events: readonly UserEventParams[]): Promise<SentUserEvent[]> => {
       const record = await this.#store.sessions.retrieve(sessionId);
-      const state = await this.#stateOf(record);
-      if (record.archived_at !== null || state.status === 'terminated') throw new InvalidRequestError(`session ${sessionId} is terminated and takes no more events`);
+      const status = await this.#statusOf(record);
+      if (record.archived_at !== null || status === 'terminated') throw new InvalidRequestError(`session ${sessionId} is terminated and takes no more events`);
       const threads = await threadsAddressed(this.#store, sessionId, events, record.definition.environment.self_hosted !== undefined);
       // An idle session given work counts as running until it records a status of its own.
       const givesWork = events.some((e, i) => threads[i] === undefined && (e.type === 'user.message' || e.type === 'user.define_outcome' || e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result'));
-      const logEnd = givesWork && state.status === 'idle' ? await this.#store.lastSeq(sessionId) : undefined;
+      const logEnd = givesWork && status === 'idle' ? await this.#store.lastSeq(sessionId) : undefined;
       const keyed = events.map((event) => ({ ...inboundUserEvent(event), key: `user:${newId('in')}` }));
       // Each event goes to the workflow of the thread it is for (a thread's answers and interrupts), the rest to the session's.
       const targets = new Map<string, InboundUserEvent[]>();
@@ -324,6 +324,11 @@ export class Longhaul {
     return sessionStateOf(this.#store, record.id, { turnRequestedAfterSeq: record.turn_requested_after_seq });
   }
 
+  /** The status alone, for a call that needs nothing else of the state (`events.send` is on every turn's path). */
+  #statusOf(record: SessionRecord): Promise<SessionStatus> {
+    return sessionStatusOf(this.#store, record.id, { turnRequestedAfterSeq: record.turn_requested_after_seq });
+  }
+
   #refuseWhileWorking(session: SessionView, action: 'archive' | 'delete'): void {
     if (session.status === 'running' || session.status === 'rescheduling') {
       throw new ConflictError(`session ${session.id} is ${session.status}: interrupt it or wait for it to go idle, then ${action} it`);
@@ -362,7 +367,7 @@ export class Longhaul {
   async #updatedAgent(session: SessionRecord, update: SessionAgentUpdate): Promise<{ snapshot: SessionAgent; definition: AgentDefinition }> {
     const current = session.agent;
     if (!current) throw new InvalidRequestError(`agent: session ${session.id} was not created from an agent, so its agent cannot be updated`);
-    const { status } = await this.#stateOf(session);
+    const status = await this.#statusOf(session);
     if (status === 'running' || status === 'rescheduling') {
       throw new ConflictError(`session ${session.id} is ${status}: interrupt it or wait for it to go idle, then update its agent`);
     }

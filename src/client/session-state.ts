@@ -26,15 +26,27 @@ export async function sessionStateOf(
 ): Promise<SessionState> {
   const statuses = await store.listEvents(sessionId, { limit: 1_000_000, types: Object.keys(STATUS_OF_EVENT) });
   const activeMs = activeMillis(statuses, { running: 'session.status_running', rescheduled: 'session.status_rescheduled', now });
-  const last = statuses.at(-1);
-  let status = (last && STATUS_OF_EVENT[last.event.type]) ?? fallback;
-  // Work was handed to the idle session and it has not recorded a status since: it is about to run.
-  if (status === 'idle' && turnRequestedAfterSeq !== undefined && (last?.seq ?? 0) <= turnRequestedAfterSeq) status = 'running';
   return {
-    status,
+    status: statusAfter(statuses.at(-1), { fallback, turnRequestedAfterSeq }),
     usage: { ...(await usageOf(store, sessionId)), active_seconds: Math.round(activeMs) / 1000 },
     outcome_evaluations: await outcomeEvaluationsOf(store, sessionId),
   };
+}
+
+/** The status alone, as `sessionStateOf` gives it: one statement (the last status event) where the whole state takes several. */
+export async function sessionStatusOf(
+  store: SessionStore,
+  sessionId: string,
+  { fallback = 'idle', turnRequestedAfterSeq }: { fallback?: SessionStatus; turnRequestedAfterSeq?: number | undefined } = {},
+): Promise<SessionStatus> {
+  const [last] = await store.listEvents(sessionId, { order: 'desc', limit: 1, types: Object.keys(STATUS_OF_EVENT) });
+  return statusAfter(last, { fallback, turnRequestedAfterSeq });
+}
+
+function statusAfter(last: StoredEvent | undefined, { fallback, turnRequestedAfterSeq }: { fallback: SessionStatus; turnRequestedAfterSeq: number | undefined }): SessionStatus {
+  const status = (last && STATUS_OF_EVENT[last.event.type]) ?? fallback;
+  // Work was handed to the idle session and it has not recorded a status since: it is about to run.
+  return status === 'idle' && turnRequestedAfterSeq !== undefined && (last?.seq ?? 0) <= turnRequestedAfterSeq ? 'running' : status;
 }
 
 /** Time spent running, from status events: each running status until the status that ended it (a reschedule does not), the last up to `now`. */
