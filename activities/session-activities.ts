@@ -118,8 +118,7 @@ export function createSessionActivities({
   /** A step as `admission` lets it run: a turn's first at once, a later one perhaps after a wait. */
   function admitStep(input: CallModelInput & { tools?: StepToolsInput | undefined }, interrupted: AbortSignal): Promise<StepResult> {
     if (admission === undefined) return runStep(input, interrupted);
-    const abandon = AbortSignal.any([interrupted, Context.current().cancellationSignal]);
-    return admission.run(opensTurn(input.leading), () => runStep(input, interrupted), abandon);
+    return admission.run(opensTurn(input.leading), () => runStep(input, interrupted), [interrupted, Context.current().cancellationSignal]);
   }
 
   /** One step: the model request, then its tool calls when none needs an answer. */

@@ -36,7 +36,7 @@ export const MAX_STEP_WAIT_MS = 10_000;
  *
  * @example
  * const admission = new StepAdmission({ laterWhileOpening: 2, maxWaitMs: 1000 });
- * const result = await admission.run(opensTurn(input.leading), () => step(input), interrupted);
+ * const result = await admission.run(opensTurn(input.leading), () => step(input), [interrupted]);
  */
 export class StepAdmission {
   readonly #options: StepAdmissionOptions;
@@ -59,10 +59,10 @@ export class StepAdmission {
   }
 
   /**
-   * Runs a step: a turn's first at once, a later one when admitted. `abandon` (an interrupt,
-   * a cancellation) ends the wait early; the step then runs and sees it itself.
+   * Runs a step: a turn's first at once, a later one when admitted. Any of `abandon` (an
+   * interrupt, a cancellation) ends the wait early; the step then runs and sees it itself.
    */
-  async run<T>(opening: boolean, step: () => Promise<T>, abandon?: AbortSignal): Promise<T> {
+  async run<T>(opening: boolean, step: () => Promise<T>, abandon: readonly AbortSignal[] = []): Promise<T> {
     if (opening) this.#opening += 1;
     else if (this.#admits()) this.#later += 1;
     else await this.#wait(abandon);
@@ -80,11 +80,11 @@ export class StepAdmission {
   }
 
   /** Resolves once the step is counted in #later: admitted by a step that ended, or past its wait. */
-  #wait(abandon: AbortSignal | undefined): Promise<void> {
+  #wait(abandon: readonly AbortSignal[]): Promise<void> {
     return new Promise((resolve) => {
       const go = (counted: boolean) => {
         clearTimeout(timer);
-        abandon?.removeEventListener('abort', late);
+        for (const signal of abandon) signal.removeEventListener('abort', late);
         this.#waiting.delete(go);
         if (!counted) this.#later += 1;
         resolve();
@@ -92,8 +92,8 @@ export class StepAdmission {
       const late = () => go(false);
       const timer = setTimeout(late, this.#options.maxWaitMs);
       this.#waiting.add(go);
-      if (abandon?.aborted) return late();
-      abandon?.addEventListener('abort', late, { once: true });
+      if (abandon.some((signal) => signal.aborted)) return late();
+      for (const signal of abandon) signal.addEventListener('abort', late, { once: true });
     });
   }
 

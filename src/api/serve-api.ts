@@ -41,14 +41,15 @@ export async function serveApi({
 }): Promise<ServedApi> {
   // A plain bind first: it fails if anything listens there already, even with SO_REUSEPORT
   // (another `longhaul dev`), which the shared sockets alone would quietly join.
-  const first = await listenOn(createAdaptorServer({ fetch: app.fetch, hostname: host }), { port, host });
+  const newServer = () => createAdaptorServer({ fetch: app.fetch, hostname: host });
+  const first = await listenOn(newServer(), { port, host });
   const servers = [first];
   if (acceptSockets > 1) {
     const chosen = (first.address() as AddressInfo).port;
     await closeServer(first);
     servers.length = 0;
     try {
-      for (let i = 0; i < acceptSockets; i++) servers.push(await listenOn(createAdaptorServer({ fetch: app.fetch, hostname: host }), { port: chosen, host, reusePort: true }));
+      for (let i = 0; i < acceptSockets; i++) servers.push(await listenOn(newServer(), { port: chosen, host, reusePort: true }));
     } catch (error) {
       await Promise.all(servers.map(closeServer));
       throw error;

@@ -83,7 +83,7 @@ test('a later step waits no longer than maxWaitMs, and not at all once abandoned
 
   const abandon = new AbortController();
   const stopped = heldStep(log, 'stopped');
-  const stoppedRun = admission.run(false, stopped.run, abandon.signal);
+  const stoppedRun = admission.run(false, stopped.run, [new AbortController().signal, abandon.signal]);
   await settle();
   assert.equal(admission.counts.waiting, 1);
   abandon.abort();
