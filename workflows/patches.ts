@@ -33,4 +33,9 @@ export const PATCHES = {
   interruptRecordsUnsent: 'interrupt-records-unsent',
   /** A new session starts its sandbox as it begins, not with its first turn. */
   sandboxAtSessionStart: 'sandbox-at-session-start',
+  /**
+   * Calls left to the workflow warm the sandbox only when one of them runs there: a custom
+   * tool's call, an MCP or web tool held for approval, or a denied call no longer starts one.
+   */
+  warmOnlyForSandboxTools: 'warm-only-for-sandbox-tools',
 } as const;

@@ -62,8 +62,10 @@ export async function runTurn(loop: SessionLoop, leadingEvents: WorkflowEvent[])
     const ran = new Set(result.ranTools);
     const left = result.toolUses.filter((ref) => !ran.has(ref.toolUseId));
     if (left.length > 0) {
-      // Delegations need no sandbox; the thread they start warms it if it runs tools.
-      if (left.some((ref) => ref.kind !== 'delegation')) await loop.warmSandbox();
+      // Only calls that will run in the sandbox warm it while they wait (for approval, say):
+      // a custom tool's call, an MCP or web tool, a denied call or a delegation (whose thread
+      // warms its own) need none. Sessions begun before the patch warmed it for any but a delegation.
+      if (left.some((ref) => ref.kind !== 'delegation') && (!patched(PATCHES.warmOnlyForSandboxTools) || left.some((ref) => runsInSandbox(loop, ref)))) await loop.warmSandbox();
       await runStepTools(loop, left, result.toolAttempt ?? 0);
     }
     // Messages that arrived while the agent worked are delivered at the next model turn.
@@ -233,6 +235,11 @@ async function awaitWorker(loop: SessionLoop, calls: Map<string, ToolUseRef>): P
     }
     await loop.emit(events);
   }
+}
+
+/** Whether the call, once it runs, runs in this session's own sandbox: a builtin sandbox tool not denied, and not left to a self-hosted worker. */
+function runsInSandbox(loop: SessionLoop, ref: ToolUseRef): boolean {
+  return (ref.kind ?? 'builtin') === 'builtin' && SANDBOX_TOOLS.has(ref.name) && ref.permission !== 'deny' && !loop.runsOnWorker(ref);
 }
 
 function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>[], leading: WorkflowEvent[] = [], priorAttempts = 0): void {

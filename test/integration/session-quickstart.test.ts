@@ -162,6 +162,37 @@ test('an agent without sandbox tools gets no container, neither as its session b
   assert.equal(sessionContainers(session.id, { all: true }), '', 'no container');
 });
 
+test('calls that wait for the user start no container for an agent without sandbox tools: a custom tool, a web fetch held for approval', async () => {
+  await using h = await startHarness({
+    temporal,
+    script: [{ content: [{ type: 'tool_use', name: 'lookup', input: { word: 'longhaul' } }, { type: 'tool_use', name: 'web_fetch', input: { url: 'https://example.com/' } }] }, { content: [{ type: 'text', text: 'done' }] }],
+  });
+  const clientAgent = {
+    ...agent,
+    tools: [
+      { type: 'agent_toolset_20260401' as const, default_config: { enabled: false }, configs: [{ name: 'web_fetch' as const, enabled: true, permission_policy: { type: 'always_ask' as const } }] },
+      { type: 'custom' as const, name: 'lookup', description: 'Looks a word up', input_schema: { type: 'object' as const, properties: { word: { type: 'string' } } } },
+    ],
+  };
+  const session = await h.longhaul.sessions.create({ agent: clientAgent });
+  await h.longhaul.events.send(session.id, [userMessage('look it up and fetch the page')]);
+  const waiting = await collectEvents(h.longhaul, session.id, isIdle);
+  const idle = waiting.at(-1);
+  assert.equal(idle?.type === 'session.status_idle' && idle.stop_reason?.type, 'requires_action', JSON.stringify(idle));
+  const lookup = waiting.find((e) => e.type === 'agent.custom_tool_use');
+  const fetch = waiting.find((e) => e.type === 'agent.tool_use');
+  assert.ok(lookup && fetch, waiting.map((e) => e.type).join(', '));
+  await h.longhaul.events.send(session.id, [
+    { type: 'user.custom_tool_result', custom_tool_use_id: lookup.id, content: [{ type: 'text', text: 'a word' }] },
+    { type: 'user.tool_confirmation', tool_use_id: fetch.id, result: 'deny', deny_message: 'not now' },
+  ]);
+  await collectEvents(h.longhaul, session.id, (e, all) => isIdle(e) && all.some((x) => x.type === 'agent.message'), { after: idle!.id });
+  const history = await h.client.workflow.getHandle(session.id).fetchHistory();
+  const activities = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+  assert.ok(!activities.includes('ensureSandbox'), activities.join(', '));
+  assert.equal(sessionContainers(session.id, { all: true }), '', 'no container');
+});
+
 test('a session deleted while its container starts leaves none behind', async () => {
   await using h = await startHarness({ temporal, script: [] });
   const session = await h.longhaul.sessions.create({ agent });
