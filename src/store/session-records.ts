@@ -110,7 +110,14 @@ export class SessionRecords {
 
   /** Notes that the session was given work when its log ended at `afterSeq`. */
   async markTurnRequested(id: string, afterSeq: number): Promise<void> {
-    await this.#mutate(id, (current) => ({ ...current, turn_requested_after_seq: Math.max(afterSeq, current.turn_requested_after_seq ?? 0) }), { touch: false });
+    // One statement, on every turn's path: the mark only grows, and the rest of the record is
+    // not read, parsed and written back (a transaction of four round trips before).
+    const rows = await this.#db.query(
+      `UPDATE sessions SET record = jsonb_set(record, '{turn_requested_after_seq}', to_jsonb(GREATEST($2::bigint, COALESCE((record->>'turn_requested_after_seq')::bigint, 0)))), updated_at = $3
+       WHERE id = $1 AND deleted_at IS NULL RETURNING id`,
+      [id, afterSeq, new Date().toISOString()],
+    );
+    if (rows.length === 0) throw new NotFoundError(`session ${id} not found`);
   }
 
   async archive(id: string): Promise<SessionRecord> {

@@ -83,5 +83,34 @@ for (const [backend, openDriver] of Object.entries(backends)) {
       const back = await s.sessions.listApiSessions({ limit: 2, cursor: decodeCursor(second.prev_page!) });
       assert.deepEqual([back.data.map((x) => x.id), back.prev_page], [['sesn_c', 'sesn_b'], null]);
     });
+
+    test("a session's turn mark only grows, and leaves the rest of its record as it was", async () => {
+      await using s = await open(openDriver);
+      const agent = await s.agents.create(spec('a'));
+      const environment = await s.environments.create({ name: 'e' });
+      const created = '2026-12-01T00:00:00.000Z';
+      await s.sessions.create({
+        id: 'sesn_mark',
+        definition: { agent: agentDefinitionOf(agent), environment: environmentDefinitionOf(environment) },
+        agent: { ...agent, metadata: undefined } as never,
+        environment_id: environment.id,
+        title: 'kept',
+        metadata: { k: 'v' },
+        created_at: created,
+        updated_at: created,
+        archived_at: null,
+      });
+      const before = await s.sessions.retrieve('sesn_mark');
+      await s.sessions.markTurnRequested('sesn_mark', 7);
+      assert.equal((await s.sessions.retrieve('sesn_mark')).turn_requested_after_seq, 7);
+      await s.sessions.markTurnRequested('sesn_mark', 3);
+      assert.equal((await s.sessions.retrieve('sesn_mark')).turn_requested_after_seq, 7, 'an older mark does not lower it');
+      await s.sessions.markTurnRequested('sesn_mark', 12);
+      const after = await s.sessions.retrieve('sesn_mark');
+      assert.deepEqual(after, { ...before, turn_requested_after_seq: 12 }, 'nothing else changed, updated_at included');
+      await s.sessions.markDeleted('sesn_mark');
+      await assert.rejects(s.sessions.markTurnRequested('sesn_mark', 13), /session sesn_mark not found/);
+      await assert.rejects(s.sessions.markTurnRequested('sesn_none', 1), /session sesn_none not found/);
+    });
   });
 }
