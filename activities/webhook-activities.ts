@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Webhook } from 'standardwebhooks';
+import { rootContextFetch } from '../src/net/root-context-fetch.ts';
 import type { WebhookStore } from '../src/store/webhook-store.ts';
 
 /** How long an endpoint has to answer. */
@@ -12,7 +13,7 @@ const MAX_RESPONSE_BYTES = 4096;
  * is followed (redirects are failures) or read past a few KiB, and its secret never
  * leaves this function except as the signature.
  */
-export function createWebhookActivities({ store, fetch: fetchFn = fetch }: { store: WebhookStore; fetch?: typeof fetch }) {
+export function createWebhookActivities({ store, fetch: fetchFn = rootContextFetch }: { store: WebhookStore; fetch?: typeof fetch }) {
   return {
     async deliverWebhook({ deliveryId, endpointId, body }: { deliveryId: string; endpointId: string; body: string }): Promise<'delivered' | 'skipped'> {
       const endpoint = await store.retrieve(endpointId);

@@ -1,5 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { DevModel } from '../config/dev-info.ts';
+import { rootContextFetch } from '../net/root-context-fetch.ts';
 
 const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
@@ -20,7 +21,7 @@ export async function startDevModel({ env = process.env }: { env?: NodeJS.Proces
   const apiKey = env['ANTHROPIC_API_KEY']?.trim();
   if (apiKey) {
     const baseURL = env['ANTHROPIC_BASE_URL']?.trim() || ANTHROPIC_DEFAULT_BASE_URL;
-    return { anthropic: new Anthropic({ apiKey, baseURL }), info: { kind: 'anthropic', base_url: baseURL }, close: async () => {} };
+    return { anthropic: new Anthropic({ apiKey, baseURL, fetch: rootContextFetch }), info: { kind: 'anthropic', base_url: baseURL }, close: async () => {} };
   }
   // Loaded only here: with a key, `longhaul dev` never loads the scripted model, and without
   // one it loads just that, not the rest of `longhaul/testing` (its MCP test server pulls in
@@ -28,7 +29,7 @@ export async function startDevModel({ env = process.env }: { env?: NodeJS.Proces
   const [{ ScriptedModelServer }, { demoAgentScript }] = await Promise.all([import('../testing/scripted-model-server.ts'), import('../testing/demo-agent-script.ts')]);
   const server = await ScriptedModelServer.start({ script: demoAgentScript });
   return {
-    anthropic: new Anthropic({ apiKey: 'scripted-demo-model', baseURL: server.url }),
+    anthropic: new Anthropic({ apiKey: 'scripted-demo-model', baseURL: server.url, fetch: rootContextFetch }),
     info: { kind: 'scripted', base_url: server.url },
     close: () => server.close(),
   };

@@ -2,6 +2,7 @@
  * Initialized MCP sessions kept for reuse, so each tool call is one request
  * instead of initialize + call + DELETE.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { McpConnection } from './mcp-connection.ts';
 
@@ -56,6 +57,12 @@ export class McpConnectionPool implements AsyncDisposable {
   /** Every session not yet closed, including retired ones still in use. */
   readonly #live = new Set<Entry>();
   #closed = false;
+  /**
+   * Runs in the context the pool was made in. A kept session's stream, timers and sockets
+   * live on after the call that opened it, and each keeps the async context it was made in:
+   * made in a call's (a Temporal activity's), they would keep that call reachable.
+   */
+  readonly #inPoolContext = AsyncLocalStorage.snapshot();
 
   constructor({ maxConnections = 32, idleMs = 60_000 }: McpConnectionPoolOptions = {}) {
     if (!(maxConnections >= 1)) throw new RangeError('maxConnections must be at least 1');
@@ -73,7 +80,7 @@ export class McpConnectionPool implements AsyncDisposable {
     if (this.#closed) throw new Error('McpConnectionPool is closed');
     const key = poolKey(url, token);
     const existing = this.#available.get(key);
-    const entry = existing ?? this.#add({ key, url, opening: open() });
+    const entry = existing ?? this.#add({ key, url, opening: this.#inPoolContext(open) });
     entry.users++;
     clearTimeout(entry.idleTimer);
     entry.idleTimer = undefined;
@@ -152,7 +159,7 @@ export class McpConnectionPool implements AsyncDisposable {
   }
 
   #startIdleTimer(entry: Entry): void {
-    entry.idleTimer = setTimeout(() => this.#retire(entry), this.#idleMs);
+    entry.idleTimer = this.#inPoolContext(() => setTimeout(() => this.#retire(entry), this.#idleMs));
     entry.idleTimer.unref();
   }
 }

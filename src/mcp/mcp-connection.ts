@@ -4,6 +4,7 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { rootContextFetch } from '../net/root-context-fetch.ts';
 import { loadMcpSdk } from './mcp-sdk.ts';
 
 /** Returns the bearer for the server, or undefined for none; `forceRefresh` after a 401. */
@@ -87,12 +88,12 @@ class RefreshingBearer {
 
   readonly fetch: FetchLike = async (url, init) => {
     const sent = this.current;
-    const first = await fetch(url, this.#withBearer(init, sent));
+    const first = await rootContextFetch(url, this.#withBearer(init, sent));
     if (first.status !== 401) return first;
     const fresh = sent === this.current ? await this.#refresh() : this.current;
     if (fresh === sent) return first;
     await first.body?.cancel();
-    return fetch(url, this.#withBearer(init, fresh));
+    return rootContextFetch(url, this.#withBearer(init, fresh));
   };
 
   #withBearer(init: RequestInit | undefined, token: string | undefined): RequestInit {

@@ -109,13 +109,7 @@ async function withMcpSession<T>({ server, token, timeoutMs = DEFAULT_TIMEOUT_MS
   const aborted = abortedPromise(deadline.signal);
   // Every bearer seen is cut out of error text, whichever request fetched it.
   const secrets = new Set<string>();
-  const recordingToken: McpTokenSource = async (opts) => {
-    const bearer = await token(opts).catch((err: unknown) => {
-      throw new McpTokenSourceFailure('the token source failed', { cause: err });
-    });
-    if (bearer !== undefined) secrets.add(bearer);
-    return bearer;
-  };
+  const recordingToken = recordingTokenSource(token, secrets);
   try {
     const bearer = await Promise.race([recordingToken({ forceRefresh: false }), aborted]);
     for (let attempt = 1; ; attempt++) {
@@ -171,6 +165,22 @@ async function leaseSession({
   if (pool) return pool.lease({ url: server.url, token: bearer, open: () => open(AbortSignal.timeout(timeoutMs)) });
   const connection = await open(signal);
   return { connection, reused: false, release: () => connection.close() };
+}
+
+/**
+ * `token`, adding each bearer it returns to `secrets`. Made outside the call's scope: a pooled
+ * session refreshes through the source of the call that opened it for as long as it lives,
+ * and a closure made inside the call would keep the whole call (its deadline, its signal's
+ * listeners, its async context) reachable with it.
+ */
+function recordingTokenSource(token: McpTokenSource, secrets: Set<string>): McpTokenSource {
+  return async (opts) => {
+    const bearer = await token(opts).catch((err: unknown) => {
+      throw new McpTokenSourceFailure('the token source failed', { cause: err });
+    });
+    if (bearer !== undefined) secrets.add(bearer);
+    return bearer;
+  };
 }
 
 /** Rejects with the signal's reason once it aborts; never settles otherwise. */

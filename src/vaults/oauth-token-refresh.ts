@@ -1,3 +1,4 @@
+import { rootContextFetch } from '../net/root-context-fetch.ts';
 import type { CapturedHttpResponse, McpOAuthRefresh } from '../schemas/api-vault.ts';
 import { captureResponse } from './captured-response.ts';
 
@@ -24,7 +25,7 @@ export type RefreshAccessTokenOptions = {
  * `resource` (RFC 8707) and `scope` are sent when set. Never throws for what the
  * endpoint does; the outcome says.
  */
-export async function refreshAccessToken({ refresh, refreshToken, clientSecret, fetch: fetchFn = fetch, timeoutMs = 15_000 }: RefreshAccessTokenOptions): Promise<TokenRefreshOutcome> {
+export async function refreshAccessToken({ refresh, refreshToken, clientSecret, fetch: fetchFn = rootContextFetch, timeoutMs = 15_000 }: RefreshAccessTokenOptions): Promise<TokenRefreshOutcome> {
   const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken });
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   const authType = refresh.token_endpoint_auth.type;

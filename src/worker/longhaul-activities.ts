@@ -10,6 +10,7 @@ import type { WebSearchProvider } from '../../activities/web-tools.ts';
 import { createWebhookActivities } from '../../activities/webhook-activities.ts';
 import type { SandboxDriver } from '../../sandbox/types.ts';
 import type { DeploymentService } from '../deployments/deployment-service.ts';
+import { rootContextFetch } from '../net/root-context-fetch.ts';
 import type { FileContentReader } from '../store/file-store.ts';
 import type { MemoryStores } from '../store/memory-store.ts';
 import type { SessionMemoryStore } from '../store/session-memory-store.ts';
@@ -99,7 +100,7 @@ export function createLonghaulActivities({
   deployments,
   webhooks,
 }: LonghaulActivityOptions): Record<string, (...args: never[]) => Promise<unknown>> {
-  const model = (anthropic ?? new Anthropic()).withOptions({ maxRetries: 0 });
+  const model = (anthropic ?? new Anthropic({ fetch: rootContextFetch })).withOptions({ maxRetries: 0 });
   // Published where the events are written, inside the activity that writes them.
   if (webhooks) webhooks.observe(store);
   return {

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { McpAuthenticationError, McpConnectionError } from '../../src/mcp/mcp-errors.ts';
 import { callMcpTool, listMcpTools, McpConnectionPool, type McpServerRef, type McpTokenSource } from '../../src/mcp/mcp-session-client.ts';
 import { DEFAULT_TEST_ORDERS, McpTestServer, TINY_PNG_BASE64 } from '../../src/testing/index.ts';
+import { contextOutlives } from '../support/unreachable.ts';
 
 const TOKEN = 'tok-valid-3f9a';
 const bearer = (token: string | undefined): McpTokenSource => async () => token;
@@ -370,6 +371,16 @@ describe('connection pool', () => {
     await pool.close();
     assert.deepEqual(mcp.sessions, { opened: 1, deleted: 1, active: 0 });
     assert.equal(pool.size, 0);
+  });
+
+  test('a pooled connection does not keep the context of the call that opened it', async () => {
+    await using mcp = await McpTestServer.start({ accessTokens: [TOKEN] });
+    await using pool = new McpConnectionPool();
+    const options = { server: ref(mcp), token: bearer(TOKEN), pool };
+    assert.equal(await contextOutlives(() => callMcpTool({ ...options, tool: 'echo', input: { text: 'a' } })), false);
+    assert.equal(pool.size, 1, 'the connection stays pooled');
+    await callMcpTool({ ...options, tool: 'echo', input: { text: 'b' } });
+    assert.equal(mcp.sessions.opened, 1, 'and serves the next call');
   });
 
   test('a different token gets its own session', async () => {
