@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startDevModel } from '../../src/cli/dev-model.ts';
-import { rootContextFetch } from '../../src/net/root-context-fetch.ts';
+import { rootContextDispatcherFor, rootContextFetch, usesEnvProxy } from '../../src/net/root-context-fetch.ts';
+import { fetch as undiciFetch } from 'undici';
 import { contextOutlives } from '../support/unreachable.ts';
 
 let server: Server;
@@ -37,5 +38,40 @@ test('a streamed model request of the dev model client does not keep the call’
     assert.equal(await contextOutlives(call), false);
   } finally {
     await model.close();
+  }
+});
+
+test('Node’s proxy opt-in is honoured: NODE_USE_ENV_PROXY=1 or --use-env-proxy, and nothing else', () => {
+  assert.equal(usesEnvProxy({ env: { NODE_USE_ENV_PROXY: '1' }, execArgv: [] }), true);
+  assert.equal(usesEnvProxy({ env: {}, execArgv: ['--use-env-proxy'] }), true);
+  assert.equal(usesEnvProxy({ env: { NODE_OPTIONS: '--max-old-space-size=512 --use-env-proxy' }, execArgv: [] }), true);
+  assert.equal(usesEnvProxy({ env: { HTTPS_PROXY: 'http://proxy.invalid:3128' }, execArgv: [] }), false, 'a proxy variable alone: Node’s fetch ignores it, and so do we');
+  assert.equal(usesEnvProxy({ env: { NODE_USE_ENV_PROXY: '0' }, execArgv: [] }), false);
+});
+
+test('with the opt-in, requests go through the proxy the environment names; without it, straight to the server', async () => {
+  // Plain HTTP goes to the proxy as a request for the absolute URL.
+  const proxied: string[] = [];
+  const proxy = createServer((request, response) => {
+    proxied.push(request.url ?? '');
+    response.end('via proxy');
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  try {
+    const viaProxy = rootContextDispatcherFor({ env: { NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxyUrl }, execArgv: [] });
+    assert.equal(await (await undiciFetch(url, { dispatcher: viaProxy })).text(), 'via proxy');
+    assert.deepEqual(proxied, [url]);
+    await viaProxy.close();
+    const exempt = rootContextDispatcherFor({ env: { NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' }, execArgv: [] });
+    assert.equal(await (await undiciFetch(url, { dispatcher: exempt })).text(), 'ok', 'NO_PROXY is honoured');
+    await exempt.close();
+    const direct = rootContextDispatcherFor({ env: { HTTP_PROXY: proxyUrl }, execArgv: [] });
+    assert.equal(await (await undiciFetch(url, { dispatcher: direct })).text(), 'ok');
+    assert.equal(proxied.length, 1, 'nothing through the proxy without the opt-in');
+    await direct.close();
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
   }
 });
