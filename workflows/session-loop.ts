@@ -1,5 +1,5 @@
 import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
-import { enabledAgentTools, SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
+import { enabledAgentTools, isSandboxToolCall, SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
 import type { AgentDefinition } from '../src/schemas/agent.ts';
 import { budgetReached } from '../src/core/budget.ts';
 import { sumUsage, zeroUsage, type Usage } from '../src/core/usage.ts';
@@ -195,7 +195,7 @@ export class SessionLoop {
 
   /** Whether a tool call is answered by the self-hosted environment's worker (`user.tool_result`). */
   runsOnWorker(ref: ToolUseRef): boolean {
-    return this.selfHosted && (ref.kind ?? 'builtin') === 'builtin' && SANDBOX_TOOLS.has(ref.name);
+    return this.selfHosted && isSandboxToolCall(ref);
   }
 
   /**

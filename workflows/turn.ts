@@ -1,5 +1,5 @@
 import { CancelledFailure, condition, isCancellation, log, patched } from '@temporalio/workflow';
-import { SANDBOX_TOOLS } from '../src/core/agent-toolset.ts';
+import { isSandboxToolCall } from '../src/core/agent-toolset.ts';
 import { addUsage } from '../src/core/usage.ts';
 import type { StopReason } from '../src/schemas/events.ts';
 import { FOLLOW_ON_WINDOW_MS } from './activity-options.ts';
@@ -239,7 +239,7 @@ async function awaitWorker(loop: SessionLoop, calls: Map<string, ToolUseRef>): P
 
 /** Whether the call, once it runs, runs in this session's own sandbox: a builtin sandbox tool not denied, and not left to a self-hosted worker. */
 function runsInSandbox(loop: SessionLoop, ref: ToolUseRef): boolean {
-  return (ref.kind ?? 'builtin') === 'builtin' && SANDBOX_TOOLS.has(ref.name) && ref.permission !== 'deny' && !loop.runsOnWorker(ref);
+  return isSandboxToolCall(ref) && ref.permission !== 'deny' && !loop.runsOnWorker(ref);
 }
 
 function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>[], leading: WorkflowEvent[] = [], priorAttempts = 0): void {
@@ -262,7 +262,7 @@ function startTool(loop: SessionLoop, ref: ToolUseRef, running: Promise<unknown>
     await loop.emit([...leading, errorResult(ref, `The tool call failed: ${cause}`)]);
     return { isError: true };
   });
-  if (ref.kind !== 'mcp' && SANDBOX_TOOLS.has(ref.name)) {
+  if (isSandboxToolCall(ref)) {
     loop.runningSandboxTools.add(ref.toolUseId);
     const settled = () => loop.runningSandboxTools.delete(ref.toolUseId);
     void call.then(settled, settled);

@@ -27,7 +27,7 @@ import { AttemptUsageRecorder, billedUsageOfCall } from './attempt-usage.ts';
 import { sumUsage, usageFrom, usageSnapshot, zeroUsage } from '../../src/core/usage.ts';
 import { DELEGATION_TOOLS, MAX_THREADS_PER_SESSION, THREAD_LIMIT_REFUSAL, depthRefusal, parseDelegation, rosterMemberFor, unknownAgentRefusal } from '../../src/core/delegation.ts';
 import { apiBudgetOf, budgetReached } from '../../src/core/budget.ts';
-import { SANDBOX_TOOLS } from '../../src/core/agent-toolset.ts';
+import { isSandboxToolCall } from '../../src/core/agent-toolset.ts';
 
 export type CallModelInput = {
   sessionId: string;
@@ -421,7 +421,7 @@ async function storedToolUses(store: SessionStore, sessionId: string, callKey: s
 async function crossPostWaitingCalls(store: SessionStore, input: CallModelInput, toolUses: readonly ToolUseRef[]): Promise<void> {
   const { thread } = input;
   if (thread === undefined) return;
-  const onWorker = (ref: ToolUseRef) => input.selfHosted === true && (ref.kind ?? 'builtin') === 'builtin' && SANDBOX_TOOLS.has(ref.name);
+  const onWorker = (ref: ToolUseRef) => input.selfHosted === true && isSandboxToolCall(ref);
   const waiting = toolUses.filter((ref) => ref.kind === 'custom' || ref.permission === 'ask' || onWorker(ref));
   if (waiting.length === 0) return;
   const copies: NewEvent[] = [];

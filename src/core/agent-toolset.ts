@@ -115,6 +115,11 @@ export const AGENT_TOOLSET: Readonly<Record<AgentToolName, ModelToolDefinition>>
 /** The built-in tools that run inside the sandbox container (the rest run on the worker). */
 export const SANDBOX_TOOLS: ReadonlySet<string> = new Set(['bash', 'read', 'write', 'edit', 'glob', 'grep']);
 
+/** Whether a call the model made is one of the toolset's sandbox tools (a builtin; calls recorded before kinds existed are builtins). */
+export function isSandboxToolCall({ kind, name }: { kind?: string | undefined; name: string }): boolean {
+  return (kind ?? 'builtin') === 'builtin' && SANDBOX_TOOLS.has(name);
+}
+
 /** The tool names an agent's toolsets enable, in toolset order. */
 export function enabledAgentTools(tools: readonly ToolDefinition[]): AgentToolName[] {
   const names: AgentToolName[] = [];

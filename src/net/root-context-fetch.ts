@@ -15,7 +15,7 @@ const connector = buildConnector({});
  * activity's context (its info, cancellation, logger, and whatever our own stores held)
  * reachable until the socket closed, whichever later calls it served.
  */
-export const rootContextDispatcher: Dispatcher = rootContextDispatcherFor({ env: process.env, execArgv: process.execArgv });
+const rootContextDispatcher: Dispatcher = rootContextDispatcherFor({ env: process.env, execArgv: process.execArgv });
 
 /**
  * With Node told to send `fetch` through `HTTP_PROXY` / `HTTPS_PROXY` (`NODE_USE_ENV_PROXY=1`

@@ -153,13 +153,13 @@ export class SessionRecords {
     });
   }
 
-  async #mutate(id: string, change: (current: SessionRecord, now: string) => SessionRecord, { touch = true }: { touch?: boolean } = {}): Promise<SessionRecord> {
+  async #mutate(id: string, change: (current: SessionRecord, now: string) => SessionRecord): Promise<SessionRecord> {
     return this.#db.transaction(async (tx) => {
       const rows = await tx.query<Row>('SELECT record FROM sessions WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
       const current = rows[0]?.record;
       if (!current) throw new NotFoundError(`session ${id} not found`);
       const now = new Date().toISOString();
-      const next = { ...change(current, now), updated_at: touch ? now : current.updated_at };
+      const next = { ...change(current, now), updated_at: now };
       await tx.query('UPDATE sessions SET record = $2::text::jsonb, updated_at = $3, archived_at = $4 WHERE id = $1', [id, JSON.stringify(next), now, next.archived_at]);
       return next;
     });
