@@ -1,6 +1,7 @@
-import type { PGlite } from '@electric-sql/pglite';
+import type { Transaction } from '@electric-sql/pglite';
 import { ConfigError } from '../config/dev-config.ts';
 import { createPglite } from './pglite-create.ts';
+import { PgliteStatements } from './pglite-statements.ts';
 import { openPgliteThreadDriver } from './pglite-thread-driver.ts';
 import type { Row, SqlDriver, SqlExecutor } from './sql-driver.ts';
 
@@ -32,14 +33,12 @@ export type OpenPgliteDriverOptions = {
 export async function openPgliteDriver({ dataDir, placement = 'in-process' }: OpenPgliteDriverOptions = {}): Promise<SqlDriver> {
   if (placement === 'thread') return openPgliteThreadDriver({ dataDir });
   const db = await createPglite(dataDir);
-  const executor = (q: Pick<PGlite, 'query'>): SqlExecutor => ({
-    async query<T extends Row>(sql: string, params: readonly unknown[] = []) {
-      const result = await q.query<T>(sql, params as unknown[]);
-      return result.rows;
-    },
+  const statements = new PgliteStatements(db);
+  const executor = (tx?: Transaction): SqlExecutor => ({
+    query: <T extends Row>(sql: string, params: readonly unknown[] = []) => statements.query<T>(sql, params, tx),
   });
   return {
-    ...executor(db),
+    ...executor(),
     transaction: (fn) => db.transaction((tx) => fn(executor(tx))),
     exec: async (sql) => {
       await db.exec(sql);

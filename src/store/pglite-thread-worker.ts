@@ -7,6 +7,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { createPglite } from './pglite-create.ts';
+import { PgliteStatements } from './pglite-statements.ts';
 import { OPENED_REPLY_ID, serializeError, type ThreadReply, type ThreadRequest } from './pglite-thread-messages.ts';
 
 /** What the main thread passes at start (`workerData`). */
@@ -34,6 +35,7 @@ async function serve(port: MessagePort, { dataDir }: PgliteThreadData): Promise<
     port.close();
     return;
   }
+  const statements = new PgliteStatements(db);
   const transactions = new Map<number, OpenTransaction>();
   const unlistens = new Map<number, () => Promise<void>>();
 
@@ -71,9 +73,10 @@ async function serve(port: MessagePort, { dataDir }: PgliteThreadData): Promise<
   const run = async (request: ThreadRequest): Promise<unknown> => {
     switch (request.op) {
       case 'query': {
-        const on = request.txId === undefined ? db : await transactions.get(request.txId)?.opened;
-        if (on === undefined) throw new Error('Transaction is closed');
-        return (await on.query(request.sql, request.params as unknown[])).rows;
+        if (request.txId === undefined) return statements.query(request.sql, request.params);
+        const tx = await transactions.get(request.txId)?.opened;
+        if (tx === undefined) throw new Error('Transaction is closed');
+        return statements.query(request.sql, request.params, tx);
       }
       case 'exec':
         await db.exec(request.sql);
