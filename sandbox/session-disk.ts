@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, link, lstat, mkdir, open, readFile, realpath, rm, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { type FileHandle, link, lstat, mkdir, open, realpath, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { HostCommandError, HostCommands } from './host-commands.ts';
 import { SANDBOX_GID, SANDBOX_UID } from './sandbox-resources.ts';
 import type { SkillFolders } from './skill-folders.ts';
@@ -233,7 +233,13 @@ async function withOwnFolder(path: string, mode: number, use: (handle: FileHandl
   }
 }
 
-/** Whether `path` is a mount point in this process's mount namespace (`/proc/self/mountinfo`). */
+/**
+ * Whether a file system is mounted on `path` in this process's mount namespace. A session
+ * disk is a file system of its own (ext4 on a loop device), so its mount point's device
+ * differs from its parent folder's: two stats, where reading `/proc/self/mountinfo` made
+ * the kernel write out every mount on the host, a few for each running container (every
+ * claim and refill of a burst read it).
+ */
 export async function isMountPoint(path: string): Promise<boolean> {
   let real: string;
   try {
@@ -241,13 +247,13 @@ export async function isMountPoint(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
-  return mountinfo.split('\n').some((line) => unescapeMountPath(line.split(' ')[4] ?? '') === real);
-}
-
-/** mountinfo writes space, tab, newline and backslash in paths as octal escapes. */
-function unescapeMountPath(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  try {
+    const [self, parent] = await Promise.all([stat(real), stat(dirname(real))]);
+    return self.dev !== parent.dev;
+  } catch {
+    // Found but unreadable: a broken mount is still a mount, to be unmounted rather than mounted over.
+    return true;
+  }
 }
 
 /**

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, realpathSync } from 'node:fs';
-import { access, chown, lstat, rename, stat, symlink } from 'node:fs/promises';
+import { access, chown, lstat, rename, rm, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { getContainerRuntimeClient } from 'testcontainers';
 import { volumeName } from '../../sandbox/sandbox-resources.ts';
-import { SessionDisks } from '../../sandbox/session-disk.ts';
+import { isMountPoint, SessionDisks } from '../../sandbox/session-disk.ts';
 import { SandboxLostError, SandboxStartError } from '../../sandbox/types.ts';
 import { contextOutlives } from '../support/unreachable.ts';
 import { createSandboxFixture, exec, SANDBOX_IMAGE, type SandboxFixture, text, toolUseId } from './sandbox-fixture.ts';
@@ -193,6 +193,25 @@ test('workers making and mounting the same new session disk at once all get the 
     assert.equal(mounts.length, 1, 'mounted once');
     await disks[0]!.remove(sessionId);
   }
+});
+
+test('isMountPoint sees a mounted disk, through a symlink too, and nothing once it is unmounted or for a plain folder', async () => {
+  const root = join(fixture.dataDir, '.mountpoint-disks');
+  const disks = new SessionDisks(root);
+  const sessionId = 'mountpoint-check';
+  const target = disks.mountPath(sessionId);
+  await disks.mount(sessionId, 64);
+  assert.equal(await isMountPoint(target), true);
+  const link = join(fixture.dataDir, 'mountpoint-link');
+  await symlink(target, link);
+  assert.equal(await isMountPoint(link), true);
+  assert.equal(await isMountPoint(join(target, 'workspace')), false, 'a folder on the disk is not its mount point');
+  await disks.unmount(sessionId);
+  assert.equal(await isMountPoint(target), false);
+  assert.equal(await isMountPoint(root), false);
+  assert.equal(await isMountPoint(join(root, 'missing')), false);
+  await disks.remove(sessionId);
+  await rm(link);
 });
 
 test("a worker killed between making /workspace and handing it over leaves it root's: the next mount hands it over, and the agent can write", async () => {
