@@ -15,11 +15,9 @@ if (!process.features.typescript) {
 // ignored cache between runs: a start with a warm cache never loads the type stripper (about
 // 17 MiB resident for as long as the process runs) and skips the compiling.
 module.enableCompileCache?.(fileURLToPath(new URL('../.cache/node-compile-cache', import.meta.url)));
-if (process.argv[2] === 'dev') {
-  // `longhaul dev` is long-running and memory-bound: it re-executes itself once with V8 and
-  // malloc settings that only apply at start-up (src/config/dev-memory-settings.ts).
-  const { relaunchWithDevMemorySettings } = await import('../src/config/dev-memory-settings.ts');
-  relaunchWithDevMemorySettings();
-}
+// `dev`, `worker` and `serve` run for days and are memory-bound: they re-execute themselves
+// once with V8 and malloc settings that only apply at start-up (src/config/memory-settings.ts).
+const { relaunchWithMemorySettings } = await import('../src/config/memory-settings.ts');
+relaunchWithMemorySettings();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import type { DeploymentRun } from '../../src/schemas/api-deployment.ts';
 import { DeploymentStore } from '../../src/store/deployment-store.ts';
 import { openEngineStore } from '../../src/cli/open-engine-store.ts';
 import { ConfigError } from '../../src/config/dev-config.ts';
+import { MALLOC_SETTINGS } from '../../src/config/memory-settings.ts';
 import { redactDatabaseUrl, resolveApiKeys, resolveEngineConfig, resolveServeConfig, resolveWorkerModel } from '../../src/config/server-config.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
@@ -143,11 +144,19 @@ test('longhaul worker + longhaul serve on PostgreSQL run the quickstart through 
   const taskQueue = `serve-test-${process.pid}`;
   const engine = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, LONGHAUL_TASK_QUEUE: taskQueue };
   const port = await freePort();
+  // Without malloc settings of their own: each must give itself longhaul's.
+  const withoutMalloc = (env: NodeJS.ProcessEnv) => Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('MALLOC_')));
   // Both at once, on a fresh database, as a deployment starts them.
   const [worker, serve] = await Promise.all([
-    startCli(['worker', '--scripted-model', '--data-dir', dataDir], cliEnv(engine), 'longhaul worker is ready'),
-    startCli(['serve', '--port', String(port)], cliEnv({ ...engine, LONGHAUL_API_KEYS: `other-key,${API_KEY}`, LONGHAUL_TEMPORAL_UI_URL: 'http://temporal-ui.test:8080' }), 'longhaul serve is ready'),
+    startCli(['worker', '--scripted-model', '--data-dir', dataDir], withoutMalloc(cliEnv(engine)), 'longhaul worker is ready'),
+    startCli(['serve', '--port', String(port)], withoutMalloc(cliEnv({ ...engine, LONGHAUL_API_KEYS: `other-key,${API_KEY}`, LONGHAUL_TEMPORAL_UI_URL: 'http://temporal-ui.test:8080' })), 'longhaul serve is ready'),
   ]);
+  // Relaunched once (same pid) with the malloc settings that keep a long-running process's memory flat, not dev's V8 flags.
+  for (const { child } of [worker, serve]) {
+    const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(MALLOC_SETTINGS)) assert.ok(environ.includes(`${name}=${value}`), `${name}=${value} in the environment of ${child.spawnargs.join(' ')}`);
+    assert.doesNotMatch(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'), /max-semi-space-size/);
+  }
   assert.match(worker.output(), /^stdout:\nmodel: scripted demo model \(--scripted-model\) — not Claude\n/, 'the model is said first');
   assert.match(serve.output(), new RegExp(`longhaul serve is ready: http://127\\.0\\.0\\.1:${port} \\(2 API keys;`));
   assert.doesNotMatch(serve.output(), new RegExp(API_KEY), 'keys are never printed');

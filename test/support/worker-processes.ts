@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { MALLOC_SETTINGS } from '../../src/config/memory-settings.ts';
 import type { Harness } from './harness.ts';
 
 const workerMain = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
@@ -31,6 +32,8 @@ export async function startWorkerProcess(
 ): Promise<ChildProcess> {
   const child = spawn(process.execPath, [workerMain], {
     env: {
+      // As `longhaul worker` relaunches itself (src/config/memory-settings.ts): the long-session bench measures this process's memory.
+      ...MALLOC_SETTINGS,
       ...process.env,
       ...(workflowBundlePath !== undefined ? { LONGHAUL_TEST_WORKFLOW_BUNDLE: workflowBundlePath } : {}),
       ...(context.contextWindowTokens !== undefined ? { LONGHAUL_TEST_CONTEXT_WINDOW_TOKENS: String(context.contextWindowTokens) } : {}),
