@@ -39,6 +39,15 @@ export function readProcess(pid: number): ProcessUsage | undefined {
   return { pid, ppid: field(4), name: stat.slice(stat.indexOf('(') + 1, nameEnd), cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: field(24) * PAGE_BYTES };
 }
 
+/** The whole machine's CPU time so far, from /proc/stat's first line, in ms summed over cores: busy, and busy plus idle. */
+export type MachineCpu = { busyMs: number; totalMs: number };
+
+export function readMachineCpu(): MachineCpu {
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busyMs: (busy * 1000) / TICKS_PER_SECOND, totalMs: ((busy + idle + iowait) * 1000) / TICKS_PER_SECOND };
+}
+
 /** Every process visible in /proc now, by pid. */
 export function readProcesses(): Map<number, ProcessUsage> {
   const processes = new Map<number, ProcessUsage>();
