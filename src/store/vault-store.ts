@@ -213,8 +213,10 @@ export class VaultStore {
   // ── Sealed access, for the worker ─────────────────────────────────────────
 
   /**
-   * Live credentials of live vaults among `vaultIds`, in the order of `vaultIds`
-   * (then oldest first): the order in which a match wins. Unknown ids are skipped.
+   * Live credentials of live vaults among `vaultIds`, in the order of `vaultIds`: the order
+   * in which a match wins. Within a vault oldest first (to the millisecond, then by id); no
+   * two live credentials of one vault match the same target, so that order decides nothing.
+   * Unknown ids are skipped.
    */
   async sealedCredentials(vaultIds: readonly string[]): Promise<SealedCredential[]> {
     if (vaultIds.length === 0) return [];
