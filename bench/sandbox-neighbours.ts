@@ -26,6 +26,7 @@ import type { DockerSandbox } from '../sandbox/docker-sandbox.ts';
 import type { DevServer } from '../src/temporal/dev-server.ts';
 import { lastToolResults, text, toolUse, userMessage, type ScriptFunction } from '../src/testing/index.ts';
 import { collectEvents, isIdle, startHarness } from '../test/support/harness.ts';
+import { readMachineCpu } from './process-usage.ts';
 import { progress, round, summarize } from './stats.ts';
 
 type CpuSetting = { name: string; cpus: number; cpuShares: number };
@@ -99,7 +100,7 @@ export async function measureSandboxNeighbours({ temporal, samples, rounds = 3 }
         if (running) await new Promise((r) => setTimeout(r, 1500));
         const window = windows.get(scenario.name)!;
         const attackerBefore = (await containerCpuNs(attacker.containerId)) ?? 0;
-        const hostBefore = await hostCpuTicks();
+        const hostBefore = readMachineCpu();
         const startedMs = performance.now();
         try {
           await echoOnce(neighbour);
@@ -108,9 +109,9 @@ export async function measureSandboxNeighbours({ temporal, samples, rounds = 3 }
         } finally {
           window.wallNs += (performance.now() - startedMs) * 1e6;
           window.attackerNs += ((await containerCpuNs(attacker.containerId)) ?? 0) - attackerBefore;
-          const hostAfter = await hostCpuTicks();
-          window.hostBusy += hostAfter.busy - hostBefore.busy;
-          window.hostTotal += hostAfter.total - hostBefore.total;
+          const hostAfter = readMachineCpu();
+          window.hostBusy += hostAfter.busyMs - hostBefore.busyMs;
+          window.hostTotal += hostAfter.totalMs - hostBefore.totalMs;
           await running?.stop();
         }
         progress(`neighbours, round ${pass + 1}/${rounds}, ${scenario.name}: step p50 so far ${summarize(window.steps).p50_ms} ms`);
@@ -217,13 +218,4 @@ async function containerCpuNs(containerId: string): Promise<number | undefined> 
     if (usec !== undefined) return Number(usec) * 1000;
   }
   return undefined;
-}
-
-/** The host's CPU ticks since boot: all, and all but idle and iowait. */
-async function hostCpuTicks(): Promise<{ busy: number; total: number }> {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = ticks.reduce((sum, t) => sum + t, 0);
-  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-  return { busy: total - idle, total };
 }
