@@ -27,7 +27,7 @@ import { clientFigures, runConcurrentSessions } from './concurrent-sessions.ts';
 import { engineContainersCpu } from './engine-containers.ts';
 import { engineCpu, engineRssMib, sampleEnginePeakRss, type EngineCpu } from './engine-usage.ts';
 import { startLonghaulDev } from './longhaul-dev-process.ts';
-import { readMachineCpu, readProcesses } from './process-usage.ts';
+import { readMachineCpu, readProcess, readProcesses, readThreadsCpu, threadCpuBetween } from './process-usage.ts';
 import { envInt, progress, round } from './stats.ts';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -54,6 +54,7 @@ const MEASURED_AS = {
   create_to_first_event: 'sessions.create called → first event on the stream, through the client’s create, events.stream, events.list and events.send calls',
   cpu_ms_per_step: 'CPU from the first sessions.create to the last idle (session and sandbox creation included) over steps_done; sandbox_containers: the cgroups of every container of this longhaul dev (the sessions’ and any started ahead for a warm pool) over their whole life; dockerd and containerd: shared with anything else using Docker on the host',
   rss_mib: 'resident memory; idle means 6 s after start-up or after the last session went idle, garbage the process has not collected by then included; settled means 30 s after, when start-up’s transient memory is gone (the target is judged on settled_after_startup); worker_mib_per_idle_session.first_batch is the longhaul process’s growth from settled after start-up to settled after the sessions, over the sessions; .marginal is its growth from there to settled after a second batch of as many sessions on the same process (the first batch still idle), over the second batch: what one more idle session costs, without the one-time costs of a process’s first burst (compiled code, pools and caches filled) spread over it; the target is judged on .marginal',
+  longhaul_cpu_ms_per_step_by_thread: 'cpu_ms_per_step.longhaul split by the threads of the longhaul process, from /proc/<pid>/task, by thread name: MainThread (the event loop: HTTP API, SSE, activities, the store when PGlite runs in-process), V8Worker (V8’s helpers: concurrent garbage collection and optimizing compilation), WorkerThread (Node worker threads: Temporal’s workflow threads, and the store’s with LONGHAUL_PGLITE=thread), tokio-runtime-w and workflow-proces (the Temporal Core SDK’s Rust threads), libuv-worker (file system work); ended_threads is what threads that ended during the run used, child_processes what its child processes used (host commands such as mount and mkfs)',
   machine_cpu: 'the whole machine over the same window as cpu_ms_per_step, from /proc/stat: busy_fraction is busy time over busy and idle time of all cores (near 1: the run was CPU-bound), ms_per_step the busy time over steps_done, everything on the host included (this bench process with its SDK client and scripted model too)',
   second_batch: 'the second batch of sessions, run on the same process after the first went idle and its memory settled (the first batch’s sessions, sandboxes and streams still held)',
   streams: 'each stream’s event ids against events.list (all pages) of its session once all are idle',
@@ -141,6 +142,8 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
   progress(`concurrency ${label}: ${sessions} sessions × ${steps} steps, created at once`);
   const peakRss = sampleEnginePeakRss(dev);
   const cpuBefore = engineCpu(dev);
+  const threadsBefore = readThreadsCpu(dev.pid);
+  const ownBefore = readProcess(dev.pid)?.ownCpuMs ?? 0;
   const machineBefore = readMachineCpu();
   const benchCpuBefore = process.cpuUsage();
   const run = await runSessions(agents.map((agent) => agent.id)).finally(() => peakRss.stop());
@@ -149,6 +152,8 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
     // Read at the last idle, before the audit's reads add to it and while the containers still exist.
     const processes = readProcesses();
     const cpuAfter = engineCpu(dev, processes);
+    const threadsAfter = readThreadsCpu(dev.pid);
+    const ownAfter = processes.get(dev.pid)?.ownCpuMs ?? 0;
     const machineAfter = readMachineCpu();
     const containers = await engineContainersCpu({ dataDir: dev.dataDir, sessionIds: dev.sessionIds, processes });
     const benchCpu = process.cpuUsage(benchCpuBefore);
@@ -178,6 +183,13 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
       containerd: delta('containerd'),
     };
     const cpuTotalMs = Object.values(cpuMs).reduce((sum, ms) => sum + ms, 0);
+    const byThread = threadCpuBetween(threadsBefore, threadsAfter);
+    const liveThreadsMs = [...byThread.values()].reduce((sum, ms) => sum + ms, 0);
+    const longhaulByThread = {
+      ...Object.fromEntries([...byThread].sort(([, a], [, b]) => b - a)),
+      ended_threads: Math.max(0, ownAfter - ownBefore - liveThreadsMs),
+      child_processes: cpuMs.longhaul - (ownAfter - ownBefore),
+    };
     const perStep = (ms: number) => round(ms / Math.max(1, seen.steps));
     const stepsPerS = stepsPerSecond(seen);
     const workerMibPerSession = {
@@ -215,6 +227,8 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
       create_to_first_event: seen.create_to_first_event,
       create_call: seen.create_call,
       cpu_ms_per_step: Object.fromEntries(Object.entries({ ...cpuMs, total: cpuTotalMs }).map(([process, ms]) => [process, perStep(ms)])),
+      // Threads that used no measurable CPU (signal watchers, timers) are left out.
+      longhaul_cpu_ms_per_step_by_thread: Object.fromEntries(Object.entries(longhaulByThread).map(([thread, ms]) => [thread, perStep(ms)]).filter(([, ms]) => ms !== 0)),
       sandbox_containers: { read: containers.containers, of_sessions: containers.ofSessions, cgroup_unreadable: containers.unreadable },
       bench_process_cpu_ms_per_step: perStep((benchCpu.user + benchCpu.system) / 1000),
       machine_cpu: {

@@ -17,6 +17,8 @@ export type ProcessUsage = {
    * from its own entry to its parent's, so a tree's total neither loses nor doubles it.
    */
   cpuMs: number;
+  /** CPU its own threads used (user + system), in ms, without its reaped children's. */
+  ownCpuMs: number;
   rssBytes: number;
 };
 
@@ -25,9 +27,48 @@ const PAGE_BYTES = getconf('PAGESIZE', 4096);
 
 /** The process `pid`, or undefined once it is gone. */
 export function readProcess(pid: number): ProcessUsage | undefined {
+  return readStat(`/proc/${pid}/stat`, pid);
+}
+
+/** The live threads of a process, by thread id: each one's name (`comm`) and own CPU so far (ms). */
+export type ThreadsCpu = Map<number, { name: string; cpuMs: number }>;
+
+/**
+ * The live threads of `pid`. In a Node process they are named `MainThread`, `V8Worker`
+ * (V8's garbage collection and compilation helpers), `WorkerThread` (worker threads),
+ * `libuv-worker`, and whatever native modules name theirs. Empty once the process is gone.
+ */
+export function readThreadsCpu(pid: number): ThreadsCpu {
+  const threads: ThreadsCpu = new Map();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads;
+  }
+  for (const tid of tids) {
+    // The task's own stat: /proc/<pid>/stat is the whole process's.
+    const thread = readStat(`/proc/${pid}/task/${tid}/stat`, Number(tid));
+    if (thread) threads.set(thread.pid, { name: thread.name, cpuMs: thread.ownCpuMs });
+  }
+  return threads;
+}
+
+/**
+ * CPU each kind of thread used between two readings, by name, in ms: threads alive at the
+ * second, less what they had at the first (0 for one started in between). What threads
+ * that ended in between used is in none of them.
+ */
+export function threadCpuBetween(before: ThreadsCpu, after: ThreadsCpu): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const [tid, { name, cpuMs }] of after) byName.set(name, (byName.get(name) ?? 0) + cpuMs - (before.get(tid)?.cpuMs ?? 0));
+  return byName;
+}
+
+function readStat(path: string, pid: number): ProcessUsage | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
@@ -35,8 +76,9 @@ export function readProcess(pid: number): ProcessUsage | undefined {
   const nameEnd = stat.lastIndexOf(')');
   const fields = stat.slice(nameEnd + 2).split(' ');
   const field = (n: number) => Number(fields[n - 3]);
-  const ticks = field(14) + field(15) + field(16) + field(17);
-  return { pid, ppid: field(4), name: stat.slice(stat.indexOf('(') + 1, nameEnd), cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: field(24) * PAGE_BYTES };
+  const own = field(14) + field(15);
+  const ticks = own + field(16) + field(17);
+  return { pid, ppid: field(4), name: stat.slice(stat.indexOf('(') + 1, nameEnd), cpuMs: (ticks * 1000) / TICKS_PER_SECOND, ownCpuMs: (own * 1000) / TICKS_PER_SECOND, rssBytes: field(24) * PAGE_BYTES };
 }
 
 /** The whole machine's CPU time so far, from /proc/stat's first line, in ms summed over cores: busy, and busy plus idle. */
