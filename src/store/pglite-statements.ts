@@ -80,7 +80,7 @@ export class PgliteStatements {
     const values = params.map((value, index) => this.#serialize(value, statement.paramTypes[index]));
     try {
       const { messages } = await this.#db.execProtocol(
-        concat([...this.#closeEvicted(), protocol.serialize.bind({ statement: statement.name, values }), protocol.serialize.describe({ type: 'P' }), protocol.serialize.execute({}), protocol.serialize.sync()]),
+        Buffer.concat([...this.#closeEvicted(), protocol.serialize.bind({ statement: statement.name, values }), protocol.serialize.describe({ type: 'P' }), protocol.serialize.execute({}), protocol.serialize.sync()]),
         { syncToFs: false },
       );
       return (parse.parseResults(messages, this.#db.parsers)[0]?.rows ?? []) as T[];
@@ -93,7 +93,7 @@ export class PgliteStatements {
   async #prepare(sql: string): Promise<Prepared> {
     const name = `longhaul_${this.#nextName++}`;
     const { messages } = await this.#db.execProtocol(
-      concat([...this.#closeEvicted(), protocol.serialize.parse({ name, text: sql }), protocol.serialize.describe({ type: 'S', name }), protocol.serialize.sync()]),
+      Buffer.concat([...this.#closeEvicted(), protocol.serialize.parse({ name, text: sql }), protocol.serialize.describe({ type: 'S', name }), protocol.serialize.sync()]),
       { syncToFs: false },
     );
     const prepared = { name, paramTypes: parse.parseDescribeStatementResults(messages) };
@@ -136,12 +136,3 @@ function isCachedPlanChanged(error: unknown): boolean {
   return error instanceof Error && (error as { code?: unknown }).code === CACHED_PLAN_CHANGED.code && error.message.includes(CACHED_PLAN_CHANGED.message);
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
