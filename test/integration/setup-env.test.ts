@@ -1,7 +1,8 @@
 /**
  * Checks what scripts/setup.sh promises the rest of the project: the sandbox image is
  * current (its hash label matches sandbox/image), runs as uid 1000 in /workspace with
- * the tools agents use, and .cache/env.sh points at a working Temporal CLI.
+ * the tools agents use, its Python has the executor's bytecode, and .cache/env.sh points at
+ * a working Temporal CLI.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -55,6 +56,29 @@ describe('sandbox image', () => {
     assert.deepEqual(stdout.trim().split('\n'), [
       '1000', '1000', '/home/agent', '/workspace', '3', 'ripgrep', 'git', '1000',
     ]);
+  });
+
+  it("has the executor's bytecode, current for its Python: containers start without compiling it", async () => {
+    // What Python checks before it uses a hash-checked .pyc (PEP 552): its own magic number,
+    // the checked-hash flags, and the hash of the source as it is now.
+    const check = [
+      'import glob, importlib.util',
+      "for source in sorted(glob.glob('/executor/*.py')):",
+      "    with open(source, 'rb') as f: code = f.read()",
+      '    try:',
+      "        with open(importlib.util.cache_from_source(source), 'rb') as f: header = f.read(16)",
+      '    except FileNotFoundError:',
+      "        print(source, 'missing'); continue",
+      '    current = header[:4] == importlib.util.MAGIC_NUMBER and header[4:8] == (3).to_bytes(4, "little") and header[8:] == importlib.util.source_hash(code)',
+      "    print(source, 'current' if current else 'stale')",
+    ].join('\n');
+    const { stdout } = await run('docker', [
+      'run', '--rm', '--network', 'none', '--read-only', '-v', `${join(root, 'sandbox', 'executor')}:/executor:ro`,
+      image, 'python3', '-S', '-c', check,
+    ]);
+    const sources = (await readdir(join(root, 'sandbox', 'executor'))).filter((name) => name.endsWith('.py')).sort();
+    assert.ok(sources.includes('executor.py'));
+    assert.deepEqual(stdout.trim().split('\n'), sources.map((name) => `/executor/${name} current`));
   });
 });
 
