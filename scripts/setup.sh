@@ -400,12 +400,12 @@ ensure_sandbox_image() {
 # since makes Python compile that file again, so a stale file costs time, never behaviour.
 ensure_executor_bytecode() {
   local stamp="$LONGHAUL_CACHE/executor-bytecode.stamp" want
-  want="$(docker image inspect -f '{{.Id}}' "$SANDBOX_IMAGE") $(cat sandbox/executor/*.py | sha256sum | cut -d' ' -f1)"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d sandbox/executor/__pycache__ ]]; then
+  want="$(docker image inspect -f '{{.Id}}' "$SANDBOX_IMAGE") $(cat sandbox/executor/*.py | short_sha256)"
+  if [[ -f "$stamp" && "$(<"$stamp")" == "$want" && -d sandbox/executor/__pycache__ ]]; then
     found "executor bytecode current"
     return
   fi
-  docker run --rm --network none --read-only --cap-drop ALL --user "$(id -u):$(id -g)" -v "$PWD/sandbox/executor:/executor" \
+  docker run --rm --network none --read-only --cap-drop ALL --user "$(id -u):$(id -g)" -v "$LONGHAUL_ROOT/sandbox/executor:/executor" \
     --entrypoint python3 "$SANDBOX_IMAGE" -m compileall -q -f --invalidation-mode checked-hash /executor >/dev/null ||
     die "compiling the executor with the sandbox image's Python failed" "see the output above"
   echo "$want" >"$stamp"
