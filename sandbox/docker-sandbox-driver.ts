@@ -196,7 +196,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.#image = image;
     this.#executorDir = resolve(executorDir);
     this.#limits = { memoryMb, cpus, cpuShares, pidsLimit, tmpfsMb, diskMb };
-    this.#disks = new SessionDisks(join(this.dataDir, '.disks'));
+    this.#disks = new SessionDisks(join(this.dataDir, '.session-disks'), { legacyRoot: join(this.dataDir, '.disks') });
     this.#defaultTimeoutMs = defaultTimeoutMs;
     this.#maxOutputBytes = maxOutputBytes;
     this.#readyTimeoutMs = readyTimeoutMs;
@@ -376,7 +376,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     try {
       const [ping] = await Promise.all([client.ping({ timeoutMs: 2_000 }), this.#egress.forNewContainer(spec, sessionDir)]);
       if (ping.boot_id !== slot.bootId) throw new Error(`the warm container's executor was replaced (boot ${ping.boot_id}, not ${slot.bootId})`);
-      // The claim mounted the slot's disk as the session's: the container's /mnt/skills is on it.
+      // The claim gave the slot's mounted disk the session's name: the container's /mnt/skills is on it.
       return this.#remember(new DockerSandbox({ sessionId, container: docker.getContainer(slot.containerId), client, bootId: ping.boot_id, skillFolders: this.#disks.skillFolders(sessionId) }));
     } catch (error) {
       client.close();

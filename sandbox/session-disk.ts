@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, link, lstat, mkdir, open, realpath, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { HostCommandError, HostCommands } from './host-commands.ts';
+import { type FileHandle, lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { diskCommand, isMountPoint, mountImage, unmountAt } from './disk-mounts.ts';
+import { LegacySessionDisks } from './legacy-session-disks.ts';
 import { SANDBOX_GID, SANDBOX_UID } from './sandbox-resources.ts';
 import type { SkillFolders } from './skill-folders.ts';
 import { SandboxStartError } from './types.ts';
@@ -29,9 +29,15 @@ export type MountedDisk = {
  * device"; the host's disk and the neighbours' stay free. The image costs only what is
  * written to it.
  *
+ * Each disk has a folder of its own, `<root>/<name>`, holding its image (`disk.ext4`) and
+ * its mount point (`mnt`), so the disk and its mount move as one: a warm pool container's
+ * disk becomes a session's by one rename(2) of that folder (`adopt`), with no host command
+ * and no change to the mount table. A folder is put in place whole, made under a temporary
+ * name, so there is never an empty one a rename could replace.
+ *
  * Nothing here trusts the sandbox: the file system's root is root's (mode 0755), so the
  * agent can write inside `workspace/` and `session/` but can never replace them with
- * links; the image and its mount point live in a folder only root can enter.
+ * links; the folders live in a root that only root can enter.
  *
  * The mount lives while the session's container does: `unmount` after the container is
  * removed (the image stays, the next container mounts it again), `remove` when the
@@ -39,37 +45,42 @@ export type MountedDisk = {
  * image, so a second mount (a new worker, a lost mount point) never attaches the same
  * file system twice.
  */
-/** How a session disk is mounted: no setuid or device files from the sandbox's side, no atime writes. */
-const MOUNT_OPTIONS = 'loop,nosuid,nodev,noatime,noinit_itable';
-
 export class SessionDisks {
   readonly root: string;
+  readonly #legacy: LegacySessionDisks | undefined;
 
-  constructor(root: string) {
+  /** `legacyRoot`: where releases before disk folders kept disks; they are moved here when next mounted. */
+  constructor(root: string, { legacyRoot }: { legacyRoot?: string } = {}) {
     this.root = root;
+    this.#legacy = legacyRoot === undefined ? undefined : new LegacySessionDisks(legacyRoot);
   }
 
-  imagePath(sessionId: string): string {
-    return join(this.root, `${sessionId}.ext4`);
+  /** The disk's folder: its image and its mount point. */
+  folder(name: string): string {
+    return join(this.root, name);
   }
 
-  mountPath(sessionId: string): string {
-    return join(this.root, sessionId);
+  imagePath(name: string): string {
+    return join(this.folder(name), IMAGE_FILE);
   }
 
-  async exists(sessionId: string): Promise<boolean> {
-    return (await lstatOrUndefined(this.imagePath(sessionId))) !== undefined;
+  mountPath(name: string): string {
+    return join(this.folder(name), MOUNT_FOLDER);
   }
 
-  /** Creates the session's disk of `sizeMb` if it has none (an existing one keeps its size) and mounts it. */
-  async mount(sessionId: string, sizeMb: number): Promise<MountedDisk> {
-    await mkdir(this.root, { recursive: true, mode: 0o700 });
-    const image = this.imagePath(sessionId);
-    if (!(await this.exists(sessionId))) await createImage(image, sizeMb);
-    const target = this.mountPath(sessionId);
-    if (!(await isMountPoint(target))) await mountImage(image, target);
+  async exists(name: string): Promise<boolean> {
+    return (await lstatOrUndefined(this.folder(name))) !== undefined || (await this.#legacy?.exists(name)) === true;
+  }
+
+  /** Creates the disk of `sizeMb` if it has none (an existing one keeps its size) and mounts it. */
+  async mount(name: string, sizeMb: number): Promise<MountedDisk> {
+    const moved = await this.#putInPlace(name, sizeMb);
+    const target = this.mountPath(name);
+    if (!(await isMountPoint(target))) await mountImage(this.imagePath(name), target, this.folder(name));
+    // Mounted here first: the loop device the old mount holds is the one this mount took.
+    if (moved) await this.#legacy?.remove(name);
     // Root's: the sandbox reads the skills through a read-only mount and never sees the staging folder.
-    const skills = this.skillFolders(sessionId);
+    const skills = this.skillFolders(name);
     await rootFolder(skills.root, 0o755);
     await rootFolder(skills.staging, 0o700);
     return {
@@ -79,20 +90,9 @@ export class SessionDisks {
     };
   }
 
-  /**
-   * Mounts the disk `adopt` gave the session, and nothing else: its folders were made when
-   * the warm container it came with started, and nothing but that container's executor has
-   * run since. One host command, where `mount` waits on two dozen file operations: a claim
-   * is on the way to a new session's first tool call, and in a burst each of those waits
-   * for a turn of a busy event loop (50 claims at once: 1.6 s p50 in `mount` alone).
-   */
-  async mountAdopted(sessionId: string): Promise<void> {
-    await mountImage(this.imagePath(sessionId), this.mountPath(sessionId));
-  }
-
-  /** Where the session's skills are on its disk (`mount` makes the folders). */
-  skillFolders(sessionId: string): SkillFolders {
-    const target = this.mountPath(sessionId);
+  /** Where the disk's skills are (`mount` makes the folders). */
+  skillFolders(name: string): SkillFolders {
+    const target = this.mountPath(name);
     return { root: join(target, 'skills'), staging: join(target, 'skills-staging') };
   }
 
@@ -101,8 +101,8 @@ export class SessionDisks {
    * its mounts) with a folder per store: the sandbox user's for a read-write store, root's
    * for a read-only one. Idempotent; anything there that is not a real directory is refused.
    */
-  async memoryFolders(disk: MountedDisk, sessionId: string, mounts: readonly { slug: string; readOnly: boolean }[]): Promise<MountedDisk> {
-    const root = join(this.mountPath(sessionId), 'memory');
+  async memoryFolders(disk: MountedDisk, name: string, mounts: readonly { slug: string; readOnly: boolean }[]): Promise<MountedDisk> {
+    const root = join(this.mountPath(name), 'memory');
     await rootFolder(root, 0o700);
     const stores = [];
     for (const { slug, readOnly } of mounts) {
@@ -115,72 +115,107 @@ export class SessionDisks {
   }
 
   /** Unmounts the disk (its container must be gone); the image stays. No-op when not mounted. */
-  async unmount(sessionId: string): Promise<void> {
-    const target = this.mountPath(sessionId);
-    if (!(await isMountPoint(target))) return;
-    try {
-      await command('umount', [target]);
-    } catch {
-      // A teardown racing this one (a released sandbox and its session's cleanup) got there first.
-      if (!(await isMountPoint(target))) return;
-      // Busy: a `docker cp` or a dying container still holds it. Detach now; the kernel
-      // frees the loop device when the last user lets go.
-      await command('umount', ['--lazy', target]);
-    }
+  async unmount(name: string): Promise<void> {
+    await unmountAt(this.mountPath(name));
+    await this.#legacy?.unmount(name);
   }
 
   /**
-   * Gives the image of `from` (a warm pool container's disk) to `to`, which has none: it
-   * is linked under `to`'s name, the way `createImage` puts one in place, so false (and
-   * nothing changed) when `to` has an image already. `mount(to)` then mounts it again
-   * (`mount -o loop` finds the image's loop device by its inode, so the running container
-   * and that mount share one file system); `remove(from)` drops `from`'s mount.
+   * Gives the disk of `from` (a warm pool container's), mounted as it is, to `to`, which
+   * has none (see `exists`): one rename of its folder, mount point and all. The kernel
+   * moves a folder that holds a mount point, and the running container's bind mounts do
+   * not notice. False, and nothing changed, when `to` has a folder already: rename(2)
+   * replaces no folder but an empty one, and a disk's folder is never empty.
    */
   async adopt(from: string, to: string): Promise<boolean> {
     try {
-      await link(this.imagePath(from), this.imagePath(to));
+      await rename(this.folder(from), this.folder(to));
+      return true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
       throw error;
     }
-    await unlink(this.imagePath(from));
-    return true;
   }
 
-  /** Unmounts the disk and deletes its image: the session's files are gone. */
-  async remove(sessionId: string): Promise<void> {
-    await this.unmount(sessionId);
-    await rm(this.imagePath(sessionId), { force: true });
-    await rm(this.mountPath(sessionId), { recursive: true, force: true });
-    await rm(`${this.mountPath(sessionId)}.lock`, { force: true });
+  /** Unmounts the disk and deletes it: the session's files are gone. */
+  async remove(name: string): Promise<void> {
+    await this.unmount(name);
+    await rm(this.imagePath(name), { force: true });
+    // rmdir first: a mount point still in use is refused (EBUSY), never emptied by a recursive delete.
+    await rmdir(this.mountPath(name)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    await rm(this.folder(name), { recursive: true, force: true });
+    const partial = (await readdirOrEmpty(this.root)).filter((entry) => entry.startsWith(partialPrefix(name)));
+    await Promise.all(partial.map((entry) => rm(join(this.root, entry), { recursive: true, force: true })));
+    await this.#legacy?.remove(name);
+  }
+
+  /** The names of the disks here, whole or half-made, and of those still in the legacy root. */
+  async names(): Promise<string[]> {
+    const names = (await readdirOrEmpty(this.root)).map((entry) => (entry.startsWith(PARTIAL) ? entry.slice(PARTIAL.length, entry.lastIndexOf('~')) : entry));
+    return [...new Set([...names, ...((await this.#legacy?.names()) ?? [])])];
+  }
+
+  /**
+   * Makes sure the disk has its folder: a new one is made whole under a temporary name,
+   * with a new image or, for a disk of the legacy layout, a second link to its image, and
+   * then renamed into place. Two workers doing so at once leave one folder (the second
+   * rename finds it, and its own is thrown away). True when this call moved a legacy disk.
+   */
+  async #putInPlace(name: string, sizeMb: number): Promise<boolean> {
+    const found = await lstatOrUndefined(this.folder(name));
+    if (found !== undefined) {
+      if (!found.isDirectory()) throw new SandboxStartError('start_failed', `the session disk's folder ${this.folder(name)} is not a directory`);
+      return false;
+    }
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const temporary = await mkdtemp(join(this.root, partialPrefix(name)));
+    try {
+      const image = join(temporary, IMAGE_FILE);
+      const moved = (await this.#legacy?.linkImage(name, image)) === true;
+      if (!moved) await createImage(image, sizeMb);
+      await mkdir(join(temporary, MOUNT_FOLDER), { mode: 0o700 });
+      try {
+        await rename(temporary, this.folder(name));
+        return moved;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
+        throw error;
+      }
+    } finally {
+      await rm(temporary, { recursive: true, force: true });
+    }
   }
 }
 
-/**
- * A sparse image with an empty ext4 file system, made under a temporary name and linked
- * into place, so two workers creating it at once leave one complete image.
- */
+/** In a disk's folder: its image, and the folder it is mounted on. */
+const IMAGE_FILE = 'disk.ext4';
+const MOUNT_FOLDER = 'mnt';
+
+/** A disk folder being made: `.new-<name>~<random>` (no disk name starts with a dot and has a `~`). */
+const PARTIAL = '.new-';
+
+function partialPrefix(name: string): string {
+  return `${PARTIAL}${name}~`;
+}
+
+/** A sparse image of `sizeMb` with an empty ext4 file system, made at `image` (a new file). */
 async function createImage(image: string, sizeMb: number): Promise<void> {
   if (!Number.isInteger(sizeMb) || sizeMb < MIN_DISK_MB) {
     throw new SandboxStartError('start_failed', `a session disk must be at least ${MIN_DISK_MB} MiB, not ${sizeMb}`);
   }
-  const temporary = `${image}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const handle = await open(image, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     await handle.truncate(sizeMb * 1024 * 1024);
   } finally {
     await handle.close();
   }
-  try {
-    // No reserved blocks (nothing in a sandbox runs as root); a small journal; inode
-    // tables left unwritten (a fresh sparse file reads as zeros) so the image stays small.
-    await command('mkfs.ext4', ['-q', '-F', '-m', '0', '-J', 'size=4', '-E', 'lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0', temporary]);
-    await link(temporary, image).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-  } finally {
-    await unlink(temporary).catch(() => undefined);
-  }
+  // No reserved blocks (nothing in a sandbox runs as root); a small journal; inode
+  // tables left unwritten (a fresh sparse file reads as zeros) so the image stays small.
+  await diskCommand('mkfs.ext4', ['-q', '-F', '-m', '0', '-J', 'size=4', '-E', 'lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0', image]);
 }
 
 /**
@@ -233,57 +268,20 @@ async function withOwnFolder(path: string, mode: number, use: (handle: FileHandl
   }
 }
 
-/**
- * Whether a file system is mounted on `path` in this process's mount namespace. A session
- * disk is a file system of its own (ext4 on a loop device), so its mount point's device
- * differs from its parent folder's: two stats, where reading `/proc/self/mountinfo` made
- * the kernel write out every mount on the host, a few for each running container (every
- * claim and refill of a burst read it).
- */
-export async function isMountPoint(path: string): Promise<boolean> {
-  let real: string;
-  try {
-    real = await realpath(path);
-  } catch {
-    return false;
-  }
-  try {
-    const [self, parent] = await Promise.all([stat(real), stat(dirname(real))]);
-    return self.dev !== parent.dev;
-  } catch {
-    // Found but unreadable: a broken mount is still a mount, to be unmounted rather than mounted over.
-    return true;
-  }
-}
-
-/**
- * Mounts `image` on `target` (made if missing) unless something is mounted there. Check and
- * mount run under one lock every process shares: two mounts racing past the check would put
- * the image on two loop devices at once, which corrupts it.
- */
-async function mountImage(image: string, target: string): Promise<void> {
-  await command('flock', ['--exclusive', '--timeout', '60', `${target}.lock`, 'sh', '-c', `mkdir -p -m 700 "$1" && { mountpoint -q "$1" || mount -t ext4 -o ${MOUNT_OPTIONS} "$2" "$1"; }`, 'mount-disk', target, image]);
-}
-
-/** One shell runs every disk command of this process: forking the worker itself for each is slow. */
-const hostCommands = new HostCommands({ timeoutSeconds: 60 });
-
-async function command(file: string, args: string[]): Promise<void> {
-  try {
-    await hostCommands.run(file, args);
-  } catch (error) {
-    const { status, stderr } = error instanceof HostCommandError ? error : { status: undefined, stderr: '' };
-    const reason =
-      status === 127 ? `${file} is not installed (it comes with e2fsprogs / util-linux)` : status === 124 ? 'it did not finish within 60 s' : stderr || String(error);
-    throw new SandboxStartError('start_failed', `could not prepare the session disk: ${file} ${args.join(' ')}: ${reason}`, { cause: error });
-  }
-}
-
 async function lstatOrUndefined(path: string) {
   try {
     return await lstat(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
 }

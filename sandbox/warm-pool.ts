@@ -144,20 +144,13 @@ export class WarmPool {
     const docker = await dockerClient();
     let named = false;
     try {
+      // Its folder renamed, mount and all: no host command, no change to the mount table.
       if (!(await this.#disks.adopt(slotDisk(slot.id), sessionId))) throw new Error('the session has a disk already');
-      // Both settle before anything is undone: a removal must not race the rename.
-      const [mounted, renamed] = await Promise.allSettled([
-        this.#disks.mountAdopted(sessionId),
-        // Docker refuses a name in use (409): the session's own start may have taken it.
-        docker.getContainer(slot.containerId).rename({ name: containerName(sessionId) }),
-      ]);
-      named = renamed.status === 'fulfilled';
-      if (renamed.status === 'rejected') throw renamed.reason;
-      if (mounted.status === 'rejected') throw mounted.reason;
+      // Docker refuses a name in use (409): the session's own start may have taken it.
+      await docker.getContainer(slot.containerId).rename({ name: containerName(sessionId) });
+      named = true;
       // rename(2) replaces nothing but an empty folder: a session folder made meanwhile stays.
       await rename(this.#slotFolder(slot.id), sessionFolder);
-      // The slot's own mount of the disk is no longer needed; nothing waits for its removal but `close`.
-      this.#track(this.#disks.remove(slotDisk(slot.id)));
       return true;
     } catch (error) {
       this.#logger?.debug('warm sandbox not claimed; the session starts cold', { sessionId, slot: slot.id, reason: String(error) });
@@ -275,15 +268,13 @@ export class WarmPool {
         if (slot !== name && slot.startsWith(`${owner}-`)) slots.add(slot);
       }
     }
-    for (const name of await readdirOrEmpty(this.#disks.root)) {
-      const slot = /^\.warm-(.+?)(?:\.ext4|\.lock)?$/.exec(name)?.[1];
+    for (const name of await this.#disks.names()) {
+      const slot = /^\.warm-(.+)$/.exec(name)?.[1];
       if (slot?.startsWith(`${owner}-`)) slots.add(slot);
     }
     for (const name of await readdirOrEmpty(join(this.#root, owner))) slots.add(name);
+    // Removing a slot's disk removes a half-made one too (a start that was cut short).
     await Promise.all([...slots].filter((slot) => SLOT_ID.test(slot)).map((slot) => this.#discard(slot)));
-    // Half-made images of starts that were cut short.
-    const partial = (await readdirOrEmpty(this.#disks.root)).filter((name) => name.startsWith(`.warm-${owner}-`) && name.endsWith('.tmp'));
-    await Promise.all(partial.map((name) => rm(join(this.#disks.root, name), { force: true })));
     await rm(join(this.#root, owner), { recursive: true, force: true });
     await unlink(this.#socketPath(owner)).catch(() => undefined);
   }

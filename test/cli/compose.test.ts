@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { DEFAULT_EXECUTOR_DIR, DEFAULT_SANDBOX_IMAGE } from '../../sandbox/docker-sandbox-driver.ts';
-import { isMountPoint } from '../../sandbox/session-disk.ts';
+import { isMountPoint } from '../../sandbox/disk-mounts.ts';
 import { resolveDataDir } from '../../src/config/dev-config.ts';
 import { graderModelFromEnv, sandboxLimitsFromEnv } from '../../src/config/sandbox-config.ts';
 import { secretBoxFromEnv } from '../../src/config/secret-key.ts';
@@ -352,7 +352,7 @@ test('a worker container set up as compose sets it up runs a sandbox on its own 
   const df = await asWorker('df -m /workspace | tail -1 && echo written-by-worker-1 > /workspace/proof');
   const sizeMb = Number(/^\/dev\/loop\d+\s+(\d+)/m.exec(df)?.[1]);
   assert.ok(sizeMb > 0 && sizeMb <= 64, `/workspace is the session's 64 MiB disk:\n${df}`);
-  const diskMount = join(dataDir, 'sandboxes', '.disks', sessionId);
+  const diskMount = join(dataDir, 'sandboxes', '.session-disks', sessionId, 'mnt');
   assert.ok(await isMountPoint(diskMount), 'the disk the worker container mounted is mounted on the host');
 
   assert.equal((await asWorker('cat /workspace/proof', 'destroy')).trim(), 'written-by-worker-1', 'the second worker adopts the sandbox and its disk');

@@ -271,8 +271,7 @@ async function cloudMetadata(attacker: PlannedAgent): Promise<void> {
 
 /** Another session's files, by every path the host has them under: none exists in the sandbox. */
 async function otherSessionsFiles(attacker: PlannedAgent, h: Harness, neighbourId: string): Promise<void> {
-  const disks = join(h.sandboxes.dataDir, '.disks');
-  const hostWorkspace = join(disks, neighbourId, 'workspace');
+  const hostWorkspace = join(h.sandboxes.dataDir, '.session-disks', neighbourId, 'mnt', 'workspace');
   const paths = [
     `${hostWorkspace}/secret.txt`,
     h.sandboxes.diskImagePath(neighbourId),

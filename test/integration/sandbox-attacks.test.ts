@@ -172,7 +172,7 @@ test('a fork bomb, in the background or in the foreground, is killed whole and t
 test('a session cannot fill the host disk: its quota holds for /workspace and /mnt/session together, a full disk is a clear tool error, and deleting frees it', async () => {
   const sessionId = fixture.newSessionId('disk');
   const sandbox = await fixture.driver.ensure(fixture.spec(sessionId, { diskMb: 64 }));
-  const image = join(fixture.dataDir, '.disks', `${sessionId}.ext4`);
+  const image = fixture.driver.diskImagePath(sessionId);
 
   const filled = await bash(sandbox, 'dd if=/dev/zero of=/workspace/big bs=1M count=200; dd if=/dev/zero of=/mnt/session/more bs=1M count=8');
   assert.equal(filled.is_error, true, text(filled));
@@ -190,15 +190,16 @@ test('a session cannot fill the host disk: its quota holds for /workspace and /m
   const freed = await bash(sandbox, 'rm /workspace/big /mnt/session/more && echo hello > /workspace/after.txt && cat /workspace/after.txt');
   assert.deepEqual([freed.is_error, text(freed).trim(), freed.disk_full], [false, 'hello', undefined]);
 
+  assert.equal(mountedAt(join(fixture.dataDir, '.session-disks', sessionId, 'mnt')), true, 'mounted while its container runs');
   // The disk outlives its container (a replaced container keeps the files) ...
   await fixture.driver.destroy(sessionId, { removeVolume: false });
-  assert.equal(mountedAt(join(fixture.dataDir, '.disks', sessionId)), false, 'unmounted with its container');
+  assert.equal(mountedAt(join(fixture.dataDir, '.session-disks', sessionId, 'mnt')), false, 'unmounted with its container');
   const again = await fixture.driver.ensure(fixture.spec(sessionId, { diskMb: 64 }));
   assert.equal(text(await bash(again, 'cat /workspace/after.txt')).trim(), 'hello');
   // ... and deleting the session deletes it.
   await fixture.driver.destroy(sessionId, { removeVolume: true });
   await assert.rejects(stat(image), { code: 'ENOENT' });
-  assert.equal(mountedAt(join(fixture.dataDir, '.disks', sessionId)), false);
+  assert.equal(mountedAt(join(fixture.dataDir, '.session-disks', sessionId, 'mnt')), false);
 });
 
 function mountedAt(path: string): boolean {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { getContainerRuntimeClient } from 'testcontainers';
 import { volumeName } from '../../sandbox/sandbox-resources.ts';
-import { isMountPoint, SessionDisks } from '../../sandbox/session-disk.ts';
+import { isMountPoint } from '../../sandbox/disk-mounts.ts';
+import { SessionDisks } from '../../sandbox/session-disk.ts';
 import { SandboxLostError, SandboxStartError } from '../../sandbox/types.ts';
 import { contextOutlives } from '../support/unreachable.ts';
 import { createSandboxFixture, exec, SANDBOX_IMAGE, type SandboxFixture, text, toolUseId } from './sandbox-fixture.ts';
@@ -216,7 +217,7 @@ test('isMountPoint sees a mounted disk, through a symlink too, and nothing once 
 
 test("a worker killed between making /workspace and handing it over leaves it root's: the next mount hands it over, and the agent can write", async () => {
   const sessionId = fixture.newSessionId('halfmade');
-  const disks = new SessionDisks(join(fixture.driver.dataDir, '.disks'));
+  const disks = new SessionDisks(join(fixture.driver.dataDir, '.session-disks'));
   // What the killed worker left: the disk mounted, `workspace` made, still root's.
   const { workspace } = await disks.mount(sessionId, 64);
   await chown(workspace, 0, 0);

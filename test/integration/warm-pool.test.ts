@@ -93,6 +93,11 @@ test('a new session claims a warm container, and it is the sandbox a cold start 
   assert.equal(await origin(fromPool), 'warm');
   assert.equal(await origin(started), 'cold');
   assert.deepEqual((await findSessionContainers(docker, warmId)).map((c) => c.Id), [fromPool.containerId], 'found as the session’s');
+  // The claim renamed the slot's disk folder, mount and all: one host mount of the disk, under the session's name.
+  const hostMounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((line) => line.split(' '));
+  const disk = hostMounts.filter((fields) => fields[4] === realpathSync(join(fixture.dataDir, '.session-disks', warmId, 'mnt')));
+  assert.equal(disk.length, 1, 'the session’s disk is mounted');
+  assert.deepEqual(hostMounts.filter((fields) => fields[2] === disk[0]![2]).map((fields) => fields[4]), [disk[0]![4]], 'and nowhere else on the host');
 
   const probe = PROBE.replace('PORT', String(port));
   // The host folder's path shows in the mount table: the same but for the session id.
@@ -271,7 +276,7 @@ async function leftovers(dataDir: string): Promise<{ containers: string[]; mount
         return false;
       }
     });
-  const files = ['.disks', '.warm'].flatMap((folder) => {
+  const files = ['.session-disks', '.disks', '.warm'].flatMap((folder) => {
     try {
       return readdirSync(join(root, folder)).map((name) => `${folder}/${name}`);
     } catch {
