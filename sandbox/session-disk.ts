@@ -195,7 +195,7 @@ export class SessionDisks {
 const IMAGE_FILE = 'disk.ext4';
 const MOUNT_FOLDER = 'mnt';
 
-/** A disk folder being made: `.new-<name>~<random>` (no disk name starts with a dot and has a `~`). */
+/** A disk folder being made: `.new-<name>~<random>`. No disk name has a `~`, so it names its disk exactly. */
 const PARTIAL = '.new-';
 
 function partialPrefix(name: string): string {
