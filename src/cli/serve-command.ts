@@ -19,7 +19,7 @@ import type { Terminal } from './output.ts';
 import { waitForStopSignal } from './stop-signal.ts';
 import { nonEmpty } from './run-target.ts';
 import { openEngineStore } from './open-engine-store.ts';
-import { connectClient, installWorkerLogger, modelLine, startEngineWorker, type EngineWorker } from './worker-command.ts';
+import { connectTemporal, installWorkerLogger, modelLine, startEngineWorker, type EngineWorker } from './worker-command.ts';
 import { createDeploymentService } from '../deployments/deployment-service.ts';
 import { dreamingFor } from '../dreams/dreaming.ts';
 import { WebhookPublisher } from '../webhooks/webhook-publisher.ts';
@@ -64,7 +64,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     if (telemetry) cleanups.push('telemetry', () => telemetry.shutdown());
     const metrics = await startMetricsFromEnv(env);
     if (metrics) cleanups.push('metrics', () => metrics.shutdown());
-    const client = await connectClient(config, cleanups, { telemetry });
+    const { connection, client } = await connectTemporal(config, cleanups, { telemetry });
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deploymentService = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
@@ -73,7 +73,7 @@ export async function runServe({ flags, terminal, env = process.env }: { flags: 
     let worker: EngineWorker | undefined;
     if (model) {
       const credentials = secretBox ? new CredentialResolver({ vaults: stores.vaults, box: secretBox }) : undefined;
-      worker = await startEngineWorker({ config, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, terminal, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, telemetry });
+      worker = await startEngineWorker({ config, connection, store, dataDir: resolveDataDir({ flag: flags.dataDir, env }), model, env, cleanups, terminal, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, telemetry });
     }
 
     const app = createApiApp({

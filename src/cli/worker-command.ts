@@ -12,7 +12,7 @@ import { stepAdmissionFromEnv } from '../config/step-admission-config.ts';
 import { WORKER_WARM_POOL_SIZE, graderModelFromEnv, sandboxDriverOptionsFromEnv } from '../config/sandbox-config.ts';
 import { resolveDataDir } from '../config/dev-config.ts';
 import { redactDatabaseUrl, resolveEngineConfig, resolveWorkerModel, type EngineConfig, type EngineFlags, type WorkerModelConfig } from '../config/server-config.ts';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { Longhaul } from '../client/longhaul.ts';
 import { createDeploymentService, type DeploymentService } from '../deployments/deployment-service.ts';
 import { dreamingFor } from '../dreams/dreaming.ts';
@@ -67,12 +67,12 @@ export async function runWorker({ flags, terminal, env = process.env }: { flags:
     if (telemetry) cleanups.push('telemetry', () => telemetry.shutdown());
     const metrics = await startMetricsFromEnv(env);
     if (metrics) cleanups.push('metrics', () => metrics.shutdown());
-    const client = await connectClient(config, cleanups, { telemetry });
+    const { connection, client } = await connectTemporal(config, cleanups, { telemetry });
     const longhaul = new Longhaul({ client, store, taskQueue: config.taskQueue });
     const webhooks = new WebhookPublisher({ client, taskQueue: config.taskQueue, store: stores.webhooks, storeId: store.storeId });
     const deployments = createDeploymentService({ client, taskQueue: config.taskQueue, longhaul, store, stores, webhooks });
     const dreams = dreamingFor({ client, taskQueue: config.taskQueue, longhaul, store, stores }).worker;
-    const worker = await startEngineWorker({ config, store, dataDir, model, env, cleanups, terminal, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, skills: stores.skills, dreams, deployments, webhooks, telemetry });
+    const worker = await startEngineWorker({ config, connection, store, dataDir, model, env, cleanups, terminal, credentials: credentialResolverFor(driver, env), files: stores.files, memory: stores, skills: stores.skills, dreams, deployments, webhooks, telemetry });
     terminal.line(
       `${WORKER_READY_LINE}: task queue ${config.taskQueue} on Temporal ${config.temporalAddress} (namespace ${config.temporalNamespace}); ` +
         `store ${redactDatabaseUrl(config.databaseUrl)}; sandboxes in ${join(dataDir, 'sandboxes')}. SIGTERM drains it.`,
@@ -99,6 +99,7 @@ export type EngineWorker = {
  */
 export async function startEngineWorker({
   config,
+  connection,
   store,
   dataDir,
   model,
@@ -115,6 +116,8 @@ export async function startEngineWorker({
   telemetry,
 }: {
   config: EngineConfig;
+  /** The process's connection to Temporal (`connectTemporal`); the worker polls on it. */
+  connection: NativeConnection;
   store: SessionStore;
   dataDir: string;
   model: WorkerModelConfig;
@@ -168,8 +171,6 @@ export async function startEngineWorker({
   });
   cleanups.push('scripted model', () => modelHandle.close());
 
-  const connection = await reachTemporal(config, () => NativeConnection.connect({ address: config.temporalAddress }));
-  cleanups.push('worker connection', () => connection.close());
   const mcp = createVaultMcpGateway({ credentials });
   cleanups.push('MCP connections', async () => { await mcp[Symbol.asyncDispose](); });
   const worker = await createLonghaulWorker({
@@ -208,11 +209,21 @@ export async function startEngineWorker({
   };
 }
 
-/** A Temporal client on `config`, closed by `cleanups`; a clear error when Temporal is not there. */
-export async function connectClient(config: EngineConfig, cleanups: CleanupStack, { telemetry }: { telemetry?: Telemetry | undefined } = {}): Promise<Client> {
-  const connection = await reachTemporal(config, () => Connection.connect({ address: config.temporalAddress }));
-  cleanups.push('Temporal client', () => connection.close());
-  return new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: telemetry?.workflowClientInterceptors ?? [] } });
+/**
+ * The process's connection to Temporal on `config` and a client on it, closed by `cleanups`
+ * after everything pushed later; a clear error when Temporal is not there. The connection is
+ * the Temporal core's (a worker needs one anyway), so the client's calls run in the core's
+ * threads rather than in grpc-js on the event loop the API and the activities share (with
+ * 50 sessions created at once, the create call's p50 fell from 321-357 ms to 221-293 ms).
+ */
+export async function connectTemporal(
+  config: EngineConfig,
+  cleanups: CleanupStack,
+  { telemetry }: { telemetry?: Telemetry | undefined } = {},
+): Promise<{ connection: NativeConnection; client: Client }> {
+  const connection = await reachTemporal(config, () => NativeConnection.connect({ address: config.temporalAddress }));
+  cleanups.push('Temporal connection', () => connection.close());
+  return { connection, client: new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: telemetry?.workflowClientInterceptors ?? [] } }) };
 }
 
 /** A connection to Temporal, or a one-line error saying where it was looked for and how to point elsewhere. */

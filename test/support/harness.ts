@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { Longhaul } from '../../src/client/longhaul.ts';
 import type { SessionEvent } from '../../src/schemas/events.ts';
@@ -170,7 +170,8 @@ export async function startHarness({
   });
   const model = await ScriptedModelServer.start({ ...modelOptions, script });
   const sandboxes = new DockerSandboxDriver({ dataDir: `${dataDir}/sandboxes`, ...(resolveEgressHost ? { resolveEgressHost } : {}), ...(warmPoolSize ? { warmPoolSize } : {}) });
-  const clientConnection = await Connection.connect({ address: temporal.address });
+  // As the CLI's commands: the client on the Temporal core's connection (workers come and go on their own).
+  const clientConnection = await NativeConnection.connect({ address: temporal.address });
   const client = new Client({ connection: clientConnection, interceptors: { workflow: telemetry?.workflowClientInterceptors ?? [] } });
   const longhaul = new Longhaul({ client, store, taskQueue });
   const webhooks = apiStores ? new WebhookPublisher({ client, taskQueue, store: apiStores.webhooks, storeId: store.storeId, retry: webhookRetry }) : undefined;
