@@ -40,15 +40,25 @@ export class LegacySessionDisks {
     await unmountAt(join(this.root, name));
   }
 
-  /** Unmounts the disk and deletes its names here: its files too, unless the image is linked elsewhere now. */
-  async remove(name: string): Promise<void> {
+  /**
+   * What is left here once the disk has moved: its old mount point and lock go, its image
+   * stays as a second name of the moved one. A worker of an older release on the same data
+   * folder then still finds the disk, and mounts the same file system (by the image's inode,
+   * `mount -o loop` finds the loop device already attached), rather than making a new one.
+   */
+  async retire(name: string): Promise<void> {
     await this.unmount(name);
-    await rm(this.#imagePath(name), { force: true });
     // rmdir, never a recursive delete: whatever is still mounted there is refused, not emptied.
     await rmdir(join(this.root, name)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
     await rm(join(this.root, `${name}.lock`), { force: true });
+  }
+
+  /** Unmounts the disk and deletes its names here: its files too, unless the image is linked elsewhere now. */
+  async remove(name: string): Promise<void> {
+    await this.retire(name);
+    await rm(this.#imagePath(name), { force: true });
     // A release's half-made image: `<name>.ext4.<8 hex>.tmp`.
     const partial = (await this.#entries()).filter((entry) => entry.startsWith(`${name}.ext4.`) && /^[0-9a-f]{8}\.tmp$/.test(entry.slice(name.length + 6)));
     await Promise.all(partial.map((entry) => rm(join(this.root, entry), { force: true })));

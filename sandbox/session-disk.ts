@@ -78,7 +78,7 @@ export class SessionDisks {
     const target = this.mountPath(name);
     if (!(await isMountPoint(target))) await mountImage(this.imagePath(name), target, this.folder(name));
     // Mounted here first: the loop device the old mount holds is the one this mount took.
-    if (moved) await this.#legacy?.remove(name);
+    if (moved) await this.#legacy?.retire(name);
     // Root's: the sandbox reads the skills through a read-only mount and never sees the staging folder.
     const skills = this.skillFolders(name);
     await rootFolder(skills.root, 0o755);

@@ -3,7 +3,8 @@
  * its image and its mount point, so a warm disk becomes a session's by renaming one folder
  * (mounted as it is); and a disk of the layout before disk folders (image, mount point and
  * lock side by side) moves into its folder when next mounted, files and all, while a
- * container's mount of it (here, a bind mount standing in for one) keeps working.
+ * container's mount of it (here, a bind mount standing in for one) keeps working and an
+ * older worker that still looks for the old name finds the same file system.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -106,8 +107,8 @@ test('a disk of the layout before disk folders moves into its folder when mounte
 
     const disk = await disks.mount('sess-old', 64);
     assert.equal(await readFile(join(disk.workspace, 'old.txt'), 'utf8'), 'from before');
-    assert.deepEqual(await readdir(legacyRoot), [], 'its image, mount point and lock are gone from the old root');
-    assert.equal((await stat(disks.imagePath('sess-old'))).nlink, 1, 'one image, under its new name');
+    assert.deepEqual(await readdir(legacyRoot), ['sess-old.ext4'], 'its old mount point and lock are gone');
+    assert.equal((await stat(disks.imagePath('sess-old'))).ino, (await stat(join(legacyRoot, 'sess-old.ext4'))).ino, 'the old name is a second link to the one image');
     const [now] = await mountedOn(disks.mountPath('sess-old'));
     const [container] = await mountedOn(held);
     assert.equal(now?.device, container?.device, 'one file system: the new mount took the loop device the old one had');
@@ -142,8 +143,15 @@ test('a session whose disk a release before disk folders made starts on it, and 
   const cat = await sandbox.runTool({ toolUseId: toolUseId(), name: 'bash', input: { command: 'cat /workspace/old.txt && echo more > /workspace/new.txt && stat -c %u /workspace' } });
   assert.deepEqual([cat.is_error, text(cat)], [false, 'made before the upgrade\n1000\n']);
   assert.equal((await stat(fixture.driver.diskImagePath(sessionId))).isFile(), true);
-  assert.deepEqual((await readdir(join(fixture.dataDir, '.disks'))).filter((name) => name.startsWith(sessionId)), []);
+  assert.deepEqual((await readdir(join(fixture.dataDir, '.disks'))).filter((name) => name.startsWith(sessionId)), [`${sessionId}.ext4`], 'the old name is left as a link');
+  // An older worker on the same folder mounts the old name: the same file system, not a new disk.
+  const older = join(fixture.dataDir, '.disks', sessionId);
+  await mkdir(older);
+  await exec('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noatime', `${older}.ext4`, older]);
+  assert.equal(await readFile(join(older, 'workspace', 'new.txt'), 'utf8'), 'more\n');
+  await exec('umount', [older]);
 
   await fixture.driver.destroy(sessionId, { removeVolume: true });
   await assert.rejects(stat(fixture.driver.diskImagePath(sessionId)), { code: 'ENOENT' });
+  assert.deepEqual((await readdir(join(fixture.dataDir, '.disks'))).filter((name) => name.startsWith(sessionId)), [], 'deleting the session removes both names');
 });
