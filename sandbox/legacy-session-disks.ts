@@ -7,7 +7,8 @@ import { unmountAt } from './disk-mounts.ts';
  * folder: the image `<name>.ext4`, its mount point `<name>` and the mount's lock
  * `<name>.lock`. `SessionDisks` moves such a disk into its own folder when it next mounts
  * it (a session running across the upgrade keeps its files and its container); until
- * then it is found here, and unmounted and removed from here.
+ * then it is found here, and unmounted and removed from here, and after it only the
+ * image's old name is left here (`retire`), removed with the session.
  */
 export class LegacySessionDisks {
   readonly root: string;

@@ -120,10 +120,8 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const model = await startDevModel({ env });
     cleanups.push({ name: 'scripted model', run: () => model.close() });
 
-    // One native connection for the worker and the API's client: the client's calls (a workflow
-    // start per new session, a signal per message) then run in the Temporal core's threads
-    // rather than in grpc-js on the event loop the API and the activities share. Measured with
-    // 50 sessions created at once: the create call p50 221-293 ms against 321-357 ms.
+    // One native connection for the worker and the API's client, as `connectTemporal` makes for
+    // `longhaul worker` and `serve`: the client's calls run in the Temporal core's threads.
     const connection = await NativeConnection.connect({ address: temporal.address });
     cleanups.push({ name: 'Temporal connection', run: () => connection.close() });
     const client = new Client({ connection, interceptors: { workflow: telemetry?.workflowClientInterceptors ?? [] } });
