@@ -1,6 +1,7 @@
-import { link, lstat, readdir, rm, rmdir } from 'node:fs/promises';
+import { link, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unmountAt } from './disk-mounts.ts';
+import { lstatOrUndefined, readdirOrEmpty, rmdirIfPresent } from './fs-if-present.ts';
 
 /**
  * Session disks as releases before the disk folders laid them out, side by side in one
@@ -18,7 +19,7 @@ export class LegacySessionDisks {
   }
 
   async exists(name: string): Promise<boolean> {
-    return (await lstat(this.#imagePath(name)).catch(() => undefined)) !== undefined;
+    return (await lstatOrUndefined(this.#imagePath(name))) !== undefined;
   }
 
   /**
@@ -50,9 +51,7 @@ export class LegacySessionDisks {
   async retire(name: string): Promise<void> {
     await this.unmount(name);
     // rmdir, never a recursive delete: whatever is still mounted there is refused, not emptied.
-    await rmdir(join(this.root, name)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+    await rmdirIfPresent(join(this.root, name));
     await rm(join(this.root, `${name}.lock`), { force: true });
   }
 
@@ -61,26 +60,17 @@ export class LegacySessionDisks {
     await this.retire(name);
     await rm(this.#imagePath(name), { force: true });
     // A release's half-made image: `<name>.ext4.<8 hex>.tmp`.
-    const partial = (await this.#entries()).filter((entry) => entry.startsWith(`${name}.ext4.`) && /^[0-9a-f]{8}\.tmp$/.test(entry.slice(name.length + 6)));
+    const partial = (await readdirOrEmpty(this.root)).filter((entry) => entry.startsWith(`${name}.ext4.`) && /^[0-9a-f]{8}\.tmp$/.test(entry.slice(name.length + 6)));
     await Promise.all(partial.map((entry) => rm(join(this.root, entry), { force: true })));
   }
 
   /** The names of the disks here, whole or in part. */
   async names(): Promise<string[]> {
-    const names = (await this.#entries()).map((entry) => entry.replace(/(?:\.ext4(?:\.[0-9a-f]{8}\.tmp)?|\.lock)$/, ''));
+    const names = (await readdirOrEmpty(this.root)).map((entry) => entry.replace(/(?:\.ext4(?:\.[0-9a-f]{8}\.tmp)?|\.lock)$/, ''));
     return [...new Set(names)];
   }
 
   #imagePath(name: string): string {
     return join(this.root, `${name}.ext4`);
-  }
-
-  async #entries(): Promise<string[]> {
-    try {
-      return await readdir(this.root);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
   }
 }

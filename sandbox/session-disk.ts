@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { type FileHandle, mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { diskCommand, isMountPoint, mountImage, unmountAt } from './disk-mounts.ts';
+import { lstatOrUndefined, readdirOrEmpty, rmdirIfPresent } from './fs-if-present.ts';
 import { LegacySessionDisks } from './legacy-session-disks.ts';
 import { SANDBOX_GID, SANDBOX_UID } from './sandbox-resources.ts';
 import type { SkillFolders } from './skill-folders.ts';
@@ -143,9 +144,7 @@ export class SessionDisks {
     await this.unmount(name);
     await rm(this.imagePath(name), { force: true });
     // rmdir first: a mount point still in use is refused (EBUSY), never emptied by a recursive delete.
-    await rmdir(this.mountPath(name)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+    await rmdirIfPresent(this.mountPath(name));
     await rm(this.folder(name), { recursive: true, force: true });
     const partial = (await readdirOrEmpty(this.root)).filter((entry) => entry.startsWith(partialPrefix(name)));
     await Promise.all(partial.map((entry) => rm(join(this.root, entry), { recursive: true, force: true })));
@@ -265,23 +264,5 @@ async function withOwnFolder(path: string, mode: number, use: (handle: FileHandl
     await use(handle);
   } finally {
     await handle.close();
-  }
-}
-
-async function lstatOrUndefined(path: string) {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
   }
 }

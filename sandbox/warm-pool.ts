@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, rename, rm, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { containerName, LABEL_WARM_OWNER, warmContainerName } from './sandbox-resources.ts';
 import { dockerClient, removeContainer } from './session-containers.ts';
+import { readdirOrEmpty } from './fs-if-present.ts';
 import type { MountedDisk, SessionDisks } from './session-disk.ts';
 import { prepareSessionFolder } from './session-folder.ts';
 import type { StartPacer } from './start-pacer.ts';
@@ -323,13 +324,4 @@ function listening(socketPath: string): Promise<boolean> {
       resolve(error.code !== 'ECONNREFUSED' && error.code !== 'ENOENT');
     });
   });
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
 }
