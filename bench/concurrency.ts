@@ -57,6 +57,7 @@ const MEASURED_AS = {
   longhaul_cpu_ms_per_step_by_thread: 'cpu_ms_per_step.longhaul split by the threads of the longhaul process, from /proc/<pid>/task, by thread name: MainThread (the event loop: HTTP API, SSE, activities, the store when PGlite runs in-process), V8Worker (V8’s helpers: concurrent garbage collection and optimizing compilation), WorkerThread (Node worker threads: Temporal’s workflow threads, and the store’s with LONGHAUL_PGLITE=thread), tokio-runtime-w and workflow-proces (the Temporal Core SDK’s Rust threads), libuv-worker (file system work); ended_threads is what threads that ended during the run used, child_processes what its child processes used (host commands such as mount and mkfs)',
   machine_cpu: 'the whole machine over the same window as cpu_ms_per_step, from /proc/stat: busy_fraction is busy time over busy and idle time of all cores (near 1: the run was CPU-bound), ms_per_step the busy time over steps_done, everything on the host included (this bench process with its SDK client and scripted model too)',
   second_batch: 'the second batch of sessions, run on the same process after the first went idle and its memory settled (the first batch’s sessions, sandboxes and streams still held)',
+  warm_containers_before: 'warm-pool containers waiting (not yet a session’s) as the batch’s sessions are created: the first batch meets dev’s pool as configured, the second what a pool that grows after a burst holds by then',
   streams: 'each stream’s event ids against events.list (all pages) of its session once all are idle',
 };
 
@@ -138,6 +139,7 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
       onCreated: (sessionId) => dev.sessionIds.add(sessionId),
     });
   const agents = await createAgents('');
+  const warmBefore = warmContainersWaiting();
 
   progress(`concurrency ${label}: ${sessions} sessions × ${steps} steps, created at once`);
   const peakRss = sampleEnginePeakRss(dev);
@@ -167,6 +169,7 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
     const streams = await run.audit();
 
     progress(`concurrency ${label}: a second batch of ${sessions} sessions on the same process, for the memory one more idle session costs`);
+    const warmBeforeSecond = warmContainersWaiting();
     secondRun = await runSessions((await createAgents('b')).map((agent) => agent.id));
     const second = clientFigures(secondRun.timelines);
     await sleep(SETTLED_MS);
@@ -226,6 +229,7 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
       send_to_first_tool_result: seen.send_to_first_tool_result,
       create_to_first_event: seen.create_to_first_event,
       create_call: seen.create_call,
+      warm_containers_before: warmBefore,
       cpu_ms_per_step: Object.fromEntries(Object.entries({ ...cpuMs, total: cpuTotalMs }).map(([process, ms]) => [process, perStep(ms)])),
       // Threads that used no measurable CPU (signal watchers, timers) are left out.
       longhaul_cpu_ms_per_step_by_thread: Object.fromEntries(Object.entries(longhaulByThread).map(([thread, ms]) => [thread, perStep(ms)]).filter(([, ms]) => ms !== 0)),
@@ -247,6 +251,7 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
       streams,
       second_batch: {
         complete: secondComplete,
+        warm_containers_before: warmBeforeSecond,
         steps_per_s: stepsPerSecond(second),
         step: second.step,
         send_to_first_tool_result: second.send_to_first_tool_result,
@@ -260,11 +265,18 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
   }
 }
 
-/** Waits until `size` warm-pool containers run (they carry the pool owner's label); the bench's own dev is the only one. */
+/**
+ * Warm-pool containers waiting for a session: they carry a pool owner's label and still
+ * their slot's name (a claimed one takes the session's). The bench's own dev is the only owner.
+ */
+function warmContainersWaiting(): number {
+  return execFileSync('docker', ['ps', '-q', '--filter', `label=${LABEL_WARM_OWNER}`, '--filter', 'name=^/longhaul-warm-'], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+}
+
+/** Waits until `size` warm-pool containers are waiting. */
 async function waitForWarmPool(size: number, label: string): Promise<void> {
   const deadline = Date.now() + 60_000 + size * 5_000;
-  const running = () => execFileSync('docker', ['ps', '-q', '--filter', `label=${LABEL_WARM_OWNER}`], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
-  for (let count = running(); count < size; count = running()) {
+  for (let count = warmContainersWaiting(); count < size; count = warmContainersWaiting()) {
     if (Date.now() > deadline) throw new Error(`concurrency ${label}: the warm pool holds ${count} of ${size} containers after waiting`);
     await sleep(500);
   }

@@ -31,7 +31,7 @@ import {
 import { defaultConcurrentStarts, StartPacer } from './start-pacer.ts';
 import { type SandboxDriver, type SandboxLogger, type SandboxNetworking, type SandboxSpec, SandboxStartError } from './types.ts';
 import { recordSandboxStart, secondsSince } from '../src/telemetry/metric-instruments.ts';
-import { type StartWarmContainer, type WarmKey, WarmPool } from './warm-pool.ts';
+import { type StartWarmContainer, type WarmKey, WarmPool, type WarmPoolOptions } from './warm-pool.ts';
 
 export { findSessionContainers, removeContainer, removeVolumeIfPresent } from './session-containers.ts';
 
@@ -121,6 +121,15 @@ export type DockerSandboxDriverOptions = {
    * 16 MiB) and a mounted empty disk. Default 0: none. See `warmUp`.
    */
   warmPoolSize?: number;
+  /**
+   * Containers kept per kind at most, when new sessions ask for more at once than
+   * `warmPoolSize`: the pool then grows to the largest burst of the last ten minutes (new
+   * sessions of a kind within ten seconds), with CPU the machine has to spare, and shrinks
+   * back after. Default `warmPoolSize`: a pool of fixed size.
+   */
+  warmPoolMax?: number;
+  /** How a pool grows past `warmPoolSize`: how long a burst keeps it grown, and when there is CPU to spare. Defaults: `WarmPool`'s. */
+  warmPoolGrowth?: Pick<WarmPoolOptions, 'demandHoldMs' | 'spareCpu'>;
   /** Container starts (sessions' and the warm pool's refills) running at once, at most; the rest wait, sessions' first. Default `defaultConcurrentStarts()`. */
   concurrentStarts?: number;
 };
@@ -190,6 +199,8 @@ export class DockerSandboxDriver implements SandboxDriver {
     logger,
     egressUpstreamCa,
     warmPoolSize = 0,
+    warmPoolMax = warmPoolSize,
+    warmPoolGrowth,
     concurrentStarts = defaultConcurrentStarts(),
   }: DockerSandboxDriverOptions) {
     this.dataDir = resolve(dataDir);
@@ -218,9 +229,12 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.#logger = logger;
     this.#pacer = new StartPacer({ concurrency: concurrentStarts });
     if (!Number.isInteger(warmPoolSize) || warmPoolSize < 0) throw new RangeError(`warmPoolSize must be a whole number, not ${warmPoolSize}`);
+    if (!Number.isInteger(warmPoolMax) || warmPoolMax < warmPoolSize) throw new RangeError(`warmPoolMax must be a whole number no less than warmPoolSize (${warmPoolSize}), not ${warmPoolMax}`);
     this.#pool = new WarmPool({
       root: join(this.dataDir, '.warm'),
       size: warmPoolSize,
+      maxSize: warmPoolMax,
+      ...warmPoolGrowth,
       disks: this.#disks,
       pacer: this.#pacer,
       start: (slot) => this.#startWarm(slot),
@@ -359,9 +373,9 @@ export class DockerSandboxDriver implements SandboxDriver {
   async #claimWarm(docker: Dockerode, spec: SandboxSpec): Promise<DockerSandbox | undefined> {
     const key = this.#warmKey(spec);
     if (key === undefined) return undefined;
-    // Asked for: this kind is kept warm from now on (a no-op without a pool).
+    if (!this.#pool.enabled) return undefined;
+    // Asked for: this kind is kept warm from now on.
     this.#pool.want(key);
-    if (!this.#pool.has(key)) return undefined;
     const { sessionId } = spec;
     const sessionDir = this.sessionDir(sessionId);
     const [hasFolder, hasDisk, hasVolume] = await Promise.all([
@@ -370,6 +384,7 @@ export class DockerSandboxDriver implements SandboxDriver {
       volumeExists(docker, volumeName(sessionId)),
     ]);
     if (hasFolder || hasDisk || hasVolume) return undefined;
+    // A new session: it counts towards the pool's size even when there is none to take.
     const slot = this.#pool.take(key);
     if (slot === undefined || !(await this.#pool.claim(slot, { sessionId, sessionFolder: sessionDir }))) return undefined;
     const client = new ExecutorClient({ socketPath: join(sessionDir, SOCKET_FILE) });

@@ -2,12 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import { containerName, LABEL_WARM_OWNER, warmContainerName } from './sandbox-resources.ts';
 import { dockerClient, removeContainer } from './session-containers.ts';
+import { BurstDemand } from './burst-demand.ts';
 import { readdirOrEmpty } from './fs-if-present.ts';
 import type { MountedDisk, SessionDisks } from './session-disk.ts';
 import { prepareSessionFolder } from './session-folder.ts';
+import { type SpareCpu, spareCpuGauge } from './spare-cpu.ts';
 import type { StartPacer } from './start-pacer.ts';
 import type { SandboxLogger } from './types.ts';
 
@@ -33,8 +36,19 @@ export type StartWarmContainer = (slot: { slotId: string; key: WarmKey; folder: 
 export type WarmPoolOptions = {
   /** Folder of the pool's files (`<dataDir>/.warm`): each owner's socket and slot folders. */
   root: string;
-  /** Containers kept ready per key. */
+  /** Containers kept ready per key, at least. */
   size: number;
+  /**
+   * Containers kept ready per key at most: past `size`, the pool holds as many as new
+   * sessions lately asked for at once (`BurstDemand`), started with CPU the machine has
+   * to spare, and gives the extra back once those asks are older than `demandHoldMs`.
+   * Default `size`: a pool of fixed size.
+   */
+  maxSize?: number;
+  /** How long a burst of asks keeps the pool grown. Default ten minutes. */
+  demandHoldMs?: number;
+  /** Whether the machine has CPU to spare for a container past `size`. Default: its cores half idle (`spareCpuGauge`). */
+  spareCpu?: SpareCpu;
   disks: SessionDisks;
   /** Refills wait their turn behind sessions' starts. */
   pacer: StartPacer;
@@ -45,6 +59,15 @@ export type WarmPoolOptions = {
 
 /** Kinds of sandbox kept warm at once; asking for another drops the least recently asked for. */
 const MAX_WARM_KEYS = 3;
+
+/** Asks this close together count as one burst: about how long a burst outruns the refill. */
+const BURST_WINDOW_MS = 10_000;
+
+/** How often a grown pool looks for containers past its demand, to give them back. */
+const SHRINK_EVERY_MS = 30_000;
+
+/** How long a pool that would grow waits after the machine had no CPU to spare. */
+const SPARE_CPU_RECHECK_MS = 500;
 
 /**
  * Containers started ahead of sessions, a few per kind of sandbox asked for, so a new
@@ -65,22 +88,33 @@ export class WarmPool {
   readonly owner = randomBytes(6).toString('hex');
   readonly #root: string;
   readonly #size: number;
+  readonly #maxSize: number;
+  readonly #demandHoldMs: number;
+  readonly #spareCpu: SpareCpu;
+  readonly #shrinking: NodeJS.Timeout | undefined;
   readonly #disks: SessionDisks;
   readonly #pacer: StartPacer;
   readonly #start: StartWarmContainer;
   readonly #logger: SandboxLogger | undefined;
-  /** Per key: its ready slots, when a session last asked for it, and whether its last start failed (no refill until asked again). */
-  readonly #pools = new Map<string, { key: WarmKey; ready: WarmSlot[]; askedAt: number; failed: boolean }>();
+  /** Per key: its ready slots (oldest first), when it was last wanted, its new sessions' asks, and whether its last start failed (no refill until wanted again). */
+  readonly #pools = new Map<string, KeyPool>();
   /** Claims and removals under way: `close` waits for them. */
   readonly #pending = new Set<Promise<unknown>>();
   #filling: Promise<void> | undefined;
   #announced: Promise<Server> | undefined;
   #closed = false;
+  /** Cuts short a wait for spare CPU when the pool closes. */
+  readonly #closing = new AbortController();
   #slots = 0;
 
-  constructor({ root, size, disks, pacer, start, logger }: WarmPoolOptions) {
+  constructor({ root, size, maxSize = size, demandHoldMs = 600_000, spareCpu = spareCpuGauge(), disks, pacer, start, logger }: WarmPoolOptions) {
+    if (maxSize < size) throw new RangeError(`a warm pool's maximum size (${maxSize}) is below its size (${size})`);
     this.#root = root;
     this.#size = size;
+    this.#maxSize = maxSize;
+    this.#demandHoldMs = demandHoldMs;
+    this.#spareCpu = spareCpu;
+    this.#shrinking = maxSize > size ? setInterval(() => this.#shrink(), Math.min(SHRINK_EVERY_MS, demandHoldMs)).unref() : undefined;
     this.#disks = disks;
     this.#pacer = pacer;
     this.#start = start;
@@ -92,11 +126,16 @@ export class WarmPool {
     return [...this.#pools.values()].reduce((sum, pool) => sum + pool.ready.length, 0);
   }
 
-  /** Keeps `size` containers of `key` ready from now on, started in the background. */
+  /** Whether the pool keeps any container at all. */
+  get enabled(): boolean {
+    return this.#maxSize > 0;
+  }
+
+  /** Keeps at least `size` containers of `key` ready from now on, started in the background. */
   want(key: WarmKey): void {
-    if (this.#closed || this.#size === 0) return;
+    if (this.#closed || !this.enabled) return;
     const id = keyId(key);
-    const pool = this.#pools.get(id) ?? { key, ready: [], askedAt: 0, failed: false };
+    const pool = this.#pools.get(id) ?? { key, ready: [], askedAt: 0, failed: false, demand: new BurstDemand({ windowMs: BURST_WINDOW_MS, holdMs: this.#demandHoldMs }) };
     pool.askedAt = performance.now();
     pool.failed = false;
     this.#pools.set(id, pool);
@@ -110,16 +149,29 @@ export class WarmPool {
     this.#fill();
   }
 
-  /** Whether a container of `key` is ready. */
-  has(key: WarmKey): boolean {
-    return (this.#pools.get(keyId(key))?.ready.length ?? 0) > 0;
+  /**
+   * A ready container of `key` for a new session, taken out of the pool (which refills), or
+   * undefined. Either way the ask counts towards how many the pool keeps (see `maxSize`).
+   */
+  take(key: WarmKey): WarmSlot | undefined {
+    const pool = this.#pools.get(keyId(key));
+    pool?.demand.ask();
+    const slot = pool?.ready.shift();
+    this.#fill();
+    return slot;
   }
 
-  /** A ready container of `key`, taken out of the pool (which refills), or undefined. */
-  take(key: WarmKey): WarmSlot | undefined {
-    const slot = this.#pools.get(keyId(key))?.ready.shift();
-    if (slot !== undefined) this.#fill();
-    return slot;
+  /** How many containers of the pool's key it keeps now: its size, or its recent demand up to `maxSize`. */
+  #target(pool: KeyPool): number {
+    return Math.min(this.#maxSize, Math.max(this.#size, pool.demand.peak()));
+  }
+
+  /** Gives back the containers a pool holds past its demand, the longest idle first. */
+  #shrink(): void {
+    for (const pool of this.#pools.values()) {
+      const extra = pool.ready.length - this.#target(pool);
+      if (extra > 0) for (const slot of pool.ready.splice(0, extra)) this.#track(this.#discard(slot.id));
+    }
   }
 
   /**
@@ -167,6 +219,8 @@ export class WarmPool {
   /** Stops refilling, removes this pool's unclaimed containers and what dead owners left. The pool stays closed. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
+    clearInterval(this.#shrinking);
     await this.#filling;
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
     const ready = [...this.#pools.values()].flatMap((pool) => pool.ready);
@@ -200,13 +254,21 @@ export class WarmPool {
     });
   }
 
-  #nextToFill(): { key: WarmKey; ready: WarmSlot[]; failed: boolean } | undefined {
-    return [...this.#pools.values()].sort((a, b) => b.askedAt - a.askedAt).find((pool) => !pool.failed && pool.ready.length < this.#size);
+  /** The most recently wanted pool below its floor, else the most recently wanted below its target. */
+  #nextToFill(): KeyPool | undefined {
+    const pools = [...this.#pools.values()].filter((pool) => !pool.failed).sort((a, b) => b.askedAt - a.askedAt);
+    return pools.find((pool) => pool.ready.length < this.#size) ?? pools.find((pool) => pool.ready.length < this.#target(pool));
   }
 
   async #fillAll(): Promise<void> {
     for (let pool = this.#nextToFill(); pool !== undefined && !this.#closed; pool = this.#nextToFill()) {
       const { key } = pool;
+      // Past the floor, a container waits for spare CPU: while a burst's sessions run their
+      // steps, starting more would slow them for the sake of the next burst.
+      if (pool.ready.length >= this.#size && !(await this.#spareCpu())) {
+        await sleep(SPARE_CPU_RECHECK_MS, undefined, { signal: this.#closing.signal }).catch(() => undefined);
+        continue;
+      }
       try {
         await this.#announce();
         const slot = await this.#pacer.run('refill', () => this.#startSlot(key));
@@ -294,6 +356,8 @@ export class WarmPool {
     return join(this.#root, `${owner}.sock`);
   }
 }
+
+type KeyPool = { key: WarmKey; ready: WarmSlot[]; askedAt: number; failed: boolean; demand: BurstDemand };
 
 /** `<owner>-<n>`: the owner's 12 hex digits, then a count. */
 const SLOT_ID = /^[0-9a-f]{12}-\d+$/;

@@ -13,7 +13,7 @@ import { DEFAULT_SANDBOX_IMAGE, DockerSandboxDriver } from '../../sandbox/docker
 import { packageRegistriesFromEnv } from '../../sandbox/index.ts';
 import { contextSettingsFromEnv } from '../config/context-config.ts';
 import { stepAdmissionFromEnv } from '../config/step-admission-config.ts';
-import { DEV_WARM_POOL_SIZE, graderModelFromEnv, sandboxDriverOptionsFromEnv } from '../config/sandbox-config.ts';
+import { DEV_WARM_POOL_MAX, DEV_WARM_POOL_SIZE, graderModelFromEnv, sandboxDriverOptionsFromEnv } from '../config/sandbox-config.ts';
 import { Longhaul } from '../client/longhaul.ts';
 import { consoleBundleExists } from '../api/console-routes.ts';
 import { dataDirLayout, DEFAULT_TEMPORAL_PORT, parsePort, resolveApiPort, resolveDataDir, resolveDevApiKey } from '../config/dev-config.ts';
@@ -113,7 +113,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const { box: secretBox } = await resolveDevSecretBox({ dataDir, env });
     const stores = await openApiStores(driver, { secretBox });
 
-    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxDriverOptionsFromEnv(env, { warmPoolFallback: DEV_WARM_POOL_SIZE }) });
+    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxDriverOptionsFromEnv(env, { warmPool: { fallback: DEV_WARM_POOL_SIZE, maxFallback: DEV_WARM_POOL_MAX } }) });
     cleanups.push({ name: 'sandbox containers', run: () => stopDevSandboxes(sandboxes) });
     sandboxes.warmUp();
 

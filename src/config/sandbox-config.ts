@@ -39,19 +39,40 @@ function coresFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined 
 export const DEV_WARM_POOL_SIZE = 2;
 
 /**
+ * Warm containers `longhaul dev` keeps per kind at most: after a burst of new sessions its
+ * pool grows to the burst's size (up to this), with CPU nobody else is using, so the next
+ * burst of that size starts warm; ten minutes after, it is back to `DEV_WARM_POOL_SIZE`.
+ * Fifty sessions created at once on two cores get their first tool result within about
+ * 2 s from a pool that size, against about 11 s when 48 of them start cold (see the
+ * README's "Warm sandboxes"); an idle container costs about 16 MiB while it waits.
+ */
+export const DEV_WARM_POOL_MAX = 64;
+
+/**
  * Warm containers `longhaul worker` keeps by default: none. A fleet runs several workers
  * per Docker host, each keeping its own pool of idle containers, and its environments
  * often install packages or attach vaults, which a pre-started container cannot serve;
- * the operator who knows the mix sets `LONGHAUL_SANDBOX_WARM_POOL`.
+ * the operator who knows the mix sets `LONGHAUL_SANDBOX_WARM_POOL` (and
+ * `LONGHAUL_SANDBOX_WARM_POOL_MAX` for a pool that grows with bursts).
  */
 export const WORKER_WARM_POOL_SIZE = 0;
 
 /**
- * `LONGHAUL_SANDBOX_WARM_POOL`: containers a worker keeps started ahead of sessions, per
- * kind of sandbox asked for (`0` turns the pool off); `fallback` when unset.
+ * The warm pool's size per kind of sandbox asked for:
+ * - `LONGHAUL_SANDBOX_WARM_POOL`: containers a worker keeps started ahead of sessions, at
+ *   least (`fallback` when unset);
+ * - `LONGHAUL_SANDBOX_WARM_POOL_MAX`: at most, when bursts of new sessions ask for more
+ *   (`maxFallback` when unset, but never below the pool, and `0` with a pool of `0`: that
+ *   turns warm containers off).
  */
-export function sandboxWarmPoolFromEnv(env: NodeJS.ProcessEnv, { fallback }: { fallback: number }): Pick<DockerSandboxDriverOptions, 'warmPoolSize'> {
-  return { warmPoolSize: wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_WARM_POOL', { min: 0, max: 64, of: 'containers' }) ?? fallback };
+export function sandboxWarmPoolFromEnv(
+  env: NodeJS.ProcessEnv,
+  { fallback, maxFallback = 0 }: { fallback: number; maxFallback?: number },
+): Pick<DockerSandboxDriverOptions, 'warmPoolSize' | 'warmPoolMax'> {
+  const size = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_WARM_POOL', { min: 0, max: 64, of: 'containers' }) ?? fallback;
+  const max = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_WARM_POOL_MAX', { min: 0, max: 64, of: 'containers' });
+  if (max !== undefined && max < size) throw new ConfigError(`LONGHAUL_SANDBOX_WARM_POOL_MAX (${max}) must be at least LONGHAUL_SANDBOX_WARM_POOL (${size})`);
+  return { warmPoolSize: size, warmPoolMax: max ?? (size === 0 ? 0 : Math.max(size, maxFallback)) };
 }
 
 /**
@@ -63,12 +84,12 @@ export function sandboxConcurrentStartsFromEnv(env: NodeJS.ProcessEnv): Pick<Doc
   return starts === undefined ? {} : { concurrentStarts: starts };
 }
 
-/** Every sandbox setting a worker takes from its environment; `warmPoolFallback` is the command's own pool size. */
+/** Every sandbox setting a worker takes from its environment; `warmPool` is the command's own pool size and maximum. */
 export function sandboxDriverOptionsFromEnv(
   env: NodeJS.ProcessEnv,
-  { warmPoolFallback }: { warmPoolFallback: number },
-): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares' | 'warmPoolSize' | 'concurrentStarts'> {
-  return { ...sandboxLimitsFromEnv(env), ...sandboxWarmPoolFromEnv(env, { fallback: warmPoolFallback }), ...sandboxConcurrentStartsFromEnv(env) };
+  { warmPool }: { warmPool: { fallback: number; maxFallback?: number } },
+): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares' | 'warmPoolSize' | 'warmPoolMax' | 'concurrentStarts'> {
+  return { ...sandboxLimitsFromEnv(env), ...sandboxWarmPoolFromEnv(env, warmPool), ...sandboxConcurrentStartsFromEnv(env) };
 }
 
 /** `LONGHAUL_GRADER_MODEL`: the model outcome graders use on this worker (default: each session agent's own). */

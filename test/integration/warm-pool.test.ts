@@ -215,6 +215,37 @@ test("closing a driver removes its warm containers, disks, mounts and folders; a
   }, { timeoutMs: 30_000, everyMs: 200 }).catch((error: unknown) => assert.fail(`${String(error)}: ${JSON.stringify(left)}`));
 });
 
+test('a burst of new sessions grows the pool to its size, up to the maximum, so the next burst starts warm; it shrinks back once the burst is old', async () => {
+  // Always spare CPU: on a test machine busy with other tests the real gauge would only make growth later.
+  await using own = await createSandboxFixture({ warmPoolSize: 1, warmPoolMax: 3, warmPoolGrowth: { demandHoldMs: 4_000, spareCpu: async () => true } });
+  const warmContainers = async () => (await leftovers(own.dataDir)).containers.filter((name) => name.startsWith('/longhaul-warm-')).length;
+  const burst = async (label: string, size: number) =>
+    Promise.all(Array.from({ length: size }, async (_, i) => origin(await own.driver.ensure(own.spec(own.newSessionId(`${label}${i}`))))));
+  await warmedUp(own.driver, 1);
+
+  // Four new sessions at once, with one warm: the pool grows to three (its maximum), not four.
+  assert.deepEqual((await burst('first', 4)).sort(), ['cold', 'cold', 'cold', 'warm']);
+  await eventually('the pool grown to its maximum', () => own.driver.warmSandboxes === 3, { timeoutMs: 30_000, everyMs: 50 });
+  assert.equal(await warmContainers(), 3, 'and no more containers than that');
+
+  // A second burst of three is served warm.
+  assert.deepEqual(await burst('second', 3), ['warm', 'warm', 'warm']);
+  await eventually('refilled to three', () => own.driver.warmSandboxes === 3, { timeoutMs: 30_000, everyMs: 50 });
+
+  // Once the bursts are older than the hold, the pool gives back all but its floor.
+  await eventually('back to its floor of one', async () => own.driver.warmSandboxes === 1 && (await warmContainers()) === 1, { timeoutMs: 30_000, everyMs: 200 });
+  assert.equal(await origin(await own.driver.ensure(own.spec(own.newSessionId('after')))), 'warm', 'the floor still serves');
+});
+
+test('without spare CPU the pool keeps its floor and grows no further', async () => {
+  await using own = await createSandboxFixture({ warmPoolSize: 1, warmPoolMax: 3, warmPoolGrowth: { spareCpu: async () => false } });
+  await warmedUp(own.driver, 1);
+  await Promise.all([0, 1, 2].map(async (i) => own.driver.ensure(own.spec(own.newSessionId(`busy${i}`)))));
+  await eventually('the floor refilled', () => own.driver.warmSandboxes === 1, { timeoutMs: 30_000, everyMs: 50 });
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  assert.equal(own.driver.warmSandboxes, 1, 'no container past the floor while the machine is busy');
+});
+
 test('diagnostic: ensure of a new session from the warm pool and cold (p50 of 10)', async () => {
   const cold = fixture.newDriver({ warmPoolSize: 0 });
   const timings = { warm: [] as number[], cold: [] as number[] };
