@@ -76,6 +76,11 @@ const SPARE_CPU_RECHECK_MS = 500;
  * what a cold start would have made (see `claim`), and a released or destroyed session's
  * container is removed like any other, never returned here.
  *
+ * A pool keeps `size` per kind, or, with `maxSize` above it, as many as the largest recent
+ * burst of new sessions of that kind: a burst past the pool starts cold, and the next one
+ * of its size finds its containers. Past `size`, containers start one at a time and only
+ * while the machine has CPU to spare, so they never compete with the burst's own steps.
+ *
  * Every driver owns its pool and claims only its own slots, so two drivers on one data
  * folder never hand out the same container. Each owner listens on `<root>/<owner>.sock`
  * while it lives; a driver starting or closing removes what owners that no longer listen
