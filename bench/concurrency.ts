@@ -24,7 +24,7 @@ import { ScriptedModelServer } from '../src/testing/index.ts';
 import { addBaselineWorktree } from './baseline-worktree.ts';
 import { BenchModelScript, benchSystemPrompt } from './bench-model-script.ts';
 import { clientFigures, runConcurrentSessions } from './concurrent-sessions.ts';
-import { engineContainersCpu } from './engine-containers.ts';
+import { engineContainersCpu, waitingWarmContainersMemory } from './engine-containers.ts';
 import { engineCpu, engineRssMib, sampleEnginePeakRss, type EngineCpu } from './engine-usage.ts';
 import { startLonghaulDev } from './longhaul-dev-process.ts';
 import { readMachineCpu, readProcess, readProcesses, readThreadsCpu, threadCpuBetween } from './process-usage.ts';
@@ -57,6 +57,7 @@ const MEASURED_AS = {
   longhaul_cpu_ms_per_step_by_thread: 'cpu_ms_per_step.longhaul split by the threads of the longhaul process, from /proc/<pid>/task, by thread name: MainThread (the event loop: HTTP API, SSE, activities, the store when PGlite runs in-process), V8Worker (V8’s helpers: concurrent garbage collection and optimizing compilation), WorkerThread (Node worker threads: Temporal’s workflow threads, and the store’s with LONGHAUL_PGLITE=thread), tokio-runtime-w and workflow-proces (the Temporal Core SDK’s Rust threads), libuv-worker (file system work); ended_threads is what threads that ended during the run used, child_processes what its child processes used (host commands such as mount and mkfs)',
   machine_cpu: 'the whole machine over the same window as cpu_ms_per_step, from /proc/stat: busy_fraction is busy time over busy and idle time of all cores (near 1: the run was CPU-bound), ms_per_step the busy time over steps_done, everything on the host included (this bench process with its SDK client and scripted model too)',
   second_batch: 'the second batch of sessions, run on the same process after the first went idle and its memory settled (the first batch’s sessions, sandboxes and streams still held)',
+  warm_containers_mib: 'the memory of the warm-pool containers waiting before the second batch (their cgroups less inactive file cache, as docker stats counts it): what a pool grown by the first batch costs while it waits; not in rss_mib',
   warm_containers_before: 'warm-pool containers waiting (not yet a session’s) as the batch’s sessions are created: the first batch meets dev’s pool as configured, the second what a pool that grows after a burst holds by then',
   streams: 'each stream’s event ids against events.list (all pages) of its session once all are idle',
 };
@@ -170,6 +171,7 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
 
     progress(`concurrency ${label}: a second batch of ${sessions} sessions on the same process, for the memory one more idle session costs`);
     const warmBeforeSecond = warmContainersWaiting();
+    const warmMemoryBeforeSecond = await waitingWarmContainersMemory(dev.dataDir);
     secondRun = await runSessions((await createAgents('b')).map((agent) => agent.id));
     const second = clientFigures(secondRun.timelines);
     await sleep(SETTLED_MS);
@@ -252,6 +254,7 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
       second_batch: {
         complete: secondComplete,
         warm_containers_before: warmBeforeSecond,
+        warm_containers_mib: warmMemoryBeforeSecond,
         steps_per_s: stepsPerSecond(second),
         step: second.step,
         send_to_first_tool_result: second.send_to_first_tool_result,

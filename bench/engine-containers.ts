@@ -43,6 +43,23 @@ export async function engineContainersCpu({ dataDir, sessionIds, processes }: { 
   return usage;
 }
 
+/**
+ * Memory of the engine's warm-pool containers still waiting for a session (named
+ * `longhaul-warm-…`), MiB: what a pool costs while it waits. Each container's cgroup
+ * usage less its inactive file cache, as `docker stats` counts it.
+ */
+export async function waitingWarmContainersMemory(dataDir: string): Promise<{ containers: number; mib: number; unreadable: number }> {
+  const waiting = (await engineContainers(dataDir)).filter((c) => c.pid > 0 && c.name.startsWith('/longhaul-warm-'));
+  let bytes = 0;
+  let unreadable = 0;
+  for (const { pid } of waiting) {
+    const used = cgroupMemoryBytes(pid);
+    if (used === undefined) unreadable += 1;
+    else bytes += used;
+  }
+  return { containers: waiting.length, mib: Math.round((bytes / 2 ** 20) * 10) / 10, unreadable };
+}
+
 /** Removes what the engine left running (after a kill, or a version that keeps some on stop); returns how many. */
 export async function removeEngineContainers(dataDir: string): Promise<number> {
   const containers = await engineContainers(dataDir);
@@ -93,6 +110,20 @@ function cgroupCpuMs(pid: number): number | undefined {
       const usec = /^usage_usec (\d+)$/m.exec(text)?.[1];
       if (usec !== undefined) return Number(usec) / 1000;
     }
+  }
+  return undefined;
+}
+
+/** Memory of the cgroup `pid` is in, less inactive file cache, bytes: v1's memory controller where there is one, else v2's. */
+function cgroupMemoryBytes(pid: number): number | undefined {
+  for (const line of readOrEmpty(`/proc/${pid}/cgroup`).split('\n')) {
+    const [, controllers = '', path = ''] = line.split(':');
+    const [usageFile, inactiveKey] = controllers === '' ? [`/sys/fs/cgroup${path}/memory.current`, 'inactive_file'] : controllers.split(',').includes('memory') ? [`/sys/fs/cgroup/memory${path}/memory.usage_in_bytes`, 'total_inactive_file'] : [];
+    if (usageFile === undefined) continue;
+    const usage = readOrEmpty(usageFile).trim();
+    if (usage === '') continue;
+    const inactive = new RegExp(`^${inactiveKey} (\\d+)$`, 'm').exec(readOrEmpty(usageFile.replace(/[^/]+$/, 'memory.stat')))?.[1];
+    return Number(usage) - Number(inactive ?? 0);
   }
   return undefined;
 }
