@@ -13,6 +13,7 @@ import { prepareSessionFolder } from './session-folder.ts';
 import { type SpareCpu, spareCpuGauge } from './spare-cpu.ts';
 import type { StartPacer } from './start-pacer.ts';
 import type { SandboxLogger } from './types.ts';
+import { recordWarmPool } from '../src/telemetry/metric-instruments.ts';
 
 /**
  * What a warm container was started with, and so which sessions it can serve: those
@@ -152,6 +153,7 @@ export class WarmPool {
       }
     }
     this.#fill();
+    this.#report();
   }
 
   /**
@@ -163,6 +165,7 @@ export class WarmPool {
     pool?.demand.ask();
     const slot = pool?.ready.shift();
     this.#fill();
+    this.#report();
     return slot;
   }
 
@@ -177,6 +180,13 @@ export class WarmPool {
       const extra = pool.ready.length - this.#target(pool);
       if (extra > 0) for (const slot of pool.ready.splice(0, extra)) this.#track(this.#discard(slot.id));
     }
+    this.#report();
+  }
+
+  /** The pool's gauges (`longhaul.sandbox.warm_pool.*`): what it holds and what it keeps now. */
+  #report(): void {
+    const pools = [...this.#pools.values()];
+    recordWarmPool({ ready: this.ready, target: this.#closed ? 0 : pools.reduce((sum, pool) => sum + this.#target(pool), 0) });
   }
 
   /**
@@ -230,6 +240,7 @@ export class WarmPool {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
     const ready = [...this.#pools.values()].flatMap((pool) => pool.ready);
     this.#pools.clear();
+    this.#report();
     await Promise.all(ready.map((slot) => this.#discard(slot.id)));
     const server = await this.#announced?.catch(() => undefined);
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -279,7 +290,10 @@ export class WarmPool {
         const slot = await this.#pacer.run('refill', () => this.#startSlot(key));
         const current = this.#pools.get(keyId(key));
         if (current === undefined || this.#closed) await this.#discard(slot.id);
-        else current.ready.push(slot);
+        else {
+          current.ready.push(slot);
+          this.#report();
+        }
       } catch (error) {
         // Tried again when the next session asks for it; until then, no retry loop.
         pool.failed = true;

@@ -113,7 +113,8 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const { box: secretBox } = await resolveDevSecretBox({ dataDir, env });
     const stores = await openApiStores(driver, { secretBox });
 
-    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxDriverOptionsFromEnv(env, { warmPool: { fallback: DEV_WARM_POOL_SIZE, maxFallback: DEV_WARM_POOL_MAX } }) });
+    const sandboxOptions = sandboxDriverOptionsFromEnv(env, { warmPool: { fallback: DEV_WARM_POOL_SIZE, maxFallback: DEV_WARM_POOL_MAX } });
+    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxOptions });
     cleanups.push({ name: 'sandbox containers', run: () => stopDevSandboxes(sandboxes) });
     sandboxes.warmUp();
 
@@ -187,7 +188,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     await writeDevInfo(dataDir, info);
     cleanups.push({ name: 'dev.json', run: () => removeDevInfo(dataDir) });
     terminal.spinner(null);
-    printReady({ terminal, info, apiKeySource: apiKey.source });
+    printReady({ terminal, info, apiKeySource: apiKey.source, image, warmPool: { size: sandboxOptions.warmPoolSize, max: sandboxOptions.warmPoolMax } });
     // Everything start-up loads is compiled now: keep it for the next start (bin/longhaul.js), not only at a clean exit.
     flushCompileCache();
 
@@ -207,12 +208,30 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
   }
 }
 
-function printReady({ terminal, info, apiKeySource }: { terminal: Terminal; info: DevInfo; apiKeySource: 'env' | 'generated' | 'file' }): void {
+function printReady({
+  terminal,
+  info,
+  apiKeySource,
+  image,
+  warmPool,
+}: {
+  terminal: Terminal;
+  info: DevInfo;
+  apiKeySource: 'env' | 'generated' | 'file';
+  image: string;
+  warmPool: { size: number; max: number };
+}): void {
   const keyNote = { env: 'from LONGHAUL_API_KEY', generated: 'generated; kept in the data folder', file: 'generated earlier; kept in the data folder' }[apiKeySource];
   const modelLine =
     info.model.kind === 'scripted'
       ? `scripted demo model, not Claude (serving at ${info.model.base_url}; set ANTHROPIC_API_KEY for Claude)`
       : `Claude via ${info.model.base_url}`;
+  const warmLine =
+    warmPool.max === 0
+      ? 'none kept warm (LONGHAUL_SANDBOX_WARM_POOL=0)'
+      : warmPool.max > warmPool.size
+        ? `${warmPool.size} kept warm, up to ${warmPool.max} after a burst of new sessions`
+        : `${warmPool.size} kept warm`;
   terminal.print([
     { tone: 'plain', text: '' },
     { tone: 'plain', text: `  API          ${info.api_url}` },
@@ -222,6 +241,7 @@ function printReady({ terminal, info, apiKeySource }: { terminal: Terminal; info
     consoleBundleExists()
       ? { tone: 'plain', text: `  Console      ${info.api_url}/console/  (sign in with the API key)` }
       : { tone: 'warn', text: '  Console      not built: run `npm run setup` (or `npm run build:console`), then restart' },
+    { tone: 'plain', text: `  sandboxes    Docker, ${image} · ${warmLine}` },
     { tone: 'plain', text: `  data         ${info.data_dir}  (dev.json, store, logs)` },
     { tone: info.model.kind === 'scripted' ? 'warn' : 'plain', text: `  model        ${modelLine}` },
     { tone: 'plain', text: '' },

@@ -68,7 +68,7 @@ export const WORKER_WARM_POOL_SIZE = 0;
 export function sandboxWarmPoolFromEnv(
   env: NodeJS.ProcessEnv,
   { fallback, maxFallback = 0 }: { fallback: number; maxFallback?: number },
-): Pick<DockerSandboxDriverOptions, 'warmPoolSize' | 'warmPoolMax'> {
+): Required<Pick<DockerSandboxDriverOptions, 'warmPoolSize' | 'warmPoolMax'>> {
   const size = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_WARM_POOL', { min: 0, max: 64, of: 'containers' }) ?? fallback;
   const max = wholeNumberFromEnv(env, 'LONGHAUL_SANDBOX_WARM_POOL_MAX', { min: 0, max: 64, of: 'containers' });
   if (max !== undefined && max < size) throw new ConfigError(`LONGHAUL_SANDBOX_WARM_POOL_MAX (${max}) must be at least LONGHAUL_SANDBOX_WARM_POOL (${size})`);
@@ -88,7 +88,7 @@ export function sandboxConcurrentStartsFromEnv(env: NodeJS.ProcessEnv): Pick<Doc
 export function sandboxDriverOptionsFromEnv(
   env: NodeJS.ProcessEnv,
   { warmPool }: { warmPool: { fallback: number; maxFallback?: number } },
-): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares' | 'warmPoolSize' | 'warmPoolMax' | 'concurrentStarts'> {
+): Pick<DockerSandboxDriverOptions, 'diskMb' | 'cpus' | 'cpuShares' | 'concurrentStarts'> & Required<Pick<DockerSandboxDriverOptions, 'warmPoolSize' | 'warmPoolMax'>> {
   return { ...sandboxLimitsFromEnv(env), ...sandboxWarmPoolFromEnv(env, warmPool), ...sandboxConcurrentStartsFromEnv(env) };
 }
 

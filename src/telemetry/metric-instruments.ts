@@ -1,4 +1,4 @@
-import { metrics, type Attributes, type Counter, type Histogram, type MeterProvider, type UpDownCounter } from '@opentelemetry/api';
+import { metrics, type Attributes, type Counter, type Gauge, type Histogram, type MeterProvider, type UpDownCounter } from '@opentelemetry/api';
 
 /**
  * Longhaul's metrics, recorded where its spans are (activities, the sandbox driver, the API
@@ -18,6 +18,8 @@ type Instruments = {
   toolDuration: Histogram;
   sandboxStarts: Counter;
   sandboxStartDuration: Histogram;
+  warmPoolReady: Gauge;
+  warmPoolTarget: Gauge;
   httpDuration: Histogram;
 };
 
@@ -40,6 +42,11 @@ function instruments(): Instruments {
     toolDuration: meter.createHistogram('longhaul.tool.duration', { ...seconds, description: 'A tool call, from its start to its recorded result' }),
     sandboxStarts: meter.createCounter('longhaul.sandbox.starts', { unit: '{container}', description: 'Sandbox containers made a session’s, by longhaul.sandbox.source: warm_pool or cold' }),
     sandboxStartDuration: meter.createHistogram('longhaul.sandbox.start.duration', { ...seconds, description: 'From asking for a session’s sandbox to its executor answering' }),
+    warmPoolReady: meter.createGauge('longhaul.sandbox.warm_pool.ready', { unit: '{container}', description: 'Warm containers waiting for a new session on this worker, all kinds together' }),
+    warmPoolTarget: meter.createGauge('longhaul.sandbox.warm_pool.target', {
+      unit: '{container}',
+      description: 'Warm containers this worker keeps now, all kinds together: the pool’s size, or more after a burst of new sessions (up to its maximum)',
+    }),
     httpDuration: meter.createHistogram('http.server.request.duration', { ...seconds, description: 'API requests, by http.route and http.response.status_code' }),
   };
   made = { provider, instruments };
@@ -125,6 +132,12 @@ export function recordToolCall({ name, seconds, isError }: { name: string; secon
 export function recordSandboxStart({ seconds, source }: { seconds: number; source: 'warm_pool' | 'cold' }): void {
   instruments().sandboxStarts.add(1, { 'longhaul.sandbox.source': source });
   instruments().sandboxStartDuration.record(seconds, { 'longhaul.sandbox.source': source });
+}
+
+/** What the warm pool holds and keeps now; recorded whenever either changes. */
+export function recordWarmPool({ ready, target }: { ready: number; target: number }): void {
+  instruments().warmPoolReady.record(ready);
+  instruments().warmPoolTarget.record(target);
 }
 
 export function recordHttpRequest(seconds: number, attributes: Attributes): void {

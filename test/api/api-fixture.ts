@@ -54,6 +54,8 @@ export async function startApiFixture({
   /** Start an in-process worker (default true). */
   worker?: boolean;
   resolveEgressHost?: ResolveHost;
+  /** Containers the sandbox driver keeps started ahead of sessions. Default 0. */
+  warmPoolSize?: number;
   /** Options of `/v1/files` (always served; the worker mounts files from the store). */
   files?: { maxFileBytes?: number };
   /** Limits of skill uploads (`/v1/skills` is always served; the worker mounts skills from the store). */

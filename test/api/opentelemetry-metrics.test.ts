@@ -5,6 +5,7 @@ import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { demoAgentScript, type ScriptFunction } from '../../src/testing/index.ts';
 import { startMetrics, startMetricsFromEnv } from '../../src/telemetry/start-metrics.ts';
 import { startTestTemporal } from '../support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 import { startOtlpReceiver, type ReceivedPoint } from '../support/otlp-receiver.ts';
 import { runQuickstartTurn, startApiFixture } from './api-fixture.ts';
 
@@ -34,12 +35,15 @@ function latest(points: readonly ReceivedPoint[], metric: string, where: Record<
 
 const total = (points: readonly ReceivedPoint[], field: 'value' | 'count') => points.reduce((sum, point) => sum + (point[field] ?? 0), 0);
 
-test('one session measured: steps, model calls and their tokens, cost and errors by type, tool calls, sandbox starts, API requests; nothing left running', async () => {
+test('one session measured: steps, model calls and their tokens, cost and errors by type, tool calls, sandbox starts, the warm pool, API requests; nothing left running', async () => {
   await using receiver = await startOtlpReceiver();
   const meters = await startMetrics({ metricsUrl: receiver.metricsUrl, serviceName: 'longhaul-metrics', exportIntervalMs: 500 });
+  const warmTarget = () => receiver.points.filter((p) => p.metric === 'longhaul.sandbox.warm_pool.target').map((p) => p.value);
   try {
-    await using f = await startApiFixture({ temporal, script: overloadedOnce });
+    await using f = await startApiFixture({ temporal, script: overloadedOnce, warmPoolSize: 2 });
     await runQuickstartTurn(f, 'Measured');
+    // The session asked for the default kind of sandbox: from then on the pool keeps two.
+    await eventually('the warm pool’s target exported', () => warmTarget().includes(2), { timeoutMs: 10_000, everyMs: 100 });
   } finally {
     // Exports what was recorded since the last export, and unregisters the global provider.
     await meters.shutdown();
@@ -80,6 +84,12 @@ test('one session measured: steps, model calls and their tokens, cost and errors
   assert.equal(total(starts, 'value'), 1, `one sandbox for the session: ${JSON.stringify(starts)}`);
   assert.ok(['cold', 'warm_pool'].includes(String(starts[0]?.attributes['longhaul.sandbox.source'])));
   assert.equal(total(latest(points, 'longhaul.sandbox.start.duration'), 'count'), 1);
+
+  const warmPool = points.filter((p) => p.metric.startsWith('longhaul.sandbox.warm_pool.'));
+  assert.ok(warmPool.every((p) => p.kind === 'gauge' && p.unit === '{container}'), JSON.stringify(warmPool));
+  const ready = warmPool.filter((p) => p.metric === 'longhaul.sandbox.warm_pool.ready').map((p) => p.value ?? -1);
+  assert.ok(ready.length > 0 && ready.every((value) => value >= 0 && value <= 2), `ready: ${ready.join(' ')}`);
+  assert.equal(warmTarget().at(-1), 0, 'a closed pool keeps none');
 
   const creates = latest(points, 'http.server.request.duration', { 'http.route': '/v1/sessions', 'http.request.method': 'POST', 'http.response.status_code': 200 });
   assert.equal(total(creates, 'count'), 1);

@@ -92,6 +92,7 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   assert.match(devStdout, new RegExp(`API +http://127\\.0\\.0\\.1:${port}`));
   assert.match(devStdout, /API key +lh-dev-/);
   assert.match(devStdout, /Temporal UI +http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(devStdout, /sandboxes +Docker, \S+ · 2 kept warm, up to 64 after a burst of new sessions/);
   assert.doesNotMatch(devStdout, /\u001b/, 'no escape codes off a terminal');
   const devJson = join(dataDir, 'dev.json');
   assert.equal(statSync(devJson).mode & 0o777, 0o600);

@@ -251,6 +251,8 @@ export async function startHarness({
         await sandboxes.destroy(id, { removeVolume: true }).catch(() => {});
       }
       for (const w of workers) await w.stop();
+      // Removes the warm pool's containers (with `warmPoolSize`) and stops the egress proxies.
+      await sandboxes.close();
       await clientConnection.close();
       await model.close();
       await store.close();
