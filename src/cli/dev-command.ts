@@ -114,7 +114,8 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const stores = await openApiStores(driver, { secretBox });
 
     const sandboxOptions = sandboxDriverOptionsFromEnv(env, { warmPool: { fallback: DEV_WARM_POOL_SIZE, maxFallback: DEV_WARM_POOL_MAX } });
-    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxOptions });
+    // Its notes (a warm container that would not start, package image builds) go to logs/worker.log.
+    const sandboxes = new DockerSandboxDriver({ dataDir: layout.sandboxes, image, packageRegistries: packageRegistriesFromEnv(env), logger: Runtime.instance().logger, ...sandboxOptions });
     cleanups.push({ name: 'sandbox containers', run: () => stopDevSandboxes(sandboxes) });
     sandboxes.warmUp();
 

@@ -154,7 +154,14 @@ export async function startEngineWorker({
   env['TESTCONTAINERS_RYUK_DISABLED'] ??= 'true';
   process.env['TESTCONTAINERS_RYUK_DISABLED'] ??= env['TESTCONTAINERS_RYUK_DISABLED'];
   await checkDocker({ image });
-  const sandboxes = new DockerSandboxDriver({ dataDir: join(dataDir, 'sandboxes'), image, packageRegistries: packageRegistriesFromEnv(env), ...sandboxDriverOptionsFromEnv(env, { warmPool: { fallback: WORKER_WARM_POOL_SIZE } }) });
+  const sandboxes = new DockerSandboxDriver({
+    dataDir: join(dataDir, 'sandboxes'),
+    image,
+    packageRegistries: packageRegistriesFromEnv(env),
+    // The runtime exists by now (the connection made it): the driver's notes go where the worker's logs go.
+    logger: Runtime.instance().logger,
+    ...sandboxDriverOptionsFromEnv(env, { warmPool: { fallback: WORKER_WARM_POOL_SIZE } }),
+  });
   const presence = await WorkerPresence.announce(dataDir);
   cleanups.push('sandbox containers', async () => {
     // Other workers on this data folder run these sessions too, some mid-tool-call: leave the containers to them.
