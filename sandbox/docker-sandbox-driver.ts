@@ -128,8 +128,8 @@ export type DockerSandboxDriverOptions = {
    * back after. Default `warmPoolSize`: a pool of fixed size.
    */
   warmPoolMax?: number;
-  /** How a pool grows past `warmPoolSize`: how long a burst keeps it grown, and when there is CPU to spare. Defaults: `WarmPool`'s. */
-  warmPoolGrowth?: Pick<WarmPoolOptions, 'demandHoldMs' | 'spareCpu'>;
+  /** How a pool grows past `warmPoolSize` (how long a burst keeps it grown, when there is CPU to spare) and retries a failed start. Defaults: `WarmPool`'s. */
+  warmPoolGrowth?: Pick<WarmPoolOptions, 'demandHoldMs' | 'spareCpu' | 'retryAfterMs'>;
   /** Container starts (sessions' and the warm pool's refills) running at once, at most; the rest wait, sessions' first. Default `defaultConcurrentStarts()`. */
   concurrentStarts?: number;
 };

@@ -50,6 +50,8 @@ export type WarmPoolOptions = {
   demandHoldMs?: number;
   /** Whether the machine has CPU to spare for a container past `size`. Default: its cores half idle (`spareCpuGauge`). */
   spareCpu?: SpareCpu;
+  /** How long after a failed start the pool tries again, if no session asked for its kind meanwhile. Default 30 s. */
+  retryAfterMs?: number;
   disks: SessionDisks;
   /** Refills wait their turn behind sessions' starts. */
   pacer: StartPacer;
@@ -97,12 +99,13 @@ export class WarmPool {
   readonly #maxSize: number;
   readonly #demandHoldMs: number;
   readonly #spareCpu: SpareCpu;
+  readonly #retryAfterMs: number;
   readonly #shrinking: NodeJS.Timeout | undefined;
   readonly #disks: SessionDisks;
   readonly #pacer: StartPacer;
   readonly #start: StartWarmContainer;
   readonly #logger: SandboxLogger | undefined;
-  /** Per key: its ready slots (oldest first), when it was last wanted, its new sessions' asks, and whether its last start failed (no refill until wanted again). */
+  /** Per key: its ready slots (oldest first), when it was last wanted, its new sessions' asks, and whether its last start failed (no refill until wanted again, or `retryAfterMs`). */
   readonly #pools = new Map<string, KeyPool>();
   /** Claims and removals under way: `close` waits for them. */
   readonly #pending = new Set<Promise<unknown>>();
@@ -113,13 +116,14 @@ export class WarmPool {
   readonly #closing = new AbortController();
   #slots = 0;
 
-  constructor({ root, size, maxSize = size, demandHoldMs = 600_000, spareCpu = spareCpuGauge(), disks, pacer, start, logger }: WarmPoolOptions) {
+  constructor({ root, size, maxSize = size, demandHoldMs = 600_000, spareCpu = spareCpuGauge(), retryAfterMs = 30_000, disks, pacer, start, logger }: WarmPoolOptions) {
     if (maxSize < size) throw new RangeError(`a warm pool's maximum size (${maxSize}) is below its size (${size})`);
     this.#root = root;
     this.#size = size;
     this.#maxSize = maxSize;
     this.#demandHoldMs = demandHoldMs;
     this.#spareCpu = spareCpu;
+    this.#retryAfterMs = retryAfterMs;
     this.#shrinking = maxSize > size ? setInterval(() => this.#shrink(), Math.min(SHRINK_EVERY_MS, demandHoldMs)).unref() : undefined;
     this.#disks = disks;
     this.#pacer = pacer;
@@ -295,9 +299,15 @@ export class WarmPool {
           this.#report();
         }
       } catch (error) {
-        // Tried again when the next session asks for it; until then, no retry loop.
+        // Tried again when the next session asks for it, or after a pause: a busy host's
+        // transient failure must not leave the pool short until then, and a lasting one
+        // (no image, no Docker) costs one attempt and one log line per pause.
         pool.failed = true;
-        this.#logger?.info('could not start a warm sandbox', { image: key.image, error: error instanceof Error ? error.message : String(error) });
+        setTimeout(() => {
+          pool.failed = false;
+          this.#fill();
+        }, this.#retryAfterMs).unref();
+        this.#logger?.info('could not start a warm sandbox', { image: key.image, retryInSeconds: this.#retryAfterMs / 1000, error: error instanceof Error ? error.message : String(error) });
       }
     }
   }

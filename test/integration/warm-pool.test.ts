@@ -247,6 +247,23 @@ test('without spare CPU the pool keeps its floor and grows no further', async ()
   assert.equal(own.driver.warmSandboxes, 1, 'no container past the floor while the machine is busy');
 });
 
+test('a pool whose start failed tries again after a pause, without a session asking', async () => {
+  await using own = await createSandboxFixture({ warmPoolSize: 1 });
+  const failures: unknown[] = [];
+  // An image this host does not have: every start fails, as a transient failure would once.
+  const driver = own.newDriver({
+    image: 'longhaul-sandbox-missing:never',
+    warmPoolGrowth: { retryAfterMs: 200 },
+    logger: { debug: () => undefined, info: (message, meta) => (message === 'could not start a warm sandbox' ? failures.push(meta) : undefined) },
+  });
+  driver.warmUp();
+  await eventually('three attempts, one asked for', () => failures.length >= 3, { timeoutMs: 30_000, everyMs: 50 });
+  assert.match(JSON.stringify(failures[0]), /longhaul-sandbox-missing:never/);
+  assert.equal(driver.warmSandboxes, 0);
+  await driver.close();
+  assert.deepEqual(await leftovers(own.dataDir), { containers: [], mounts: [], loopDevices: [], files: [] }, 'each failed start left nothing behind');
+});
+
 test('diagnostic: ensure of a new session from the warm pool and cold (p50 of 10)', async () => {
   const cold = fixture.newDriver({ warmPoolSize: 0 });
   const timings = { warm: [] as number[], cold: [] as number[] };
