@@ -102,6 +102,7 @@ class Executor:
         # The file tools touch the filesystem as the sandbox user, never as root.
         self.tool_threads = sandbox_user_threads()
         self.pid_guard = PidGuard()
+        self.pid_guard_task: asyncio.Task[None] | None = None
 
     async def run(self, tool_use_id: str, name: str, tool_input: Any, timeout_ms: int | None, shell: str = "") -> Outcome:
         """Runs the call, or re-attaches to it, or returns its recorded result."""
@@ -195,6 +196,10 @@ class Executor:
                 raise ToolInputError(f"the sandbox already runs {MAX_SHELLS} shells")
             session = BashSession(cwd=self.workspace, env=_shell_env(), alone=lambda: all(s is session or s.pid is None for s, _ in self.shells.values()))
             found = self.shells[name] = (session, asyncio.Lock())
+            # The guard starts with the first shell: only a shell starts the agent's processes,
+            # and a warm container waiting for its session need not wake four times a second.
+            if self.pid_guard_task is None:
+                self.pid_guard_task = asyncio.ensure_future(self.pid_guard.run())
         return found
 
     async def _bash(self, execution: Execution, tool_input: dict[str, Any], timeout_ms: int) -> Outcome:
@@ -447,14 +452,14 @@ async def serve(args: argparse.Namespace) -> None:
     # Bound before the executor answers ping, so no tool runs before its proxy is there.
     relay = await start_relay(args.egress_port, args.egress_socket) if args.egress_port else None
     server = await asyncio.start_unix_server(server_handler.handle, path=args.socket, limit=MAX_LINE_BYTES)
-    guard = asyncio.create_task(executor.pid_guard.run())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
-    guard.cancel()
+    if executor.pid_guard_task is not None:
+        executor.pid_guard_task.cancel()
     if relay is not None:
         relay.close()
     for bash, _ in executor.shells.values():
