@@ -170,8 +170,7 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
     const streams = await run.audit();
 
     progress(`concurrency ${label}: a second batch of ${sessions} sessions on the same process, for the memory one more idle session costs`);
-    const warmBeforeSecond = warmContainersWaiting();
-    const warmMemoryBeforeSecond = await waitingWarmContainersMemory(dev.dataDir);
+    const warmBeforeSecond = await waitingWarmContainersMemory(dev.dataDir);
     secondRun = await runSessions((await createAgents('b')).map((agent) => agent.id));
     const second = clientFigures(secondRun.timelines);
     await sleep(SETTLED_MS);
@@ -253,8 +252,8 @@ async function measureConcurrency({ root, modelUrl, sessions, steps, warmPool, d
       streams,
       second_batch: {
         complete: secondComplete,
-        warm_containers_before: warmBeforeSecond,
-        warm_containers_mib: warmMemoryBeforeSecond,
+        warm_containers_before: warmBeforeSecond.containers,
+        warm_containers_mib: warmBeforeSecond,
         steps_per_s: stepsPerSecond(second),
         step: second.step,
         send_to_first_tool_result: second.send_to_first_tool_result,

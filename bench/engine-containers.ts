@@ -92,37 +92,41 @@ async function docker(args: string[], { missingIsFine = false }: { missingIsFine
   return stdout.split('\n').filter(Boolean);
 }
 
-/** CPU of the cgroup `pid` is in, ms: cgroup v1's `cpuacct.usage` where there is one, else v2's `cpu.stat`. */
+/**
+ * The folders of the cgroup `pid` is in that hold `controller`'s files, in the order to try
+ * them: v1 hierarchies are listed before v2's `0::` line, so on a hybrid host v1's accounting wins.
+ */
+function cgroupFolders(pid: number, controller: string): { version: 1 | 2; dir: string }[] {
+  return readOrEmpty(`/proc/${pid}/cgroup`)
+    .split('\n')
+    .flatMap<{ version: 1 | 2; dir: string }>((line) => {
+      const [, controllers = '', path = ''] = line.split(':');
+      if (controllers === '') return [`/sys/fs/cgroup${path}`, `/sys/fs/cgroup/unified${path}`].map((dir) => ({ version: 2 as const, dir }));
+      if (!controllers.split(',').includes(controller)) return [];
+      return [...new Set([controllers, controller, 'cpu,cpuacct'].filter((dir) => dir.split(',').includes(controller)))].map((dir) => ({ version: 1 as const, dir: `/sys/fs/cgroup/${dir}${path}` }));
+    });
+}
+
+/** CPU of the cgroup `pid` is in, ms: v1's `cpuacct.usage`, or v2's `cpu.stat`. */
 function cgroupCpuMs(pid: number): number | undefined {
-  const membership = readOrEmpty(`/proc/${pid}/cgroup`).split('\n');
-  // v1 hierarchies are listed before v2's `0::` line: on a hybrid host the v1 accounting wins.
-  for (const line of membership) {
-    const [, controllers = '', path = ''] = line.split(':');
-    const candidates =
-      controllers === ''
-        ? [`/sys/fs/cgroup${path}/cpu.stat`, `/sys/fs/cgroup/unified${path}/cpu.stat`]
-        : controllers.split(',').includes('cpuacct')
-          ? [...new Set([controllers, 'cpuacct', 'cpu,cpuacct'])].map((dir) => `/sys/fs/cgroup/${dir}${path}/cpuacct.usage`)
-          : [];
-    for (const file of candidates) {
-      const text = readOrEmpty(file);
-      if (file.endsWith('cpuacct.usage') && text.trim() !== '') return Number(text) / 1e6;
-      const usec = /^usage_usec (\d+)$/m.exec(text)?.[1];
+  for (const { version, dir } of cgroupFolders(pid, 'cpuacct')) {
+    if (version === 1) {
+      const text = readOrEmpty(`${dir}/cpuacct.usage`).trim();
+      if (text !== '') return Number(text) / 1e6;
+    } else {
+      const usec = /^usage_usec (\d+)$/m.exec(readOrEmpty(`${dir}/cpu.stat`))?.[1];
       if (usec !== undefined) return Number(usec) / 1000;
     }
   }
   return undefined;
 }
 
-/** Memory of the cgroup `pid` is in, less inactive file cache, bytes: v1's memory controller where there is one, else v2's. */
+/** Memory of the cgroup `pid` is in, less inactive file cache, bytes: v1's `memory.usage_in_bytes`, or v2's `memory.current`. */
 function cgroupMemoryBytes(pid: number): number | undefined {
-  for (const line of readOrEmpty(`/proc/${pid}/cgroup`).split('\n')) {
-    const [, controllers = '', path = ''] = line.split(':');
-    const [usageFile, inactiveKey] = controllers === '' ? [`/sys/fs/cgroup${path}/memory.current`, 'inactive_file'] : controllers.split(',').includes('memory') ? [`/sys/fs/cgroup/memory${path}/memory.usage_in_bytes`, 'total_inactive_file'] : [];
-    if (usageFile === undefined) continue;
-    const usage = readOrEmpty(usageFile).trim();
+  for (const { version, dir } of cgroupFolders(pid, 'memory')) {
+    const usage = readOrEmpty(`${dir}/${version === 1 ? 'memory.usage_in_bytes' : 'memory.current'}`).trim();
     if (usage === '') continue;
-    const inactive = new RegExp(`^${inactiveKey} (\\d+)$`, 'm').exec(readOrEmpty(usageFile.replace(/[^/]+$/, 'memory.stat')))?.[1];
+    const inactive = new RegExp(`^${version === 1 ? 'total_inactive_file' : 'inactive_file'} (\\d+)$`, 'm').exec(readOrEmpty(`${dir}/memory.stat`))?.[1];
     return Number(usage) - Number(inactive ?? 0);
   }
   return undefined;

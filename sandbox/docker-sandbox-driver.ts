@@ -128,8 +128,8 @@ export type DockerSandboxDriverOptions = {
    * back after. Default `warmPoolSize`: a pool of fixed size.
    */
   warmPoolMax?: number;
-  /** How a pool grows past `warmPoolSize` (how long a burst keeps it grown, when there is CPU to spare) and retries a failed start. Defaults: `WarmPool`'s. */
-  warmPoolGrowth?: Pick<WarmPoolOptions, 'demandHoldMs' | 'spareCpu' | 'retryAfterMs'>;
+  /** The warm pool's timings and gauge: how long a burst keeps it grown, when there is CPU to spare to grow, when a failed start is tried again. Defaults: `WarmPool`'s. */
+  warmPoolTuning?: Pick<WarmPoolOptions, 'demandHoldMs' | 'spareCpu' | 'retryAfterMs'>;
   /** Container starts (sessions' and the warm pool's refills) running at once, at most; the rest wait, sessions' first. Default `defaultConcurrentStarts()`. */
   concurrentStarts?: number;
 };
@@ -200,7 +200,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     egressUpstreamCa,
     warmPoolSize = 0,
     warmPoolMax = warmPoolSize,
-    warmPoolGrowth,
+    warmPoolTuning,
     concurrentStarts = defaultConcurrentStarts(),
   }: DockerSandboxDriverOptions) {
     this.dataDir = resolve(dataDir);
@@ -234,7 +234,7 @@ export class DockerSandboxDriver implements SandboxDriver {
       root: join(this.dataDir, '.warm'),
       size: warmPoolSize,
       maxSize: warmPoolMax,
-      ...warmPoolGrowth,
+      ...warmPoolTuning,
       disks: this.#disks,
       pacer: this.#pacer,
       start: (slot) => this.#startWarm(slot),

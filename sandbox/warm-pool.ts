@@ -145,7 +145,8 @@ export class WarmPool {
   want(key: WarmKey): void {
     if (this.#closed || !this.enabled) return;
     const id = keyId(key);
-    const pool = this.#pools.get(id) ?? { key, ready: [], askedAt: 0, failed: false, demand: new BurstDemand({ windowMs: BURST_WINDOW_MS, holdMs: this.#demandHoldMs }) };
+    const known = this.#pools.get(id);
+    const pool = known ?? { key, ready: [], askedAt: 0, failed: false, demand: new BurstDemand({ windowMs: BURST_WINDOW_MS, holdMs: this.#demandHoldMs }) };
     pool.askedAt = performance.now();
     pool.failed = false;
     this.#pools.set(id, pool);
@@ -157,7 +158,8 @@ export class WarmPool {
       }
     }
     this.#fill();
-    this.#report();
+    // Only a new kind (and the one it pushed out) changes the gauges here; a session's ask is reported by `take`.
+    if (known === undefined) this.#report();
   }
 
   /**

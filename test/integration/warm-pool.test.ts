@@ -218,7 +218,7 @@ test("closing a driver removes its warm containers, disks, mounts and folders; a
 
 test('a burst of new sessions grows the pool to its size, up to the maximum, so the next burst starts warm; it shrinks back once the burst is old', async () => {
   // Always spare CPU: on a test machine busy with other tests the real gauge would only make growth later.
-  await using own = await createSandboxFixture({ warmPoolSize: 1, warmPoolMax: 3, warmPoolGrowth: { demandHoldMs: 4_000, spareCpu: async () => true } });
+  await using own = await createSandboxFixture({ warmPoolSize: 1, warmPoolMax: 3, warmPoolTuning: { demandHoldMs: 4_000, spareCpu: async () => true } });
   const warmContainers = async () => (await leftovers(own.dataDir)).containers.filter((name) => name.startsWith('/longhaul-warm-')).length;
   const burst = async (label: string, size: number) =>
     Promise.all(Array.from({ length: size }, async (_, i) => origin(await own.driver.ensure(own.spec(own.newSessionId(`${label}${i}`))))));
@@ -239,7 +239,7 @@ test('a burst of new sessions grows the pool to its size, up to the maximum, so 
 });
 
 test('without spare CPU the pool keeps its floor and grows no further', async () => {
-  await using own = await createSandboxFixture({ warmPoolSize: 1, warmPoolMax: 3, warmPoolGrowth: { spareCpu: async () => false } });
+  await using own = await createSandboxFixture({ warmPoolSize: 1, warmPoolMax: 3, warmPoolTuning: { spareCpu: async () => false } });
   await warmedUp(own.driver, 1);
   await Promise.all([0, 1, 2].map(async (i) => own.driver.ensure(own.spec(own.newSessionId(`busy${i}`)))));
   await eventually('the floor refilled', () => own.driver.warmSandboxes === 1, { timeoutMs: 30_000, everyMs: 50 });
@@ -253,7 +253,7 @@ test('a pool whose start failed tries again after a pause, without a session ask
   // An image this host does not have: every start fails, as a transient failure would once.
   const driver = own.newDriver({
     image: 'longhaul-sandbox-missing:never',
-    warmPoolGrowth: { retryAfterMs: 200 },
+    warmPoolTuning: { retryAfterMs: 200 },
     logger: { debug: () => undefined, info: (message, meta) => (message === 'could not start a warm sandbox' ? failures.push(meta) : undefined) },
   });
   driver.warmUp();
