@@ -277,9 +277,12 @@ function warmContainersWaiting(): number {
 
 /** Waits until `size` warm-pool containers are waiting. */
 async function waitForWarmPool(size: number, label: string): Promise<void> {
-  const deadline = Date.now() + 60_000 + size * 5_000;
+  const startedMs = Date.now();
+  const deadline = startedMs + 60_000 + size * 5_000;
   for (let count = warmContainersWaiting(); count < size; count = warmContainersWaiting()) {
     if (Date.now() > deadline) throw new Error(`concurrency ${label}: the warm pool holds ${count} of ${size} containers after waiting`);
+    // A revision from before the warm pool (a baseline such as bb11eea) never starts one.
+    if (count === 0 && Date.now() - startedMs > 60_000) throw new Error(`concurrency ${label}: no warm container after 60 s; does this revision keep a warm pool (LONGHAUL_SANDBOX_WARM_POOL)?`);
     await sleep(500);
   }
   progress(`concurrency ${label}: warm pool full (${size})`);
