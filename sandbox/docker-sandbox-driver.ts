@@ -128,8 +128,8 @@ export type DockerSandboxDriverOptions = {
    * back after. Default `warmPoolSize`: a pool of fixed size.
    */
   warmPoolMax?: number;
-  /** The warm pool's timings and gauge: how long a burst keeps it grown, when there is CPU to spare to start a container, how long a refill waits for it, when a failed start is tried again. Defaults: `WarmPool`'s. */
-  warmPoolTuning?: Pick<WarmPoolOptions, 'demandHoldMs' | 'spareCpu' | 'retryAfterMs' | 'refillWaitMs'>;
+  /** The warm pool's timings and gauge: how long a burst keeps it grown, when there is CPU to spare to grow, when a failed start is tried again. Defaults: `WarmPool`'s. */
+  warmPoolTuning?: Pick<WarmPoolOptions, 'demandHoldMs' | 'spareCpu' | 'retryAfterMs'>;
   /** Container starts (sessions' and the warm pool's refills) running at once, at most; the rest wait, sessions' first. Default `defaultConcurrentStarts()`. */
   concurrentStarts?: number;
 };

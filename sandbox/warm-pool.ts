@@ -52,12 +52,6 @@ export type WarmPoolOptions = {
   spareCpu?: SpareCpu;
   /** How long after a failed start the pool tries again, if no session asked for its kind meanwhile. Default 30 s. */
   retryAfterMs?: number;
-  /**
-   * How long a pool below `size` waits for spare CPU before it refills anyway. Default 5 s.
-   * A burst's own sessions get a warm container or start cold (ahead of refills) either way:
-   * refilling while their steps keep the machine busy only slows them.
-   */
-  refillWaitMs?: number;
   disks: SessionDisks;
   /** Refills wait their turn behind sessions' starts. */
   pacer: StartPacer;
@@ -75,7 +69,7 @@ const BURST_WINDOW_MS = 10_000;
 /** How often a grown pool looks for containers past its demand, to give them back. */
 const SHRINK_EVERY_MS = 30_000;
 
-/** How long a pool that would start a container waits after the machine had no CPU to spare. */
+/** How long a pool that would grow waits after the machine had no CPU to spare. */
 const SPARE_CPU_RECHECK_MS = 500;
 
 /**
@@ -87,9 +81,8 @@ const SPARE_CPU_RECHECK_MS = 500;
  *
  * A pool keeps `size` per kind, or, with `maxSize` above it, as many as the largest recent
  * burst of new sessions of that kind: a burst past the pool starts cold, and the next one
- * of its size finds its containers. Containers start one at a time, and only while the
- * machine has CPU to spare, so they do not compete with a burst's own steps; a pool below
- * `size` waits for that at most `refillWaitMs`, then refills anyway.
+ * of its size finds its containers. Past `size`, containers start one at a time and only
+ * while the machine has CPU to spare, so they never compete with the burst's own steps.
  *
  * Every driver owns its pool and claims only its own slots, so two drivers on one data
  * folder never hand out the same container. Each owner listens on `<root>/<owner>.sock`
@@ -107,7 +100,6 @@ export class WarmPool {
   readonly #demandHoldMs: number;
   readonly #spareCpu: SpareCpu;
   readonly #retryAfterMs: number;
-  readonly #refillWaitMs: number;
   readonly #shrinking: NodeJS.Timeout | undefined;
   readonly #disks: SessionDisks;
   readonly #pacer: StartPacer;
@@ -124,7 +116,7 @@ export class WarmPool {
   readonly #closing = new AbortController();
   #slots = 0;
 
-  constructor({ root, size, maxSize = size, demandHoldMs = 600_000, spareCpu = spareCpuGauge(), retryAfterMs = 30_000, refillWaitMs = 5_000, disks, pacer, start, logger }: WarmPoolOptions) {
+  constructor({ root, size, maxSize = size, demandHoldMs = 600_000, spareCpu = spareCpuGauge(), retryAfterMs = 30_000, disks, pacer, start, logger }: WarmPoolOptions) {
     if (maxSize < size) throw new RangeError(`a warm pool's maximum size (${maxSize}) is below its size (${size})`);
     this.#root = root;
     this.#size = size;
@@ -132,7 +124,6 @@ export class WarmPool {
     this.#demandHoldMs = demandHoldMs;
     this.#spareCpu = spareCpu;
     this.#retryAfterMs = retryAfterMs;
-    this.#refillWaitMs = refillWaitMs;
     this.#shrinking = maxSize > size ? setInterval(() => this.#shrink(), Math.min(SHRINK_EVERY_MS, demandHoldMs)).unref() : undefined;
     this.#disks = disks;
     this.#pacer = pacer;
@@ -155,7 +146,7 @@ export class WarmPool {
     if (this.#closed || !this.enabled) return;
     const id = keyId(key);
     const known = this.#pools.get(id);
-    const pool: KeyPool = known ?? { key, ready: [], askedAt: 0, failed: false, shortSince: undefined, demand: new BurstDemand({ windowMs: BURST_WINDOW_MS, holdMs: this.#demandHoldMs }) };
+    const pool = known ?? { key, ready: [], askedAt: 0, failed: false, demand: new BurstDemand({ windowMs: BURST_WINDOW_MS, holdMs: this.#demandHoldMs }) };
     pool.askedAt = performance.now();
     pool.failed = false;
     this.#pools.set(id, pool);
@@ -294,13 +285,9 @@ export class WarmPool {
   async #fillAll(): Promise<void> {
     for (let pool = this.#nextToFill(); pool !== undefined && !this.#closed; pool = this.#nextToFill()) {
       const { key } = pool;
-      // A container waits for spare CPU: while a burst's sessions run their steps, starting
-      // more would slow them for the sake of sessions still to come. Past the floor it waits
-      // as long as that takes; below it, `refillWaitMs` at most.
-      const belowFloor = pool.ready.length < this.#size;
-      if (belowFloor) pool.shortSince ??= performance.now();
-      const mayWait = !belowFloor || performance.now() - (pool.shortSince ?? 0) < this.#refillWaitMs;
-      if (mayWait && !(await this.#spareCpu())) {
+      // Past the floor, a container waits for spare CPU: while a burst's sessions run their
+      // steps, starting more would slow them for the sake of the next burst.
+      if (pool.ready.length >= this.#size && !(await this.#spareCpu())) {
         await sleep(SPARE_CPU_RECHECK_MS, undefined, { signal: this.#closing.signal }).catch(() => undefined);
         continue;
       }
@@ -311,7 +298,6 @@ export class WarmPool {
         if (current === undefined || this.#closed) await this.#discard(slot.id);
         else {
           current.ready.push(slot);
-          if (current.ready.length >= this.#size) current.shortSince = undefined;
           this.#report();
         }
       } catch (error) {
@@ -402,15 +388,7 @@ export class WarmPool {
   }
 }
 
-type KeyPool = {
-  key: WarmKey;
-  ready: WarmSlot[];
-  askedAt: number;
-  failed: boolean;
-  /** Since when it has been below its floor with a refill waiting for spare CPU (see `refillWaitMs`). */
-  shortSince: number | undefined;
-  demand: BurstDemand;
-};
+type KeyPool = { key: WarmKey; ready: WarmSlot[]; askedAt: number; failed: boolean; demand: BurstDemand };
 
 /** `<owner>-<n>`: the owner's 12 hex digits, then a count. */
 const SLOT_ID = /^[0-9a-f]{12}-\d+$/;
