@@ -61,17 +61,16 @@ export async function startLonghaulDev({ root, modelUrl, env: extraEnv = {} }: {
 
   const sessionIds = new Set<string>();
   let killed = false;
-  // A bench stopped by a signal stops its `longhaul dev` first: otherwise the child, its
-  // Temporal server and its sandboxes would outlive it (Ctrl-C reaches the child too; kill does not).
-  const onSignal = (signal: NodeJS.Signals) => {
-    progress(`${signal}: stopping longhaul dev first`);
-    void dispose().finally(() => process.kill(process.pid, signal));
+  // A bench stopped by `kill` stops its `longhaul dev` first: otherwise the child, its Temporal
+  // server and its sandboxes would outlive it. Ctrl-C needs nothing: the terminal sends it to
+  // the child too, which stops itself (and would take a second SIGINT as "exit at once").
+  const onTerm = () => {
+    progress('SIGTERM: stopping longhaul dev first');
+    void dispose().finally(() => process.kill(process.pid, 'SIGTERM'));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.once('SIGTERM', onTerm);
   const dispose = async () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    process.off('SIGTERM', onTerm);
     if (child.exitCode === null && child.signalCode === null) {
       // As Ctrl-C: it stops its worker, removes its sandbox containers and stops its Temporal server.
       child.kill('SIGINT');
