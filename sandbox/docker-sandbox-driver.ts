@@ -19,6 +19,7 @@ import { prepareSessionFolder } from './session-folder.ts';
 import {
   assertSessionId,
   CONTAINER_PATHS,
+  isSessionId,
   LABEL_LAYOUT,
   SANDBOX_LAYOUT,
   SOCKET_FILE,
@@ -518,6 +519,30 @@ export class DockerSandboxDriver implements SandboxDriver {
       await removeVolumeIfPresent(docker, sessionFilesVolumeName(sessionId));
       await rm(this.sessionDir(sessionId), { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Starts no more sandboxes, and waits for the starts under way: a start still waiting for
+   * its turn fails (`StartsStopped`), and the warm pool closes. For a host about to remove
+   * its sessions' containers (`longhaul dev` stopping): its worker asks for no more, but a
+   * start whose activity was cancelled goes on in the driver's own context, and would leave
+   * a container nobody removes.
+   */
+  async stopStarting(): Promise<void> {
+    // The pool first: a refill its loop has queued is refused below, and a closed pool neither logs nor retries it.
+    const poolClosed = this.#pool.close();
+    this.#pacer.stop('the sandbox driver is stopping');
+    await poolClosed;
+    while (this.#ensuring.size > 0) await Promise.allSettled([...this.#ensuring.values()]);
+  }
+
+  /**
+   * Unmounts every mounted disk of this data folder's sessions; the images stay, and the
+   * next start mounts them again. Their containers must be gone (see `stopStarting`): what
+   * it catches is a disk whose container failed to start or was removed from outside.
+   */
+  async unmountSessionDisks(): Promise<void> {
+    for (const name of await this.#disks.names()) if (isSessionId(name)) await this.#disks.unmount(name);
   }
 
   /**

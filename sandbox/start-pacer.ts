@@ -16,6 +16,13 @@ export function defaultConcurrentStarts(cores: number = availableParallelism()):
 /** Whose container start it is: a session waiting for its sandbox goes before a warm pool refill. */
 export type StartPriority = 'session' | 'refill';
 
+/** A start refused because its pacer was stopped (`StartPacer.stop`): nothing was started. */
+export class StartsStopped extends Error {
+  override readonly name = 'StartsStopped';
+}
+
+type Waiter = { resolve: () => void; reject: (error: StartsStopped) => void };
+
 /**
  * Lets at most `concurrency` container starts run at once; the rest wait their turn,
  * sessions' before the warm pool's. Fifty sessions created together would otherwise
@@ -29,7 +36,8 @@ export type StartPriority = 'session' | 'refill';
 export class StartPacer {
   readonly #concurrency: number;
   #running = 0;
-  readonly #waiting: Record<StartPriority, (() => void)[]> = { session: [], refill: [] };
+  readonly #waiting: Record<StartPriority, Waiter[]> = { session: [], refill: [] };
+  #stopped: StartsStopped | undefined;
 
   constructor({ concurrency }: { concurrency: number }) {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrent container starts must be a whole number of at least 1, not ${concurrency}`);
@@ -39,6 +47,12 @@ export class StartPacer {
   /** Starts waiting for a turn now. */
   get waiting(): number {
     return this.#waiting.session.length + this.#waiting.refill.length;
+  }
+
+  /** Refuses every start waiting for a turn, and every later one; those running go on. */
+  stop(reason = 'container starts were stopped'): void {
+    this.#stopped ??= new StartsStopped(reason);
+    for (const waiter of [...this.#waiting.session.splice(0), ...this.#waiting.refill.splice(0)]) waiter.reject(this.#stopped);
   }
 
   async run<T>(priority: StartPriority, start: () => Promise<T>): Promise<T> {
@@ -51,17 +65,18 @@ export class StartPacer {
   }
 
   #turn(priority: StartPriority): Promise<void> {
+    if (this.#stopped !== undefined) return Promise.reject(this.#stopped);
     if (this.#running < this.#concurrency) {
       this.#running += 1;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#waiting[priority].push(resolve));
+    return new Promise((resolve, reject) => this.#waiting[priority].push({ resolve, reject }));
   }
 
   #done(): void {
     // The turn passes straight to the next waiter, so nobody can slip in between.
     const next = this.#waiting.session.shift() ?? this.#waiting.refill.shift();
-    if (next !== undefined) next();
+    if (next !== undefined) next.resolve();
     else this.#running -= 1;
   }
 }

@@ -301,6 +301,8 @@ export class WarmPool {
           this.#report();
         }
       } catch (error) {
+        // Closing (the driver stopped its starts first): nothing to try again, nothing to say.
+        if (this.#closed) return;
         // Tried again when the next session asks for it, or after a pause: a busy host's
         // transient failure must not leave the pool short until then, and a lasting one
         // (no image, no Docker) costs one attempt and one log line per pause.

@@ -18,6 +18,7 @@ import type Dockerode from 'dockerode';
 import { getContainerRuntimeClient } from 'testcontainers';
 import type { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import { findSessionContainers } from '../../sandbox/session-containers.ts';
+import { stopDevSandboxes } from '../../src/cli/stop-dev-sandboxes.ts';
 import type { DockerSandbox } from '../../sandbox/docker-sandbox.ts';
 import type { SandboxSpec } from '../../sandbox/types.ts';
 import { eventually } from '../support/eventually.ts';
@@ -245,6 +246,22 @@ test('without spare CPU the pool keeps its floor and grows no further', async ()
   await eventually('the floor refilled', () => own.driver.warmSandboxes === 1, { timeoutMs: 30_000, everyMs: 50 });
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   assert.equal(own.driver.warmSandboxes, 1, 'no container past the floor while the machine is busy');
+});
+
+test('stopping longhaul dev in the middle of a burst leaves no container and no mount: starts under way finish and are removed, those waiting are refused', async () => {
+  await using own = await createSandboxFixture({ warmPoolSize: 1, concurrentStarts: 1, warmPoolTuning: { spareCpu: async () => true } });
+  await warmedUp(own.driver, 1);
+  const ensures = [0, 1, 2, 3, 4].map(async (i) => own.driver.ensure(own.spec(own.newSessionId(`stop${i}`))));
+  const outcomes = Promise.allSettled(ensures);
+  // One served warm; the cold ones start one at a time, and the pool's refill waits behind them.
+  await Promise.race(ensures);
+  assert.ok((await stopDevSandboxes(own.driver)) >= 1, 'the sessions that had a container lost it');
+  const settled = await outcomes;
+  const left = await leftovers(own.dataDir);
+  assert.deepEqual({ containers: left.containers, mounts: left.mounts, loopDevices: left.loopDevices }, { containers: [], mounts: [], loopDevices: [] });
+  const refused = settled.filter((outcome) => outcome.status === 'rejected');
+  assert.ok(refused.length >= 1, 'starts still waiting for their turn were refused');
+  for (const outcome of refused) assert.equal((outcome.reason as Error).name, 'StartsStopped', String(outcome.reason));
 });
 
 test('a pool whose start failed tries again after a pause, without a session asking', async () => {

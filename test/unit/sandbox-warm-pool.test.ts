@@ -4,7 +4,7 @@ import { ConfigError } from '../../src/config/dev-config.ts';
 import { sandboxConcurrentStartsFromEnv, sandboxWarmPoolFromEnv } from '../../src/config/sandbox-config.ts';
 import { BurstDemand } from '../../sandbox/burst-demand.ts';
 import { spareCpuGauge } from '../../sandbox/spare-cpu.ts';
-import { defaultConcurrentStarts, StartPacer } from '../../sandbox/start-pacer.ts';
+import { defaultConcurrentStarts, StartPacer, StartsStopped } from '../../sandbox/start-pacer.ts';
 
 /** A start that runs until the test lets it finish. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -49,6 +49,23 @@ test('a start that fails gives its turn on', async () => {
   await assert.rejects(pacer.run('session', async () => Promise.reject(new Error('no image'))), /no image/);
   assert.equal(await pacer.run('refill', async () => 'next'), 'next');
   assert.throws(() => new StartPacer({ concurrency: 0 }), RangeError);
+});
+
+test('a stopped pacer refuses the starts waiting for a turn and every later one; the one running finishes', async () => {
+  const pacer = new StartPacer({ concurrency: 1 });
+  const running = gate();
+  const ran: string[] = [];
+  const first = pacer.run('session', async () => {
+    await running.promise;
+    ran.push('first');
+  });
+  const waiting = [pacer.run('session', async () => ran.push('second')), pacer.run('refill', async () => ran.push('refill'))];
+  pacer.stop('stopping');
+  for (const start of waiting) await assert.rejects(start, (error: unknown) => error instanceof StartsStopped && error.message === 'stopping');
+  await assert.rejects(pacer.run('session', async () => ran.push('later')), StartsStopped);
+  running.open();
+  await first;
+  assert.deepEqual(ran, ['first']);
 });
 
 test('LONGHAUL_SANDBOX_WARM_POOL sets the pool size; unset, each command keeps its own default; bad values are a ConfigError naming it', () => {
