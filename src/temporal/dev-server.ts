@@ -30,6 +30,15 @@ export type DevServerOptions = {
   dynamicConfig?: Readonly<Record<string, string | number | boolean>>;
   /** SQLite pragmas of the `dbFile`. Default `DURABLE_SQLITE_PRAGMAS`; unused in memory. */
   sqlitePragmas?: Readonly<Record<string, string>>;
+  /**
+   * Runs the server in a process group of its own, so a terminal's Ctrl-C (sent to the
+   * whole foreground group) reaches only its owner, which stops it last, after its
+   * workers. Sharing the group, the server stopped at once while the workers still had
+   * activities to report: their shutdown then retried against nothing, and never ended.
+   * A server its owner never stops (a `kill -9` of the owner) is what
+   * `stopOrphanDevServers` finds. Default false.
+   */
+  ownProcessGroup?: boolean;
 };
 
 /**
@@ -89,6 +98,7 @@ export async function startDevServer({
   extraArgs = [],
   dynamicConfig = LOW_LATENCY_DYNAMIC_CONFIG,
   sqlitePragmas = DURABLE_SQLITE_PRAGMAS,
+  ownProcessGroup = false,
 }: DevServerOptions = {}): Promise<DevServer> {
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://127.0.0.1:${uiPort}`;
@@ -110,7 +120,7 @@ export async function startDevServer({
   // start picks fresh ports, so an early exit is retried.
   const deadline = Date.now() + startTimeoutMs;
   for (let attempt = 1; ; attempt++) {
-    const started = await launch(args, logFile, address, deadline, startTimeoutMs);
+    const started = await launch(args, { logFile, ownProcessGroup }, address, deadline, startTimeoutMs);
     if (started.ok) return devServerOf(address, uiUrl, started.child);
     if (started.timedOut || attempt === MAX_START_ATTEMPTS || (await isServing(address))) {
       throw new Error(started.reason);
@@ -122,10 +132,16 @@ const MAX_START_ATTEMPTS = 3;
 
 type Launch = { ok: true; child: ChildProcess } | { ok: false; timedOut: boolean; reason: string };
 
-async function launch(args: readonly string[], logFile: string | undefined, address: string, deadline: number, startTimeoutMs: number): Promise<Launch> {
+async function launch(
+  args: readonly string[],
+  { logFile, ownProcessGroup }: { logFile: string | undefined; ownProcessGroup: boolean },
+  address: string,
+  deadline: number,
+  startTimeoutMs: number,
+): Promise<Launch> {
   const log = logFile ? openSync(logFile, 'a') : undefined;
   // Without a log file, what it says before it answers is kept, so an early exit can say why.
-  const child = spawn(findTemporalCli(), args, { stdio: ['ignore', log ?? 'ignore', log ?? 'pipe'], detached: false });
+  const child = spawn(findTemporalCli(), args, { stdio: ['ignore', log ?? 'ignore', log ?? 'pipe'], detached: ownProcessGroup });
   if (log !== undefined) closeSync(log);
   let said = '';
   child.stderr?.on('data', (chunk: Buffer) => (said = `${said}${chunk.toString()}`.slice(-16_384)));

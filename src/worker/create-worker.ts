@@ -25,6 +25,14 @@ export type LonghaulWorkerOptions = LonghaulActivityOptions & {
    */
   shutdownGraceTimeMs?: number;
   /**
+   * How long a shutdown may take, from when it was asked for, before it is given up: the
+   * worker's `run()` then rejects (`GracefulShutdownPeriodExpiredError`), leaving what was
+   * still running to Temporal's retries. For a worker whose Temporal server may be gone
+   * before it (its completions would be retried for ever). Longer than
+   * `shutdownGraceTimeMs`. Default: never given up.
+   */
+  shutdownForceTimeMs?: number | undefined;
+  /**
    * Started tracing (`startTelemetry`): activities get spans and the workflows' spans are
    * exported. A given `workflowBundle` must then be bundled with the same `telemetry` for
    * the workflows to make spans. Default: none (no tracing).
@@ -49,6 +57,7 @@ export async function createLonghaulWorker({
   maxConcurrentActivities = 100,
   heartbeatEveryMs = 1000,
   shutdownGraceTimeMs = 30_000,
+  shutdownForceTimeMs,
   telemetry,
   ...activityOptions
 }: LonghaulWorkerOptions): Promise<Worker> {
@@ -63,6 +72,7 @@ export async function createLonghaulWorker({
     ...(telemetry ? { sinks: telemetry.sinks } : {}),
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     shutdownGraceTime: shutdownGraceTimeMs,
+    ...(shutdownForceTimeMs !== undefined ? { shutdownForceTime: shutdownForceTimeMs } : {}),
     // Cancellation reaches an activity on its next heartbeat; keep that short so interrupts are prompt.
     maxHeartbeatThrottleInterval: heartbeatEveryMs,
     defaultHeartbeatThrottleInterval: heartbeatEveryMs,

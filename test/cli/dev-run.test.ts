@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,8 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
     cwd: root,
     env: cliEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, as a shell gives a foreground command: Ctrl-C below goes to the whole group.
+    detached: true,
   });
   dev = child;
   child.stdout!.on('data', (d: Buffer) => (devStdout += d.toString()));
@@ -154,7 +156,11 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   assert.match((await runCli(['deployments', 'archive', '--data-dir', dataDir, deploymentId])).stdout, /· archived\n$/);
   assert.equal((await runCli(['deployments', 'list', '--data-dir', dataDir])).stdout, 'no deployments yet: create one with `longhaul deployments create --name … --cron "0 8 * * 1-5" "<task>"`\n');
 
-  child.kill('SIGINT');
+  // The Temporal server is not in dev's group: a terminal's Ctrl-C must not stop it before dev's worker.
+  const temporal = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev'));
+  assert.ok(temporal !== undefined, 'longhaul dev runs its Temporal dev server');
+  assert.notEqual(processGroupOf(temporal), processGroupOf(child.pid!), 'the Temporal server has a process group of its own');
+  process.kill(-child.pid!, 'SIGINT');
   let timer: NodeJS.Timeout | undefined;
   const exit = await Promise.race([
     exited,
@@ -169,3 +175,27 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   assert.equal(afterStop.code, 1);
   assert.match(afterStop.stderr, /no `longhaul dev` is running/);
 });
+
+/** The pids whose parent is `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((candidate) => {
+      try {
+        return statFields(candidate)[1] === String(pid);
+      } catch {
+        return false;
+      }
+    });
+}
+
+function processGroupOf(pid: number): string {
+  return statFields(pid)[2]!;
+}
+
+/** The fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, … */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
