@@ -9,6 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 export type ProcessUsage = {
   pid: number;
   ppid: number;
+  /** Its process group: what a terminal's Ctrl-C reaches together. */
+  pgrp: number;
   /** The kernel's short name (`comm`, at most 15 characters), e.g. `dockerd`, `containerd-shim`. */
   name: string;
   /**
@@ -78,7 +80,7 @@ function readStat(path: string, pid: number): ProcessUsage | undefined {
   const field = (n: number) => Number(fields[n - 3]);
   const own = field(14) + field(15);
   const ticks = own + field(16) + field(17);
-  return { pid, ppid: field(4), name: stat.slice(stat.indexOf('(') + 1, nameEnd), cpuMs: (ticks * 1000) / TICKS_PER_SECOND, ownCpuMs: (own * 1000) / TICKS_PER_SECOND, rssBytes: field(24) * PAGE_BYTES };
+  return { pid, ppid: field(4), pgrp: field(5), name: stat.slice(stat.indexOf('(') + 1, nameEnd), cpuMs: (ticks * 1000) / TICKS_PER_SECOND, ownCpuMs: (own * 1000) / TICKS_PER_SECOND, rssBytes: field(24) * PAGE_BYTES };
 }
 
 /** The whole machine's CPU time so far, from /proc/stat's first line, in ms summed over cores: busy, and busy plus idle. */

@@ -112,6 +112,7 @@ export class WarmPool {
   #filling: Promise<void> | undefined;
   #announced: Promise<Server> | undefined;
   #closed = false;
+  #closedOnce: Promise<void> | undefined;
   /** Cuts short a wait for spare CPU when the pool closes. */
   readonly #closing = new AbortController();
   #slots = 0;
@@ -237,8 +238,17 @@ export class WarmPool {
     }
   }
 
-  /** Stops refilling, removes this pool's unclaimed containers and what dead owners left. The pool stays closed. */
-  async close(): Promise<void> {
+  /**
+   * Stops refilling, removes this pool's unclaimed containers and what dead owners left.
+   * The pool stays closed; closing again waits for the first close (`stopStarting`, then
+   * the driver's `close`).
+   */
+  close(): Promise<void> {
+    this.#closedOnce ??= this.#close();
+    return this.#closedOnce;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     this.#closing.abort();
     clearInterval(this.#shrinking);

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import { commandLineOf, readProcesses } from '../../bench/process-usage.ts';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { removeSessionSandboxes } from '../support/docker.ts';
 import { runLonghaul, type LonghaulResult } from '../support/longhaul-cli.ts';
@@ -157,9 +158,10 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   assert.equal((await runCli(['deployments', 'list', '--data-dir', dataDir])).stdout, 'no deployments yet: create one with `longhaul deployments create --name … --cron "0 8 * * 1-5" "<task>"`\n');
 
   // The Temporal server is not in dev's group: a terminal's Ctrl-C must not stop it before dev's worker.
-  const temporal = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev'));
+  const processes = readProcesses();
+  const temporal = [...processes.values()].find((p) => p.ppid === child.pid && commandLineOf(p.pid).includes('start-dev'));
   assert.ok(temporal !== undefined, 'longhaul dev runs its Temporal dev server');
-  assert.notEqual(processGroupOf(temporal), processGroupOf(child.pid!), 'the Temporal server has a process group of its own');
+  assert.notEqual(temporal.pgrp, processes.get(child.pid!)?.pgrp, 'the Temporal server has a process group of its own');
   process.kill(-child.pid!, 'SIGINT');
   let timer: NodeJS.Timeout | undefined;
   const exit = await Promise.race([
@@ -175,27 +177,3 @@ test('longhaul dev + longhaul run do the quickstart with the scripted model, and
   assert.equal(afterStop.code, 1);
   assert.match(afterStop.stderr, /no `longhaul dev` is running/);
 });
-
-/** The pids whose parent is `pid` (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number)
-    .filter((candidate) => {
-      try {
-        return statFields(candidate)[1] === String(pid);
-      } catch {
-        return false;
-      }
-    });
-}
-
-function processGroupOf(pid: number): string {
-  return statFields(pid)[2]!;
-}
-
-/** The fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, … */
-function statFields(pid: number): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
