@@ -77,9 +77,11 @@ const LONGEST_FIRST = [
 ];
 /** How many of the slowest files the summary lists (LONGHAUL_TEST_TIMES_SHOWN=1000: all). */
 const SHOWN = Number(process.env['LONGHAUL_TEST_TIMES_SHOWN'] ?? 15) || 15;
+/** How many lines of each failed file's failures the end of the run repeats. */
+const FAILURE_LINES = 120;
 const COUNTS = ['tests', 'suites', 'passed', 'failed', 'cancelled', 'skipped', 'todo'] as const;
 type Counts = Record<(typeof COUNTS)[number], number>;
-type Done = { file: string; where: string; ms: number; cpuMs: number; ok: boolean; counts: Counts | undefined };
+type Done = { file: string; where: string; ms: number; cpuMs: number; ok: boolean; counts: Counts | undefined; failures?: string };
 
 const argv = process.argv.slice(2);
 const dash = argv.indexOf('--');
@@ -108,6 +110,19 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     rmSync(scratch, { recursive: true, force: true });
     process.exit(130);
   });
+}
+
+/**
+ * What a failed file's output says went wrong, repeated after the summary: a long run's log
+ * (CI keeps its tail) would otherwise show only that a file failed, its reasons hundreds of
+ * lines up among other files' output. The spec reporter ends with a "failing tests" section;
+ * a file that died before it has only its last lines to show.
+ */
+function failuresOf(text: string): string {
+  const at = text.lastIndexOf('✖ failing tests:');
+  const lines = (at < 0 ? text : text.slice(at)).trimEnd().split('\n');
+  const shown = at < 0 ? lines.slice(-FAILURE_LINES) : lines.slice(0, FAILURE_LINES);
+  return shown.join('\n') + (lines.length > FAILURE_LINES ? `\n… (${lines.length - FAILURE_LINES} more lines in the file's output above)` : '');
 }
 
 /** Runs one file to its end; its output goes out whole afterwards (or as it comes, when it is the only file). */
@@ -163,7 +178,7 @@ function runFile(file: string, where: string): Promise<void> {
         .split(' ')
         .map((t) => /^(\d+)m([\d.]+)s$/.exec(t))
         .reduce((sum, m) => sum + (m ? (Number(m[1]) * 60 + Number(m[2])) * 1000 : 0), 0);
-      done.push({ file, where, ms, cpuMs, ok, counts });
+      done.push({ file, where, ms, cpuMs, ok, counts, ...(ok ? {} : { failures: failuresOf(Buffer.concat(output).toString()) }) });
       const how = ok ? 'passed' : `FAILED (exit ${signal ?? code}${counts ? '' : ', no summary'})`;
       if (!live) {
         // The per-file totals are added up at the end; the rest goes out as the file wrote it.
@@ -218,6 +233,12 @@ if (!live) {
   for (const d of slowest) process.stdout.write(`${(d.ms / 1000).toFixed(1).padStart(7)} s  ${d.file} (${d.where}, cpu ${seconds(d.cpuMs)})\n`);
 }
 if (failed.length > 0) {
+  if (!live) {
+    for (const d of failed) {
+      log(`── why ${d.file} failed (its whole output is above):`);
+      process.stdout.write(`${d.failures ?? ''}\n`);
+    }
+  }
   for (const d of failed) log(`failed: ${d.file}`);
   process.exit(1);
 }
