@@ -12,7 +12,8 @@ import { ScriptedModelServer } from '../src/testing/index.ts';
 import { createLonghaulWorker } from '../src/worker/create-worker.ts';
 import { DockerSandboxDriver } from '../sandbox/docker-sandbox-driver.ts';
 import { startTestTemporal, workflowBundle } from '../test/support/harness.ts';
-import { freePort, startPostgres } from '../test/support/postgres.ts';
+import { freePort } from '../src/net/free-port.ts';
+import { startPostgres } from '../test/support/postgres.ts';
 import type { BenchModelScript } from './bench-model-script.ts';
 import { progress } from './stats.ts';
 

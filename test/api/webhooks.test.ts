@@ -7,7 +7,7 @@ import type { BetaWebhookEvent } from '@anthropic-ai/sdk/resources/beta/webhooks
 import type { WebhookDelivery, WebhookEndpoint } from '../../src/schemas/api-webhook.ts';
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { lastUserText, reply, type ScriptFunction } from '../../src/testing/index.ts';
-import { freePort } from '../support/postgres.ts';
+import { freePort } from '../../src/net/free-port.ts';
 import { eventually } from '../support/eventually.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { startApiFixture, type ApiFixture } from './api-fixture.ts';

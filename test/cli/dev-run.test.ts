@@ -14,7 +14,7 @@ import { commandLineOf, readProcesses } from '../../bench/process-usage.ts';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { removeSessionSandboxes } from '../support/docker.ts';
 import { runLonghaul, type LonghaulResult } from '../support/longhaul-cli.ts';
-import { freePort } from '../support/postgres.ts';
+import { freePort } from '../../src/net/free-port.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'bin', 'longhaul.js');

@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { removeSessionSandboxes } from '../support/docker.ts';
-import { freePort } from '../support/postgres.ts';
+import { freePort } from '../../src/net/free-port.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'bin', 'longhaul.js');

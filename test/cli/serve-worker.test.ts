@@ -24,7 +24,8 @@ import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { removeSessionSandboxes } from '../support/docker.ts';
 import { startTestTemporal } from '../support/harness.ts';
-import { freePort, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { freePort } from '../../src/net/free-port.ts';
+import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { QUICKSTART_TURN_EVENT_TYPES } from '../support/quickstart-events.ts';
 import { cliEnv, startLonghaul, type LonghaulProcess } from '../support/longhaul-cli.ts';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { startDevServer } from '../../src/temporal/dev-server.ts';
-import { freePort } from '../support/postgres.ts';
+import { freePort } from '../../src/net/free-port.ts';
 
 test('a dev server that cannot start says why, from its log, after retrying with fresh ports', async () => {
   const dir = mkdtempSync('/tmp/longhaul-dev-server-');

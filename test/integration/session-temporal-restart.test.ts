@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { startDevServer } from '../../src/temporal/dev-server.ts';
 import { text, toolUse } from '../../src/testing/index.ts';
 import { assertGaplessLog, collectEvents, isIdle, startHarness } from '../support/harness.ts';
-import { freePort } from '../support/postgres.ts';
+import { freePort } from '../../src/net/free-port.ts';
 
 test('the Temporal server restarts (persistent dev server) in the middle of a tool call: the session finishes, nothing lost or duplicated', async () => {
   const dir = mkdtempSync('/tmp/longhaul-temporal-');
@@ -34,8 +34,10 @@ test('the Temporal server restarts (persistent dev server) in the middle of a to
 
     const events = await collectEvents(h.longhaul, session.id, isIdle, { timeoutMs: 120_000 });
     const outputs = events.flatMap((e) => (e.type === 'agent.tool_result' ? [(e.content ?? []).map((b) => (b.type === 'text' ? b.text : '')).join('').trim()] : []));
-    assert.deepEqual(outputs, ['slept', '1'], 'the first tool ran once and its result survived the restart');
-    assert.deepEqual(events.at(-1)?.type === 'session.status_idle' ? events.at(-1) : undefined, { ...events.at(-1), stop_reason: { type: 'end_turn' } });
+    // On failure, what the session did says more than the one field that differs.
+    const seen = events.map((e) => e.type).join(' ');
+    assert.deepEqual(outputs, ['slept', '1'], `the first tool ran once and its result survived the restart; events: ${seen}`);
+    assert.deepEqual(events.at(-1)?.type === 'session.status_idle' ? events.at(-1) : undefined, { ...events.at(-1), stop_reason: { type: 'end_turn' } }, `events: ${seen}`);
     await assertGaplessLog(h.store, session.id);
   } finally {
     await temporal.stop();

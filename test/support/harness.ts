@@ -23,7 +23,7 @@ import { WebhookPublisher } from '../../src/webhooks/webhook-publisher.ts';
 import type { WebhookRetry } from '../../workflows/contract.ts';
 import { DockerSandboxDriver } from '../../sandbox/docker-sandbox-driver.ts';
 import type { ResolveHost } from '../../sandbox/index.ts';
-import { freePort } from './postgres.ts';
+import { freePort } from '../../src/net/free-port.ts';
 import { unmountDisksUnder } from './docker.ts';
 import type { McpGateway } from '../../activities/mcp-gateway.ts';
 import type { CredentialResolver } from '../../src/vaults/credential-resolver.ts';

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../src/net/free-port.ts';
 import { openPostgresDriver } from '../../src/store/postgres-driver.ts';
 
 /** A throwaway PostgreSQL server from the machine's Debian `postgresql` package. */
@@ -83,15 +83,4 @@ export async function startPostgres(): Promise<TestPostgres> {
     return url.replace(/\/postgres$/, `/${name}`);
   };
   return { url, createDatabase, restart, stop, [Symbol.asyncDispose]: stop };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }

@@ -5,7 +5,8 @@ import { SERVE_READY_LINE } from '../../src/cli/serve-command.ts';
 import { WORKER_READY_LINE } from '../../src/cli/worker-command.ts';
 import { removeSessionSandboxes, unmountDisksUnder } from './docker.ts';
 import { cliEnv, kill9, startLonghaul, type LonghaulProcess } from './longhaul-cli.ts';
-import { freePort, startPostgres, type TestPostgres } from './postgres.ts';
+import { freePort } from '../../src/net/free-port.ts';
+import { startPostgres, type TestPostgres } from './postgres.ts';
 import { startTcpBalancer, type TcpBalancer } from './tcp-balancer.ts';
 import { startRealTemporal, type RealTemporal } from './temporal-server.ts';
 

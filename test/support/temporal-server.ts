@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { isServing, LOW_LATENCY_DYNAMIC_CONFIG, type DevServer } from '../../src/temporal/dev-server.ts';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/net/free-port.ts';
 import type { TestPostgres } from './postgres.ts';
 
 /** A real Temporal server (its own binary, four history shards) on PostgreSQL, as a cluster runs it. */
@@ -41,7 +41,7 @@ export async function startRealTemporal(postgres: TestPostgres): Promise<RealTem
     sql(database, 'update-schema', '-d', join(dir, 'schema', 'postgresql', 'v12', kind === 'default' ? 'temporal' : 'visibility', 'versioned'));
   }
   const ports = Object.fromEntries(
-    await Promise.all(['frontend', 'frontendMembership', 'frontendHttp', 'history', 'historyMembership', 'matching', 'matchingMembership', 'worker', 'workerMembership', 'pprof', 'metrics'].map(async (name) => [name, await freeLowPort()] as const)),
+    await Promise.all(['frontend', 'frontendMembership', 'frontendHttp', 'history', 'historyMembership', 'matching', 'matchingMembership', 'worker', 'workerMembership', 'pprof', 'metrics'].map(async (name) => [name, await freePort()] as const)),
   );
   const configFile = join(work, 'config.yaml');
   // The dev server's settings, so the production topology is measured as `longhaul dev` is.
@@ -89,22 +89,6 @@ export async function startRealTemporal(postgres: TestPostgres): Promise<RealTem
     stop,
     [Symbol.asyncDispose]: stop,
   };
-}
-
-/**
- * A free port below 32768: the server keeps its membership ports in a `smallint` column,
- * and the kernel's own free ports (the ephemeral range) are above it.
- */
-async function freeLowPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
 }
 
 /** A cluster starts with only its system namespace: register `default`, and wait until the frontend serves it. */
