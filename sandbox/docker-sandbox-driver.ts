@@ -550,10 +550,12 @@ export class DockerSandboxDriver implements SandboxDriver {
    * sessions' containers keep running, and the next `ensure` of a session (by any
    * worker) serves its proxy again. The warm pool stops for good: its unclaimed
    * containers are removed, with what pools of dead workers on this data folder left.
+   * Starts stop first (`stopStarting`): one still queued would otherwise go on after
+   * the close, and serve an egress proxy nobody stops.
    */
   async close(): Promise<void> {
     try {
-      await this.#pool.close();
+      await this.stopStarting();
     } finally {
       for (const sessionId of [...this.#sandboxes.keys()]) this.#forget(sessionId);
       await this.#egress.stopAll();

@@ -264,6 +264,23 @@ test('stopping longhaul dev in the middle of a burst leaves no container and no 
   for (const outcome of refused) assert.equal((outcome.reason as Error).name, 'StartsStopped', String(outcome.reason));
 });
 
+test('a worker that closes its driver in the middle of a burst starts nothing afterwards: starts waiting for their turn are refused', async () => {
+  await using own = await createSandboxFixture({ warmPoolSize: 0, concurrentStarts: 1 });
+  const ids = [0, 1, 2, 3].map((i) => own.newSessionId(`close${i}`));
+  const ensures = ids.map(async (id) => own.driver.ensure(own.spec(id)));
+  const outcomes = Promise.allSettled(ensures);
+  await Promise.race(ensures);
+  // What a worker does when others on the data folder still serve its sessions: their containers stay.
+  await own.driver.close();
+  const settled = await outcomes;
+  const running = async () => (await leftovers(own.dataDir)).containers.filter((name) => ids.some((id) => name === `/longhaul-sbx-${id}`)).length;
+  const started = settled.filter((outcome) => outcome.status === 'fulfilled').length;
+  assert.ok(started < ids.length, 'starts still waiting for their turn were refused');
+  for (const outcome of settled) if (outcome.status === 'rejected') assert.equal((outcome.reason as Error).name, 'StartsStopped', String(outcome.reason));
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  assert.equal(await running(), started, 'a container for each start that finished before the close, and none after it');
+});
+
 test('a pool whose start failed tries again after a pause, without a session asking', async () => {
   await using own = await createSandboxFixture({ warmPoolSize: 1 });
   const failures: unknown[] = [];
