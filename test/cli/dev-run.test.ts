@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { commandLineOf, readProcesses } from '../../bench/process-usage.ts';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { removeSessionSandboxes } from '../support/docker.ts';
-import { runLonghaul, type LonghaulResult } from '../support/longhaul-cli.ts';
+import { killDev, runLonghaul, type LonghaulResult } from '../support/longhaul-cli.ts';
 import { freePort } from '../../src/net/free-port.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,7 +47,7 @@ before(() => {
 });
 
 after(async () => {
-  if (dev && dev.exitCode === null && dev.signalCode === null) dev.kill('SIGKILL');
+  await killDev(dev, dataDir);
   await removeSessionSandboxes(join(dataDir, 'sandboxes'), sessions);
   rmSync(dataDir, { recursive: true, force: true });
 });

@@ -13,6 +13,7 @@ import { after, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { QUICKSTART_TASK } from '../../src/testing/index.ts';
 import { removeSessionSandboxes } from '../support/docker.ts';
+import { killDev } from '../support/longhaul-cli.ts';
 import { freePort } from '../../src/net/free-port.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -61,6 +62,7 @@ after(async () => {
       dev.child.kill('SIGINT');
       await Promise.race([dev.exited, new Promise((r) => setTimeout(r, 30_000))]);
     }
+    await killDev(dev.child, dev.dataDir);
     await removeSessionSandboxes(join(dev.dataDir, 'sandboxes'), sessions);
     rmSync(dev.dataDir, { recursive: true, force: true });
   }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dataDirLayout } from '../../src/config/dev-config.ts';
+import { stopOrphanDevServers } from '../../src/temporal/dev-server.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'bin', 'longhaul.js');
@@ -52,6 +54,17 @@ export async function kill9(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
   await exited;
+}
+
+/**
+ * After a failed `longhaul dev` test: the dev process killed if it still runs, and the
+ * Temporal dev server it started stopped too. That server has a process group of its own
+ * (so a terminal's Ctrl-C does not reach it before dev is done with it), and outlives a
+ * killed dev; left running, it would take CPU and ports from the files after it.
+ */
+export async function killDev(child: ChildProcess | undefined, dataDir: string): Promise<void> {
+  if (child) await kill9(child);
+  await stopOrphanDevServers(dataDirLayout(dataDir).temporalDb);
 }
 
 export type LonghaulResult = { code: number | null; stdout: string; stderr: string };
