@@ -1,4 +1,5 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import { rootContextFetch } from '../src/net/root-context-fetch.ts';
 import type { WebhookStore } from '../src/store/webhook-store.ts';
@@ -48,7 +49,11 @@ export function createWebhookActivities({ store, fetch: fetchFn = rootContextFet
         error = cause instanceof Error && cause.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : `could not reach the endpoint (${causeOf(cause)})`;
       }
       await store.recordAttempt(deliveryId, { at: sentAt.toISOString(), responseStatus, error, delivered: error === null });
-      if (error !== null) throw ApplicationFailure.retryable(error, 'WebhookDeliveryFailed');
+      // Benign: an endpoint that is down is the receiver's state, not a fault of this worker.
+      // Temporal logs it at debug level instead of a warning with a stack per attempt (a
+      // receiver down for an hour filled the worker's log); the attempt is in the delivery's
+      // record, and giving up says so once, below.
+      if (error !== null) throw ApplicationFailure.create({ message: error, type: 'WebhookDeliveryFailed', category: ApplicationFailureCategory.BENIGN });
       return 'delivered';
     },
 
@@ -58,6 +63,8 @@ export function createWebhookActivities({ store, fetch: fetchFn = rootContextFet
       const endpoint = await store.retrieve(endpointId);
       if (endpoint.archived_at !== null || endpoint.status !== 'enabled') return;
       await store.disable(endpointId, `delivery ${deliveryId} failed ${attempts} attempts; the last: ${lastError}`.slice(0, 1000));
+      // Not its URL: a receiver's URL may carry a token.
+      log.warn('webhook endpoint disabled: its deliveries kept failing', { endpointId, deliveryId, attempts, lastError: lastError.slice(0, 300) });
     },
   };
 }

@@ -8,6 +8,7 @@ import type { WebhookDelivery, WebhookEndpoint } from '../../src/schemas/api-web
 import type { DevServer } from '../../src/temporal/dev-server.ts';
 import { lastUserText, reply, type ScriptFunction } from '../../src/testing/index.ts';
 import { freePort } from '../../src/net/free-port.ts';
+import { capturingOutput } from '../support/capture-output.ts';
 import { eventually } from '../support/eventually.ts';
 import { startTestTemporal } from '../support/harness.ts';
 import { startApiFixture, type ApiFixture } from './api-fixture.ts';
@@ -212,12 +213,17 @@ test('a dead endpoint is reported, not retried forever: the delivery fails and t
   const deadUrl = `http://127.0.0.1:${await freePort()}/nobody-home`;
   const endpoint = await createEndpoint(f, { url: deadUrl, event_types: ['session.created'] });
   const { agent, environment } = await agentAndEnvironment(f);
-  await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
-
-  const disabled = await eventually('the endpoint to be disabled', async () => {
-    const current = await f.client.get<WebhookEndpoint>(`/v1/webhook_endpoints/${endpoint.id}`);
-    return current.status === 'disabled' ? current : undefined;
+  const { result: disabled, output } = await capturingOutput(async () => {
+    await f.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    return eventually('the endpoint to be disabled', async () => {
+      const current = await f.client.get<WebhookEndpoint>(`/v1/webhook_endpoints/${endpoint.id}`);
+      return current.status === 'disabled' ? current : undefined;
+    });
   });
+  // The worker's log: one warning when it gives up, not one with a stack per failed attempt; never the URL.
+  assert.equal(output.match(/webhook endpoint disabled/g)?.length, 1, output);
+  assert.doesNotMatch(output, /Activity failed/);
+  assert.ok(!output.includes(deadUrl), 'the endpoint URL is not logged');
   assert.equal(disabled.disabled_reason?.type, 'delivery_failures');
   assert.match(disabled.disabled_reason?.type === 'delivery_failures' ? disabled.disabled_reason.message : '', /failed 3 attempts; the last: could not reach the endpoint \(ECONNREFUSED\)/);
   const [delivery] = await deliveriesOf(f, endpoint.id);
