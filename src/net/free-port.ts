@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
  * outgoing connection gets as its source port and what every bind to port 0 gets, and a
  * source port in use keeps a server from listening there (EADDRINUSE). A port picked in
  * the range could be taken that way between the check and the bind: a Temporal server
- * restarted on its port failed to start when the test beside it opened connections.
+ * restarted on its port then stops at once ("can't set frontend port …: bind: address
+ * already in use"), as it does while any connection on the machine has that source port.
  * Nothing hands out a port outside the range unless asked for it by number.
  *
  * Below 32768 where the range allows (Linux's starts there): Temporal's server keeps its
