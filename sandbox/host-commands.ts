@@ -59,7 +59,9 @@ export class HostCommands {
     const errors = mkdtempSync(join(tmpdir(), 'longhaul-host-commands-'));
     // Each command in a background subshell: its status comes back as one short line (one
     // write, so lines of commands ending together never interleave), its stderr in a file.
-    const script = 'while IFS= read -r line; do id=${line%% *}; ( eval "${line#* }" </dev/null >/dev/null 2>"$0/$id"; echo "$id $?" ) & done; wait';
+    // The shell removes the folder itself once its input ends: this process may be gone by
+    // then (it never waits for the shell), and every process that ran a command left one.
+    const script = 'while IFS= read -r line; do id=${line%% *}; ( eval "${line#* }" </dev/null >/dev/null 2>"$0/$id"; echo "$id $?" ) & done; wait; rm -rf -- "$0"';
     const child = spawn('sh', ['-c', script, errors], { stdio: ['pipe', 'pipe', 'ignore'] });
     this.#hold(child, false);
     const shell = { child, errors };
