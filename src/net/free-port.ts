@@ -17,6 +17,7 @@ import { createServer } from 'node:net';
  * membership ports in a `smallint` column.
  */
 export async function freePort(): Promise<number> {
+  for (const [port, at] of handedOut) if (Date.now() - at >= HANDED_OUT_FOR_MS) handedOut.delete(port);
   const [low, high] = await ephemeralRange();
   const below: Range = [FLOOR, Math.min(low, SIGNED_16_BIT) - 1];
   const above: Range = [high + 1, 65_535];
@@ -25,7 +26,11 @@ export async function freePort(): Promise<number> {
   if (range) {
     for (let i = 0; i < TRIES; i++) {
       const port = range[0] + Math.floor(Math.random() * room(range));
-      if (await bindable(port)) return port;
+      if (recentlyHandedOut(port) || !(await bindable(port))) continue;
+      // Checked again: another call may have picked the same number while this one bound it.
+      if (recentlyHandedOut(port)) continue;
+      handedOut.set(port, Date.now());
+      return port;
     }
   }
   // A range configured to leave no room outside it, or a crowded one: any port the kernel gives.
@@ -33,6 +38,19 @@ export async function freePort(): Promise<number> {
 }
 
 type Range = [first: number, last: number];
+
+/**
+ * Ports this process handed out lately, not yet bound by whoever asked: calls made together
+ * (a server's eleven ports) would otherwise meet on one number now and then, as random picks
+ * do (about once in 300 sets of eleven), and the server fails to bind the second.
+ */
+const handedOut = new Map<number, number>();
+const HANDED_OUT_FOR_MS = 5 * 60_000;
+
+function recentlyHandedOut(port: number): boolean {
+  const at = handedOut.get(port);
+  return at !== undefined && Date.now() - at < HANDED_OUT_FOR_MS;
+}
 
 /** Below this are the ports well-known services are configured on (PostgreSQL's 5432, Temporal's 7233, 8080, …). */
 const FLOOR = 16_384;

@@ -57,7 +57,7 @@ export async function startRealTemporal(postgres: TestPostgres): Promise<RealTem
     child = spawn(join(dir, 'bin', 'server'), ['--config-file', configFile, '--allow-no-auth', 'start'], { stdio: ['ignore', log, log] });
     const deadline = Date.now() + 60_000;
     while (!(await isServing(address))) {
-      if (child.exitCode !== null) throw new Error(`the Temporal server exited with code ${child.exitCode}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      if (child.exitCode !== null) throw new Error(`the Temporal server exited with code ${child.exitCode}: ${whyItStopped(readFileSync(logFile, 'utf8'))}`);
       if (Date.now() > deadline) throw new Error(`the Temporal server did not answer on ${address} within 60 s; see ${logFile}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -89,6 +89,22 @@ export async function startRealTemporal(postgres: TestPostgres): Promise<RealTem
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/**
+ * What the server's JSON log says stopped it: the message and error of its last fatal or
+ * error line (a Go stack trace follows them, and a log's tail holds only that); else the tail.
+ */
+function whyItStopped(log: string): string {
+  for (const line of log.trimEnd().split('\n').reverse()) {
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string; error?: string };
+      if (entry.level === 'fatal' || entry.level === 'error') return `${entry.msg ?? ''}${entry.error ? `: ${entry.error}` : ''}`;
+    } catch {
+      // Not a JSON line.
+    }
+  }
+  return log.slice(-2000);
 }
 
 /** A cluster starts with only its system namespace: register `default`, and wait until the frontend serves it. */

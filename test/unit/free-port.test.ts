@@ -21,3 +21,9 @@ test('a free port is outside the ephemeral range, so no outgoing connection can 
     await new Promise((r) => server.close(r));
   }
 });
+
+test('ports asked for together are all different: a server given two of the same fails to bind the second', async () => {
+  // 400 random picks from ~16,000 ports would share a number almost always (the birthday bound).
+  const ports = await Promise.all(Array.from({ length: 400 }, () => freePort()));
+  assert.equal(new Set(ports).size, ports.length);
+});
