@@ -60,6 +60,13 @@ export function assembleMessages(items: readonly TranscriptItem[]): MessageParam
         results.push({ type: 'tool_result', tool_use_id: id, is_error: true, content: INTERRUPTED_TOOL_RESULT });
       }
     }
+    // In the order the model made the calls, whichever finished first: a call approved while
+    // another waits for its answer may finish after that one is denied.
+    const order = (r: ToolResultBlockParam) => {
+      const at = pendingToolUseIds.indexOf(r.tool_use_id);
+      return at < 0 ? pendingToolUseIds.length : at;
+    };
+    results.sort((a, b) => order(a) - order(b));
     const content = [...results, ...userBlocks];
     if (content.length > 0) messages.push({ role: 'user', content });
     pendingToolUseIds = [];

@@ -59,8 +59,11 @@ test('always_ask: the session idles with requires_action; approving one call run
   await f.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.tool_confirmation', tool_use_id: second.id, result: 'deny', deny_message: 'do not touch b.txt' }] });
   log = await waitForEvent(f.client, session.id, idleWith('end_turn'));
   const results = log.filter((e): e is Extract<LoggedEvent, { type: 'agent.tool_result' }> => e.type === 'agent.tool_result');
+  // In either order: the approved call runs while the session waits for the second answer, so
+  // on a slow machine the denial is recorded before it finishes. The model gets them in call order (below).
+  const callOrder = (id: string) => [first.id, second.id].indexOf(id);
   assert.deepEqual(
-    results.map((r) => [r.tool_use_id, r.is_error]),
+    results.map((r) => [r.tool_use_id, r.is_error]).sort((a, b) => callOrder(a[0] as string) - callOrder(b[0] as string)),
     [
       [first.id, false],
       [second.id, true],

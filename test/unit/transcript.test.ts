@@ -4,7 +4,7 @@ import { assembleMessages, INTERRUPTED_TOOL_RESULT, type TranscriptItem } from '
 
 const toolUse = (id: string) => ({ type: 'tool_use' as const, id, name: 'bash', input: { command: 'ls' } });
 
-test('tool results come first in the user message that answers a tool_use turn', () => {
+test('tool results come first in the user message that answers a tool_use turn, in the order of the calls', () => {
   const items: TranscriptItem[] = [
     { kind: 'user', content: [{ type: 'text', text: 'go' }] },
     { kind: 'assistant', content: [toolUse('toolu_a'), toolUse('toolu_b')] as never, stop_reason: 'tool_use' },
@@ -17,8 +17,8 @@ test('tool results come first in the user message that answers a tool_use turn',
   assert.deepEqual(messages[2], {
     role: 'user',
     content: [
-      { type: 'tool_result', tool_use_id: 'toolu_b', is_error: false, content: [{ type: 'text', text: 'B' }] },
       { type: 'tool_result', tool_use_id: 'toolu_a', is_error: true, content: [{ type: 'text', text: 'A' }] },
+      { type: 'tool_result', tool_use_id: 'toolu_b', is_error: false, content: [{ type: 'text', text: 'B' }] },
       { type: 'text', text: 'also this' },
     ],
   });
