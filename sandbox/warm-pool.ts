@@ -111,7 +111,6 @@ export class WarmPool {
   readonly #pending = new Set<Promise<unknown>>();
   #filling: Promise<void> | undefined;
   #announced: Promise<Server> | undefined;
-  #closed = false;
   #closedOnce: Promise<void> | undefined;
   /** Cuts short a wait for spare CPU when the pool closes. */
   readonly #closing = new AbortController();
@@ -144,7 +143,7 @@ export class WarmPool {
 
   /** Keeps at least `size` containers of `key` ready from now on, started in the background. */
   want(key: WarmKey): void {
-    if (this.#closed || !this.enabled) return;
+    if (this.#isClosed || !this.enabled) return;
     const id = keyId(key);
     const known = this.#pools.get(id);
     const pool = known ?? { key, ready: [], askedAt: 0, failed: false, demand: new BurstDemand({ windowMs: BURST_WINDOW_MS, holdMs: this.#demandHoldMs }) };
@@ -193,7 +192,7 @@ export class WarmPool {
   /** The pool's gauges (`longhaul.sandbox.warm_pool.*`): what it holds and what it keeps now. */
   #report(): void {
     const pools = [...this.#pools.values()];
-    recordWarmPool({ ready: this.ready, target: this.#closed ? 0 : pools.reduce((sum, pool) => sum + this.#target(pool), 0) });
+    recordWarmPool({ ready: this.ready, target: this.#isClosed ? 0 : pools.reduce((sum, pool) => sum + this.#target(pool), 0) });
   }
 
   /**
@@ -248,8 +247,11 @@ export class WarmPool {
     return this.#closedOnce;
   }
 
+  get #isClosed(): boolean {
+    return this.#closedOnce !== undefined;
+  }
+
   async #close(): Promise<void> {
-    this.#closed = true;
     this.#closing.abort();
     clearInterval(this.#shrinking);
     await this.#filling;
@@ -279,7 +281,7 @@ export class WarmPool {
 
   /** One refill loop at a time; it runs until every wanted pool is full. */
   #fill(): void {
-    if (this.#filling !== undefined || this.#closed || this.#nextToFill() === undefined) return;
+    if (this.#filling !== undefined || this.#isClosed || this.#nextToFill() === undefined) return;
     this.#filling = this.#fillAll().finally(() => {
       this.#filling = undefined;
       this.#fill();
@@ -293,7 +295,7 @@ export class WarmPool {
   }
 
   async #fillAll(): Promise<void> {
-    for (let pool = this.#nextToFill(); pool !== undefined && !this.#closed; pool = this.#nextToFill()) {
+    for (let pool = this.#nextToFill(); pool !== undefined && !this.#isClosed; pool = this.#nextToFill()) {
       const { key } = pool;
       // Past the floor, a container waits for spare CPU: while a burst's sessions run their
       // steps, starting more would slow them for the sake of the next burst.
@@ -305,14 +307,14 @@ export class WarmPool {
         await this.#announce();
         const slot = await this.#pacer.run('refill', () => this.#startSlot(key));
         const current = this.#pools.get(keyId(key));
-        if (current === undefined || this.#closed) await this.#discard(slot.id);
+        if (current === undefined || this.#isClosed) await this.#discard(slot.id);
         else {
           current.ready.push(slot);
           this.#report();
         }
       } catch (error) {
         // Closing (the driver stopped its starts first): nothing to try again, nothing to say.
-        if (this.#closed) return;
+        if (this.#isClosed) return;
         // Tried again when the next session asks for it, or after a pause: a busy host's
         // transient failure must not leave the pool short until then, and a lasting one
         // (no image, no Docker) costs one attempt and one log line per pause.

@@ -26,9 +26,9 @@ export async function freePort(): Promise<number> {
   if (range) {
     for (let i = 0; i < TRIES; i++) {
       const port = range[0] + Math.floor(Math.random() * room(range));
-      if (recentlyHandedOut(port) || !(await bindable(port))) continue;
+      if (handedOut.has(port) || !(await bindable(port))) continue;
       // Checked again: another call may have picked the same number while this one bound it.
-      if (recentlyHandedOut(port)) continue;
+      if (handedOut.has(port)) continue;
       handedOut.set(port, Date.now());
       return port;
     }
@@ -42,15 +42,11 @@ type Range = [first: number, last: number];
 /**
  * Ports this process handed out lately, not yet bound by whoever asked: calls made together
  * (a server's eleven ports) would otherwise meet on one number now and then, as random picks
- * do (about once in 300 sets of eleven), and the server fails to bind the second.
+ * do (about once in 300 sets of eleven), and the server fails to bind the second. Older
+ * entries are dropped as each call starts.
  */
 const handedOut = new Map<number, number>();
 const HANDED_OUT_FOR_MS = 5 * 60_000;
-
-function recentlyHandedOut(port: number): boolean {
-  const at = handedOut.get(port);
-  return at !== undefined && Date.now() - at < HANDED_OUT_FOR_MS;
-}
 
 /** Below this are the ports well-known services are configured on (PostgreSQL's 5432, Temporal's 7233, 8080, …). */
 const FLOOR = 16_384;
